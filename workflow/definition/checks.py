@@ -1,0 +1,273 @@
+"""Graph and reference checks that a JSON schema cannot express.
+
+They run on the raw parsed data, even when the schema found problems elsewhere, so one run reports
+everything wrong with a file. Each check skips items whose shape is already wrong: the schema has
+reported those.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict, deque
+from collections.abc import Iterator, Mapping
+from datetime import date
+from typing import Any
+
+from workflow.definition.yaml_source import Located, Path
+from workflow.errors import Problem
+
+
+def graph_problems(located: Located, known_guards: Mapping[str, object]) -> list[Problem]:
+    data = located.data
+    if not isinstance(data, dict):
+        return []
+    problems: list[Problem] = []
+    problems += _date_problems(located, data.get("policy"))
+    roles = set(data["roles"]) if isinstance(data.get("roles"), dict) else None
+    states = _states(data.get("states"))
+    terminal = {name for name, (_, spec) in states.items() if spec.get("terminal") is True}
+    problems += _duplicate_state_problems(located, data.get("states"))
+
+    def unknown_state(path: Path, name: object) -> None:
+        if isinstance(name, str) and states and name not in states:
+            problems.append(located.problem(path, f"unknown state '{name}'"))
+
+    initial = data.get("initial")
+    unknown_state(("initial",), initial)
+    if isinstance(initial, str) and initial in terminal:
+        problems.append(located.problem(("initial",), f"initial state '{initial}' is terminal"))
+
+    steps: list[tuple[Path, Any]] = [(("open",), data.get("open"))]
+    steps += [(("transitions", i), t) for i, t in enumerate(_list(data.get("transitions")))]
+    for step_path, step in steps:
+        if isinstance(step, dict):
+            problems += _step_reference_problems(
+                located, path=step_path, step=step, roles=roles, known_guards=known_guards
+            )
+
+    edges: dict[str, set[str]] = defaultdict(set)
+    movers: dict[str, set[str]] = defaultdict(set)
+    seen_pairs: dict[tuple[str, str], Path] = {}
+    for index, transition in enumerate(_list(data.get("transitions"))):
+        if not isinstance(transition, dict):
+            continue
+        path: Path = ("transitions", index)
+        trigger, dest = transition.get("trigger"), transition.get("dest")
+        unknown_state((*path, "dest"), dest)
+        for source_path, source in _sources(path, transition.get("source")):
+            unknown_state(source_path, source)
+            if source in terminal:
+                problems.append(
+                    located.problem(source_path, f"terminal state '{source}' cannot have exits")
+                )
+            if isinstance(trigger, str):
+                first = seen_pairs.setdefault((trigger, source), source_path)
+                if first is not source_path:
+                    line, _ = located.where(first)
+                    problems.append(
+                        located.problem(
+                            source_path,
+                            f"duplicate transition: trigger '{trigger}' from state '{source}' "
+                            f"is already defined on line {line}",
+                        )
+                    )
+            if isinstance(dest, str):
+                edges[source].add(dest)
+            if _list(transition.get("roles")):
+                movers[source].add(str(trigger))
+        if trigger == "open":
+            problems.append(located.problem((*path, "trigger"), "'open' is reserved"))
+
+    problems += _timer_problems(located, data.get("states"), roles, seen_pairs)
+    if states and isinstance(initial, str) and initial in states:
+        problems += _reachability_problems(
+            located, states=states, terminal=terminal, initial=initial, edges=edges, movers=movers
+        )
+    return problems
+
+
+def _list(value: object) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def _states(raw: object) -> dict[str, tuple[int, dict[str, Any]]]:
+    found: dict[str, tuple[int, dict[str, Any]]] = {}
+    for index, spec in enumerate(_list(raw)):
+        if isinstance(spec, dict) and isinstance(spec.get("name"), str):
+            found.setdefault(spec["name"], (index, spec))
+    return found
+
+
+def _sources(path: Path, raw: object) -> Iterator[tuple[Path, str]]:
+    if isinstance(raw, str):
+        yield (*path, "source"), raw
+    elif isinstance(raw, list):
+        for index, item in enumerate(raw):
+            if isinstance(item, str):
+                yield (*path, "source", index), item
+
+
+def _date_problems(located: Located, policy: object) -> list[Problem]:
+    if not isinstance(policy, dict):
+        return []
+    problems, parsed = [], {}
+    for key in ("issued_on", "effective_from", "effective_until"):
+        value = policy.get(key)
+        if isinstance(value, str):
+            try:
+                parsed[key] = date.fromisoformat(value)
+            except ValueError:
+                problems.append(located.problem(("policy", key), f"'{value}' is not a real date"))
+    start, end = parsed.get("effective_from"), parsed.get("effective_until")
+    if start and end and end < start:
+        problems.append(
+            located.problem(
+                ("policy", "effective_until"),
+                f"effective_until {end.isoformat()} is before effective_from {start.isoformat()}",
+            )
+        )
+    return problems
+
+
+def _duplicate_state_problems(located: Located, raw: object) -> list[Problem]:
+    problems: list[Problem] = []
+    first_seen: dict[str, int] = {}
+    for index, spec in enumerate(_list(raw)):
+        name = spec.get("name") if isinstance(spec, dict) else None
+        if not isinstance(name, str):
+            continue
+        if name in first_seen:
+            line, _ = located.where(("states", first_seen[name], "name"))
+            problems.append(
+                located.problem(
+                    ("states", index, "name"), f"duplicate state '{name}' (first on line {line})"
+                )
+            )
+        else:
+            first_seen[name] = index
+    return problems
+
+
+def _step_reference_problems(
+    located: Located,
+    *,
+    path: Path,
+    step: dict[str, Any],
+    roles: set[str] | None,
+    known_guards: Mapping[str, object],
+) -> list[Problem]:
+    problems = []
+    for index, role in enumerate(_list(step.get("roles"))):
+        if roles is not None and isinstance(role, str) and role not in roles:
+            problems.append(
+                located.problem(
+                    (*path, "roles", index),
+                    f"unknown role '{role}' (declared roles: {', '.join(sorted(roles))})",
+                )
+            )
+    for index, guard in enumerate(_list(step.get("guards"))):
+        if isinstance(guard, str) and guard not in known_guards:
+            problems.append(
+                located.problem(
+                    (*path, "guards", index),
+                    f"unknown guard '{guard}' (known: {', '.join(sorted(known_guards))})",
+                )
+            )
+    requires = step.get("requires")
+    for name, spec in (requires or {}).items() if isinstance(requires, dict) else ():
+        if not isinstance(spec, dict):
+            continue
+        field_path = (*path, "requires", name)
+        if spec.get("type") == "choice" and "choices" not in spec:
+            problems.append(
+                located.problem(field_path, f"field '{name}' of type choice needs choices")
+            )
+        if spec.get("type") != "choice" and "choices" in spec:
+            problems.append(
+                located.problem(field_path, f"only choice fields take choices ('{name}')")
+            )
+        low, high = spec.get("minimum"), spec.get("maximum")
+        if isinstance(low, int | float) and isinstance(high, int | float) and low > high:
+            problems.append(located.problem(field_path, f"field '{name}': minimum > maximum"))
+    return problems
+
+
+def _timer_problems(
+    located: Located,
+    raw_states: object,
+    roles: set[str] | None,
+    pairs: Mapping[tuple[str, str], Path],
+) -> list[Problem]:
+    problems = []
+    for s_index, spec in enumerate(_list(raw_states)):
+        if not isinstance(spec, dict):
+            continue
+        for t_index, timer in enumerate(_list(spec.get("timers"))):
+            if not isinstance(timer, dict):
+                continue
+            path: Path = ("states", s_index, "timers", t_index)
+            role, trigger = timer.get("role"), timer.get("trigger")
+            if isinstance(role, str) and roles is not None and role not in roles:
+                problems.append(located.problem((*path, "role"), f"unknown role '{role}'"))
+            state = spec.get("name")
+            if isinstance(trigger, str) and (trigger, state) not in pairs:
+                problems.append(
+                    located.problem(
+                        (*path, "trigger"),
+                        f"timer fires '{trigger}', which is not a transition from '{state}'",
+                    )
+                )
+    return problems
+
+
+def _reachability_problems(
+    located: Located,
+    *,
+    states: Mapping[str, tuple[int, dict[str, Any]]],
+    terminal: set[str],
+    initial: str,
+    edges: Mapping[str, set[str]],
+    movers: Mapping[str, set[str]],
+) -> list[Problem]:
+    problems = []
+    reachable = _closure({initial}, edges)
+    reverse: dict[str, set[str]] = defaultdict(set)
+    for source, dests in edges.items():
+        for dest in dests:
+            reverse[dest].add(source)
+    can_finish = _closure(terminal, reverse)
+    if not terminal:
+        problems.append(
+            located.problem(("states",), "no state is terminal: no case could ever end")
+        )
+    for name, (index, _spec) in states.items():
+        path: Path = ("states", index, "name")
+        if name not in reachable:
+            problems.append(
+                located.problem(path, f"state '{name}' is unreachable from initial '{initial}'")
+            )
+        if name in terminal:
+            continue
+        if not movers.get(name):
+            problems.append(
+                located.problem(
+                    path, f"non-terminal state '{name}' has no transition any role may fire"
+                )
+            )
+        elif terminal and name not in can_finish:
+            problems.append(
+                located.problem(
+                    path, f"non-terminal state '{name}' has no path to a terminal state"
+                )
+            )
+    return problems
+
+
+def _closure(start: set[str], edges: Mapping[str, set[str]]) -> set[str]:
+    seen = set(start)
+    queue = deque(start)
+    while queue:
+        for nxt in edges.get(queue.popleft(), ()):
+            if nxt not in seen:
+                seen.add(nxt)
+                queue.append(nxt)
+    return seen

@@ -1,0 +1,186 @@
+"""Load a definition in fixed steps: YAML (safe) → schema → graph checks → frozen data classes.
+
+Every step adds to one list of problems, so ``convalescence definitions validate`` reports them
+all at once with file, line and column; a ``Definition`` is only built when the list is empty.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from datetime import date
+from functools import cache
+from importlib import resources
+from pathlib import Path as FsPath
+from typing import Any, cast
+
+import jsonschema
+
+from workflow.definition.checks import graph_problems
+from workflow.definition.model import (
+    Definition,
+    FieldSpec,
+    FieldType,
+    PolicyInfo,
+    StateSpec,
+    StepSpec,
+    TimerSpec,
+    TransitionSpec,
+)
+from workflow.definition.yaml_source import Located, Path, parse_yaml
+from workflow.errors import DefinitionError, Problem
+from workflow.rules import RULES
+
+
+@cache
+def _validator() -> jsonschema.Draft202012Validator:
+    text = resources.files("workflow.definition").joinpath("schema.json").read_text("utf-8")
+    schema = json.loads(text)
+    jsonschema.Draft202012Validator.check_schema(schema)
+    return jsonschema.Draft202012Validator(schema)
+
+
+def load_definition_file(path: str | FsPath) -> Definition:
+    file = FsPath(path)
+    try:
+        text = file.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DefinitionError([Problem(str(file), 1, 1, f"cannot read the file: {exc}")]) from exc
+    return load_definition_text(text, str(file))
+
+
+def load_definition_text(
+    text: str, source_name: str, *, known_guards: Mapping[str, object] | None = None
+) -> Definition:
+    located = parse_yaml(text, source_name)
+    problems = list(located.problems)
+    if located.data is not None:
+        if isinstance(located.data, dict):
+            problems += _schema_problems(located)
+            problems += graph_problems(located, RULES if known_guards is None else known_guards)
+        else:
+            problems.append(located.problem((), "a definition must be a mapping of keys"))
+    if problems:
+        raise DefinitionError(sorted(set(problems), key=lambda p: (p.line, p.column, p.message)))
+    return _build(located.data, text, source_name)
+
+
+def _schema_problems(located: Located) -> list[Problem]:
+    problems = []
+    for error in _validator().iter_errors(located.data):
+        path: Path = tuple(error.absolute_path)
+        if error.validator == "additionalProperties" and isinstance(error.instance, dict):
+            allowed = set(error.schema.get("properties", {}))
+            for key in sorted(set(error.instance) - allowed):
+                problems.append(
+                    located.problem(
+                        (*path, key),
+                        f"unknown key '{key}'"
+                        + (f" (allowed here: {', '.join(sorted(allowed))})" if allowed else ""),
+                        key=True,
+                    )
+                )
+            continue
+        problems.append(located.problem(path, _describe(error, path)))
+    return problems
+
+
+def _describe(error: jsonschema.ValidationError, path: Path) -> str:
+    where = ".".join(str(p) for p in path) or "the file"
+    value = error.instance
+    expected: Any = error.validator_value
+    match error.validator:
+        case "required":
+            missing = [k for k in expected if k not in cast(dict[str, Any], value)]
+            return f"{where}: missing required key(s) {', '.join(missing)}"
+        case "type":
+            return (
+                f"{where}: expected {error.validator_value}, got {type(value).__name__} {value!r}"
+            )
+        case "enum":
+            options = ", ".join(str(v) for v in expected)
+            return f"{where}: {value!r} is not one of {options}"
+        case "pattern":
+            return f"{where}: {value!r} does not match the expected form {error.validator_value}"
+        case "anyOf" | "oneOf":
+            return f"{where}: {value!r} is neither a name nor a list of names"
+        case "uniqueItems":
+            return f"{where}: items must not repeat"
+        case _:
+            return f"{where}: {error.message}"
+
+
+def _build(data: dict[str, Any], text: str, source_name: str) -> Definition:
+    policy = data["policy"]
+    return Definition(
+        name=data["name"],
+        version=data["version"],
+        title=data["title"],
+        policy=PolicyInfo(
+            title=policy["title"],
+            document=policy["document"],
+            issued_on=_date(policy.get("issued_on")),
+            effective_from=date.fromisoformat(policy["effective_from"]),
+            effective_until=_date(policy.get("effective_until")),
+        ),
+        roles=dict(data["roles"]),
+        initial=data["initial"],
+        open=StepSpec(**_step(data["open"])),
+        states=tuple(
+            StateSpec(
+                name=s["name"],
+                label=s["label"],
+                terminal=s.get("terminal", False),
+                timers=tuple(
+                    TimerSpec(
+                        after=t["after"],
+                        unit=t.get("unit", "calendar_days"),
+                        action=t["action"],
+                        role=t.get("role"),
+                        trigger=t.get("trigger"),
+                        template=t.get("template"),
+                    )
+                    for t in s.get("timers", [])
+                ),
+            )
+            for s in data["states"]
+        ),
+        transitions=tuple(
+            TransitionSpec(
+                trigger=t["trigger"],
+                sources=(t["source"],) if isinstance(t["source"], str) else tuple(t["source"]),
+                dest=t["dest"],
+                **_step(t),
+            )
+            for t in data["transitions"]
+        ),
+        source_name=source_name,
+        source_text=text,
+        content_hash=hashlib.sha256(text.encode("utf-8")).hexdigest(),
+    )
+
+
+def _step(raw: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "label": raw["label"],
+        "roles": tuple(raw["roles"]),
+        "guards": tuple(raw.get("guards", ())),
+        "article": raw.get("article"),
+        "fields": tuple(
+            FieldSpec(
+                name=name,
+                type=cast(FieldType, spec["type"]),
+                label=spec.get("label", name),
+                required=spec.get("required", True),
+                choices=tuple(spec.get("choices", ())),
+                minimum=spec.get("minimum"),
+                maximum=spec.get("maximum"),
+            )
+            for name, spec in raw.get("requires", {}).items()
+        ),
+    }
+
+
+def _date(value: str | None) -> date | None:
+    return date.fromisoformat(value) if value else None

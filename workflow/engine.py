@@ -1,0 +1,458 @@
+"""`Engine`: the one entry point for the CLI, the demo and host back-office systems.
+
+It owns the order of work for every request: read a snapshot, decide with pure rules outside any
+lock, then write the new state and its history row in one short transaction that fails with
+`ConflictError` if the case changed since the snapshot. A host may pass its own connection or
+session as ``within=`` so the move joins the host's transaction; the engine then never commits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from definitions import bundled_directory
+from workflow.cadres import cadre_row
+from workflow.clock import Clock, SystemClock, shanghai_date
+from workflow.definition.catalog import Catalog
+from workflow.definition.loader import load_definition_text
+from workflow.definition.model import Definition
+from workflow.errors import (
+    ConflictError,
+    DatabaseNotReadyError,
+    DefinitionError,
+    NotFoundError,
+    Problem,
+    RuleRefused,
+)
+from workflow.machine import Actor, CompiledWorkflow
+from workflow.records import CaseView, HistoryEntry, NextStep
+from workflow.rules import RULES, GuardContext
+from workflow.store import cases as store
+from workflow.store.database import WRITE, create_engine, resolve_url
+from workflow.store.migrate import current_revision, head_revision, upgrade
+
+DEFAULT_DEFINITION = "honor_convalescence"
+Within = sa.Connection | Session | None
+
+
+class Engine:
+    """Build one per process (it pools connections and caches compiled definitions).
+
+    ``db`` is a URL or the host's own SQLAlchemy engine; an engine passed in is never disposed
+    by us. ``clock`` defaults to the wall clock in Asia/Shanghai; tests and the demo pass a
+    `SimulatedClock`. ``definition_dirs`` add directories of YAML definitions to the bundled ones.
+    """
+
+    def __init__(
+        self,
+        db: sa.Engine | str | None = None,
+        *,
+        clock: Clock | None = None,
+        definition_dirs: Sequence[str | Path] = (),
+        auto_upgrade: bool = False,
+    ) -> None:
+        if isinstance(db, sa.Engine):
+            self.db, self._owns_db = db, False
+        else:
+            self.db, self._owns_db = create_engine(resolve_url(db)), True
+        self.clock = clock or SystemClock()
+        self.catalog = Catalog.from_directories([bundled_directory(), *map(Path, definition_dirs)])
+        self._auto_upgrade = auto_upgrade
+        self._schema_checked = False
+        self._compiled: dict[int, CompiledWorkflow] = {}  # by stored definition id
+        self._by_hash: dict[str, CompiledWorkflow] = {}  # by content hash
+        self._stored_ids: dict[str, int] = {}
+
+    @classmethod
+    def from_url(cls, url: str | None = None, **kwargs: Any) -> Engine:
+        return cls(url, **kwargs)
+
+    def close(self) -> None:
+        if self._owns_db:
+            self.db.dispose()
+
+    def __enter__(self) -> Engine:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    # -- schema ---------------------------------------------------------------------------
+
+    def upgrade_schema(self) -> tuple[str | None, str | None]:
+        """Create or migrate the schema (``convalescence db upgrade``)."""
+        result = upgrade(self.db)
+        self._schema_checked = True
+        return result
+
+    def _ensure_schema(self) -> None:
+        if self._schema_checked:
+            return
+        current, head = current_revision(self.db), head_revision()
+        if current != head:
+            if not self._auto_upgrade:
+                raise DatabaseNotReadyError(
+                    f"the database is at schema revision {current or 'none'}, the engine needs "
+                    f"{head}: run `convalescence db upgrade` first"
+                )
+            self.upgrade_schema()
+        self._schema_checked = True
+
+    @contextmanager
+    def _transaction(self, within: Within, *, write: bool) -> Iterator[sa.Connection]:
+        self._ensure_schema()
+        if isinstance(within, Session):
+            yield within.connection()
+        elif within is not None:
+            yield within
+        else:
+            with self.db.connect() as connection:
+                if write:
+                    connection.execution_options(**{WRITE: True})
+                with connection.begin():
+                    yield connection
+
+    # -- cadres ---------------------------------------------------------------------------
+
+    def put_cadres(self, records: Sequence[Mapping[str, Any]], *, within: Within = None) -> int:
+        """Insert or update cadre records (all or nothing); returns how many were written."""
+        rows = [cadre_row(record) for record in records]
+        now = self.clock.now()
+        with self._transaction(within, write=True) as connection:
+            for row in rows:
+                store.upsert_cadre(connection, row, now)
+        return len(rows)
+
+    def cadre(self, cadre_id: str) -> dict[str, Any]:
+        with self._transaction(None, write=False) as connection:
+            record = store.cadre_record(connection, cadre_id)
+        if record is None:
+            raise NotFoundError("军休干部", cadre_id)
+        return record
+
+    # -- cases ----------------------------------------------------------------------------
+
+    def open_case(
+        self,
+        cadre_id: str,
+        *,
+        actor: Actor | str,
+        definition: str = DEFAULT_DEFINITION,
+        data: Mapping[str, Any] | None = None,
+        reason: str | None = None,
+        within: Within = None,
+    ) -> CaseView:
+        """Register a cadre (A7.1 个人报名) under the policy version in force today (A21.1)."""
+        actor = actor if isinstance(actor, Actor) else Actor.parse(actor)
+        now = self.clock.now()
+        today = shanghai_date(now)
+        chosen = self._definition_in_force(definition, today)
+        workflow = self._compile(chosen)
+        with self._transaction(within, write=False) as connection:
+            record = store.cadre_record(connection, cadre_id)
+            filing = store.cadre_filing(connection, cadre_id)
+        if record is None or filing is None:
+            raise NotFoundError("军休干部", cadre_id)
+        context = GuardContext(today=today, policy=chosen.policy, cadre=record)
+        decision = workflow.decide_open(actor, data or {}, context)
+        definition_id = self._store_definition(chosen, within)
+        self._compiled.setdefault(definition_id, workflow)
+        with self._transaction(within, write=True) as connection:
+            case_id = store.insert_case(
+                connection,
+                {
+                    "definition_id": definition_id,
+                    "cadre_id": cadre_id,
+                    "county": filing.county,
+                    "agency": filing.agency,
+                    "state": decision.dest,
+                    "terminal": chosen.state(decision.dest).terminal,
+                    "version": 1,
+                    "evidence": decision.fields,
+                    "opened_at": now,
+                    "updated_at": now,
+                },
+            )
+            store.insert_history(
+                connection,
+                _history_values(
+                    case_id=case_id,
+                    seq=1,
+                    trigger=decision.trigger,
+                    from_state=None,
+                    to_state=decision.dest,
+                    actor=actor,
+                    now=now,
+                    data=decision.fields,
+                    reason=reason,
+                ),
+            )
+            row = store.case_row(connection, case_id)
+        assert row is not None
+        return self._view(row)
+
+    def fire(
+        self,
+        case_id: int,
+        trigger: str,
+        *,
+        actor: Actor | str,
+        data: Mapping[str, Any] | None = None,
+        reason: str | None = None,
+        expected_version: int | None = None,
+        within: Within = None,
+    ) -> CaseView:
+        """Move a case by one step. Raises RuleRefused (with articles), InputError,
+        ConflictError (someone moved it first; nothing written) or NotFoundError."""
+        actor = actor if isinstance(actor, Actor) else Actor.parse(actor)
+        now = self.clock.now()
+        with self._transaction(within, write=False) as connection:
+            row = store.case_row(connection, case_id)
+            if row is None:
+                raise NotFoundError("案件", case_id)
+            record = store.cadre_record(connection, row.cadre_id) or {}
+        if expected_version is not None and row.version != expected_version:
+            raise ConflictError(
+                case_id=case_id, expected_version=expected_version, actual_version=row.version
+            )
+        workflow = self._workflow(row.definition_id, within)
+        context = GuardContext(
+            today=shanghai_date(now),
+            policy=workflow.definition.policy,
+            cadre=record,
+            evidence=dict(row.evidence),
+        )
+        decision = workflow.decide(
+            case_id=case_id,
+            state=row.state,
+            trigger=trigger,
+            actor=actor,
+            raw_fields=data or {},
+            context=context,
+        )
+        with self._transaction(within, write=True) as connection:
+            moved = store.move_case(
+                connection,
+                case_id=case_id,
+                expected_version=row.version,
+                state=decision.dest,
+                terminal=workflow.definition.state(decision.dest).terminal,
+                evidence={**row.evidence, **decision.fields},
+                now=now,
+            )
+            if not moved:
+                raise ConflictError(
+                    case_id=case_id,
+                    expected_version=row.version,
+                    actual_version=store.case_version(connection, case_id),
+                )
+            store.insert_history(
+                connection,
+                _history_values(
+                    case_id=case_id,
+                    seq=row.version + 1,
+                    trigger=trigger,
+                    from_state=row.state,
+                    to_state=decision.dest,
+                    actor=actor,
+                    now=now,
+                    data=decision.fields,
+                    reason=reason,
+                ),
+            )
+            updated = store.case_row(connection, case_id)
+        assert updated is not None
+        return self._view(updated)
+
+    def case(self, case_id: int, *, within: Within = None) -> CaseView:
+        with self._transaction(within, write=False) as connection:
+            row = store.case_row(connection, case_id)
+        if row is None:
+            raise NotFoundError("案件", case_id)
+        return self._view(row, within)
+
+    def history(self, case_id: int, *, within: Within = None) -> list[HistoryEntry]:
+        with self._transaction(within, write=False) as connection:
+            if store.case_version(connection, case_id) is None:
+                raise NotFoundError("案件", case_id)
+            rows = store.history_rows(connection, case_id)
+        return [
+            HistoryEntry(
+                case_id=r.case_id,
+                seq=r.seq,
+                trigger=r.trigger,
+                from_state=r.from_state,
+                to_state=r.to_state,
+                actor=r.actor,
+                role=r.role,
+                at=r.at,
+                data=dict(r.data),
+                reason=r.reason,
+            )
+            for r in rows
+        ]
+
+    def cases(
+        self,
+        *,
+        state: str | None = None,
+        county: str | None = None,
+        agency: str | None = None,
+        cadre_id: str | None = None,
+        open_only: bool = False,
+        limit: int = 100,
+        offset: int = 0,
+        within: Within = None,
+    ) -> list[CaseView]:
+        with self._transaction(within, write=False) as connection:
+            rows = store.case_rows(
+                connection,
+                state=state,
+                county=county,
+                agency=agency,
+                cadre_id=cadre_id,
+                open_only=open_only,
+                limit=limit,
+                offset=offset,
+            )
+        return [self._view(row, within) for row in rows]
+
+    def count_by_state(self) -> dict[str, int]:
+        with self._transaction(None, write=False) as connection:
+            return store.count_by_state(connection)
+
+    # -- definitions ----------------------------------------------------------------------
+
+    def _definition_in_force(self, name: str, today: date) -> Definition:
+        chosen = self.catalog.in_force(name, today)
+        if chosen is not None:
+            return chosen
+        latest = self.catalog.get(name)
+        refusal = RULES["policy_in_force"](
+            GuardContext(today=today, policy=latest.policy, cadre={})
+        )
+        assert refusal is not None
+        raise RuleRefused([refusal])
+
+    def _store_definition(self, definition: Definition, within: Within) -> int:
+        """The row that pins a case to the exact text it started under (A21.1)."""
+        known = self._stored_ids.get(definition.content_hash)
+        if known is not None:
+            return known
+        for attempt in range(2):
+            try:
+                with self._transaction(within, write=True) as connection:
+                    definition_id = self._find_or_insert(connection, definition)
+                break
+            except IntegrityError:  # another process stored it between our read and insert
+                if attempt or within is not None:
+                    raise
+        self._stored_ids[definition.content_hash] = definition_id
+        return definition_id
+
+    def _find_or_insert(self, connection: sa.Connection, definition: Definition) -> int:
+        row = store.find_definition(connection, definition.name, definition.version)
+        if row is None:
+            return store.insert_definition(
+                connection,
+                {
+                    "name": definition.name,
+                    "version": definition.version,
+                    "content_hash": definition.content_hash,
+                    "source_name": Path(definition.source_name).name,
+                    "source_text": definition.source_text,
+                    "effective_from": definition.policy.effective_from,
+                    "effective_until": definition.policy.effective_until,
+                    "stored_at": self.clock.now(),
+                },
+            )
+        if row.content_hash != definition.content_hash:
+            raise DefinitionError(
+                [
+                    Problem(
+                        definition.source_name,
+                        1,
+                        1,
+                        f"{definition.name} version {definition.version} is already stored with "
+                        "different content; cases under it must finish on that text (A21.1): "
+                        "give the changed file a new version number",
+                    )
+                ]
+            )
+        return int(row.id)
+
+    def _workflow(self, definition_id: int, within: Within = None) -> CompiledWorkflow:
+        cached = self._compiled.get(definition_id)
+        if cached is not None:
+            return cached
+        with self._transaction(within, write=False) as connection:
+            row = store.definition_by_id(connection, definition_id)
+        if row is None:
+            raise NotFoundError("工作流定义", definition_id)
+        workflow = self._compile(load_definition_text(row.source_text, row.source_name))
+        self._compiled[definition_id] = workflow
+        self._stored_ids.setdefault(workflow.definition.content_hash, definition_id)
+        return workflow
+
+    def _compile(self, definition: Definition) -> CompiledWorkflow:
+        """Building a machine costs far more than a transition, so each text is built once."""
+        workflow = self._by_hash.get(definition.content_hash)
+        if workflow is None:
+            workflow = self._by_hash[definition.content_hash] = CompiledWorkflow(definition)
+        return workflow
+
+    def _view(self, row: store.Record, within: Within = None) -> CaseView:
+        definition = self._workflow(row.definition_id, within).definition
+        return CaseView(
+            id=row.id,
+            definition=definition.name,
+            definition_version=definition.version,
+            cadre_id=row.cadre_id,
+            county=row.county,
+            agency=row.agency,
+            state=row.state,
+            state_label=definition.state(row.state).label,
+            terminal=row.terminal,
+            version=row.version,
+            evidence=dict(row.evidence),
+            opened_at=row.opened_at,
+            updated_at=row.updated_at,
+            next_steps=tuple(
+                NextStep(t.trigger, t.label, t.dest, t.roles)
+                for t in definition.transitions_from(row.state)
+            ),
+        )
+
+
+def _history_values(
+    *,
+    case_id: int,
+    seq: int,
+    trigger: str,
+    from_state: str | None,
+    to_state: str,
+    actor: Actor,
+    now: datetime,
+    data: Mapping[str, Any],
+    reason: str | None,
+) -> dict[str, Any]:
+    return {
+        "case_id": case_id,
+        "seq": seq,
+        "trigger": trigger,
+        "from_state": from_state,
+        "to_state": to_state,
+        "actor": actor.name,
+        "role": actor.role,
+        "at": now,
+        "data": dict(data),
+        "reason": reason,
+    }

@@ -1,0 +1,130 @@
+"""The engine's exception hierarchy: one root, one subclass per way a request can fail.
+
+Each error keeps the values that caused it as attributes (article, rule, case id, field) so a
+host system can act on them, and builds one message an officer can act on. The CLI maps
+``exit_code`` to its documented exit status, so the class decides the exit code, not the caller.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+
+class WorkflowError(Exception):
+    """Root of every error the engine raises on purpose; anything else is a bug."""
+
+    exit_code = 70  # EX_SOFTWARE: only reached by subclasses that forgot to set their own
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with an input file, located so an editor can jump to it."""
+
+    file: str
+    line: int
+    column: int
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.column}: {self.message}"
+
+
+class InputError(WorkflowError):
+    """The request itself is malformed: a missing field, a bad date, an unknown trigger."""
+
+    exit_code = 2
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class DefinitionError(InputError):
+    """A workflow definition file is invalid; carries every problem found, not just the first."""
+
+    def __init__(self, problems: Sequence[Problem]) -> None:
+        self.problems = tuple(problems)
+        super().__init__("\n".join(str(p) for p in self.problems))
+
+
+class DatabaseNotReadyError(InputError):
+    """The database has no schema, or an older one, and this caller may not migrate it."""
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """Why a rule said no: the article that decided, the rule's name and a sentence to read out."""
+
+    article: str
+    rule: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.message}（依据{self.article}，规则 {self.rule}）"
+
+
+class RuleRefused(WorkflowError):
+    """A policy rule refused the request; every refusal cites its article (A19.1 accountability)."""
+
+    exit_code = 1
+
+    def __init__(self, refusals: Sequence[Refusal], *, case_id: int | None = None) -> None:
+        self.refusals = tuple(refusals)
+        self.case_id = case_id
+        prefix = f"案件 {case_id}：" if case_id is not None else ""
+        super().__init__(prefix + "；".join(str(r) for r in self.refusals))
+
+    @property
+    def articles(self) -> tuple[str, ...]:
+        return tuple(r.article for r in self.refusals)
+
+
+class TransitionNotAllowed(RuleRefused):
+    """The trigger does not apply to the case's current state (art. 7 fixes the order of steps)."""
+
+    def __init__(self, *, case_id: int | None, trigger: str, state: str, allowed: Sequence[str]):
+        self.trigger = trigger
+        self.state = state
+        self.allowed = tuple(allowed)
+        options = "、".join(self.allowed) if self.allowed else "无（已结案）"
+        refusal = Refusal(
+            article="A7.1",
+            rule="step_order",
+            message=f"当前状态“{state}”下不能执行“{trigger}”；可执行的操作：{options}",
+        )
+        super().__init__([refusal], case_id=case_id)
+
+
+class ConflictError(WorkflowError):
+    """Someone else changed the case between reading and writing; nothing of this request was
+    written. Reload the case and decide again."""
+
+    exit_code = 3
+
+    def __init__(self, *, case_id: int, expected_version: int, actual_version: int | None):
+        self.case_id = case_id
+        self.expected_version = expected_version
+        self.actual_version = actual_version
+        super().__init__(
+            f"案件 {case_id} 已被他人修改（期望版本 {expected_version}，"
+            f"当前版本 {actual_version}）：本次操作未写入，请刷新后重试。"
+        )
+
+
+class NotFoundError(WorkflowError):
+    """A case, cadre or definition named in the request does not exist."""
+
+    exit_code = 4
+
+    def __init__(self, kind: str, key: object) -> None:
+        self.kind = kind
+        self.key = key
+        super().__init__(f"找不到{kind}：{key}")

@@ -1,0 +1,177 @@
+"""One `transitions` machine per definition version, deciding moves for plain case rows.
+
+The machine is built once and cases are never attached to it (``add_model`` scans a list, so
+attaching every case would be quadratic, and a machine per case costs ~50 KB). For each attempt we
+hand the event a throw-away model holding only the state name; the library checks that the trigger
+is valid from that state, runs the guards as its conditions and moves the state. Deciding is pure:
+no database, no clock, so it runs outside any transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from transitions import Machine, MachineError
+
+from workflow.definition.model import Definition, StepSpec, TransitionSpec
+from workflow.errors import InputError, Refusal, RuleRefused, TransitionNotAllowed
+from workflow.fields import coerce_fields
+from workflow.rules import GuardContext, evaluate
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who acts and in which role (A5.1); the role must be declared for the step (A5.2)."""
+
+    role: str
+    name: str
+
+    @classmethod
+    def parse(cls, text: str) -> Actor:
+        role, sep, name = text.partition(":")
+        if not sep or not role.strip() or not name.strip():
+            raise InputError(f"actor {text!r} must look like ROLE:NAME, e.g. agency_officer:王芳")
+        return cls(role=role.strip(), name=name.strip())
+
+    def __str__(self) -> str:
+        return f"{self.role}:{self.name}"
+
+
+@dataclass(frozen=True)
+class Decision:
+    """An allowed move: where the case goes and the checked evidence to record."""
+
+    trigger: str
+    source: str | None
+    dest: str
+    fields: dict[str, Any]
+
+
+class _Attempt:
+    """The throw-away model `transitions` moves; it also carries the guards' refusals out."""
+
+    def __init__(self, state: str, context: GuardContext, guards: tuple[str, ...]) -> None:
+        self.state = state
+        self.context = context
+        self.guards = guards
+        self.refusals: list[Refusal] = []
+
+
+def _guards_pass(event: Any) -> bool:
+    attempt: _Attempt = event.model
+    attempt.refusals = evaluate(attempt.guards, attempt.context)
+    return not attempt.refusals
+
+
+class CompiledWorkflow:
+    """A definition plus its machine; immutable after construction, so it is shared freely."""
+
+    def __init__(self, definition: Definition) -> None:
+        self.definition = definition
+        self._machine = Machine(
+            model=None,
+            states=[s.name for s in definition.states],
+            initial=definition.initial,
+            auto_transitions=False,
+            send_event=True,
+            ignore_invalid_triggers=False,
+        )
+        for spec in definition.transitions:
+            self._machine.add_transition(
+                spec.trigger, list(spec.sources), spec.dest, conditions=[_guards_pass]
+            )
+
+    def decide_open(
+        self, actor: Actor, raw_fields: Mapping[str, Any], context: GuardContext
+    ) -> Decision:
+        step = self.definition.open
+        fields = self._check_step(step, "open", actor, raw_fields, context, case_id=None)
+        refusals = evaluate(step.guards, _with_evidence(context, fields))
+        if refusals:
+            raise RuleRefused(refusals)
+        return Decision("open", None, self.definition.initial, fields)
+
+    def decide(
+        self,
+        *,
+        case_id: int,
+        state: str,
+        trigger: str,
+        actor: Actor,
+        raw_fields: Mapping[str, Any],
+        context: GuardContext,
+    ) -> Decision:
+        spec = self._transition(case_id, state, trigger)
+        fields = self._check_step(spec, trigger, actor, raw_fields, context, case_id=case_id)
+        attempt = _Attempt(state, _with_evidence(context, fields), spec.guards)
+        try:
+            moved = self._machine.events[trigger].trigger(attempt)
+        except MachineError as exc:  # the library's own word that the source is wrong
+            raise self._not_allowed(case_id, state, trigger) from exc
+        if not moved:
+            raise RuleRefused(attempt.refusals, case_id=case_id)
+        return Decision(trigger, state, attempt.state, fields)
+
+    def next_steps(self, state: str) -> tuple[TransitionSpec, ...]:
+        return self.definition.transitions_from(state)
+
+    def _transition(self, case_id: int, state: str, trigger: str) -> TransitionSpec:
+        if trigger not in self.definition.triggers:
+            known = ", ".join(sorted(self.definition.triggers))
+            raise InputError(
+                f"'{trigger}' is not a step of {self.definition.name} (steps: {known})",
+                field="trigger",
+            )
+        spec = self.definition.transition(trigger, state)
+        if spec is None:
+            raise self._not_allowed(case_id, state, trigger)
+        return spec
+
+    def _not_allowed(self, case_id: int, state: str, trigger: str) -> TransitionNotAllowed:
+        return TransitionNotAllowed(
+            case_id=case_id,
+            trigger=trigger,
+            state=state,
+            allowed=[t.trigger for t in self.next_steps(state)],
+        )
+
+    def _check_step(
+        self,
+        step: StepSpec,
+        name: str,
+        actor: Actor,
+        raw_fields: Mapping[str, Any],
+        context: GuardContext,
+        *,
+        case_id: int | None,
+    ) -> dict[str, Any]:
+        if actor.role not in self.definition.roles:
+            known = ", ".join(self.definition.roles)
+            raise InputError(f"unknown role '{actor.role}' (roles: {known})", field="role")
+        if actor.role not in step.roles:
+            allowed = "、".join(self.definition.roles[r] for r in step.roles)
+            raise RuleRefused(
+                [
+                    Refusal(
+                        article="A5.2",
+                        rule="role_may_fire",
+                        message=(
+                            f"“{self.definition.roles[actor.role]}”无权执行“{step.label}”"
+                            f"（缺少权限 {name}；可执行角色：{allowed}）"
+                        ),
+                    )
+                ],
+                case_id=case_id,
+            )
+        return coerce_fields(step.fields, raw_fields, step=name)
+
+
+def _with_evidence(context: GuardContext, fields: Mapping[str, Any]) -> GuardContext:
+    return GuardContext(
+        today=context.today,
+        policy=context.policy,
+        cadre=context.cadre,
+        evidence={**context.evidence, **fields},
+    )

@@ -1,0 +1,87 @@
+"""What the engine hands back to callers: plain, typed, JSON-ready snapshots of stored rows."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+
+@dataclass(frozen=True)
+class NextStep:
+    trigger: str
+    label: str
+    dest: str
+    roles: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class CaseView:
+    """A case as stored at ``version``; pass ``version`` back as ``expected_version`` to make
+    sure nobody changed it in between (optimistic concurrency)."""
+
+    id: int
+    definition: str
+    definition_version: int
+    cadre_id: str
+    county: str
+    agency: str
+    state: str
+    state_label: str
+    terminal: bool
+    version: int
+    evidence: dict[str, Any]
+    opened_at: datetime
+    updated_at: datetime
+    next_steps: tuple[NextStep, ...] = field(default=())
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "definition": self.definition,
+            "definition_version": self.definition_version,
+            "cadre_id": self.cadre_id,
+            "county": self.county,
+            "agency": self.agency,
+            "state": self.state,
+            "state_label": self.state_label,
+            "terminal": self.terminal,
+            "version": self.version,
+            "evidence": self.evidence,
+            "opened_at": self.opened_at.isoformat(),
+            "updated_at": self.updated_at.isoformat(),
+            "next_steps": [
+                {"trigger": s.trigger, "label": s.label, "dest": s.dest, "roles": list(s.roles)}
+                for s in self.next_steps
+            ],
+        }
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    """One append-only history row (A19.1): who moved the case, when, from where to where, why."""
+
+    case_id: int
+    seq: int
+    trigger: str
+    from_state: str | None
+    to_state: str
+    actor: str
+    role: str
+    at: datetime
+    data: dict[str, Any]
+    reason: str | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "case_id": self.case_id,
+            "seq": self.seq,
+            "trigger": self.trigger,
+            "from_state": self.from_state,
+            "to_state": self.to_state,
+            "actor": self.actor,
+            "role": self.role,
+            "at": self.at.isoformat(),
+            "data": self.data,
+            "reason": self.reason,
+        }

@@ -1,0 +1,137 @@
+"""Rules of the 2023 Liaocheng honorary-convalescence policy that guard workflow steps.
+
+Each rule cites the requirement id of ``shared/policy/README.md`` it implements. Dates in the
+evidence are ISO strings (that is how steps record them); a missing or malformed date is a
+refusal that says which field, never an exception, because the rule must explain itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import date
+from typing import Any
+
+from workflow.rules.registry import GuardContext, rule
+
+MAX_DAYS_INCLUDING_TRAVEL = 7  # art. 6
+AGE_LIMIT = 80  # art. 8: 80周岁以下
+
+_HEALTH_PROBLEMS = {
+    "infectious": "患有传染病",
+    "mental": "患有精神疾病",
+    "critical": "患有危急重症",
+}
+
+
+def age_in_full_years(birth: date, on: date) -> int:
+    """Full years (周岁) on ``on``; a birthday on 29 February counts from 1 March in other years."""
+    years = on.year - birth.year
+    if (on.month, on.day) < (birth.month, birth.day):
+        years -= 1
+    return years
+
+
+def _date(evidence: Mapping[str, Any], key: str) -> date | None:
+    value = evidence.get(key)
+    if isinstance(value, date):
+        return value
+    if isinstance(value, str):
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            return None
+    return None
+
+
+@rule(
+    "policy_in_force",
+    article="A21.1",
+    summary="只能在政策有效期内开启新的疗养案件（第二十一条）",
+)
+def policy_in_force(ctx: GuardContext) -> str | None:
+    if ctx.policy.in_force_on(ctx.today):
+        return None
+    until = ctx.policy.effective_until.isoformat() if ctx.policy.effective_until else "长期"
+    return (
+        f"{ctx.today.isoformat()} 不在《{ctx.policy.title}》（{ctx.policy.document}）有效期内"
+        f"（{ctx.policy.effective_from.isoformat()} 至 {until}），不能据此开启新案件"
+    )
+
+
+@rule(
+    "fit_for_convalescence",
+    article="A8.1",
+    summary="生活能够自理，无传染病、精神疾病、危急重症等不适宜疗养的疾患（第八条）",
+)
+def fit_for_convalescence(ctx: GuardContext) -> str | None:
+    health = ctx.cadre.get("health") or {}
+    found = []
+    if health.get("self_care", True) is not True:
+        found.append("生活不能自理")
+    found += [text for key, text in _HEALTH_PROBLEMS.items() if health.get(key, False)]
+    if not found:
+        return None
+    return f"{ctx.cadre.get('name', '该军休干部')}{'、'.join(found)}，不适宜参加疗养"
+
+
+@rule(
+    "under_age_limit_on_first_day",
+    article="A8.2",
+    summary="年龄原则上在80周岁以下，按疗养首日计算周岁（第八条）",
+)
+def under_age_limit_on_first_day(ctx: GuardContext) -> str | None:
+    first_day = _date(ctx.evidence, "batch_start")
+    if first_day is None:
+        return "未记录疗养批次开始日期（batch_start），无法按首日核算年龄"
+    birth = _date(ctx.cadre, "birth_date")
+    if birth is None:
+        return "军休干部档案缺少有效的出生日期，无法核算年龄"
+    age = age_in_full_years(birth, first_day)
+    if age < AGE_LIMIT:
+        return None
+    return f"疗养首日（{first_day.isoformat()}）年满{age}周岁，已达{AGE_LIMIT}周岁"
+
+
+@rule(
+    "stay_within_seven_days",
+    article="A6.2",
+    summary="每期疗养时间不超过7天（含往返程）（第六条）",
+)
+def stay_within_seven_days(ctx: GuardContext) -> str | None:
+    start = _date(ctx.evidence, "batch_start")
+    end = _date(ctx.evidence, "batch_end")
+    if start is None or end is None:
+        return "未记录疗养批次的开始或结束日期（batch_start / batch_end）"
+    if end < start:
+        return f"结束日期 {end.isoformat()} 早于开始日期 {start.isoformat()}"
+    days = (end - start).days + 1
+    if days <= MAX_DAYS_INCLUDING_TRAVEL:
+        return None
+    return f"疗养共{days}天（含往返程），超过{MAX_DAYS_INCLUDING_TRAVEL}天"
+
+
+@rule(
+    "insurance_covers_stay",
+    article="A7.3",
+    summary="意外伤害保险须覆盖疗养期间每一天，含往返程（第七条）",
+)
+def insurance_covers_stay(ctx: GuardContext) -> str | None:
+    start = _date(ctx.evidence, "batch_start")
+    end = _date(ctx.evidence, "batch_end")
+    covered_from = _date(ctx.evidence, "covered_from")
+    covered_until = _date(ctx.evidence, "covered_until")
+    if start is None or end is None:
+        return "案件未记录疗养批次日期，无法核对保险期间"
+    if covered_from is None or covered_until is None:
+        return "未记录保险起止日期（covered_from / covered_until）"
+    gaps = []
+    if covered_from > start:
+        gaps.append(f"{start.isoformat()} 至 {covered_from.isoformat()} 前一日未投保")
+    if covered_until < end:
+        gaps.append(f"{covered_until.isoformat()} 之后至 {end.isoformat()} 未投保")
+    if not gaps:
+        return None
+    return (
+        f"保险期间 {covered_from.isoformat()} 至 {covered_until.isoformat()} 未覆盖疗养期间"
+        f" {start.isoformat()} 至 {end.isoformat()}：" + "；".join(gaps)
+    )

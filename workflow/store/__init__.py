@@ -1,0 +1,1 @@
+"""Persistence on SQLAlchemy Core: tables, connection set-up, migrations and case storage."""

@@ -1,0 +1,136 @@
+"""Reads and writes of definitions, cadres, cases and history, on a connection the caller owns.
+
+Functions here never commit: the engine decides where a transaction starts and ends, so a state
+change, its history row and (later) its notifications land together or not at all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+
+from workflow.store.schema import cadres, cases, definitions, history
+
+Record = sa.Row[*tuple[Any, ...]]
+
+
+def find_definition(connection: sa.Connection, name: str, version: int) -> Record | None:
+    query = sa.select(definitions).where(
+        definitions.c.name == name, definitions.c.version == version
+    )
+    return connection.execute(query).first()
+
+
+def definition_by_id(connection: sa.Connection, definition_id: int) -> Record | None:
+    query = sa.select(definitions).where(definitions.c.id == definition_id)
+    return connection.execute(query).first()
+
+
+def insert_definition(connection: sa.Connection, values: Mapping[str, Any]) -> int:
+    return _new_id(connection.execute(sa.insert(definitions).values(**values)))
+
+
+def upsert_cadre(connection: sa.Connection, row: Mapping[str, Any], now: datetime) -> None:
+    values = {**row, "updated_at": now}
+    insert: Any = (postgresql if connection.dialect.name == "postgresql" else sqlite).insert
+    statement = insert(cadres).values(**values)
+    updated = {key: statement.excluded[key] for key in values if key != "id"}
+    connection.execute(statement.on_conflict_do_update(index_elements=["id"], set_=updated))
+
+
+def cadre_record(connection: sa.Connection, cadre_id: str) -> dict[str, Any] | None:
+    query = sa.select(cadres.c.record).where(cadres.c.id == cadre_id)
+    record = connection.execute(query).scalar_one_or_none()
+    return dict(record) if record is not None else None
+
+
+def cadre_filing(connection: sa.Connection, cadre_id: str) -> Record | None:
+    query = sa.select(cadres.c.id, cadres.c.county, cadres.c.agency).where(cadres.c.id == cadre_id)
+    return connection.execute(query).first()
+
+
+def insert_case(connection: sa.Connection, values: Mapping[str, Any]) -> int:
+    return _new_id(connection.execute(sa.insert(cases).values(**values)))
+
+
+def case_row(connection: sa.Connection, case_id: int) -> Record | None:
+    return connection.execute(sa.select(cases).where(cases.c.id == case_id)).first()
+
+
+def case_version(connection: sa.Connection, case_id: int) -> int | None:
+    query = sa.select(cases.c.version).where(cases.c.id == case_id)
+    return connection.execute(query).scalar_one_or_none()
+
+
+def move_case(
+    connection: sa.Connection,
+    *,
+    case_id: int,
+    expected_version: int,
+    state: str,
+    terminal: bool,
+    evidence: Mapping[str, Any],
+    now: datetime,
+) -> bool:
+    """Compare-and-set on the version column: False when someone else moved the case first."""
+    statement = (
+        sa.update(cases)
+        .where(cases.c.id == case_id, cases.c.version == expected_version)
+        .values(
+            state=state,
+            terminal=terminal,
+            version=expected_version + 1,
+            evidence=dict(evidence),
+            updated_at=now,
+        )
+    )
+    return connection.execute(statement).rowcount == 1
+
+
+def insert_history(connection: sa.Connection, values: Mapping[str, Any]) -> None:
+    connection.execute(sa.insert(history).values(**values))
+
+
+def history_rows(connection: sa.Connection, case_id: int) -> list[Record]:
+    query = sa.select(history).where(history.c.case_id == case_id).order_by(history.c.seq)
+    return list(connection.execute(query))
+
+
+def case_rows(
+    connection: sa.Connection,
+    *,
+    state: str | None = None,
+    county: str | None = None,
+    agency: str | None = None,
+    cadre_id: str | None = None,
+    open_only: bool = False,
+    limit: int = 100,
+    offset: int = 0,
+) -> list[Record]:
+    query = sa.select(cases).order_by(cases.c.id).limit(limit).offset(offset)
+    for column, value in (
+        (cases.c.state, state),
+        (cases.c.county, county),
+        (cases.c.agency, agency),
+        (cases.c.cadre_id, cadre_id),
+    ):
+        if value is not None:
+            query = query.where(column == value)
+    if open_only:
+        query = query.where(cases.c.terminal.is_(False))
+    return list(connection.execute(query))
+
+
+def count_by_state(connection: sa.Connection) -> dict[str, int]:
+    query = sa.select(cases.c.state, sa.func.count()).group_by(cases.c.state)
+    return {state: int(count) for state, count in connection.execute(query)}
+
+
+def _new_id(result: sa.CursorResult[Any]) -> int:
+    key = result.inserted_primary_key
+    assert key is not None, "an INSERT of one row always has a primary key"
+    return int(key[0])

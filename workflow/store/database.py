@@ -1,0 +1,68 @@
+"""Create SQLAlchemy engines with the settings each backend needs to be safe.
+
+SQLite: the pysqlite driver's own transaction handling sends no BEGIN before reads, so we turn
+it off and issue BEGIN ourselves; writers use BEGIN IMMEDIATE so a read-then-write transaction
+waits for the lock instead of failing with SQLITE_BUSY; WAL lets readers run beside the writer;
+``synchronous=FULL`` because a case must survive a power cut. PostgreSQL goes through psycopg 3.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+from workflow.errors import InputError
+from workflow.store.schema import json_dumps
+
+DEFAULT_URL = "sqlite:///convalescence.db"
+ENV_VAR = "CONVALESCENCE_DB"
+WRITE = "convalescence_write"  # execution option: this transaction will write
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+
+def resolve_url(url: str | None) -> str:
+    """`--db`, then $CONVALESCENCE_DB, then a SQLite file in the working directory."""
+    return url or os.environ.get(ENV_VAR) or DEFAULT_URL
+
+
+def create_engine(url: str, *, sqlite_synchronous: str = "FULL", **kwargs: Any) -> sa.Engine:
+    try:
+        parsed = make_url(url)
+    except ArgumentError as exc:
+        raise InputError(f"database URL {url!r} is not valid: {exc}", field="db") from exc
+    if parsed.drivername in {"postgresql", "postgres"}:
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    if parsed.get_backend_name() == "sqlite":
+        engine = sa.create_engine(parsed, json_serializer=json_dumps, **kwargs)
+        _configure_sqlite(engine, sqlite_synchronous)
+        return engine
+    if parsed.get_backend_name() == "postgresql":
+        kwargs.setdefault("pool_pre_ping", True)
+        return sa.create_engine(parsed, json_serializer=json_dumps, **kwargs)
+    raise InputError(
+        f"database {parsed.get_backend_name()!r} is not supported: use sqlite:///FILE "
+        "or postgresql://USER@HOST/DB",
+        field="db",
+    )
+
+
+def _configure_sqlite(engine: sa.Engine, synchronous: str) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # we send BEGIN ourselves, below
+        cursor = dbapi_connection.cursor()
+        cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA journal_mode = WAL")
+        cursor.execute(f"PRAGMA synchronous = {synchronous}")
+        cursor.execute("PRAGMA foreign_keys = ON")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: sa.Connection) -> None:
+        write = connection.get_execution_options().get(WRITE, False)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")

@@ -1,0 +1,119 @@
+"""The tables. Changes go through an Alembic revision in ``migrations/versions``, never
+``create_all``: a test compares this metadata with the migrated database."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.engine import Dialect
+
+from workflow.clock import SHANGHAI
+
+metadata = sa.MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+    }
+)
+
+
+class Moment(sa.types.TypeDecorator[datetime]):
+    """An instant stored as UTC (SQLite has no time zones) and read back in Asia/Shanghai."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetimes are ambiguous; pass an aware one")
+        utc = value.astimezone(UTC)
+        return utc.replace(tzinfo=None) if dialect.name == "sqlite" else utc
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        return value.astimezone(SHANGHAI)
+
+
+def json_dumps(value: Any) -> str:
+    """Readable Chinese in the database, for officers who query it directly."""
+    return json.dumps(value, ensure_ascii=False, sort_keys=True)
+
+
+Json = sa.JSON().with_variant(JSONB(), "postgresql")
+
+definitions = sa.Table(
+    "definitions",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("name", sa.String(64), nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("content_hash", sa.String(64), nullable=False),
+    sa.Column("source_name", sa.String(500), nullable=False),
+    sa.Column("source_text", sa.Text, nullable=False),
+    sa.Column("effective_from", sa.Date, nullable=False),
+    sa.Column("effective_until", sa.Date, nullable=True),
+    sa.Column("stored_at", Moment, nullable=False),
+    sa.UniqueConstraint("name", "version"),
+)
+
+cadres = sa.Table(
+    "cadres",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("name", sa.String(100), nullable=False),
+    sa.Column("county", sa.String(100), nullable=False),
+    sa.Column("agency", sa.String(200), nullable=False),
+    sa.Column("birth_date", sa.Date, nullable=False),
+    sa.Column("record", Json, nullable=False),
+    sa.Column("updated_at", Moment, nullable=False),
+)
+
+cases = sa.Table(
+    "cases",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("definition_id", sa.ForeignKey("definitions.id"), nullable=False),
+    sa.Column("cadre_id", sa.ForeignKey("cadres.id"), nullable=False),
+    sa.Column("county", sa.String(100), nullable=False),
+    sa.Column("agency", sa.String(200), nullable=False),
+    sa.Column("state", sa.String(64), nullable=False),
+    sa.Column("terminal", sa.Boolean, nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("evidence", Json, nullable=False),
+    sa.Column("opened_at", Moment, nullable=False),
+    sa.Column("updated_at", Moment, nullable=False),
+    sa.Index(None, "state"),
+    sa.Index(None, "cadre_id"),
+    sa.Index(None, "county", "agency"),
+)
+
+history = sa.Table(
+    "history",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("case_id", sa.ForeignKey("cases.id"), nullable=False),
+    sa.Column("seq", sa.Integer, nullable=False),
+    sa.Column("trigger", sa.String(64), nullable=False),
+    sa.Column("from_state", sa.String(64), nullable=True),
+    sa.Column("to_state", sa.String(64), nullable=False),
+    sa.Column("actor", sa.String(200), nullable=False),
+    sa.Column("role", sa.String(64), nullable=False),
+    sa.Column("at", Moment, nullable=False),
+    sa.Column("data", Json, nullable=False),
+    sa.Column("reason", sa.Text, nullable=True),
+    # seq equals the case version the row created: a lost update would need two rows with
+    # the same seq, which this constraint makes impossible even if the version check failed.
+    sa.UniqueConstraint("case_id", "seq"),
+)
