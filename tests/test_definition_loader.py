@@ -1,0 +1,233 @@
+"""Definition files: every shipped one is valid; every kind of mistake is reported with
+file:line:col, and all mistakes of a file at once (issue: engine foundation, item 3)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from definitions import bundled_directory
+from workflow import DefinitionError
+from workflow.definition.loader import load_definition_file, load_definition_text
+from workflow.definition.model import Definition
+
+SHIPPED = sorted(bundled_directory().glob("*.yaml"))
+VALID = (bundled_directory() / "honor_convalescence.yaml").read_text(encoding="utf-8")
+
+
+def line_of(text: str, needle: str, nth: int = 0) -> int:
+    hits = [n for n, line in enumerate(text.splitlines(), start=1) if needle in line]
+    return hits[nth]
+
+
+@pytest.mark.parametrize("path", SHIPPED, ids=[p.name for p in SHIPPED])
+def test_every_shipped_definition_is_valid(path: Path) -> None:
+    definition = load_definition_file(path)
+    assert definition.policy.document
+    assert not any(s.terminal for s in definition.states if s.name == definition.initial)
+
+
+def test_the_convalescence_states_follow_article_7_in_order() -> None:
+    """A7.1: registered → family consented → agency approved → agreement signed → insured →
+    attended → evaluated, plus the exits a real case needs."""
+    definition = load_definition_text(VALID, "honor_convalescence.yaml")
+    names = [s.name for s in definition.states]
+    assert names[:7] == [
+        "registered",
+        "family_consented",
+        "agency_approved",
+        "agreement_signed",
+        "insured",
+        "attended",
+        "evaluated",
+    ]
+    assert {"withdrawn", "consent_refused", "rejected", "unable_to_attend"} <= set(names)
+    path = [definition.initial]
+    for trigger in ("consent", "approve", "sign_agreement", "insure", "attend", "evaluate"):
+        spec = definition.transition(trigger, path[-1])
+        assert spec is not None, trigger
+        path.append(spec.dest)
+    assert path == names[:7]
+    assert definition.policy.effective_until is not None
+    assert definition.policy.effective_until.isoformat() == "2025-12-31"  # art. 21
+
+
+def _problems(text: str) -> list[str]:
+    with pytest.raises(DefinitionError) as err:
+        load_definition_text(text, "broken.yaml")
+    return [str(p) for p in err.value.problems]
+
+
+# (id, how to break the valid file, the line that must be named, text the message must contain)
+BREAKAGES = [
+    (
+        "unknown-key",
+        ("  label: 已报名\n", "  label: 已报名\n    colour: red\n"),
+        "colour: red",
+        "unknown key 'colour'",
+    ),
+    (
+        "unknown-dest",
+        ("dest: agency_approved\n", "dest: agency_aproved\n"),
+        "dest: agency_aproved",
+        "unknown state 'agency_aproved'",
+    ),
+    (
+        "unknown-guard",
+        ("guards: [insurance_covers_stay]", "guards: [insurance_cover_stay]"),
+        "insurance_cover_stay",
+        "unknown guard 'insurance_cover_stay'",
+    ),
+    (
+        "unknown-role",
+        ("roles: [contractor_staff, agency_officer]\n", "roles: [contractor, agency_officer]\n"),
+        "roles: [contractor, agency_officer]",
+        "unknown role 'contractor'",
+    ),
+    (
+        "bad-date",
+        ("effective_until: 2025-12-31", "effective_until: 2025-02-30"),
+        "effective_until: 2025-02-30",
+        "'2025-02-30' is not a real date",
+    ),
+    (
+        "window-reversed",
+        ("effective_until: 2025-12-31", "effective_until: 2022-12-31"),
+        "effective_until: 2022-12-31",
+        "is before effective_from",
+    ),
+    ("wrong-type", ("version: 1", "version: one"), "version: one", "expected integer"),
+    (
+        "missing-key",
+        ("    dest: evaluated\n", "\n"),
+        "trigger: evaluate",
+        "missing required key(s) dest",
+    ),
+    (
+        "duplicate-key",
+        ("  label: 已报名\n", "  label: 已报名\n    label: 又一个\n"),
+        "label: 又一个",
+        "duplicate key 'label'",
+    ),
+    (
+        "bad-field-type",
+        ("checked_in_on: {type: date,", "checked_in_on: {type: datetime,"),
+        "checked_in_on",
+        "is not one of",
+    ),
+    (
+        "terminal-with-exit",
+        (
+            "    source: [registered, family_consented]\n    dest: rejected",
+            "    source: [registered, evaluated]\n    dest: rejected",
+        ),
+        "source: [registered, evaluated]",
+        "terminal state 'evaluated' cannot have exits",
+    ),
+    (
+        "timer-unknown-trigger",
+        ("action: remind, role: family,", "action: fire, trigger: nudge, role: family,"),
+        "trigger: nudge",
+        "timer fires 'nudge'",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("change", "line_text", "expected"),
+    [pytest.param(b[1], b[2], b[3], id=b[0]) for b in BREAKAGES],
+)
+def test_each_mistake_is_located(change: tuple[str, str], line_text: str, expected: str) -> None:
+    old, new = change
+    assert old in VALID, f"test fixture out of date: {old!r} not in the definition"
+    broken = VALID.replace(old, new, 1)
+    problems = _problems(broken)
+    matching = [p for p in problems if expected in p]
+    assert matching, problems
+    line = line_of(broken, line_text)
+    assert any(p.startswith(f"broken.yaml:{line}:") for p in matching), (line, matching)
+
+
+def test_duplicate_trigger_from_the_same_state_names_both_lines() -> None:
+    extra = (
+        "  - trigger: consent\n    label: 再次同意\n    source: registered\n"
+        "    dest: withdrawn\n    roles: [family]\n"
+    )
+    broken = VALID + extra
+    problems = _problems(broken)
+    first = line_of(broken, "source: registered", 0)
+    assert any(
+        "duplicate transition: trigger 'consent' from state 'registered'" in p
+        and f"line {first}" in p
+        for p in problems
+    ), problems
+
+
+def test_unreachable_and_stuck_states_are_reported() -> None:
+    broken = VALID.replace(
+        "  - name: withdrawn\n",
+        "  - name: limbo\n    label: 悬而未决\n  - name: withdrawn\n",
+    )
+    problems = _problems(broken)
+    limbo = line_of(broken, "name: limbo")
+    assert f"broken.yaml:{limbo}:11: state 'limbo' is unreachable from initial 'registered'" in (
+        problems
+    )
+    assert any(
+        p.startswith(f"broken.yaml:{limbo}:") and "no transition any role may fire" in p
+        for p in problems
+    )
+
+
+def test_a_state_that_cannot_reach_an_end_is_reported() -> None:
+    loop = (
+        "  - trigger: pause\n    label: 暂停\n    source: attended\n    dest: paused\n"
+        "    roles: [agency_officer]\n"
+        "  - trigger: resume\n    label: 继续\n    source: paused\n    dest: paused_again\n"
+        "    roles: [agency_officer]\n"
+        "  - trigger: again\n    label: 再来\n    source: paused_again\n    dest: paused\n"
+        "    roles: [agency_officer]\n"
+    )
+    states = "  - name: paused\n    label: 暂停\n  - name: paused_again\n    label: 再暂停\n"
+    broken = VALID.replace("  - name: withdrawn\n", states + "  - name: withdrawn\n") + loop
+    problems = _problems(broken)
+    assert any("'paused' has no path to a terminal state" in p for p in problems), problems
+    assert any("'paused_again' has no path to a terminal state" in p for p in problems)
+
+
+def test_all_problems_are_reported_at_once_in_file_order() -> None:
+    broken = (
+        VALID.replace("version: 1", "version: zero")
+        .replace("dest: agency_approved\n", "dest: nowhere\n")
+        .replace("guards: [insurance_covers_stay]", "guards: [magic]")
+    )
+    problems = _problems(broken)
+    assert len(problems) >= 3
+    lines = [int(p.split(":")[1]) for p in problems]
+    assert lines == sorted(lines)
+
+
+def test_yaml_syntax_errors_are_located() -> None:
+    problems = _problems("name: x\nstates: [a, b\n")
+    assert problems[0].startswith("broken.yaml:3:1: YAML syntax error")
+
+
+@pytest.mark.parametrize("text", ["", "- just\n- a list\n", "just text\n"])
+def test_files_that_are_not_a_mapping_are_refused(text: str) -> None:
+    assert _problems(text)
+
+
+def test_yaml_tags_cannot_construct_python_objects() -> None:
+    """PITFALLS: definitions are parsed with the safe loader only."""
+    problems = _problems("!!python/object/apply:os.system ['true']\n")
+    assert problems
+
+
+def test_summary_is_json_ready() -> None:
+    definition: Definition = load_definition_text(VALID, "x.yaml")
+    summary = definition.summary()
+    assert json.loads(json.dumps(summary, ensure_ascii=False))["policy"]["effective_until"] == (
+        "2025-12-31"
+    )

@@ -1,0 +1,254 @@
+"""The engine on both databases: whole cases, refusals that write nothing, pinned versions,
+host transactions, optimistic concurrency (A7.1, A7.2, A19.1, A21.1)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from factories import APPROVAL, CONSENT, HAPPY_PATH, cadre
+from sqlalchemy.orm import Session
+
+from definitions import bundled_directory
+from workflow import (
+    ConflictError,
+    DatabaseNotReadyError,
+    DefinitionError,
+    Engine,
+    InputError,
+    NotFoundError,
+    RuleRefused,
+    SimulatedClock,
+    TransitionNotAllowed,
+)
+from workflow.clock import SHANGHAI
+from workflow.store.schema import cases, definitions, history
+
+
+def _rows(engine: Engine, table: sa.Table) -> int:
+    with engine.db.connect() as connection:
+        return int(connection.execute(sa.select(sa.func.count()).select_from(table)).scalar_one())
+
+
+def test_a_case_runs_from_registration_to_evaluation(engine: Engine) -> None:
+    engine.put_cadres([cadre()])
+    case = engine.open_case("LC-DCF-0001", actor="cadre:张建国")
+    assert (case.state, case.version, case.definition_version) == ("registered", 1, 1)
+    for trigger, actor, data in HAPPY_PATH:
+        case = engine.fire(case.id, trigger, actor=actor, data=data, expected_version=case.version)
+    assert case.state == "evaluated"
+    assert case.terminal
+    assert case.next_steps == ()
+    assert case.evidence["policy_no"] == "P-2024-0001"  # A7.2: evidence accumulates
+    steps = engine.history(case.id)
+    assert [h.to_state for h in steps] == [
+        "registered",
+        "family_consented",
+        "agency_approved",
+        "agreement_signed",
+        "insured",
+        "attended",
+        "evaluated",
+    ]
+    assert [h.seq for h in steps] == list(range(1, 8))
+    assert steps[1].data == CONSENT
+    assert steps[1].role == "family"
+    assert steps[1].actor == "张丽"
+    assert steps[0].at.tzinfo is not None
+    assert steps[0].at.utcoffset() == timedelta(hours=8)
+
+
+def test_times_are_stored_as_instants_and_read_back_in_shanghai(
+    engine: Engine, clock: SimulatedClock
+) -> None:
+    engine.put_cadres([cadre()])
+    clock.set(datetime(2024, 12, 31, 23, 30, tzinfo=SHANGHAI))
+    case = engine.open_case("LC-DCF-0001", actor="cadre:张建国")
+    assert case.opened_at == datetime(2024, 12, 31, 23, 30, tzinfo=SHANGHAI)
+    assert case.opened_at.date().isoformat() == "2024-12-31"
+
+
+def test_a_refused_step_writes_nothing_and_cites_its_articles(engine: Engine) -> None:
+    engine.put_cadres([cadre(birth_date="1944-06-03")])  # 80 on the batch's first day
+    case = engine.open_case("LC-DCF-0001", actor="cadre:张建国")
+    case = engine.fire(case.id, "consent", actor="family:张丽", data=CONSENT)
+    long_stay = {**APPROVAL, "batch_end": "2024-06-10"}  # 8 days including travel
+    with pytest.raises(RuleRefused) as refused:
+        engine.fire(case.id, "approve", actor="agency_officer:王芳", data=long_stay)
+    assert refused.value.articles == ("A8.2", "A6.2")
+    assert "80周岁" in str(refused.value)
+    after = engine.case(case.id)
+    assert (after.state, after.version) == ("family_consented", 2)
+    assert len(engine.history(case.id)) == 2
+
+
+def test_steps_out_of_order_are_refused_citing_article_7(engine: Engine) -> None:
+    engine.put_cadres([cadre()])
+    case = engine.open_case("LC-DCF-0001", actor="cadre:张建国")
+    with pytest.raises(TransitionNotAllowed) as refused:
+        engine.fire(case.id, "approve", actor="agency_officer:王芳", data=APPROVAL)
+    assert refused.value.articles == ("A7.1",)
+    assert "consent" in refused.value.allowed
+
+
+def test_a_role_not_declared_for_the_step_is_refused(engine: Engine) -> None:
+    engine.put_cadres([cadre()])
+    case = engine.open_case("LC-DCF-0001", actor="cadre:张建国")
+    with pytest.raises(RuleRefused) as refused:
+        engine.fire(case.id, "consent", actor="contractor_staff:李强", data=CONSENT)
+    assert refused.value.articles == ("A5.2",)
+    assert "缺少权限 consent" in str(refused.value)
+
+
+def test_missing_evidence_is_bad_input_naming_the_field(engine: Engine) -> None:
+    engine.put_cadres([cadre()])
+    case = engine.open_case("LC-DCF-0001", actor="cadre:张建国")
+    with pytest.raises(InputError) as bad:
+        engine.fire(case.id, "consent", actor="family:张丽", data={"family_member": "张丽"})
+    assert bad.value.field == "relation"
+    assert len(engine.history(case.id)) == 1
+
+
+def test_opening_outside_the_policy_window_cites_article_21(
+    engine: Engine, clock: SimulatedClock
+) -> None:
+    engine.put_cadres([cadre()])
+    clock.set(datetime(2026, 1, 1, 8, 0, tzinfo=SHANGHAI))
+    with pytest.raises(RuleRefused) as refused:
+        engine.open_case("LC-DCF-0001", actor="cadre:张建国")
+    assert refused.value.articles == ("A21.1",)
+    assert _rows(engine, cases) == 0
+
+
+def test_an_open_case_finishes_after_its_policy_expires(
+    engine: Engine, clock: SimulatedClock
+) -> None:
+    """A21.1: cases already open finish under the version they started with."""
+    engine.put_cadres([cadre()])
+    clock.set(datetime(2025, 12, 31, 16, 0, tzinfo=SHANGHAI))
+    case = engine.open_case("LC-DCF-0001", actor="cadre:张建国")
+    clock.set(datetime(2026, 1, 2, 9, 0, tzinfo=SHANGHAI))
+    case = engine.fire(case.id, "consent", actor="family:张丽", data=CONSENT)
+    assert case.state == "family_consented"
+
+
+def test_an_expected_version_that_is_stale_is_a_conflict_and_writes_nothing(
+    engine: Engine,
+) -> None:
+    engine.put_cadres([cadre()])
+    case = engine.open_case("LC-DCF-0001", actor="cadre:张建国")
+    engine.fire(case.id, "consent", actor="family:张丽", data=CONSENT)
+    with pytest.raises(ConflictError) as conflict:
+        engine.fire(
+            case.id, "withdraw", actor="cadre:张建国", data={"for_health": "否"}, expected_version=1
+        )
+    assert (conflict.value.expected_version, conflict.value.actual_version) == (1, 2)
+    assert engine.case(case.id).state == "family_consented"
+    assert _rows(engine, history) == 2
+
+
+def test_unknown_case_and_cadre_are_not_found(engine: Engine) -> None:
+    with pytest.raises(NotFoundError):
+        engine.case(999)
+    with pytest.raises(NotFoundError):
+        engine.fire(999, "consent", actor="family:张丽", data=CONSENT)
+    with pytest.raises(NotFoundError):
+        engine.open_case("nobody", actor="cadre:张建国")
+
+
+def test_a_host_transaction_that_rolls_back_leaves_no_trace(engine: Engine) -> None:
+    engine.put_cadres([cadre()])
+    case = engine.open_case("LC-DCF-0001", actor="cadre:张建国")
+    with Session(engine.db) as session:
+        moved = engine.fire(case.id, "consent", actor="family:张丽", data=CONSENT, within=session)
+        assert moved.state == "family_consented"
+        session.rollback()
+    assert engine.case(case.id).state == "registered"
+    assert len(engine.history(case.id)) == 1
+
+
+def test_a_host_transaction_that_commits_keeps_the_move(engine: Engine) -> None:
+    engine.put_cadres([cadre()])
+    with engine.db.connect() as connection:
+        case = engine.open_case("LC-DCF-0001", actor="cadre:张建国", within=connection)
+        engine.fire(case.id, "consent", actor="family:张丽", data=CONSENT, within=connection)
+        connection.commit()
+    assert engine.case(case.id).state == "family_consented"
+    assert len(engine.history(case.id)) == 2
+
+
+def test_listing_filters_by_state_and_county(engine: Engine) -> None:
+    engine.put_cadres([cadre("A-1"), cadre("A-2", county="冠县", agency="冠县军休所")])
+    first = engine.open_case("A-1", actor="cadre:张建国")
+    engine.open_case("A-2", actor="agency_officer:王芳", data={"registered_on_paper": "是"})
+    engine.fire(first.id, "consent", actor="family:张丽", data=CONSENT)
+    assert [c.cadre_id for c in engine.cases(county="冠县")] == ["A-2"]
+    assert [c.cadre_id for c in engine.cases(state="family_consented")] == ["A-1"]
+    assert len(engine.cases(open_only=True)) == 2
+    assert [c.id for c in engine.cases(limit=1, offset=1)] == [first.id + 1]
+    assert engine.count_by_state() == {"registered": 1, "family_consented": 1}
+
+
+def test_an_engine_on_an_unmigrated_database_says_how_to_fix_it(
+    db_url: str, clock: SimulatedClock
+) -> None:
+    with Engine(db_url, clock=clock) as fresh, pytest.raises(DatabaseNotReadyError) as err:
+        fresh.cases()
+    assert "convalescence db upgrade" in str(err.value)
+
+
+def test_a_successor_policy_takes_over_while_old_cases_finish_on_their_version(
+    db_url: str, clock: SimulatedClock, tmp_path: Path
+) -> None:
+    """A21.1: a successor policy is a new versioned file; open cases keep their version."""
+    text = (bundled_directory() / "honor_convalescence.yaml").read_text(encoding="utf-8")
+    successor = (
+        text.replace("version: 1", "version: 2")
+        .replace("effective_from: 2023-03-23", "effective_from: 2026-01-01")
+        .replace("effective_until: 2025-12-31", "effective_until: 2027-12-31")
+        .replace("label: 已报名", "label: 已报名（2026）")
+    )
+    extra = tmp_path / "successor"
+    extra.mkdir()
+    (extra / "honor_convalescence_2026.yaml").write_text(successor, encoding="utf-8")
+    with Engine(db_url, clock=clock, definition_dirs=[extra]) as engine:
+        engine.upgrade_schema()
+        engine.put_cadres([cadre("A-1"), cadre("A-2")])
+        old = engine.open_case("A-1", actor="cadre:张建国")
+        clock.set(datetime(2026, 3, 2, 9, 0, tzinfo=SHANGHAI))
+        new = engine.open_case("A-2", actor="cadre:张建国")
+        assert (old.definition_version, old.state_label) == (1, "已报名")
+        assert (new.definition_version, new.state_label) == (2, "已报名（2026）")
+        moved = engine.fire(old.id, "consent", actor="family:张丽", data=CONSENT)
+        assert moved.definition_version == 1
+
+
+def test_a_stored_version_whose_text_changed_is_refused(engine: Engine) -> None:
+    """A21.1: a stored version's text is what its cases finish under; edits need a new version."""
+    engine.put_cadres([cadre("A-1"), cadre("A-2")])
+    engine.open_case("A-1", actor="cadre:张建国")
+    with engine.db.begin() as connection:  # as if an older build had stored other text as v1
+        connection.execute(sa.update(definitions).values(content_hash="0" * 64))
+    with Engine(engine.db, clock=engine.clock) as other, pytest.raises(DefinitionError) as err:
+        other.open_case("A-2", actor="cadre:张建国")
+    assert "new version number" in str(err.value)
+
+
+def test_overlapping_policy_windows_are_a_definition_error(tmp_path: Path) -> None:
+    text = (bundled_directory() / "honor_convalescence.yaml").read_text(encoding="utf-8")
+    extra = tmp_path / "overlap"
+    extra.mkdir()
+    (extra / "v2.yaml").write_text(
+        text.replace("version: 1", "version: 2").replace(
+            "effective_from: 2023-03-23", "effective_from: 2025-07-01"
+        ),
+        encoding="utf-8",
+    )
+    with pytest.raises(DefinitionError) as err:
+        Engine(f"sqlite:///{tmp_path / 'x.db'}", definition_dirs=[extra])
+    (problem,) = err.value.problems
+    assert problem.file.endswith("v2.yaml")
+    assert problem.line == text.splitlines().index("  effective_from: 2023-03-23") + 1
+    assert "overlap" in problem.message
