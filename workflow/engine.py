@@ -197,7 +197,7 @@ class Engine:
             )
             row = store.case_row(connection, case_id)
         assert row is not None
-        return self._view(row)
+        return self._view(row._mapping, within)
 
     def fire(
         self,
@@ -238,14 +238,16 @@ class Engine:
             raw_fields=data or {},
             context=context,
         )
+        terminal = workflow.definition.state(decision.dest).terminal
+        evidence = {**row.evidence, **decision.fields}
         with self._transaction(within, write=True) as connection:
             moved = store.move_case(
                 connection,
                 case_id=case_id,
                 expected_version=row.version,
                 state=decision.dest,
-                terminal=workflow.definition.state(decision.dest).terminal,
-                evidence={**row.evidence, **decision.fields},
+                terminal=terminal,
+                evidence=evidence,
                 now=now,
             )
             if not moved:
@@ -268,16 +270,23 @@ class Engine:
                     reason=reason,
                 ),
             )
-            updated = store.case_row(connection, case_id)
-        assert updated is not None
-        return self._view(updated)
+        # The compare-and-set succeeded, so the stored row is exactly this; no need to re-read.
+        moved_row = {
+            **row._mapping,
+            "state": decision.dest,
+            "terminal": terminal,
+            "version": row.version + 1,
+            "evidence": evidence,
+            "updated_at": now,
+        }
+        return self._view(moved_row, within)
 
     def case(self, case_id: int, *, within: Within = None) -> CaseView:
         with self._transaction(within, write=False) as connection:
             row = store.case_row(connection, case_id)
         if row is None:
             raise NotFoundError("案件", case_id)
-        return self._view(row, within)
+        return self._view(row._mapping, within)
 
     def history(self, case_id: int, *, within: Within = None) -> list[HistoryEntry]:
         with self._transaction(within, write=False) as connection:
@@ -323,7 +332,7 @@ class Engine:
                 limit=limit,
                 offset=offset,
             )
-        return [self._view(row, within) for row in rows]
+        return [self._view(row._mapping, within) for row in rows]
 
     def count_by_state(self) -> dict[str, int]:
         with self._transaction(None, write=False) as connection:
@@ -409,25 +418,25 @@ class Engine:
             workflow = self._by_hash[definition.content_hash] = CompiledWorkflow(definition)
         return workflow
 
-    def _view(self, row: store.Record, within: Within = None) -> CaseView:
-        definition = self._workflow(row.definition_id, within).definition
+    def _view(self, row: Mapping[str, Any], within: Within = None) -> CaseView:
+        definition = self._workflow(row["definition_id"], within).definition
         return CaseView(
-            id=row.id,
+            id=row["id"],
             definition=definition.name,
             definition_version=definition.version,
-            cadre_id=row.cadre_id,
-            county=row.county,
-            agency=row.agency,
-            state=row.state,
-            state_label=definition.state(row.state).label,
-            terminal=row.terminal,
-            version=row.version,
-            evidence=dict(row.evidence),
-            opened_at=row.opened_at,
-            updated_at=row.updated_at,
+            cadre_id=row["cadre_id"],
+            county=row["county"],
+            agency=row["agency"],
+            state=row["state"],
+            state_label=definition.state(row["state"]).label,
+            terminal=row["terminal"],
+            version=row["version"],
+            evidence=dict(row["evidence"]),
+            opened_at=row["opened_at"],
+            updated_at=row["updated_at"],
             next_steps=tuple(
                 NextStep(t.trigger, t.label, t.dest, t.roles)
-                for t in definition.transitions_from(row.state)
+                for t in definition.transitions_from(row["state"])
             ),
         )
 
