@@ -418,7 +418,7 @@ class Engine:
             workflow = self._by_hash[definition.content_hash] = CompiledWorkflow(definition)
         return workflow
 
-    def _view(self, row: Mapping[str, Any], within: Within = None) -> CaseView:
+    def _view(self, row: Mapping[Any, Any], within: Within = None) -> CaseView:
         definition = self._workflow(row["definition_id"], within).definition
         return CaseView(
             id=row["id"],
