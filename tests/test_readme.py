@@ -1,0 +1,41 @@
+"""The README's promises hold: its embedding example runs as printed, and its two commands are
+the ones CI runs."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+README = (ROOT / "README.md").read_text(encoding="utf-8")
+
+
+def test_the_readme_opens_with_the_demo_and_the_test_command() -> None:
+    first_block = re.search(r"```sh\n(.*?)```", README, re.S)
+    assert first_block is not None
+    assert README.index("```sh") < README.index("\n## ")
+    demo, tests = first_block.group(1).strip().splitlines()
+    assert demo.endswith("convalescence demo")
+    assert "pytest" in tests
+
+
+def test_the_embedding_example_runs_and_refuses_citing_a8_2(tmp_path: Path) -> None:
+    block = re.search(r"```python\n(.*?)```", README, re.S)
+    assert block is not None
+    code = block.group(1)
+    assert len(code.strip().splitlines()) <= 15
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+        env={**os.environ, "PYTHONIOENCODING": "utf-8"},
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("('A8.2',) 案件 1：疗养首日（2024-06-03）年满80周岁")
+    assert (tmp_path / "backoffice.db").exists()
