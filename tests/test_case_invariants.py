@@ -1,0 +1,105 @@
+"""Stateful property test: no sequence of steps, by any role, with good or bad evidence, can
+break a case's invariants (A19.1: the history explains the state exactly)."""
+
+from __future__ import annotations
+
+import tempfile
+from datetime import datetime, timedelta
+from itertools import pairwise
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from factories import AGREEMENT, APPROVAL, CONSENT, INSURANCE, cadre
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
+
+from workflow import Engine, InputError, RuleRefused, SimulatedClock
+from workflow.clock import SHANGHAI
+from workflow.store.schema import history
+
+ROLES = ["cadre", "family", "agency_officer", "county_officer", "contractor_staff", "auditor"]
+EVIDENCE: dict[str, dict[str, Any]] = {
+    "consent": CONSENT,
+    "refuse_consent": CONSENT,
+    "approve": APPROVAL,
+    "reject": {"article": "A8.2"},
+    "sign_agreement": AGREEMENT,
+    "insure": INSURANCE,
+    "attend": {"checked_in_on": "2024-06-03"},
+    "evaluate": {"satisfaction": 4},
+    "withdraw": {"for_health": True},
+    "report_unable": {"cause": "健康原因"},
+}
+
+
+class CaseLifecycle(RuleBasedStateMachine):
+    def __init__(self) -> None:
+        super().__init__()
+        self.directory = tempfile.TemporaryDirectory()
+        clock = SimulatedClock(datetime(2024, 5, 6, 9, 0, tzinfo=SHANGHAI))
+        self.engine = Engine(f"sqlite:///{Path(self.directory.name) / 'c.db'}", clock=clock)
+        self.engine.upgrade_schema()
+        self.engine.put_cadres([cadre()])
+        self.case = self.engine.open_case("LC-DCF-0001", actor="cadre:张建国")
+        self.expected_version = 1
+        self.clock = clock
+
+    def teardown(self) -> None:
+        self.engine.close()
+        self.directory.cleanup()
+
+    @rule(
+        trigger=st.sampled_from(sorted(EVIDENCE)),
+        role=st.sampled_from(ROLES),
+        good_evidence=st.booleans(),
+    )
+    def attempt(self, trigger: str, role: str, good_evidence: bool) -> None:
+        data = dict(EVIDENCE[trigger]) if good_evidence else {}
+        self.clock.advance(timedelta(hours=3))
+        before = self.engine.case(self.case.id)
+        try:
+            after = self.engine.fire(self.case.id, trigger, actor=f"{role}:某人", data=data)
+        except (RuleRefused, InputError):
+            assert self.engine.case(self.case.id) == before  # a refusal writes nothing
+            return
+        self.expected_version += 1
+        assert after.version == self.expected_version
+        spec = next(
+            t
+            for t in self._definition().transitions
+            if t.trigger == trigger and before.state in t.sources
+        )
+        assert role in spec.roles
+        assert after.state == spec.dest
+
+    @precondition(lambda self: self.engine.case(self.case.id).terminal)
+    @rule()
+    def terminal_cases_offer_no_step(self) -> None:
+        assert self.engine.case(self.case.id).next_steps == ()
+
+    @invariant()
+    def history_explains_the_state(self) -> None:
+        case = self.engine.case(self.case.id)
+        steps = self.engine.history(self.case.id)
+        assert case.version == len(steps) == self.expected_version
+        assert [h.seq for h in steps] == list(range(1, len(steps) + 1))
+        assert steps[-1].to_state == case.state
+        for earlier, later in pairwise(steps):
+            assert later.from_state == earlier.to_state
+        with self.engine.db.connect() as connection:
+            count = connection.execute(sa.select(sa.func.count()).select_from(history))
+            assert count.scalar_one() == len(steps)
+
+    def _definition(self) -> Any:
+        return self.engine.catalog.get("honor_convalescence")
+
+
+CaseLifecycle.TestCase.settings = settings(
+    max_examples=25,
+    stateful_step_count=15,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+test_case_lifecycle = CaseLifecycle.TestCase
