@@ -1,0 +1,97 @@
+"""The ``convalescence`` group: global options, the command groups, and the one error boundary.
+
+Every failure the engine raises on purpose is a `WorkflowError` whose class carries its exit
+code, so the boundary below is the only place that turns errors into exit statuses: commands
+never catch, print and exit on their own, and no traceback reaches an officer.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import click
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
+
+from workflow.cli import output
+from workflow.cli.cases import cases
+from workflow.cli.db import Settings, db
+from workflow.cli.definitions import definitions
+from workflow.clock import as_shanghai
+from workflow.errors import WorkflowError
+
+EXIT_CODES = """\b
+Exit codes:
+  0  ok
+  1  refused by a rule (message cites the article)
+  2  bad input or usage
+  3  conflict (someone changed the case first; nothing was written)
+  4  not found
+"""
+BAD_INPUT = 2
+
+
+def parse_moment(
+    _ctx: click.Context, _param: click.Parameter, value: str | None
+) -> datetime | None:
+    """``--now``: an ISO date-time, read as Shanghai wall time when it names no zone."""
+    if value is None:
+        return None
+    try:
+        return as_shanghai(datetime.fromisoformat(value))
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a date-time such as 2024-05-01T09:00") from None
+
+
+class ErrorBoundary(click.Group):
+    """Turns the engine's errors and an unreachable database into a message and an exit code."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except WorkflowError as error:
+            output.print_error(error)
+            if output.wants_json(ctx):
+                output.print_json(output.error_json(error))
+            ctx.exit(error.exit_code)
+        except OperationalError as error:
+            _report_unreachable(ctx, error)
+            ctx.exit(BAD_INPUT)
+
+
+def _report_unreachable(ctx: click.Context, error: OperationalError) -> None:
+    """One line naming the database and the driver's reason; the password never shows."""
+    url = make_url(ctx.ensure_object(Settings).url)
+    lines = str(error.orig).strip().splitlines() or [type(error.orig).__name__]
+    reason = lines[0]
+    if url.password:
+        reason = reason.replace(str(url.password), "***")
+    shown = url.render_as_string(hide_password=True)
+    output.print_database_error(shown, reason)
+    if output.wants_json(ctx):
+        output.print_json(output.database_error_json(shown, reason))
+
+
+@click.group(cls=ErrorBoundary, epilog=EXIT_CODES)
+@click.option(
+    "--db",
+    "db_url",
+    metavar="URL",
+    help="Database URL; default $CONVALESCENCE_DB, else sqlite:///convalescence.db here.",
+)
+@click.option(
+    "--now",
+    metavar="DATETIME",
+    callback=parse_moment,
+    help="Act as if it were this moment (ISO, Asia/Shanghai if no zone); default the clock.",
+)
+@click.pass_context
+def main(ctx: click.Context, db_url: str | None, now: datetime | None) -> None:
+    """Honorary convalescence (荣誉疗养) of retired military cadres: cases, steps, definitions."""
+    ctx.obj = Settings(db=db_url, now=now)
+
+
+main.add_command(db)
+main.add_command(definitions)
+main.add_command(cases)

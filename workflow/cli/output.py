@@ -1,0 +1,177 @@
+"""Rendering for the command line: JSON for scripts, rich tables for officers, errors for both.
+
+Data goes to stdout and messages for people go to stderr, so ``--json`` output can be piped
+into another program while the officer still sees what went wrong. Engine messages are printed
+as plain ``Text``, never as rich markup: a message such as ``guards: [x]`` must not be read as a
+style tag.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from workflow.errors import (
+    ConflictError,
+    DatabaseNotReadyError,
+    DefinitionError,
+    InputError,
+    NotFoundError,
+    Problem,
+    RuleRefused,
+    TransitionNotAllowed,
+    WorkflowError,
+)
+
+_JSON_KEY = "convalescence.json"  # in click's ctx.meta, shared by every context of one run
+
+
+def _remember_json(ctx: click.Context, _param: click.Parameter, value: bool) -> bool:
+    """The error boundary runs in the top-level group, so the flag must be visible from there."""
+    if value:
+        ctx.meta[_JSON_KEY] = True
+    return value
+
+
+json_option = click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    callback=_remember_json,
+    help="Print JSON on stdout instead of tables; errors too, as an object with 'error'.",
+)
+
+
+def wants_json(ctx: click.Context) -> bool:
+    return bool(ctx.meta.get(_JSON_KEY, False))
+
+
+PIPE_WIDTH = 200  # tables written to a file or pipe are read whole, not on an 80-column screen
+
+
+def stdout() -> Console:
+    """A console bound to the current stdout; built per call so click's test runner sees it."""
+    return _sized(Console(highlight=False, soft_wrap=True))
+
+
+def stderr() -> Console:
+    """Messages are never hard-wrapped, so a refusal stays one greppable line in a log."""
+    return _sized(Console(stderr=True, highlight=False, soft_wrap=True))
+
+
+def _sized(console: Console) -> Console:
+    if not console.is_terminal and "COLUMNS" not in os.environ:
+        console.width = PIPE_WIDTH
+    return console
+
+
+def print_json(value: Any) -> None:
+    """Chinese stays readable (no ``\\u`` escapes); dates and other scalars become strings."""
+    click.echo(json.dumps(value, ensure_ascii=False, indent=2, default=str))
+
+
+def cell(value: Any) -> Text:
+    """A table cell that rich will not parse for markup; None shows as an empty cell."""
+    if value is None:
+        return Text("")
+    if isinstance(value, bool):
+        return Text("是 yes" if value else "否 no")
+    if isinstance(value, Mapping | list | tuple):
+        return Text(json.dumps(value, ensure_ascii=False, default=str))
+    return Text(str(value))
+
+
+def table(
+    title: str, columns: Iterable[str], rows: Iterable[Iterable[Any]], *, header: bool = True
+) -> Table:
+    """One table shape for every listing, so all commands look alike."""
+    result = Table(title=title, title_justify="left", show_header=header)
+    for column in columns:
+        result.add_column(column)
+    for row in rows:
+        result.add_row(*(cell(value) for value in row))
+    return result
+
+
+def say(message: str, *, style: str | None = None) -> None:
+    stdout().print(Text(message, style=style or ""))
+
+
+# -- errors -------------------------------------------------------------------------------
+
+
+def print_error(error: WorkflowError) -> None:
+    """The officer's message in red on stderr; a definition error lists each located problem."""
+    console = stderr()
+    if isinstance(error, DefinitionError):
+        for problem in error.problems:
+            console.print(Text(str(problem), style="red"))
+        return
+    console.print(Text(f"错误 error: {error.message}", style="red"))
+
+
+def print_database_error(url: str, reason: str) -> None:
+    stderr().print(Text(f"错误 error: cannot use the database {url}: {reason}", style="red"))
+
+
+def database_error_json(url: str, reason: str) -> dict[str, Any]:
+    return {"error": "database_unreachable", "message": reason, "url": url}
+
+
+def error_json(error: WorkflowError) -> dict[str, Any]:
+    """The machine-readable twin of the message: what kind of failure and the facts behind it."""
+    if isinstance(error, RuleRefused):
+        result: dict[str, Any] = {
+            "error": "refused",
+            "message": error.message,
+            "refusals": [
+                {"article": r.article, "rule": r.rule, "message": r.message} for r in error.refusals
+            ],
+            "case_id": error.case_id,
+        }
+        if isinstance(error, TransitionNotAllowed):
+            result |= {
+                "trigger": error.trigger,
+                "state": error.state,
+                "allowed": list(error.allowed),
+            }
+        return result
+    if isinstance(error, ConflictError):
+        return {
+            "error": "conflict",
+            "message": error.message,
+            "case_id": error.case_id,
+            "expected_version": error.expected_version,
+            "actual_version": error.actual_version,
+        }
+    if isinstance(error, NotFoundError):
+        return {
+            "error": "not_found",
+            "message": error.message,
+            "kind": error.kind,
+            "key": error.key,
+        }
+    if isinstance(error, DefinitionError):
+        problems = [problem_json(p) for p in error.problems]
+        return {"error": "invalid_definition", "message": error.message, "problems": problems}
+    if isinstance(error, DatabaseNotReadyError):
+        return {"error": "database_not_ready", "message": error.message}
+    if isinstance(error, InputError):
+        return {"error": "bad_input", "message": error.message, "field": error.field}
+    return {"error": "failed", "message": error.message}
+
+
+def problem_json(problem: Problem) -> dict[str, Any]:
+    return {
+        "file": problem.file,
+        "line": problem.line,
+        "column": problem.column,
+        "message": problem.message,
+    }
