@@ -33,8 +33,13 @@ def resolve_url(url: str | None) -> str:
 def create_engine(url: str, *, sqlite_synchronous: str = "FULL", **kwargs: Any) -> sa.Engine:
     try:
         parsed = make_url(url)
-    except ArgumentError as exc:
-        raise InputError(f"database URL {url!r} is not valid: {exc}", field="db") from exc
+    except ArgumentError:
+        # The text may hold a password, so it is not repeated; only its shape is described.
+        raise InputError(
+            "the database URL is not valid: expected sqlite:///FILE or "
+            "postgresql://USER[:PASSWORD]@HOST[:PORT]/DB",
+            field="db",
+        ) from None
     if parsed.drivername in {"postgresql", "postgres"}:
         parsed = parsed.set(drivername="postgresql+psycopg")
     if parsed.get_backend_name() == "sqlite":
