@@ -18,6 +18,7 @@ from workflow.cli import output
 from workflow.cli.cases import cases
 from workflow.cli.db import Settings, db
 from workflow.cli.definitions import definitions
+from workflow.cli.demo import demo
 from workflow.clock import as_shanghai
 from workflow.errors import WorkflowError
 
@@ -95,3 +96,4 @@ def main(ctx: click.Context, db_url: str | None, now: datetime | None) -> None:
 main.add_command(db)
 main.add_command(definitions)
 main.add_command(cases)
+main.add_command(demo)

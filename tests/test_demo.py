@@ -1,0 +1,65 @@
+"""The main job: a reproducible cycle whose summary shows every ending and every refusal."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from workflow import Engine
+from workflow.demo.run import run_demo
+
+
+@pytest.fixture(scope="module")
+def summary(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    return run_demo(tmp_path_factory.mktemp("demo"), cadres=150, seed=7)
+
+
+def test_the_demo_ends_cases_in_every_kind_of_final_state(summary) -> None:  # type: ignore[no-untyped-def]
+    ended = {state for state, (_label, count) in summary.final_states.items() if count}
+    assert {"evaluated", "consent_refused", "rejected"} <= ended
+    assert summary.final_states["evaluated"][1] > summary.cases // 2
+    assert summary.cases <= summary.cadres
+    assert summary.transitions >= summary.cases * 3
+
+
+def test_the_demo_shows_refusals_with_their_articles(summary) -> None:  # type: ignore[no-untyped-def]
+    articles = {key.split()[0] for key in summary.refusals}
+    assert {"A8.1", "A8.2"} <= articles
+
+
+def test_the_demo_database_agrees_with_its_summary(summary) -> None:  # type: ignore[no-untyped-def]
+    with Engine(f"sqlite:///{summary.database}") as engine:
+        counts = engine.count_by_state()
+        assert sum(counts.values()) == summary.cases
+        for state, (_label, count) in summary.final_states.items():
+            assert counts.get(state, 0) == count
+        some_case = engine.cases(state="evaluated", limit=1)[0]
+        steps = engine.history(some_case.id)
+        assert [h.to_state for h in steps][-1] == "evaluated"
+
+
+def test_the_same_seed_gives_the_same_run(tmp_path: Path, summary) -> None:  # type: ignore[no-untyped-def]
+    again = run_demo(tmp_path / "again", cadres=150, seed=7)
+    assert again.final_states == summary.final_states
+    assert again.refusals == summary.refusals
+    other = run_demo(tmp_path / "other", cadres=150, seed=8)
+    assert other.final_states != summary.final_states
+
+
+@pytest.mark.slow
+def test_convalescence_demo_runs_as_a_command(tmp_path: Path) -> None:
+    script = Path(sys.executable).parent / "convalescence"
+    result = subprocess.run(
+        [str(script), "demo", "--dir", str(tmp_path / "d"), "--cadres", "40", "--seed", "3"],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "案件最终状态" in result.stdout
+    assert "evaluated" in result.stdout
+    assert (tmp_path / "d" / "convalescence.db").exists()

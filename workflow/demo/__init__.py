@@ -1,0 +1,1 @@
+"""The main job: a generated roster driven through a simulated convalescence cycle."""

@@ -1,0 +1,261 @@
+"""The main job: a reproducible two-year convalescence cycle on a fresh SQLite database.
+
+It drives real cases through the real engine with a simulated clock, as officers would: events
+are ordered in simulated time, every refusal is answered the way an officer answers it (reject
+citing the article, or correct the evidence and try again), so the summary shows how many cases
+ended where and which articles refused what.
+"""
+
+from __future__ import annotations
+
+import heapq
+import random
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from pathlib import Path
+from typing import Any
+
+from workflow.clock import SHANGHAI, SimulatedClock
+from workflow.demo.roster import generate_roster
+from workflow.engine import Engine
+from workflow.errors import RuleRefused
+from workflow.store.database import create_engine
+
+CYCLE_START = date(2024, 3, 4)
+CYCLE_END = date(2025, 12, 31)  # art. 9: at most two years; art. 21: the policy's last day
+ROSTER_AS_OF = date(2024, 3, 1)
+DESTINATIONS = ("威海市荣成", "青岛市崂山", "泰安市泰山", "日照市东港", "烟台市蓬莱")
+DB_FILE = "convalescence.db"
+
+
+@dataclass(frozen=True)
+class Batch:
+    start: date
+    end: date
+    destination: str
+
+
+@dataclass
+class DemoSummary:
+    directory: Path
+    database: Path
+    cadres: int
+    cases: int
+    transitions: int
+    final_states: dict[str, tuple[str, int]]  # state -> (label, count)
+    refusals: Counter[str] = field(default_factory=Counter)  # "A8.2 rule" -> count
+    simulated_from: date = CYCLE_START
+    simulated_until: date = CYCLE_START
+
+
+def plan_batches(rng: random.Random) -> list[Batch]:
+    """A batch every two weeks from May 2024 to November 2025, each 7 days including travel
+    (A6.2). Capacity and contractors arrive with the plans issue."""
+    batches = []
+    start = date(2024, 5, 6)
+    while start < date(2025, 11, 20):
+        batches.append(Batch(start, start + timedelta(days=6), rng.choice(DESTINATIONS)))
+        start += timedelta(days=14)
+    return batches
+
+
+def run_demo(
+    directory: Path,
+    *,
+    cadres: int = 500,
+    seed: int = 2023,
+    on_progress: Callable[[int, int], None] | None = None,
+) -> DemoSummary:
+    directory.mkdir(parents=True, exist_ok=True)
+    database = directory / DB_FILE
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{database}{suffix}").unlink(missing_ok=True)
+    rng = random.Random(seed)
+    roster = generate_roster(cadres, seed, as_of=ROSTER_AS_OF)
+    clock = SimulatedClock(datetime.combine(CYCLE_START, time(9), SHANGHAI))
+    sa_engine = create_engine(f"sqlite:///{database}", sqlite_synchronous="NORMAL")
+    with Engine(sa_engine, clock=clock) as engine:
+        engine.upgrade_schema()
+        engine.put_cadres(roster)
+        driver = _Driver(engine, clock, rng, plan_batches(rng))
+        for index, record in enumerate(roster):
+            driver.schedule_registration(record, index)
+        total_days = (CYCLE_END - CYCLE_START).days
+        for day in driver.run():
+            if on_progress:
+                on_progress(min((day - CYCLE_START).days, total_days), total_days)
+        if on_progress:
+            on_progress(
+                total_days, total_days
+            )  # the cycle is over even if its last weeks were quiet
+        labels = {s.name: s.label for s in engine.catalog.get("honor_convalescence").states}
+        counts = engine.count_by_state()
+        summary = DemoSummary(
+            directory=directory,
+            database=database,
+            cadres=len(roster),
+            cases=sum(counts.values()),
+            transitions=driver.transitions,
+            final_states={
+                state: (labels.get(state, state), counts.get(state, 0)) for state in labels
+            },
+            refusals=driver.refusals,
+            simulated_until=driver.last_day,
+        )
+    sa_engine.dispose()
+    return summary
+
+
+Step = Callable[[], None]
+
+
+class _Driver:
+    """An event queue in simulated time; each cadre's next step is queued when one completes."""
+
+    def __init__(
+        self, engine: Engine, clock: SimulatedClock, rng: random.Random, batches: list[Batch]
+    ) -> None:
+        self.engine, self.clock, self.rng, self.batches = engine, clock, rng, batches
+        self.queue: list[tuple[datetime, int, Step]] = []
+        self.sequence = 0
+        self.transitions = 0
+        self.refusals: Counter[str] = Counter()
+        self.last_day = CYCLE_START
+
+    def at(self, moment: datetime, step: Step) -> None:
+        self.sequence += 1
+        heapq.heappush(self.queue, (moment, self.sequence, step))
+
+    def run(self) -> Iterator[date]:
+        """Yields the simulated day after each step, for the progress bar."""
+        while self.queue:
+            moment, _, step = heapq.heappop(self.queue)
+            self.clock.set(moment)
+            self.last_day = moment.date()
+            step()
+            yield self.last_day
+
+    def later(self, days: int, hour: int | None = None) -> datetime:
+        moment = self.clock.now() + timedelta(days=days)
+        return moment.replace(hour=hour or self.rng.randint(8, 17), minute=self.rng.randint(0, 59))
+
+    def refused(self, error: RuleRefused) -> str:
+        for refusal in error.refusals:
+            self.refusals[f"{refusal.article} {refusal.rule}"] += 1
+        return error.refusals[0].article
+
+    def fire(self, case_id: int, trigger: str, actor: str, data: dict[str, Any]) -> bool:
+        """True when the step went through; a refusal is counted and handled by the caller."""
+        try:
+            self.engine.fire(case_id, trigger, actor=actor, data=data)
+        except RuleRefused as error:
+            self.refused(error)
+            return False
+        self.transitions += 1
+        return True
+
+    # -- the scenario -----------------------------------------------------------------
+
+    def schedule_registration(self, record: dict[str, Any], index: int) -> None:
+        offset = self.rng.randint(0, 540)  # registrations spread over eighteen months
+        moment = datetime.combine(CYCLE_START + timedelta(days=offset), time(9), SHANGHAI)
+        self.at(moment, lambda: self.register(record, index))
+
+    def register(self, record: dict[str, Any], index: int) -> None:
+        on_paper = self.rng.random() < 0.3
+        actor = "agency_officer:经办人" if on_paper else f"cadre:{record['name']}"
+        try:
+            case = self.engine.open_case(
+                record["id"], actor=actor, data={"registered_on_paper": on_paper}
+            )
+        except RuleRefused as error:  # A8.1 health, or A21.1 after the policy expired
+            self.refused(error)
+            return
+        self.transitions += 1
+        self.at(self.later(self.rng.randint(1, 6)), lambda: self.consent(case.id, record))
+
+    def consent(self, case_id: int, record: dict[str, Any]) -> None:
+        family = record.get("family_contact") or {"name": "家属", "relation": "子女"}
+        data = {"family_member": family["name"], "relation": family["relation"]}
+        if self.rng.random() < 0.07:
+            self.fire(case_id, "refuse_consent", f"family:{family['name']}", data)
+            return
+        if self.rng.random() < 0.25:  # consent given on a paper form, recorded by the agency
+            actor = "agency_officer:经办人"
+            data["consent_form_ref"] = f"JSTY-{case_id:05d}"
+        else:
+            actor = f"family:{family['name']}"
+        if self.fire(case_id, "consent", actor, data):
+            self.at(self.later(self.rng.randint(2, 8)), lambda: self.approve(case_id, first=True))
+
+    def next_batch(self) -> Batch:
+        today = self.clock.now().date()
+        upcoming = [b for b in self.batches if b.start >= today + timedelta(days=21)]
+        return upcoming[0] if upcoming else self.batches[-1]
+
+    def approve(self, case_id: int, *, first: bool) -> None:
+        batch = self.next_batch()
+        end = batch.end
+        if first and self.rng.random() < 0.03:
+            end += timedelta(days=1)  # a planning slip: 8 days, refused under A6.2
+        data = {
+            "batch_start": batch.start.isoformat(),
+            "batch_end": end.isoformat(),
+            "destination": batch.destination,
+        }
+        try:
+            self.engine.fire(case_id, "approve", actor="agency_officer:王芳", data=data)
+        except RuleRefused as error:
+            articles = {r.article for r in error.refusals}
+            self.refused(error)
+            if articles == {"A6.2"}:
+                self.at(self.later(1), lambda: self.approve(case_id, first=False))
+            else:
+                reject = {"article": "、".join(sorted(articles))}
+                self.fire(case_id, "reject", "agency_officer:王芳", reject)
+            return
+        self.transitions += 1
+        if self.rng.random() < 0.04:
+            self.at(self.later(self.rng.randint(1, 10)), lambda: self.drop_out(case_id))
+            return
+        self.at(self.later(self.rng.randint(1, 5)), lambda: self.sign(case_id, batch))
+
+    def drop_out(self, case_id: int) -> None:
+        if self.rng.random() < 0.5:
+            self.fire(case_id, "report_unable", "agency_officer:王芳", {"cause": "健康原因"})
+        else:
+            for_health = self.rng.random() < 0.5
+            self.fire(case_id, "withdraw", "agency_officer:王芳", {"for_health": for_health})
+
+    def sign(self, case_id: int, batch: Batch) -> None:
+        data = {"agreement_no": f"LCRY-{case_id:05d}", "signed_on": self.clock.now().date()}
+        if self.fire(case_id, "sign_agreement", "agency_officer:王芳", data):
+            self.at(self.later(self.rng.randint(1, 4)), lambda: self.insure(case_id, batch, True))
+
+    def insure(self, case_id: int, batch: Batch, first: bool) -> None:
+        short = first and self.rng.random() < 0.05  # travel day forgotten: refused under A7.3
+        data = {
+            "insurer": "中国人寿聊城分公司",
+            "policy_no": f"PICC-{case_id:06d}",
+            "covered_from": batch.start + timedelta(days=1 if short else 0),
+            "covered_until": batch.end,
+        }
+        if self.fire(case_id, "insure", "agency_officer:王芳", data):
+            start = datetime.combine(batch.start, time(8), SHANGHAI)
+            self.at(max(start, self.later(1)), lambda: self.attend(case_id, batch))
+        else:
+            self.at(self.later(1), lambda: self.insure(case_id, batch, False))
+
+    def attend(self, case_id: int, batch: Batch) -> None:
+        data = {"checked_in_on": self.clock.now().date()}
+        if self.fire(case_id, "attend", "contractor_staff:承办方", data):
+            finish = datetime.combine(batch.end, time(18), SHANGHAI)
+            self.at(
+                finish + timedelta(days=self.rng.randint(1, 10)), lambda: self.evaluate(case_id)
+            )
+
+    def evaluate(self, case_id: int) -> None:
+        score = self.rng.choices([5, 4, 3, 2], weights=[60, 30, 8, 2])[0]
+        self.fire(case_id, "evaluate", "cadre:本人", {"satisfaction": score})
