@@ -94,6 +94,11 @@ cases = sa.Table(
     sa.Column("evidence", Json, nullable=False),
     sa.Column("opened_at", Moment, nullable=False),
     sa.Column("updated_at", Moment, nullable=False),
+    # the policy cycle the case counts against (A9.2) and the eligibility explanation that
+    # admitted it (A4.2), kept so a later audit sees what the officer saw
+    sa.Column("cycle", sa.String(32), nullable=True),
+    sa.Column("tier", sa.String(16), nullable=True),
+    sa.Column("eligibility", Json, nullable=True),
     sa.Index(None, "state"),
     sa.Index(None, "cadre_id"),
     sa.Index(None, "county", "agency"),
@@ -113,7 +118,36 @@ history = sa.Table(
     sa.Column("at", Moment, nullable=False),
     sa.Column("data", Json, nullable=False),
     sa.Column("reason", sa.Text, nullable=True),
+    # who the actor acted for, e.g. a family member whose paper consent an officer records
+    sa.Column("on_behalf_of", sa.String(200), nullable=True),
     # seq equals the case version the row created: a lost update would need two rows with
     # the same seq, which this constraint makes impossible even if the version check failed.
     sa.UniqueConstraint("case_id", "seq"),
+)
+
+case_exceptions = sa.Table(
+    "case_exceptions",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("case_id", sa.ForeignKey("cases.id"), nullable=False),
+    sa.Column("seq", sa.Integer, nullable=False),  # the history row that granted it
+    sa.Column("rule", sa.String(64), nullable=False),
+    sa.Column("article", sa.String(16), nullable=False),
+    sa.Column("approver_role", sa.String(64), nullable=False),
+    sa.Column("approver_name", sa.String(200), nullable=False),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("at", Moment, nullable=False),
+    sa.UniqueConstraint("case_id", "rule"),
+)
+
+cadre_changes = sa.Table(
+    "cadre_changes",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("cadre_id", sa.ForeignKey("cadres.id"), nullable=False),
+    sa.Column("at", Moment, nullable=False),
+    sa.Column("source", sa.String(500), nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),  # created | updated
+    sa.Column("changes", Json, nullable=False),  # {field: [old, new]}
+    sa.Index(None, "cadre_id"),
 )
