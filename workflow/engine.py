@@ -126,13 +126,13 @@ class Engine:
         """Insert or update cadre records (all or nothing); returns how many were written."""
         rows = [cadre_row(record) for record in records]
         now = self.clock.now()
-        with self._transaction(within, write=True) as connection:
+        with self.transaction(within, write=True) as connection:
             for row in rows:
                 store.upsert_cadre(connection, row, now)
         return len(rows)
 
     def cadre(self, cadre_id: str) -> dict[str, Any]:
-        with self._transaction(None, write=False) as connection:
+        with self.transaction(None, write=False) as connection:
             record = store.cadre_record(connection, cadre_id)
         if record is None:
             raise NotFoundError("军休干部", cadre_id)
@@ -156,7 +156,7 @@ class Engine:
         today = shanghai_date(now)
         chosen = self._definition_in_force(definition, today)
         workflow = self._compile(chosen)
-        with self._transaction(within, write=False) as connection:
+        with self.transaction(within, write=False) as connection:
             record = store.cadre_record(connection, cadre_id)
             filing = store.cadre_filing(connection, cadre_id)
         if record is None or filing is None:
@@ -165,7 +165,7 @@ class Engine:
         decision = workflow.decide_open(actor, data or {}, context)
         definition_id = self._store_definition(chosen, within)
         self._compiled.setdefault(definition_id, workflow)
-        with self._transaction(within, write=True) as connection:
+        with self.transaction(within, write=True) as connection:
             case_id = store.insert_case(
                 connection,
                 {
@@ -214,7 +214,7 @@ class Engine:
         ConflictError (someone moved it first; nothing written) or NotFoundError."""
         actor = actor if isinstance(actor, Actor) else Actor.parse(actor)
         now = self.clock.now()
-        with self._transaction(within, write=False) as connection:
+        with self.transaction(within, write=False) as connection:
             row = store.case_row(connection, case_id)
             if row is None:
                 raise NotFoundError("案件", case_id)
@@ -240,7 +240,7 @@ class Engine:
         )
         terminal = workflow.definition.state(decision.dest).terminal
         evidence = {**row.evidence, **decision.fields}
-        with self._transaction(within, write=True) as connection:
+        with self.transaction(within, write=True) as connection:
             moved = store.move_case(
                 connection,
                 case_id=case_id,
@@ -282,14 +282,14 @@ class Engine:
         return self._view(moved_row, within)
 
     def case(self, case_id: int, *, within: Within = None) -> CaseView:
-        with self._transaction(within, write=False) as connection:
+        with self.transaction(within, write=False) as connection:
             row = store.case_row(connection, case_id)
         if row is None:
             raise NotFoundError("案件", case_id)
         return self._view(row._mapping, within)
 
     def history(self, case_id: int, *, within: Within = None) -> list[HistoryEntry]:
-        with self._transaction(within, write=False) as connection:
+        with self.transaction(within, write=False) as connection:
             if store.case_version(connection, case_id) is None:
                 raise NotFoundError("案件", case_id)
             rows = store.history_rows(connection, case_id)
@@ -321,7 +321,7 @@ class Engine:
         offset: int = 0,
         within: Within = None,
     ) -> list[CaseView]:
-        with self._transaction(within, write=False) as connection:
+        with self.transaction(within, write=False) as connection:
             rows = store.case_rows(
                 connection,
                 state=state,
@@ -335,7 +335,7 @@ class Engine:
         return [self._view(row._mapping, within) for row in rows]
 
     def count_by_state(self) -> dict[str, int]:
-        with self._transaction(None, write=False) as connection:
+        with self.transaction(None, write=False) as connection:
             return store.count_by_state(connection)
 
     # -- definitions ----------------------------------------------------------------------
@@ -358,7 +358,7 @@ class Engine:
             return known
         for attempt in range(2):
             try:
-                with self._transaction(within, write=True) as connection:
+                with self.transaction(within, write=True) as connection:
                     definition_id = self._find_or_insert(connection, definition)
                 break
             except IntegrityError:  # another process stored it between our read and insert
@@ -402,7 +402,7 @@ class Engine:
         cached = self._compiled.get(definition_id)
         if cached is not None:
             return cached
-        with self._transaction(within, write=False) as connection:
+        with self.transaction(within, write=False) as connection:
             row = store.definition_by_id(connection, definition_id)
         if row is None:
             raise NotFoundError("工作流定义", definition_id)
