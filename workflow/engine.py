@@ -107,7 +107,10 @@ class Engine:
         self._schema_checked = True
 
     @contextmanager
-    def _transaction(self, within: Within, *, write: bool) -> Iterator[sa.Connection]:
+    def transaction(self, within: Within = None, *, write: bool = False) -> Iterator[sa.Connection]:
+        """A connection in a transaction on a migrated schema: the host's own when ``within``
+        is given (never committed here), else a new one committed on success. ``write=True``
+        takes SQLite's write lock up front (BEGIN IMMEDIATE) so read-then-write cannot fail."""
         self._ensure_schema()
         if isinstance(within, Session):
             yield within.connection()
