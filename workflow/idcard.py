@@ -1,0 +1,100 @@
+"""Resident ID numbers (居民身份证号码, GB 11643-1999): check digit, construction, validation.
+
+Rosters handed over by agencies carry each cadre's ID number (roster-format.md, `id_card`); a
+mistyped number is the most common roster error, and an officer can only fix it if told what
+exactly is wrong. These helpers say so in Chinese and English, in one sentence, so the roster
+importer and the demo roster generator share one implementation of the standard.
+
+Layout of the 18 characters: 6 digits of region (行政区划代码), 8 digits of birth date YYYYMMDD,
+3 digits of sequence (顺序码; the last of them odd for men, even for women), 1 check digit
+(校验码, ``0``-``9`` or ``X``) computed from the first 17 with the weights of the standard.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+ID_CARD_LENGTH = 18
+WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+CHECK_CHARACTERS = "10X98765432"  # indexed by the weighted sum mod 11
+MAX_SEQUENCE = 999
+
+
+def check_digit(first17: str) -> str:
+    """The check character of the first 17 digits: weighted sum mod 11, mapped by the standard.
+
+    >>> check_digit("11010519491231002")
+    'X'
+    """
+    if len(first17) != ID_CARD_LENGTH - 1 or not (first17.isascii() and first17.isdigit()):
+        raise ValueError(f"need exactly 17 ASCII digits, got {first17!r}")
+    total = sum(int(digit) * weight for digit, weight in zip(first17, WEIGHTS, strict=True))
+    return CHECK_CHARACTERS[total % 11]
+
+
+def make_id_card(region: str, birth: date, sequence: int, female: bool) -> str:
+    """The ID number for a region code, a birth date and a sequence number 0-999.
+
+    The sequence is the 3-digit 顺序码 as issued; its last digit is then forced to the parity the
+    standard prescribes (odd for men, even for women), so two different sequences may map to
+    the same number. Raises ValueError for a region that is not 6 digits or a sequence outside
+    0-999.
+    """
+    if len(region) != 6 or not (region.isascii() and region.isdigit()):
+        raise ValueError(f"region code must be 6 digits, got {region!r}")
+    if not 0 <= sequence <= MAX_SEQUENCE:
+        raise ValueError(f"sequence must be 0-{MAX_SEQUENCE}, got {sequence}")
+    if not 1000 <= birth.year <= 9999:
+        raise ValueError(f"birth year must have 4 digits, got {birth.year}")
+    order = sequence - sequence % 2 + (0 if female else 1)  # at most 998 + 1
+    first17 = f"{region}{birth:%Y%m%d}{order:03d}"
+    return first17 + check_digit(first17)
+
+
+def id_card_problem(value: str, birth_date: date | None) -> str | None:
+    """What is wrong with an ID number, in Chinese and English; None when it is valid.
+
+    With ``birth_date`` given, the birth date inside the number must equal it (roster-format.md:
+    the ID number's birth date must match ``birth_date``). A lower-case ``x`` is accepted as the
+    check character, as ID readers and people typing commonly produce it.
+    """
+    length = len(value)
+    if length != ID_CARD_LENGTH:
+        return (
+            f"身份证号码应为18位，实际为{length}位 / "
+            f"an ID number has 18 characters, this one has {length}"
+        )
+    first17, last = value[:17], value[17].upper()
+    if not (first17.isascii() and first17.isdigit()):
+        position = next(i for i, c in enumerate(first17, 1) if not (c.isascii() and c.isdigit()))
+        return (
+            f"身份证号码前17位应全为数字，第{position}位是“{value[position - 1]}” / "
+            f"the first 17 characters must be digits, character {position} is "
+            f"{value[position - 1]!r}"
+        )
+    if not (last.isascii() and (last.isdigit() or last == "X")):
+        return (
+            f"身份证号码第18位（校验码）应为数字或X，实际为“{value[17]}” / "
+            f"the 18th character (check digit) must be a digit or X, not {value[17]!r}"
+        )
+    digits = first17[6:14]
+    try:
+        embedded = date(int(digits[:4]), int(digits[4:6]), int(digits[6:8]))
+    except ValueError:
+        return (
+            f"身份证号码第7至14位的出生日期“{digits}”不是有效日期 / "
+            f"the birth date in characters 7-14, {digits}, is not a valid date"
+        )
+    if birth_date is not None and embedded != birth_date:
+        return (
+            f"身份证号码中的出生日期{embedded.isoformat()}与出生日期{birth_date.isoformat()}"
+            f"不一致 / the birth date in the ID number, {embedded.isoformat()}, does not match "
+            f"the record's birth date {birth_date.isoformat()}"
+        )
+    expected = check_digit(first17)
+    if last != expected:
+        return (
+            f"身份证号码校验码错误：第18位应为“{expected}”，实际为“{value[17]}” / "
+            f"wrong check digit: the 18th character should be {expected!r}, not {value[17]!r}"
+        )
+    return None
