@@ -26,6 +26,7 @@ def cadre(cadre_id: str = "LC-DCF-0001", **overrides: Any) -> dict[str, Any]:
     return record
 
 
+REGISTRATION = {"plan_level": "city"}  # the default cadre holds a class-2 merit: city tier
 CONSENT = {"family_member": "张丽", "relation": "女儿"}
 APPROVAL = {"batch_start": "2024-06-03", "batch_end": "2024-06-09", "destination": "威海市荣成"}
 AGREEMENT = {"agreement_no": "LC-2024-001", "signed_on": "2024-05-20"}

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-from factories import AGREEMENT, APPROVAL, CONSENT, INSURANCE, cadre
+from factories import AGREEMENT, APPROVAL, CONSENT, INSURANCE, REGISTRATION, cadre
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
@@ -42,7 +42,7 @@ class CaseLifecycle(RuleBasedStateMachine):
         self.engine = Engine(f"sqlite:///{Path(self.directory.name) / 'c.db'}", clock=clock)
         self.engine.upgrade_schema()
         self.engine.put_cadres([cadre()])
-        self.case = self.engine.open_case("LC-DCF-0001", actor="cadre:张建国")
+        self.case = self.engine.open_case("LC-DCF-0001", actor="cadre:张建国", data=REGISTRATION)
         self.expected_version = 1
         self.clock = clock
 

@@ -59,7 +59,17 @@ def as_json(result: Result) -> Any:
 
 def open_case(url: str, cadre_id: str = CADRE, *, now: str = NOW) -> dict[str, Any]:
     result = cli(
-        url, "cases", "open", "--cadre", cadre_id, "--as", "cadre:张建国", "--json", now=now
+        url,
+        "cases",
+        "open",
+        "--cadre",
+        cadre_id,
+        "--as",
+        "cadre:张建国",
+        "--data",
+        "plan_level=city",
+        "--json",
+        now=now,
     )
     assert result.exit_code == 0, result.stderr
     return dict(as_json(result))
@@ -465,7 +475,7 @@ def test_a_rule_refusal_exits_1_citing_the_article(
 
 def test_opening_after_the_policy_expired_is_refused_citing_article_21(url: str) -> None:
     """A21.1: the 2023 rules are in force until 2025-12-31 only."""
-    args = ["cases", "open", "--cadre", CADRE, "--as", "cadre:张建国"]
+    args = ["cases", "open", "--cadre", CADRE, "--as", "cadre:张建国", "--data", "plan_level=city"]
     result = cli(url, *args, now="2026-01-05T09:00")
     assert result.exit_code == 1
     assert "依据A21.1" in result.stderr
@@ -517,7 +527,16 @@ def test_a_stale_expected_version_is_a_conflict_and_writes_nothing(url: str) -> 
         ["cases", "show", "999"],
         ["cases", "history", "999"],
         ["cases", "fire", "999", "consent", "--as", "family:张丽", *data(CONSENT)],
-        ["cases", "open", "--cadre", "LC-NOBODY", "--as", "cadre:无名"],
+        [
+            "cases",
+            "open",
+            "--cadre",
+            "LC-NOBODY",
+            "--as",
+            "cadre:无名",
+            "--data",
+            "plan_level=city",
+        ],
     ],
     ids=["show", "history", "fire", "open-unknown-cadre"],
 )

@@ -27,7 +27,14 @@ def test_the_demo_ends_cases_in_every_kind_of_final_state(summary) -> None:  # t
 
 def test_the_demo_shows_refusals_with_their_articles(summary) -> None:  # type: ignore[no-untyped-def]
     articles = {key.split()[0] for key in summary.refusals}
-    assert {"A8.1", "A8.2"} <= articles
+    assert {"A4.4", "A8.1", "A8.2"} <= articles
+
+
+def test_the_demo_roster_exercises_every_tier_and_records_exceptions(summary) -> None:  # type: ignore[no-untyped-def]
+    assert {"city", "county", "none"} <= set(summary.tiers)
+    assert sum(summary.tiers.values()) == summary.cadres
+    assert summary.exceptions["A8.2"] > 0
+    assert summary.on_behalf > 0
 
 
 def test_the_demo_database_agrees_with_its_summary(summary) -> None:  # type: ignore[no-untyped-def]

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from factories import APPROVAL, CONSENT, HAPPY_PATH, cadre
+from factories import APPROVAL, CONSENT, HAPPY_PATH, REGISTRATION, cadre
 from sqlalchemy.orm import Session
 
 from definitions import bundled_directory
@@ -34,7 +34,7 @@ def _rows(engine: Engine, table: sa.Table) -> int:
 
 def test_a_case_runs_from_registration_to_evaluation(engine: Engine) -> None:
     engine.put_cadres([cadre()])
-    case = engine.open_case("LC-DCF-0001", actor="cadre:张建国")
+    case = engine.open_case("LC-DCF-0001", actor="cadre:张建国", data=REGISTRATION)
     assert (case.state, case.version, case.definition_version) == ("registered", 1, 1)
     for trigger, actor, data in HAPPY_PATH:
         case = engine.fire(case.id, trigger, actor=actor, data=data, expected_version=case.version)
@@ -65,14 +65,14 @@ def test_times_are_stored_as_instants_and_read_back_in_shanghai(
 ) -> None:
     engine.put_cadres([cadre()])
     clock.set(datetime(2024, 12, 31, 23, 30, tzinfo=SHANGHAI))
-    case = engine.open_case("LC-DCF-0001", actor="cadre:张建国")
+    case = engine.open_case("LC-DCF-0001", actor="cadre:张建国", data=REGISTRATION)
     assert case.opened_at == datetime(2024, 12, 31, 23, 30, tzinfo=SHANGHAI)
     assert case.opened_at.date().isoformat() == "2024-12-31"
 
 
 def test_a_refused_step_writes_nothing_and_cites_its_articles(engine: Engine) -> None:
     engine.put_cadres([cadre(birth_date="1944-06-03")])  # 80 on the batch's first day
-    case = engine.open_case("LC-DCF-0001", actor="cadre:张建国")
+    case = engine.open_case("LC-DCF-0001", actor="cadre:张建国", data=REGISTRATION)
     case = engine.fire(case.id, "consent", actor="family:张丽", data=CONSENT)
     long_stay = {**APPROVAL, "batch_end": "2024-06-10"}  # 8 days including travel
     with pytest.raises(RuleRefused) as refused:
@@ -86,7 +86,7 @@ def test_a_refused_step_writes_nothing_and_cites_its_articles(engine: Engine) ->
 
 def test_steps_out_of_order_are_refused_citing_article_7(engine: Engine) -> None:
     engine.put_cadres([cadre()])
-    case = engine.open_case("LC-DCF-0001", actor="cadre:张建国")
+    case = engine.open_case("LC-DCF-0001", actor="cadre:张建国", data=REGISTRATION)
     with pytest.raises(TransitionNotAllowed) as refused:
         engine.fire(case.id, "approve", actor="agency_officer:王芳", data=APPROVAL)
     assert refused.value.articles == ("A7.1",)
@@ -95,7 +95,7 @@ def test_steps_out_of_order_are_refused_citing_article_7(engine: Engine) -> None
 
 def test_a_role_not_declared_for_the_step_is_refused(engine: Engine) -> None:
     engine.put_cadres([cadre()])
-    case = engine.open_case("LC-DCF-0001", actor="cadre:张建国")
+    case = engine.open_case("LC-DCF-0001", actor="cadre:张建国", data=REGISTRATION)
     with pytest.raises(RuleRefused) as refused:
         engine.fire(case.id, "consent", actor="contractor_staff:李强", data=CONSENT)
     assert refused.value.articles == ("A5.2",)
@@ -104,7 +104,7 @@ def test_a_role_not_declared_for_the_step_is_refused(engine: Engine) -> None:
 
 def test_missing_evidence_is_bad_input_naming_the_field(engine: Engine) -> None:
     engine.put_cadres([cadre()])
-    case = engine.open_case("LC-DCF-0001", actor="cadre:张建国")
+    case = engine.open_case("LC-DCF-0001", actor="cadre:张建国", data=REGISTRATION)
     with pytest.raises(InputError) as bad:
         engine.fire(case.id, "consent", actor="family:张丽", data={"family_member": "张丽"})
     assert bad.value.field == "relation"
@@ -117,7 +117,7 @@ def test_opening_outside_the_policy_window_cites_article_21(
     engine.put_cadres([cadre()])
     clock.set(datetime(2026, 1, 1, 8, 0, tzinfo=SHANGHAI))
     with pytest.raises(RuleRefused) as refused:
-        engine.open_case("LC-DCF-0001", actor="cadre:张建国")
+        engine.open_case("LC-DCF-0001", actor="cadre:张建国", data=REGISTRATION)
     assert refused.value.articles == ("A21.1",)
     assert _rows(engine, cases) == 0
 
@@ -128,7 +128,7 @@ def test_an_open_case_finishes_after_its_policy_expires(
     """A21.1: cases already open finish under the version they started with."""
     engine.put_cadres([cadre()])
     clock.set(datetime(2025, 12, 31, 16, 0, tzinfo=SHANGHAI))
-    case = engine.open_case("LC-DCF-0001", actor="cadre:张建国")
+    case = engine.open_case("LC-DCF-0001", actor="cadre:张建国", data=REGISTRATION)
     clock.set(datetime(2026, 1, 2, 9, 0, tzinfo=SHANGHAI))
     case = engine.fire(case.id, "consent", actor="family:张丽", data=CONSENT)
     assert case.state == "family_consented"
@@ -138,7 +138,7 @@ def test_an_expected_version_that_is_stale_is_a_conflict_and_writes_nothing(
     engine: Engine,
 ) -> None:
     engine.put_cadres([cadre()])
-    case = engine.open_case("LC-DCF-0001", actor="cadre:张建国")
+    case = engine.open_case("LC-DCF-0001", actor="cadre:张建国", data=REGISTRATION)
     engine.fire(case.id, "consent", actor="family:张丽", data=CONSENT)
     with pytest.raises(ConflictError) as conflict:
         engine.fire(
@@ -155,12 +155,12 @@ def test_unknown_case_and_cadre_are_not_found(engine: Engine) -> None:
     with pytest.raises(NotFoundError):
         engine.fire(999, "consent", actor="family:张丽", data=CONSENT)
     with pytest.raises(NotFoundError):
-        engine.open_case("nobody", actor="cadre:张建国")
+        engine.open_case("nobody", actor="cadre:张建国", data=REGISTRATION)
 
 
 def test_a_host_transaction_that_rolls_back_leaves_no_trace(engine: Engine) -> None:
     engine.put_cadres([cadre()])
-    case = engine.open_case("LC-DCF-0001", actor="cadre:张建国")
+    case = engine.open_case("LC-DCF-0001", actor="cadre:张建国", data=REGISTRATION)
     with Session(engine.db) as session:
         moved = engine.fire(case.id, "consent", actor="family:张丽", data=CONSENT, within=session)
         assert moved.state == "family_consented"
@@ -172,7 +172,9 @@ def test_a_host_transaction_that_rolls_back_leaves_no_trace(engine: Engine) -> N
 def test_a_host_transaction_that_commits_keeps_the_move(engine: Engine) -> None:
     engine.put_cadres([cadre()])
     with engine.db.connect() as connection:
-        case = engine.open_case("LC-DCF-0001", actor="cadre:张建国", within=connection)
+        case = engine.open_case(
+            "LC-DCF-0001", actor="cadre:张建国", data=REGISTRATION, within=connection
+        )
         engine.fire(case.id, "consent", actor="family:张丽", data=CONSENT, within=connection)
         connection.commit()
     assert engine.case(case.id).state == "family_consented"
@@ -181,8 +183,10 @@ def test_a_host_transaction_that_commits_keeps_the_move(engine: Engine) -> None:
 
 def test_listing_filters_by_state_and_county(engine: Engine) -> None:
     engine.put_cadres([cadre("A-1"), cadre("A-2", county="冠县", agency="冠县军休所")])
-    first = engine.open_case("A-1", actor="cadre:张建国")
-    engine.open_case("A-2", actor="agency_officer:王芳", data={"registered_on_paper": "是"})
+    first = engine.open_case("A-1", actor="cadre:张建国", data=REGISTRATION)
+    engine.open_case(
+        "A-2", actor="agency_officer:王芳", data={**REGISTRATION, "registered_on_paper": "是"}
+    )
     engine.fire(first.id, "consent", actor="family:张丽", data=CONSENT)
     assert [c.cadre_id for c in engine.cases(county="冠县")] == ["A-2"]
     assert [c.cadre_id for c in engine.cases(state="family_consented")] == ["A-1"]
@@ -209,6 +213,11 @@ def test_a_successor_policy_takes_over_while_old_cases_finish_on_their_version(
         .replace("effective_from: 2023-03-23", "effective_from: 2026-01-01")
         .replace("effective_until: 2025-12-31", "effective_until: 2027-12-31")
         .replace("label: 已报名", "label: 已报名（2026）")
+        .replace('- {id: "2023", start: 2023-03-23, end: 2023-12-31}', "")
+        .replace(
+            "{id: 2024-2025, start: 2024-01-01, end: 2025-12-31}",
+            "{id: 2026-2027, start: 2026-01-01, end: 2027-12-31}",
+        )
     )
     extra = tmp_path / "successor"
     extra.mkdir()
@@ -216,11 +225,12 @@ def test_a_successor_policy_takes_over_while_old_cases_finish_on_their_version(
     with Engine(db_url, clock=clock, definition_dirs=[extra]) as engine:
         engine.upgrade_schema()
         engine.put_cadres([cadre("A-1"), cadre("A-2")])
-        old = engine.open_case("A-1", actor="cadre:张建国")
+        old = engine.open_case("A-1", actor="cadre:张建国", data=REGISTRATION)
         clock.set(datetime(2026, 3, 2, 9, 0, tzinfo=SHANGHAI))
-        new = engine.open_case("A-2", actor="cadre:张建国")
+        new = engine.open_case("A-2", actor="cadre:张建国", data=REGISTRATION)
         assert (old.definition_version, old.state_label) == (1, "已报名")
         assert (new.definition_version, new.state_label) == (2, "已报名（2026）")
+        assert (old.cycle, new.cycle) == ("2024-2025", "2026-2027")
         moved = engine.fire(old.id, "consent", actor="family:张丽", data=CONSENT)
         assert moved.definition_version == 1
 
@@ -228,11 +238,11 @@ def test_a_successor_policy_takes_over_while_old_cases_finish_on_their_version(
 def test_a_stored_version_whose_text_changed_is_refused(engine: Engine) -> None:
     """A21.1: a stored version's text is what its cases finish under; edits need a new version."""
     engine.put_cadres([cadre("A-1"), cadre("A-2")])
-    engine.open_case("A-1", actor="cadre:张建国")
+    engine.open_case("A-1", actor="cadre:张建国", data=REGISTRATION)
     with engine.db.begin() as connection:  # as if an older build had stored other text as v1
         connection.execute(sa.update(definitions).values(content_hash="0" * 64))
     with Engine(engine.db, clock=engine.clock) as other, pytest.raises(DefinitionError) as err:
-        other.open_case("A-2", actor="cadre:张建国")
+        other.open_case("A-2", actor="cadre:张建国", data=REGISTRATION)
     assert "new version number" in str(err.value)
 
 

@@ -10,7 +10,7 @@ import pytest
 from definitions import bundled_directory
 from workflow.definition.loader import load_definition_file
 from workflow.rules import RULES, GuardContext, evaluate
-from workflow.rules.convalescence import age_in_full_years
+from workflow.facts import age_in_full_years
 
 POLICY = load_definition_file(bundled_directory() / "honor_convalescence.yaml").policy
 HEALTHY = {"self_care": True, "infectious": False, "mental": False, "critical": False}
@@ -160,14 +160,30 @@ def test_a8_1_a_healthy_cadre_or_one_without_a_declaration_passes() -> None:
 
 
 def test_every_refusal_of_a_step_is_reported_not_just_the_first() -> None:
-    refusals = evaluate(
+    verdict = evaluate(
         ["under_age_limit_on_first_day", "stay_within_seven_days"],
         ctx(cadre={"birth_date": "1930-01-01"}, batch_start="2024-06-03", batch_end="2024-06-30"),
     )
-    assert [r.article for r in refusals] == ["A8.2", "A6.2"]
+    assert [r.article for r in verdict.refusals] == ["A8.2", "A6.2"]
 
 
 def test_every_rule_cites_an_article_of_the_policy() -> None:
     for name, rule in RULES.items():
         assert rule.article.startswith("A"), name
         assert "第" in rule.summary, name
+
+
+def test_a_waived_rule_is_reported_apart_from_the_refusals_that_stand() -> None:
+    """A8.2 is "in principle": with an exception on record it no longer blocks, but the
+    verdict keeps it so the step's history can show the exception was relied on."""
+    context = ctx(
+        cadre={"birth_date": "1930-01-01"}, batch_start="2024-06-03", batch_end="2024-06-30"
+    )
+    from dataclasses import replace
+
+    verdict = evaluate(
+        ["under_age_limit_on_first_day", "stay_within_seven_days"],
+        replace(context, waived=frozenset({"under_age_limit_on_first_day"})),
+    )
+    assert [r.article for r in verdict.refusals] == ["A6.2"]
+    assert [r.article for r in verdict.waived] == ["A8.2"]

@@ -8,7 +8,7 @@ session as ``within=`` so the move joins the host's transaction; the engine then
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import date, datetime
 from pathlib import Path
@@ -24,15 +24,18 @@ from workflow.clock import Clock, SystemClock, shanghai_date
 from workflow.definition.catalog import Catalog
 from workflow.definition.loader import load_definition_text
 from workflow.definition.model import Definition
+from workflow.eligibility import explain
 from workflow.errors import (
     ConflictError,
     DatabaseNotReadyError,
     DefinitionError,
+    InputError,
     NotFoundError,
     Problem,
+    Refusal,
     RuleRefused,
 )
-from workflow.machine import Actor, CompiledWorkflow
+from workflow.machine import Actor, CompiledWorkflow, Decision
 from workflow.records import CaseView, HistoryEntry, NextStep
 from workflow.rules import RULES, GuardContext
 from workflow.store import cases as store
@@ -40,6 +43,8 @@ from workflow.store.database import WRITE, create_engine, resolve_url
 from workflow.store.migrate import current_revision, head_revision, upgrade
 
 DEFAULT_DEFINITION = "honor_convalescence"
+GRANT_EXCEPTION = "grant_exception"  # history trigger of an exception record
+EXCEPTIONS_APPLIED = "_exceptions_applied"  # history data key; no declared field can clash
 Within = sa.Connection | Session | None
 
 
@@ -151,9 +156,14 @@ class Engine:
         definition: str = DEFAULT_DEFINITION,
         data: Mapping[str, Any] | None = None,
         reason: str | None = None,
+        on_behalf_of: str | None = None,
         within: Within = None,
     ) -> CaseView:
-        """Register a cadre (A7.1 个人报名) under the policy version in force today (A21.1)."""
+        """Register a cadre (A7.1 个人报名) under the policy version in force today (A21.1).
+
+        The eligibility explanation of that day is stored with the case (A4.2), so an audit
+        later sees what the officer saw, and the case is filed under the day's cycle (A9.1).
+        """
         actor = actor if isinstance(actor, Actor) else Actor.parse(actor)
         now = self.clock.now()
         today = shanghai_date(now)
@@ -164,8 +174,15 @@ class Engine:
             filing = store.cadre_filing(connection, cadre_id)
         if record is None or filing is None:
             raise NotFoundError("军休干部", cadre_id)
-        context = GuardContext(today=today, policy=chosen.policy, cadre=record)
+        context = GuardContext(
+            today=today,
+            policy=chosen.policy,
+            cadre=record,
+            rules=chosen.rules,
+            facts={"on_behalf_of": on_behalf_of},
+        )
         decision = workflow.decide_open(actor, data or {}, context)
+        cycle, tier, explanation = self._eligibility_at_opening(chosen, record, decision, today)
         definition_id = self._store_definition(chosen, within)
         self._compiled.setdefault(definition_id, workflow)
         with self.transaction(within, write=True) as connection:
@@ -182,6 +199,9 @@ class Engine:
                     "evidence": decision.fields,
                     "opened_at": now,
                     "updated_at": now,
+                    "cycle": cycle,
+                    "tier": tier,
+                    "eligibility": explanation,
                 },
             )
             store.insert_history(
@@ -193,8 +213,9 @@ class Engine:
                     from_state=None,
                     to_state=decision.dest,
                     actor=actor,
+                    on_behalf_of=on_behalf_of,
                     now=now,
-                    data=decision.fields,
+                    data=_recorded(decision),
                     reason=reason,
                 ),
             )
@@ -210,28 +231,31 @@ class Engine:
         actor: Actor | str,
         data: Mapping[str, Any] | None = None,
         reason: str | None = None,
+        on_behalf_of: str | None = None,
         expected_version: int | None = None,
         within: Within = None,
     ) -> CaseView:
         """Move a case by one step. Raises RuleRefused (with articles), InputError,
-        ConflictError (someone moved it first; nothing written) or NotFoundError."""
+        ConflictError (someone moved it first; nothing written) or NotFoundError.
+
+        ``on_behalf_of`` names the person the actor acts for, e.g. the family member whose
+        paper consent an agency officer records (history keeps both)."""
         actor = actor if isinstance(actor, Actor) else Actor.parse(actor)
         now = self.clock.now()
-        with self.transaction(within, write=False) as connection:
-            row = store.case_row(connection, case_id)
-            if row is None:
-                raise NotFoundError("案件", case_id)
-            record = store.cadre_record(connection, row.cadre_id) or {}
-        if expected_version is not None and row.version != expected_version:
-            raise ConflictError(
-                case_id=case_id, expected_version=expected_version, actual_version=row.version
-            )
+        row, record = self._snapshot(case_id, expected_version, within)
         workflow = self._workflow(row.definition_id, within)
+        spec = workflow.definition.transition(trigger, row.state)
         context = GuardContext(
             today=shanghai_date(now),
             policy=workflow.definition.policy,
             cadre=record,
             evidence=dict(row.evidence),
+            rules=workflow.definition.rules,
+            facts={
+                "on_behalf_of": on_behalf_of,
+                **self._facts_for(spec.guards if spec else (), row, within),
+            },
+            waived=self._waivers_for(workflow, spec.guards if spec else (), case_id, within),
         )
         decision = workflow.decide(
             case_id=case_id,
@@ -241,48 +265,225 @@ class Engine:
             raw_fields=data or {},
             context=context,
         )
-        terminal = workflow.definition.state(decision.dest).terminal
-        evidence = {**row.evidence, **decision.fields}
+        return self._write_step(
+            row,
+            workflow,
+            dest=decision.dest,
+            evidence={**row.evidence, **decision.fields},
+            history=_history_values(
+                case_id=case_id,
+                seq=row.version + 1,
+                trigger=trigger,
+                from_state=row.state,
+                to_state=decision.dest,
+                actor=actor,
+                on_behalf_of=on_behalf_of,
+                now=now,
+                data=_recorded(decision),
+                reason=reason,
+            ),
+            within=within,
+        )
+
+    def grant_exception(
+        self,
+        case_id: int,
+        rule: str,
+        *,
+        actor: Actor | str,
+        reason: str,
+        expected_version: int | None = None,
+        within: Within = None,
+    ) -> CaseView:
+        """Record an exception to an "in principle" rule (A8.2 age, A9.2 once per cycle).
+
+        Only a role the policy lists as approver may grant it, the reason is mandatory, and the
+        grant is a history row of its own (A19.1); later steps then let that rule pass and
+        say so in their history."""
+        actor = actor if isinstance(actor, Actor) else Actor.parse(actor)
+        now = self.clock.now()
+        row, _record = self._snapshot(case_id, expected_version, within)
+        workflow = self._workflow(row.definition_id, within)
+        rules = workflow.definition.rules
+        allowed = rules.exception_for(rule) if rules else None
+        if allowed is None:
+            waivable = ", ".join(e.rule for e in rules.exceptions) if rules else "none"
+            raise InputError(
+                f"rule '{rule}' admits no exception (rules that do: {waivable})", field="rule"
+            )
+        if actor.role not in allowed.approvers:
+            names = "、".join(workflow.definition.roles[r] for r in allowed.approvers)
+            raise RuleRefused(
+                [
+                    Refusal(
+                        article="A5.2",
+                        rule="exception_approver",
+                        message=f"{allowed.article} 的例外只能由{names}批准（缺少权限 {rule}）",
+                    )
+                ],
+                case_id=case_id,
+            )
+        if not reason or not reason.strip():
+            raise InputError("an exception needs a reason (A19.1)", field="reason")
+        if row.terminal:
+            raise InputError(f"case {case_id} is closed ({row.state}); no exception can apply")
+        seq = row.version + 1
+        exception_row = {
+            "case_id": case_id,
+            "seq": seq,
+            "rule": rule,
+            "article": allowed.article,
+            "approver_role": actor.role,
+            "approver_name": actor.name,
+            "reason": reason.strip(),
+            "at": now,
+        }
+        return self._write_step(
+            row,
+            workflow,
+            dest=row.state,
+            evidence=dict(row.evidence),
+            history=_history_values(
+                case_id=case_id,
+                seq=seq,
+                trigger=GRANT_EXCEPTION,
+                from_state=row.state,
+                to_state=row.state,
+                actor=actor,
+                on_behalf_of=None,
+                now=now,
+                data={"rule": rule, "article": allowed.article},
+                reason=reason.strip(),
+            ),
+            extra=lambda connection: store.insert_exception(connection, exception_row),
+            within=within,
+        )
+
+    def exceptions(self, case_id: int, *, within: Within = None) -> list[dict[str, Any]]:
+        with self.transaction(within, write=False) as connection:
+            return [dict(r._mapping) for r in store.exception_rows(connection, case_id)]
+
+    def eligibility(self, case_id: int, *, within: Within = None) -> dict[str, Any] | None:
+        """The explanation stored when the case was opened (A4.2)."""
+        with self.transaction(within, write=False) as connection:
+            row = store.case_row(connection, case_id)
+        if row is None:
+            raise NotFoundError("案件", case_id)
+        return dict(row.eligibility) if row.eligibility is not None else None
+
+    def _snapshot(
+        self, case_id: int, expected_version: int | None, within: Within
+    ) -> tuple[store.Record, dict[str, Any]]:
+        with self.transaction(within, write=False) as connection:
+            row = store.case_row(connection, case_id)
+            if row is None:
+                raise NotFoundError("案件", case_id)
+            record = store.cadre_record(connection, row.cadre_id) or {}
+        if expected_version is not None and row.version != expected_version:
+            raise ConflictError(
+                case_id=case_id, expected_version=expected_version, actual_version=row.version
+            )
+        return row, record
+
+    def _write_step(
+        self,
+        row: store.Record,
+        workflow: CompiledWorkflow,
+        *,
+        dest: str,
+        evidence: dict[str, Any],
+        history: dict[str, Any],
+        within: Within,
+        extra: Callable[[sa.Connection], None] | None = None,
+    ) -> CaseView:
+        """Compare-and-set the case, append its history row (and ``extra`` rows) in one
+        transaction; if the version moved since the snapshot, nothing is written."""
+        terminal = workflow.definition.state(dest).terminal
+        now = history["at"]
         with self.transaction(within, write=True) as connection:
             moved = store.move_case(
                 connection,
-                case_id=case_id,
+                case_id=row.id,
                 expected_version=row.version,
-                state=decision.dest,
+                state=dest,
                 terminal=terminal,
                 evidence=evidence,
                 now=now,
             )
             if not moved:
                 raise ConflictError(
-                    case_id=case_id,
+                    case_id=row.id,
                     expected_version=row.version,
-                    actual_version=store.case_version(connection, case_id),
+                    actual_version=store.case_version(connection, row.id),
                 )
-            store.insert_history(
-                connection,
-                _history_values(
-                    case_id=case_id,
-                    seq=row.version + 1,
-                    trigger=trigger,
-                    from_state=row.state,
-                    to_state=decision.dest,
-                    actor=actor,
-                    now=now,
-                    data=decision.fields,
-                    reason=reason,
-                ),
-            )
+            store.insert_history(connection, history)
+            if extra is not None:
+                extra(connection)
         # The compare-and-set succeeded, so the stored row is exactly this; no need to re-read.
         moved_row = {
             **row._mapping,
-            "state": decision.dest,
+            "state": dest,
             "terminal": terminal,
             "version": row.version + 1,
             "evidence": evidence,
             "updated_at": now,
         }
         return self._view(moved_row, within)
+
+    def _facts_for(
+        self, guards: Sequence[str], row: store.Record, within: Within
+    ) -> dict[str, Any]:
+        """Look up only what the step's rules declare they need, in one read."""
+        needed = {fact for name in guards for fact in RULES[name].needs}
+        if not needed:
+            return {}
+        facts: dict[str, Any] = {"cycle": row.cycle}
+        with self.transaction(within, write=False) as connection:
+            if "participations_in_cycle" in needed:
+                workflow = self._workflow(row.definition_id, within)
+                states = (
+                    workflow.definition.rules.participation_states
+                    if (workflow.definition.rules)
+                    else ()
+                )
+                facts["participations_in_cycle"] = (
+                    store.other_cases_in_cycle(
+                        connection,
+                        cadre_id=row.cadre_id,
+                        cycle=row.cycle,
+                        states=states,
+                        excluding=row.id,
+                    )
+                    if row.cycle
+                    else []
+                )
+        return facts
+
+    def _waivers_for(
+        self, workflow: CompiledWorkflow, guards: Sequence[str], case_id: int, within: Within
+    ) -> frozenset[str]:
+        rules = workflow.definition.rules
+        if rules is None or not any(rules.exception_for(g) for g in guards):
+            return frozenset()
+        with self.transaction(within, write=False) as connection:
+            return frozenset(r.rule for r in store.exception_rows(connection, case_id))
+
+    def _eligibility_at_opening(
+        self,
+        definition: Definition,
+        record: Mapping[str, Any],
+        decision: Decision,
+        today: date,
+    ) -> tuple[str | None, str | None, dict[str, Any] | None]:
+        rules = definition.rules
+        if rules is None:
+            return None, None, None
+        cycle = rules.cycle_on(today)
+        level = decision.fields.get("plan_level")
+        if level is None:
+            return (cycle.id if cycle else None), None, None
+        explanation = explain(record, rules=rules, policy=definition.policy, level=level, on=today)
+        return (cycle.id if cycle else None), explanation.tier, explanation.to_json()
 
     def case(self, case_id: int, *, within: Within = None) -> CaseView:
         with self.transaction(within, write=False) as connection:
@@ -308,6 +509,7 @@ class Engine:
                 at=r.at,
                 data=dict(r.data),
                 reason=r.reason,
+                on_behalf_of=r.on_behalf_of,
             )
             for r in rows
         ]
@@ -437,11 +639,24 @@ class Engine:
             evidence=dict(row["evidence"]),
             opened_at=row["opened_at"],
             updated_at=row["updated_at"],
+            cycle=row["cycle"],
+            tier=row["tier"],
             next_steps=tuple(
                 NextStep(t.trigger, t.label, t.dest, t.roles)
                 for t in definition.transitions_from(row["state"])
             ),
         )
+
+
+def _recorded(decision: Decision) -> dict[str, Any]:
+    """The step's evidence, plus the exceptions it relied on: an exception that let a rule
+    pass is part of the step's history, not only of the grant (A19.1)."""
+    if not decision.waived:
+        return dict(decision.fields)
+    applied = [
+        {"article": r.article, "rule": r.rule, "message": r.message} for r in decision.waived
+    ]
+    return {**decision.fields, EXCEPTIONS_APPLIED: applied}
 
 
 def _history_values(
@@ -455,8 +670,10 @@ def _history_values(
     now: datetime,
     data: Mapping[str, Any],
     reason: str | None,
+    on_behalf_of: str | None = None,
 ) -> dict[str, Any]:
     return {
+        "on_behalf_of": on_behalf_of,
         "case_id": case_id,
         "seq": seq,
         "trigger": trigger,

@@ -10,7 +10,7 @@ no database, no clock, so it runs outside any transaction.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from transitions import Machine, MachineError
@@ -18,7 +18,7 @@ from transitions import Machine, MachineError
 from workflow.definition.model import Definition, StepSpec, TransitionSpec
 from workflow.errors import InputError, Refusal, RuleRefused, TransitionNotAllowed
 from workflow.fields import coerce_fields
-from workflow.rules import GuardContext, evaluate
+from workflow.rules import GuardContext, Verdict, evaluate
 
 
 @dataclass(frozen=True)
@@ -47,6 +47,7 @@ class Decision:
     source: str | None
     dest: str
     fields: dict[str, Any]
+    waived: tuple[Refusal, ...] = ()  # refusals an exception record let pass (A19.1)
 
 
 class _Attempt:
@@ -56,13 +57,13 @@ class _Attempt:
         self.state = state
         self.context = context
         self.guards = guards
-        self.refusals: list[Refusal] = []
+        self.verdict = Verdict()
 
 
 def _guards_pass(event: Any) -> bool:
     attempt: _Attempt = event.model
-    attempt.refusals = evaluate(attempt.guards, attempt.context)
-    return not attempt.refusals
+    attempt.verdict = evaluate(attempt.guards, attempt.context)
+    return not attempt.verdict.refusals
 
 
 class CompiledWorkflow:
@@ -88,10 +89,10 @@ class CompiledWorkflow:
     ) -> Decision:
         step = self.definition.open
         fields = self._check_step(step, "open", actor, raw_fields, context, case_id=None)
-        refusals = evaluate(step.guards, _with_evidence(context, fields))
-        if refusals:
-            raise RuleRefused(refusals)
-        return Decision("open", None, self.definition.initial, fields)
+        verdict = evaluate(step.guards, _with_evidence(context, fields))
+        if verdict.refusals:
+            raise RuleRefused(verdict.refusals)
+        return Decision("open", None, self.definition.initial, fields, verdict.waived)
 
     def decide(
         self,
@@ -111,8 +112,8 @@ class CompiledWorkflow:
         except MachineError as exc:  # the library's own word that the source is wrong
             raise self._not_allowed(case_id, state, trigger) from exc
         if not moved:
-            raise RuleRefused(attempt.refusals, case_id=case_id)
-        return Decision(trigger, state, attempt.state, fields)
+            raise RuleRefused(attempt.verdict.refusals, case_id=case_id)
+        return Decision(trigger, state, attempt.state, fields, attempt.verdict.waived)
 
     def next_steps(self, state: str) -> tuple[TransitionSpec, ...]:
         return self.definition.transitions_from(state)
@@ -169,9 +170,4 @@ class CompiledWorkflow:
 
 
 def _with_evidence(context: GuardContext, fields: Mapping[str, Any]) -> GuardContext:
-    return GuardContext(
-        today=context.today,
-        policy=context.policy,
-        cadre=context.cadre,
-        evidence={**context.evidence, **fields},
-    )
+    return replace(context, evidence={**context.evidence, **fields})

@@ -34,6 +34,8 @@ class CaseView:
     opened_at: datetime
     updated_at: datetime
     next_steps: tuple[NextStep, ...] = field(default=())
+    cycle: str | None = None  # A9.1
+    tier: str | None = None  # A4.2, as computed when the case was opened
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -50,6 +52,8 @@ class CaseView:
             "evidence": self.evidence,
             "opened_at": self.opened_at.isoformat(),
             "updated_at": self.updated_at.isoformat(),
+            "cycle": self.cycle,
+            "tier": self.tier,
             "next_steps": [
                 {"trigger": s.trigger, "label": s.label, "dest": s.dest, "roles": list(s.roles)}
                 for s in self.next_steps
@@ -71,6 +75,7 @@ class HistoryEntry:
     at: datetime
     data: dict[str, Any]
     reason: str | None
+    on_behalf_of: str | None = None  # whom the actor acted for (paper consent, A7.2)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -84,4 +89,5 @@ class HistoryEntry:
             "at": self.at.isoformat(),
             "data": self.data,
             "reason": self.reason,
+            "on_behalf_of": self.on_behalf_of,
         }

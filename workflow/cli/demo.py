@@ -65,6 +65,13 @@ def _print_summary(console: Console, summary: DemoSummary) -> None:
     states.add_row("", "合计 total", str(summary.cases), end_section=True)
     console.print(states)
 
+    tiers = Table(title="花名册资格层级 (roster by art. 4 tier)")
+    tiers.add_column("层级 tier")
+    tiers.add_column("人数 cadres", justify="right")
+    for tier, label in (("city", "市级"), ("county", "县级"), ("none", "无（不符合第四条）")):
+        tiers.add_row(f"{tier} {label}", str(summary.tiers.get(tier, 0)))
+    console.print(tiers)
+
     refusals = Table(title="规则拒绝次数 (refusals by article)")
     refusals.add_column("条款 article")
     refusals.add_column("规则 rule")
@@ -73,6 +80,10 @@ def _print_summary(console: Console, summary: DemoSummary) -> None:
         article, rule = key.split(" ", 1)
         refusals.add_row(article, rule, str(count))
     console.print(refusals)
+    granted = "，".join(f"{a} {n} 件" for a, n in sorted(summary.exceptions.items())) or "无"
+    console.print(
+        f"例外审批（原则上条款）：{granted}；机构代家属录入纸质同意书：{summary.on_behalf} 件。"
+    )
     console.print(
         f"花名册 {summary.cadres} 名军休干部，{summary.cases} 个案件，"
         f"{summary.transitions} 次状态变更；模拟 {summary.simulated_from} 至 "

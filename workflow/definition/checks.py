@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import defaultdict, deque
 from collections.abc import Iterator, Mapping
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from workflow.definition.yaml_source import Located, Path
@@ -78,6 +78,10 @@ def graph_problems(located: Located, known_guards: Mapping[str, object]) -> list
             problems.append(located.problem((*path, "trigger"), "'open' is reserved"))
 
     problems += _timer_problems(located, data.get("states"), roles, seen_pairs)
+    if isinstance(data.get("rules"), dict):
+        problems += rules_problems(
+            located, data["rules"], roles=roles, states=set(states), known_guards=known_guards
+        )
     if states and isinstance(initial, str) and initial in states:
         problems += _reachability_problems(
             located, states=states, terminal=terminal, initial=initial, edges=edges, movers=movers
@@ -271,3 +275,112 @@ def _closure(start: set[str], edges: Mapping[str, set[str]]) -> set[str]:
                 seen.add(nxt)
                 queue.append(nxt)
     return seen
+
+
+def rules_problems(
+    located: Located,
+    rules: dict[str, Any],
+    *,
+    roles: set[str] | None,
+    states: set[str],
+    known_guards: Mapping[str, object],
+) -> list[Problem]:
+    """References inside the ``rules:`` block, and A9.1's two-year limit on cycles."""
+    problems: list[Problem] = []
+    levels = {x for x in _list(rules.get("levels")) if isinstance(x, str)}
+    tiers = set()
+    seen_criteria: set[str] = set()
+    for t_index, tier in enumerate(_list(rules.get("tiers"))):
+        if not isinstance(tier, dict):
+            continue
+        tiers.add(tier.get("tier"))
+        for c_index, criterion in enumerate(_list(tier.get("criteria"))):
+            if not isinstance(criterion, dict):
+                continue
+            path: Path = ("rules", "tiers", t_index, "criteria", c_index)
+            if criterion.get("id") in seen_criteria:
+                problems.append(
+                    located.problem((*path, "id"), f"duplicate criterion '{criterion['id']}'")
+                )
+            seen_criteria.add(str(criterion.get("id")))
+            honour = criterion.get("honour")
+            level = honour.get("min_level") if isinstance(honour, dict) else None
+            if isinstance(level, str) and level not in levels:
+                problems.append(
+                    located.problem((*path, "honour", "min_level"), f"unknown level '{level}'")
+                )
+    admits = rules.get("plan_admits")
+    for plan_level, admitted in admits.items() if isinstance(admits, dict) else ():
+        if plan_level not in levels:
+            problems.append(
+                located.problem(
+                    ("rules", "plan_admits", plan_level), f"unknown level '{plan_level}'", key=True
+                )
+            )
+        for index, tier_name in enumerate(_list(admitted)):
+            if tier_name not in tiers:
+                problems.append(
+                    located.problem(
+                        ("rules", "plan_admits", plan_level, index), f"unknown tier '{tier_name}'"
+                    )
+                )
+    for index, exception in enumerate(_list(rules.get("exceptions"))):
+        if not isinstance(exception, dict):
+            continue
+        path = ("rules", "exceptions", index)
+        if isinstance(exception.get("rule"), str) and exception["rule"] not in known_guards:
+            problems.append(located.problem((*path, "rule"), f"unknown rule '{exception['rule']}'"))
+        for r_index, role in enumerate(_list(exception.get("approvers"))):
+            if roles is not None and role not in roles:
+                problems.append(
+                    located.problem((*path, "approvers", r_index), f"unknown role '{role}'")
+                )
+    for index, state in enumerate(_list(rules.get("participation_states"))):
+        if states and state not in states:
+            problems.append(
+                located.problem(
+                    ("rules", "participation_states", index), f"unknown state '{state}'"
+                )
+            )
+    problems += _cycle_problems(located, _list(rules.get("cycles")))
+    return problems
+
+
+def _cycle_problems(located: Located, cycles: list[Any]) -> list[Problem]:
+    problems: list[Problem] = []
+    spans: list[tuple[date, date, int]] = []
+    for index, cycle in enumerate(cycles):
+        if not isinstance(cycle, dict):
+            continue
+        path: Path = ("rules", "cycles", index)
+        try:
+            start = date.fromisoformat(str(cycle.get("start")))
+            end = date.fromisoformat(str(cycle.get("end")))
+        except ValueError:
+            problems.append(located.problem(path, "cycle start and end must be real dates"))
+            continue
+        if end < start:
+            problems.append(located.problem((*path, "end"), "cycle ends before it starts"))
+            continue
+        limit = _two_years_after(start)
+        if end >= limit:
+            problems.append(
+                located.problem(
+                    (*path, "end"),
+                    f"a cycle lasts at most two years (A9.1): from {start.isoformat()} it must "
+                    f"end by {(limit - timedelta(days=1)).isoformat()}",
+                )
+            )
+        for other_start, other_end, other_index in spans:
+            if start <= other_end and other_start <= end:
+                line, _ = located.where(("rules", "cycles", other_index))
+                problems.append(located.problem(path, f"cycle overlaps the cycle on line {line}"))
+        spans.append((start, end, index))
+    return problems
+
+
+def _two_years_after(start: date) -> date:
+    try:
+        return start.replace(year=start.year + 2)
+    except ValueError:  # 29 February
+        return start.replace(year=start.year + 2, day=28) + timedelta(days=1)

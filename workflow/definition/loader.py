@@ -28,6 +28,15 @@ from workflow.definition.model import (
     TimerSpec,
     TransitionSpec,
 )
+from workflow.definition.policy_rules import (
+    Criterion,
+    Cycle,
+    ExceptionRule,
+    HonourTest,
+    MeritTest,
+    PolicyRules,
+    Tier,
+)
 from workflow.definition.yaml_source import Located, Path, parse_yaml
 from workflow.errors import DefinitionError, Problem
 from workflow.rules import RULES
@@ -158,6 +167,46 @@ def _build(data: dict[str, Any], text: str, source_name: str) -> Definition:
         source_name=source_name,
         source_text=text,
         content_hash=hashlib.sha256(text.encode("utf-8")).hexdigest(),
+        rules=_rules(data["rules"]) if "rules" in data else None,
+    )
+
+
+def _rules(raw: dict[str, Any]) -> PolicyRules:
+    return PolicyRules(
+        levels=tuple(raw["levels"]),
+        categories=tuple(raw["categories"]),
+        tiers=tuple(
+            Tier(
+                tier=t["tier"],
+                label=t["label"],
+                criteria=tuple(
+                    Criterion(
+                        id=c["id"],
+                        article=c["article"],
+                        clause=c["clause"],
+                        merit=MeritTest(**c["merit"]) if "merit" in c else None,
+                        honour=HonourTest(**c["honour"]) if "honour" in c else None,
+                        recommended_by=tuple(c.get("recommended_by", ())),
+                    )
+                    for c in t["criteria"]
+                ),
+            )
+            for t in raw["tiers"]
+        ),
+        plan_admits={level: tuple(tiers) for level, tiers in raw["plan_admits"].items()},
+        exceptions=tuple(
+            ExceptionRule(rule=e["rule"], article=e["article"], approvers=tuple(e["approvers"]))
+            for e in raw.get("exceptions", ())
+        ),
+        cycles=tuple(
+            Cycle(
+                id=str(c["id"]),
+                start=date.fromisoformat(c["start"]),
+                end=date.fromisoformat(c["end"]),
+            )
+            for c in raw.get("cycles", ())
+        ),
+        participation_states=tuple(raw.get("participation_states", ())),
     )
 
 

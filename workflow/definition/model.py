@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, Literal
 
+from workflow.definition.policy_rules import PolicyRules
+
 FieldType = Literal["string", "text", "date", "integer", "number", "boolean", "choice"]
 TimerAction = Literal["remind", "escalate", "fire"]
 
@@ -96,6 +98,7 @@ class Definition:
     source_name: str
     source_text: str = field(repr=False)
     content_hash: str
+    rules: PolicyRules | None = None
 
     def state(self, name: str) -> StateSpec:
         for spec in self.states:

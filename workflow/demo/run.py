@@ -18,7 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from workflow.clock import SHANGHAI, SimulatedClock
+from workflow.definition.policy_rules import PolicyRules
 from workflow.demo.roster import generate_roster
+from workflow.eligibility import highest_tier
 from workflow.engine import Engine
 from workflow.errors import RuleRefused
 from workflow.store.database import create_engine
@@ -46,6 +48,9 @@ class DemoSummary:
     transitions: int
     final_states: dict[str, tuple[str, int]]  # state -> (label, count)
     refusals: Counter[str] = field(default_factory=Counter)  # "A8.2 rule" -> count
+    tiers: Counter[str] = field(default_factory=Counter)  # art. 4 tier -> cadres (A4.2)
+    exceptions: Counter[str] = field(default_factory=Counter)  # article -> exceptions granted
+    on_behalf: int = 0  # consents an officer recorded for a family member
     simulated_from: date = CYCLE_START
     simulated_until: date = CYCLE_START
 
@@ -79,9 +84,11 @@ def run_demo(
     with Engine(sa_engine, clock=clock) as engine:
         engine.upgrade_schema()
         engine.put_cadres(roster)
-        driver = _Driver(engine, clock, rng, plan_batches(rng))
-        for index, record in enumerate(roster):
-            driver.schedule_registration(record, index)
+        rules = engine.catalog.get("honor_convalescence").rules
+        assert rules is not None, "the shipped definition declares its art. 4 rules"
+        driver = _Driver(engine, clock, rng, plan_batches(rng), rules)
+        for record in roster:
+            driver.schedule_registration(record)
         total_days = (CYCLE_END - CYCLE_START).days
         for day in driver.run():
             if on_progress:
@@ -102,6 +109,9 @@ def run_demo(
                 state: (labels.get(state, state), counts.get(state, 0)) for state in labels
             },
             refusals=driver.refusals,
+            tiers=driver.tiers,
+            exceptions=driver.exceptions,
+            on_behalf=driver.on_behalf,
             simulated_until=driver.last_day,
         )
     sa_engine.dispose()
@@ -115,9 +125,19 @@ class _Driver:
     """An event queue in simulated time; each cadre's next step is queued when one completes."""
 
     def __init__(
-        self, engine: Engine, clock: SimulatedClock, rng: random.Random, batches: list[Batch]
+        self,
+        engine: Engine,
+        clock: SimulatedClock,
+        rng: random.Random,
+        batches: list[Batch],
+        rules: PolicyRules,
     ) -> None:
         self.engine, self.clock, self.rng, self.batches = engine, clock, rng, batches
+        self.rules = rules
+        self.tiers: Counter[str] = Counter()
+        self.exceptions: Counter[str] = Counter()  # article -> exceptions granted
+        self.on_behalf = 0  # steps an officer recorded for a family member (paper consent)
+        self.records: dict[int, dict[str, Any]] = {}
         self.queue: list[tuple[datetime, int, Step]] = []
         self.sequence = 0
         self.transitions = 0
@@ -146,10 +166,17 @@ class _Driver:
             self.refusals[f"{refusal.article} {refusal.rule}"] += 1
         return error.refusals[0].article
 
-    def fire(self, case_id: int, trigger: str, actor: str, data: dict[str, Any]) -> bool:
+    def fire(
+        self,
+        case_id: int,
+        trigger: str,
+        actor: str,
+        data: dict[str, Any],
+        on_behalf_of: str | None = None,
+    ) -> bool:
         """True when the step went through; a refusal is counted and handled by the caller."""
         try:
-            self.engine.fire(case_id, trigger, actor=actor, data=data)
+            self.engine.fire(case_id, trigger, actor=actor, data=data, on_behalf_of=on_behalf_of)
         except RuleRefused as error:
             self.refused(error)
             return False
@@ -158,22 +185,31 @@ class _Driver:
 
     # -- the scenario -----------------------------------------------------------------
 
-    def schedule_registration(self, record: dict[str, Any], index: int) -> None:
+    def schedule_registration(self, record: dict[str, Any]) -> None:
         offset = self.rng.randint(0, 540)  # registrations spread over eighteen months
         moment = datetime.combine(CYCLE_START + timedelta(days=offset), time(9), SHANGHAI)
-        self.at(moment, lambda: self.register(record, index))
+        self.at(moment, lambda: self.register(record))
 
-    def register(self, record: dict[str, Any], index: int) -> None:
+    def register(self, record: dict[str, Any], *, again: bool = False) -> None:
+        """Cadres apply to the programme their honours suggest; those with none try the county
+        programme anyway, as some do, and art. 4 refuses them."""
         on_paper = self.rng.random() < 0.3
         actor = "agency_officer:经办人" if on_paper else f"cadre:{record['name']}"
+        tier, _reasons = highest_tier(record, self.rules)
+        if not again:
+            self.tiers[tier] += 1
+        level = "city" if tier == "city" and self.rng.random() < 0.8 else "county"
         try:
             case = self.engine.open_case(
-                record["id"], actor=actor, data={"registered_on_paper": on_paper}
+                record["id"],
+                actor=actor,
+                data={"plan_level": level, "registered_on_paper": on_paper},
             )
-        except RuleRefused as error:  # A8.1 health, or A21.1 after the policy expired
+        except RuleRefused as error:  # A4.4 tier, A8.1 health, A2.1 scope
             self.refused(error)
             return
         self.transitions += 1
+        self.records[case.id] = record
         self.at(self.later(self.rng.randint(1, 6)), lambda: self.consent(case.id, record))
 
     def consent(self, case_id: int, record: dict[str, Any]) -> None:
@@ -182,12 +218,14 @@ class _Driver:
         if self.rng.random() < 0.07:
             self.fire(case_id, "refuse_consent", f"family:{family['name']}", data)
             return
+        on_behalf_of = None
         if self.rng.random() < 0.25:  # consent given on a paper form, recorded by the agency
-            actor = "agency_officer:经办人"
+            actor, on_behalf_of = "agency_officer:经办人", family["name"]
             data["consent_form_ref"] = f"JSTY-{case_id:05d}"
+            self.on_behalf += 1
         else:
             actor = f"family:{family['name']}"
-        if self.fire(case_id, "consent", actor, data):
+        if self.fire(case_id, "consent", actor, data, on_behalf_of):
             self.at(self.later(self.rng.randint(2, 8)), lambda: self.approve(case_id, first=True))
 
     def next_batch(self) -> Batch:
@@ -212,6 +250,8 @@ class _Driver:
             self.refused(error)
             if articles == {"A6.2"}:
                 self.at(self.later(1), lambda: self.approve(case_id, first=False))
+            elif first and len(articles) == 1 and self.grants_exception(case_id, min(articles)):
+                self.at(self.later(2), lambda: self.approve(case_id, first=False))
             else:
                 reject = {"article": "、".join(sorted(articles))}
                 self.fire(case_id, "reject", "agency_officer:王芳", reject)
@@ -221,6 +261,21 @@ class _Driver:
             self.at(self.later(self.rng.randint(1, 10)), lambda: self.drop_out(case_id))
             return
         self.at(self.later(self.rng.randint(1, 5)), lambda: self.sign(case_id, batch))
+
+    def grants_exception(self, case_id: int, article: str) -> bool:
+        """Some "in principle" refusals end in a recorded exception (A8.2 age, A9.2 a second
+        time in the cycle), approved by the role the policy names, with a reason."""
+        approver = {"A8.2": "county_officer:赵局长", "A9.2": "city_officer:钱处长"}.get(article)
+        if approver is None or self.rng.random() >= 0.4:
+            return False
+        rule = {"A8.2": "under_age_limit_on_first_day", "A9.2": "once_per_cycle"}[article]
+        reason = {
+            "A8.2": "身体状况良好，经体检合格，家属陪同",
+            "A9.2": "上期因疫情防控缩短行程，经研究同意再次参加",
+        }[article]
+        self.engine.grant_exception(case_id, rule, actor=approver, reason=reason)
+        self.exceptions[article] += 1
+        return True
 
     def drop_out(self, case_id: int) -> None:
         if self.rng.random() < 0.5:
@@ -258,4 +313,10 @@ class _Driver:
 
     def evaluate(self, case_id: int) -> None:
         score = self.rng.choices([5, 4, 3, 2], weights=[60, 30, 8, 2])[0]
-        self.fire(case_id, "evaluate", "cadre:本人", {"satisfaction": score})
+        if self.fire(case_id, "evaluate", "cadre:本人", {"satisfaction": score}):
+            record = self.records[case_id]
+            if self.rng.random() < 0.06 and self.clock.now().date() < date(2025, 6, 1):
+                # a few apply again within the cycle: art. 9 allows once, in principle
+                self.at(
+                    self.later(self.rng.randint(20, 60)), lambda: self.register(record, again=True)
+                )

@@ -1,8 +1,9 @@
 """Named, pure policy rules that definitions refer to as guards."""
 
-from workflow.rules.registry import RULES, GuardContext, Rule, evaluate, rule
+from workflow.rules.registry import RULES, GuardContext, Rule, Verdict, evaluate, rule
 
-# Importing the module registers its rules; the registry is the public surface.
+# Importing the modules registers their rules; the registry is the public surface.
 from workflow.rules import convalescence as _convalescence  # noqa: F401  # isort: skip
+from workflow.rules import eligibility as _eligibility  # noqa: F401  # isort: skip
 
-__all__ = ["RULES", "GuardContext", "Rule", "evaluate", "rule"]
+__all__ = ["RULES", "GuardContext", "Rule", "Verdict", "evaluate", "rule"]

@@ -11,36 +11,14 @@ from collections.abc import Mapping
 from datetime import date
 from typing import Any
 
+from workflow.facts import AGE_LIMIT, age_in_full_years, as_date, health_problems
 from workflow.rules.registry import GuardContext, rule
 
 MAX_DAYS_INCLUDING_TRAVEL = 7  # art. 6
-AGE_LIMIT = 80  # art. 8: 80周岁以下
-
-_HEALTH_PROBLEMS = {
-    "infectious": "患有传染病",
-    "mental": "患有精神疾病",
-    "critical": "患有危急重症",
-}
-
-
-def age_in_full_years(birth: date, on: date) -> int:
-    """Full years (周岁) on ``on``; a birthday on 29 February counts from 1 March in other years."""
-    years = on.year - birth.year
-    if (on.month, on.day) < (birth.month, birth.day):
-        years -= 1
-    return years
 
 
 def _date(evidence: Mapping[str, Any], key: str) -> date | None:
-    value = evidence.get(key)
-    if isinstance(value, date):
-        return value
-    if isinstance(value, str):
-        try:
-            return date.fromisoformat(value)
-        except ValueError:
-            return None
-    return None
+    return as_date(evidence.get(key))
 
 
 @rule(
@@ -64,11 +42,7 @@ def policy_in_force(ctx: GuardContext) -> str | None:
     summary="生活能够自理，无传染病、精神疾病、危急重症等不适宜疗养的疾患（第八条）",
 )
 def fit_for_convalescence(ctx: GuardContext) -> str | None:
-    health = ctx.cadre.get("health") or {}
-    found = []
-    if health.get("self_care", True) is not True:
-        found.append("生活不能自理")
-    found += [text for key, text in _HEALTH_PROBLEMS.items() if health.get(key, False)]
+    found = health_problems(ctx.cadre)
     if not found:
         return None
     return f"{ctx.cadre.get('name', '该军休干部')}{'、'.join(found)}，不适宜参加疗养"

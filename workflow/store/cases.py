@@ -6,14 +6,14 @@ change, its history row and (later) its notifications land together or not at al
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
-from workflow.store.schema import cadres, cases, definitions, history
+from workflow.store.schema import cadres, case_exceptions, cases, definitions, history
 
 Record = sa.Row[*tuple[Any, ...]]
 
@@ -134,3 +134,38 @@ def _new_id(result: sa.CursorResult[Any]) -> int:
     key = result.inserted_primary_key
     assert key is not None, "an INSERT of one row always has a primary key"
     return int(key[0])
+
+
+def insert_exception(connection: sa.Connection, values: Mapping[str, Any]) -> None:
+    connection.execute(sa.insert(case_exceptions).values(**values))
+
+
+def exception_rows(connection: sa.Connection, case_id: int) -> list[Record]:
+    query = (
+        sa.select(case_exceptions)
+        .where(case_exceptions.c.case_id == case_id)
+        .order_by(case_exceptions.c.seq)
+    )
+    return list(connection.execute(query))
+
+
+def other_cases_in_cycle(
+    connection: sa.Connection,
+    *,
+    cadre_id: str,
+    cycle: str,
+    states: Sequence[str],
+    excluding: int,
+) -> list[int]:
+    """Ids of the cadre's other cases in ``cycle`` that count as taking part (A9.2)."""
+    query = (
+        sa.select(cases.c.id)
+        .where(
+            cases.c.cadre_id == cadre_id,
+            cases.c.cycle == cycle,
+            cases.c.state.in_(list(states)),
+            cases.c.id != excluding,
+        )
+        .order_by(cases.c.id)
+    )
+    return [int(case_id) for case_id in connection.execute(query).scalars()]

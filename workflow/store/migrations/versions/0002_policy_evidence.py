@@ -37,9 +37,7 @@ def upgrade() -> None:
         sa.Column("reason", sa.Text, nullable=False),
         sa.Column("at", Moment, nullable=False),
         sa.PrimaryKeyConstraint("id", name="pk_case_exceptions"),
-        sa.ForeignKeyConstraint(
-            ["case_id"], ["cases.id"], name="fk_case_exceptions_case_id_cases"
-        ),
+        sa.ForeignKeyConstraint(["case_id"], ["cases.id"], name="fk_case_exceptions_case_id_cases"),
         sa.UniqueConstraint("case_id", "rule", name="uq_case_exceptions_case_id_rule"),
     )
     op.create_table(

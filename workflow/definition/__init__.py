@@ -1,0 +1,1 @@
+"""Workflow definitions: reading YAML, validating it, and the data classes it becomes."""

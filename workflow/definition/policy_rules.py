@@ -1,0 +1,86 @@
+"""The policy's rules as data: eligibility tiers (art. 4), exceptions for "in principle" clauses
+(art. 6, 8, 9) and cycles (art. 9), read from a definition's ``rules:`` block.
+
+A successor policy changes these by writing a new YAML file (A4.5); the evaluator in
+``workflow.eligibility`` only knows the shapes below, never the 2023 numbers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+
+@dataclass(frozen=True)
+class MeritTest:
+    """Matches a merit (立功) of class ``max_class`` or better (1 is best), optionally wartime."""
+
+    max_class: int
+    wartime: bool | None = None
+
+
+@dataclass(frozen=True)
+class HonourTest:
+    """Matches an honour of ``kind`` awarded at ``min_level`` or above, after placement."""
+
+    kind: str
+    min_level: str
+
+
+@dataclass(frozen=True)
+class Criterion:
+    """One clause of art. 4: any matching fact puts the cadre in the criterion's tier."""
+
+    id: str
+    article: str
+    clause: str
+    merit: MeritTest | None = None
+    honour: HonourTest | None = None
+    recommended_by: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Tier:
+    tier: str
+    label: str
+    criteria: tuple[Criterion, ...]
+
+
+@dataclass(frozen=True)
+class ExceptionRule:
+    """A rule that says "in principle" (原则上/一般): it may be waived, with a record (A6.2,
+    A8.2, A9.2), by one of the approver roles."""
+
+    rule: str
+    article: str
+    approvers: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Cycle:
+    id: str
+    start: date
+    end: date
+
+    def contains(self, day: date) -> bool:
+        return self.start <= day <= self.end
+
+
+@dataclass(frozen=True)
+class PolicyRules:
+    levels: tuple[str, ...]  # lowest first: "or above" means a later index
+    categories: tuple[str, ...]  # A2.1, A20.1
+    tiers: tuple[Tier, ...]  # highest first
+    plan_admits: dict[str, tuple[str, ...]]  # plan level -> tiers it admits (A4.4)
+    exceptions: tuple[ExceptionRule, ...]
+    cycles: tuple[Cycle, ...]
+    participation_states: tuple[str, ...]  # states that count as taking part (A9.2)
+
+    def level_rank(self, level: str) -> int:
+        return self.levels.index(level)
+
+    def exception_for(self, rule: str) -> ExceptionRule | None:
+        return next((e for e in self.exceptions if e.rule == rule), None)
+
+    def cycle_on(self, day: date) -> Cycle | None:
+        return next((c for c in self.cycles if c.contains(day)), None)

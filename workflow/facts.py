@@ -1,0 +1,50 @@
+"""Facts about a cadre record that several rules need: age in full years and health problems.
+
+Kept apart from the rules so the eligibility evaluator and the guards can share them without
+importing each other.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import date
+from typing import Any
+
+AGE_LIMIT = 80  # art. 8: 80周岁以下
+
+_HEALTH_PROBLEMS = {
+    "infectious": "患有传染病",
+    "mental": "患有精神疾病",
+    "critical": "患有危急重症",
+}
+
+
+def age_in_full_years(birth: date, on: date) -> int:
+    """Full years (周岁) on ``on``; a birthday on 29 February counts from 1 March in other years."""
+    years = on.year - birth.year
+    if (on.month, on.day) < (birth.month, birth.day):
+        years -= 1
+    return years
+
+
+def health_problems(cadre: Mapping[str, Any]) -> list[str]:
+    """What in the art. 8 health declaration rules the cadre out; a missing declaration
+    takes the roster format's defaults (self-caring, no illness)."""
+    health = cadre.get("health") or {}
+    found = []
+    if health.get("self_care", True) is not True:
+        found.append("生活不能自理")
+    found += [text for key, text in _HEALTH_PROBLEMS.items() if health.get(key, False)]
+    return found
+
+
+def as_date(value: Any) -> date | None:
+    """An ISO date string or a date; anything else is None so rules can explain the gap."""
+    if isinstance(value, date):
+        return value
+    if isinstance(value, str):
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            return None
+    return None
