@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 from typing import Any
 
@@ -9,8 +10,8 @@ import pytest
 
 from definitions import bundled_directory
 from workflow.definition.loader import load_definition_file
-from workflow.rules import RULES, GuardContext, evaluate
 from workflow.facts import age_in_full_years
+from workflow.rules import RULES, GuardContext, evaluate
 
 POLICY = load_definition_file(bundled_directory() / "honor_convalescence.yaml").policy
 HEALTHY = {"self_care": True, "infectious": False, "mental": False, "critical": False}
@@ -179,8 +180,6 @@ def test_a_waived_rule_is_reported_apart_from_the_refusals_that_stand() -> None:
     context = ctx(
         cadre={"birth_date": "1930-01-01"}, batch_start="2024-06-03", batch_end="2024-06-30"
     )
-    from dataclasses import replace
-
     verdict = evaluate(
         ["under_age_limit_on_first_day", "stay_within_seven_days"],
         replace(context, waived=frozenset({"under_age_limit_on_first_day"})),
