@@ -13,7 +13,8 @@ from workflow.definition.loader import load_definition_file
 from workflow.facts import age_in_full_years
 from workflow.rules import RULES, GuardContext, evaluate
 
-POLICY = load_definition_file(bundled_directory() / "honor_convalescence.yaml").policy
+DEFINITION = load_definition_file(bundled_directory() / "honor_convalescence.yaml")
+POLICY = DEFINITION.policy
 HEALTHY = {"self_care": True, "infectious": False, "mental": False, "critical": False}
 
 
@@ -186,3 +187,25 @@ def test_a_waived_rule_is_reported_apart_from_the_refusals_that_stand() -> None:
     )
     assert [r.article for r in verdict.refusals] == ["A6.2"]
     assert [r.article for r in verdict.waived] == ["A8.2"]
+
+
+@pytest.mark.parametrize(
+    ("today", "refused"),
+    [
+        pytest.param(date(2023, 12, 31), False, id="last-day-of-2023-cycle"),
+        pytest.param(date(2024, 1, 1), False, id="first-day-of-2024-2025-cycle"),
+        pytest.param(date(2026, 1, 1), True, id="after-every-cycle"),
+    ],
+)
+def test_a9_1_registration_falls_in_a_cycle(today: date, refused: bool) -> None:
+    assert DEFINITION.rules is not None
+    context = replace(ctx(today=today), rules=DEFINITION.rules)
+    assert (verdict("in_a_cycle", context) is not None) is refused
+
+
+def test_a9_2_other_participations_in_the_cycle_refuse_and_are_named() -> None:
+    context = replace(ctx(), facts={"cycle": "2024-2025", "participations_in_cycle": [3, 9]})
+    message = verdict("once_per_cycle", context)
+    assert message is not None
+    assert "案件 3、案件 9" in message
+    assert verdict("once_per_cycle", replace(ctx(), facts={"participations_in_cycle": []})) is None

@@ -230,9 +230,7 @@ def _honour(cadre: Mapping[str, Any], criterion: Criterion, rules: PolicyRules) 
 def _category_reason(cadre: Mapping[str, Any], rules: PolicyRules) -> Reason:
     category = cadre.get("category")
     passed = category in rules.categories
-    clause = (
-        "A20.1" if isinstance(category, str) and "军" in category and "士" in category else "A2.1"
-    )
+    clause = rules.categories.get(str(category), "A2.1")
     message = (
         f"人员类别“{category}”属于本细则适用范围"
         if passed

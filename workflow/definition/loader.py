@@ -174,7 +174,7 @@ def _build(data: dict[str, Any], text: str, source_name: str) -> Definition:
 def _rules(raw: dict[str, Any]) -> PolicyRules:
     return PolicyRules(
         levels=tuple(raw["levels"]),
-        categories=tuple(raw["categories"]),
+        categories=dict(raw["categories"]),
         tiers=tuple(
             Tier(
                 tier=t["tier"],

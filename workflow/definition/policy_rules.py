@@ -69,7 +69,7 @@ class Cycle:
 @dataclass(frozen=True)
 class PolicyRules:
     levels: tuple[str, ...]  # lowest first: "or above" means a later index
-    categories: tuple[str, ...]  # A2.1, A20.1
+    categories: dict[str, str]  # category -> the clause that covers it (A2.1, A20.1)
     tiers: tuple[Tier, ...]  # highest first
     plan_admits: dict[str, tuple[str, ...]]  # plan level -> tiers it admits (A4.4)
     exceptions: tuple[ExceptionRule, ...]

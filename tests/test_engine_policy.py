@@ -1,0 +1,193 @@
+"""The policy inside the workflow, on both databases: eligibility guards registration and
+approval (A4.4, A8.1), exceptions for "in principle" rules (A8.2, A9.2), acting on behalf of a
+family member (A7.2), and the explanation stored with the case (A4.2)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import pytest
+from factories import AGREEMENT, APPROVAL, CONSENT, HAPPY_PATH, INSURANCE, REGISTRATION, cadre
+
+from workflow import Engine, InputError, RuleRefused, SimulatedClock
+from workflow.clock import SHANGHAI
+from workflow.engine import EXCEPTIONS_APPLIED, GRANT_EXCEPTION
+
+OLD = "1944-06-03"  # 80 on APPROVAL's first day, 2024-06-03
+
+
+def consented(engine: Engine, cadre_id: str = "LC-DCF-0001") -> int:
+    case = engine.open_case(cadre_id, actor="cadre:张建国", data=REGISTRATION)
+    return engine.fire(case.id, "consent", actor="family:张丽", data=CONSENT).id
+
+
+def test_registration_stores_the_eligibility_explanation_and_cycle(engine: Engine) -> None:
+    engine.put_cadres([cadre()])
+    case = engine.open_case("LC-DCF-0001", actor="cadre:张建国", data=REGISTRATION)
+    assert (case.cycle, case.tier) == ("2024-2025", "city")
+    stored = engine.eligibility(case.id)
+    assert stored is not None
+    assert stored["eligible"] is True
+    assert stored["tier"] == "city"
+    assert any(
+        r["rule"] == "merit_second_class_or_higher" and r["passed"] for r in stored["reasons"]
+    )
+
+
+def test_registration_for_a_level_the_tier_does_not_reach_is_refused(engine: Engine) -> None:
+    """A4.4: a county-tier cadre (class-3 merit) may not join a city-level programme."""
+    engine.put_cadres([cadre(merits=[{"class": 3, "wartime": False, "year": 1979}])])
+    with pytest.raises(RuleRefused) as refused:
+        engine.open_case("LC-DCF-0001", actor="cadre:张建国", data={"plan_level": "city"})
+    assert refused.value.articles == ("A4.4",)
+    assert "县级对象" in str(refused.value)
+    case = engine.open_case("LC-DCF-0001", actor="cadre:张建国", data={"plan_level": "county"})
+    assert case.tier == "county"
+
+
+@pytest.mark.parametrize(
+    ("changes", "article"),
+    [
+        pytest.param({"merits": [], "honours": []}, "A4.4", id="no-tier"),
+        pytest.param({"health": {"self_care": False}}, "A8.1", id="not-self-caring"),
+        pytest.param({"category": "文职人员"}, "A2.1", id="not-covered"),
+    ],
+)
+def test_registration_refusals_cite_their_article(
+    engine: Engine, changes: dict[str, object], article: str
+) -> None:
+    engine.put_cadres([cadre(**changes)])
+    with pytest.raises(RuleRefused) as refused:
+        engine.open_case("LC-DCF-0001", actor="cadre:张建国", data=REGISTRATION)
+    assert article in refused.value.articles
+    assert engine.cases() == []
+
+
+def test_registration_before_the_policy_cites_a21_1(engine: Engine, clock: SimulatedClock) -> None:
+    engine.put_cadres([cadre()])
+    clock.set(datetime(2023, 3, 22, 9, 0, tzinfo=SHANGHAI))  # the day before it was issued
+    with pytest.raises(RuleRefused) as refused:
+        engine.open_case("LC-DCF-0001", actor="cadre:张建国", data=REGISTRATION)
+    assert refused.value.articles == ("A21.1",)
+
+
+def test_a8_2_an_exception_lets_an_80_year_old_go_and_the_history_shows_it(
+    engine: Engine,
+) -> None:
+    engine.put_cadres([cadre(birth_date=OLD)])
+    case_id = consented(engine)
+    with pytest.raises(RuleRefused) as refused:
+        engine.fire(case_id, "approve", actor="agency_officer:王芳", data=APPROVAL)
+    assert refused.value.articles == ("A8.2",)
+    with pytest.raises(RuleRefused) as not_an_approver:
+        engine.grant_exception(
+            case_id, "under_age_limit_on_first_day", actor="agency_officer:王芳", reason="体检合格"
+        )
+    assert not_an_approver.value.articles == ("A5.2",)
+    with pytest.raises(InputError):
+        engine.grant_exception(
+            case_id, "under_age_limit_on_first_day", actor="county_officer:赵局长", reason="  "
+        )
+    granted = engine.grant_exception(
+        case_id,
+        "under_age_limit_on_first_day",
+        actor="county_officer:赵局长",
+        reason="体检合格，家属陪同",
+    )
+    assert (granted.state, granted.version) == ("family_consented", 3)
+    approved = engine.fire(case_id, "approve", actor="agency_officer:王芳", data=APPROVAL)
+    assert approved.state == "agency_approved"
+    steps = engine.history(case_id)
+    grant = steps[2]
+    assert (grant.trigger, grant.from_state, grant.to_state) == (
+        GRANT_EXCEPTION,
+        "family_consented",
+        "family_consented",
+    )
+    assert grant.data == {"rule": "under_age_limit_on_first_day", "article": "A8.2"}
+    assert grant.reason == "体检合格，家属陪同"
+    applied = steps[3].data[EXCEPTIONS_APPLIED]
+    assert [a["article"] for a in applied] == ["A8.2"]
+    (record,) = engine.exceptions(case_id)
+    assert (record["approver_role"], record["approver_name"], record["seq"]) == (
+        "county_officer",
+        "赵局长",
+        3,
+    )
+
+
+def test_an_exception_for_a_hard_rule_is_bad_input(engine: Engine) -> None:
+    """A6.2's seven days is a hard limit; only "in principle" rules admit exceptions."""
+    engine.put_cadres([cadre()])
+    case_id = consented(engine)
+    with pytest.raises(InputError) as bad:
+        engine.grant_exception(
+            case_id, "stay_within_seven_days", actor="city_officer:钱处长", reason="行程安排"
+        )
+    assert "admits no exception" in str(bad.value)
+    assert len(engine.history(case_id)) == 2
+
+
+def test_a9_2_a_second_participation_in_the_cycle_needs_an_exception(engine: Engine) -> None:
+    engine.put_cadres([cadre()])
+    first = engine.open_case("LC-DCF-0001", actor="cadre:张建国", data=REGISTRATION)
+    for trigger, actor, data in HAPPY_PATH:
+        engine.fire(first.id, trigger, actor=actor, data=data)
+    second = consented(engine)
+    with pytest.raises(RuleRefused) as refused:
+        engine.fire(second, "approve", actor="agency_officer:王芳", data=APPROVAL)
+    assert refused.value.articles == ("A9.2",)
+    assert f"案件 {first.id}" in str(refused.value)
+    engine.grant_exception(
+        second, "once_per_cycle", actor="city_officer:钱处长", reason="上期因故缩短行程，经研究同意"
+    )
+    approved = engine.fire(second, "approve", actor="agency_officer:王芳", data=APPROVAL)
+    assert approved.state == "agency_approved"
+
+
+def test_a9_2_a_case_that_ended_without_taking_part_does_not_count(engine: Engine) -> None:
+    engine.put_cadres([cadre()])
+    first = engine.open_case("LC-DCF-0001", actor="cadre:张建国", data=REGISTRATION)
+    engine.fire(first.id, "refuse_consent", actor="family:张丽", data=CONSENT)
+    second = consented(engine)
+    assert (
+        engine.fire(second, "approve", actor="agency_officer:王芳", data=APPROVAL).state
+        == "agency_approved"
+    )
+
+
+def test_paper_consent_recorded_on_behalf_keeps_both_names(engine: Engine) -> None:
+    """Art. 7 consent given on paper: the officer acts, the family member consents (A7.2)."""
+    engine.put_cadres([cadre()])
+    case = engine.open_case("LC-DCF-0001", actor="cadre:张建国", data=REGISTRATION)
+    with pytest.raises(RuleRefused) as refused:
+        engine.fire(
+            case.id, "consent", actor="agency_officer:王芳", data=CONSENT, on_behalf_of="张丽"
+        )
+    assert refused.value.articles == ("A7.2",)
+    engine.fire(
+        case.id,
+        "consent",
+        actor="agency_officer:王芳",
+        on_behalf_of="张丽",
+        data={**CONSENT, "consent_form_ref": "JSTY-2024-017"},
+    )
+    consent = engine.history(case.id)[1]
+    assert (consent.actor, consent.role, consent.on_behalf_of) == ("王芳", "agency_officer", "张丽")
+    assert consent.data["consent_form_ref"] == "JSTY-2024-017"
+    assert engine.history(case.id)[0].on_behalf_of is None
+
+
+def test_the_whole_path_still_runs_after_an_exception(engine: Engine) -> None:
+    engine.put_cadres([cadre(birth_date=OLD)])
+    case_id = consented(engine)
+    engine.grant_exception(
+        case_id, "under_age_limit_on_first_day", actor="city_officer:钱处长", reason="体检合格"
+    )
+    for trigger, actor, data in [
+        ("approve", "agency_officer:王芳", APPROVAL),
+        ("sign_agreement", "agency_officer:王芳", AGREEMENT),
+        ("insure", "agency_officer:王芳", INSURANCE),
+    ]:
+        engine.fire(case_id, trigger, actor=actor, data=data)
+    assert engine.case(case_id).state == "insured"
