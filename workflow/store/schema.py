@@ -151,3 +151,31 @@ cadre_changes = sa.Table(
     sa.Column("changes", Json, nullable=False),  # {field: [old, new]}
     sa.Index(None, "cadre_id"),
 )
+
+# The transactional outbox: a notice is written in the same transaction as the step or timer
+# that causes it, and delivered later by the dispatcher, so a rolled-back step sends nothing and
+# a crash between commit and delivery loses nothing.
+outbox = sa.Table(
+    "outbox",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("idempotency_key", sa.String(200), nullable=False, unique=True),
+    sa.Column("case_id", sa.ForeignKey("cases.id"), nullable=True),
+    sa.Column("template", sa.String(100), nullable=False),
+    sa.Column("channel", sa.String(32), nullable=False),  # file | smtp | webhook
+    sa.Column("recipient_role", sa.String(64), nullable=False),
+    sa.Column("recipient_name", sa.String(200), nullable=False),
+    sa.Column("address", sa.String(500), nullable=True),  # e-mail, phone or URL
+    sa.Column("subject", sa.Text, nullable=False),
+    sa.Column("body", sa.Text, nullable=False),
+    sa.Column("body_html", sa.Text, nullable=True),
+    sa.Column("status", sa.String(16), nullable=False),  # pending | sending | sent | dead
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("next_attempt_at", Moment, nullable=False),
+    sa.Column("claimed_until", Moment, nullable=True),
+    sa.Column("last_error", sa.Text, nullable=True),
+    sa.Column("created_at", Moment, nullable=False),
+    sa.Column("sent_at", Moment, nullable=True),
+    sa.Index(None, "status", "next_attempt_at"),
+    sa.Index(None, "case_id"),
+)
