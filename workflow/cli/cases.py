@@ -1,19 +1,28 @@
-"""``convalescence cases``: open a case, move it one step, and read cases and their history.
+"""``convalescence cases``: open a case, move it one step, grant an exception, and read cases
+and their history.
 
 Each command is a thin shell over one `Engine` call; the engine decides and explains, the command
-only turns text options into arguments and the result into a table or JSON.
+only turns text options into arguments and the result into a table or JSON. Every command that
+prints a case prints the same shape (state, evidence, cycle and tier, the eligibility explanation
+stored at registration, the exceptions granted), so a script reads one shape whichever command
+produced it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
 
 import click
 from rich.table import Table
 
 from workflow.cli import output
 from workflow.cli.db import open_engine
-from workflow.engine import DEFAULT_DEFINITION
+from workflow.eligibility import Explanation, Reason
+from workflow.engine import DEFAULT_DEFINITION, Engine
 from workflow.errors import InputError
 from workflow.machine import Actor
 from workflow.records import CaseView, HistoryEntry
@@ -64,6 +73,41 @@ data_option = click.option(
     help="Evidence the step records (A7.2), one KEY=VALUE per option; repeat as needed.",
 )
 reason_option = click.option("--reason", help="Why, kept in the case history (A19.1).")
+expect_version_option = click.option(
+    "--expect-version",
+    type=click.IntRange(min=1),
+    metavar="N",
+    help="Refuse (exit 3) if the case is no longer at version N: someone acted first.",
+)
+
+
+def parse_name(_ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
+    """A blank name would record "on behalf of nobody" and silently skip the A7.2 paper check."""
+    if value is None:
+        return None
+    if not value.strip():
+        raise click.BadParameter("must name a person, e.g. 张丽")
+    return value.strip()
+
+
+_ON_BEHALF = "Whom the actor acts for, e.g. {}; history records both names (A19.1)."
+open_on_behalf_option = click.option(
+    "--on-behalf-of",
+    "on_behalf_of",
+    metavar="NAME",
+    callback=parse_name,
+    help=_ON_BEHALF.format("the cadre whose paper registration form an agency officer records"),
+)
+fire_on_behalf_option = click.option(
+    "--on-behalf-of",
+    "on_behalf_of",
+    metavar="NAME",
+    callback=parse_name,
+    help=_ON_BEHALF.format(
+        "the family member whose paper consent form an agency officer records; the consent "
+        "step then needs --data consent_form_ref=... (the form's number, A7.2)"
+    ),
+)
 
 
 @click.group()
@@ -74,6 +118,7 @@ def cases() -> None:
 @cases.command("open")
 @click.option("--cadre", "cadre_id", required=True, metavar="ID", help="The cadre's roster id.")
 @actor_option
+@open_on_behalf_option
 @click.option("--definition", default=DEFAULT_DEFINITION, show_default=True, metavar="NAME")
 @data_option
 @reason_option
@@ -82,66 +127,123 @@ def open_case(
     *,
     cadre_id: str,
     actor: Actor,
+    on_behalf_of: str | None,
     definition: str,
     data: dict[str, str],
     reason: str | None,
     as_json: bool,
 ) -> None:
-    """Register a cadre for convalescence (A7.1) under the policy version in force today."""
-    view = open_engine().open_case(
-        cadre_id, actor=actor, definition=definition, data=data, reason=reason
+    """Register a cadre for convalescence (A7.1) under the policy version in force today.
+
+    The eligibility explanation of the day (A4.2) is stored with the case and printed, so the
+    officer sees at once which articles decided; `eligibility explain` asks the same question
+    without opening a case.
+    """
+    engine = open_engine()
+    view = engine.open_case(
+        cadre_id,
+        actor=actor,
+        definition=definition,
+        data=data,
+        reason=reason,
+        on_behalf_of=on_behalf_of,
     )
-    _print_case(view, as_json)
+    _print_case(engine, view, as_json)
 
 
 @cases.command()
 @click.argument("case_id", type=int, metavar="CASE_ID")
 @click.argument("trigger")
 @actor_option
+@fire_on_behalf_option
 @data_option
 @reason_option
-@click.option(
-    "--expect-version",
-    type=click.IntRange(min=1),
-    metavar="N",
-    help="Refuse (exit 3) if the case is no longer at version N: someone acted first.",
-)
+@expect_version_option
 @output.json_option
 def fire(
     *,
     case_id: int,
     trigger: str,
     actor: Actor,
+    on_behalf_of: str | None,
     data: dict[str, str],
     reason: str | None,
     expect_version: int | None,
     as_json: bool,
 ) -> None:
     """Move case CASE_ID one step by TRIGGER (see `cases show` for the steps open to it)."""
-    view = open_engine().fire(
+    engine = open_engine()
+    view = engine.fire(
         case_id,
         trigger,
         actor=actor,
         data=data,
         reason=reason,
+        on_behalf_of=on_behalf_of,
         expected_version=expect_version,
     )
-    _print_case(view, as_json)
+    _print_case(engine, view, as_json, explain=False)
+
+
+@cases.command("grant-exception")
+@click.argument("case_id", type=int, metavar="CASE_ID")
+@click.argument("rule", metavar="RULE")
+@click.option(
+    "--as",
+    "actor",
+    required=True,
+    metavar="ROLE:NAME",
+    callback=parse_actor,
+    help="Who approves, as ROLE:NAME (e.g. county_officer:赵局长); only the approver roles the "
+    "policy lists for RULE may grant it (others exit 1 citing A5.2).",
+)
+@click.option(
+    "--reason",
+    required=True,
+    help="Why the exception is justified; mandatory, kept in the case history (A19.1).",
+)
+@expect_version_option
+@output.json_option
+def grant_exception(
+    *,
+    case_id: int,
+    rule: str,
+    actor: Actor,
+    reason: str,
+    expect_version: int | None,
+    as_json: bool,
+) -> None:
+    """Record an exception to an "in principle" rule of case CASE_ID (art. 8, art. 9).
+
+    RULE is a rule the policy lets be waived with a record, e.g. under_age_limit_on_first_day
+    (A8.2, aged 80 or over on the batch's first day) or once_per_cycle (A9.2). The grant is a
+    history row of its own; the later step the rule would have refused then passes and lists
+    the exception under _exceptions_applied in its history. A rule that admits no exception is
+    bad input (exit 2); the message lists those that do.
+    """
+    engine = open_engine()
+    view = engine.grant_exception(
+        case_id, rule, actor=actor, reason=reason, expected_version=expect_version
+    )
+    _print_case(engine, view, as_json, explain=False)
 
 
 @cases.command()
 @click.argument("case_id", type=int, metavar="CASE_ID")
 @output.json_option
 def show(case_id: int, as_json: bool) -> None:
-    """A case's state, recorded evidence and the steps open to it, with who may take them."""
-    _print_case(open_engine().case(case_id), as_json)
+    """A case's state, evidence, cycle and tier, the eligibility explanation stored when it was
+    opened (A4.2), the exceptions granted, and the steps open to it with who may take them."""
+    engine = open_engine()
+    _print_case(engine, engine.case(case_id), as_json)
 
 
 @cases.command()
 @click.argument("case_id", type=int, metavar="CASE_ID")
 @output.json_option
 def history(case_id: int, as_json: bool) -> None:
-    """Every step the case took: who, when, from where to where, what was recorded, why."""
+    """Every step the case took: who (and for whom), when, from where to where, what was
+    recorded, why."""
     entries = open_engine().history(case_id)
     if as_json:
         output.print_json([entry.to_json() for entry in entries])
@@ -191,9 +293,74 @@ def list_cases(
 # -- rendering ----------------------------------------------------------------------------
 
 
-def _print_case(view: CaseView, as_json: bool) -> None:
+@dataclass(frozen=True)
+class CaseDetails:
+    """A case with what the engine keeps beside it: the eligibility explanation stored when it
+    was opened (A4.2) and the exceptions granted on it (A19.1)."""
+
+    view: CaseView
+    eligibility: dict[str, Any] | None
+    exceptions: list[dict[str, Any]]
+
+    @classmethod
+    def load(cls, engine: Engine, view: CaseView) -> CaseDetails:
+        return cls(view, engine.eligibility(view.id), engine.exceptions(view.id))
+
+    def to_json(self) -> dict[str, Any]:
+        return self.view.to_json() | {
+            "eligibility": self.eligibility,
+            "exceptions": [_exception_json(row) for row in self.exceptions],
+        }
+
+
+def _exception_json(row: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "rule": row["rule"],
+        "article": row["article"],
+        "approver": f"{row['approver_role']}:{row['approver_name']}",
+        "approver_role": row["approver_role"],
+        "approver_name": row["approver_name"],
+        "reason": row["reason"],
+        "at": row["at"].isoformat(),
+        "seq": row["seq"],
+    }
+
+
+def stored_sentences(stored: Mapping[str, Any]) -> list[str]:
+    """The stored explanation read back as the sentences `Explanation.sentences()` gives, so an
+    officer hears the same words at registration, in `eligibility explain` and in `cases show`.
+
+    A stored value of another shape (written by some other version) is shown raw rather than
+    failing: the record must stay readable for an audit.
+    """
+    try:
+        explanation = Explanation(
+            eligible=bool(stored["eligible"]),
+            tier=str(stored["tier"]),
+            level=str(stored["level"]),
+            on=date.fromisoformat(stored["on"]),
+            reasons=tuple(
+                Reason(
+                    article=int(r["article"]),
+                    clause=str(r["clause"]),
+                    rule=str(r["rule"]),
+                    passed=bool(r["passed"]),
+                    message=str(r["message"]),
+                )
+                for r in stored["reasons"]
+            ),
+        )
+    except (KeyError, TypeError, ValueError):
+        return [json.dumps(stored, ensure_ascii=False, default=str)]
+    return explanation.sentences()
+
+
+def _print_case(engine: Engine, view: CaseView, as_json: bool, *, explain: bool = True) -> None:
+    """``explain=False`` leaves the eligibility sentences out of the text (a step does not change
+    them); JSON always carries everything, so every command prints one shape."""
+    details = CaseDetails.load(engine, view)
     if as_json:
-        output.print_json(view.to_json())
+        output.print_json(details.to_json())
         return
     console = output.stdout()
     output.say(
@@ -205,8 +372,26 @@ def _print_case(view: CaseView, as_json: bool) -> None:
         + (" · 已结案 closed" if view.terminal else ""),
         style="bold",
     )
+    output.say(
+        f"周期 cycle: {view.cycle or '—'} · 层级 tier: {view.tier or '—'}"
+        f"（{_TIER_NAMES.get(view.tier or '', '未记录')}）"
+    )
+    if explain:
+        output.say(
+            "资格 eligibility（报名时记录 as recorded at registration, A4.2）:", style="bold"
+        )
+        stored = details.eligibility
+        for sentence in stored_sentences(stored) if stored else ["未记录 none recorded"]:
+            output.say(sentence)
     if view.evidence:
         console.print(output.table("证据 evidence", ["field", "value"], view.evidence.items()))
+    if details.exceptions:
+        granted = [
+            (e["rule"], e["article"], e["approver"], e["reason"], e["at"])
+            for e in map(_exception_json, details.exceptions)
+        ]
+        columns = ["rule", "article", "approver", "reason", "at"]
+        console.print(output.table("例外 exceptions granted (A19.1)", columns, granted))
     if view.next_steps:
         rows = [(s.trigger, s.label, s.dest, ", ".join(s.roles)) for s in view.next_steps]
         columns = ["trigger", "说明 label", "to", "roles (--as ROLE:NAME)"]
@@ -221,13 +406,23 @@ def _history_table(case_id: int, entries: Sequence[HistoryEntry]) -> Table:
             e.trigger,
             f"{e.from_state or '—'} → {e.to_state}",
             f"{e.role}:{e.actor}",
-            "\n".join(f"{key}={value}" for key, value in e.data.items()),
+            e.on_behalf_of,
+            "\n".join(f"{key}={_text(value)}" for key, value in e.data.items()),
             e.reason,
         )
         for e in entries
     ]
-    columns = ["#", "at", "trigger", "state", "actor", "data", "reason"]
+    columns = ["#", "at", "trigger", "state", "actor", "代 on behalf of", "data", "reason"]
     return output.table(f"案件 {case_id} 历史 history (A19.1)", columns, rows)
+
+
+_TIER_NAMES = {"city": "市级", "county": "县级", "none": "无层级"}
+
+
+def _text(value: Any) -> str:
+    """Recorded values as an officer reads them: text as is, anything structured (such as the
+    exceptions a step relied on) as JSON rather than a Python repr."""
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
 
 
 def _list_table(views: Sequence[CaseView]) -> Table:

@@ -19,6 +19,7 @@ from workflow.cli.cases import cases
 from workflow.cli.db import Settings, db
 from workflow.cli.definitions import definitions
 from workflow.cli.demo import demo
+from workflow.cli.eligibility import eligibility
 from workflow.clock import as_shanghai
 from workflow.errors import WorkflowError
 
@@ -97,3 +98,4 @@ main.add_command(db)
 main.add_command(definitions)
 main.add_command(cases)
 main.add_command(demo)
+main.add_command(eligibility)
