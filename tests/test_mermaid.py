@@ -4,11 +4,14 @@ drawn and nothing else is (workflow/contrib/mermaid.py)."""
 from __future__ import annotations
 
 import dataclasses
+import json
 import re
 
 import pytest
+from click.testing import CliRunner
 
 from definitions import bundled_directory
+from workflow.cli.main import main
 from workflow.contrib.mermaid import to_mermaid
 from workflow.definition.loader import load_definition_file
 from workflow.definition.model import Definition
@@ -94,3 +97,11 @@ def test_labels_cannot_break_the_diagram(definition: Definition) -> None:
     escaped = "a #quot;b#quot;#58; c#59; #35;d"
     assert parsed_states["insured"] == escaped
     assert ("insured", "attended", f"attend {escaped}") in edges
+
+
+def test_the_diagram_command_prints_json_too() -> None:
+    result = CliRunner().invoke(main, ["definitions", "diagram", "--json"])
+    assert result.exit_code == 0, result.output
+    body = json.loads(result.output)
+    assert body["name"] == "honor_convalescence"
+    assert body["mermaid"].startswith("stateDiagram-v2")

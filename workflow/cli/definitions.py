@@ -187,9 +187,17 @@ def show(name: str | None, version: int | None, as_json: bool) -> None:
 @definitions.command()
 @name_argument
 @version_option
-def diagram(name: str | None, version: int | None) -> None:
+@output.json_option
+def diagram(name: str | None, version: int | None, as_json: bool) -> None:
     """Print the definition as a Mermaid stateDiagram-v2 (paste into any Mermaid viewer)."""
-    click.echo(to_mermaid(lookup(name, version)), nl=False)
+    definition = lookup(name, version)
+    mermaid = to_mermaid(definition)
+    if as_json:
+        output.print_json(
+            {"name": definition.name, "version": definition.version, "mermaid": mermaid}
+        )
+    else:
+        click.echo(mermaid, nl=False)
 
 
 def _policy_table(definition: Definition) -> Table:
