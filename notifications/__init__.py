@@ -1,1 +1,60 @@
-"""Notification templates (Jinja2) and delivery channels; grows with the notifications issue."""
+"""Notices to cadres, families and officers: Jinja2 templates, the outbox dispatcher and its
+delivery channels (file, SMTP, webhook).
+
+A host needs one import line, e.g. ``from notifications import dispatch, build_channels``.
+The engine writes outbox rows with `render` inside a step's transaction; `dispatch` delivers
+them later (``convalescence notifications dispatch``).
+"""
+
+# The workflow package first: its engine imports notifications.render, so when a program
+# imports this package before workflow, workflow must finish loading before our submodules
+# import from it, or the engine would find notifications.render half-initialised.
+import workflow  # noqa: F401  # isort: skip
+
+from notifications.channels import (
+    Channel,
+    ChannelSettings,
+    FileChannel,
+    SmtpChannel,
+    WebhookChannel,
+    build_channels,
+)
+from notifications.dispatch import DispatchReport, Failure, dispatch
+from notifications.errors import ChannelConfigError, DeliveryError, TemplateError
+from notifications.masking import mask_address, mask_id_card, mask_phone, mask_text
+from notifications.outbox import OutboxEntry, OutboxMessage, list_entries, retry_dead
+from notifications.render import (
+    Rendered,
+    check_templates,
+    render,
+    sample_context,
+    template_names,
+)
+
+__all__ = [
+    "Channel",
+    "ChannelConfigError",
+    "ChannelSettings",
+    "DeliveryError",
+    "DispatchReport",
+    "Failure",
+    "FileChannel",
+    "OutboxEntry",
+    "OutboxMessage",
+    "Rendered",
+    "SmtpChannel",
+    "TemplateError",
+    "WebhookChannel",
+    "build_channels",
+    "check_templates",
+    "dispatch",
+    "list_entries",
+    "mask_address",
+    "mask_id_card",
+    "mask_phone",
+    "mask_text",
+    "render",
+    "retry_dead",
+    "sample_context",
+    "template_names",
+]

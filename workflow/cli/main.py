@@ -20,6 +20,7 @@ from workflow.cli.db import Settings, db
 from workflow.cli.definitions import definitions
 from workflow.cli.demo import demo
 from workflow.cli.eligibility import eligibility
+from workflow.cli.notifications import notifications
 from workflow.clock import as_shanghai
 from workflow.errors import WorkflowError
 
@@ -99,3 +100,4 @@ main.add_command(definitions)
 main.add_command(cases)
 main.add_command(demo)
 main.add_command(eligibility)
+main.add_command(notifications)

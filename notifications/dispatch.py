@@ -1,0 +1,310 @@
+"""The dispatcher: claims due outbox rows, hands each to its channel, records the outcome.
+
+Three short steps per run, so no transaction is held open while a mail server thinks:
+
+1. **Claim** (one write transaction): pick due rows (``pending``, or ``sending`` whose claim
+   expired) for the configured channels and mark them ``sending`` with ``claimed_until = now +
+   lease`` and ``attempts + 1``. PostgreSQL skips rows another dispatcher holds
+   (``FOR UPDATE SKIP LOCKED``); SQLite has no row locks and serialises the claim with
+   ``BEGIN IMMEDIATE``. Either way, two dispatchers never claim the same row at once.
+2. **Deliver**, outside any transaction, each row whose claim has not run out meanwhile.
+3. **Record** each outcome in its own write transaction, right after its delivery: ``sent``;
+   or back to ``pending`` with exponential back-off; or ``dead`` when the error is permanent or
+   the attempts are used up. The update only applies while the row still carries this claim's
+   attempt count, so a dispatcher that lost its claim cannot overwrite a newer one.
+
+A dispatcher killed after claiming loses nothing: its claims expire and a later run delivers
+those rows again, under the same idempotency key, so the receiver can drop a duplicate.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+
+from notifications.channels import Channel
+from notifications.errors import DeliveryError
+from notifications.masking import mask_address, mask_text
+from notifications.outbox import DEAD, PENDING, SENDING, SENT, OutboxMessage, write_connection
+from workflow.clock import Clock
+from workflow.store.schema import outbox
+
+log = logging.getLogger(__name__)
+
+DEFAULT_BATCH = 50
+DEFAULT_MAX_ATTEMPTS = 6
+DEFAULT_BASE_DELAY = timedelta(seconds=30)
+DEFAULT_MAX_DELAY = timedelta(hours=6)
+DEFAULT_LEASE = timedelta(minutes=5)
+MAX_ERROR_LENGTH = 1000
+
+
+@dataclass(frozen=True)
+class Failure:
+    """One delivery that did not succeed this run; ``next_attempt_at`` is None when the row
+    went dead."""
+
+    id: int
+    idempotency_key: str
+    channel: str
+    attempts: int
+    error: str
+    retryable: bool
+    next_attempt_at: datetime | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            **self.__dict__,
+            "next_attempt_at": self.next_attempt_at.isoformat() if self.next_attempt_at else None,
+        }
+
+
+@dataclass(frozen=True)
+class DispatchReport:
+    """What one run did. ``unrouted`` counts due rows for channels this dispatcher was not
+    given (left pending for one that is); ``expired`` counts claimed rows whose lease ran out
+    before their turn (left for the next run); ``abandoned`` counts rows whose claim had expired
+    after their last allowed attempt, i.e. the dispatcher died delivering them every time."""
+
+    claimed: int = 0
+    sent: int = 0
+    retrying: int = 0
+    dead: int = 0
+    expired: int = 0
+    abandoned: int = 0
+    unrouted: int = 0
+    failures: tuple[Failure, ...] = field(default=())
+
+    def to_json(self) -> dict[str, Any]:
+        return {**self.__dict__, "failures": [f.to_json() for f in self.failures]}
+
+    def __add__(self, other: DispatchReport) -> DispatchReport:
+        return DispatchReport(
+            claimed=self.claimed + other.claimed,
+            sent=self.sent + other.sent,
+            retrying=self.retrying + other.retrying,
+            dead=self.dead + other.dead,
+            expired=self.expired + other.expired,
+            abandoned=self.abandoned + other.abandoned,
+            unrouted=other.unrouted,  # a count of what is waiting now, not a running total
+            failures=self.failures + other.failures,
+        )
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How often and how patiently a failing notice is tried again."""
+
+    max_attempts: int = DEFAULT_MAX_ATTEMPTS
+    base_delay: timedelta = DEFAULT_BASE_DELAY
+    max_delay: timedelta = DEFAULT_MAX_DELAY
+
+    def backoff(self, attempts: int) -> timedelta:
+        """The wait after the ``attempts``-th failed try: base, 2×base, 4×base, … up to a cap,
+        so a server that is down for an hour is not hammered, nor waited for a day."""
+        delay: timedelta = self.base_delay * 2 ** max(attempts - 1, 0)
+        return min(delay, self.max_delay)
+
+
+def dispatch(
+    db: sa.Engine,
+    channels: Mapping[str, Channel],
+    clock: Clock,
+    *,
+    batch: int = DEFAULT_BATCH,
+    max_attempts: int = DEFAULT_MAX_ATTEMPTS,
+    base_delay: timedelta = DEFAULT_BASE_DELAY,
+    max_delay: timedelta = DEFAULT_MAX_DELAY,
+    lease: timedelta = DEFAULT_LEASE,
+) -> DispatchReport:
+    """Deliver up to ``batch`` due notices once; returns what happened.
+
+    ``db`` must come from `workflow.store.database.create_engine` (or be `Engine.db`), whose
+    SQLite set-up turns the write option into ``BEGIN IMMEDIATE``. ``channels`` maps the
+    outbox's ``channel`` values to channels; rows for other channels stay pending.
+    """
+    if batch < 1 or max_attempts < 1:
+        raise ValueError("batch and max_attempts must be at least 1")
+    policy = RetryPolicy(max_attempts, base_delay, max_delay)
+    names = sorted(channels)
+    messages, abandoned = _claim(
+        db, names, now=clock.now(), batch=batch, lease=lease, max_attempts=max_attempts
+    )
+    sent = expired = 0
+    failures: list[Failure] = []
+    for message, claimed_until in messages:
+        if clock.now() >= claimed_until:
+            # Another dispatcher may already have re-claimed it; delivering now could run
+            # beside that one. Leave it: the expired claim makes it due again.
+            expired += 1
+            continue
+        try:
+            channels[message.channel].deliver(message)
+        except DeliveryError as error:
+            failure = _record_failure(db, message, clock, error, policy)
+        except Exception as error:
+            # A channel bug (or a library error it did not translate) must not stop the batch
+            # or lose the row: it is recorded like a retryable failure, with its type, so the
+            # attempts run out into a dead letter an officer can read instead of a crash loop.
+            log.exception("outbox %s: channel %s failed unexpectedly", message.id, message.channel)
+            unexpected = DeliveryError(
+                message.channel, f"{type(error).__name__}: {error}", retryable=True
+            )
+            failure = _record_failure(db, message, clock, unexpected, policy)
+        else:
+            if _record_sent(db, message, clock.now()):
+                sent += 1
+            continue
+        if failure is not None:
+            failures.append(failure)
+    dead = sum(1 for f in failures if f.next_attempt_at is None)
+    return DispatchReport(
+        claimed=len(messages),
+        sent=sent,
+        retrying=len(failures) - dead,
+        dead=dead,
+        expired=expired,
+        abandoned=abandoned,
+        unrouted=_count_unrouted(db, names, clock.now()),
+        failures=tuple(failures),
+    )
+
+
+def _due(now: datetime) -> sa.ColumnElement[bool]:
+    return sa.and_(
+        outbox.c.next_attempt_at <= now,
+        sa.or_(
+            outbox.c.status == PENDING,
+            sa.and_(outbox.c.status == SENDING, outbox.c.claimed_until <= now),
+        ),
+    )
+
+
+def _claim(
+    db: sa.Engine,
+    names: list[str],
+    *,
+    now: datetime,
+    batch: int,
+    lease: timedelta,
+    max_attempts: int,
+) -> tuple[list[tuple[OutboxMessage, datetime]], int]:
+    claimed_until = now + lease
+    with write_connection(db) as connection, connection.begin():
+        query = (
+            sa.select(outbox.c.id, outbox.c.status, outbox.c.attempts)
+            .where(_due(now), outbox.c.channel.in_(names))
+            .order_by(outbox.c.next_attempt_at, outbox.c.id)
+            .limit(batch)
+        )
+        if connection.dialect.name == "postgresql":
+            query = query.with_for_update(skip_locked=True)
+        rows = connection.execute(query).all()
+        # A row whose claim ran out after its last allowed attempt killed (or hung) every
+        # dispatcher that tried it: stop there rather than crash the next one too.
+        abandoned = [r.id for r in rows if r.status == SENDING and r.attempts >= max_attempts]
+        if abandoned:
+            connection.execute(
+                sa.update(outbox)
+                .where(outbox.c.id.in_(abandoned))
+                .values(
+                    status=DEAD,
+                    claimed_until=None,
+                    last_error="the dispatcher stopped during delivery on every attempt "
+                    f"({max_attempts}); check the channel before retrying",
+                )
+            )
+        ids = [r.id for r in rows if r.id not in set(abandoned)]
+        if not ids:
+            return [], len(abandoned)
+        connection.execute(
+            sa.update(outbox)
+            .where(outbox.c.id.in_(ids))
+            .values(status=SENDING, claimed_until=claimed_until, attempts=outbox.c.attempts + 1)
+        )
+        claimed = connection.execute(
+            sa.select(outbox)
+            .where(outbox.c.id.in_(ids))
+            .order_by(outbox.c.next_attempt_at, outbox.c.id)
+        ).all()
+    return [(OutboxMessage.from_row(r._mapping), claimed_until) for r in claimed], len(abandoned)
+
+
+def _ours(message: OutboxMessage) -> sa.ColumnElement[bool]:
+    """The row is still under this run's claim: nobody re-claimed it after ours expired."""
+    return sa.and_(
+        outbox.c.id == message.id,
+        outbox.c.status == SENDING,
+        outbox.c.attempts == message.attempts,
+    )
+
+
+def _record_sent(db: sa.Engine, message: OutboxMessage, now: datetime) -> bool:
+    with write_connection(db) as connection, connection.begin():
+        result = connection.execute(
+            sa.update(outbox)
+            .where(_ours(message))
+            .values(status=SENT, sent_at=now, claimed_until=None)
+        )
+    if result.rowcount != 1:
+        log.warning("outbox %s: delivered, but its claim was taken over meanwhile", message.id)
+        return False
+    log.info(
+        "outbox %s sent: %s to %s %s (%s) via %s",
+        message.id,
+        message.template,
+        message.recipient_role,
+        message.recipient_name,
+        mask_address(message.address),
+        message.channel,
+    )
+    return True
+
+
+def _record_failure(
+    db: sa.Engine, message: OutboxMessage, clock: Clock, error: DeliveryError, policy: RetryPolicy
+) -> Failure | None:
+    now = clock.now()
+    text = mask_text(error.message)[:MAX_ERROR_LENGTH]
+    give_up = not error.retryable or message.attempts >= policy.max_attempts
+    next_attempt_at = None if give_up else now + policy.backoff(message.attempts)
+    values: dict[str, Any] = {"claimed_until": None, "last_error": text}
+    if next_attempt_at is None:
+        values["status"] = DEAD
+    else:
+        values |= {"status": PENDING, "next_attempt_at": next_attempt_at}
+    with write_connection(db) as connection, connection.begin():
+        result = connection.execute(sa.update(outbox).where(_ours(message)).values(**values))
+    if result.rowcount != 1:
+        log.warning("outbox %s: failed, and its claim was taken over meanwhile", message.id)
+        return None
+    log.warning(
+        "outbox %s attempt %s/%s failed (%s): %s",
+        message.id,
+        message.attempts,
+        policy.max_attempts,
+        "dead" if next_attempt_at is None else f"retry at {next_attempt_at.isoformat()}",
+        text,
+    )
+    return Failure(
+        id=message.id,
+        idempotency_key=message.idempotency_key,
+        channel=message.channel,
+        attempts=message.attempts,
+        error=text,
+        retryable=error.retryable,
+        next_attempt_at=next_attempt_at,
+    )
+
+
+def _count_unrouted(db: sa.Engine, names: list[str], now: datetime) -> int:
+    query = sa.select(sa.func.count()).select_from(outbox).where(_due(now))
+    if names:
+        query = query.where(outbox.c.channel.not_in(names))
+    with db.connect() as connection, connection.begin():
+        return int(connection.execute(query).scalar_one())
