@@ -23,7 +23,7 @@ from workflow.cadres import cadre_row
 from workflow.clock import Clock, SystemClock, shanghai_date
 from workflow.definition.catalog import Catalog
 from workflow.definition.loader import load_definition_text
-from workflow.definition.model import Definition
+from workflow.definition.model import Definition, StepSpec
 from workflow.eligibility import explain
 from workflow.errors import (
     ConflictError,
@@ -36,6 +36,7 @@ from workflow.errors import (
     RuleRefused,
 )
 from workflow.machine import Actor, CompiledWorkflow, Decision
+from workflow.notify import notice_rows
 from workflow.records import CaseView, HistoryEntry, NextStep
 from workflow.rules import RULES, GuardContext
 from workflow.store import cases as store
@@ -63,6 +64,7 @@ class Engine:
         clock: Clock | None = None,
         definition_dirs: Sequence[str | Path] = (),
         auto_upgrade: bool = False,
+        notice_channels: Mapping[str, str] | None = None,
     ) -> None:
         if isinstance(db, sa.Engine):
             self.db, self._owns_db = db, False
@@ -71,6 +73,7 @@ class Engine:
         self.clock = clock or SystemClock()
         self.catalog = Catalog.from_directories([bundled_directory(), *map(Path, definition_dirs)])
         self._auto_upgrade = auto_upgrade
+        self.notice_channels = dict(notice_channels or {})  # role -> channel; default "file"
         self._schema_checked = False
         self._compiled: dict[int, CompiledWorkflow] = {}  # by stored definition id
         self._by_hash: dict[str, CompiledWorkflow] = {}  # by content hash
@@ -220,7 +223,21 @@ class Engine:
                 ),
             )
             row = store.case_row(connection, case_id)
-        assert row is not None
+            assert row is not None
+            store.insert_notices(
+                connection,
+                notice_rows(
+                    chosen.open,
+                    step_name="open",
+                    definition=chosen,
+                    case=row._mapping,
+                    cadre=record,
+                    seq=1,
+                    now=now,
+                    reason=reason,
+                    routing=self.notice_channels,
+                ),
+            )
         return self._view(row._mapping, within)
 
     def fire(
@@ -265,9 +282,12 @@ class Engine:
             raw_fields=data or {},
             context=context,
         )
+        assert spec is not None  # decide() refused any trigger without a transition
         return self._write_step(
             row,
             workflow,
+            step=spec,
+            cadre=record,
             dest=decision.dest,
             evidence={**row.evidence, **decision.fields},
             history=_history_values(
@@ -302,7 +322,7 @@ class Engine:
         say so in their history."""
         actor = actor if isinstance(actor, Actor) else Actor.parse(actor)
         now = self.clock.now()
-        row, _record = self._snapshot(case_id, expected_version, within)
+        row, record = self._snapshot(case_id, expected_version, within)
         workflow = self._workflow(row.definition_id, within)
         rules = workflow.definition.rules
         allowed = rules.exception_for(rule) if rules else None
@@ -341,6 +361,8 @@ class Engine:
         return self._write_step(
             row,
             workflow,
+            step=None,
+            cadre=record,
             dest=row.state,
             evidence=dict(row.evidence),
             history=_history_values(
@@ -390,16 +412,41 @@ class Engine:
         row: store.Record,
         workflow: CompiledWorkflow,
         *,
+        step: StepSpec | None,
+        cadre: Mapping[str, Any],
         dest: str,
         evidence: dict[str, Any],
         history: dict[str, Any],
         within: Within,
         extra: Callable[[sa.Connection], None] | None = None,
     ) -> CaseView:
-        """Compare-and-set the case, append its history row (and ``extra`` rows) in one
-        transaction; if the version moved since the snapshot, nothing is written."""
+        """Compare-and-set the case, append its history row, its notices (and ``extra`` rows)
+        in one transaction; if the version moved since the snapshot, nothing is written."""
         terminal = workflow.definition.state(dest).terminal
         now = history["at"]
+        moved_row = {
+            **row._mapping,
+            "state": dest,
+            "terminal": terminal,
+            "version": row.version + 1,
+            "evidence": evidence,
+            "updated_at": now,
+        }
+        notices = (
+            notice_rows(
+                step,
+                step_name=history["trigger"],
+                definition=workflow.definition,
+                case=moved_row,
+                cadre=cadre,
+                seq=history["seq"],
+                now=now,
+                reason=history["reason"],
+                routing=self.notice_channels,
+            )
+            if step is not None
+            else []
+        )
         with self.transaction(within, write=True) as connection:
             moved = store.move_case(
                 connection,
@@ -417,17 +464,10 @@ class Engine:
                     actual_version=store.case_version(connection, row.id),
                 )
             store.insert_history(connection, history)
+            store.insert_notices(connection, notices)
             if extra is not None:
                 extra(connection)
         # The compare-and-set succeeded, so the stored row is exactly this; no need to re-read.
-        moved_row = {
-            **row._mapping,
-            "state": dest,
-            "terminal": terminal,
-            "version": row.version + 1,
-            "evidence": evidence,
-            "updated_at": now,
-        }
         return self._view(moved_row, within)
 
     def _facts_for(

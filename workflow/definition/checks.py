@@ -10,13 +10,26 @@ from __future__ import annotations
 from collections import defaultdict, deque
 from collections.abc import Iterator, Mapping
 from datetime import date, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from workflow.definition.yaml_source import Located, Path
 from workflow.errors import Problem
 
 
-def graph_problems(located: Located, known_guards: Mapping[str, object]) -> list[Problem]:
+class TemplateCheck(Protocol):
+    """What validation needs from the notifications package (kept as a port, so definition
+    checks can be tested without rendering anything)."""
+
+    def names(self) -> frozenset[str]: ...
+
+    def problems(self, name: str) -> list[str]: ...
+
+
+def graph_problems(
+    located: Located,
+    known_guards: Mapping[str, object],
+    templates: TemplateCheck | None = None,
+) -> list[Problem]:
     data = located.data
     if not isinstance(data, dict):
         return []
@@ -43,6 +56,7 @@ def graph_problems(located: Located, known_guards: Mapping[str, object]) -> list
             problems += _step_reference_problems(
                 located, path=step_path, step=step, roles=roles, known_guards=known_guards
             )
+            problems += _notice_problems(located, step_path, step, roles, templates)
 
     edges: dict[str, set[str]] = defaultdict(set)
     movers: dict[str, set[str]] = defaultdict(set)
@@ -78,6 +92,7 @@ def graph_problems(located: Located, known_guards: Mapping[str, object]) -> list
             problems.append(located.problem((*path, "trigger"), "'open' is reserved"))
 
     problems += _timer_problems(located, data.get("states"), roles, seen_pairs)
+    problems += _timer_template_problems(located, data.get("states"), templates)
     if isinstance(data.get("rules"), dict):
         problems += rules_problems(
             located, data["rules"], roles=roles, states=set(states), known_guards=known_guards
@@ -193,6 +208,53 @@ def _step_reference_problems(
         if isinstance(low, int | float) and isinstance(high, int | float) and low > high:
             problems.append(located.problem(field_path, f"field '{name}': minimum > maximum"))
     return problems
+
+
+def _notice_problems(
+    located: Located,
+    path: Path,
+    step: dict[str, Any],
+    roles: set[str] | None,
+    templates: TemplateCheck | None,
+) -> list[Problem]:
+    problems = []
+    for index, notice in enumerate(_list(step.get("notify"))):
+        if not isinstance(notice, dict):
+            continue
+        to = notice.get("to")
+        if isinstance(to, str) and roles is not None and to not in roles:
+            problems.append(located.problem((*path, "notify", index, "to"), f"unknown role '{to}'"))
+        problems += _template_problems(
+            located, (*path, "notify", index, "template"), notice.get("template"), templates
+        )
+    return problems
+
+
+def _timer_template_problems(
+    located: Located, raw_states: object, templates: TemplateCheck | None
+) -> list[Problem]:
+    problems = []
+    for s_index, spec in enumerate(_list(raw_states)):
+        for t_index, timer in enumerate(
+            _list(spec.get("timers") if isinstance(spec, dict) else None)
+        ):
+            if isinstance(timer, dict) and "template" in timer:
+                path: Path = ("states", s_index, "timers", t_index, "template")
+                problems += _template_problems(located, path, timer["template"], templates)
+    return problems
+
+
+def _template_problems(
+    located: Located, path: Path, name: object, templates: TemplateCheck | None
+) -> list[Problem]:
+    """A referenced template must exist and render against a sample context, so a typo fails
+    at `definitions validate`, not when an officer moves a case."""
+    if templates is None or not isinstance(name, str):
+        return []
+    if name not in templates.names():
+        known = ", ".join(sorted(templates.names()))
+        return [located.problem(path, f"unknown template '{name}' (templates: {known})")]
+    return [located.problem(path, problem) for problem in templates.problems(name)]
 
 
 def _timer_problems(

@@ -17,11 +17,13 @@ from typing import Any, cast
 
 import jsonschema
 
-from workflow.definition.checks import graph_problems
+from notifications.render import check_templates, template_names
+from workflow.definition.checks import TemplateCheck, graph_problems
 from workflow.definition.model import (
     Definition,
     FieldSpec,
     FieldType,
+    NoticeSpec,
     PolicyInfo,
     StateSpec,
     StepSpec,
@@ -59,15 +61,39 @@ def load_definition_file(path: str | FsPath) -> Definition:
     return load_definition_text(text, str(file))
 
 
+class _ShippedTemplates:
+    """The notifications package's templates, as definition validation sees them."""
+
+    def names(self) -> frozenset[str]:
+        return template_names()
+
+    def problems(self, name: str) -> list[str]:
+        return list(_template_problems(name))
+
+
+@cache
+def _template_problems(name: str) -> tuple[str, ...]:
+    """Shipped templates do not change while the process runs; render each sample once."""
+    return tuple(check_templates([name]))
+
+
 def load_definition_text(
-    text: str, source_name: str, *, known_guards: Mapping[str, object] | None = None
+    text: str,
+    source_name: str,
+    *,
+    known_guards: Mapping[str, object] | None = None,
+    templates: TemplateCheck | None = None,
 ) -> Definition:
     located = parse_yaml(text, source_name)
     problems = list(located.problems)
     if located.data is not None:
         if isinstance(located.data, dict):
             problems += _schema_problems(located)
-            problems += graph_problems(located, RULES if known_guards is None else known_guards)
+            problems += graph_problems(
+                located,
+                RULES if known_guards is None else known_guards,
+                _ShippedTemplates() if templates is None else templates,
+            )
         else:
             problems.append(located.problem((), "a definition must be a mapping of keys"))
     if problems:
@@ -216,6 +242,9 @@ def _step(raw: dict[str, Any]) -> dict[str, Any]:
         "roles": tuple(raw["roles"]),
         "guards": tuple(raw.get("guards", ())),
         "article": raw.get("article"),
+        "notify": tuple(
+            NoticeSpec(template=n["template"], to=n["to"]) for n in raw.get("notify", ())
+        ),
         "fields": tuple(
             FieldSpec(
                 name=name,

@@ -66,6 +66,15 @@ class StateSpec:
     timers: tuple[TimerSpec, ...] = ()
 
 
+@dataclass(frozen=True)
+class NoticeSpec:
+    """A notice a step sends: which template, to which role (rendered into the outbox in the
+    step's own transaction)."""
+
+    template: str
+    to: str
+
+
 @dataclass(frozen=True, kw_only=True)
 class StepSpec:
     """What any move needs: who may make it, which named rules must pass, what it records."""
@@ -75,6 +84,7 @@ class StepSpec:
     guards: tuple[str, ...] = ()
     fields: tuple[FieldSpec, ...] = ()
     article: str | None = None
+    notify: tuple[NoticeSpec, ...] = ()
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -164,6 +174,7 @@ def _step_summary(step: StepSpec) -> dict[str, Any]:
         "roles": list(step.roles),
         "guards": list(step.guards),
         "article": step.article,
+        "notify": [{"template": n.template, "to": n.to} for n in step.notify],
         "fields": [
             {
                 "name": f.name,

@@ -13,7 +13,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
-from workflow.store.schema import cadres, case_exceptions, cases, definitions, history
+from workflow.store.schema import cadres, case_exceptions, cases, definitions, history, outbox
 
 Record = sa.Row[*tuple[Any, ...]]
 
@@ -169,3 +169,8 @@ def other_cases_in_cycle(
         .order_by(cases.c.id)
     )
     return [int(case_id) for case_id in connection.execute(query).scalars()]
+
+
+def insert_notices(connection: sa.Connection, rows: Sequence[Mapping[str, Any]]) -> None:
+    if rows:
+        connection.execute(sa.insert(outbox), [dict(r) for r in rows])

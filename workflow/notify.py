@@ -1,0 +1,154 @@
+"""Turn a step's declared notices into outbox rows, inside the step's own transaction.
+
+Rendering happens here, when the step commits, so a notice says what was true at that moment;
+the dispatcher only delivers. Recipients are resolved from the cadre record (cadre, family
+contact) or the case's filing (agency, county), and a channel is picked per role; addresses
+stay in the outbox, and every listing masks them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from notifications.render import render
+from workflow.definition.model import Definition, NoticeSpec, StepSpec
+
+DEFAULT_CHANNEL = "file"
+
+
+def notice_rows(
+    step: StepSpec,
+    *,
+    step_name: str,
+    definition: Definition,
+    case: Mapping[Any, Any],
+    cadre: Mapping[str, Any],
+    seq: int,
+    now: datetime,
+    reason: str | None,
+    routing: Mapping[str, str],
+) -> list[dict[str, Any]]:
+    """One outbox row per notice the step declares; empty when it declares none."""
+    return [
+        _row(
+            notice,
+            step=step,
+            step_name=step_name,
+            definition=definition,
+            case=case,
+            cadre=cadre,
+            seq=seq,
+            now=now,
+            reason=reason,
+            routing=routing,
+        )
+        for notice in step.notify
+    ]
+
+
+def timer_notice_row(
+    template: str,
+    *,
+    role: str,
+    definition: Definition,
+    case: Mapping[Any, Any],
+    cadre: Mapping[str, Any],
+    key: str,
+    now: datetime,
+    routing: Mapping[str, str],
+) -> dict[str, Any]:
+    """A reminder or escalation a timer sends (the scheduler's counterpart of a step notice)."""
+    step = StepSpec(label=template, roles=(role,))
+    notice = NoticeSpec(template=template, to=role)
+    row = _row(
+        notice,
+        step=step,
+        step_name=template,
+        definition=definition,
+        case=case,
+        cadre=cadre,
+        seq=0,
+        now=now,
+        reason=None,
+        routing=routing,
+    )
+    row["idempotency_key"] = key
+    return row
+
+
+def _row(
+    notice: NoticeSpec,
+    *,
+    step: StepSpec,
+    step_name: str,
+    definition: Definition,
+    case: Mapping[Any, Any],
+    cadre: Mapping[str, Any],
+    seq: int,
+    now: datetime,
+    reason: str | None,
+    routing: Mapping[str, str],
+) -> dict[str, Any]:
+    name, address = recipient(notice.to, cadre, case)
+    context = {
+        "case": {
+            "id": case["id"],
+            "state": case["state"],
+            "state_label": definition.state(case["state"]).label,
+            "cycle": case.get("cycle"),
+            "tier": case.get("tier"),
+        },
+        "cadre": {
+            "id": cadre.get("id", case.get("cadre_id")),
+            "name": cadre.get("name", ""),
+            "county": case.get("county", ""),
+            "agency": case.get("agency", ""),
+        },
+        "step": {"trigger": step_name, "label": step.label, "article": step.article},
+        "evidence": dict(case.get("evidence") or {}),
+        "recipient": {
+            "role": notice.to,
+            "role_label": definition.roles.get(notice.to, notice.to),
+            "name": name,
+        },
+        "policy": {"title": definition.policy.title, "document": definition.policy.document},
+        "now": now.isoformat(),
+        "reason": reason,
+    }
+    rendered = render(notice.template, context, html=True)
+    return {
+        "idempotency_key": f"case-{case['id']}-{seq}-{notice.template}-{notice.to}",
+        "case_id": case["id"],
+        "template": notice.template,
+        "channel": routing.get(notice.to, DEFAULT_CHANNEL),
+        "recipient_role": notice.to,
+        "recipient_name": name,
+        "address": address,
+        "subject": rendered.subject,
+        "body": rendered.body,
+        "body_html": rendered.body_html,
+        "status": "pending",
+        "attempts": 0,
+        "next_attempt_at": now,
+        "created_at": now,
+    }
+
+
+def recipient(
+    role: str, cadre: Mapping[str, Any], case: Mapping[str, Any]
+) -> tuple[str, str | None]:
+    """Name and address of whoever plays ``role`` for this case."""
+    if role == "cadre":
+        return str(cadre.get("name", "")), cadre.get("phone")
+    if role == "family":
+        contact = cadre.get("family_contact") or {}
+        return str(contact.get("name") or "家属"), contact.get("phone")
+    if role == "agency_officer":
+        return str(case.get("agency", "军休机构")), None
+    if role == "county_officer":
+        return f"{case.get('county', '')}退役军人事务局", None
+    if role == "city_officer":
+        return "聊城市退役军人事务局", None
+    return role, None
