@@ -15,6 +15,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
 from workflow.cli import output
+from workflow.cli.cadres import cadres
 from workflow.cli.cases import cases
 from workflow.cli.db import Settings, db
 from workflow.cli.definitions import definitions
@@ -100,4 +101,5 @@ main.add_command(definitions)
 main.add_command(cases)
 main.add_command(demo)
 main.add_command(eligibility)
+main.add_command(cadres)
 main.add_command(notifications)
