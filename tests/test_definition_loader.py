@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from definitions import bundled_directory
+from notifications.render import template_names
 from workflow import DefinitionError
 from workflow.definition.loader import load_definition_file, load_definition_text
 from workflow.definition.model import Definition
@@ -127,6 +128,24 @@ BREAKAGES = [
         "terminal state 'evaluated' cannot have exits",
     ),
     (
+        "unknown-template",
+        ("{template: refusal_notice, to: cadre}", "{template: refusal_notise, to: cadre}"),
+        "refusal_notise",
+        "unknown template 'refusal_notise'",
+    ),
+    (
+        "notice-to-unknown-role",
+        ("{template: refusal_notice, to: cadre}", "{template: refusal_notice, to: cadres}"),
+        "to: cadres",
+        "unknown role 'cadres'",
+    ),
+    (
+        "timer-unknown-template",
+        ("template: consent_reminder}", "template: consent_remind}"),
+        "consent_remind}",
+        "unknown template 'consent_remind'",
+    ),
+    (
         "timer-unknown-trigger",
         ("action: remind, role: family,", "action: fire, trigger: nudge, role: family,"),
         "trigger: nudge",
@@ -231,3 +250,25 @@ def test_summary_is_json_ready() -> None:
     assert json.loads(json.dumps(summary, ensure_ascii=False))["policy"]["effective_until"] == (
         "2025-12-31"
     )
+
+
+class _BrokenTemplates:
+    """A template port whose one template fails to render, as a typo in it would."""
+
+    def names(self) -> frozenset[str]:
+        return template_names()
+
+    def problems(self, name: str) -> list[str]:
+        if name == "approval_notice":
+            return ["notifications/templates/approval_notice.txt.j2:7: 'evidnce' is undefined"]
+        return []
+
+
+def test_a_template_that_fails_to_render_is_reported_where_it_is_used() -> None:
+    with pytest.raises(DefinitionError) as err:
+        load_definition_text(VALID, "broken.yaml", templates=_BrokenTemplates())
+    problems = [str(p) for p in err.value.problems]
+    line = line_of(VALID, "{template: approval_notice, to: cadre}")
+    assert any(
+        p.startswith(f"broken.yaml:{line}:") and "'evidnce' is undefined" in p for p in problems
+    ), problems
