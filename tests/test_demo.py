@@ -30,6 +30,14 @@ def test_the_demo_shows_refusals_with_their_articles(summary) -> None:  # type: 
     assert {"A4.4", "A8.1", "A8.2"} <= articles
 
 
+def test_the_demo_writes_its_notices_as_files_an_officer_can_open(summary) -> None:  # type: ignore[no-untyped-def]
+    assert summary.notices_dir is not None
+    texts = sorted(summary.notices_dir.glob("*.txt"))
+    assert len(texts) == summary.notices > summary.cases
+    sample = texts[0].read_text(encoding="utf-8")
+    assert "荣誉疗养" in sample
+
+
 def test_the_demo_roster_exercises_every_tier_and_records_exceptions(summary) -> None:  # type: ignore[no-untyped-def]
     assert {"city", "county", "none"} <= set(summary.tiers)
     assert sum(summary.tiers.values()) == summary.cadres

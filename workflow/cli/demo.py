@@ -89,3 +89,4 @@ def _print_summary(console: Console, summary: DemoSummary) -> None:
         f"{summary.transitions} 次状态变更；模拟 {summary.simulated_from} 至 "
         f"{summary.simulated_until}。\n数据库: {summary.database}"
     )
+    console.print(f"通知 {summary.notices} 份已写入: {summary.notices_dir}")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import heapq
 import random
+import shutil
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -17,6 +18,8 @@ from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
+from notifications.channels import FileChannel
+from notifications.dispatch import dispatch
 from workflow.clock import SHANGHAI, SimulatedClock
 from workflow.definition.policy_rules import PolicyRules
 from workflow.demo.roster import generate_roster
@@ -53,6 +56,23 @@ class DemoSummary:
     on_behalf: int = 0  # consents an officer recorded for a family member
     simulated_from: date = CYCLE_START
     simulated_until: date = CYCLE_START
+    notices_dir: Path | None = None  # where the notices were written, one file each
+    notices: int = 0
+
+
+def _deliver_notices(engine: Engine, directory: Path) -> tuple[Path, int]:
+    """Run the outbox dispatcher with the file channel until nothing is due, so an officer can
+    open every notice the cycle produced (the same path a production dispatcher takes)."""
+    target = directory / "notices"
+    if target.exists():
+        shutil.rmtree(target)
+    channels = {"file": FileChannel(target)}
+    delivered = 0
+    while True:
+        report = dispatch(engine.db, channels, engine.clock, batch=500)
+        delivered += report.sent
+        if report.claimed == 0:
+            return target, delivered
 
 
 def plan_batches(rng: random.Random) -> list[Batch]:
@@ -97,6 +117,7 @@ def run_demo(
             on_progress(
                 total_days, total_days
             )  # the cycle is over even if its last weeks were quiet
+        notices_dir, delivered = _deliver_notices(engine, directory)
         labels = {s.name: s.label for s in engine.catalog.get("honor_convalescence").states}
         counts = engine.count_by_state()
         summary = DemoSummary(
@@ -113,6 +134,8 @@ def run_demo(
             exceptions=driver.exceptions,
             on_behalf=driver.on_behalf,
             simulated_until=driver.last_day,
+            notices_dir=notices_dir,
+            notices=delivered,
         )
     sa_engine.dispose()
     return summary
