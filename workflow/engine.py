@@ -40,13 +40,23 @@ from workflow.notify import notice_rows
 from workflow.records import CaseView, HistoryEntry, NextStep
 from workflow.rules import RULES, GuardContext
 from workflow.store import cases as store
-from workflow.store.database import WRITE, create_engine, resolve_url
+from workflow.store.database import SINGLE_READ, WRITE, create_engine, resolve_url
 from workflow.store.migrate import current_revision, head_revision, upgrade
 
 DEFAULT_DEFINITION = "honor_convalescence"
 GRANT_EXCEPTION = "grant_exception"  # history trigger of an exception record
 EXCEPTIONS_APPLIED = "_exceptions_applied"  # history data key; no declared field can clash
-Within = sa.Connection | Session | None
+
+
+class _Owned:
+    """A pooled connection the engine checked out for all phases of one step (snapshot, then
+    write), so a step costs one pool checkout; each phase is still its own transaction."""
+
+    def __init__(self, connection: sa.Connection) -> None:
+        self.connection = connection
+
+
+Within = sa.Connection | Session | _Owned | None
 
 
 class Engine:
@@ -115,21 +125,37 @@ class Engine:
         self._schema_checked = True
 
     @contextmanager
-    def transaction(self, within: Within = None, *, write: bool = False) -> Iterator[sa.Connection]:
+    def transaction(
+        self, within: Within = None, *, write: bool = False, single_read: bool = False
+    ) -> Iterator[sa.Connection]:
         """A connection in a transaction on a migrated schema: the host's own when ``within``
         is given (never committed here), else a new one committed on success. ``write=True``
-        takes SQLite's write lock up front (BEGIN IMMEDIATE) so read-then-write cannot fail."""
+        takes SQLite's write lock up front (BEGIN IMMEDIATE) so read-then-write cannot fail;
+        ``single_read=True`` promises one SELECT, which SQLite runs atomically without BEGIN."""
         self._ensure_schema()
+        options = {WRITE: write, SINGLE_READ: single_read and not write}
         if isinstance(within, Session):
             yield within.connection()
+        elif isinstance(within, _Owned):
+            within.connection.execution_options(**options)
+            with within.connection.begin():
+                yield within.connection
         elif within is not None:
             yield within
         else:
             with self.db.connect() as connection:
-                if write:
-                    connection.execution_options(**{WRITE: True})
+                connection.execution_options(**options)
                 with connection.begin():
                     yield connection
+
+    @contextmanager
+    def _one_connection(self, within: Within) -> Iterator[Within]:
+        """The host's connection as given, or one pooled connection for the whole step."""
+        if within is not None:
+            yield within
+        else:
+            with self.db.connect() as connection:
+                yield _Owned(connection)
 
     # -- cadres ---------------------------------------------------------------------------
 
@@ -258,6 +284,30 @@ class Engine:
         ``on_behalf_of`` names the person the actor acts for, e.g. the family member whose
         paper consent an agency officer records (history keeps both)."""
         actor = actor if isinstance(actor, Actor) else Actor.parse(actor)
+        with self._one_connection(within) as step_within:
+            return self._fire(
+                case_id,
+                trigger,
+                actor=actor,
+                data=data,
+                reason=reason,
+                on_behalf_of=on_behalf_of,
+                expected_version=expected_version,
+                within=step_within,
+            )
+
+    def _fire(
+        self,
+        case_id: int,
+        trigger: str,
+        *,
+        actor: Actor,
+        data: Mapping[str, Any] | None,
+        reason: str | None,
+        on_behalf_of: str | None,
+        expected_version: int | None,
+        within: Within,
+    ) -> CaseView:
         now = self.clock.now()
         row, record = self._snapshot(case_id, expected_version, within)
         workflow = self._workflow(row.definition_id, within)
@@ -396,11 +446,11 @@ class Engine:
     def _snapshot(
         self, case_id: int, expected_version: int | None, within: Within
     ) -> tuple[store.Record, dict[str, Any]]:
-        with self.transaction(within, write=False) as connection:
-            row = store.case_row(connection, case_id)
-            if row is None:
-                raise NotFoundError("案件", case_id)
-            record = store.cadre_record(connection, row.cadre_id) or {}
+        with self.transaction(within, single_read=True) as connection:
+            row = store.case_with_cadre(connection, case_id)
+        if row is None:
+            raise NotFoundError("案件", case_id)
+        record = dict(row.cadre_record or {})
         if expected_version is not None and row.version != expected_version:
             raise ConflictError(
                 case_id=case_id, expected_version=expected_version, actual_version=row.version

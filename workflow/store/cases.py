@@ -17,6 +17,26 @@ from workflow.store.schema import cadres, case_exceptions, cases, definitions, h
 
 Record = sa.Row[*tuple[Any, ...]]
 
+# Statements on the hot path of every step are built once: constructing a SQLAlchemy statement
+# costs more than executing it against SQLite (benchmarks/transitions.py).
+_CASE_WITH_CADRE = (
+    sa.select(cases, cadres.c.record.label("cadre_record"))
+    .join(cadres, cadres.c.id == cases.c.cadre_id)
+    .where(cases.c.id == sa.bindparam("case_id"))
+)
+_MOVE_CASE = (
+    sa.update(cases)
+    .where(cases.c.id == sa.bindparam("b_case_id"), cases.c.version == sa.bindparam("b_version"))
+    .values(
+        state=sa.bindparam("b_state"),
+        terminal=sa.bindparam("b_terminal"),
+        version=sa.bindparam("b_new_version"),
+        evidence=sa.bindparam("b_evidence", type_=cases.c.evidence.type),
+        updated_at=sa.bindparam("b_updated_at", type_=cases.c.updated_at.type),
+    )
+)
+_INSERT_HISTORY = sa.insert(history)
+
 
 def find_definition(connection: sa.Connection, name: str, version: int) -> Record | None:
     query = sa.select(definitions).where(
@@ -57,6 +77,12 @@ def insert_case(connection: sa.Connection, values: Mapping[str, Any]) -> int:
     return _new_id(connection.execute(sa.insert(cases).values(**values)))
 
 
+def case_with_cadre(connection: sa.Connection, case_id: int) -> Record | None:
+    """The case row plus its cadre's record (as ``cadre_record``) in one statement, so a
+    snapshot is one consistent read even without a transaction around it."""
+    return connection.execute(_CASE_WITH_CADRE, {"case_id": case_id}).first()
+
+
 def case_row(connection: sa.Connection, case_id: int) -> Record | None:
     return connection.execute(sa.select(cases).where(cases.c.id == case_id)).first()
 
@@ -77,22 +103,23 @@ def move_case(
     now: datetime,
 ) -> bool:
     """Compare-and-set on the version column: False when someone else moved the case first."""
-    statement = (
-        sa.update(cases)
-        .where(cases.c.id == case_id, cases.c.version == expected_version)
-        .values(
-            state=state,
-            terminal=terminal,
-            version=expected_version + 1,
-            evidence=dict(evidence),
-            updated_at=now,
-        )
+    result = connection.execute(
+        _MOVE_CASE,
+        {
+            "b_case_id": case_id,
+            "b_version": expected_version,
+            "b_state": state,
+            "b_terminal": terminal,
+            "b_new_version": expected_version + 1,
+            "b_evidence": dict(evidence),
+            "b_updated_at": now,
+        },
     )
-    return connection.execute(statement).rowcount == 1
+    return result.rowcount == 1
 
 
 def insert_history(connection: sa.Connection, values: Mapping[str, Any]) -> None:
-    connection.execute(sa.insert(history).values(**values))
+    connection.execute(_INSERT_HISTORY, dict(values))
 
 
 def history_rows(connection: sa.Connection, case_id: int) -> list[Record]:
