@@ -48,36 +48,6 @@ def notice_rows(
     ]
 
 
-def timer_notice_row(
-    template: str,
-    *,
-    role: str,
-    definition: Definition,
-    case: Mapping[Any, Any],
-    cadre: Mapping[str, Any],
-    key: str,
-    now: datetime,
-    routing: Mapping[str, str],
-) -> dict[str, Any]:
-    """A reminder or escalation a timer sends (the scheduler's counterpart of a step notice)."""
-    step = StepSpec(label=template, roles=(role,))
-    notice = NoticeSpec(template=template, to=role)
-    row = _row(
-        notice,
-        step=step,
-        step_name=template,
-        definition=definition,
-        case=case,
-        cadre=cadre,
-        seq=0,
-        now=now,
-        reason=None,
-        routing=routing,
-    )
-    row["idempotency_key"] = key
-    return row
-
-
 def _row(
     notice: NoticeSpec,
     *,
