@@ -198,11 +198,11 @@ class Engine:
         today = shanghai_date(now)
         chosen = self._definition_in_force(definition, today)
         workflow = self._compile(chosen)
-        with self.transaction(within, write=False) as connection:
-            record = store.cadre_record(connection, cadre_id)
-            filing = store.cadre_filing(connection, cadre_id)
-        if record is None or filing is None:
+        with self.transaction(within, single_read=True) as connection:
+            filing = store.cadre_filed(connection, cadre_id)
+        if filing is None:
             raise NotFoundError("军休干部", cadre_id)
+        record = dict(filing.record)
         context = GuardContext(
             today=today,
             policy=chosen.policy,

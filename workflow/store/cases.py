@@ -68,8 +68,11 @@ def cadre_record(connection: sa.Connection, cadre_id: str) -> dict[str, Any] | N
     return dict(record) if record is not None else None
 
 
-def cadre_filing(connection: sa.Connection, cadre_id: str) -> Record | None:
-    query = sa.select(cadres.c.id, cadres.c.county, cadres.c.agency).where(cadres.c.id == cadre_id)
+def cadre_filed(connection: sa.Connection, cadre_id: str) -> Record | None:
+    """The cadre's record with the county and agency the case is filed under, in one read."""
+    query = sa.select(cadres.c.county, cadres.c.agency, cadres.c.record).where(
+        cadres.c.id == cadre_id
+    )
     return connection.execute(query).first()
 
 
