@@ -67,7 +67,13 @@ STEPS: list[tuple[str, str, dict[str, Any]]] = [
     (
         "approve",
         "agency_officer:王芳",
-        {"batch_start": "2024-06-03", "batch_end": "2024-06-09", "destination": "威海市荣成"},
+        {
+            "batch_start": "2024-06-03",
+            "batch_end": "2024-06-09",
+            "destination": "威海市荣成",
+            "province": "山东",
+            "batch_size": 40,
+        },
     ),
     (
         "sign_agreement",

@@ -28,7 +28,13 @@ def cadre(cadre_id: str = "LC-DCF-0001", **overrides: Any) -> dict[str, Any]:
 
 REGISTRATION = {"plan_level": "city"}  # the default cadre holds a class-2 merit: city tier
 CONSENT = {"family_member": "张丽", "relation": "女儿"}
-APPROVAL = {"batch_start": "2024-06-03", "batch_end": "2024-06-09", "destination": "威海市荣成"}
+APPROVAL = {
+    "batch_start": "2024-06-03",
+    "batch_end": "2024-06-09",
+    "destination": "威海市荣成",
+    "province": "山东",
+    "batch_size": 40,
+}
 AGREEMENT = {"agreement_no": "LC-2024-001", "signed_on": "2024-05-20"}
 INSURANCE = {
     "insurer": "中国人寿聊城分公司",

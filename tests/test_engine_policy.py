@@ -191,3 +191,27 @@ def test_the_whole_path_still_runs_after_an_exception(engine: Engine) -> None:
     ]:
         engine.fire(case_id, trigger, actor=actor, data=data)
     assert engine.case(case_id).state == "insured"
+
+
+def test_a6_2_an_out_of_province_batch_over_fifty_needs_exceptions_from_the_city(
+    engine: Engine,
+) -> None:
+    engine.put_cadres([cadre()])
+    case_id = consented(engine)
+    away = {**APPROVAL, "province": "江苏", "batch_size": 51}
+    with pytest.raises(RuleRefused) as refused:
+        engine.fire(case_id, "approve", actor="agency_officer:王芳", data=away)
+    assert [r.rule for r in refused.value.refusals] == [
+        "within_shandong",
+        "at_most_fifty_per_batch",
+    ]
+    with pytest.raises(RuleRefused):
+        engine.grant_exception(
+            case_id, "within_shandong", actor="county_officer:赵局长", reason="红色教育基地在省外"
+        )
+    for rule in ("within_shandong", "at_most_fifty_per_batch"):
+        engine.grant_exception(case_id, rule, actor="city_officer:钱处长", reason="经市局研究同意")
+    approved = engine.fire(case_id, "approve", actor="agency_officer:王芳", data=away)
+    assert approved.state == "agency_approved"
+    applied = engine.history(case_id)[-1].data[EXCEPTIONS_APPLIED]
+    assert sorted(a["rule"] for a in applied) == ["at_most_fifty_per_batch", "within_shandong"]

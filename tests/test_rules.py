@@ -209,3 +209,30 @@ def test_a9_2_other_participations_in_the_cycle_refuse_and_are_named() -> None:
     assert message is not None
     assert "案件 3、案件 9" in message
     assert verdict("once_per_cycle", replace(ctx(), facts={"participations_in_cycle": []})) is None
+
+
+@pytest.mark.parametrize(
+    ("province", "refused"),
+    [
+        pytest.param("山东", False, id="shandong"),
+        pytest.param("山东省", False, id="shandong-with-suffix"),
+        pytest.param("江苏", True, id="out-of-province"),
+        pytest.param("", True, id="not-recorded"),
+    ],
+)
+def test_a6_2_inside_shandong_in_principle(province: str, refused: bool) -> None:
+    assert (verdict("within_shandong", ctx(province=province)) is not None) is refused
+
+
+@pytest.mark.parametrize(
+    ("size", "refused"),
+    [
+        pytest.param(1, False, id="1"),
+        pytest.param(50, False, id="50"),
+        pytest.param(51, True, id="51"),
+        pytest.param(None, True, id="not-recorded"),
+    ],
+)
+def test_a6_2_at_most_fifty_cadres_in_principle(size: int | None, refused: bool) -> None:
+    message = verdict("at_most_fifty_per_batch", ctx(batch_size=size))
+    assert (message is not None) is refused

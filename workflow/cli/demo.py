@@ -76,7 +76,7 @@ def _print_summary(console: Console, summary: DemoSummary) -> None:
     refusals.add_column("条款 article")
     refusals.add_column("规则 rule")
     refusals.add_column("次数 times", justify="right")
-    for key, count in sorted(summary.refusals.items()):
+    for key, count in sorted(summary.refusals.items(), key=_by_article):
         article, rule = key.split(" ", 1)
         refusals.add_row(article, rule, str(count))
     console.print(refusals)
@@ -90,3 +90,9 @@ def _print_summary(console: Console, summary: DemoSummary) -> None:
         f"{summary.simulated_until}。\n数据库: {summary.database}"
     )
     console.print(f"通知 {summary.notices} 份已写入: {summary.notices_dir}")
+
+
+def _by_article(item: tuple[str, int]) -> tuple[int, ...]:
+    """ "A6.2 rule" before "A21.1 rule": articles in their numeric order."""
+    article = item[0].split(" ", 1)[0]
+    return tuple(int(part) for part in article.removeprefix("A").split("."))

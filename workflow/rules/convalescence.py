@@ -15,6 +15,8 @@ from workflow.facts import AGE_LIMIT, age_in_full_years, as_date, health_problem
 from workflow.rules.registry import GuardContext, rule
 
 MAX_DAYS_INCLUDING_TRAVEL = 7  # art. 6
+MAX_CADRES_PER_BATCH = 50  # art. 6: 一般每批次不超过50人
+HOME_PROVINCE = "山东"  # art. 6: 原则上安排在省内
 
 
 def _date(evidence: Mapping[str, Any], key: str) -> date | None:
@@ -109,3 +111,31 @@ def insurance_covers_stay(ctx: GuardContext) -> str | None:
         f"保险期间 {covered_from.isoformat()} 至 {covered_until.isoformat()} 未覆盖疗养期间"
         f" {start.isoformat()} 至 {end.isoformat()}：" + "；".join(gaps)
     )
+
+
+@rule(
+    "within_shandong",
+    article="A6.2",
+    summary="疗养地点原则上安排在省内（第六条），省外须有例外审批记录",
+)
+def within_shandong(ctx: GuardContext) -> str | None:
+    province = str(ctx.evidence.get("province") or "").strip()
+    if not province:
+        return "未记录疗养地所在省份（province）"
+    if province.removesuffix("省") == HOME_PROVINCE:
+        return None
+    return f"疗养地在{province}，不在山东省内"
+
+
+@rule(
+    "at_most_fifty_per_batch",
+    article="A6.2",
+    summary="一般每批次不超过50人（第六条），超过须有例外审批记录",
+)
+def at_most_fifty_per_batch(ctx: GuardContext) -> str | None:
+    size = ctx.evidence.get("batch_size")
+    if not isinstance(size, int | float):
+        return "未记录本批次参加人数（batch_size）"
+    if size <= MAX_CADRES_PER_BATCH:
+        return None
+    return f"本批次共{size:g}人，超过{MAX_CADRES_PER_BATCH}人"
