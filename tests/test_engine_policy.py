@@ -215,3 +215,17 @@ def test_a6_2_an_out_of_province_batch_over_fifty_needs_exceptions_from_the_city
     assert approved.state == "agency_approved"
     applied = engine.history(case_id)[-1].data[EXCEPTIONS_APPLIED]
     assert sorted(a["rule"] for a in applied) == ["at_most_fifty_per_batch", "within_shandong"]
+
+
+@pytest.mark.parametrize("category", ["退休军士", "退休警士"])
+def test_a20_1_retired_ncos_are_treated_exactly_as_cadres(engine: Engine, category: str) -> None:
+    branch = "PAP" if category == "退休警士" else "PLA"
+    engine.put_cadres([cadre(category=category, branch=branch)])
+    case = engine.open_case("LC-DCF-0001", actor="cadre:张建国", data=REGISTRATION)
+    stored = engine.eligibility(case.id)
+    assert stored is not None
+    scope = next(r for r in stored["reasons"] if r["rule"] == "category_covered")
+    assert (scope["clause"], scope["passed"], stored["eligible"]) == ("A20.1", True, True)
+    for trigger, actor, data in HAPPY_PATH:
+        case = engine.fire(case.id, trigger, actor=actor, data=data)
+    assert case.state == "evaluated"
