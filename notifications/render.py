@@ -44,6 +44,7 @@ import traceback
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -167,7 +168,9 @@ def template_names() -> frozenset[str]:
     )
 
 
+@cache
 def has_html(name: str) -> bool:
+    """Shipped templates do not change while the process runs: look on disk once per name."""
     return (TEMPLATE_DIR / f"{name}{HTML_SUFFIX}").is_file()
 
 

@@ -214,25 +214,23 @@ class Engine:
         cycle, tier, explanation = self._eligibility_at_opening(chosen, record, decision, today)
         definition_id = self._store_definition(chosen, within)
         self._compiled.setdefault(definition_id, workflow)
+        values = {
+            "definition_id": definition_id,
+            "cadre_id": cadre_id,
+            "county": filing.county,
+            "agency": filing.agency,
+            "state": decision.dest,
+            "terminal": chosen.state(decision.dest).terminal,
+            "version": 1,
+            "evidence": decision.fields,
+            "opened_at": now,
+            "updated_at": now,
+            "cycle": cycle,
+            "tier": tier,
+            "eligibility": explanation,
+        }
         with self.transaction(within, write=True) as connection:
-            case_id = store.insert_case(
-                connection,
-                {
-                    "definition_id": definition_id,
-                    "cadre_id": cadre_id,
-                    "county": filing.county,
-                    "agency": filing.agency,
-                    "state": decision.dest,
-                    "terminal": chosen.state(decision.dest).terminal,
-                    "version": 1,
-                    "evidence": decision.fields,
-                    "opened_at": now,
-                    "updated_at": now,
-                    "cycle": cycle,
-                    "tier": tier,
-                    "eligibility": explanation,
-                },
-            )
+            case_id = store.insert_case(connection, values)
             store.insert_history(
                 connection,
                 _history_values(
@@ -248,15 +246,15 @@ class Engine:
                     reason=reason,
                 ),
             )
-            row = store.case_row(connection, case_id)
-            assert row is not None
+            # the row as inserted; no need to read it back
+            row = {**values, "id": case_id}
             store.insert_notices(
                 connection,
                 notice_rows(
                     chosen.open,
                     step_name="open",
                     definition=chosen,
-                    case=row._mapping,
+                    case=row,
                     cadre=record,
                     seq=1,
                     now=now,
@@ -264,7 +262,7 @@ class Engine:
                     routing=self.notice_channels,
                 ),
             )
-        return self._view(row._mapping, within)
+        return self._view(row, within)
 
     def fire(
         self,

@@ -36,6 +36,11 @@ _MOVE_CASE = (
     )
 )
 _INSERT_HISTORY = sa.insert(history)
+_INSERT_CASE = sa.insert(cases)
+_INSERT_NOTICES = sa.insert(outbox)
+_CADRE_FILED = sa.select(cadres.c.county, cadres.c.agency, cadres.c.record).where(
+    cadres.c.id == sa.bindparam("cadre_id")
+)
 
 
 def find_definition(connection: sa.Connection, name: str, version: int) -> Record | None:
@@ -70,14 +75,11 @@ def cadre_record(connection: sa.Connection, cadre_id: str) -> dict[str, Any] | N
 
 def cadre_filed(connection: sa.Connection, cadre_id: str) -> Record | None:
     """The cadre's record with the county and agency the case is filed under, in one read."""
-    query = sa.select(cadres.c.county, cadres.c.agency, cadres.c.record).where(
-        cadres.c.id == cadre_id
-    )
-    return connection.execute(query).first()
+    return connection.execute(_CADRE_FILED, {"cadre_id": cadre_id}).first()
 
 
 def insert_case(connection: sa.Connection, values: Mapping[str, Any]) -> int:
-    return _new_id(connection.execute(sa.insert(cases).values(**values)))
+    return _new_id(connection.execute(_INSERT_CASE, dict(values)))
 
 
 def case_with_cadre(connection: sa.Connection, case_id: int) -> Record | None:
@@ -203,4 +205,4 @@ def other_cases_in_cycle(
 
 def insert_notices(connection: sa.Connection, rows: Sequence[Mapping[str, Any]]) -> None:
     if rows:
-        connection.execute(sa.insert(outbox), [dict(r) for r in rows])
+        connection.execute(_INSERT_NOTICES, [dict(r) for r in rows])
