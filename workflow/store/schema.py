@@ -179,3 +179,129 @@ outbox = sa.Table(
     sa.Index(None, "status", "next_attempt_at"),
     sa.Index(None, "case_id"),
 )
+
+# -- annual plans, contractors and batches (art. 6, 9-16, 18; workflow/plans) ------------------
+
+plans = sa.Table(
+    "plans",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("year", sa.Integer, nullable=False),
+    sa.Column("organiser_level", sa.String(16), nullable=False),  # city | county
+    sa.Column("county", sa.String(100), nullable=True),  # required when organiser is a county
+    sa.Column("budget", sa.Numeric(14, 2), nullable=False),
+    sa.Column("cycle", sa.String(32), nullable=False),  # a cycle id of the definition (A9.1)
+    sa.Column("created_at", Moment, nullable=False),
+)
+
+contractors = sa.Table(
+    "contractors",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("name", sa.String(200), nullable=False, unique=True),
+    # own_resource | partner_unit | purchased_service (A10.1)
+    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("why_purchased", sa.Text, nullable=True),  # required for purchased_service (A10.2)
+    sa.Column("exit_threshold_override", sa.Numeric(5, 2), nullable=True),
+)
+
+contractor_qualifications = sa.Table(
+    "contractor_qualifications",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("contractor_id", sa.ForeignKey("contractors.id"), nullable=False),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("valid_from", sa.Date, nullable=False),
+    sa.Column("valid_until", sa.Date, nullable=False),
+    sa.Index(None, "contractor_id"),
+)
+
+contractor_agreements = sa.Table(
+    "contractor_agreements",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("contractor_id", sa.ForeignKey("contractors.id"), nullable=False),
+    sa.Column("plan_id", sa.ForeignKey("plans.id"), nullable=False),
+    sa.Column("agreement_no", sa.String(100), nullable=False),
+    sa.Column("signed_on", sa.Date, nullable=False),
+    sa.Column("valid_from", sa.Date, nullable=False),
+    sa.Column("valid_until", sa.Date, nullable=False),
+    sa.UniqueConstraint("contractor_id", "plan_id", "agreement_no"),
+)
+
+batches = sa.Table(
+    "batches",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("plan_id", sa.ForeignKey("plans.id"), nullable=False),
+    sa.Column("contractor_id", sa.ForeignKey("contractors.id"), nullable=False),
+    sa.Column("province", sa.String(32), nullable=False),
+    sa.Column("place", sa.String(200), nullable=False),
+    sa.Column("start_date", sa.Date, nullable=False),
+    sa.Column("end_date", sa.Date, nullable=False),
+    sa.Column("capacity", sa.Integer, nullable=False),
+    # compare-and-set counter: a seat is taken only by an UPDATE that finds it below capacity
+    sa.Column("seats_taken", sa.Integer, nullable=False),
+    sa.Column("staff_count", sa.Integer, nullable=False),
+    sa.Column("safety_plan_ref", sa.String(200), nullable=True),
+    sa.Column("emergency_plan_ref", sa.String(200), nullable=True),
+    sa.Column("organiser_contacts", Json, nullable=False),  # A15.1
+    sa.Column("contractor_contacts", Json, nullable=False),  # A15.1
+    sa.Column("itinerary", Json, nullable=False),  # A11.1
+    sa.Column("budget", sa.Numeric(14, 2), nullable=True),  # A16.1
+    sa.Column("actual_cost", sa.Numeric(14, 2), nullable=True),  # A16.1
+    sa.Column("started_at", Moment, nullable=True),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.CheckConstraint("seats_taken >= 0 AND seats_taken <= capacity", name="seats"),
+    sa.Index(None, "plan_id"),
+    sa.Index(None, "contractor_id"),
+)
+
+batch_seats = sa.Table(
+    "batch_seats",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("batch_id", sa.ForeignKey("batches.id"), nullable=False),
+    sa.Column("case_id", sa.ForeignKey("cases.id"), nullable=False, unique=True),
+    sa.Column("at", Moment, nullable=False),
+    sa.UniqueConstraint("batch_id", "case_id"),
+)
+
+batch_exceptions = sa.Table(
+    "batch_exceptions",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("batch_id", sa.ForeignKey("batches.id"), nullable=False),
+    sa.Column("rule", sa.String(64), nullable=False),  # over_50 | out_of_province (A6.2)
+    sa.Column("article", sa.String(16), nullable=False),
+    sa.Column("approver_role", sa.String(64), nullable=False),
+    sa.Column("approver_name", sa.String(200), nullable=False),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("at", Moment, nullable=False),
+    sa.UniqueConstraint("batch_id", "rule"),
+)
+
+contractor_evaluations = sa.Table(
+    "contractor_evaluations",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("contractor_id", sa.ForeignKey("contractors.id"), nullable=False),
+    sa.Column("batch_id", sa.ForeignKey("batches.id"), nullable=False),
+    sa.Column("score", sa.Integer, nullable=False),  # 0-100 (A18.3)
+    sa.Column("by", sa.String(200), nullable=False),
+    sa.Column("at", Moment, nullable=False),
+    sa.CheckConstraint("score >= 0 AND score <= 100", name="score"),
+    sa.UniqueConstraint("batch_id"),
+)
+
+incidents = sa.Table(
+    "incidents",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("batch_id", sa.ForeignKey("batches.id"), nullable=False),
+    sa.Column("case_id", sa.ForeignKey("cases.id"), nullable=True),
+    sa.Column("at", Moment, nullable=False),
+    sa.Column("description", sa.Text, nullable=False),
+    sa.Column("reported_by", sa.String(200), nullable=False),
+    sa.Index(None, "batch_id"),
+)
