@@ -1,0 +1,160 @@
+"""Pure rules for plans, batches and contractors; each returns a `Refusal` citing its article.
+
+They read plain values, never the database, so the service can run them inside its write
+transaction and the tests can walk every boundary without one.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Collection, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from workflow.errors import Refusal
+
+MAX_DAYS = 7  # A6.2: including travel, hard limit
+MAX_CADRES = 50  # A6.2: "generally", so a recorded exception may lift it
+HOME_PROVINCE = "山东"  # A6.1: "in principle", so a recorded exception may lift it
+# A18.3: average evaluation below this and a contractor takes no new batches. To move into the
+# policy YAML (rules: block) once the definition schema grows a place for it; a contractor's
+# ``exit_threshold_override`` wins over it until then.
+EXIT_THRESHOLD = 60
+
+OVER_50 = "over_50"
+OUT_OF_PROVINCE = "out_of_province"
+BATCH_EXCEPTION_RULES = (OVER_50, OUT_OF_PROVINCE)
+
+
+@dataclass(frozen=True)
+class Validity:
+    """A qualification or agreement: valid on every day from ``valid_from`` to ``valid_until``."""
+
+    name: str
+    valid_from: date
+    valid_until: date
+
+    def covers(self, start: date, end: date) -> bool:
+        return self.valid_from <= start and end <= self.valid_until
+
+
+def batch_days(start: date, end: date) -> int:
+    """Days counted inclusively: a batch leaving Monday and back Sunday lasts 7 days."""
+    return (end - start).days + 1
+
+
+def check_dates(start: date, end: date) -> Refusal | None:
+    if end < start:
+        return Refusal("A6.1", "batch_dates", f"结束日期 {end} 早于开始日期 {start}")
+    days = batch_days(start, end)
+    if days > MAX_DAYS:
+        return Refusal("A6.2", "batch_days", f"每批次含往返不超过 {MAX_DAYS} 天，本批次 {days} 天")
+    return None
+
+
+def check_size(cadres: int, exceptions: Collection[str]) -> Refusal | None:
+    """Over 50 needs a recorded exception (A6.2 "generally"), never a silent pass."""
+    if cadres > MAX_CADRES and OVER_50 not in exceptions:
+        return Refusal(
+            "A6.2",
+            OVER_50,
+            f"每批次一般不超过 {MAX_CADRES} 人，本批次 {cadres} 人且无批准的例外",
+        )
+    return None
+
+
+def check_province(province: str, exceptions: Collection[str]) -> Refusal | None:
+    if province != HOME_PROVINCE and OUT_OF_PROVINCE not in exceptions:
+        return Refusal(
+            "A6.2",
+            OUT_OF_PROVINCE,
+            f"疗养地原则上在{HOME_PROVINCE}省内，“{province}”需有批准的例外",
+        )
+    return None
+
+
+def staff_bounds(cadres: int) -> tuple[int, int]:
+    """A12.1: one staff member per 5 to 10 cadres, rounded up at both ends."""
+    return math.ceil(cadres / 10), math.ceil(cadres / 5)
+
+
+def check_staff(staff: int, cadres: int) -> Refusal | None:
+    low, high = staff_bounds(cadres)
+    if not low <= staff <= high:
+        return Refusal(
+            "A12.1",
+            "staff_ratio",
+            f"{cadres} 名干部需工作人员 {low} 至 {high} 人（1:5 至 1:10），现为 {staff} 人",
+        )
+    return None
+
+
+def check_start(safety_plan_ref: str | None, emergency_plan_ref: str | None) -> Refusal | None:
+    """A13.1: the batch may not start until both plans are on record."""
+    missing = [
+        label
+        for label, ref in (("安全预案", safety_plan_ref), ("应急预案", emergency_plan_ref))
+        if not (ref and ref.strip())
+    ]
+    if missing:
+        return Refusal("A13.1", "start_batch", f"批次未登记{'、'.join(missing)}，不能开始")
+    return None
+
+
+def check_contractor_papers(
+    start: date,
+    end: date,
+    qualifications: Iterable[Validity],
+    agreements: Iterable[Validity],
+) -> Refusal | None:
+    """A14.1: one qualification and one agreement for the plan, each covering every batch day."""
+    missing = []
+    if not any(q.covers(start, end) for q in qualifications):
+        missing.append("有效资质")
+    if not any(a.covers(start, end) for a in agreements):
+        missing.append("本计划的有效协议")
+    if missing:
+        return Refusal(
+            "A14.1",
+            "contractor_papers",
+            f"承办单位在 {start} 至 {end} 期间缺少{'、'.join(missing)}",
+        )
+    return None
+
+
+def check_contractor_standing(
+    scores: Sequence[int], threshold: float = EXIT_THRESHOLD
+) -> Refusal | None:
+    """A18.3 exit mechanism: a contractor not yet evaluated is admitted."""
+    if not scores:
+        return None
+    average = sum(scores) / len(scores)
+    if average < threshold:
+        return Refusal(
+            "A18.3",
+            "contractor_exit",
+            f"承办单位平均评分 {average:.1f} 低于退出线 {threshold:g}，不能承接新批次",
+        )
+    return None
+
+
+def check_cycle(cycle_id: str, start: date, end: date) -> Refusal | None:
+    """A9.1: a cycle spans at most two years (inclusive of both ends)."""
+    if end < start or end > _two_years_after(start):
+        return Refusal("A9.1", "cycle_length", f"周期 {cycle_id} 超过两年（{start} 至 {end}）")
+    return None
+
+
+def check_known_cycle(cycle_id: str, known: Collection[str]) -> Refusal | None:
+    if cycle_id not in known:
+        options = "、".join(known) or "无"
+        return Refusal("A9.1", "plan_cycle", f"周期“{cycle_id}”不在政策规定的周期中（{options}）")
+    return None
+
+
+def _two_years_after(start: date) -> date:
+    """The last day of a two-year cycle: 2024-01-01 → 2025-12-31."""
+    try:
+        return start.replace(year=start.year + 2) - timedelta(days=1)
+    except ValueError:  # 29 February
+        return date(start.year + 2, 2, 28)
