@@ -1,0 +1,67 @@
+"""Test data for plans and batches: a plan, a qualified contractor and a batch that passes
+every rule by default, plus cases to seat in it."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from factories import REGISTRATION, cadre
+
+from workflow import Engine
+from workflow.plans import service
+
+START, END = date(2024, 6, 3), date(2024, 6, 9)
+
+
+def plan_and_contractor(engine: Engine) -> tuple[int, int]:
+    plan = service.create_plan(
+        engine, year=2024, organiser_level="city", budget=Decimal("500000.00"), cycle="2024-2025"
+    )
+    contractor = service.create_contractor(engine, name="威海荣成疗养院", kind="own_resource")
+    service.add_qualification(
+        engine,
+        contractor["id"],
+        name="医疗机构执业许可证",
+        valid_from=date(2024, 1, 1),
+        valid_until=date(2026, 12, 31),
+    )
+    service.add_agreement(
+        engine,
+        contractor["id"],
+        plan_id=plan["id"],
+        agreement_no="XY-2024-01",
+        signed_on=date(2024, 3, 1),
+        valid_from=date(2024, 3, 1),
+        valid_until=date(2024, 12, 31),
+    )
+    return plan["id"], contractor["id"]
+
+
+def batch(engine: Engine, **overrides: Any) -> dict[str, Any]:
+    """A batch of ``capacity`` (default 3) on a fresh plan and contractor unless given."""
+    if "plan_id" not in overrides or "contractor_id" not in overrides:
+        overrides["plan_id"], overrides["contractor_id"] = plan_and_contractor(engine)
+    values: dict[str, Any] = {
+        "province": "山东",
+        "place": "威海市荣成",
+        "start_date": START,
+        "end_date": END,
+        "capacity": 3,
+        "staff_count": 1,
+        "safety_plan_ref": "AQ-2024-01",
+        "emergency_plan_ref": "YJ-2024-01",
+        "organiser_contacts": [{"name": "王芳", "phone": "0635-1234567"}],
+        "contractor_contacts": [{"name": "李强", "phone": "0631-7654321"}],
+        "itinerary": [{"day": 1, "plan": "报到"}],
+        "budget": Decimal("60000.00"),
+    }
+    values.update(overrides)
+    return service.create_batch(engine, **values)
+
+
+def open_cases(engine: Engine, count: int) -> list[int]:
+    ids = [f"LC-DCF-{n:04d}" for n in range(1, count + 1)]
+    engine.put_cadres([cadre(i) for i in ids])
+    return [engine.open_case(i, actor="cadre:张建国", data=REGISTRATION).id for i in ids]
