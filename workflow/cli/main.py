@@ -15,6 +15,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
 from workflow.cli import output
+from workflow.cli import plans as plan_commands
 from workflow.cli.cadres import cadres
 from workflow.cli.cases import cases
 from workflow.cli.db import Settings, db
@@ -103,3 +104,4 @@ main.add_command(demo)
 main.add_command(eligibility)
 main.add_command(cadres)
 main.add_command(notifications)
+plan_commands.register(main)

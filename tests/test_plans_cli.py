@@ -1,0 +1,156 @@
+"""``convalescence plans | contractors | batches`` end to end on a SQLite file."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner, Result
+
+from workflow.cli.main import main
+
+
+@pytest.fixture
+def url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'plans.db'}"
+
+
+def cli(url: str, *args: str) -> Result:
+    command = ["--db", url, "--now", "2024-05-06T09:30", *args]
+    return CliRunner().invoke(main, command, catch_exceptions=False)
+
+
+def ok(url: str, *args: str) -> Any:
+    result = cli(url, *args, "--json")
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+def _plan_and_contractor(url: str) -> tuple[int, int]:
+    plan = ok(
+        url,
+        "plans",
+        "create",
+        "--year",
+        "2024",
+        "--level",
+        "city",
+        "--budget",
+        "500000",
+        "--cycle",
+        "2024-2025",
+    )
+    contractor = ok(
+        url, "contractors", "create", "--name", "威海荣成疗养院", "--kind", "own_resource"
+    )
+    cid = str(contractor["id"])
+    ok(
+        url,
+        "contractors",
+        "qualify",
+        cid,
+        "--name",
+        "医疗机构执业许可证",
+        "--from",
+        "2024-01-01",
+        "--until",
+        "2026-12-31",
+    )
+    ok(
+        url,
+        "contractors",
+        "agree",
+        cid,
+        "--plan",
+        str(plan["id"]),
+        "--no",
+        "XY-1",
+        "--signed",
+        "2024-03-01",
+        "--from",
+        "2024-03-01",
+        "--until",
+        "2024-12-31",
+    )
+    return plan["id"], contractor["id"]
+
+
+def _batch_args(plan_id: int, contractor_id: int, *extra: str) -> list[str]:
+    return [
+        "batches",
+        "add",
+        "--plan",
+        str(plan_id),
+        "--contractor",
+        str(contractor_id),
+        "--place",
+        "威海市荣成",
+        "--start",
+        "2024-06-03",
+        "--end",
+        "2024-06-09",
+        "--capacity",
+        "40",
+        "--staff",
+        "4",
+        "--organiser-contact",
+        "王芳:0635-1234567",
+        *extra,
+    ]
+
+
+def test_a_batch_is_added_shown_and_listed(url: str) -> None:
+    plan_id, contractor_id = _plan_and_contractor(url)
+    batch = ok(url, *_batch_args(plan_id, contractor_id))
+    shown = ok(url, "batches", "show", str(batch["id"]))
+    assert shown["organiser_contacts"] == [{"name": "王芳", "phone": "0635-1234567"}]
+    assert [b["id"] for b in ok(url, "batches", "list", "--plan", str(plan_id))] == [batch["id"]]
+    table = cli(url, "batches", "show", str(batch["id"]))
+    assert table.exit_code == 0
+    assert "威海市荣成" in table.stdout
+
+
+def test_an_eight_day_batch_is_refused_citing_the_article(url: str) -> None:
+    plan_id, contractor_id = _plan_and_contractor(url)
+    args = _batch_args(plan_id, contractor_id)
+    args[args.index("2024-06-09")] = "2024-06-10"
+    result = cli(url, *args)
+    assert result.exit_code == 1
+    assert "A6.2" in result.stderr
+    assert ok(url, "batches", "list") == []
+
+
+def test_start_without_plans_is_refused_then_an_incident_is_logged(url: str) -> None:
+    plan_id, contractor_id = _plan_and_contractor(url)
+    batch = ok(url, *_batch_args(plan_id, contractor_id))
+    refused = cli(url, "batches", "start", str(batch["id"]))
+    assert refused.exit_code == 1
+    assert "A13.1" in refused.stderr
+    ok(url, "batches", "incident", str(batch["id"]), "--description", "晕车", "--by", "李强")
+    ok(url, "batches", "evaluate", str(batch["id"]), "--score", "88", "--by", "市局")
+    contractor = ok(url, "contractors", "show", str(contractor_id))
+    assert contractor["average_score"] == 88
+
+
+def test_out_of_province_needs_an_approved_exception(url: str) -> None:
+    plan_id, contractor_id = _plan_and_contractor(url)
+    args = _batch_args(plan_id, contractor_id, "--province", "江苏")
+    assert cli(url, *args).exit_code == 1
+    batch = ok(
+        url,
+        *args,
+        "--exception",
+        "out_of_province",
+        "--approver",
+        "city_officer:赵敏",
+        "--reason",
+        "省内疗养院检修",
+    )
+    exceptions = ok(url, "batches", "show", str(batch["id"]))["exceptions"]
+    assert [e["rule"] for e in exceptions] == ["out_of_province"]
+
+
+def test_unknown_batch_exits_4(url: str) -> None:
+    assert cli(url, "batches", "show", "99").exit_code == 4
