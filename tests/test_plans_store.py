@@ -151,3 +151,13 @@ def test_incidents_and_evaluations_are_listed_on_the_batch(engine: Engine) -> No
     shown = service.show_batch(engine, created["id"])
     assert [i["case_id"] for i in shown["incidents"]] == [case_id]
     assert [e["score"] for e in shown["evaluations"]] == [90]
+
+
+def test_an_exception_recorded_later_is_kept_once(engine: Engine) -> None:
+    created = batch(engine)
+    grant = service.ExceptionGrant("out_of_province", "county_officer", "钱进", "省内无空位")
+    recorded = service.record_exception(engine, created["id"], grant)
+    assert (recorded["rule"], recorded["approver_name"]) == ("out_of_province", "钱进")
+    with pytest.raises(InputError):
+        service.record_exception(engine, created["id"], grant)
+    assert _count(engine, batch_exceptions) == 1
