@@ -28,28 +28,10 @@ from workflow.definition.policy_rules import PolicyRules
 from workflow.eligibility import explain as evaluate
 from workflow.engine import DEFAULT_DEFINITION
 from workflow.errors import InputError
+from workflow.roster.record import KEY_ORDER
 
 # shared/policy/roster-format.md: every key a record may carry; any other is a typo
-PROFILE_KEYS = frozenset(
-    {
-        "id",
-        "name",
-        "gender",
-        "birth_date",
-        "id_card",
-        "category",
-        "branch",
-        "county",
-        "agency",
-        "placed_on",
-        "merits",
-        "honours",
-        "recommendation",
-        "health",
-        "phone",
-        "family_contact",
-    }
-)
+PROFILE_KEYS = frozenset(KEY_ORDER)
 # what the evaluator reads and the format gives no default for
 EVALUATED_KEYS = ("birth_date", "category", "placed_on", "merits", "honours")
 MERIT_CLASSES = (1, 2, 3)
