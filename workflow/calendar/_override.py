@@ -1,0 +1,182 @@
+"""Read an office's override file: the holiday notices of years the package does not know yet.
+
+The State Council publishes next year's notice in November or December; the ``chinese-calendar``
+package follows some weeks later. An office types the notice into a small YAML file meanwhile::
+
+    years:
+      2027:
+        holidays: [2027-01-01, 2027-02-06, ...]   # every rest day the notice lists
+        workdays: [2027-02-14, ...]               # every make-up working day (调休上班)
+
+Every problem is reported at once, with file, line and column, as the definition loader does.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from datetime import date
+from pathlib import Path as FsPath
+from typing import TYPE_CHECKING, Any
+
+from workflow.calendar._errors import CalendarDataError
+from workflow.calendar._notice import YearNotice
+from workflow.definition.yaml_source import Located, Path, parse_yaml
+from workflow.errors import Problem
+
+_YEAR = re.compile(r"[0-9]{4}")
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_LISTS = ("holidays", "workdays")
+
+if TYPE_CHECKING:  # _calendar imports this module to read override files
+    from workflow.calendar._calendar import WorkingCalendar
+
+
+def read_override(path: str | FsPath, base: WorkingCalendar | None) -> dict[int, YearNotice]:
+    file = FsPath(path)
+    try:
+        text = file.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CalendarDataError.bad_file(
+            [Problem(str(file), 1, 1, f"cannot read the file: {exc}")]
+        ) from exc
+    located = parse_yaml(text, str(file))
+    notices = {} if located.problems else _notices(located)
+    if not located.problems:
+        _check_no_gap(located, notices, base)
+    if located.problems:
+        raise CalendarDataError.bad_file(located.problems)
+    return notices
+
+
+def _notices(located: Located) -> dict[int, YearNotice]:
+    data = located.data
+    if not isinstance(data, dict) or "years" not in data:
+        located.problems.append(
+            located.problem((), "the file must be a mapping with one key, 'years'")
+        )
+        return {}
+    for key in data.keys() - {"years"}:
+        located.problems.append(
+            located.problem((key,), f"unknown key '{key}' (only 'years')", key=True)
+        )
+    years = data["years"]
+    if not isinstance(years, dict) or not years:
+        located.problems.append(
+            located.problem(("years",), "'years' must map each year to its holidays and workdays")
+        )
+        return {}
+    notices: dict[int, YearNotice] = {}
+    for key, body in years.items():
+        if not _YEAR.fullmatch(str(key)):
+            located.problems.append(
+                located.problem(("years", key), f"'{key}' is not a year", key=True)
+            )
+            continue
+        notice = _notice(located, int(key), ("years", key), body)
+        if notice is not None:
+            notices[int(key)] = notice
+    return notices
+
+
+def _notice(located: Located, year: int, path: Path, body: Any) -> YearNotice | None:
+    if not isinstance(body, dict):
+        located.problems.append(
+            located.problem(path, f"year {year} must have 'holidays' and 'workdays' lists")
+        )
+        return None
+    ok = True
+    for key in body.keys() - set(_LISTS):
+        located.problems.append(
+            located.problem(
+                (*path, key), f"unknown key '{key}' (only {', '.join(_LISTS)})", key=True
+            )
+        )
+        ok = False
+    where: dict[date, Path] = {}
+    lists: dict[str, frozenset[date]] = {}
+    for name in _LISTS:
+        if name not in body:
+            # a year is taken whole, so an omitted list is more likely forgotten than empty
+            located.problems.append(
+                located.problem(
+                    path, f"year {year} has no '{name}' list (write [] if none)", key=True
+                )
+            )
+            ok = False
+            continue
+        days = _dates(located, (*path, name), body[name], where)
+        if days is None:
+            ok = False
+            continue
+        lists[name] = days
+    if not ok:
+        return None
+    notice = YearNotice(lists["holidays"], lists["workdays"])
+    if not notice.holidays:
+        located.problems.append(
+            located.problem(
+                (*path, "holidays"),
+                f"year {year} lists no holidays; every notice has at least New Year's Day",
+            )
+        )
+        return None
+    problems = notice.problems(year)
+    for day, message in problems:
+        located.problems.append(located.problem(where[day], message))
+    return None if problems else notice
+
+
+def _dates(
+    located: Located, path: Path, value: Any, where: dict[date, Path]
+) -> frozenset[date] | None:
+    if not isinstance(value, list):
+        located.problems.append(located.problem(path, "must be a list of dates (YYYY-MM-DD)"))
+        return None
+    days: set[date] = set()
+    ok = True
+    for index, item in enumerate(value):
+        item_path = (*path, index)
+        day = _date(item)
+        if day is None:
+            located.problems.append(
+                located.problem(item_path, f"'{item}' is not a date (write YYYY-MM-DD)")
+            )
+            ok = False
+        elif day in days:
+            located.problems.append(located.problem(item_path, f"{day} is listed twice"))
+            ok = False
+        else:
+            days.add(day)
+            where[day] = item_path  # for a date in both lists, point at the later one
+    return frozenset(days) if ok else None
+
+
+def _date(item: Any) -> date | None:
+    if not isinstance(item, str) or not _DATE.fullmatch(item):
+        return None
+    try:
+        return date.fromisoformat(item)
+    except ValueError:
+        return None
+
+
+def _check_no_gap(
+    located: Located, notices: Mapping[int, YearNotice], base: WorkingCalendar | None
+) -> None:
+    years = set(notices)
+    if base is not None:
+        years |= set(range(base.first_year, base.last_year + 1))
+    if not years:
+        return
+    missing = [y for y in range(min(years), max(years) + 1) if y not in years]
+    if missing:
+        have = f"{base.first_year}–{base.last_year}" if base is not None else "none"
+        located.problems.append(
+            located.problem(
+                ("years",),
+                f"no data for {', '.join(map(str, missing))} (built-in years: {have}); the "
+                "covered years must follow one another, so add the missing years too",
+                key=True,
+            )
+        )
