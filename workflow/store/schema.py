@@ -305,3 +305,98 @@ incidents = sa.Table(
     sa.Column("reported_by", sa.String(200), nullable=False),
     sa.Index(None, "batch_id"),
 )
+
+# -- scheduler: lease, job runs, timer marks, condolence-visit keys, tasks (A9.3; revision 0005,
+# -- workflow/scheduler, workflow/tasks.py) ---------------------------------------------------
+
+# One row per lease name: the node whose ``holder`` is written here, with ``expires_at`` in the
+# future, is the only one allowed to run APScheduler (APScheduler 3 cannot share a job store).
+scheduler_leases = sa.Table(
+    "scheduler_leases",
+    metadata,
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("holder", sa.String(200), nullable=False),
+    sa.Column("expires_at", Moment, nullable=False),
+    sa.Column("acquired_at", Moment, nullable=False),
+    sa.Column("renewed_at", Moment, nullable=False),
+)
+
+# One row per (job, scheduled slot) that ran: a record for officers, and the proof a test reads
+# that a missed interval ran once.
+scheduler_runs = sa.Table(
+    "scheduler_runs",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("job", sa.String(64), nullable=False),
+    sa.Column("slot", Moment, nullable=False),  # the simulated/business moment it ran as of
+    sa.Column("holder", sa.String(200), nullable=False),
+    sa.Column("started_at", Moment, nullable=False),
+    sa.Column("finished_at", Moment, nullable=True),
+    sa.Column("result", Json, nullable=True),
+    sa.UniqueConstraint("job", "slot"),
+)
+
+# A timer that fired for one stay of a case in a state: inserted first, in the transaction of
+# the timer's effect, so a sweep that runs twice does nothing twice. ``entry_seq`` is the
+# history row that entered the state, so a case that comes back to a state gets fresh timers.
+timer_marks = sa.Table(
+    "timer_marks",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("case_id", sa.ForeignKey("cases.id"), nullable=False),
+    sa.Column("entry_seq", sa.Integer, nullable=False),
+    sa.Column("timer_index", sa.Integer, nullable=False),
+    sa.Column("state", sa.String(64), nullable=False),
+    sa.Column("action", sa.String(16), nullable=False),
+    sa.Column("due_on", sa.Date, nullable=False),
+    sa.Column("fired_at", Moment, nullable=False),
+    sa.UniqueConstraint("case_id", "entry_seq", "timer_index"),
+)
+
+# Exactly one condolence visit per cadre per cycle (A9.3): the key row and the visit case are
+# written in one transaction.
+visit_keys = sa.Table(
+    "visit_keys",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("cadre_id", sa.ForeignKey("cadres.id"), nullable=False),
+    sa.Column("cycle", sa.String(32), nullable=False),
+    sa.Column("case_id", sa.ForeignKey("cases.id"), nullable=True),  # the visit case
+    sa.Column("source_case_id", sa.ForeignKey("cases.id"), nullable=False),  # the case that ended
+    sa.Column("created_at", Moment, nullable=False),
+    sa.UniqueConstraint("cadre_id", "cycle"),
+)
+
+# Follow-up work for officers (reminders, escalations, visits to make); closed when the case
+# leaves ``state``.
+tasks = sa.Table(
+    "tasks",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("key", sa.String(200), nullable=False, unique=True),
+    sa.Column("kind", sa.String(32), nullable=False),  # remind | escalate | condolence_visit
+    sa.Column("case_id", sa.ForeignKey("cases.id"), nullable=False),
+    sa.Column("state", sa.String(64), nullable=False),
+    sa.Column("assignee_role", sa.String(64), nullable=False),
+    sa.Column("county", sa.String(100), nullable=False),
+    sa.Column("agency", sa.String(200), nullable=False),
+    sa.Column("title", sa.Text, nullable=False),
+    sa.Column("article", sa.String(16), nullable=True),
+    sa.Column("due_on", sa.Date, nullable=False),
+    sa.Column("created_at", Moment, nullable=False),
+    sa.Column("done_at", Moment, nullable=True),
+    sa.Index(None, "case_id"),
+    sa.Index(None, "done_at", "due_on"),
+    sa.Index(None, "assignee_role", "county", "agency"),
+)
+
+# APScheduler 3's own job table, declared exactly as its SQLAlchemyJobStore declares it, so that
+# Alembic creates it (the store's ``create(checkfirst=True)`` then finds it) and the schema
+# comparison sees no stranger.
+apscheduler_jobs = sa.Table(
+    "apscheduler_jobs",
+    metadata,
+    sa.Column("id", sa.Unicode(191), primary_key=True),
+    sa.Column("next_run_time", sa.Float(25), index=True),
+    sa.Column("job_state", sa.LargeBinary, nullable=False),
+)
