@@ -16,6 +16,7 @@ from sqlalchemy.exc import OperationalError
 
 from workflow.cli import output
 from workflow.cli import plans as plan_commands
+from workflow.cli import serve as serve_commands
 from workflow.cli.cadres import cadres
 from workflow.cli.cases import cases
 from workflow.cli.db import Settings, db
@@ -105,3 +106,4 @@ main.add_command(eligibility)
 main.add_command(cadres)
 main.add_command(notifications)
 plan_commands.register(main)
+serve_commands.register(main)

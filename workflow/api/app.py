@@ -1,0 +1,49 @@
+"""`create_app`: the REST API for host back offices, over one `Engine` and one token registry.
+
+The engine is synchronous, so the routes are plain ``def`` functions: FastAPI runs each in its
+thread pool, and the engine's connection pool and compare-and-set writes keep concurrent
+requests apart (two officers moving one case: one wins, the other gets 409/412).
+"""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from workflow.api import cases, eligibility, notices, plans
+from workflow.api import errors as api_errors
+from workflow.api.auth import Services
+from workflow.api.models import HealthOut
+from workflow.api.tokens import TokenRegistry
+from workflow.engine import Engine
+from workflow.store.migrate import current_revision
+
+DESCRIPTION = """\
+Cases of honorary convalescence (荣誉疗养) for retired military cadres, under the Liaocheng
+rules (聊退役军人发〔2023〕2号). Authenticate with `Authorization: Bearer <token>`; each token
+acts as one role, name and scope (A5.1, A5.2). Every refusal is JSON citing its article;
+a case's ETag is its version, and If-Match on a write makes a stale write a 412.
+"""
+
+
+def create_app(engine: Engine, tokens: TokenRegistry) -> FastAPI:
+    """The app; the caller keeps ownership of ``engine`` (close it after the server stops)."""
+    roles = {role for definition in engine.catalog for role in definition.roles}
+    scopes = {r: k for definition in engine.catalog for r, k in definition.scopes.items()}
+    tokens.check_roles(roles, scopes)
+    app = FastAPI(
+        title="convalescence",
+        version="1",
+        description=DESCRIPTION,
+    )
+    app.state.services = Services(engine=engine, tokens=tokens)
+    api_errors.install(app)
+    app.include_router(cases.router)
+    app.include_router(eligibility.router)
+    app.include_router(plans.router)
+    app.include_router(notices.router)
+
+    @app.get("/health", tags=["service"], summary="Liveness and schema revision; no token")
+    def health() -> HealthOut:
+        return HealthOut(status="ok", schema_revision=current_revision(engine.db))
+
+    return app

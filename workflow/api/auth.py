@@ -1,0 +1,74 @@
+"""Who is calling (bearer token → `Actor`) and what the API lets each role read.
+
+Steps are governed by the definition: which role may fire which step, and in which scope, is
+data (``roles:`` per step and ``scopes:``), checked by the engine, which refuses citing A5.2.
+What the definition does not cover are the API's own reads of plans, batches, notices and
+the eligibility explainer; `PERMISSIONS` lists which roles hold those, so a cadre's token
+cannot browse other people's batches or the outbox.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from workflow.api.errors import Forbidden, Unauthorized
+from workflow.api.tokens import TokenRegistry
+from workflow.engine import Engine
+from workflow.machine import Actor
+
+OFFICERS = ("city_officer", "county_officer", "agency_officer", "auditor")
+
+# permission → roles holding it (A5.1 roles; auditor is read-only, A5.1)
+PERMISSIONS: dict[str, tuple[str, ...]] = {
+    "plans:read": (*OFFICERS, "contractor_staff"),
+    "batches:read": (*OFFICERS, "contractor_staff"),
+    "eligibility:explain": OFFICERS,
+}
+
+
+@dataclass(frozen=True)
+class Services:
+    """What every route needs, kept on ``app.state`` (no module globals: one process may serve
+    two apps on two databases, as the tests do)."""
+
+    engine: Engine
+    tokens: TokenRegistry
+
+
+bearer = HTTPBearer(auto_error=False, description="An API token from the token file")
+
+
+def services(request: Request) -> Services:
+    found: Services = request.app.state.services
+    return found
+
+
+def caller(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> Actor:
+    """The actor behind the bearer token; 401 before anything else is looked at."""
+    if credentials is None or not credentials.credentials:
+        raise Unauthorized("需要 API 令牌：Authorization: Bearer <token>", invalid=False)
+    actor = services(request).tokens.actor_for(credentials.credentials)
+    if actor is None:
+        raise Unauthorized("API 令牌无效或已停用", invalid=True)
+    return actor
+
+
+def require(permission: str, actor: Actor) -> None:
+    """403 naming the permission the role lacks, citing A5.2 as the engine does."""
+    roles = PERMISSIONS[permission]
+    if actor.role not in roles:
+        raise Forbidden(
+            permission,
+            f"角色 {actor.role} 无权访问（缺少权限 {permission}；可访问角色：{'、'.join(roles)}）",
+        )
+
+
+Caller = Annotated[Actor, Depends(caller)]
+Svc = Annotated[Services, Depends(services)]

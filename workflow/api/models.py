@@ -1,0 +1,281 @@
+"""The API's request and response bodies, as pydantic models so the OpenAPI document is exact.
+
+Requests are checked here, at the edge (types, lengths, no NUL characters, which PostgreSQL
+cannot store in text or JSON); what a step's ``data`` must hold depends on the step and is
+checked by the engine against the definition, which answers 422 naming the field.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+from workflow.records import CaseView, HistoryEntry
+
+NO_NUL = r"^[^\x00]*$"
+MAX_TEXT = 2000
+
+
+def _no_nul_inside(value: Any) -> Any:
+    """Reject NUL anywhere in a free-form JSON value (keys included): PostgreSQL refuses it
+    in JSON and text columns, and it is never meaningful in a back-office record."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise ValueError("text must not contain NUL (\\u0000) characters")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _no_nul_inside(key)
+            _no_nul_inside(item)
+    elif isinstance(value, list):
+        for item in value:
+            _no_nul_inside(item)
+    return value
+
+
+Text = Annotated[str, Field(min_length=1, max_length=MAX_TEXT, pattern=NO_NUL)]
+Name = Annotated[str, Field(min_length=1, max_length=200, pattern=NO_NUL)]
+JsonObject = Annotated[dict[str, Any], AfterValidator(_no_nul_inside)]
+
+
+class _Strict(BaseModel):
+    """Unknown keys are refused: a misspelt ``reasn`` must not be silently dropped."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+# -- errors ---------------------------------------------------------------------------------
+
+
+class RefusalOut(BaseModel):
+    article: str = Field(description="The policy article that decided, e.g. A8.2")
+    rule: str
+    message: str
+
+
+class ErrorOut(BaseModel):
+    """Every error answer. ``error`` is the kind (refused, forbidden, unauthorized, conflict,
+    precondition_failed, not_found, bad_input, database_not_ready); a rule's refusal lists
+    every refusal with its article."""
+
+    error: str
+    message: str
+    refusals: list[RefusalOut] = Field(default_factory=list)
+    case_id: int | None = None
+    field: str | None = None
+    permission: str | None = None
+    kind: str | None = None
+    key: int | str | None = None
+    trigger: str | None = None
+    state: str | None = None
+    allowed: list[str] | None = None
+    expected_version: int | None = None
+    actual_version: int | None = None
+
+
+# -- cases ----------------------------------------------------------------------------------
+
+
+class NextStepOut(BaseModel):
+    trigger: str
+    label: str
+    dest: str
+    roles: list[str]
+
+
+class CaseOut(BaseModel):
+    """A case at ``version``; the same number is the ETag to send back in If-Match."""
+
+    id: int
+    definition: str
+    definition_version: int
+    cadre_id: str
+    county: str
+    agency: str
+    state: str
+    state_label: str
+    terminal: bool
+    version: int
+    evidence: dict[str, Any]
+    opened_at: datetime
+    updated_at: datetime
+    cycle: str | None
+    tier: str | None
+    next_steps: list[NextStepOut]
+
+    @classmethod
+    def of(cls, view: CaseView) -> CaseOut:
+        return cls.model_validate(view.to_json())
+
+
+class CasePage(BaseModel):
+    items: list[CaseOut]
+    limit: int
+    offset: int
+    next_offset: int | None = Field(
+        description="Pass as offset for the next page; null when this page is the last"
+    )
+
+
+class HistoryOut(BaseModel):
+    case_id: int
+    seq: int
+    trigger: str
+    from_state: str | None
+    to_state: str
+    actor: str
+    role: str
+    at: datetime
+    data: dict[str, Any]
+    reason: str | None
+    on_behalf_of: str | None
+
+    @classmethod
+    def of(cls, entry: HistoryEntry) -> HistoryOut:
+        return cls.model_validate(entry.to_json())
+
+
+class OpenCaseIn(_Strict):
+    cadre_id: Name = Field(examples=["LC-DCF-0001"])
+    data: JsonObject = Field(
+        default_factory=dict,
+        description="The registration step's evidence, e.g. plan_level (A4.4)",
+        examples=[{"plan_level": "city"}],
+    )
+    reason: Text | None = None
+    on_behalf_of: Name | None = Field(
+        default=None, description="Whom the caller acts for (paper consent, A7.2)"
+    )
+
+
+class StepIn(_Strict):
+    data: JsonObject = Field(
+        default_factory=dict,
+        description="The step's evidence as the definition declares it (A7.2)",
+        examples=[{"family_member": "张丽", "relation": "女儿"}],
+    )
+    reason: Text | None = None
+    on_behalf_of: Name | None = None
+
+
+class ExceptionIn(_Strict):
+    rule: Name = Field(
+        description="The in-principle rule to except, e.g. under_age_limit_on_first_day (A8.2)",
+        examples=["under_age_limit_on_first_day"],
+    )
+    reason: Text
+
+
+# -- eligibility ----------------------------------------------------------------------------
+
+
+class ReasonOut(BaseModel):
+    article: int = Field(description="The article's number, e.g. 8")
+    clause: str = Field(description="The requirement id, e.g. A8.2")
+    rule: str
+    passed: bool
+    message: str
+
+
+class ExplanationOut(BaseModel):
+    """The art. 4 tier and every check behind the verdict (A4.2)."""
+
+    eligible: bool
+    tier: str
+    level: str
+    on: date
+    reasons: list[ReasonOut]
+
+
+class CaseEligibilityOut(BaseModel):
+    case_id: int
+    explanation: ExplanationOut | None = Field(
+        description="As stored when the case was opened; null if the case has no plan level"
+    )
+
+
+class ExplainIn(_Strict):
+    profile: JsonObject = Field(
+        description="One cadre record in the roster format (shared/policy/roster-format.md)"
+    )
+    level: Name = Field(description="The level of the plan: city or county (A4.4)")
+    on: date = Field(description="The day to judge on, normally the batch's first day (A8.1)")
+    definition: Name = "honor_convalescence"
+
+
+class ExplainOut(ExplanationOut):
+    definition: str
+    definition_version: int
+    cadre_id: str | None
+
+
+# -- plans, batches, notifications ------------------------------------------------------------
+
+
+class PlanOut(BaseModel):
+    id: int
+    year: int
+    organiser_level: str
+    county: str | None
+    budget: str = Field(description="Decimal amount as text, e.g. 60000.00")
+    cycle: str
+    created_at: datetime
+
+
+class BatchOut(BaseModel):
+    id: int
+    plan_id: int
+    contractor_id: int
+    province: str
+    place: str
+    start_date: date
+    end_date: date
+    capacity: int
+    seats_taken: int
+    staff_count: int
+    safety_plan_ref: str | None
+    emergency_plan_ref: str | None
+    organiser_contacts: list[dict[str, Any]]
+    contractor_contacts: list[dict[str, Any]]
+    itinerary: list[dict[str, Any]]
+    budget: str | None
+    actual_cost: str | None
+    started_at: datetime | None
+    version: int
+
+
+class PlanDetailOut(PlanOut):
+    batches: list[BatchOut]
+
+
+class BatchDetailOut(BatchOut):
+    exceptions: list[dict[str, Any]]
+    seats: list[dict[str, Any]]
+    incidents: list[dict[str, Any]]
+    evaluations: list[dict[str, Any]]
+
+
+class NotificationOut(BaseModel):
+    """An outbox row with its address and last error masked."""
+
+    id: int
+    idempotency_key: str
+    case_id: int | None
+    template: str
+    channel: str
+    recipient_role: str
+    recipient_name: str
+    address: str
+    subject: str
+    status: str
+    attempts: int
+    next_attempt_at: datetime
+    last_error: str | None
+    created_at: datetime
+    sent_at: datetime | None
+
+
+class HealthOut(BaseModel):
+    status: str
+    schema_revision: str | None

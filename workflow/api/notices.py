@@ -1,0 +1,46 @@
+"""``/notifications``: the outbox as officers see it, addresses and errors masked.
+
+The outbox has no county or agency of its own, only the case it belongs to. So unscoped roles
+(city officers, auditors) may list all of it, and a scoped role must name a case it may read:
+the engine's read check on that case is the scope check for its notices (A5.2).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from notifications.outbox import STATUSES, list_entries
+from workflow.api.auth import Caller, Svc
+from workflow.api.errors import Forbidden, responses
+from workflow.api.models import NotificationOut
+
+router = APIRouter(tags=["notifications"])
+
+MAX_ID = 2**31 - 1
+
+
+@router.get(
+    "/notifications",
+    summary="Notices in the outbox, newest first, masked",
+    responses=responses(401, 403, 404, 422, 503),
+)
+def list_notifications(
+    actor: Caller,
+    svc: Svc,
+    status: Annotated[str | None, Query(pattern="^(" + "|".join(STATUSES) + ")$")] = None,
+    case_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> list[NotificationOut]:
+    engine = svc.engine
+    if case_id is not None:
+        engine.case(case_id, viewer=actor)  # 404, or 403 outside the caller's scope
+    elif actor.scope is not None:
+        raise Forbidden(
+            "notifications:read",
+            f"{actor.name}的权限限于“{actor.scope}”：请用 case_id 指明本范围内的案件"
+            "（缺少权限 notifications:read@全部）",
+        )
+    entries = list_entries(engine.db, status=status, case_id=case_id, limit=limit)
+    return [NotificationOut.model_validate(entry.to_json()) for entry in entries]
