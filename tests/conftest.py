@@ -17,6 +17,7 @@ from typing import Any
 
 import psycopg
 import pytest
+from plans_setup import seed_batch
 
 from workflow import Engine, SimulatedClock
 from workflow.clock import SHANGHAI
@@ -64,7 +65,11 @@ def clock() -> SimulatedClock:
 
 
 @pytest.fixture
-def engine(db_url: str, clock: SimulatedClock) -> Iterator[Engine]:
+def engine(db_url: str, clock: SimulatedClock, request: pytest.FixtureRequest) -> Iterator[Engine]:
+    """A migrated database; modules that set ``SEED_BATCH = True`` also get the batch
+    `factories.APPROVAL` names (approval takes a seat in it, A6.2)."""
     with Engine(db_url, clock=clock) as built:
         built.upgrade_schema()
+        if getattr(request.module, "SEED_BATCH", False):
+            seed_batch(built)
         yield built

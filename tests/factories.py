@@ -26,15 +26,18 @@ def cadre(cadre_id: str = "LC-DCF-0001", **overrides: Any) -> dict[str, Any]:
     return record
 
 
+# Actors in the default cadre's scope (A5.2): ROLE:NAME@SCOPE
+AS_CADRE = "cadre:张建国@LC-DCF-0001"
+AS_FAMILY = "family:张丽@LC-DCF-0001"
+AS_AGENCY = "agency_officer:王芳@东昌府区军休所"
+AS_COUNTY = "county_officer:赵局长@东昌府区"
+
 REGISTRATION = {"plan_level": "city"}  # the default cadre holds a class-2 merit: city tier
 CONSENT = {"family_member": "张丽", "relation": "女儿"}
-APPROVAL = {
-    "batch_start": "2024-06-03",
-    "batch_end": "2024-06-09",
-    "destination": "威海市荣成",
-    "province": "山东",
-    "batch_size": 40,
-}
+# The approval names a batch; its dates (2024-06-03 to 06-09), place and province are copied
+# from the batch row (A6.2). Tests seed that batch with plans_setup.seed_batch.
+APPROVAL = {"batch_id": 1}
+BATCH_START, BATCH_END = "2024-06-03", "2024-06-09"
 AGREEMENT = {"agreement_no": "LC-2024-001", "signed_on": "2024-05-20"}
 INSURANCE = {
     "insurer": "中国人寿聊城分公司",
@@ -45,10 +48,10 @@ INSURANCE = {
 
 # (trigger, actor, data) from registered to evaluated, in the order of art. 7 (A7.1)
 HAPPY_PATH: list[tuple[str, str, dict[str, Any]]] = [
-    ("consent", "family:张丽", CONSENT),
-    ("approve", "agency_officer:王芳", APPROVAL),
-    ("sign_agreement", "agency_officer:王芳", AGREEMENT),
-    ("insure", "agency_officer:王芳", INSURANCE),
-    ("attend", "contractor_staff:李强", {"checked_in_on": "2024-06-03"}),
-    ("evaluate", "cadre:张建国", {"satisfaction": 5}),
+    ("consent", AS_FAMILY, CONSENT),
+    ("approve", AS_AGENCY, APPROVAL),
+    ("sign_agreement", AS_AGENCY, AGREEMENT),
+    ("insure", AS_AGENCY, INSURANCE),
+    ("attend", AS_AGENCY, {"checked_in_on": "2024-06-03"}),
+    ("evaluate", AS_CADRE, {"satisfaction": 5}),
 ]

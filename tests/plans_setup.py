@@ -7,7 +7,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from factories import REGISTRATION, cadre
+from factories import APPROVAL, REGISTRATION, cadre
 
 from workflow import Engine
 from workflow.plans import service
@@ -64,4 +64,12 @@ def batch(engine: Engine, **overrides: Any) -> dict[str, Any]:
 def open_cases(engine: Engine, count: int) -> list[int]:
     ids = [f"LC-DCF-{n:04d}" for n in range(1, count + 1)]
     engine.put_cadres([cadre(i) for i in ids])
-    return [engine.open_case(i, actor="cadre:张建国", data=REGISTRATION).id for i in ids]
+    return [engine.open_case(i, actor=f"cadre:张建国@{i}", data=REGISTRATION).id for i in ids]
+
+
+def seed_batch(engine: Engine) -> int:
+    """The batch `factories.APPROVAL` names: the first batch of a fresh database, a city plan
+    of the 2024-2025 cycle, 2024-06-03 to 06-09 in Shandong, room for 50 (A6.2)."""
+    made = batch(engine, capacity=50, staff_count=5)
+    assert made["id"] == APPROVAL["batch_id"], "seed the batch first in a fresh database"
+    return int(made["id"])

@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from factories import AS_FAMILY
+
 from workflow import ConflictError, Engine, RuleRefused, SimulatedClock
 from workflow.clock import SHANGHAI
 
@@ -20,7 +22,7 @@ def fire_after_barrier(
             engine.fire(
                 case_id,
                 "consent",
-                actor="family:张丽",
+                actor=AS_FAMILY,
                 data={"family_member": "张丽", "relation": "女儿"},
                 expected_version=expected_version,
             )

@@ -10,7 +10,15 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-from factories import AGREEMENT, APPROVAL, CONSENT, INSURANCE, REGISTRATION, cadre
+from factories import (
+    AGREEMENT,
+    APPROVAL,
+    AS_CADRE,
+    CONSENT,
+    INSURANCE,
+    REGISTRATION,
+    cadre,
+)
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
@@ -18,6 +26,8 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, 
 from workflow import Engine, InputError, RuleRefused, SimulatedClock
 from workflow.clock import SHANGHAI
 from workflow.store.schema import history
+
+SEED_BATCH = True  # approval takes a seat in batch 1 (conftest.engine)
 
 ROLES = ["cadre", "family", "agency_officer", "county_officer", "contractor_staff", "auditor"]
 EVIDENCE: dict[str, dict[str, Any]] = {
@@ -42,7 +52,7 @@ class CaseLifecycle(RuleBasedStateMachine):
         self.engine = Engine(f"sqlite:///{Path(self.directory.name) / 'c.db'}", clock=clock)
         self.engine.upgrade_schema()
         self.engine.put_cadres([cadre()])
-        self.case = self.engine.open_case("LC-DCF-0001", actor="cadre:张建国", data=REGISTRATION)
+        self.case = self.engine.open_case("LC-DCF-0001", actor=AS_CADRE, data=REGISTRATION)
         self.expected_version = 1
         self.clock = clock
 

@@ -15,7 +15,16 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
-from factories import APPROVAL, CONSENT, HAPPY_PATH, cadre
+from factories import (
+    APPROVAL,
+    AS_AGENCY,
+    AS_CADRE,
+    AS_FAMILY,
+    CONSENT,
+    HAPPY_PATH,
+    cadre,
+)
+from plans_setup import seed_batch
 
 from definitions import bundled_directory
 from workflow import Engine
@@ -37,6 +46,7 @@ def url(tmp_path: Path) -> str:
     address = f"sqlite:///{tmp_path / 'cli.db'}"
     with Engine(address, auto_upgrade=True) as engine:
         engine.put_cadres([cadre(CADRE), cadre(OLD_CADRE, name="李振华", birth_date="1944-06-01")])
+        seed_batch(engine)  # the batch APPROVAL names
     return address
 
 
@@ -65,7 +75,7 @@ def open_case(url: str, cadre_id: str = CADRE, *, now: str = NOW) -> dict[str, A
         "--cadre",
         cadre_id,
         "--as",
-        "cadre:张建国",
+        f"cadre:张建国@{cadre_id}",
         "--data",
         "plan_level=city",
         "--json",
@@ -77,7 +87,7 @@ def open_case(url: str, cadre_id: str = CADRE, *, now: str = NOW) -> dict[str, A
 
 def consented_case(url: str, cadre_id: str = CADRE) -> int:
     case_id = int(open_case(url, cadre_id)["id"])
-    result = fire(url, case_id, "consent", "family:张丽", *data(CONSENT))
+    result = fire(url, case_id, "consent", f"family:张丽@{cadre_id}", *data(CONSENT))
     assert result.exit_code == 0, result.stderr
     return case_id
 
@@ -325,7 +335,7 @@ def test_show_text_has_policy_states_and_steps() -> None:
         "已完成满意度评价",
         "terminal",
         "under_age_limit_on_first_day",  # a guard
-        "batch_start:date",  # a field
+        "batch_id:integer",  # a field
         "agency_officer",  # a role
     ):
         assert expected in result.stdout
@@ -380,7 +390,8 @@ def test_a_case_runs_from_registration_to_evaluation(url: str) -> None:
     assert [row["trigger"] for row in history] == ["open", *(step[0] for step in HAPPY_PATH)]
     assert [row["seq"] for row in history] == list(range(1, 8))
     assert history[2]["role"] == "agency_officer"
-    assert history[2]["data"] == APPROVAL
+    assert history[2]["data"]["batch_id"] == APPROVAL["batch_id"]
+    assert history[2]["data"]["batch_start"] == "2024-06-03"  # copied from the batch (A6.2)
     assert all(row["at"].startswith("2024-05-01T09:00:00+08:00") for row in history)
 
     shown = cli(url, "cases", "show", str(case["id"]))
@@ -409,7 +420,7 @@ def test_history_text_prints_markup_literally(url: str) -> None:
     """Officers type free text; rich must not swallow '[red]' as a style tag."""
     case_id = int(open_case(url)["id"])
     reason = "[red]家属电话确认[/red]"
-    fired = fire(url, case_id, "consent", "family:张丽", *data(CONSENT), "--reason", reason)
+    fired = fire(url, case_id, "consent", AS_FAMILY, *data(CONSENT), "--reason", reason)
     assert fired.exit_code == 0, fired.stderr
     text = cli(url, "cases", "history", str(case_id)).stdout
     assert reason in text
@@ -432,7 +443,7 @@ def test_list_filters_and_pages(url: str) -> None:
     assert ids("--county", "冠县") == []
     assert ids("--limit", "1") == [first]
     assert ids("--limit", "1", "--offset", "1") == [second]
-    assert fire(url, first, "withdraw", "cadre:张建国", "--data", "for_health=否").exit_code == 0
+    assert fire(url, first, "withdraw", AS_CADRE, "--data", "for_health=否").exit_code == 0
     assert ids("--open") == [second]
     text = cli(url, "cases", "list").stdout
     assert "withdrawn" in text
@@ -442,20 +453,26 @@ def test_list_filters_and_pages(url: str) -> None:
 # -- cases: refusals and errors -----------------------------------------------------------
 
 
+def test_approval_into_a_batch_that_does_not_exist_is_bad_input_naming_the_field(url: str) -> None:
+    case_id = consented_case(url, CADRE)
+    result = fire(url, case_id, "approve", AS_AGENCY, "--data", "batch_id=2")
+    assert result.exit_code == 2
+    assert "batch 2 does not exist" in result.stderr
+    assert "batch_id" in result.stderr
+    assert as_json(cli(url, "cases", "show", str(case_id), "--json"))["version"] == 2
+
+
 @pytest.mark.parametrize(
     ("cadre_id", "approval", "article", "phrase"),
     [
         pytest.param(OLD_CADRE, APPROVAL, "A8.2", "年满80周岁", id="aged-80-on-first-day"),
-        pytest.param(
-            CADRE, {**APPROVAL, "batch_end": "2024-06-10"}, "A6.2", "疗养共8天", id="8-day-stay"
-        ),
     ],
 )
 def test_a_rule_refusal_exits_1_citing_the_article(
     url: str, cadre_id: str, approval: dict[str, str], article: str, phrase: str
 ) -> None:
     case_id = consented_case(url, cadre_id)
-    args = ["cases", "fire", str(case_id), "approve", "--as", "agency_officer:王芳"]
+    args = ["cases", "fire", str(case_id), "approve", "--as", AS_AGENCY]
     result = cli(url, *args, *data(approval))
     assert result.exit_code == 1
     assert f"依据{article}" in result.stderr
@@ -475,7 +492,16 @@ def test_a_rule_refusal_exits_1_citing_the_article(
 
 def test_opening_after_the_policy_expired_is_refused_citing_article_21(url: str) -> None:
     """A21.1: the 2023 rules are in force until 2025-12-31 only."""
-    args = ["cases", "open", "--cadre", CADRE, "--as", "cadre:张建国", "--data", "plan_level=city"]
+    args = [
+        "cases",
+        "open",
+        "--cadre",
+        CADRE,
+        "--as",
+        AS_CADRE,
+        "--data",
+        "plan_level=city",
+    ]
     result = cli(url, *args, now="2026-01-05T09:00")
     assert result.exit_code == 1
     assert "依据A21.1" in result.stderr
@@ -488,7 +514,7 @@ def test_opening_after_the_policy_expired_is_refused_citing_article_21(url: str)
 
 def test_a_role_that_may_not_take_the_step_is_refused_citing_a5_2(url: str) -> None:
     case_id = consented_case(url)
-    result = fire(url, case_id, "approve", "family:张丽", *data(APPROVAL), "--json")
+    result = fire(url, case_id, "approve", AS_FAMILY, *data(APPROVAL), "--json")
     assert result.exit_code == 1
     assert as_json(result)["refusals"][0]["article"] == "A5.2"
     assert "依据A5.2" in result.stderr
@@ -496,7 +522,7 @@ def test_a_role_that_may_not_take_the_step_is_refused_citing_a5_2(url: str) -> N
 
 def test_a_step_out_of_order_is_refused_citing_a7_1(url: str) -> None:
     case_id = int(open_case(url)["id"])
-    result = fire(url, case_id, "evaluate", "cadre:张建国", "--data", "satisfaction=5", "--json")
+    result = fire(url, case_id, "evaluate", AS_CADRE, "--data", "satisfaction=5", "--json")
     assert result.exit_code == 1
     body = as_json(result)
     assert body["refusals"][0]["article"] == "A7.1"
@@ -506,7 +532,7 @@ def test_a_step_out_of_order_is_refused_citing_a7_1(url: str) -> None:
 
 def test_a_stale_expected_version_is_a_conflict_and_writes_nothing(url: str) -> None:
     case_id = consented_case(url)  # now at version 2
-    args = ["cases", "fire", str(case_id), "approve", "--as", "agency_officer:王芳"]
+    args = ["cases", "fire", str(case_id), "approve", "--as", AS_AGENCY]
     result = cli(url, *args, *data(APPROVAL), "--expect-version", "1")
     assert result.exit_code == 3
     assert "期望版本 1，当前版本 2" in result.stderr
@@ -526,7 +552,7 @@ def test_a_stale_expected_version_is_a_conflict_and_writes_nothing(url: str) -> 
     [
         ["cases", "show", "999"],
         ["cases", "history", "999"],
-        ["cases", "fire", "999", "consent", "--as", "family:张丽", *data(CONSENT)],
+        ["cases", "fire", "999", "consent", "--as", AS_FAMILY, *data(CONSENT)],
         [
             "cases",
             "open",
@@ -558,7 +584,7 @@ def test_an_unknown_case_or_cadre_is_not_found(url: str, args: list[str]) -> Non
 )
 def test_a_bad_data_item_is_a_usage_error_naming_it(url: str, extra: list[str], named: str) -> None:
     case_id = int(open_case(url)["id"])
-    result = fire(url, case_id, "consent", "family:张丽", *extra)
+    result = fire(url, case_id, "consent", AS_FAMILY, *extra)
     assert result.exit_code == 2
     assert named in result.stderr
     assert "--data" in result.stderr
@@ -572,7 +598,7 @@ def test_a_bad_actor_is_a_usage_error(url: str) -> None:
 
 def test_an_unknown_trigger_is_bad_input(url: str) -> None:
     case_id = int(open_case(url)["id"])
-    args = ["cases", "fire", str(case_id), "teleport", "--as", "agency_officer:王芳"]
+    args = ["cases", "fire", str(case_id), "teleport", "--as", AS_AGENCY]
     result = cli(url, *args)
     assert result.exit_code == 2
     assert "'teleport' is not a step of honor_convalescence" in result.stderr
@@ -582,7 +608,7 @@ def test_an_unknown_trigger_is_bad_input(url: str) -> None:
 
 def test_missing_evidence_is_bad_input_naming_the_field(url: str) -> None:
     case_id = int(open_case(url)["id"])
-    result = fire(url, case_id, "consent", "family:张丽", "--data", "family_member=张丽")
+    result = fire(url, case_id, "consent", AS_FAMILY, "--data", "family_member=张丽")
     assert result.exit_code == 2
     assert "field 'relation'" in result.stderr
 
@@ -590,7 +616,7 @@ def test_missing_evidence_is_bad_input_naming_the_field(url: str) -> None:
 # -- the installed script, in a real process ----------------------------------------------
 
 
-APPROVE = ["cases", "fire", "{case}", "approve", "--as", "agency_officer:王芳"]
+APPROVE = ["cases", "fire", "{case}", "approve", "--as", AS_AGENCY]
 
 
 @pytest.fixture
@@ -605,7 +631,11 @@ def refused_case(url: str) -> int:
         (["cases", "list", "--json"], 0, ""),
         ([*APPROVE, *data(APPROVAL)], 1, "依据A8.2"),
         ([*APPROVE, "--data", "x"], 2, "KEY=VALUE"),
-        (["cases", "fire", "{case}", "teleport", "--as", "agency_officer:王芳"], 2, "teleport"),
+        (
+            ["cases", "fire", "{case}", "teleport", "--as", AS_AGENCY],
+            2,
+            "teleport",
+        ),
         ([*APPROVE, *data(APPROVAL), "--expect-version", "1"], 3, "期望版本 1"),
         (["cases", "show", "999"], 4, "找不到案件：999"),
     ],

@@ -16,14 +16,22 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
-from factories import APPROVAL, CONSENT, cadre
+from factories import (
+    APPROVAL,
+    AS_AGENCY,
+    AS_COUNTY,
+    BATCH_START,
+    CONSENT,
+    cadre,
+)
+from plans_setup import seed_batch
 
 from workflow import Engine
 from workflow.cli.main import main
 from workflow.engine import EXCEPTIONS_APPLIED
 
 NOW = "2024-05-06T09:30"  # inside the 2024-2025 cycle
-FIRST_DAY = APPROVAL["batch_start"]  # 2024-06-03
+FIRST_DAY = BATCH_START  # 2024-06-03, the first day of the seeded batch
 CADRE = "LC-DCF-0001"  # class-2 merit: city tier
 OLD_CADRE = "LC-DCF-0002"  # 80 on FIRST_DAY
 SCRIPT = Path(sys.executable).parent / "convalescence"
@@ -298,6 +306,7 @@ def url(tmp_path: Path) -> str:
     address = f"sqlite:///{tmp_path / 'policy.db'}"
     with Engine(address, auto_upgrade=True) as engine:
         engine.put_cadres([cadre(CADRE), cadre(OLD_CADRE, name="李振华", birth_date="1944-06-01")])
+        seed_batch(engine)  # the batch APPROVAL names
     return address
 
 
@@ -310,7 +319,7 @@ def data(values: dict[str, str]) -> list[str]:
 
 
 def open_case(url: str, cadre_id: str = CADRE) -> int:
-    args = ["cases", "open", "--cadre", cadre_id, "--as", "agency_officer:王芳"]
+    args = ["cases", "open", "--cadre", cadre_id, "--as", AS_AGENCY]
     result = cli(url, *args, "--data", "plan_level=city", "--json")
     assert result.exit_code == 0, result.stderr
     return int(json.loads(result.stdout)["id"])
@@ -319,7 +328,14 @@ def open_case(url: str, cadre_id: str = CADRE) -> int:
 def consented(url: str, cadre_id: str) -> int:
     case_id = open_case(url, cadre_id)
     result = cli(
-        url, "cases", "fire", str(case_id), "consent", "--as", "family:张丽", *data(CONSENT)
+        url,
+        "cases",
+        "fire",
+        str(case_id),
+        "consent",
+        "--as",
+        f"family:张丽@{cadre_id}",
+        *data(CONSENT),
     )
     assert result.exit_code == 0, result.stderr
     return case_id
@@ -327,7 +343,14 @@ def consented(url: str, cadre_id: str) -> int:
 
 def test_consent_recorded_on_behalf_of_a_family_member_needs_the_paper_form(url: str) -> None:
     case_id = open_case(url)
-    consent = ["cases", "fire", str(case_id), "consent", "--as", "agency_officer:王芳"]
+    consent = [
+        "cases",
+        "fire",
+        str(case_id),
+        "consent",
+        "--as",
+        AS_AGENCY,
+    ]
     behalf = ["--on-behalf-of", "张丽", *data(CONSENT)]
 
     refused = cli(url, *consent, *behalf, "--json")
@@ -351,7 +374,7 @@ def test_consent_recorded_on_behalf_of_a_family_member_needs_the_paper_form(url:
 
 def test_a_blank_on_behalf_of_is_a_usage_error(url: str) -> None:
     case_id = open_case(url)
-    args = ["cases", "fire", str(case_id), "consent", "--as", "agency_officer:王芳"]
+    args = ["cases", "fire", str(case_id), "consent", "--as", AS_AGENCY]
     result = cli(url, *args, "--on-behalf-of", "  ", *data(CONSENT))
     assert result.exit_code == 2
     assert "must name a person" in result.stderr
@@ -360,18 +383,25 @@ def test_a_blank_on_behalf_of_is_a_usage_error(url: str) -> None:
 def test_an_exception_granted_by_an_approver_lets_an_80_year_old_be_approved(url: str) -> None:
     """A8.2 in principle, A5.2 only the listed approvers, A19.1 the step records what it used."""
     case_id = consented(url, OLD_CADRE)
-    approve = ["cases", "fire", str(case_id), "approve", "--as", "agency_officer:王芳"]
+    approve = [
+        "cases",
+        "fire",
+        str(case_id),
+        "approve",
+        "--as",
+        AS_AGENCY,
+    ]
     refused = cli(url, *approve, *data(APPROVAL))
     assert refused.exit_code == 1
     assert "依据A8.2" in refused.stderr
 
     grant = ["cases", "grant-exception", str(case_id), AGE_RULE]
     why = ["--reason", "身体健康，本人及家属坚持参加"]
-    by_agency = cli(url, *grant, "--as", "agency_officer:王芳", *why, "--json")
+    by_agency = cli(url, *grant, "--as", AS_AGENCY, *why, "--json")
     assert by_agency.exit_code == 1
     assert [r["article"] for r in json.loads(by_agency.stdout)["refusals"]] == ["A5.2"]
 
-    granted = cli(url, *grant, "--as", "county_officer:赵局长", *why, "--expect-version", "2")
+    granted = cli(url, *grant, "--as", AS_COUNTY, *why, "--expect-version", "2")
     assert granted.exit_code == 0, granted.stderr
     assert "赵局长" in granted.stdout
 
@@ -409,14 +439,28 @@ def test_a_bad_grant_is_bad_input_and_writes_nothing(
 
 def test_a_grant_on_a_stale_version_is_a_conflict(url: str) -> None:
     case_id = consented(url, OLD_CADRE)
-    args = ["cases", "grant-exception", str(case_id), AGE_RULE, "--as", "county_officer:赵局长"]
+    args = [
+        "cases",
+        "grant-exception",
+        str(case_id),
+        AGE_RULE,
+        "--as",
+        AS_COUNTY,
+    ]
     result = cli(url, *args, "--reason", "身体健康", "--expect-version", "1")
     assert result.exit_code == 3
 
 
 def test_show_has_the_cycle_tier_stored_explanation_and_exceptions(url: str) -> None:
     case_id = consented(url, OLD_CADRE)
-    grant = ["cases", "grant-exception", str(case_id), AGE_RULE, "--as", "county_officer:赵局长"]
+    grant = [
+        "cases",
+        "grant-exception",
+        str(case_id),
+        AGE_RULE,
+        "--as",
+        AS_COUNTY,
+    ]
     assert cli(url, *grant, "--reason", "身体健康").exit_code == 0
 
     shown = json.loads(cli(url, "cases", "show", str(case_id), "--json").stdout)
@@ -449,7 +493,7 @@ def test_show_has_the_cycle_tier_stored_explanation_and_exceptions(url: str) -> 
 
 def test_every_command_that_prints_a_case_prints_the_same_shape(url: str) -> None:
     case_id = consented(url, CADRE)
-    args = ["cases", "fire", str(case_id), "approve", "--as", "agency_officer:王芳"]
+    args = ["cases", "fire", str(case_id), "approve", "--as", AS_AGENCY]
     fired = json.loads(cli(url, *args, *data(APPROVAL), "--json").stdout)
     assert fired == json.loads(cli(url, "cases", "show", str(case_id), "--json").stdout)
     assert fired["exceptions"] == []

@@ -9,7 +9,7 @@ import multiprocessing
 
 import pytest
 import sqlalchemy as sa
-from factories import REGISTRATION, cadre
+from factories import AS_CADRE, REGISTRATION, cadre
 from race_worker import fire_after_barrier
 
 from workflow import Engine
@@ -46,7 +46,7 @@ def _history_rows(engine: Engine, case_id: int) -> int:
 @pytest.mark.slow
 def test_eight_writers_with_the_same_expected_version_one_wins(engine: Engine, db_url: str) -> None:
     engine.put_cadres([cadre()])
-    case = engine.open_case("LC-DCF-0001", actor="cadre:张建国", data=REGISTRATION)
+    case = engine.open_case("LC-DCF-0001", actor=AS_CADRE, data=REGISTRATION)
     outcomes = _race(db_url, case.id, expected_version=case.version)
     assert outcomes == ["conflict"] * (WRITERS - 1) + ["won"]
     after = engine.case(case.id)
@@ -57,7 +57,7 @@ def test_eight_writers_with_the_same_expected_version_one_wins(engine: Engine, d
 @pytest.mark.slow
 def test_eight_writers_without_a_version_never_both_write(engine: Engine, db_url: str) -> None:
     engine.put_cadres([cadre()])
-    case = engine.open_case("LC-DCF-0001", actor="cadre:张建国", data=REGISTRATION)
+    case = engine.open_case("LC-DCF-0001", actor=AS_CADRE, data=REGISTRATION)
     outcomes = _race(db_url, case.id, expected_version=None)
     assert outcomes.count("won") == 1
     losers = [o for o in outcomes if o != "won"]

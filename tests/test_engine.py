@@ -3,12 +3,21 @@ host transactions, optimistic concurrency (A7.1, A7.2, A19.1, A21.1)."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from factories import APPROVAL, CONSENT, HAPPY_PATH, REGISTRATION, cadre
+from factories import (
+    APPROVAL,
+    AS_AGENCY,
+    AS_CADRE,
+    AS_FAMILY,
+    CONSENT,
+    HAPPY_PATH,
+    REGISTRATION,
+    cadre,
+)
 from sqlalchemy.orm import Session
 
 from definitions import bundled_directory
@@ -24,7 +33,9 @@ from workflow import (
     TransitionNotAllowed,
 )
 from workflow.clock import SHANGHAI
-from workflow.store.schema import cases, definitions, history
+from workflow.store.schema import batches, cases, definitions, history
+
+SEED_BATCH = True  # approval takes a seat in batch 1 (conftest.engine)
 
 
 def _rows(engine: Engine, table: sa.Table) -> int:
@@ -34,7 +45,7 @@ def _rows(engine: Engine, table: sa.Table) -> int:
 
 def test_a_case_runs_from_registration_to_evaluation(engine: Engine) -> None:
     engine.put_cadres([cadre()])
-    case = engine.open_case("LC-DCF-0001", actor="cadre:张建国", data=REGISTRATION)
+    case = engine.open_case("LC-DCF-0001", actor=AS_CADRE, data=REGISTRATION)
     assert (case.state, case.version, case.definition_version) == ("registered", 1, 1)
     for trigger, actor, data in HAPPY_PATH:
         case = engine.fire(case.id, trigger, actor=actor, data=data, expected_version=case.version)
@@ -65,18 +76,19 @@ def test_times_are_stored_as_instants_and_read_back_in_shanghai(
 ) -> None:
     engine.put_cadres([cadre()])
     clock.set(datetime(2024, 12, 31, 23, 30, tzinfo=SHANGHAI))
-    case = engine.open_case("LC-DCF-0001", actor="cadre:张建国", data=REGISTRATION)
+    case = engine.open_case("LC-DCF-0001", actor=AS_CADRE, data=REGISTRATION)
     assert case.opened_at == datetime(2024, 12, 31, 23, 30, tzinfo=SHANGHAI)
     assert case.opened_at.date().isoformat() == "2024-12-31"
 
 
 def test_a_refused_step_writes_nothing_and_cites_its_articles(engine: Engine) -> None:
     engine.put_cadres([cadre(birth_date="1944-06-03")])  # 80 on the batch's first day
-    case = engine.open_case("LC-DCF-0001", actor="cadre:张建国", data=REGISTRATION)
-    case = engine.fire(case.id, "consent", actor="family:张丽", data=CONSENT)
-    long_stay = {**APPROVAL, "batch_end": "2024-06-10"}  # 8 days including travel
+    case = engine.open_case("LC-DCF-0001", actor=AS_CADRE, data=REGISTRATION)
+    case = engine.fire(case.id, "consent", actor=AS_FAMILY, data=CONSENT)
+    with engine.transaction(write=True) as connection:  # the batch edited to 8 days after
+        connection.execute(sa.update(batches).values(end_date=date(2024, 6, 10)))
     with pytest.raises(RuleRefused) as refused:
-        engine.fire(case.id, "approve", actor="agency_officer:王芳", data=long_stay)
+        engine.fire(case.id, "approve", actor=AS_AGENCY, data=APPROVAL)
     assert refused.value.articles == ("A8.2", "A6.2")
     assert "80周岁" in str(refused.value)
     after = engine.case(case.id)
@@ -86,16 +98,16 @@ def test_a_refused_step_writes_nothing_and_cites_its_articles(engine: Engine) ->
 
 def test_steps_out_of_order_are_refused_citing_article_7(engine: Engine) -> None:
     engine.put_cadres([cadre()])
-    case = engine.open_case("LC-DCF-0001", actor="cadre:张建国", data=REGISTRATION)
+    case = engine.open_case("LC-DCF-0001", actor=AS_CADRE, data=REGISTRATION)
     with pytest.raises(TransitionNotAllowed) as refused:
-        engine.fire(case.id, "approve", actor="agency_officer:王芳", data=APPROVAL)
+        engine.fire(case.id, "approve", actor=AS_AGENCY, data=APPROVAL)
     assert refused.value.articles == ("A7.1",)
     assert "consent" in refused.value.allowed
 
 
 def test_a_role_not_declared_for_the_step_is_refused(engine: Engine) -> None:
     engine.put_cadres([cadre()])
-    case = engine.open_case("LC-DCF-0001", actor="cadre:张建国", data=REGISTRATION)
+    case = engine.open_case("LC-DCF-0001", actor=AS_CADRE, data=REGISTRATION)
     with pytest.raises(RuleRefused) as refused:
         engine.fire(case.id, "consent", actor="contractor_staff:李强", data=CONSENT)
     assert refused.value.articles == ("A5.2",)
@@ -104,9 +116,9 @@ def test_a_role_not_declared_for_the_step_is_refused(engine: Engine) -> None:
 
 def test_missing_evidence_is_bad_input_naming_the_field(engine: Engine) -> None:
     engine.put_cadres([cadre()])
-    case = engine.open_case("LC-DCF-0001", actor="cadre:张建国", data=REGISTRATION)
+    case = engine.open_case("LC-DCF-0001", actor=AS_CADRE, data=REGISTRATION)
     with pytest.raises(InputError) as bad:
-        engine.fire(case.id, "consent", actor="family:张丽", data={"family_member": "张丽"})
+        engine.fire(case.id, "consent", actor=AS_FAMILY, data={"family_member": "张丽"})
     assert bad.value.field == "relation"
     assert len(engine.history(case.id)) == 1
 
@@ -117,7 +129,7 @@ def test_opening_outside_the_policy_window_cites_article_21(
     engine.put_cadres([cadre()])
     clock.set(datetime(2026, 1, 1, 8, 0, tzinfo=SHANGHAI))
     with pytest.raises(RuleRefused) as refused:
-        engine.open_case("LC-DCF-0001", actor="cadre:张建国", data=REGISTRATION)
+        engine.open_case("LC-DCF-0001", actor=AS_CADRE, data=REGISTRATION)
     assert refused.value.articles == ("A21.1",)
     assert _rows(engine, cases) == 0
 
@@ -128,9 +140,9 @@ def test_an_open_case_finishes_after_its_policy_expires(
     """A21.1: cases already open finish under the version they started with."""
     engine.put_cadres([cadre()])
     clock.set(datetime(2025, 12, 31, 16, 0, tzinfo=SHANGHAI))
-    case = engine.open_case("LC-DCF-0001", actor="cadre:张建国", data=REGISTRATION)
+    case = engine.open_case("LC-DCF-0001", actor=AS_CADRE, data=REGISTRATION)
     clock.set(datetime(2026, 1, 2, 9, 0, tzinfo=SHANGHAI))
-    case = engine.fire(case.id, "consent", actor="family:张丽", data=CONSENT)
+    case = engine.fire(case.id, "consent", actor=AS_FAMILY, data=CONSENT)
     assert case.state == "family_consented"
 
 
@@ -138,11 +150,15 @@ def test_an_expected_version_that_is_stale_is_a_conflict_and_writes_nothing(
     engine: Engine,
 ) -> None:
     engine.put_cadres([cadre()])
-    case = engine.open_case("LC-DCF-0001", actor="cadre:张建国", data=REGISTRATION)
-    engine.fire(case.id, "consent", actor="family:张丽", data=CONSENT)
+    case = engine.open_case("LC-DCF-0001", actor=AS_CADRE, data=REGISTRATION)
+    engine.fire(case.id, "consent", actor=AS_FAMILY, data=CONSENT)
     with pytest.raises(ConflictError) as conflict:
         engine.fire(
-            case.id, "withdraw", actor="cadre:张建国", data={"for_health": "否"}, expected_version=1
+            case.id,
+            "withdraw",
+            actor=AS_CADRE,
+            data={"for_health": "否"},
+            expected_version=1,
         )
     assert (conflict.value.expected_version, conflict.value.actual_version) == (1, 2)
     assert engine.case(case.id).state == "family_consented"
@@ -153,16 +169,16 @@ def test_unknown_case_and_cadre_are_not_found(engine: Engine) -> None:
     with pytest.raises(NotFoundError):
         engine.case(999)
     with pytest.raises(NotFoundError):
-        engine.fire(999, "consent", actor="family:张丽", data=CONSENT)
+        engine.fire(999, "consent", actor=AS_FAMILY, data=CONSENT)
     with pytest.raises(NotFoundError):
-        engine.open_case("nobody", actor="cadre:张建国", data=REGISTRATION)
+        engine.open_case("nobody", actor=AS_CADRE, data=REGISTRATION)
 
 
 def test_a_host_transaction_that_rolls_back_leaves_no_trace(engine: Engine) -> None:
     engine.put_cadres([cadre()])
-    case = engine.open_case("LC-DCF-0001", actor="cadre:张建国", data=REGISTRATION)
+    case = engine.open_case("LC-DCF-0001", actor=AS_CADRE, data=REGISTRATION)
     with Session(engine.db) as session:
-        moved = engine.fire(case.id, "consent", actor="family:张丽", data=CONSENT, within=session)
+        moved = engine.fire(case.id, "consent", actor=AS_FAMILY, data=CONSENT, within=session)
         assert moved.state == "family_consented"
         session.rollback()
     assert engine.case(case.id).state == "registered"
@@ -172,10 +188,8 @@ def test_a_host_transaction_that_rolls_back_leaves_no_trace(engine: Engine) -> N
 def test_a_host_transaction_that_commits_keeps_the_move(engine: Engine) -> None:
     engine.put_cadres([cadre()])
     with engine.db.connect() as connection:
-        case = engine.open_case(
-            "LC-DCF-0001", actor="cadre:张建国", data=REGISTRATION, within=connection
-        )
-        engine.fire(case.id, "consent", actor="family:张丽", data=CONSENT, within=connection)
+        case = engine.open_case("LC-DCF-0001", actor=AS_CADRE, data=REGISTRATION, within=connection)
+        engine.fire(case.id, "consent", actor=AS_FAMILY, data=CONSENT, within=connection)
         connection.commit()
     assert engine.case(case.id).state == "family_consented"
     assert len(engine.history(case.id)) == 2
@@ -183,11 +197,13 @@ def test_a_host_transaction_that_commits_keeps_the_move(engine: Engine) -> None:
 
 def test_listing_filters_by_state_and_county(engine: Engine) -> None:
     engine.put_cadres([cadre("A-1"), cadre("A-2", county="冠县", agency="冠县军休所")])
-    first = engine.open_case("A-1", actor="cadre:张建国", data=REGISTRATION)
+    first = engine.open_case("A-1", actor="cadre:张建国@A-1", data=REGISTRATION)
     engine.open_case(
-        "A-2", actor="agency_officer:王芳", data={**REGISTRATION, "registered_on_paper": "是"}
+        "A-2",
+        actor="agency_officer:李敏@冠县军休所",
+        data={**REGISTRATION, "registered_on_paper": "是"},
     )
-    engine.fire(first.id, "consent", actor="family:张丽", data=CONSENT)
+    engine.fire(first.id, "consent", actor="family:张丽@A-1", data=CONSENT)
     assert [c.cadre_id for c in engine.cases(county="冠县")] == ["A-2"]
     assert [c.cadre_id for c in engine.cases(state="family_consented")] == ["A-1"]
     assert len(engine.cases(open_only=True)) == 2
@@ -225,24 +241,24 @@ def test_a_successor_policy_takes_over_while_old_cases_finish_on_their_version(
     with Engine(db_url, clock=clock, definition_dirs=[extra]) as engine:
         engine.upgrade_schema()
         engine.put_cadres([cadre("A-1"), cadre("A-2")])
-        old = engine.open_case("A-1", actor="cadre:张建国", data=REGISTRATION)
+        old = engine.open_case("A-1", actor="cadre:张建国@A-1", data=REGISTRATION)
         clock.set(datetime(2026, 3, 2, 9, 0, tzinfo=SHANGHAI))
-        new = engine.open_case("A-2", actor="cadre:张建国", data=REGISTRATION)
+        new = engine.open_case("A-2", actor="cadre:张建国@A-2", data=REGISTRATION)
         assert (old.definition_version, old.state_label) == (1, "已报名")
         assert (new.definition_version, new.state_label) == (2, "已报名（2026）")
         assert (old.cycle, new.cycle) == ("2024-2025", "2026-2027")
-        moved = engine.fire(old.id, "consent", actor="family:张丽", data=CONSENT)
+        moved = engine.fire(old.id, "consent", actor="family:张丽@A-1", data=CONSENT)
         assert moved.definition_version == 1
 
 
 def test_a_stored_version_whose_text_changed_is_refused(engine: Engine) -> None:
     """A21.1: a stored version's text is what its cases finish under; edits need a new version."""
     engine.put_cadres([cadre("A-1"), cadre("A-2")])
-    engine.open_case("A-1", actor="cadre:张建国", data=REGISTRATION)
+    engine.open_case("A-1", actor="cadre:张建国@A-1", data=REGISTRATION)
     with engine.db.begin() as connection:  # as if an older build had stored other text as v1
         connection.execute(sa.update(definitions).values(content_hash="0" * 64))
     with Engine(engine.db, clock=engine.clock) as other, pytest.raises(DefinitionError) as err:
-        other.open_case("A-2", actor="cadre:张建国", data=REGISTRATION)
+        other.open_case("A-2", actor="cadre:张建国@A-2", data=REGISTRATION)
     assert "new version number" in str(err.value)
 
 

@@ -7,23 +7,40 @@ from __future__ import annotations
 from datetime import datetime
 
 import pytest
-from factories import AGREEMENT, APPROVAL, CONSENT, HAPPY_PATH, INSURANCE, REGISTRATION, cadre
+import sqlalchemy as sa
+from factories import (
+    AGREEMENT,
+    APPROVAL,
+    AS_AGENCY,
+    AS_CADRE,
+    AS_COUNTY,
+    AS_FAMILY,
+    CONSENT,
+    HAPPY_PATH,
+    INSURANCE,
+    REGISTRATION,
+    cadre,
+)
 
 from workflow import Engine, InputError, RuleRefused, SimulatedClock
 from workflow.clock import SHANGHAI
 from workflow.engine import EXCEPTIONS_APPLIED, GRANT_EXCEPTION
+from workflow.plans import service
+from workflow.store.schema import batches
+
+SEED_BATCH = True  # approval takes a seat in batch 1 (conftest.engine)
 
 OLD = "1944-06-03"  # 80 on APPROVAL's first day, 2024-06-03
 
 
 def consented(engine: Engine, cadre_id: str = "LC-DCF-0001") -> int:
-    case = engine.open_case(cadre_id, actor="cadre:张建国", data=REGISTRATION)
-    return engine.fire(case.id, "consent", actor="family:张丽", data=CONSENT).id
+    case = engine.open_case(cadre_id, actor=AS_CADRE, data=REGISTRATION)
+    return engine.fire(case.id, "consent", actor=AS_FAMILY, data=CONSENT).id
 
 
 def test_registration_stores_the_eligibility_explanation_and_cycle(engine: Engine) -> None:
     engine.put_cadres([cadre()])
-    case = engine.open_case("LC-DCF-0001", actor="cadre:张建国", data=REGISTRATION)
+    case = engine.open_case("LC-DCF-0001", actor=AS_CADRE, data=REGISTRATION)
     assert (case.cycle, case.tier) == ("2024-2025", "city")
     stored = engine.eligibility(case.id)
     assert stored is not None
@@ -38,10 +55,10 @@ def test_registration_for_a_level_the_tier_does_not_reach_is_refused(engine: Eng
     """A4.4: a county-tier cadre (class-3 merit) may not join a city-level programme."""
     engine.put_cadres([cadre(merits=[{"class": 3, "wartime": False, "year": 1979}])])
     with pytest.raises(RuleRefused) as refused:
-        engine.open_case("LC-DCF-0001", actor="cadre:张建国", data={"plan_level": "city"})
+        engine.open_case("LC-DCF-0001", actor=AS_CADRE, data={"plan_level": "city"})
     assert refused.value.articles == ("A4.4",)
     assert "县级对象" in str(refused.value)
-    case = engine.open_case("LC-DCF-0001", actor="cadre:张建国", data={"plan_level": "county"})
+    case = engine.open_case("LC-DCF-0001", actor=AS_CADRE, data={"plan_level": "county"})
     assert case.tier == "county"
 
 
@@ -58,7 +75,7 @@ def test_registration_refusals_cite_their_article(
 ) -> None:
     engine.put_cadres([cadre(**changes)])
     with pytest.raises(RuleRefused) as refused:
-        engine.open_case("LC-DCF-0001", actor="cadre:张建国", data=REGISTRATION)
+        engine.open_case("LC-DCF-0001", actor=AS_CADRE, data=REGISTRATION)
     assert article in refused.value.articles
     assert engine.cases() == []
 
@@ -67,7 +84,7 @@ def test_registration_before_the_policy_cites_a21_1(engine: Engine, clock: Simul
     engine.put_cadres([cadre()])
     clock.set(datetime(2023, 3, 22, 9, 0, tzinfo=SHANGHAI))  # the day before it was issued
     with pytest.raises(RuleRefused) as refused:
-        engine.open_case("LC-DCF-0001", actor="cadre:张建国", data=REGISTRATION)
+        engine.open_case("LC-DCF-0001", actor=AS_CADRE, data=REGISTRATION)
     assert refused.value.articles == ("A21.1",)
 
 
@@ -77,25 +94,31 @@ def test_a8_2_an_exception_lets_an_80_year_old_go_and_the_history_shows_it(
     engine.put_cadres([cadre(birth_date=OLD)])
     case_id = consented(engine)
     with pytest.raises(RuleRefused) as refused:
-        engine.fire(case_id, "approve", actor="agency_officer:王芳", data=APPROVAL)
+        engine.fire(case_id, "approve", actor=AS_AGENCY, data=APPROVAL)
     assert refused.value.articles == ("A8.2",)
     with pytest.raises(RuleRefused) as not_an_approver:
         engine.grant_exception(
-            case_id, "under_age_limit_on_first_day", actor="agency_officer:王芳", reason="体检合格"
+            case_id,
+            "under_age_limit_on_first_day",
+            actor=AS_AGENCY,
+            reason="体检合格",
         )
     assert not_an_approver.value.articles == ("A5.2",)
     with pytest.raises(InputError):
         engine.grant_exception(
-            case_id, "under_age_limit_on_first_day", actor="county_officer:赵局长", reason="  "
+            case_id,
+            "under_age_limit_on_first_day",
+            actor=AS_COUNTY,
+            reason="  ",
         )
     granted = engine.grant_exception(
         case_id,
         "under_age_limit_on_first_day",
-        actor="county_officer:赵局长",
+        actor=AS_COUNTY,
         reason="体检合格，家属陪同",
     )
     assert (granted.state, granted.version) == ("family_consented", 3)
-    approved = engine.fire(case_id, "approve", actor="agency_officer:王芳", data=APPROVAL)
+    approved = engine.fire(case_id, "approve", actor=AS_AGENCY, data=APPROVAL)
     assert approved.state == "agency_approved"
     steps = engine.history(case_id)
     grant = steps[2]
@@ -130,45 +153,46 @@ def test_an_exception_for_a_hard_rule_is_bad_input(engine: Engine) -> None:
 
 def test_a9_2_a_second_participation_in_the_cycle_needs_an_exception(engine: Engine) -> None:
     engine.put_cadres([cadre()])
-    first = engine.open_case("LC-DCF-0001", actor="cadre:张建国", data=REGISTRATION)
+    first = engine.open_case("LC-DCF-0001", actor=AS_CADRE, data=REGISTRATION)
     for trigger, actor, data in HAPPY_PATH:
         engine.fire(first.id, trigger, actor=actor, data=data)
     second = consented(engine)
     with pytest.raises(RuleRefused) as refused:
-        engine.fire(second, "approve", actor="agency_officer:王芳", data=APPROVAL)
+        engine.fire(second, "approve", actor=AS_AGENCY, data=APPROVAL)
     assert refused.value.articles == ("A9.2",)
     assert f"案件 {first.id}" in str(refused.value)
     engine.grant_exception(
         second, "once_per_cycle", actor="city_officer:钱处长", reason="上期因故缩短行程，经研究同意"
     )
-    approved = engine.fire(second, "approve", actor="agency_officer:王芳", data=APPROVAL)
+    approved = engine.fire(second, "approve", actor=AS_AGENCY, data=APPROVAL)
     assert approved.state == "agency_approved"
 
 
 def test_a9_2_a_case_that_ended_without_taking_part_does_not_count(engine: Engine) -> None:
     engine.put_cadres([cadre()])
-    first = engine.open_case("LC-DCF-0001", actor="cadre:张建国", data=REGISTRATION)
-    engine.fire(first.id, "refuse_consent", actor="family:张丽", data=CONSENT)
+    first = engine.open_case("LC-DCF-0001", actor=AS_CADRE, data=REGISTRATION)
+    engine.fire(first.id, "refuse_consent", actor=AS_FAMILY, data=CONSENT)
     second = consented(engine)
-    assert (
-        engine.fire(second, "approve", actor="agency_officer:王芳", data=APPROVAL).state
-        == "agency_approved"
-    )
+    assert engine.fire(second, "approve", actor=AS_AGENCY, data=APPROVAL).state == "agency_approved"
 
 
 def test_paper_consent_recorded_on_behalf_keeps_both_names(engine: Engine) -> None:
     """Art. 7 consent given on paper: the officer acts, the family member consents (A7.2)."""
     engine.put_cadres([cadre()])
-    case = engine.open_case("LC-DCF-0001", actor="cadre:张建国", data=REGISTRATION)
+    case = engine.open_case("LC-DCF-0001", actor=AS_CADRE, data=REGISTRATION)
     with pytest.raises(RuleRefused) as refused:
         engine.fire(
-            case.id, "consent", actor="agency_officer:王芳", data=CONSENT, on_behalf_of="张丽"
+            case.id,
+            "consent",
+            actor=AS_AGENCY,
+            data=CONSENT,
+            on_behalf_of="张丽",
         )
     assert refused.value.articles == ("A7.2",)
     engine.fire(
         case.id,
         "consent",
-        actor="agency_officer:王芳",
+        actor=AS_AGENCY,
         on_behalf_of="张丽",
         data={**CONSENT, "consent_form_ref": "JSTY-2024-017"},
     )
@@ -185,43 +209,80 @@ def test_the_whole_path_still_runs_after_an_exception(engine: Engine) -> None:
         case_id, "under_age_limit_on_first_day", actor="city_officer:钱处长", reason="体检合格"
     )
     for trigger, actor, data in [
-        ("approve", "agency_officer:王芳", APPROVAL),
-        ("sign_agreement", "agency_officer:王芳", AGREEMENT),
-        ("insure", "agency_officer:王芳", INSURANCE),
+        ("approve", AS_AGENCY, APPROVAL),
+        ("sign_agreement", AS_AGENCY, AGREEMENT),
+        ("insure", AS_AGENCY, INSURANCE),
     ]:
         engine.fire(case_id, trigger, actor=actor, data=data)
     assert engine.case(case_id).state == "insured"
 
 
-def test_a6_2_an_out_of_province_batch_over_fifty_needs_exceptions_from_the_city(
-    engine: Engine,
-) -> None:
+def _move_batch_out_of_province_and_fill(engine: Engine) -> None:
+    """Batch 1 edited after creation (as a city office might): in 江苏 with 50 seats taken."""
+    with engine.transaction(write=True) as connection:
+        connection.execute(
+            sa.update(batches)
+            .where(batches.c.id == 1)
+            .values(province="江苏", capacity=60, seats_taken=50)
+        )
+
+
+def test_a6_2_approval_rechecks_the_batch_it_seats_the_case_in(engine: Engine) -> None:
+    """A6.2: province and size are read from the batch row at approval, not trusted from its
+    creation; without exceptions both rules refuse and no seat is taken."""
     engine.put_cadres([cadre()])
     case_id = consented(engine)
-    away = {**APPROVAL, "province": "江苏", "batch_size": 51}
+    _move_batch_out_of_province_and_fill(engine)
     with pytest.raises(RuleRefused) as refused:
-        engine.fire(case_id, "approve", actor="agency_officer:王芳", data=away)
+        engine.fire(case_id, "approve", actor=AS_AGENCY, data=APPROVAL)
     assert [r.rule for r in refused.value.refusals] == [
         "within_shandong",
         "at_most_fifty_per_batch",
     ]
+    assert "江苏" in str(refused.value)
+    assert "51人" in str(refused.value)
+    assert service.show_batch(engine, 1)["seats_taken"] == 50
+
+
+def test_a6_2_batch_exceptions_recorded_by_the_city_let_the_approval_pass(engine: Engine) -> None:
+    engine.put_cadres([cadre()])
+    case_id = consented(engine)
+    _move_batch_out_of_province_and_fill(engine)
+    for rule in ("out_of_province", "over_50"):
+        service.record_exception(
+            engine, 1, service.ExceptionGrant(rule, "city_officer", "钱处长", "经市局研究同意")
+        )
+    approved = engine.fire(case_id, "approve", actor=AS_AGENCY, data=APPROVAL)
+    assert approved.state == "agency_approved"
+    assert approved.evidence["province"] == "江苏"
+    assert approved.evidence["batch_size"] == 51
+    applied = engine.history(case_id)[-1].data[EXCEPTIONS_APPLIED]
+    assert sorted(a["rule"] for a in applied) == ["at_most_fifty_per_batch", "within_shandong"]
+    assert service.show_batch(engine, 1)["seats_taken"] == 51
+
+
+def test_a6_2_a_case_exception_from_the_city_also_counts_but_not_from_a_county(
+    engine: Engine,
+) -> None:
+    engine.put_cadres([cadre()])
+    case_id = consented(engine)
+    _move_batch_out_of_province_and_fill(engine)
     with pytest.raises(RuleRefused):
         engine.grant_exception(
-            case_id, "within_shandong", actor="county_officer:赵局长", reason="红色教育基地在省外"
+            case_id, "within_shandong", actor=AS_COUNTY, reason="红色教育基地在省外"
         )
     for rule in ("within_shandong", "at_most_fifty_per_batch"):
         engine.grant_exception(case_id, rule, actor="city_officer:钱处长", reason="经市局研究同意")
-    approved = engine.fire(case_id, "approve", actor="agency_officer:王芳", data=away)
-    assert approved.state == "agency_approved"
-    applied = engine.history(case_id)[-1].data[EXCEPTIONS_APPLIED]
-    assert sorted(a["rule"] for a in applied) == ["at_most_fifty_per_batch", "within_shandong"]
+    assert engine.fire(case_id, "approve", actor=AS_AGENCY, data=APPROVAL).state == (
+        "agency_approved"
+    )
 
 
 @pytest.mark.parametrize("category", ["退休军士", "退休警士"])
 def test_a20_1_retired_ncos_are_treated_exactly_as_cadres(engine: Engine, category: str) -> None:
     branch = "PAP" if category == "退休警士" else "PLA"
     engine.put_cadres([cadre(category=category, branch=branch)])
-    case = engine.open_case("LC-DCF-0001", actor="cadre:张建国", data=REGISTRATION)
+    case = engine.open_case("LC-DCF-0001", actor=AS_CADRE, data=REGISTRATION)
     stored = engine.eligibility(case.id)
     assert stored is not None
     scope = next(r for r in stored["reasons"] if r["rule"] == "category_covered")

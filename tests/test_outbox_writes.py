@@ -7,12 +7,23 @@ from datetime import datetime
 
 import pytest
 import sqlalchemy as sa
-from factories import APPROVAL, CONSENT, HAPPY_PATH, REGISTRATION, cadre
+from factories import (
+    APPROVAL,
+    AS_AGENCY,
+    AS_CADRE,
+    AS_FAMILY,
+    CONSENT,
+    HAPPY_PATH,
+    REGISTRATION,
+    cadre,
+)
 from sqlalchemy.orm import Session
 
 from workflow import Engine, RuleRefused, SimulatedClock
 from workflow.clock import SHANGHAI
 from workflow.store.schema import outbox
+
+SEED_BATCH = True  # approval takes a seat in batch 1 (conftest.engine)
 
 FAMILY = {"name": "张丽", "relation": "女儿", "phone": "13900000000"}
 
@@ -24,7 +35,7 @@ def notices(engine: Engine) -> list[sa.Row]:  # type: ignore[type-arg]
 
 def test_registration_writes_its_notices_with_the_rendered_text(engine: Engine) -> None:
     engine.put_cadres([cadre(phone="13800000000", family_contact=FAMILY)])
-    case = engine.open_case("LC-DCF-0001", actor="cadre:张建国", data=REGISTRATION)
+    case = engine.open_case("LC-DCF-0001", actor=AS_CADRE, data=REGISTRATION)
     rows = notices(engine)
     assert [(r.template, r.recipient_role) for r in rows] == [
         ("registration_received", "cadre"),
@@ -40,24 +51,30 @@ def test_registration_writes_its_notices_with_the_rendered_text(engine: Engine) 
 
 def test_a_refused_step_leaves_no_notice(engine: Engine) -> None:
     engine.put_cadres([cadre(birth_date="1944-06-03", family_contact=FAMILY)])
-    case = engine.open_case("LC-DCF-0001", actor="cadre:张建国", data=REGISTRATION)
-    engine.fire(case.id, "consent", actor="family:张丽", data=CONSENT)
+    case = engine.open_case("LC-DCF-0001", actor=AS_CADRE, data=REGISTRATION)
+    engine.fire(case.id, "consent", actor=AS_FAMILY, data=CONSENT)
     before = len(notices(engine))
     with pytest.raises(RuleRefused):
-        engine.fire(case.id, "approve", actor="agency_officer:王芳", data=APPROVAL)
+        engine.fire(case.id, "approve", actor=AS_AGENCY, data=APPROVAL)
     assert len(notices(engine)) == before
 
 
 def test_a_rolled_back_host_transaction_leaves_no_notice(engine: Engine) -> None:
     engine.put_cadres([cadre(family_contact=FAMILY)])
-    case = engine.open_case("LC-DCF-0001", actor="cadre:张建国", data=REGISTRATION)
-    engine.fire(case.id, "consent", actor="family:张丽", data=CONSENT)
+    case = engine.open_case("LC-DCF-0001", actor=AS_CADRE, data=REGISTRATION)
+    engine.fire(case.id, "consent", actor=AS_FAMILY, data=CONSENT)
     before = len(notices(engine))
     with Session(engine.db) as session:
-        engine.fire(case.id, "approve", actor="agency_officer:王芳", data=APPROVAL, within=session)
+        engine.fire(
+            case.id,
+            "approve",
+            actor=AS_AGENCY,
+            data=APPROVAL,
+            within=session,
+        )
         session.rollback()
     assert len(notices(engine)) == before
-    engine.fire(case.id, "approve", actor="agency_officer:王芳", data=APPROVAL)
+    engine.fire(case.id, "approve", actor=AS_AGENCY, data=APPROVAL)
     approvals = [r for r in notices(engine) if r.template == "approval_notice"]
     assert {r.recipient_role for r in approvals} == {"cadre", "family"}
     assert all("2024年6月3日" in r.body for r in approvals)
@@ -66,7 +83,7 @@ def test_a_rolled_back_host_transaction_leaves_no_notice(engine: Engine) -> None
 
 def test_a_whole_case_sends_each_declared_notice_once(engine: Engine) -> None:
     engine.put_cadres([cadre(family_contact=FAMILY)])
-    case = engine.open_case("LC-DCF-0001", actor="cadre:张建国", data=REGISTRATION)
+    case = engine.open_case("LC-DCF-0001", actor=AS_CADRE, data=REGISTRATION)
     for trigger, actor, data in HAPPY_PATH:
         engine.fire(case.id, trigger, actor=actor, data=data)
     templates = sorted(r.template for r in notices(engine))
@@ -87,7 +104,7 @@ def test_routing_sends_a_role_through_another_channel(db_url: str) -> None:
     with Engine(db_url, clock=clock, notice_channels={"family": "webhook"}) as engine:
         engine.upgrade_schema()
         engine.put_cadres([cadre(family_contact=FAMILY)])
-        engine.open_case("LC-DCF-0001", actor="cadre:张建国", data=REGISTRATION)
+        engine.open_case("LC-DCF-0001", actor=AS_CADRE, data=REGISTRATION)
         assert {(r.recipient_role, r.channel) for r in notices(engine)} == {
             ("cadre", "file"),
             ("family", "webhook"),

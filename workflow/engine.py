@@ -19,11 +19,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from definitions import bundled_directory
+from workflow.access import CaseScope, list_filter, missing_scope, scope_refusal
 from workflow.cadres import cadre_row
 from workflow.clock import Clock, SystemClock, shanghai_date
 from workflow.definition.catalog import Catalog
 from workflow.definition.loader import load_definition_text
-from workflow.definition.model import Definition, StepSpec
+from workflow.definition.model import Definition, StepSpec, TransitionSpec
 from workflow.eligibility import explain
 from workflow.errors import (
     ConflictError,
@@ -37,6 +38,7 @@ from workflow.errors import (
 )
 from workflow.machine import Actor, CompiledWorkflow, Decision
 from workflow.notify import notice_rows
+from workflow.plans import seats
 from workflow.records import CaseView, HistoryEntry, NextStep
 from workflow.rules import RULES, GuardContext
 from workflow.store import cases as store
@@ -202,6 +204,10 @@ class Engine:
             filing = store.cadre_filed(connection, cadre_id)
         if filing is None:
             raise NotFoundError("军休干部", cadre_id)
+        if actor.role in chosen.open.roles:  # else the role refusal says more
+            self._check_scope(
+                chosen, actor, CaseScope(filing.county, filing.agency, cadre_id), action="open"
+            )
         record = dict(filing.record)
         context = GuardContext(
             today=today,
@@ -310,17 +316,28 @@ class Engine:
         row, record = self._snapshot(case_id, expected_version, within)
         workflow = self._workflow(row.definition_id, within)
         spec = workflow.definition.transition(trigger, row.state)
+        if spec is not None and actor.role in spec.roles:  # else the role refusal says more
+            self._check_scope(
+                workflow.definition, actor, self._case_scope(row, actor, workflow, within), trigger
+            )
+        batch_id = _batch_id(data) if spec is not None and spec.batch == "take" else None
+        batch: dict[str, Any] = {}
+        batch_waivers: frozenset[str] = frozenset()
+        if batch_id is not None:
+            with self.transaction(within, write=False) as connection:
+                batch, batch_waivers = seats.batch_facts(connection, batch_id)
         context = GuardContext(
             today=shanghai_date(now),
             policy=workflow.definition.policy,
             cadre=record,
-            evidence=dict(row.evidence),
+            evidence={**row.evidence, **batch},
             rules=workflow.definition.rules,
             facts={
                 "on_behalf_of": on_behalf_of,
                 **self._facts_for(spec.guards if spec else (), row, within),
             },
-            waived=self._waivers_for(workflow, spec.guards if spec else (), case_id, within),
+            waived=self._waivers_for(workflow, spec.guards if spec else (), case_id, within)
+            | batch_waivers,
         )
         decision = workflow.decide(
             case_id=case_id,
@@ -337,7 +354,7 @@ class Engine:
             step=spec,
             cadre=record,
             dest=decision.dest,
-            evidence={**row.evidence, **decision.fields},
+            evidence={**row.evidence, **batch, **decision.fields},
             history=_history_values(
                 case_id=case_id,
                 seq=row.version + 1,
@@ -347,8 +364,11 @@ class Engine:
                 actor=actor,
                 on_behalf_of=on_behalf_of,
                 now=now,
-                data=_recorded(decision),
+                data={**batch, **_recorded(decision)},
                 reason=reason,
+            ),
+            extra=_seat_change(
+                spec, case_id=case_id, version=row.version, batch_id=batch_id, now=now
             ),
             within=within,
         )
@@ -391,6 +411,12 @@ class Engine:
                 ],
                 case_id=case_id,
             )
+        self._check_scope(
+            workflow.definition,
+            actor,
+            self._case_scope(row, actor, workflow, within),
+            action=GRANT_EXCEPTION,
+        )
         if not reason or not reason.strip():
             raise InputError("an exception needs a reason (A19.1)", field="reason")
         if row.terminal:
@@ -429,17 +455,58 @@ class Engine:
             within=within,
         )
 
-    def exceptions(self, case_id: int, *, within: Within = None) -> list[dict[str, Any]]:
+    def exceptions(
+        self, case_id: int, *, viewer: Actor | None = None, within: Within = None
+    ) -> list[dict[str, Any]]:
+        self._case_row(case_id, viewer, within)
         with self.transaction(within, write=False) as connection:
             return [dict(r._mapping) for r in store.exception_rows(connection, case_id)]
 
-    def eligibility(self, case_id: int, *, within: Within = None) -> dict[str, Any] | None:
+    def eligibility(
+        self, case_id: int, *, viewer: Actor | None = None, within: Within = None
+    ) -> dict[str, Any] | None:
         """The explanation stored when the case was opened (A4.2)."""
+        row = self._case_row(case_id, viewer, within)
+        return dict(row["eligibility"]) if row["eligibility"] is not None else None
+
+    def _case_row(self, case_id: int, viewer: Actor | None, within: Within) -> Mapping[str, Any]:
         with self.transaction(within, write=False) as connection:
             row = store.case_row(connection, case_id)
         if row is None:
             raise NotFoundError("案件", case_id)
-        return dict(row.eligibility) if row.eligibility is not None else None
+        mapping: Mapping[str, Any] = dict(row._mapping)
+        self._visible(mapping, viewer, within)
+        return mapping
+
+    def _check_scope(
+        self, definition: Definition, actor: Actor, case: CaseScope, action: str
+    ) -> None:
+        refusal = scope_refusal(actor, definition.scopes, definition.roles, case, action=action)
+        if refusal is not None:
+            raise RuleRefused([refusal])
+
+    def _case_scope(
+        self,
+        row: Mapping[str, Any] | store.Record,
+        actor: Actor,
+        workflow: CompiledWorkflow,
+        within: Within,
+    ) -> CaseScope:
+        values = row if isinstance(row, Mapping) else row._mapping
+        contractor = None
+        if workflow.definition.scopes.get(actor.role) == "contractor":
+            with self.transaction(within, single_read=True) as connection:
+                contractor = store.case_contractor(connection, values["id"])
+        return CaseScope(values["county"], values["agency"], values["cadre_id"], contractor)
+
+    def _visible(self, row: Mapping[str, Any], viewer: Actor | None, within: Within) -> None:
+        """Reads obey the same scope as steps (A5.2): a county officer reads only its county."""
+        if viewer is None:
+            return
+        workflow = self._workflow(row["definition_id"], within)
+        self._check_scope(
+            workflow.definition, viewer, self._case_scope(row, viewer, workflow, within), "read"
+        )
 
     def _snapshot(
         self, case_id: int, expected_version: int | None, within: Within
@@ -573,17 +640,15 @@ class Engine:
         explanation = explain(record, rules=rules, policy=definition.policy, level=level, on=today)
         return (cycle.id if cycle else None), explanation.tier, explanation.to_json()
 
-    def case(self, case_id: int, *, within: Within = None) -> CaseView:
-        with self.transaction(within, write=False) as connection:
-            row = store.case_row(connection, case_id)
-        if row is None:
-            raise NotFoundError("案件", case_id)
-        return self._view(row._mapping, within)
+    def case(self, case_id: int, *, viewer: Actor | None = None, within: Within = None) -> CaseView:
+        """One case; with ``viewer`` only if it lies in the viewer's scope (A5.2)."""
+        return self._view(self._case_row(case_id, viewer, within), within)
 
-    def history(self, case_id: int, *, within: Within = None) -> list[HistoryEntry]:
+    def history(
+        self, case_id: int, *, viewer: Actor | None = None, within: Within = None
+    ) -> list[HistoryEntry]:
+        self._case_row(case_id, viewer, within)
         with self.transaction(within, write=False) as connection:
-            if store.case_version(connection, case_id) is None:
-                raise NotFoundError("案件", case_id)
             rows = store.history_rows(connection, case_id)
         return [
             HistoryEntry(
@@ -612,15 +677,30 @@ class Engine:
         open_only: bool = False,
         limit: int = 100,
         offset: int = 0,
+        viewer: Actor | None = None,
         within: Within = None,
     ) -> list[CaseView]:
+        """Cases by filter, oldest first; a ``viewer`` sees only its own scope (A5.2)."""
+        filters: dict[str, str | None] = {
+            "county": county,
+            "agency": agency,
+            "cadre_id": cadre_id,
+            "contractor_id": None,
+        }
+        if viewer is not None:
+            scopes = self._listing_scopes()
+            unscoped = missing_scope(viewer, scopes, {})
+            if unscoped is not None:
+                raise RuleRefused([unscoped])
+            for column, value in list_filter(viewer, scopes).items():
+                if filters[column] not in (None, value):
+                    return []  # asked for another scope than its own: nothing is visible
+                filters[column] = value
         with self.transaction(within, write=False) as connection:
             rows = store.case_rows(
                 connection,
                 state=state,
-                county=county,
-                agency=agency,
-                cadre_id=cadre_id,
+                **filters,
                 open_only=open_only,
                 limit=limit,
                 offset=offset,
@@ -632,6 +712,14 @@ class Engine:
             return store.count_by_state(connection)
 
     # -- definitions ----------------------------------------------------------------------
+
+    def _listing_scopes(self) -> dict[str, str]:
+        """Role → scope kind over every loaded definition, for lists that span definitions."""
+        merged: dict[str, str] = {}
+        for definition in self.catalog:
+            for role, kind in definition.scopes.items():
+                merged.setdefault(role, kind)
+        return merged
 
     def _definition_in_force(self, name: str, today: date) -> Definition:
         chosen = self.catalog.in_force(name, today)
@@ -734,6 +822,47 @@ class Engine:
                 for t in definition.transitions_from(row["state"])
             ),
         )
+
+
+def _batch_id(data: Mapping[str, Any] | None) -> int | None:
+    """The batch an approval names, if it is a whole number; anything else is left for the
+    step's field check to refuse with a message naming the field."""
+    raw = (data or {}).get("batch_id")
+    if isinstance(raw, bool):
+        return None
+    if isinstance(raw, int):
+        return raw
+    if isinstance(raw, str) and raw.strip().isdigit():
+        return int(raw.strip())
+    return None
+
+
+def _seat_change(
+    spec: StepSpec, *, case_id: int, version: int, batch_id: int | None, now: datetime
+) -> Callable[[sa.Connection], None] | None:
+    """The seat a step takes or gives back, written in the step's own transaction (A6.2): a
+    refused or conflicting step leaves the batch's count as it was."""
+    if not isinstance(spec, TransitionSpec) or spec.batch is None:
+        return None
+    if spec.batch == "take":
+        assert batch_id is not None  # the step's required integer field was checked
+
+        def take(connection: sa.Connection) -> None:
+            try:
+                seats.take_seat(connection, batch_id=batch_id, case_id=case_id, now=now)
+            except IntegrityError as exc:  # the same case seated by a concurrent step
+                raise ConflictError(
+                    case_id=case_id, expected_version=version, actual_version=None
+                ) from exc
+
+        return take
+
+    def release(connection: sa.Connection) -> None:
+        held = seats.held_seat(connection, case_id)
+        if held is not None:
+            seats.release_seat(connection, batch_id=held, case_id=case_id)
+
+    return release
 
 
 def _recorded(decision: Decision) -> dict[str, Any]:

@@ -23,20 +23,32 @@ from workflow.rules import GuardContext, Verdict, evaluate
 
 @dataclass(frozen=True)
 class Actor:
-    """Who acts and in which role (A5.1); the role must be declared for the step (A5.2)."""
+    """Who acts, in which role (A5.1) and for which part of the cases (A5.2).
+
+    ``scope`` names the county, agency, cadre id or contractor id the role is limited to, as the
+    definition's ``scopes:`` declares; city officers and auditors carry none. Written
+    ``ROLE:NAME@SCOPE`` on the command line and in token files.
+    """
 
     role: str
     name: str
+    scope: str | None = None
 
     @classmethod
     def parse(cls, text: str) -> Actor:
-        role, sep, name = text.partition(":")
-        if not sep or not role.strip() or not name.strip():
-            raise InputError(f"actor {text!r} must look like ROLE:NAME, e.g. agency_officer:王芳")
-        return cls(role=role.strip(), name=name.strip())
+        who, at, scope = text.partition("@")
+        role, sep, name = who.partition(":")
+        if not sep or not role.strip() or not name.strip() or (at and not scope.strip()):
+            raise InputError(
+                f"actor {text!r} must look like ROLE:NAME or ROLE:NAME@SCOPE, "
+                "e.g. agency_officer:王芳@东昌府区军休所",
+                field="actor",
+            )
+        return cls(role=role.strip(), name=name.strip(), scope=scope.strip() or None)
 
     def __str__(self) -> str:
-        return f"{self.role}:{self.name}"
+        text = f"{self.role}:{self.name}"
+        return f"{text}@{self.scope}" if self.scope else text
 
 
 @dataclass(frozen=True)

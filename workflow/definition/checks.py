@@ -25,6 +25,33 @@ class TemplateCheck(Protocol):
     def problems(self, name: str) -> list[str]: ...
 
 
+def _scope_and_seat_problems(
+    located: Located, data: dict[str, Any], roles: set[str] | None
+) -> list[Problem]:
+    """A5.2 scopes name declared roles; a step taking a batch seat (A6.2) names the batch."""
+    problems: list[Problem] = []
+    for role in data.get("scopes") or {}:
+        if roles is not None and isinstance(role, str) and role not in roles:
+            problems.append(
+                located.problem(
+                    ("scopes", role),
+                    f"scope for unknown role '{role}' (declared roles: {', '.join(sorted(roles))})",
+                    key=True,
+                )
+            )
+    for index, transition in enumerate(_list(data.get("transitions"))):
+        if isinstance(transition, dict) and transition.get("batch") == "take":
+            batch_field = (transition.get("requires") or {}).get("batch_id")
+            if not isinstance(batch_field, dict) or batch_field.get("type") != "integer":
+                problems.append(
+                    located.problem(
+                        ("transitions", index, "batch"),
+                        "a step that takes a batch seat must require 'batch_id' of type integer",
+                    )
+                )
+    return problems
+
+
 def graph_problems(
     located: Located,
     known_guards: Mapping[str, object],
@@ -92,6 +119,7 @@ def graph_problems(
             problems.append(located.problem((*path, "trigger"), "'open' is reserved"))
 
     problems += _timer_problems(located, data.get("states"), roles, seen_pairs)
+    problems += _scope_and_seat_problems(located, data, roles)
     problems += _timer_template_problems(located, data.get("states"), templates)
     if isinstance(data.get("rules"), dict):
         problems += rules_problems(

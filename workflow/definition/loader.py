@@ -160,6 +160,7 @@ def _build(data: dict[str, Any], text: str, source_name: str) -> Definition:
             effective_until=_date(policy.get("effective_until")),
         ),
         roles=dict(data["roles"]),
+        scopes=dict(data.get("scopes", {})),
         initial=data["initial"],
         open=StepSpec(**_step(data["open"])),
         states=tuple(
@@ -186,6 +187,7 @@ def _build(data: dict[str, Any], text: str, source_name: str) -> Definition:
                 trigger=t["trigger"],
                 sources=(t["source"],) if isinstance(t["source"], str) else tuple(t["source"]),
                 dest=t["dest"],
+                batch=t.get("batch"),
                 **_step(t),
             )
             for t in data["transitions"]

@@ -92,6 +92,7 @@ class TransitionSpec(StepSpec):
     trigger: str
     sources: tuple[str, ...]
     dest: str
+    batch: Literal["take", "release"] | None = None  # seat in a batch (A6.2), see engine
 
 
 @dataclass(frozen=True)
@@ -109,6 +110,8 @@ class Definition:
     source_text: str = field(repr=False)
     content_hash: str
     rules: PolicyRules | None = None
+    # A5.2: role -> what its scope names (county, agency, cadre, contractor); absent = all cases
+    scopes: dict[str, str] = field(default_factory=dict)
 
     def state(self, name: str) -> StateSpec:
         for spec in self.states:
@@ -145,6 +148,7 @@ class Definition:
                 "effective_until": _iso(self.policy.effective_until),
             },
             "roles": dict(self.roles),
+            "scopes": dict(self.scopes),
             "initial": self.initial,
             "open": _step_summary(self.open),
             "states": [

@@ -10,11 +10,12 @@ SQLite, where ``FOR UPDATE`` renders nothing.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 
-from workflow.errors import NotFoundError, Refusal, RuleRefused
-from workflow.store.schema import batch_seats, batches
+from workflow.errors import InputError, NotFoundError, Refusal, RuleRefused
+from workflow.store.schema import batch_exceptions, batch_seats, batches, plans
 
 
 def take_seat(connection: sa.Connection, *, batch_id: int, case_id: int, now: datetime) -> None:
@@ -65,3 +66,59 @@ def release_seat(connection: sa.Connection, *, batch_id: int, case_id: int) -> N
     )
     if freed.rowcount != 1:  # a seat row without its count: a bug, not a request to refuse
         raise RuntimeError(f"batch {batch_id} had a seat row but no seat counted")
+
+
+# A batch exception recorded by the city (plans.service.record_exception) lets the case-level
+# rule of the same article pass at approval (A6.2 "原则上 / 一般").
+_BATCH_EXCEPTION_WAIVES = {
+    "out_of_province": "within_shandong",
+    "over_50": "at_most_fifty_per_batch",
+}
+
+
+def batch_facts(connection: sa.Connection, batch_id: int) -> tuple[dict[str, Any], frozenset[str]]:
+    """What an approval into ``batch_id`` records as evidence, and the rules the batch's
+    exceptions waive. The evidence is copied, not referenced, so the case keeps the dates and
+    place it was approved for even if the batch is edited later (A19.1)."""
+    row = (
+        connection.execute(
+            sa.select(
+                batches,
+                plans.c.organiser_level,
+                plans.c.county.label("plan_county"),
+                plans.c.cycle.label("plan_cycle"),
+            )
+            .join(plans, plans.c.id == batches.c.plan_id)
+            .where(batches.c.id == batch_id)
+        )
+        .mappings()
+        .one_or_none()
+    )
+    if row is None:
+        raise InputError(
+            f"field 'batch_id': batch {batch_id} does not exist (see `convalescence batches list`)",
+            field="batch_id",
+        )
+    waivers = connection.execute(
+        sa.select(batch_exceptions.c.rule).where(batch_exceptions.c.batch_id == batch_id)
+    ).scalars()
+    facts = {
+        "batch_start": row["start_date"].isoformat(),
+        "batch_end": row["end_date"].isoformat(),
+        "destination": row["place"],
+        "province": row["province"],
+        "batch_size": row["seats_taken"] + 1,  # with this case (A6.2 counts assigned cadres)
+        "batch_contractor_id": row["contractor_id"],
+        "batch_plan_level": row["organiser_level"],
+        "batch_plan_county": row["plan_county"],
+        "batch_cycle": row["plan_cycle"],
+    }
+    return facts, frozenset(
+        _BATCH_EXCEPTION_WAIVES[w] for w in waivers if w in _BATCH_EXCEPTION_WAIVES
+    )
+
+
+def held_seat(connection: sa.Connection, case_id: int) -> int | None:
+    return connection.execute(
+        sa.select(batch_seats.c.batch_id).where(batch_seats.c.case_id == case_id)
+    ).scalar_one_or_none()

@@ -139,3 +139,26 @@ def at_most_fifty_per_batch(ctx: GuardContext) -> str | None:
     if size <= MAX_CADRES_PER_BATCH:
         return None
     return f"本批次共{size:g}人，超过{MAX_CADRES_PER_BATCH}人"
+
+
+@rule(
+    "batch_in_case_plan",
+    article="A4.4",
+    summary="批次须属于案件报名层级、所在周期的年度计划（第四条、第九条）",
+    needs=("cycle",),
+)
+def batch_in_case_plan(ctx: GuardContext) -> str | None:
+    level, batch_level = ctx.evidence.get("plan_level"), ctx.evidence.get("batch_plan_level")
+    if batch_level is None:
+        return "未指定疗养批次（batch_id），无法核对计划层级"
+    if level is not None and level != batch_level:
+        names = {"city": "市级", "county": "县级"}
+        return (
+            f"案件报名的是{names.get(str(level), level)}疗养，所选批次属于"
+            f"{names.get(str(batch_level), batch_level)}计划"
+        )
+    cycle = ctx.facts.get("cycle")
+    batch_cycle = ctx.evidence.get("batch_cycle")
+    if cycle is not None and batch_cycle is not None and cycle != batch_cycle:
+        return f"案件属于周期 {cycle}，所选批次属于周期 {batch_cycle} 的计划（第九条）"
+    return None

@@ -13,7 +13,16 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
-from workflow.store.schema import cadres, case_exceptions, cases, definitions, history, outbox
+from workflow.store.schema import (
+    batch_seats,
+    batches,
+    cadres,
+    case_exceptions,
+    cases,
+    definitions,
+    history,
+    outbox,
+)
 
 Record = sa.Row[*tuple[Any, ...]]
 
@@ -139,6 +148,7 @@ def case_rows(
     county: str | None = None,
     agency: str | None = None,
     cadre_id: str | None = None,
+    contractor_id: str | None = None,
     open_only: bool = False,
     limit: int = 100,
     offset: int = 0,
@@ -152,9 +162,32 @@ def case_rows(
     ):
         if value is not None:
             query = query.where(column == value)
+    if contractor_id is not None:
+        query = query.where(_in_batch_of(contractor_id))
     if open_only:
         query = query.where(cases.c.terminal.is_(False))
     return list(connection.execute(query))
+
+
+def _in_batch_of(contractor_id: str) -> sa.ColumnElement[bool]:
+    if not contractor_id.isdigit():
+        return sa.false()
+    return sa.exists(
+        sa.select(batch_seats.c.id)
+        .join(batches, batches.c.id == batch_seats.c.batch_id)
+        .where(batch_seats.c.case_id == cases.c.id, batches.c.contractor_id == int(contractor_id))
+    )
+
+
+def case_contractor(connection: sa.Connection, case_id: int) -> str | None:
+    """The contractor of the batch holding the case's seat: contractor staff's scope (A5.2)."""
+    query = (
+        sa.select(batches.c.contractor_id)
+        .join(batch_seats, batch_seats.c.batch_id == batches.c.id)
+        .where(batch_seats.c.case_id == case_id)
+    )
+    found = connection.execute(query).scalar_one_or_none()
+    return None if found is None else str(found)
 
 
 def count_by_state(connection: sa.Connection) -> dict[str, int]:

@@ -1,0 +1,99 @@
+"""Organisational scope (A5.1, A5.2): which cases an actor may act on and see.
+
+Which role may fire which step is declared per step in the definition (``roles:``); which part
+of the cases a role is limited to is declared once in its ``scopes:`` block (county officer →
+county, agency officer → agency, cadre and family → the cadre, contractor staff → the contractor
+of the case's batch). This module only compares; the engine gathers the case's side and calls it
+before any rule runs, so an out-of-scope request learns nothing about the case's eligibility.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from workflow.errors import Refusal
+from workflow.machine import Actor
+
+SCOPE_LABELS = {
+    "county": "县（市、区）",
+    "agency": "军休机构",
+    "cadre": "军休干部",
+    "contractor": "承办单位",
+}
+
+
+@dataclass(frozen=True)
+class CaseScope:
+    """The organisational facts of one case that scopes are compared against."""
+
+    county: str | None
+    agency: str | None
+    cadre_id: str | None
+    contractor_id: str | None = None  # of the batch holding the case's seat, if any
+
+    def value(self, kind: str) -> str | None:
+        if kind == "cadre":
+            return self.cadre_id
+        if kind == "contractor":
+            return self.contractor_id
+        return self.county if kind == "county" else self.agency
+
+
+def scope_kind(actor: Actor, scopes: Mapping[str, str]) -> str | None:
+    return scopes.get(actor.role)
+
+
+def missing_scope(
+    actor: Actor, scopes: Mapping[str, str], roles: Mapping[str, str]
+) -> Refusal | None:
+    """A scoped role must say its scope: an unscoped county officer would see every county."""
+    kind = scopes.get(actor.role)
+    if kind is None or actor.scope:
+        return None
+    role = roles.get(actor.role, actor.role)
+    return Refusal(
+        article="A5.2",
+        rule="scope_required",
+        message=(
+            f"“{role}”须注明权限范围（{SCOPE_LABELS[kind]}），"
+            f"写作 {actor.role}:{actor.name}@范围（缺少权限范围 {kind}）"
+        ),
+    )
+
+
+def scope_refusal(
+    actor: Actor,
+    scopes: Mapping[str, str],
+    roles: Mapping[str, str],
+    case: CaseScope,
+    *,
+    action: str,
+) -> Refusal | None:
+    """None if ``actor`` may do ``action`` on ``case`` as far as scope goes (A5.2)."""
+    unscoped = missing_scope(actor, scopes, roles)
+    if unscoped is not None:
+        return unscoped
+    kind = scopes.get(actor.role)
+    if kind is None:
+        return None
+    theirs = case.value(kind)
+    if theirs is not None and theirs == actor.scope:
+        return None
+    label = SCOPE_LABELS[kind]
+    return Refusal(
+        article="A5.2",
+        rule="out_of_scope",
+        message=(
+            f"{actor.name}的权限范围是{label}“{actor.scope}”，该案件属于{label}"
+            f"“{theirs or '（未分配）'}”（缺少权限 {action}@{theirs or '-'}）"
+        ),
+    )
+
+
+def list_filter(actor: Actor, scopes: Mapping[str, str]) -> dict[str, str]:
+    """The filter a case listing must add for ``actor``: its scope as a column condition."""
+    kind = scopes.get(actor.role)
+    if kind is None or actor.scope is None:
+        return {}
+    return {{"cadre": "cadre_id", "contractor": "contractor_id"}.get(kind, kind): actor.scope}
