@@ -7,7 +7,8 @@ requests apart (two officers moving one case: one wins, the other gets 409/412).
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI, Request
+from fastapi.routing import APIRoute
 
 from workflow.api import cases, eligibility, notices, plans
 from workflow.api import errors as api_errors
@@ -15,6 +16,7 @@ from workflow.api.auth import Services
 from workflow.api.models import HealthOut
 from workflow.api.tokens import TokenRegistry
 from workflow.engine import Engine
+from workflow.errors import InputError
 from workflow.store.migrate import current_revision
 
 DESCRIPTION = """\
@@ -23,6 +25,24 @@ rules (聊退役军人发〔2023〕2号). Authenticate with `Authorization: Bear
 acts as one role, name and scope (A5.1, A5.2). Every refusal is JSON citing its article;
 a case's ETag is its version, and If-Match on a write makes a stale write a 412.
 """
+
+
+def refuse_unknown_query(request: Request) -> None:
+    """A misspelt filter (``?stat=insured``) must not silently list every case: any query
+    parameter the route does not declare is a 422 naming it."""
+    route = request.scope.get("route")
+    if not isinstance(route, APIRoute):
+        return
+    known = {param.alias for param in route.dependant.query_params}
+    for sub in route.dependant.dependencies:
+        known |= {param.alias for param in sub.query_params}
+    unknown = sorted(set(request.query_params) - known)
+    if unknown:
+        raise InputError(
+            f"unknown query parameter(s) {', '.join(map(repr, unknown))}; "
+            f"this route takes {', '.join(sorted(known)) or 'none'}",
+            field=unknown[0],
+        )
 
 
 def create_app(engine: Engine, tokens: TokenRegistry) -> FastAPI:
@@ -34,6 +54,7 @@ def create_app(engine: Engine, tokens: TokenRegistry) -> FastAPI:
         title="convalescence",
         version="1",
         description=DESCRIPTION,
+        dependencies=[Depends(refuse_unknown_query)],
     )
     app.state.services = Services(engine=engine, tokens=tokens)
     api_errors.install(app)

@@ -59,6 +59,8 @@ ETAG_HEADER = {
     "ETag": {"description": "The case's version, for If-Match", "schema": {"type": "string"}}
 }
 
+STEP_ERRORS = responses(400, 401, 403, 404, 409, 412, 422, 503)
+
 
 def etag(view: CaseView) -> str:
     return f'"{view.version}"'
@@ -93,7 +95,7 @@ def _answer(response: Response, view: CaseView) -> CaseOut:
     summary="Register a cadre: open a case (A7.1 个人报名)",
     responses={
         201: {"headers": {**ETAG_HEADER, "Location": {"schema": {"type": "string"}}}},
-        **responses(401, 403, 404, 409, 422, 503),
+        **responses(400, 401, 403, 404, 409, 422, 503),
     },
 )
 def open_case(body: OpenCaseIn, actor: Caller, svc: Svc, response: Response) -> CaseOut:
@@ -158,7 +160,7 @@ def show_case(case_id: CaseId, actor: Caller, svc: Svc, response: Response) -> C
 @router.post(
     "/{case_id}/steps/{trigger}",
     summary="Move the case by one step (A7.1); refusals cite their articles",
-    responses={200: {"headers": ETAG_HEADER}, **responses(401, 403, 404, 409, 412, 422, 503)},
+    responses={200: {"headers": ETAG_HEADER}, **STEP_ERRORS},
 )
 def fire(
     *,
@@ -185,7 +187,7 @@ def fire(
 @router.post(
     "/{case_id}/exceptions",
     summary="Record an exception to an in-principle rule (A8.2, A9.2) with a reason",
-    responses={200: {"headers": ETAG_HEADER}, **responses(401, 403, 404, 409, 412, 422, 503)},
+    responses={200: {"headers": ETAG_HEADER}, **STEP_ERRORS},
 )
 def grant_exception(
     *,

@@ -21,7 +21,7 @@ router = APIRouter(tags=["eligibility"])
 @router.post(
     "/eligibility/explain",
     summary="Explain a cadre's eligibility (art. 4 tier, art. 8 age and health, art. 21)",
-    responses=responses(401, 403, 404, 422, 503),
+    responses=responses(400, 401, 403, 404, 422, 503),
 )
 def explain_profile(body: ExplainIn, actor: Caller, svc: Svc) -> ExplainOut:
     """Being ineligible is an answer (200, ``eligible: false``), not an error; 422 only when the

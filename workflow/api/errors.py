@@ -12,7 +12,8 @@ Status codes (the error class decides, as it decides the CLI's exit code):
   state of the case and the policy, not with the API's grammar.
 * 409 ``conflict``: someone moved the case between the caller's read and write (no If-Match
   sent); 412 ``precondition_failed`` when the caller sent If-Match with a stale version.
-* 422 ``bad_input``: a malformed request, including step evidence the definition rejects.
+* 422 ``bad_input``: a malformed request, including step evidence the definition rejects;
+  400 ``bad_input`` when the body cannot even be parsed.
 * 503 ``database_not_ready`` / ``database_unavailable``: schema not migrated, database down.
 """
 
@@ -175,7 +176,7 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_request: Request, error: Exception) -> JSONResponse:
         assert isinstance(error, StarletteHTTPException)
-        kinds = {404: "not_found", 405: "method_not_allowed"}
+        kinds = {400: "bad_input", 404: "not_found", 405: "method_not_allowed"}
         body = {
             "error": kinds.get(error.status_code, "http_error"),
             "message": str(error.detail),
@@ -193,6 +194,7 @@ def install(app: FastAPI) -> None:
 def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI entries for the error answers a route can give, all with `ErrorOut`."""
     described = {
+        400: "The body could not be read (not UTF-8 JSON)",
         401: "No token, or an unknown token",
         403: "The role or scope does not allow this (A5.2)",
         404: "Not found",
