@@ -84,6 +84,11 @@ def _print_summary(console: Console, summary: DemoSummary) -> None:
     console.print(
         f"例外审批（原则上条款）：{granted}；机构代家属录入纸质同意书：{summary.on_behalf} 件。"
     )
+    dropped = "、".join(summary.contractors_dropped) or "无"
+    console.print(
+        f"年度计划 {summary.plans} 个，疗养批次 {summary.batches} 个，承办单位评价 "
+        f"{summary.evaluations} 次；因评价低于退出线不再承接新批次（A18.3）：{dropped}。"
+    )
     console.print(
         f"花名册 {summary.cadres} 名军休干部，{summary.cases} 个案件，"
         f"{summary.transitions} 次状态变更；模拟 {summary.simulated_from} 至 "

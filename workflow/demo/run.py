@@ -22,7 +22,8 @@ from notifications.channels import FileChannel
 from notifications.dispatch import dispatch
 from workflow.clock import SHANGHAI, SimulatedClock
 from workflow.definition.policy_rules import PolicyRules
-from workflow.demo.roster import generate_roster
+from workflow.demo.plans import DemoBatch, PlanBook
+from workflow.demo.roster import COUNTIES, generate_roster
 from workflow.eligibility import highest_tier
 from workflow.engine import Engine
 from workflow.errors import RuleRefused
@@ -31,16 +32,7 @@ from workflow.store.database import create_engine
 CYCLE_START = date(2024, 3, 4)
 CYCLE_END = date(2025, 12, 31)  # art. 9: at most two years; art. 21: the policy's last day
 ROSTER_AS_OF = date(2024, 3, 1)
-DESTINATIONS = ("威海市荣成", "青岛市崂山", "泰安市泰山", "日照市东港", "烟台市蓬莱")
 DB_FILE = "convalescence.db"
-
-
-@dataclass(frozen=True)
-class Batch:
-    start: date
-    end: date
-    destination: str
-    size: int  # cadres in the batch (A6.2: generally at most 50)
 
 
 @dataclass
@@ -59,6 +51,10 @@ class DemoSummary:
     simulated_until: date = CYCLE_START
     notices_dir: Path | None = None  # where the notices were written, one file each
     notices: int = 0
+    plans: int = 0
+    batches: int = 0
+    evaluations: int = 0  # contractor evaluations after each batch (A18.3)
+    contractors_dropped: tuple[str, ...] = ()  # refused new batches under A18.3
 
 
 def _deliver_notices(engine: Engine, directory: Path) -> tuple[Path, int]:
@@ -74,19 +70,6 @@ def _deliver_notices(engine: Engine, directory: Path) -> tuple[Path, int]:
         delivered += report.sent
         if report.claimed == 0:
             return target, delivered
-
-
-def plan_batches(rng: random.Random) -> list[Batch]:
-    """A batch every two weeks from May 2024 to November 2025, each 7 days including travel
-    (A6.2); a few planned over 50 cadres, which needs an exception (A6.2). Capacity and
-    contractors arrive with the plans issue."""
-    batches = []
-    start = date(2024, 5, 6)
-    while start < date(2025, 11, 20):
-        size = rng.randint(20, 50) if rng.random() > 0.05 else rng.randint(51, 58)
-        batches.append(Batch(start, start + timedelta(days=6), rng.choice(DESTINATIONS), size))
-        start += timedelta(days=14)
-    return batches
 
 
 def run_demo(
@@ -109,7 +92,10 @@ def run_demo(
         engine.put_cadres(roster)
         rules = engine.catalog.get("honor_convalescence").rules
         assert rules is not None, "the shipped definition declares its art. 4 rules"
-        driver = _Driver(engine, clock, rng, plan_batches(rng), rules)
+        book = PlanBook(engine, rng, counties=tuple(COUNTIES))
+        book.set_up()
+        driver = _Driver(engine, clock, rng, book, rules)
+        driver.schedule_planning()
         for record in roster:
             driver.schedule_registration(record)
         total_days = (CYCLE_END - CYCLE_START).days
@@ -132,13 +118,17 @@ def run_demo(
             final_states={
                 state: (labels.get(state, state), counts.get(state, 0)) for state in labels
             },
-            refusals=driver.refusals,
+            refusals=driver.refusals + book.refusals,
             tiers=driver.tiers,
             exceptions=driver.exceptions,
             on_behalf=driver.on_behalf,
             simulated_until=driver.last_day,
             notices_dir=notices_dir,
             notices=delivered,
+            plans=len(book.plans),
+            batches=len(book.batches),
+            evaluations=book.evaluations,
+            contractors_dropped=tuple(sorted(book.dropped)),
         )
     sa_engine.dispose()
     return summary
@@ -149,16 +139,11 @@ Step = Callable[[], None]
 # rule -> (approver, article, reason) for the exceptions officers grant in the demo
 _EXCEPTION_GRANTS = {
     "under_age_limit_on_first_day": (
-        "county_officer:赵局长",
+        "county_officer:赵局长@{county}",
         "A8.2",
         "身体状况良好，经体检合格，家属陪同",
     ),
     "once_per_cycle": ("city_officer:钱处长", "A9.2", "上期因疫情防控缩短行程，经研究同意再次参加"),
-    "at_most_fifty_per_batch": (
-        "city_officer:钱处长",
-        "A6.2",
-        "承办单位接待能力充足，已增配服务保障人员",
-    ),
 }
 
 
@@ -170,10 +155,10 @@ class _Driver:
         engine: Engine,
         clock: SimulatedClock,
         rng: random.Random,
-        batches: list[Batch],
+        book: PlanBook,
         rules: PolicyRules,
     ) -> None:
-        self.engine, self.clock, self.rng, self.batches = engine, clock, rng, batches
+        self.engine, self.clock, self.rng, self.book = engine, clock, rng, book
         self.rules = rules
         self.tiers: Counter[str] = Counter()
         self.exceptions: Counter[str] = Counter()  # article -> exceptions granted
@@ -226,6 +211,21 @@ class _Driver:
 
     # -- the scenario -----------------------------------------------------------------
 
+    def schedule_planning(self) -> None:
+        """Each quarter's batches are planned a month ahead; each batch is evaluated after it."""
+        first = date(2024, 4, 1)
+        while first < date(2025, 12, 1):
+            plan_on = max(CYCLE_START, first - timedelta(days=30))
+            moment = datetime.combine(plan_on, time(8), SHANGHAI)
+            self.at(moment, lambda first=first: self.plan(first))  # type: ignore[misc]
+            month = first.month + 3
+            first = date(first.year + (month > 12), (month - 1) % 12 + 1, 1)
+
+    def plan(self, first_day: date) -> None:
+        for batch in self.book.plan_quarter(first_day):
+            after = datetime.combine(batch.end + timedelta(days=3), time(10), SHANGHAI)
+            self.at(after, lambda batch=batch: self.book.evaluate(batch))  # type: ignore[misc]
+
     def schedule_registration(self, record: dict[str, Any]) -> None:
         offset = self.rng.randint(0, 540)  # registrations spread over eighteen months
         if self.rng.random() < 0.02:  # a few apply after the policy expired: art. 21 refuses
@@ -237,7 +237,11 @@ class _Driver:
         """Cadres apply to the programme their honours suggest; those with none try the county
         programme anyway, as some do, and art. 4 refuses them."""
         on_paper = self.rng.random() < 0.3
-        actor = "agency_officer:经办人" if on_paper else f"cadre:{record['name']}"
+        actor = (
+            f"agency_officer:经办人@{record['agency']}"
+            if on_paper
+            else f"cadre:{record['name']}@{record['id']}"
+        )
         tier, _reasons = highest_tier(record, self.rules)
         if not again:
             self.tiers[tier] += 1
@@ -259,56 +263,64 @@ class _Driver:
         family = record.get("family_contact") or {"name": "家属", "relation": "子女"}
         data = {"family_member": family["name"], "relation": family["relation"]}
         if self.rng.random() < 0.07:
-            self.fire(case_id, "refuse_consent", f"family:{family['name']}", data)
+            self.fire(case_id, "refuse_consent", f"family:{family['name']}@{record['id']}", data)
             return
         on_behalf_of = None
         if case_id % 40 == 1:  # now and then a contractor clerk tries to record it: art. 5 roles
-            self.fire(case_id, "consent", "contractor_staff:承办方", data)
+            self.fire(case_id, "consent", "contractor_staff:承办方@1", data)
+        if case_id % 45 == 2:  # an officer of another county tries to act on it: A5.2 scope
+            self.fire(case_id, "reject", "county_officer:孙科长@外县", {"article": "A8.1"})
         if self.rng.random() < 0.25:  # consent given on a paper form, recorded by the agency
-            actor, on_behalf_of = "agency_officer:经办人", family["name"]
+            actor, on_behalf_of = f"agency_officer:经办人@{record['agency']}", family["name"]
             data["consent_form_ref"] = f"JSTY-{case_id:05d}"
             self.on_behalf += 1
         else:
-            actor = f"family:{family['name']}"
+            actor = f"family:{family['name']}@{record['id']}"
         if self.fire(case_id, "consent", actor, data, on_behalf_of):
             self.at(self.later(self.rng.randint(2, 8)), lambda: self.approve(case_id, first=True))
 
-    def next_batch(self) -> Batch:
-        today = self.clock.now().date()
-        upcoming = [b for b in self.batches if b.start >= today + timedelta(days=21)]
-        return upcoming[0] if upcoming else self.batches[-1]
+    def officer(self, case_id: int) -> str:
+        return f"agency_officer:王芳@{self.records[case_id]['agency']}"
 
-    def approve(self, case_id: int, *, first: bool) -> None:
-        batch = self.next_batch()
-        end = batch.end
-        if first and self.rng.random() < 0.03:
-            end += timedelta(days=1)  # a planning slip: 8 days, refused under A6.2
-        data = {
-            "batch_start": batch.start.isoformat(),
-            "batch_end": end.isoformat(),
-            "destination": batch.destination,
-            "province": "山东",
-            "batch_size": batch.size,
-        }
-        try:
-            self.engine.fire(case_id, "approve", actor="agency_officer:王芳", data=data)
-        except RuleRefused as error:
-            articles = {r.article for r in error.refusals}
-            rules = {r.rule for r in error.refusals}
-            self.refused(error)
-            if rules == {"stay_within_seven_days"}:  # the planner fixes the dates
-                self.at(self.later(1), lambda: self.approve(case_id, first=False))
-            elif first and len(rules) == 1 and self.grants_exception(case_id, min(rules)):
-                self.at(self.later(2), lambda: self.approve(case_id, first=False))
-            else:
-                reject = {"article": "、".join(sorted(articles))}
-                self.fire(case_id, "reject", "agency_officer:王芳", reject)
+    def approve(self, case_id: int, *, first: bool, tries: int = 0) -> None:
+        """Seat the case in the soonest batch of its plan level with room (A4.4, A6.2)."""
+        record = self.records[case_id]
+        level = self.engine.case(case_id).evidence.get("plan_level", "county")
+        error: RuleRefused | None = None
+        for batch in self.book.choose(level, record["county"], self.clock.now().date()):
+            try:
+                self.engine.fire(
+                    case_id, "approve", actor=self.officer(case_id), data={"batch_id": batch.id}
+                )
+            except RuleRefused as refused:
+                error = refused
+                if {r.rule for r in refused.refusals} == {"batch_full"}:
+                    continue  # the next batch may have room
+                break
+            self.transitions += 1
+            if self.rng.random() < 0.04:
+                self.at(self.later(self.rng.randint(1, 10)), lambda: self.drop_out(case_id))
+                return
+            self.at(
+                self.later(self.rng.randint(1, 5)),
+                lambda seated=batch: self.sign(case_id, seated),  # type: ignore[misc]
+            )
             return
-        self.transitions += 1
-        if self.rng.random() < 0.04:
-            self.at(self.later(self.rng.randint(1, 10)), lambda: self.drop_out(case_id))
+        if error is None or {r.rule for r in error.refusals} == {"batch_full"}:
+            if tries < 4:  # no batch with room yet: the next quarter's plan may have one
+                self.at(self.later(30), lambda: self.approve(case_id, first=first, tries=tries + 1))
+                return
+            self.fire(case_id, "reject", self.officer(case_id), {"article": "A6.2"})
             return
-        self.at(self.later(self.rng.randint(1, 5)), lambda: self.sign(case_id, batch))
+        articles = {r.article for r in error.refusals}
+        rules = {r.rule for r in error.refusals}
+        self.refused(error)
+        if first and len(rules) == 1 and self.grants_exception(case_id, min(rules)):
+            self.at(self.later(2), lambda: self.approve(case_id, first=False))
+        else:
+            self.fire(
+                case_id, "reject", self.officer(case_id), {"article": "、".join(sorted(articles))}
+            )
 
     def grants_exception(self, case_id: int, rule: str) -> bool:
         """Some "in principle" refusals end in a recorded exception (A8.2 age, A9.2 a second
@@ -317,23 +329,24 @@ class _Driver:
         if grant is None or self.rng.random() >= 0.4:
             return False
         approver, article, reason = grant
+        approver = approver.format(county=self.records[case_id]["county"])
         self.engine.grant_exception(case_id, rule, actor=approver, reason=reason)
         self.exceptions[article] += 1
         return True
 
     def drop_out(self, case_id: int) -> None:
         if self.rng.random() < 0.5:
-            self.fire(case_id, "report_unable", "agency_officer:王芳", {"cause": "健康原因"})
+            self.fire(case_id, "report_unable", self.officer(case_id), {"cause": "健康原因"})
         else:
             for_health = self.rng.random() < 0.5
-            self.fire(case_id, "withdraw", "agency_officer:王芳", {"for_health": for_health})
+            self.fire(case_id, "withdraw", self.officer(case_id), {"for_health": for_health})
 
-    def sign(self, case_id: int, batch: Batch) -> None:
+    def sign(self, case_id: int, batch: DemoBatch) -> None:
         data = {"agreement_no": f"LCRY-{case_id:05d}", "signed_on": self.clock.now().date()}
-        if self.fire(case_id, "sign_agreement", "agency_officer:王芳", data):
+        if self.fire(case_id, "sign_agreement", self.officer(case_id), data):
             self.at(self.later(self.rng.randint(1, 4)), lambda: self.insure(case_id, batch, True))
 
-    def insure(self, case_id: int, batch: Batch, first: bool) -> None:
+    def insure(self, case_id: int, batch: DemoBatch, first: bool) -> None:
         short = first and self.rng.random() < 0.05  # travel day forgotten: refused under A7.3
         data = {
             "insurer": "中国人寿聊城分公司",
@@ -341,15 +354,15 @@ class _Driver:
             "covered_from": batch.start + timedelta(days=1 if short else 0),
             "covered_until": batch.end,
         }
-        if self.fire(case_id, "insure", "agency_officer:王芳", data):
+        if self.fire(case_id, "insure", self.officer(case_id), data):
             start = datetime.combine(batch.start, time(8), SHANGHAI)
             self.at(max(start, self.later(1)), lambda: self.attend(case_id, batch))
         else:
             self.at(self.later(1), lambda: self.insure(case_id, batch, False))
 
-    def attend(self, case_id: int, batch: Batch) -> None:
+    def attend(self, case_id: int, batch: DemoBatch) -> None:
         data = {"checked_in_on": self.clock.now().date()}
-        if self.fire(case_id, "attend", "contractor_staff:承办方", data):
+        if self.fire(case_id, "attend", f"contractor_staff:承办方@{batch.contractor_id}", data):
             finish = datetime.combine(batch.end, time(18), SHANGHAI)
             self.at(
                 finish + timedelta(days=self.rng.randint(1, 10)), lambda: self.evaluate(case_id)
@@ -357,10 +370,9 @@ class _Driver:
 
     def evaluate(self, case_id: int) -> None:
         score = self.rng.choices([5, 4, 3, 2], weights=[60, 30, 8, 2])[0]
-        if self.fire(case_id, "evaluate", "cadre:本人", {"satisfaction": score}):
-            record = self.records[case_id]
-            if self.rng.random() < 0.06 and self.clock.now().date() < date(2025, 6, 1):
-                # a few apply again within the cycle: art. 9 allows once, in principle
-                self.at(
-                    self.later(self.rng.randint(20, 60)), lambda: self.register(record, again=True)
-                )
+        record = self.records[case_id]
+        actor = f"cadre:{record['name']}@{record['id']}"
+        evaluated = self.fire(case_id, "evaluate", actor, {"satisfaction": score})
+        if evaluated and self.rng.random() < 0.06 and self.clock.now().date() < date(2025, 6, 1):
+            # a few apply again within the cycle: art. 9 allows once, in principle
+            self.at(self.later(self.rng.randint(20, 60)), lambda: self.register(record, again=True))
