@@ -161,3 +161,16 @@ def test_an_exception_recorded_later_is_kept_once(engine: Engine) -> None:
     with pytest.raises(InputError):
         service.record_exception(engine, created["id"], grant)
     assert _count(engine, batch_exceptions) == 1
+
+
+def test_the_exit_threshold_comes_from_the_definition_in_force(engine: Engine) -> None:
+    """A18.3 names no figure: the definition's rules.contractor_exit_score sets it (60)."""
+    rules = engine.catalog.get("honor_convalescence").rules
+    assert rules is not None
+    assert rules.contractor_exit_score == 60
+    _, contractor_id = plan_and_contractor(engine)
+    assert service.show_contractor(engine, contractor_id)["exit_threshold"] == 60.0
+    overridden = service.create_contractor(
+        engine, name="另一家", kind="own_resource", exit_threshold_override=Decimal("75")
+    )
+    assert service.show_contractor(engine, overridden["id"])["exit_threshold"] == 75.0

@@ -222,6 +222,7 @@ def _rules(raw: dict[str, Any]) -> PolicyRules:
             for t in raw["tiers"]
         ),
         plan_admits={level: tuple(tiers) for level, tiers in raw["plan_admits"].items()},
+        contractor_exit_score=raw.get("contractor_exit_score"),
         exceptions=tuple(
             ExceptionRule(rule=e["rule"], article=e["article"], approvers=tuple(e["approvers"]))
             for e in raw.get("exceptions", ())

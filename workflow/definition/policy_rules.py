@@ -75,6 +75,8 @@ class PolicyRules:
     exceptions: tuple[ExceptionRule, ...]
     cycles: tuple[Cycle, ...]
     participation_states: tuple[str, ...]  # states that count as taking part (A9.2)
+    # A18.3 gives no figure; the definition sets it (None: the plans module's default)
+    contractor_exit_score: float | None = None
 
     def level_rank(self, level: str) -> int:
         return self.levels.index(level)

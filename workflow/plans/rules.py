@@ -16,9 +16,9 @@ from workflow.errors import Refusal
 MAX_DAYS = 7  # A6.2: including travel, hard limit
 MAX_CADRES = 50  # A6.2: "generally", so a recorded exception may lift it
 HOME_PROVINCE = "山东"  # A6.1: "in principle", so a recorded exception may lift it
-# A18.3: average evaluation below this and a contractor takes no new batches. To move into the
-# policy YAML (rules: block) once the definition schema grows a place for it; a contractor's
-# ``exit_threshold_override`` wins over it until then.
+# A18.3: average evaluation below this and a contractor takes no new batches. Only a fallback:
+# the definition's ``rules.contractor_exit_score`` sets it, a contractor's
+# ``exit_threshold_override`` wins over both.
 EXIT_THRESHOLD = 60
 
 OVER_50 = "over_50"

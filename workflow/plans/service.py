@@ -16,6 +16,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from workflow.clock import shanghai_date
 from workflow.engine import DEFAULT_DEFINITION, Engine
 from workflow.errors import InputError, NotFoundError, Refusal, RuleRefused
 from workflow.plans import rules
@@ -222,9 +223,15 @@ def _scores(connection: sa.Connection, contractor_id: int) -> list[int]:
     return [int(s) for s in connection.execute(query).scalars()]
 
 
-def _threshold(contractor: Mapping[str, Any]) -> float:
+def _threshold(contractor: Mapping[str, Any], engine: Engine) -> float:
+    """A contractor's own override, else the exit score of the definition in force (A18.3)."""
     override = contractor["exit_threshold_override"]
-    return float(override) if override is not None else float(rules.EXIT_THRESHOLD)
+    if override is not None:
+        return float(override)
+    in_force = engine.catalog.in_force(DEFAULT_DEFINITION, shanghai_date(engine.clock.now()))
+    definition = in_force or engine.catalog.get(DEFAULT_DEFINITION)
+    configured = definition.rules.contractor_exit_score if definition.rules else None
+    return float(configured) if configured is not None else float(rules.EXIT_THRESHOLD)
 
 
 def list_contractors(engine: Engine) -> list[Row]:
@@ -251,7 +258,7 @@ def show_contractor(engine: Engine, contractor_id: int) -> Row:
         scores = _scores(connection, contractor_id)
         contractor["evaluations"] = len(scores)
         contractor["average_score"] = sum(scores) / len(scores) if scores else None
-        contractor["exit_threshold"] = _threshold(contractor)
+        contractor["exit_threshold"] = _threshold(contractor, engine)
         return contractor
 
 
@@ -259,7 +266,13 @@ def show_contractor(engine: Engine, contractor_id: int) -> Row:
 
 
 def _contractor_refusals(
-    connection: sa.Connection, contractor: Mapping[str, Any], plan_id: int, start: date, end: date
+    connection: sa.Connection,
+    contractor: Mapping[str, Any],
+    plan_id: int,
+    start: date,
+    end: date,
+    *,
+    threshold: float,
 ) -> list[Refusal | None]:
     """A14.1 papers on the batch dates and A18.3 standing, read in the caller's transaction."""
     cid = contractor["id"]
@@ -279,7 +292,7 @@ def _contractor_refusals(
             [Validity(q["name"], q["valid_from"], q["valid_until"]) for q in quals],
             [Validity(a["agreement_no"], a["valid_from"], a["valid_until"]) for a in agreements],
         ),
-        rules.check_contractor_standing(_scores(connection, cid), _threshold(contractor)),
+        rules.check_contractor_standing(_scores(connection, cid), threshold),
     ]
 
 
@@ -326,7 +339,14 @@ def create_batch(
                 rules.check_size(capacity, granted),
                 rules.check_province(province, granted),
                 rules.check_staff(staff_count, capacity),
-                *_contractor_refusals(connection, contractor, plan_id, start_date, end_date),
+                *_contractor_refusals(
+                    connection,
+                    contractor,
+                    plan_id,
+                    start_date,
+                    end_date,
+                    threshold=_threshold(contractor, engine),
+                ),
             ]
         )
         values = {
