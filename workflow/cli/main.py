@@ -24,6 +24,9 @@ from workflow.cli.definitions import definitions
 from workflow.cli.demo import demo
 from workflow.cli.eligibility import eligibility
 from workflow.cli.notifications import notifications
+from workflow.cli.report import report
+from workflow.cli.scheduler import scheduler
+from workflow.cli.tasks import tasks
 from workflow.clock import as_shanghai
 from workflow.errors import WorkflowError
 
@@ -105,5 +108,8 @@ main.add_command(demo)
 main.add_command(eligibility)
 main.add_command(cadres)
 main.add_command(notifications)
+main.add_command(scheduler)
+main.add_command(tasks)
+main.add_command(report)
 plan_commands.register(main)
 serve_commands.register(main)
