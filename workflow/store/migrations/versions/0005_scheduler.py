@@ -58,7 +58,10 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(["case_id"], ["cases.id"], name="fk_timer_marks_case_id_cases"),
         sa.PrimaryKeyConstraint("id", name="pk_timer_marks"),
         sa.UniqueConstraint(
-            "case_id", "entry_seq", "timer_index", name="uq_timer_marks_case_id_entry_seq_timer_index"
+            "case_id",
+            "entry_seq",
+            "timer_index",
+            name="uq_timer_marks_case_id_entry_seq_timer_index",
         ),
     )
     op.create_table(

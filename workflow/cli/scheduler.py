@@ -1,0 +1,160 @@
+"""``convalescence scheduler``: run the scheduler as a service, or once as of a moment (A9.3).
+
+``run`` keeps going until SIGTERM or Ctrl-C; run it on every node: only the holder of the
+database lease runs jobs, the others stand by and take over when it expires. ``run --once
+--now DATETIME`` runs every job once as of that moment and exits (the demo and the tests walk a
+whole cycle with it). ``status`` shows the lease and each job's last run.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+from datetime import datetime, timedelta
+from types import FrameType
+
+import click
+import sqlalchemy as sa
+
+from workflow.cli import output
+from workflow.cli.db import Settings, open_engine
+from workflow.clock import as_shanghai
+from workflow.scheduler import JOBS, SchedulerService, current_holder, run_due
+from workflow.scheduler.lease import DEFAULT_LEASE
+from workflow.scheduler.service import default_holder
+from workflow.store.schema import scheduler_runs
+
+
+def _moment(_ctx: click.Context, _param: click.Parameter, value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        return as_shanghai(datetime.fromisoformat(value))
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a date-time such as 2024-05-01T09:00") from None
+
+
+@click.group()
+def scheduler() -> None:
+    """Timers, condolence visits and notice delivery on a schedule (APScheduler, one node)."""
+
+
+@scheduler.command("run")
+@click.option("--once", is_flag=True, help="Run every job once as of --now, then exit.")
+@click.option(
+    "--now",
+    "at",
+    metavar="DATETIME",
+    callback=_moment,
+    help="The moment the jobs run as of (ISO, Asia/Shanghai if no zone); default the clock.",
+)
+@click.option("--holder", metavar="NAME", help="This node's name in the lease; default host:pid.")
+@click.option(
+    "--lease-seconds",
+    type=click.FloatRange(1, 3600),
+    default=DEFAULT_LEASE.total_seconds(),
+    show_default=True,
+    help="How long the lease lasts without renewal; renewed every third of it.",
+)
+@click.option(
+    "--every",
+    type=click.FloatRange(0.1, 86400),
+    help="Run every job every this many seconds instead of its own schedule (tests, demos).",
+)
+@output.json_option
+@click.pass_context
+def run_command(
+    ctx: click.Context,
+    *,
+    once: bool,
+    at: datetime | None,
+    holder: str | None,
+    lease_seconds: float,
+    every: float | None,
+    as_json: bool,
+) -> None:
+    """Run the scheduler: as a service on the lease holder, or once with --once."""
+    settings = ctx.ensure_object(Settings)
+    if at is not None:
+        settings.now = at
+    engine = open_engine()
+    with engine.transaction():  # schema checked (created on SQLite) before anything runs
+        pass
+    if once:
+        results = run_due(engine, holder=holder or "once")
+        if as_json:
+            output.print_json({"now": engine.clock.now().isoformat(), "jobs": results})
+            return
+        rows = [
+            (name, JOBS[name].label, "skipped: already ran" if r is None else _summary(r))
+            for name, r in results.items()
+        ]
+        output.stdout().print(
+            output.table(
+                f"jobs as of {engine.clock.now().isoformat()}", ["job", "", "result"], rows
+            )
+        )
+        return
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    service = SchedulerService(
+        engine,
+        holder=holder or default_holder(),
+        lease=timedelta(seconds=lease_seconds),
+        every=every,
+    )
+
+    def stop(_signal: int, _frame: FrameType | None) -> None:
+        service.stop.set()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    output.say(f"scheduler node {service.holder}: standing by for the lease 等待调度租约")
+    service.run()
+    output.say("stopped 已停止")
+
+
+def _summary(result: dict[str, object]) -> str:
+    return ", ".join(f"{k} {v}" for k, v in result.items() if v) or "nothing to do"
+
+
+@scheduler.command("status")
+@output.json_option
+def status_command(*, as_json: bool) -> None:
+    """Who holds the lease, and when each job last ran."""
+    engine = open_engine()
+    with engine.transaction() as connection:
+        last = {
+            row.job: row
+            for row in connection.execute(
+                sa.select(scheduler_runs).order_by(scheduler_runs.c.started_at)
+            )
+        }
+    lease = current_holder(engine.db)
+    value = {
+        "lease": None if lease is None else {"holder": lease[0], "expires_at": lease[1]},
+        "jobs": {
+            name: None
+            if name not in last
+            else {
+                "slot": last[name].slot,
+                "holder": last[name].holder,
+                "started_at": last[name].started_at,
+                "finished_at": last[name].finished_at,
+                "result": last[name].result,
+            }
+            for name in JOBS
+        },
+    }
+    if as_json:
+        output.print_json(value)
+        return
+    output.say(
+        "lease: none yet" if lease is None else f"lease: {lease[0]} until {lease[1].isoformat()}"
+    )
+    rows = [
+        (name, "-", "-", "-")
+        if name not in last
+        else (name, last[name].slot, last[name].holder, _summary(last[name].result or {}))
+        for name in JOBS
+    ]
+    output.stdout().print(output.table("last runs", ["job", "slot", "holder", "result"], rows))
