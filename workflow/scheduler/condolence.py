@@ -85,6 +85,8 @@ def sweep_condolence(engine: Engine, *, chunk: int = DEFAULT_CHUNK) -> Condolenc
         for cycle in running_cycles(sources, today):
             o, r = _open_visits(engine, source_ids, cycle, chunk)
             opened, refused = opened + o, refused + r
+    if opened and not visit_ids:  # the first visit stored the visit definition
+        visit_ids = [i for i, d in stored_definitions(engine) if d.name == VISIT_DEFINITION]
     not_needed = 0
     if source_ids and visit_ids:
         n, r = _close_unneeded(engine, source_ids, visit_ids, chunk)
@@ -305,5 +307,6 @@ def _ensure_visit_tasks(
             select,
         )
         .on_conflict_do_nothing(index_elements=[tasks.c.key])
+        .returning(tasks.c.id)
     )
-    return int(connection.execute(statement).rowcount or 0)
+    return len(connection.execute(statement).all())
