@@ -191,7 +191,8 @@ def test_bad_evidence_is_422_naming_the_field(client: TestClient) -> None:
     assert bad.status_code == 422
     assert bad.json()["error"] == "bad_input"
     unknown_key = client.post(
-        f"/cases/{case['id']}/steps/consent", json={"data": CONSENT, "reasn": "x"},
+        f"/cases/{case['id']}/steps/consent",
+        json={"data": CONSENT, "reasn": "x"},
         headers=auth("t-family"),
     )
     assert unknown_key.status_code == 422
@@ -209,7 +210,8 @@ def test_cases_come_in_pages_with_the_next_offset(client: TestClient, engine: En
     offset: int | None = 0
     while offset is not None:
         page = client.get(
-            "/cases", params={"limit": 2, "offset": offset, "open_only": True},
+            "/cases",
+            params={"limit": 2, "offset": offset, "open_only": True},
             headers=auth("t-city"),
         ).json()
         seen += [item["id"] for item in page["items"]]
@@ -252,11 +254,14 @@ def test_eligibility_explain_answers_ineligible_with_200_and_garbled_profiles_wi
     )
     assert garbled.status_code == 422
     assert garbled.json()["field"].startswith("profile.")
-    assert client.post(
-        "/eligibility/explain",
-        json={"profile": cadre(), "level": "city", "on": "2024-06-03"},
-        headers=auth("t-family"),
-    ).status_code == 403
+    assert (
+        client.post(
+            "/eligibility/explain",
+            json={"profile": cadre(), "level": "city", "on": "2024-06-03"},
+            headers=auth("t-family"),
+        ).status_code
+        == 403
+    )
 
 
 def test_notifications_are_masked_and_scoped_through_their_case(client: TestClient) -> None:
@@ -264,9 +269,7 @@ def test_notifications_are_masked_and_scoped_through_their_case(client: TestClie
     everything = client.get("/notifications", headers=auth("t-city"))
     assert everything.status_code == 200
     assert everything.json(), "opening a case renders notices into the outbox"
-    mine = client.get(
-        "/notifications", params={"case_id": case["id"]}, headers=auth("t-agency")
-    )
+    mine = client.get("/notifications", params={"case_id": case["id"]}, headers=auth("t-agency"))
     assert mine.status_code == 200
     assert {n["case_id"] for n in mine.json()} == {case["id"]}
     theirs = client.get(
@@ -284,8 +287,13 @@ def test_plans_and_batches_contractor_staff_see_only_their_own(
         engine, second, name="许可证", valid_from=date(2024, 1, 1), valid_until=date(2026, 1, 1)
     )
     service.add_agreement(
-        engine, second, plan_id=1, agreement_no="XY-2", signed_on=date(2024, 3, 1),
-        valid_from=date(2024, 3, 1), valid_until=date(2024, 12, 31),
+        engine,
+        second,
+        plan_id=1,
+        agreement_no="XY-2",
+        signed_on=date(2024, 3, 1),
+        valid_from=date(2024, 3, 1),
+        valid_until=date(2024, 12, 31),
     )
     other = batch(engine, plan_id=1, contractor_id=second)
     assert made["contractor_id"] == 1

@@ -104,6 +104,7 @@ def test_no_generated_request_is_a_server_error(api_schema: Any, label: str) -> 
     ]
     if operation.path_parameters or operation.query or operation.body or operation.headers:
         strategies.append(operation.as_strategy(GenerationMode.NEGATIVE))
+
     @given(case=st.one_of(strategies))
     @settings(
         max_examples=MAX_EXAMPLES,

@@ -45,9 +45,7 @@ def server(engine: Engine) -> Iterator[str]:
 
 
 def client(base_url: str, token: str) -> httpx.Client:
-    return httpx.Client(
-        base_url=base_url, headers={"Authorization": f"Bearer {token}"}, timeout=30
-    )
+    return httpx.Client(base_url=base_url, headers={"Authorization": f"Bearer {token}"}, timeout=30)
 
 
 def move(http: httpx.Client, case: dict[str, Any], trigger: str, data: dict[str, Any]) -> Any:
@@ -62,9 +60,7 @@ def move(http: httpx.Client, case: dict[str, Any], trigger: str, data: dict[str,
     return response.json()
 
 
-def test_a_case_goes_from_registration_to_evaluation_over_http(
-    engine: Engine, server: str
-) -> None:
+def test_a_case_goes_from_registration_to_evaluation_over_http(engine: Engine, server: str) -> None:
     engine.put_cadres([cadre()])
     with (
         client(server, "cadre-token") as cadre_http,
@@ -109,9 +105,10 @@ CASES_PER_CLIENT = 5  # 40 approvals: all fit the seeded batch of 50
 def drive(base_url: str, cadre_ids: list[str], errors: list[str]) -> None:
     """One client: each of its cases the whole way; any non-2xx answer is recorded."""
     try:
-        with client(base_url, "agency-token") as agency, client(
-            base_url, "contractor-token"
-        ) as contractor:
+        with (
+            client(base_url, "agency-token") as agency,
+            client(base_url, "contractor-token") as contractor,
+        ):
             for cadre_id in cadre_ids:
                 opened = agency.post("/cases", json={"cadre_id": cadre_id, "data": REGISTRATION})
                 if opened.status_code != 201:

@@ -29,6 +29,17 @@ NOW_VAR = "CONVALESCENCE_API_NOW"  # ISO moment: serve as of a simulated time (d
 STARTUP_SECONDS = 30.0
 
 
+def no_delay(sock: socket.socket) -> None:
+    """Turn Nagle's algorithm off on a listening socket (accepted sockets inherit it on Linux).
+
+    uvicorn writes a response's head and body separately; asyncio sets TCP_NODELAY only on
+    sockets whose ``proto`` is IPPROTO_TCP, and a socket bound by hand (``socket.socket()``,
+    as uvicorn binds for ``--workers``) has proto 0. The body then waits for the client's
+    delayed ACK: measured here, every keep-alive request took 44 ms instead of 2-5 ms.
+    """
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+
 def clock_from(now: str | None) -> Clock:
     return SimulatedClock(as_shanghai(datetime.fromisoformat(now))) if now else SystemClock()
 
@@ -46,6 +57,7 @@ def serve_in_thread(app: FastAPI, host: str = "127.0.0.1") -> Iterator[str]:
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, 0))
+    no_delay(sock)
     port = sock.getsockname()[1]
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False))
     thread = threading.Thread(

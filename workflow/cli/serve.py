@@ -45,9 +45,10 @@ def serve(ctx: click.Context, host: str, port: int, tokens_file: Path, workers: 
     """
     # FastAPI and uvicorn load only here: every other command starts without them
     import uvicorn  # noqa: PLC0415
+    from uvicorn.supervisors import Multiprocess  # noqa: PLC0415
 
     from workflow.api.app import create_app  # noqa: PLC0415
-    from workflow.api.server import DB_VAR, NOW_VAR, TOKENS_VAR  # noqa: PLC0415
+    from workflow.api.server import DB_VAR, NOW_VAR, TOKENS_VAR, no_delay  # noqa: PLC0415
 
     settings = ctx.ensure_object(Settings)
     # Fail here, with the CLI's message and exit code, rather than in every worker: a bad token
@@ -65,7 +66,7 @@ def serve(ctx: click.Context, host: str, port: int, tokens_file: Path, workers: 
     else:
         os.environ.pop(NOW_VAR, None)
     output.say(f"serving the API on http://{host}:{port} ({workers} worker(s))")
-    uvicorn.run(
+    config = uvicorn.Config(
         "workflow.api.server:app_from_environment",
         factory=True,
         host=host,
@@ -73,6 +74,13 @@ def serve(ctx: click.Context, host: str, port: int, tokens_file: Path, workers: 
         workers=workers,
         log_level="info",
     )
+    if workers == 1:
+        uvicorn.Server(config).run()
+        return
+    # as uvicorn.run does for workers, but with Nagle off on the shared socket (see no_delay)
+    sock = config.bind_socket()
+    no_delay(sock)
+    Multiprocess(config, sockets=[sock]).run()
 
 
 @click.group()
