@@ -5,6 +5,7 @@ closed as not needed when the cadre attends later in the same cycle."""
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Any
 
 import sqlalchemy as sa
 from factories import AS_AGENCY, HAPPY_PATH, REGISTRATION, cadre
@@ -36,7 +37,7 @@ def could_not_attend(engine: Engine) -> None:
         engine.fire(case.id, "withdraw", actor=AS_AGENCY, data={"for_health": health})
 
 
-def visits(engine: Engine) -> list[sa.Row[tuple[str, str, str | None]]]:
+def visits(engine: Engine) -> list[Any]:
     with engine.transaction() as connection:
         return list(
             connection.execute(

@@ -82,7 +82,7 @@ class LeaseKeeper:
                     else_=excluded.acquired_at,
                 ),
             },
-            where=sa.or_(table.c.holder == excluded.holder, table.c.expires_at < now),
+            where=sa.or_(table.c.holder == excluded.holder, table.c.expires_at <= now),
         ).returning(table.c.holder)
         with self._writing() as connection:
             return connection.execute(statement).first() is not None
