@@ -354,3 +354,26 @@ def test_a_token_file_with_bad_entries_is_refused_naming_them(
     unscoped = TokenRegistry.from_tokens({"a": "county_officer:刘伟"})
     with pytest.raises(InputError, match="needs a scope"):
         create_app(engine, unscoped)
+
+
+def test_tasks_and_the_performance_report_follow_the_roles(client: TestClient) -> None:
+    assert client.get("/tasks", headers=auth("t-cadre")).json()["permission"] == "tasks:read"
+    assert client.get("/tasks", headers=auth("t-county")).status_code == 200
+    other_county = client.get("/tasks", params={"county": "茌平区"}, headers=auth("t-county"))
+    assert other_county.json() == []
+    report = client.get("/reports/performance/2024", headers=auth("t-auditor"))
+    assert report.status_code == 200, report.text
+    refused = client.get("/reports/performance/2024", headers=auth("t-agency"))
+    assert refused.json()["permission"] == "reports:read"
+
+
+def test_a_second_grant_of_the_same_exception_is_422_not_a_server_error(
+    client: TestClient,
+) -> None:
+    case = open_case(client, "LC-DCF-0002")
+    grant = {"rule": "under_age_limit_on_first_day", "reason": "体检合格"}
+    first = client.post(f"/cases/{case['id']}/exceptions", json=grant, headers=auth("t-county"))
+    assert first.status_code == 200, first.text
+    second = client.post(f"/cases/{case['id']}/exceptions", json=grant, headers=auth("t-county"))
+    assert second.status_code == 422
+    assert second.json()["field"] == "rule"

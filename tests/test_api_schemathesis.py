@@ -62,6 +62,8 @@ OPERATIONS = [
     "GET /batches",
     "GET /batches/{batch_id}",
     "GET /notifications",
+    "GET /tasks",
+    "GET /reports/performance/{year}",
     "GET /health",
 ]
 

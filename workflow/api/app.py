@@ -10,7 +10,7 @@ from __future__ import annotations
 from fastapi import Depends, FastAPI, Request
 from fastapi.routing import APIRoute
 
-from workflow.api import cases, eligibility, notices, plans
+from workflow.api import cases, eligibility, followup, notices, plans
 from workflow.api import errors as api_errors
 from workflow.api.auth import Services
 from workflow.api.models import HealthOut
@@ -62,6 +62,7 @@ def create_app(engine: Engine, tokens: TokenRegistry) -> FastAPI:
     app.include_router(eligibility.router)
     app.include_router(plans.router)
     app.include_router(notices.router)
+    app.include_router(followup.router)
 
     @app.get("/health", tags=["service"], summary="Liveness and schema revision; no token")
     def health() -> HealthOut:

@@ -27,6 +27,8 @@ PERMISSIONS: dict[str, tuple[str, ...]] = {
     "plans:read": (*OFFICERS, "contractor_staff"),
     "batches:read": (*OFFICERS, "contractor_staff"),
     "eligibility:explain": OFFICERS,
+    "tasks:read": OFFICERS,  # county and agency officers: their own scope only
+    "reports:read": ("city_officer", "auditor"),  # the report spans every organiser
 }
 
 

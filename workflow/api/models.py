@@ -276,6 +276,25 @@ class NotificationOut(BaseModel):
     sent_at: datetime | None
 
 
+class TaskOut(BaseModel):
+    """A follow-up task the scheduler opened (A9.3); done when its case leaves ``state``."""
+
+    id: int
+    key: str
+    kind: str
+    case_id: int
+    state: str
+    assignee_role: str
+    county: str
+    agency: str
+    title: str
+    article: str | None
+    due_on: date
+    created_at: datetime
+    done_at: datetime | None
+    overdue: bool
+
+
 class HealthOut(BaseModel):
     status: str
     schema_revision: str | None
