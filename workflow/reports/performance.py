@@ -93,6 +93,8 @@ TOTAL = _Breakdown(case_keys=lambda a: (), visit_keys=lambda v: (), batch_keys=(
 
 
 def check_year(year: int) -> None:
+    """Refuse a year no plan can have (a typo such as 224), naming the option, instead of
+    printing an empty report that looks like a real "nothing happened"."""
     if not FIRST_YEAR <= year <= LAST_YEAR:
         raise InputError(
             f"--year {year} is not a plan year ({FIRST_YEAR}–{LAST_YEAR})", field="year"
