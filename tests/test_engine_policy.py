@@ -290,3 +290,14 @@ def test_a20_1_retired_ncos_are_treated_exactly_as_cadres(engine: Engine, catego
     for trigger, actor, data in HAPPY_PATH:
         case = engine.fire(case.id, trigger, actor=actor, data=data)
     assert case.state == "evaluated"
+
+
+def test_the_same_exception_granted_twice_is_bad_input_with_one_record(engine: Engine) -> None:
+    engine.put_cadres([cadre(birth_date=OLD)])
+    case_id = consented(engine)
+    grant = {"actor": "city_officer:钱处长", "reason": "体检合格"}
+    engine.grant_exception(case_id, "under_age_limit_on_first_day", **grant)
+    with pytest.raises(InputError) as again:
+        engine.grant_exception(case_id, "under_age_limit_on_first_day", **grant)
+    assert again.value.field == "rule"
+    assert len(engine.exceptions(case_id)) == 1

@@ -421,6 +421,11 @@ class Engine:
             raise InputError("an exception needs a reason (A19.1)", field="reason")
         if row.terminal:
             raise InputError(f"case {case_id} is closed ({row.state}); no exception can apply")
+        if any(e["rule"] == rule for e in self.exceptions(case_id, within=within)):
+            raise InputError(
+                f"case {case_id} already has an exception to '{rule}'; one record is enough",
+                field="rule",
+            )
         seq = row.version + 1
         exception_row = {
             "case_id": case_id,
@@ -451,7 +456,7 @@ class Engine:
                 data={"rule": rule, "article": allowed.article},
                 reason=reason.strip(),
             ),
-            extra=lambda connection: store.insert_exception(connection, exception_row),
+            extra=lambda connection: _insert_exception_once(connection, exception_row),
             within=within,
         )
 
@@ -822,6 +827,17 @@ class Engine:
                 for t in definition.transitions_from(row["state"])
             ),
         )
+
+
+def _insert_exception_once(connection: sa.Connection, row: Mapping[str, Any]) -> None:
+    """Two identical grants at the same moment: the case's compare-and-set lets one through on
+    PostgreSQL and SQLite alike; the unique (case, rule) index is the last line."""
+    try:
+        store.insert_exception(connection, row)
+    except IntegrityError as exc:
+        raise InputError(
+            f"case {row['case_id']} already has an exception to '{row['rule']}'", field="rule"
+        ) from exc
 
 
 def _batch_id(data: Mapping[str, Any] | None) -> int | None:

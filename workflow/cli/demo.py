@@ -94,7 +94,10 @@ def _print_summary(console: Console, summary: DemoSummary) -> None:
         f"{summary.transitions} 次状态变更；模拟 {summary.simulated_from} 至 "
         f"{summary.simulated_until}。\n数据库: {summary.database}"
     )
+    visits = "，".join(f"{k} {v}" for k, v in sorted(summary.visits.items())) or "无"
+    console.print(f"定时任务（提醒、督办、重点走访慰问 A9.3）：{visits}")
     console.print(f"通知 {summary.notices} 份已写入: {summary.notices_dir}")
+    console.print(f"2024 年度绩效报告（A18.2）: {summary.report}")
 
 
 def _by_article(item: tuple[str, int]) -> tuple[int, ...]:

@@ -27,6 +27,8 @@ from workflow.demo.roster import COUNTIES, generate_roster
 from workflow.eligibility import highest_tier
 from workflow.engine import Engine
 from workflow.errors import RuleRefused
+from workflow.reports import write_performance_report
+from workflow.scheduler.jobs import run_due
 from workflow.store.database import create_engine
 
 CYCLE_START = date(2024, 3, 4)
@@ -55,6 +57,8 @@ class DemoSummary:
     batches: int = 0
     evaluations: int = 0  # contractor evaluations after each batch (A18.3)
     contractors_dropped: tuple[str, ...] = ()  # refused new batches under A18.3
+    visits: Counter[str] = field(default_factory=Counter)  # opened, reminders, escalations, …
+    report: Path | None = None  # the A18.2 performance report (HTML)
 
 
 def _deliver_notices(engine: Engine, directory: Path) -> tuple[Path, int]:
@@ -96,6 +100,7 @@ def run_demo(
         book.set_up()
         driver = _Driver(engine, clock, rng, book, rules)
         driver.schedule_planning()
+        driver.schedule_scheduler()
         for record in roster:
             driver.schedule_registration(record)
         total_days = (CYCLE_END - CYCLE_START).days
@@ -107,6 +112,7 @@ def run_demo(
                 total_days, total_days
             )  # the cycle is over even if its last weeks were quiet
         notices_dir, delivered = _deliver_notices(engine, directory)
+        report = write_performance_report(engine, 2024, directory)
         labels = {s.name: s.label for s in engine.catalog.get("honor_convalescence").states}
         counts = engine.count_by_state()
         summary = DemoSummary(
@@ -129,6 +135,8 @@ def run_demo(
             batches=len(book.batches),
             evaluations=book.evaluations,
             contractors_dropped=tuple(sorted(book.dropped)),
+            visits=driver.visits,
+            report=report,
         )
     sa_engine.dispose()
     return summary
@@ -169,6 +177,7 @@ class _Driver:
         self.transitions = 0
         self.refusals: Counter[str] = Counter()
         self.last_day = CYCLE_START
+        self.visits: Counter[str] = Counter()
 
     def at(self, moment: datetime, step: Step) -> None:
         self.sequence += 1
@@ -220,6 +229,45 @@ class _Driver:
             self.at(moment, lambda first=first: self.plan(first))  # type: ignore[misc]
             month = first.month + 3
             first = date(first.year + (month > 12), (month - 1) % 12 + 1, 1)
+
+    def schedule_scheduler(self) -> None:
+        """The scheduler's jobs run every working morning of the cycle, as `convalescence
+        scheduler run --once --now …` would: deadline reminders and escalations (A7.1), and the
+        A9.3 sweep that opens one condolence visit per cadre who could not attend."""
+        day = CYCLE_START
+        while day <= CYCLE_END:
+            if day.weekday() < 5:
+                moment = datetime.combine(day, time(7), SHANGHAI)
+                self.at(moment, self.tick)
+            day += timedelta(days=1)
+
+    def tick(self) -> None:
+        results = run_due(self.engine, holder="demo", jobs=("timers", "condolence"))
+        for name, result in results.items():
+            for key, value in (result or {}).items():
+                if isinstance(value, int) and value:
+                    self.visits[f"{name}.{key}"] += value
+        for visit in self.engine.cases(state="flagged", limit=500):
+            if visit.definition == "condolence_visit" and visit.id not in self.records:
+                self.records[visit.id] = {"agency": visit.agency}
+                days = self.rng.randint(3, 40)  # some agencies are slow: reminders follow
+                self.at(self.later(days), lambda case_id=visit.id: self.visit(case_id))  # type: ignore[misc]
+
+    def visit(self, case_id: int) -> None:
+        """The agency visits and records it (A9.3): who, when, what was brought."""
+        officer = self.officer(case_id)
+        if self.engine.case(case_id).state != "flagged":
+            return  # closed as not needed meanwhile
+        self.fire(case_id, "assign", officer, {"visitors": "王芳、李强"})
+        data = {
+            "visited_by": "王芳、李强",
+            "visited_on": self.clock.now().date(),
+            "items_brought": "慰问金500元、米面油",
+            "notes": "身体状况稳定，感谢组织关心",
+        }
+        if self.fire(case_id, "record_visit", officer, data):
+            self.visits["visits.recorded"] += 1
+            self.fire(case_id, "close", officer, {})
 
     def plan(self, first_day: date) -> None:
         for batch in self.book.plan_quarter(first_day):
