@@ -61,7 +61,36 @@ def _row(
     reason: str | None,
     routing: Mapping[str, str],
 ) -> dict[str, Any]:
-    name, address = recipient(notice.to, cadre, case)
+    return notice_row(
+        key=f"case-{case['id']}-{seq}-{notice.template}-{notice.to}",
+        template=notice.template,
+        role=notice.to,
+        definition=definition,
+        case=case,
+        cadre=cadre,
+        step={"trigger": step_name, "label": step.label, "article": step.article},
+        now=now,
+        reason=reason,
+        routing=routing,
+    )
+
+
+def notice_row(
+    *,
+    key: str,
+    template: str,
+    role: str,
+    definition: Definition,
+    case: Mapping[Any, Any],
+    cadre: Mapping[str, Any],
+    step: Mapping[str, Any],
+    now: datetime,
+    reason: str | None,
+    routing: Mapping[str, str],
+) -> dict[str, Any]:
+    """One rendered outbox row; steps and the scheduler's timers share it, so a template sees
+    the same context whoever sends it. ``key`` is the idempotency key channels receive."""
+    name, address = recipient(role, cadre, case)
     context = {
         "case": {
             "id": case["id"],
@@ -76,24 +105,24 @@ def _row(
             "county": case.get("county", ""),
             "agency": case.get("agency", ""),
         },
-        "step": {"trigger": step_name, "label": step.label, "article": step.article},
+        "step": dict(step),
         "evidence": dict(case.get("evidence") or {}),
         "recipient": {
-            "role": notice.to,
-            "role_label": definition.roles.get(notice.to, notice.to),
+            "role": role,
+            "role_label": definition.roles.get(role, role),
             "name": name,
         },
         "policy": {"title": definition.policy.title, "document": definition.policy.document},
         "now": now.isoformat(),
         "reason": reason,
     }
-    rendered = render(notice.template, context, html=True)
+    rendered = render(template, context, html=True)
     return {
-        "idempotency_key": f"case-{case['id']}-{seq}-{notice.template}-{notice.to}",
+        "idempotency_key": key,
         "case_id": case["id"],
-        "template": notice.template,
-        "channel": routing.get(notice.to, DEFAULT_CHANNEL),
-        "recipient_role": notice.to,
+        "template": template,
+        "channel": routing.get(role, DEFAULT_CHANNEL),
+        "recipient_role": role,
         "recipient_name": name,
         "address": address,
         "subject": rendered.subject,

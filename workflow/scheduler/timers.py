@@ -22,7 +22,7 @@ tries again.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -30,14 +30,13 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
-from notifications.render import render
 from workflow.calendar import WorkingCalendar, default_calendar
 from workflow.clock import SHANGHAI, shanghai_date
 from workflow.definition.model import Definition, StateSpec, TimerSpec
 from workflow.engine import Engine
 from workflow.errors import WorkflowError
 from workflow.machine import Actor
-from workflow.notify import DEFAULT_CHANNEL, recipient
+from workflow.notify import notice_row
 from workflow.store.schema import cadres, cases, definitions, history, outbox, timer_marks
 from workflow.tasks import close_left_tasks, insert_tasks
 
@@ -306,58 +305,35 @@ class _TimerRun:
         }
 
     def notice_row(self, row: Any, template: str) -> dict[str, Any]:
-        """An outbox row in the shape `workflow.notify` writes for steps."""
+        """An outbox row rendered exactly as a step's notices are (`workflow.notify`)."""
         definition, timer = self.definition, self.timer
         role = timer.role or "agency_officer"
-        cadre: Mapping[str, Any] = row.record or {}
-        case = {"id": row.id, "county": row.county, "agency": row.agency, "cadre_id": row.cadre_id}
-        name, address = recipient(role, cadre, case)
-        context = {
-            "case": {
-                "id": row.id,
-                "state": row.state,
-                "state_label": definition.state(row.state).label,
-                "cycle": row.cycle or (row.evidence or {}).get("cycle"),
-                "tier": row.tier,
-            },
-            "cadre": {
-                "id": row.cadre_id,
-                "name": cadre.get("name", ""),
-                "county": row.county,
-                "agency": row.agency,
-            },
-            "step": {
+        case = {
+            "id": row.id,
+            "state": row.state,
+            "cycle": row.cycle or (row.evidence or {}).get("cycle"),
+            "tier": row.tier,
+            "evidence": row.evidence,
+            "county": row.county,
+            "agency": row.agency,
+            "cadre_id": row.cadre_id,
+        }
+        return notice_row(
+            key=f"timer-{row.id}-{row.entry_seq}-{self.index}-{template}-{role}",
+            template=template,
+            role=role,
+            definition=definition,
+            case=case,
+            cadre=row.record or {},
+            step={
                 "trigger": timer.action,
                 "label": ACTION_LABELS[timer.action],
                 "article": state_article(definition, row.state),
             },
-            "evidence": dict(row.evidence or {}),
-            "recipient": {
-                "role": role,
-                "role_label": definition.roles.get(role, role),
-                "name": name,
-            },
-            "policy": {"title": definition.policy.title, "document": definition.policy.document},
-            "now": self.now.isoformat(),
-            "reason": None,
-        }
-        rendered = render(template, context, html=True)
-        return {
-            "idempotency_key": f"timer-{row.id}-{row.entry_seq}-{self.index}-{template}-{role}",
-            "case_id": row.id,
-            "template": template,
-            "channel": self.engine.notice_channels.get(role, DEFAULT_CHANNEL),
-            "recipient_role": role,
-            "recipient_name": name,
-            "address": address,
-            "subject": rendered.subject,
-            "body": rendered.body,
-            "body_html": rendered.body_html,
-            "status": "pending",
-            "attempts": 0,
-            "next_attempt_at": self.now,
-            "created_at": self.now,
-        }
+            now=self.now,
+            reason=None,
+            routing=self.engine.notice_channels,
+        )
 
     def fire(self, page: Sequence[Any]) -> tuple[int, int]:
         """Each case in its own transaction: its mark, then the engine's step; both or neither."""
