@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterable, Mapping
+from datetime import date
 from typing import Any
 
 import click
@@ -175,3 +176,13 @@ def problem_json(problem: Problem) -> dict[str, Any]:
         "column": problem.column,
         "message": problem.message,
     }
+
+
+def iso_date(_ctx: click.Context, _param: click.Parameter, value: str | None) -> date | None:
+    """Click callback for a DATE option: a bad date is a usage error naming the option (exit 2)."""
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a date such as 2024-06-03") from None

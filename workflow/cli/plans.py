@@ -15,17 +15,9 @@ import click
 
 from workflow.cli import output
 from workflow.cli.db import open_engine
+from workflow.cli.output import iso_date
 from workflow.plans import service
 from workflow.plans.rules import BATCH_EXCEPTION_RULES
-
-
-def _date(_ctx: click.Context, _param: click.Parameter, value: str | None) -> date | None:
-    if value is None:
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise click.BadParameter(f"{value!r} is not a date such as 2024-06-03") from None
 
 
 def _money(_ctx: click.Context, _param: click.Parameter, value: str | None) -> Decimal | None:
@@ -65,7 +57,7 @@ Decorator = Callable[[Callable[..., Any]], Callable[..., Any]]
 
 
 def date_option(name: str, help_text: str, *, required: bool = True) -> Decorator:
-    return click.option(name, required=required, metavar="DATE", callback=_date, help=help_text)
+    return click.option(name, required=required, metavar="DATE", callback=iso_date, help=help_text)
 
 
 def _emit(row: Mapping[str, Any], as_json: bool, message: str) -> None:

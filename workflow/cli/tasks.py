@@ -8,17 +8,9 @@ import click
 
 from workflow.cli import output
 from workflow.cli.db import open_engine
+from workflow.cli.output import iso_date
 from workflow.clock import shanghai_date
 from workflow.tasks import list_tasks
-
-
-def _date(_ctx: click.Context, _param: click.Parameter, value: str | None) -> date | None:
-    if value is None:
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise click.BadParameter(f"{value!r} is not a date such as 2024-06-03") from None
 
 
 @click.group()
@@ -30,7 +22,7 @@ def tasks() -> None:
 @click.option("--role", metavar="ROLE", help="Only tasks for this role, e.g. agency_officer.")
 @click.option("--county", metavar="NAME", help="Only tasks of cases in this county.")
 @click.option("--agency", metavar="NAME", help="Only tasks of cases of this agency.")
-@click.option("--due-before", metavar="DATE", callback=_date, help="Only tasks due before DATE.")
+@click.option("--due-before", metavar="DATE", callback=iso_date, help="Only tasks due before DATE.")
 @click.option("--overdue", is_flag=True, help="Only open tasks past their due date.")
 @click.option("--all", "include_done", is_flag=True, help="Include done tasks.")
 @click.option("--case", "case_id", type=int, metavar="ID", help="Only this case's tasks.")
