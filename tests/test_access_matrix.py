@@ -186,7 +186,9 @@ KEY_CELLS: dict[tuple[str, str], bool] = {
     ("evaluate", "contractor_staff"): False,
     ("withdraw", "cadre"): True,
     ("withdraw", "family"): False,
-    ("report_unable", "contractor_staff"): True,
+    # contractor staff report a cadre unable only once a seat in their batch exists
+    ("report_unable@family_consented", "contractor_staff"): False,
+    ("report_unable@insured", "contractor_staff"): True,
     ("report_unable", "family"): False,
     (f"{GRANT}:under_age_limit_on_first_day", "county_officer"): True,
     (f"{GRANT}:under_age_limit_on_first_day", "city_officer"): True,
@@ -208,8 +210,11 @@ CONTRACTOR_STEPS = {"attend", "report_unable"}  # the only steps contractor staf
 
 
 def _roles_of(name: str) -> set[tuple[str, ...]]:
+    """Roles of every source of a trigger, or of one source written TRIGGER@SOURCE."""
     if name.startswith(f"{GRANT}:"):
         return {s.roles for s in STEPS if s.kind == "grant" and s.key == name}
+    if "@" in name:
+        return {s.roles for s in STEPS if s.kind != "grant" and s.key == name}
     return {s.roles for s in STEPS if s.kind != "grant" and s.name == name}
 
 
