@@ -36,7 +36,8 @@ import tempfile
 import time
 import tracemalloc
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -50,11 +51,12 @@ import sqlalchemy as sa  # noqa: E402
 from workflow import Engine, SimulatedClock  # noqa: E402
 from workflow.cadres import cadre_row  # noqa: E402
 from workflow.clock import SHANGHAI  # noqa: E402
+from workflow.plans import service  # noqa: E402
 from workflow.store.database import create_engine  # noqa: E402
 from workflow.store.schema import cadres  # noqa: E402
 
 START = datetime(2024, 5, 1, 9, 0, tzinfo=SHANGHAI)
-OPENER = "agency_officer:王芳"
+OPENER = "agency_officer:王芳@东昌府区军休所"
 REGISTRATION = {"plan_level": "city"}  # the record below holds a class-2 merit: city tier
 CADRE_CHUNK = 10_000
 BULK_CHUNK = 5_000
@@ -63,26 +65,16 @@ WARMUP = 20  # cases opened and walked before the baseline
 # (trigger, actor, data) from registered to attended, as in tests/factories.py (A7.1); the last
 # step, evaluate, is left out so every case stays open.
 STEPS: list[tuple[str, str, dict[str, Any]]] = [
-    ("consent", "family:张丽", {"family_member": "张丽", "relation": "女儿"}),
-    (
-        "approve",
-        "agency_officer:王芳",
-        {
-            "batch_start": "2024-06-03",
-            "batch_end": "2024-06-09",
-            "destination": "威海市荣成",
-            "province": "山东",
-            "batch_size": 40,
-        },
-    ),
+    ("consent", "family:张丽@{cadre}", {"family_member": "张丽", "relation": "女儿"}),
+    ("approve", "agency_officer:王芳@东昌府区军休所", {"batch_id": "{batch}"}),
     (
         "sign_agreement",
-        "agency_officer:王芳",
+        "agency_officer:王芳@东昌府区军休所",
         {"agreement_no": "LC-2024-001", "signed_on": "2024-05-20"},
     ),
     (
         "insure",
-        "agency_officer:王芳",
+        "agency_officer:王芳@东昌府区军休所",
         {
             "insurer": "中国人寿聊城分公司",
             "policy_no": "P-2024-0001",
@@ -90,8 +82,46 @@ STEPS: list[tuple[str, str, dict[str, Any]]] = [
             "covered_until": "2024-06-09",
         },
     ),
-    ("attend", "contractor_staff:李强", {"checked_in_on": "2024-06-03"}),
+    ("attend", "contractor_staff:李强@{contractor}", {"checked_in_on": "2024-06-03"}),
 ]
+SEATS = 10_000  # one batch holds every walked case: an A6.2 over-50 exception, staff 1:10
+
+
+def seat_pool(engine: Engine) -> tuple[int, int]:
+    """A plan, a qualified contractor and one big batch every walked case is approved into."""
+    plan = service.create_plan(
+        engine, year=2024, organiser_level="city", budget=Decimal("1000000"), cycle="2024-2025"
+    )
+    contractor = service.create_contractor(engine, name="威海荣成疗养院", kind="own_resource")
+    service.add_qualification(
+        engine,
+        contractor["id"],
+        name="许可证",
+        valid_from=date(2024, 1, 1),
+        valid_until=date(2026, 12, 31),
+    )
+    service.add_agreement(
+        engine,
+        contractor["id"],
+        plan_id=plan["id"],
+        agreement_no="XY-2024-01",
+        signed_on=date(2024, 3, 1),
+        valid_from=date(2024, 3, 1),
+        valid_until=date(2024, 12, 31),
+    )
+    made = service.create_batch(
+        engine,
+        plan_id=plan["id"],
+        contractor_id=contractor["id"],
+        province="山东",
+        place="威海市荣成",
+        start_date=date(2024, 6, 3),
+        end_date=date(2024, 6, 9),
+        capacity=SEATS,
+        staff_count=SEATS // 10,
+        exceptions=[service.ExceptionGrant("over_50", "city_officer", "钱处长", "基准测试")],
+    )
+    return int(made["id"]), int(contractor["id"])
 
 
 def cadre_id(number: int) -> str:
@@ -161,6 +191,7 @@ class Bench:
         self.db = create_engine(f"sqlite:///{path}", sqlite_synchronous=synchronous)
         self.engine = Engine(self.db, clock=SimulatedClock(START))
         self.engine.upgrade_schema()
+        self.batch, self.contractor = seat_pool(self.engine)
         self.opened = 0  # cases get ids 1..opened; no per-case Python list to skew the figures
         self.templates: dict[str, dict[str, Any]] = {}  # stored rows of one opened case
 
@@ -223,11 +254,26 @@ class Bench:
 
     def fire_spread(self, chosen: list[int]) -> float:
         """Walk the chosen cases along STEPS, one step on every case per wave, so
-        consecutive transitions touch cases far apart; returns transitions per second."""
+        consecutive transitions touch cases far apart; returns transitions per second.
+        Case ``i`` belongs to cadre ``i - 1``: the family acts in that cadre's scope (A5.2)."""
+        waves = [
+            (
+                trigger,
+                [
+                    actor.format(cadre=cadre_id(case_id - 1), contractor=self.contractor)
+                    for case_id in chosen
+                ],
+                {
+                    k: v.format(batch=self.batch) if isinstance(v, str) else v
+                    for k, v in data.items()
+                },
+            )
+            for trigger, actor, data in STEPS
+        ]
         started = time.perf_counter()
         fired = 0
-        for trigger, actor, data in STEPS:
-            for case_id in chosen:
+        for trigger, actors, data in waves:
+            for case_id, actor in zip(chosen, actors, strict=True):
                 self.engine.fire(case_id, trigger, actor=actor, data=data)
                 fired += 1
         return fired / (time.perf_counter() - started)

@@ -47,8 +47,8 @@ TARGET = 1 / 3
 START = datetime(2024, 5, 1, 9, 0, tzinfo=SHANGHAI)
 REGISTRATION = {"plan_level": "city"}  # the record below holds a class-2 merit: city tier
 CONSENT = {"family_member": "张丽", "relation": "女儿"}
-OPENER = "agency_officer:王芳"
-CONSENTER = "family:张丽"
+OPENER = "agency_officer:王芳@东昌府区军休所"  # ROLE:NAME@SCOPE (A5.2)
+CONSENTER = "family:张丽@{cadre}"  # the family acts in its own cadre's scope
 
 
 def cadre_record(number: int) -> dict[str, Any]:
@@ -79,14 +79,13 @@ class EngineSide:
         self.engine.upgrade_schema()
         self.engine.put_cadres([cadre_record(i) for i in range(cadres)])
         self.next_cadre = 0  # one case per cadre, as in real life (A9.2: once per cycle)
-        self.pending: list[int] = []  # registered cases waiting for their consent
+        self.pending: list[tuple[int, str]] = []  # (case, its family actor) awaiting consent
 
     def open_cases(self, n: int) -> None:
         for number in range(self.next_cadre, self.next_cadre + n):
-            view = self.engine.open_case(
-                cadre_record(number)["id"], actor=OPENER, data=REGISTRATION
-            )
-            self.pending.append(view.id)
+            cadre_id = cadre_record(number)["id"]
+            view = self.engine.open_case(cadre_id, actor=OPENER, data=REGISTRATION)
+            self.pending.append((view.id, CONSENTER.format(cadre=cadre_id)))
         self.next_cadre += n
 
     def fire(self, n: int) -> None:
@@ -94,8 +93,8 @@ class EngineSide:
         batch, self.pending = self.pending[:n], self.pending[n:]
         if len(batch) < n:
             raise RuntimeError("not enough registered cases: open more before firing")
-        for case_id in batch:
-            self.engine.fire(case_id, "consent", actor=CONSENTER, data=CONSENT)
+        for case_id, consenter in batch:
+            self.engine.fire(case_id, "consent", actor=consenter, data=CONSENT)
 
     def close(self) -> None:
         self.engine.close()
