@@ -11,9 +11,9 @@ from fastapi import APIRouter
 from workflow.api.auth import Caller, Svc, require
 from workflow.api.errors import responses
 from workflow.api.models import ExplainIn, ExplainOut
-from workflow.cli.eligibility import profile_problems
 from workflow.eligibility import explain
 from workflow.errors import InputError
+from workflow.profile_check import profile_problems
 
 router = APIRouter(tags=["eligibility"])
 

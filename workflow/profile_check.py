@@ -1,0 +1,143 @@
+"""Is a cadre profile complete enough for the art. 4 evaluator to give a true answer?
+
+Shared by `eligibility explain` on the command line and `POST /eligibility/explain` in the API:
+a missing or malformed fact must be bad input naming the key, never a silently negative
+explanation (A4.2). The full roster checks belong to the roster importer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from datetime import date
+from typing import Any
+
+from workflow.definition.policy_rules import PolicyRules
+from workflow.roster.record import KEY_ORDER
+
+# shared/policy/roster-format.md: every key a record may carry; any other is a typo
+PROFILE_KEYS = frozenset(KEY_ORDER)
+# what the evaluator reads and the format gives no default for
+EVALUATED_KEYS = ("birth_date", "category", "placed_on", "merits", "honours")
+MERIT_CLASSES = (1, 2, 3)
+HONOUR_KINDS = ("commendation", "advanced_cadre")
+HONOUR_LEVELS = ("county", "city", "province", "national", "military")
+RECOMMENDERS = ("county_dept", "agency")
+HEALTH_KEYS = ("self_care", "infectious", "mental", "critical")
+
+
+def profile_problems(record: Mapping[str, Any], rules: PolicyRules) -> list[tuple[str, str]]:
+    """(key, reason) for everything that would make the explanation wrong rather than merely
+    negative: a missing or malformed fact the rules read, or a key the format does not know.
+
+    Only what the evaluator reads is checked here; the full roster checks (ID-card digits,
+    phone numbers, plausibility) belong to the roster importer. Positions in lists count from
+    1, as an officer counts.
+    """
+    problems = [
+        (key, "unknown key (see the roster format)") for key in record if key not in PROFILE_KEYS
+    ]
+    problems += [(key, "is missing") for key in EVALUATED_KEYS if key not in record]
+    for key in ("birth_date", "placed_on"):
+        if key in record and not _is_iso_date(record[key]):
+            problems.append((key, f"{record[key]!r} is not a date YYYY-MM-DD"))
+    if "category" in record and not _is_text(record["category"]):
+        problems.append(("category", f"must be text, one of {'、'.join(rules.categories)}"))
+    if "merits" in record:
+        problems += _list_problems("merits", record["merits"], _merit_problems)
+    if "honours" in record:
+        problems += _list_problems("honours", record["honours"], _honour_problems)
+    problems += _recommendation_problems(record.get("recommendation"))
+    problems += _health_problems(record.get("health"))
+    return problems
+
+
+def _list_problems(
+    key: str, items: Any, check: Callable[[Mapping[str, Any]], list[tuple[str, str]]]
+) -> list[tuple[str, str]]:
+    if not isinstance(items, list):
+        return [(key, "must be a list (empty if none)")]
+    problems: list[tuple[str, str]] = []
+    for position, item in enumerate(items, start=1):
+        where = f"{key}[{position}]"
+        if not isinstance(item, dict):
+            problems.append((where, "must be an object"))
+            continue
+        problems += [(f"{where}.{name}", reason) for name, reason in check(item)]
+    return problems
+
+
+def _merit_problems(merit: Mapping[str, Any]) -> list[tuple[str, str]]:
+    problems = _unknown(merit, ("class", "wartime", "year"))
+    if merit.get("class") not in MERIT_CLASSES or isinstance(merit.get("class"), bool):
+        problems.append(("class", "must be 1, 2 or 3 (一/二/三等功)"))
+    if "wartime" in merit and not isinstance(merit["wartime"], bool):
+        problems.append(("wartime", "must be true or false"))
+    if not _is_year(merit.get("year")):
+        problems.append(("year", "must be a year such as 1979"))
+    return problems
+
+
+def _honour_problems(honour: Mapping[str, Any]) -> list[tuple[str, str]]:
+    problems = _unknown(honour, ("kind", "level", "year"))
+    if honour.get("kind") not in HONOUR_KINDS:
+        problems.append(("kind", f"must be one of {', '.join(HONOUR_KINDS)}"))
+    if honour.get("level") not in HONOUR_LEVELS:
+        problems.append(("level", f"must be one of {', '.join(HONOUR_LEVELS)}"))
+    if not _is_year(honour.get("year")):
+        problems.append(("year", "must be a year such as 2021 (art. 4 counts it after placement)"))
+    return problems
+
+
+def _recommendation_problems(recommendation: Any) -> list[tuple[str, str]]:
+    """A4.3: a missing reason is a fact the explanation reports; a wrong shape is a typo."""
+    if recommendation is None:
+        return []
+    if not isinstance(recommendation, dict):
+        return [("recommendation", 'must be null or {"by": ..., "reason": ..., "date": ...}')]
+    problems = [
+        (f"recommendation.{name}", reason)
+        for name, reason in _unknown(recommendation, ("by", "reason", "date"))
+    ]
+    if recommendation.get("by") not in RECOMMENDERS:
+        problems.append(("recommendation.by", f"must be one of {', '.join(RECOMMENDERS)}"))
+    if not isinstance(recommendation.get("reason", ""), str):
+        problems.append(("recommendation.reason", "must be text"))
+    if "date" in recommendation and not _is_iso_date(recommendation["date"]):
+        problems.append(("recommendation.date", "must be a date YYYY-MM-DD"))
+    return problems
+
+
+def _health_problems(health: Any) -> list[tuple[str, str]]:
+    if health is None:
+        return []
+    if not isinstance(health, dict):
+        return [("health", f"must be an object of true/false: {', '.join(HEALTH_KEYS)}")]
+    problems = [(f"health.{name}", reason) for name, reason in _unknown(health, HEALTH_KEYS)]
+    problems += [
+        (f"health.{name}", "must be true or false")
+        for name in HEALTH_KEYS
+        if name in health and not isinstance(health[name], bool)
+    ]
+    return problems
+
+
+def _unknown(item: Mapping[str, Any], known: Sequence[str]) -> list[tuple[str, str]]:
+    return [(key, "unknown key") for key in item if key not in known]
+
+
+def _is_text(value: Any) -> bool:
+    return isinstance(value, str) and bool(value.strip())
+
+
+def _is_iso_date(value: Any) -> bool:
+    if not isinstance(value, str) or len(value) != len("YYYY-MM-DD"):
+        return False
+    try:
+        date.fromisoformat(value)
+    except ValueError:
+        return False
+    return True
+
+
+def _is_year(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and 1900 <= value <= 9999
