@@ -128,3 +128,20 @@ class NotFoundError(WorkflowError):
         self.kind = kind
         self.key = key
         super().__init__(f"找不到{kind}：{key}")
+
+
+class TamperedError(WorkflowError):
+    """An append-only audit record was changed, removed or forged behind the engine's back
+    (A19.1): the hash chain no longer holds. Names the first broken record, so an auditor knows
+    where to start comparing with a backup."""
+
+    exit_code = 6
+
+    def __init__(
+        self, *, table: str, key: int, seq: int | None, problem: str, message: str
+    ) -> None:
+        self.table = table  # history | case_exceptions | batch_exceptions
+        self.key = key  # the case id, or the batch id for batch_exceptions
+        self.seq = seq  # history seq or exception row id; None when the record is the case row
+        self.problem = problem  # edited | relinked | missing | missing_tail | ahead | unmatched
+        super().__init__(message)

@@ -16,6 +16,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from workflow.audit.chain import GENESIS, batch_exception_hash
 from workflow.clock import shanghai_date
 from workflow.engine import DEFAULT_DEFINITION, Engine
 from workflow.errors import InputError, NotFoundError, Refusal, RuleRefused
@@ -377,17 +378,31 @@ def create_batch(
 def _insert_exception(
     connection: sa.Connection, batch_id: int, grant: ExceptionGrant, now: Any
 ) -> None:
-    connection.execute(
-        sa.insert(batch_exceptions).values(
-            batch_id=batch_id,
-            rule=grant.rule,
-            article="A6.2",
-            approver_role=grant.approver_role,
-            approver_name=grant.approver_name,
-            reason=grant.reason,
-            at=now,
-        )
-    )
+    """Append an A6.2 exception to the batch's hash chain (A19.1).
+
+    The batch row is locked first (PostgreSQL; SQLite writers are serialised already) so two
+    grants on one batch cannot both link to the same predecessor and fork the chain.
+    """
+    connection.execute(sa.select(batches.c.id).where(batches.c.id == batch_id).with_for_update())
+    last = connection.execute(
+        sa.select(batch_exceptions.c.hash)
+        .where(batch_exceptions.c.batch_id == batch_id)
+        .order_by(batch_exceptions.c.id.desc())
+        .limit(1)
+    ).scalar_one_or_none()
+    prev_hash = GENESIS if last is None else str(last)
+    values: dict[str, Any] = {
+        "batch_id": batch_id,
+        "rule": grant.rule,
+        "article": "A6.2",
+        "approver_role": grant.approver_role,
+        "approver_name": grant.approver_name,
+        "reason": grant.reason,
+        "at": now,
+    }
+    values["prev_hash"] = prev_hash
+    values["hash"] = batch_exception_hash(prev_hash, values)
+    connection.execute(sa.insert(batch_exceptions).values(**values))
 
 
 def record_exception(engine: Engine, batch_id: int, grant: ExceptionGrant) -> Row:

@@ -13,6 +13,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
+from workflow.audit.chain import GENESIS, case_exception_hash, history_hash
 from workflow.store.schema import (
     batch_seats,
     batches,
@@ -45,6 +46,13 @@ _MOVE_CASE = (
     )
 )
 _INSERT_HISTORY = sa.insert(history)
+# The hash of the row a new history row follows (A19.1): read in the step's write transaction,
+# after the compare-and-set on cases.version, so no other writer can append to this case
+# between this read and the insert.
+_PREV_HASH = sa.select(history.c.hash).where(
+    history.c.case_id == sa.bindparam("case_id"), history.c.seq == sa.bindparam("seq")
+)
+_INSERT_EXCEPTION = sa.insert(case_exceptions)
 _INSERT_CASE = sa.insert(cases)
 _INSERT_NOTICES = sa.insert(outbox)
 _CADRE_FILED = sa.select(cadres.c.county, cadres.c.agency, cadres.c.record).where(
@@ -133,7 +141,24 @@ def move_case(
 
 
 def insert_history(connection: sa.Connection, values: Mapping[str, Any]) -> None:
-    connection.execute(_INSERT_HISTORY, dict(values))
+    """Append a history row linked to the case's previous one by ``prev_hash`` (A19.1).
+
+    The caller has already won the compare-and-set on the case's version, which makes it the
+    only writer of this case until it commits: the previous row's hash cannot change under it.
+    The first row of a case starts the chain without a read.
+    """
+    row = dict(values)
+    seq = int(row["seq"])
+    prev_hash = (
+        GENESIS
+        if seq == 1
+        else connection.execute(
+            _PREV_HASH, {"case_id": row["case_id"], "seq": seq - 1}
+        ).scalar_one()
+    )
+    row["prev_hash"] = prev_hash
+    row["hash"] = history_hash(prev_hash, row)
+    connection.execute(_INSERT_HISTORY, row)
 
 
 def history_rows(connection: sa.Connection, case_id: int) -> list[Record]:
@@ -202,7 +227,11 @@ def _new_id(result: sa.CursorResult[Any]) -> int:
 
 
 def insert_exception(connection: sa.Connection, values: Mapping[str, Any]) -> None:
-    connection.execute(sa.insert(case_exceptions).values(**values))
+    """Record a granted exception with the hash of its content; `audit verify` checks it
+    against the grant's history row, which the case's chain protects (A19.1)."""
+    row = dict(values)
+    row["hash"] = case_exception_hash(row)
+    connection.execute(_INSERT_EXCEPTION, row)
 
 
 def exception_rows(connection: sa.Connection, case_id: int) -> list[Record]:

@@ -120,6 +120,10 @@ history = sa.Table(
     sa.Column("reason", sa.Text, nullable=True),
     # who the actor acted for, e.g. a family member whose paper consent an officer records
     sa.Column("on_behalf_of", sa.String(200), nullable=True),
+    # the case's hash chain (A19.1, workflow/audit): hash = sha256(prev_hash + the row's
+    # canonical content); the first row's prev_hash is 64 zeros
+    sa.Column("prev_hash", sa.String(64), nullable=False),
+    sa.Column("hash", sa.String(64), nullable=False),
     # seq equals the case version the row created: a lost update would need two rows with
     # the same seq, which this constraint makes impossible even if the version check failed.
     sa.UniqueConstraint("case_id", "seq"),
@@ -137,6 +141,8 @@ case_exceptions = sa.Table(
     sa.Column("approver_name", sa.String(200), nullable=False),
     sa.Column("reason", sa.Text, nullable=False),
     sa.Column("at", Moment, nullable=False),
+    # sha256 of the canonical row; the grant's history row (same case, seq) is in the chain
+    sa.Column("hash", sa.String(64), nullable=False),
     sa.UniqueConstraint("case_id", "rule"),
 )
 
@@ -278,6 +284,9 @@ batch_exceptions = sa.Table(
     sa.Column("approver_name", sa.String(200), nullable=False),
     sa.Column("reason", sa.Text, nullable=False),
     sa.Column("at", Moment, nullable=False),
+    # the batch's own hash chain in id order (A19.1), like history's per case
+    sa.Column("prev_hash", sa.String(64), nullable=False),
+    sa.Column("hash", sa.String(64), nullable=False),
     sa.UniqueConstraint("batch_id", "rule"),
 )
 

@@ -1,0 +1,275 @@
+"""Re-read every audit record and check its hash chain (A19.1): the first broken record, or how
+much was checked.
+
+Rows are streamed in keyset pages (history by case and seq, merged with the cases and the case
+exceptions in the same order), so memory stays flat however long the history is. Checks, per
+case: each row's content against its hash (an edit), each ``prev_hash`` against the row before
+(a rewritten predecessor), seq without gaps (a deleted row), the last seq against the case's
+version (deleted last rows), and each case exception against the grant_exception history row of
+the same seq. Batch exceptions form one chain per batch.
+
+What a chain without an outside anchor cannot prove: someone who deletes a case's last rows
+*and* rolls back ``cases.version`` and its state, or deletes a batch's last exception, leaves a
+consistent database. `Report.digest` (one hash over every chain's head) is what to write down
+outside the database to close that gap: a later digest that differs for the same moment means
+something changed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+
+from workflow.audit.chain import (
+    GENESIS,
+    batch_exception_hash,
+    case_exception_hash,
+    history_hash,
+)
+from workflow.errors import TamperedError
+from workflow.store.schema import batch_exceptions, case_exceptions, cases, history
+
+CHUNK = 1000
+GRANT_EXCEPTION = "grant_exception"
+
+_PROBLEMS: Mapping[str, tuple[str, str]] = {
+    "edited": (
+        "内容与其哈希不符（写入后被修改）",
+        "content does not match its hash (edited after it was written)",
+    ),
+    "relinked": (
+        "prev_hash 与上一条记录的哈希不符（上一条被改写或本条被替换）",
+        "prev_hash does not match the previous record's hash (the previous record was rewritten,"
+        " or this one replaced)",
+    ),
+    "missing": ("此序号的记录缺失（被删除）", "this record is missing (deleted)"),
+    "missing_tail": (
+        "案件版本之后的记录缺失（最后几条被删除）",
+        "the records up to the case's version are missing (the last ones were deleted)",
+    ),
+    "ahead": (
+        "案件版本落后于其历史记录（案件行被改写）",
+        "the case's version is behind its history (the case row was rewritten)",
+    ),
+    "orphan": ("记录所属的案件不存在", "the record belongs to no case"),
+    "unmatched": (
+        "例外与同序号的授予记录不符或无授予记录",
+        "the exception matches no grant_exception history row of the same seq",
+    ),
+    "ungranted": (
+        "授予记录没有对应的例外记录（例外被删除）",
+        "the grant_exception history row has no exception row (the exception was deleted)",
+    ),
+}
+_TABLES = {"history": "历史", "case_exceptions": "案件例外", "batch_exceptions": "批次例外"}
+
+
+@dataclass(frozen=True)
+class Break:
+    """The first record where the chain does not hold, and what is wrong with it."""
+
+    table: str
+    key: int  # case id; batch id for batch_exceptions
+    seq: int | None  # history seq, exception id (batch_exceptions) or None
+    problem: str  # a key of _PROBLEMS
+
+    @property
+    def message(self) -> str:
+        zh, en = _PROBLEMS[self.problem]
+        owner_zh, owner_en = (
+            ("批次", "batch") if self.table == "batch_exceptions" else ("案件", "case")
+        )
+        where_zh = f"{_TABLES[self.table]}（{self.table}）{owner_zh} {self.key}"
+        where_en = f"{self.table} {owner_en} {self.key}"
+        if self.seq is not None:
+            label = "id" if self.table == "batch_exceptions" else "seq"
+            where_zh += f" {label} {self.seq}"
+            where_en += f" {label} {self.seq}"
+        return f"审计链断裂：{where_zh}：{zh}。{where_en}: {en}"
+
+    def error(self) -> TamperedError:
+        return TamperedError(
+            table=self.table, key=self.key, seq=self.seq, problem=self.problem, message=self.message
+        )
+
+
+@dataclass(frozen=True)
+class Report:
+    """What was checked; ``broken`` is None when every chain holds."""
+
+    records: int
+    cases: int
+    batches: int
+    digest: str  # sha256 over every case's and batch's chain head, in id order
+    broken: Break | None
+
+    @property
+    def intact(self) -> bool:
+        return self.broken is None
+
+
+def verify(connection: sa.Connection, *, chunk: int = CHUNK) -> Report:
+    """Check every chain; stops at the first broken record.
+
+    Run it in one read transaction (REPEATABLE READ on PostgreSQL; SQLite's read transactions
+    are snapshots) so a step committed midway cannot look like a missing row.
+    """
+    counter = _Counter()
+    broken = _verify_cases(connection, chunk, counter) or _verify_batches(
+        connection, chunk, counter
+    )
+    return Report(
+        records=counter.records,
+        cases=counter.cases,
+        batches=counter.batches,
+        digest=counter.digest.hexdigest(),
+        broken=broken,
+    )
+
+
+class _Counter:
+    def __init__(self) -> None:
+        self.records = 0
+        self.cases = 0
+        self.batches = 0
+        self.digest = hashlib.sha256()
+
+    def head(self, kind: str, key: int, head: str) -> None:
+        self.digest.update(f"{kind}:{key}:{head}\n".encode())
+
+
+def _verify_cases(connection: sa.Connection, chunk: int, counter: _Counter) -> Break | None:
+    rows = _Peekable(
+        _stream(connection, sa.select(history), (history.c.case_id, history.c.seq), chunk)
+    )
+    grants = _Peekable(
+        _stream(
+            connection,
+            sa.select(case_exceptions),
+            (case_exceptions.c.case_id, case_exceptions.c.seq),
+            chunk,
+        )
+    )
+    case_rows = sa.select(cases.c.id, cases.c.version)
+    for case in _stream(connection, case_rows, (cases.c.id,), chunk):
+        for stray, table in ((rows.peek(), "history"), (grants.peek(), "case_exceptions")):
+            if stray is not None and stray.case_id < case.id:
+                return Break(table, stray.case_id, stray.seq, "orphan")
+        counter.cases += 1
+        prev, expected = GENESIS, 1
+        granted: dict[int, Any] = {}
+        while (row := rows.peek()) is not None and row.case_id == case.id:
+            rows.next()
+            if row.seq != expected:
+                return Break("history", case.id, expected, "missing")
+            if row.prev_hash != prev:
+                return Break("history", case.id, row.seq, "relinked")
+            if history_hash(row.prev_hash, row._mapping) != row.hash:
+                return Break("history", case.id, row.seq, "edited")
+            if row.trigger == GRANT_EXCEPTION:
+                granted[row.seq] = row
+            counter.records += 1
+            prev, expected = row.hash, expected + 1
+        last = expected - 1
+        if last < case.version:
+            return Break("history", case.id, last + 1, "missing_tail")
+        if last > case.version:
+            return Break("history", case.id, None, "ahead")
+        counter.head("case", case.id, prev)
+        while (grant := grants.peek()) is not None and grant.case_id == case.id:
+            grants.next()
+            if case_exception_hash(grant._mapping) != grant.hash:
+                return Break("case_exceptions", case.id, grant.seq, "edited")
+            if not _matches(granted.pop(grant.seq, None), grant):
+                return Break("case_exceptions", case.id, grant.seq, "unmatched")
+            counter.records += 1
+        if granted:
+            return Break("history", case.id, min(granted), "ungranted")
+    for stray, table in ((rows.peek(), "history"), (grants.peek(), "case_exceptions")):
+        if stray is not None:
+            return Break(table, stray.case_id, stray.seq, "orphan")
+    return None
+
+
+def _matches(history_row: Any, grant: Any) -> bool:
+    """The exception row says what its grant_exception history row says."""
+    if history_row is None:
+        return False
+    data = history_row.data or {}
+    return bool(
+        data.get("rule") == grant.rule
+        and data.get("article") == grant.article
+        and history_row.reason == grant.reason
+        and history_row.role == grant.approver_role
+        and history_row.actor == grant.approver_name
+        and history_row.at == grant.at
+    )
+
+
+def _verify_batches(connection: sa.Connection, chunk: int, counter: _Counter) -> Break | None:
+    keys = (batch_exceptions.c.batch_id, batch_exceptions.c.id)
+    batch: int | None = None
+    prev = GENESIS
+    for row in _stream(connection, sa.select(batch_exceptions), keys, chunk):
+        if row.batch_id != batch:
+            if batch is not None:
+                counter.head("batch", batch, prev)
+            batch, prev = row.batch_id, GENESIS
+            counter.batches += 1
+        if row.prev_hash != prev:
+            return Break("batch_exceptions", row.batch_id, row.id, "relinked")
+        if batch_exception_hash(row.prev_hash, row._mapping) != row.hash:
+            return Break("batch_exceptions", row.batch_id, row.id, "edited")
+        counter.records += 1
+        prev = row.hash
+    if batch is not None:
+        counter.head("batch", batch, prev)
+    return None
+
+
+def _stream(
+    connection: sa.Connection,
+    query: sa.Select[Any],
+    keys: tuple[sa.ColumnElement[Any], ...],
+    chunk: int,
+) -> Iterator[Any]:
+    """Rows in key order, ``chunk`` at a time: each page starts after the last key seen, so no
+    cursor stays open and memory does not grow with the table."""
+    last: tuple[Any, ...] | None = None
+    while True:
+        page = query.order_by(*keys).limit(chunk)
+        if last is not None:
+            page = page.where(_after(keys, last))
+        rows = connection.execute(page).all()
+        yield from rows
+        if len(rows) < chunk:
+            return
+        last = tuple(rows[-1]._mapping[key] for key in keys)
+
+
+def _after(
+    keys: tuple[sa.ColumnElement[Any], ...], last: tuple[Any, ...]
+) -> sa.ColumnElement[bool]:
+    first, *rest = keys
+    later: sa.ColumnElement[bool] = first > last[0]
+    if not rest:
+        return later
+    return sa.or_(later, sa.and_(first == last[0], _after(tuple(rest), last[1:])))
+
+
+class _Peekable:
+    """An iterator with one row of look-ahead, for merging streams ordered by case id."""
+
+    def __init__(self, rows: Iterator[Any]) -> None:
+        self._rows = rows
+        self._next: Any = next(rows, None)
+
+    def peek(self) -> Any:
+        return self._next
+
+    def next(self) -> None:
+        self._next = next(self._rows, None)
