@@ -5,6 +5,6 @@ that they still hold.
 database and names the first broken record. ``convalescence audit verify`` is the command line.
 """
 
-from workflow.audit.verify import Break, Report, verify
+from workflow.audit.verify import Break, Report, verify, verify_database
 
-__all__ = ["Break", "Report", "verify"]
+__all__ = ["Break", "Report", "verify", "verify_database"]

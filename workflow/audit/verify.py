@@ -273,3 +273,15 @@ class _Peekable:
 
     def next(self) -> None:
         self._next = next(self._rows, None)
+
+
+def verify_database(db: sa.Engine, *, chunk: int = CHUNK) -> Report:
+    """`verify` on a connection of its own, read-only, on one snapshot of the database: a step
+    committed while the check runs must not look like a deleted row."""
+    snapshot = (
+        {"isolation_level": "REPEATABLE READ", "postgresql_readonly": True}
+        if db.dialect.name == "postgresql"
+        else {}
+    )
+    with db.connect().execution_options(**snapshot) as connection, connection.begin():
+        return verify(connection, chunk=chunk)

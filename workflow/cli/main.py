@@ -17,6 +17,7 @@ from sqlalchemy.exc import OperationalError
 from workflow.cli import output
 from workflow.cli import plans as plan_commands
 from workflow.cli import serve as serve_commands
+from workflow.cli.audit import audit
 from workflow.cli.cadres import cadres
 from workflow.cli.cases import cases
 from workflow.cli.db import Settings, db
@@ -37,6 +38,7 @@ Exit codes:
   2  bad input or usage
   3  conflict (someone changed the case first; nothing was written)
   4  not found
+  6  audit chain broken (names the first tampered record, A19.1)
 """
 BAD_INPUT = 2
 
@@ -111,5 +113,6 @@ main.add_command(notifications)
 main.add_command(scheduler)
 main.add_command(tasks)
 main.add_command(report)
+main.add_command(audit)
 plan_commands.register(main)
 serve_commands.register(main)
