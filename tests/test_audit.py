@@ -22,7 +22,7 @@ from workflow.clock import SHANGHAI
 from workflow.plans import service
 from workflow.store.database import WRITE
 from workflow.store.migrate import head_revision, upgrade
-from workflow.store.schema import batch_exceptions, case_exceptions, history
+from workflow.store.schema import batch_exceptions, case_exceptions, cases, history
 
 SEED_BATCH = True  # approval takes a seat in batch 1 (conftest.engine)
 
@@ -143,6 +143,32 @@ def test_deleted_last_rows_are_caught_by_the_case_version(
     engine, case_id, _ = populated
     tamper(engine, sa.delete(history).where(row_of(case_id, 7)))
     assert broken(engine) == Break("history", case_id, 7, "missing_tail")
+
+
+def test_deleted_last_rows_with_the_version_wound_back_are_caught_by_the_chain_head(
+    populated: tuple[Engine, int, int],
+) -> None:
+    """The case row keeps its last history hash (revision 0007): winding back the version and
+    state after deleting the last row still leaves a head that matches no record."""
+    engine, case_id, _ = populated
+    tamper(
+        engine,
+        sa.delete(history).where(row_of(case_id, 7)),
+        sa.update(cases).where(cases.c.id == case_id).values(version=6, state="attended"),
+    )
+    assert broken(engine) == Break("history", case_id, 6, "head")
+
+
+def test_each_step_moves_the_chain_head_to_its_history_row(
+    populated: tuple[Engine, int, int],
+) -> None:
+    engine, case_id, _ = populated
+    with engine.db.connect() as connection:
+        head = connection.execute(
+            sa.select(cases.c.chain_head).where(cases.c.id == case_id)
+        ).scalar_one()
+        last = connection.execute(sa.select(history.c.hash).where(row_of(case_id, 7))).scalar_one()
+    assert head == last
 
 
 def test_an_edited_case_exception_is_named(populated: tuple[Engine, int, int]) -> None:

@@ -237,7 +237,7 @@ class Engine:
         }
         with self.transaction(within, write=True) as connection:
             case_id = store.insert_case(connection, values)
-            store.insert_history(
+            head = store.insert_history(
                 connection,
                 _history_values(
                     case_id=case_id,
@@ -252,8 +252,9 @@ class Engine:
                     reason=reason,
                 ),
             )
+            store.set_chain_head(connection, case_id, head)
             # the row as inserted; no need to read it back
-            row = {**values, "id": case_id}
+            row = {**values, "id": case_id, "chain_head": head}
             store.insert_notices(
                 connection,
                 notice_rows(
@@ -568,6 +569,11 @@ class Engine:
             else []
         )
         with self.transaction(within, write=True) as connection:
+            # The snapshot's chain head is the case's last history row: the compare-and-set on
+            # the version below proves nobody appended since (A19.1); no read of the chain.
+            head = row.chain_head or store.previous_hash(connection, row.id, history["seq"])
+            linked = store.chained(history, head)
+            moved_row["chain_head"] = linked["hash"]
             moved = store.move_case(
                 connection,
                 case_id=row.id,
@@ -576,6 +582,7 @@ class Engine:
                 terminal=terminal,
                 evidence=evidence,
                 now=now,
+                chain_head=linked["hash"],
             )
             if not moved:
                 raise ConflictError(
@@ -583,7 +590,7 @@ class Engine:
                     expected_version=row.version,
                     actual_version=store.case_version(connection, row.id),
                 )
-            store.insert_history(connection, history)
+            store.insert_chained_history(connection, linked)
             store.insert_notices(connection, notices)
             if extra is not None:
                 extra(connection)

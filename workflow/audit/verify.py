@@ -55,6 +55,11 @@ _PROBLEMS: Mapping[str, tuple[str, str]] = {
         "案件版本落后于其历史记录（案件行被改写）",
         "the case's version is behind its history (the case row was rewritten)",
     ),
+    "head": (
+        "案件行记录的链头与最后一条历史记录的哈希不符（案件行被改写）",
+        "the case row's chain head is not the hash of its last history record (the case row was"
+        " rewritten)",
+    ),
     "orphan": ("记录所属的案件不存在", "the record belongs to no case"),
     "unmatched": (
         "例外与同序号的授予记录不符或无授予记录",
@@ -154,7 +159,7 @@ def _verify_cases(connection: sa.Connection, chunk: int, counter: _Counter) -> B
             chunk,
         )
     )
-    case_rows = sa.select(cases.c.id, cases.c.version)
+    case_rows = sa.select(cases.c.id, cases.c.version, cases.c.chain_head)
     for case in _stream(connection, case_rows, (cases.c.id,), chunk):
         for stray, table in ((rows.peek(), "history"), (grants.peek(), "case_exceptions")):
             if stray is not None and stray.case_id < case.id:
@@ -179,6 +184,8 @@ def _verify_cases(connection: sa.Connection, chunk: int, counter: _Counter) -> B
             return Break("history", case.id, last + 1, "missing_tail")
         if last > case.version:
             return Break("history", case.id, None, "ahead")
+        if case.chain_head is not None and case.chain_head != prev:
+            return Break("history", case.id, last, "head")
         counter.head("case", case.id, prev)
         while (grant := grants.peek()) is not None and grant.case_id == case.id:
             grants.next()

@@ -43,9 +43,15 @@ _MOVE_CASE = (
         version=sa.bindparam("b_new_version"),
         evidence=sa.bindparam("b_evidence", type_=cases.c.evidence.type),
         updated_at=sa.bindparam("b_updated_at", type_=cases.c.updated_at.type),
+        chain_head=sa.bindparam("b_chain_head"),
     )
 )
 _INSERT_HISTORY = sa.insert(history)
+_SET_CHAIN_HEAD = (
+    sa.update(cases)
+    .where(cases.c.id == sa.bindparam("b_case_id"))
+    .values(chain_head=sa.bindparam("b_chain_head"))
+)
 # The hash of the row a new history row follows (A19.1): read in the step's write transaction,
 # after the compare-and-set on cases.version, so no other writer can append to this case
 # between this read and the insert.
@@ -123,8 +129,10 @@ def move_case(
     terminal: bool,
     evidence: Mapping[str, Any],
     now: datetime,
+    chain_head: str,
 ) -> bool:
-    """Compare-and-set on the version column: False when someone else moved the case first."""
+    """Compare-and-set on the version column: False when someone else moved the case first.
+    ``chain_head`` is the hash of the history row the step appends with it."""
     result = connection.execute(
         _MOVE_CASE,
         {
@@ -135,30 +143,54 @@ def move_case(
             "b_new_version": expected_version + 1,
             "b_evidence": dict(evidence),
             "b_updated_at": now,
+            "b_chain_head": chain_head,
         },
     )
     return result.rowcount == 1
 
 
-def insert_history(connection: sa.Connection, values: Mapping[str, Any]) -> None:
-    """Append a history row linked to the case's previous one by ``prev_hash`` (A19.1).
+def chained(values: Mapping[str, Any], prev_hash: str) -> dict[str, Any]:
+    """The history row linked after ``prev_hash`` (A19.1), with its own hash."""
+    row = dict(values)
+    row["prev_hash"] = prev_hash
+    row["hash"] = history_hash(prev_hash, row)
+    return row
+
+
+def insert_history(
+    connection: sa.Connection, values: Mapping[str, Any], *, prev_hash: str | None = None
+) -> str:
+    """Append a history row linked to the case's previous one by ``prev_hash`` (A19.1) and
+    return its hash, which the caller stores as the case's ``chain_head``.
 
     The caller has already won the compare-and-set on the case's version, which makes it the
     only writer of this case until it commits: the previous row's hash cannot change under it.
-    The first row of a case starts the chain without a read.
+    A caller that read the case passes its ``chain_head``; otherwise the first row of a case
+    starts the chain and a later one reads its predecessor.
     """
-    row = dict(values)
-    seq = int(row["seq"])
-    prev_hash = (
-        GENESIS
-        if seq == 1
-        else connection.execute(
-            _PREV_HASH, {"case_id": row["case_id"], "seq": seq - 1}
-        ).scalar_one()
-    )
-    row["prev_hash"] = prev_hash
-    row["hash"] = history_hash(prev_hash, row)
+    if prev_hash is None:
+        prev_hash = previous_hash(connection, int(values["case_id"]), int(values["seq"]))
+    row = chained(values, prev_hash)
     connection.execute(_INSERT_HISTORY, row)
+    return str(row["hash"])
+
+
+def previous_hash(connection: sa.Connection, case_id: int, seq: int) -> str:
+    """The hash row ``seq`` links to: the genesis for the first row, else its predecessor's."""
+    if seq == 1:
+        return GENESIS
+    found = connection.execute(_PREV_HASH, {"case_id": case_id, "seq": seq - 1}).scalar_one()
+    return str(found)
+
+
+def insert_chained_history(connection: sa.Connection, row: Mapping[str, Any]) -> None:
+    """Append a row `chained` already linked (the step computed its hash for the case row)."""
+    connection.execute(_INSERT_HISTORY, dict(row))
+
+
+def set_chain_head(connection: sa.Connection, case_id: int, chain_head: str) -> None:
+    """The head of a case just opened: its first history row needs the case's id first."""
+    connection.execute(_SET_CHAIN_HEAD, {"b_case_id": case_id, "b_chain_head": chain_head})
 
 
 def history_rows(connection: sa.Connection, case_id: int) -> list[Record]:

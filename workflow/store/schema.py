@@ -91,6 +91,9 @@ cases = sa.Table(
     sa.Column("state", sa.String(64), nullable=False),
     sa.Column("terminal", sa.Boolean, nullable=False),
     sa.Column("version", sa.Integer, nullable=False),
+    # hash of the case's last history row (A19.1): the next step links to it without a read,
+    # and the compare-and-set on version keeps it in step with the chain
+    sa.Column("chain_head", sa.String(64), nullable=True),
     sa.Column("evidence", Json, nullable=False),
     sa.Column("opened_at", Moment, nullable=False),
     sa.Column("updated_at", Moment, nullable=False),
