@@ -5,6 +5,7 @@ disabled first, since a trigger alone proves nothing against the database's owne
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 
 import pytest
@@ -113,6 +114,16 @@ def test_an_edited_history_row_is_named(populated: tuple[Engine, int, int]) -> N
     assert result.exit_code == 6
     assert f"history case {case_id} seq 3: content does not match its hash" in result.stderr
     assert f"案件 {case_id} seq 3：内容与其哈希不符" in result.stderr
+    result = CliRunner().invoke(main, ["--db", engine_url(engine), "audit", "verify", "--json"])
+    assert result.exit_code == 6
+    body = json.loads(result.stdout or result.stderr)
+    assert (body["error"], body["table"], body["key"], body["seq"], body["problem"]) == (
+        "tampered",
+        "history",
+        case_id,
+        3,
+        "edited",
+    )
 
 
 def test_a_row_rewritten_with_a_fresh_hash_breaks_the_next_link(

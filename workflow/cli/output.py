@@ -27,6 +27,7 @@ from workflow.errors import (
     NotFoundError,
     Problem,
     RuleRefused,
+    TamperedError,
     TransitionNotAllowed,
     WorkflowError,
 )
@@ -166,6 +167,15 @@ def error_json(error: WorkflowError) -> dict[str, Any]:
         return {"error": "database_not_ready", "message": error.message}
     if isinstance(error, InputError):
         return {"error": "bad_input", "message": error.message, "field": error.field}
+    if isinstance(error, TamperedError):
+        return {
+            "error": "tampered",
+            "message": error.message,
+            "table": error.table,
+            "key": error.key,
+            "seq": error.seq,
+            "problem": error.problem,
+        }
     return {"error": "failed", "message": error.message}
 
 
