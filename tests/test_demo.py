@@ -45,6 +45,22 @@ def test_the_demo_roster_exercises_every_tier_and_records_exceptions(summary) ->
     assert summary.on_behalf > 0
 
 
+def test_the_demo_plans_batches_drops_a_contractor_and_runs_the_scheduler(summary) -> None:  # type: ignore[no-untyped-def]
+    """Issue 4/5/7 parts of the main job: plans and batches (A3, A6.2), a contractor leaving
+    under A18.3, the scheduler's reminders and A9.3 visits, the A18.2 report, an intact chain."""
+    assert summary.plans == 18
+    assert summary.batches > 50
+    assert summary.evaluations > 0
+    assert summary.contractors_dropped == ("聊城安康旅游服务公司",)
+    assert summary.refusals["A18.3 contractor_exit"] > 0
+    assert summary.visits["timers.reminded"] > 0
+    assert summary.visits["condolence.opened"] == summary.visits["visits.recorded"] > 0
+    assert summary.report is not None
+    assert summary.report.read_text(encoding="utf-8").count("<svg") >= 1
+    assert summary.audit is not None
+    assert summary.audit.intact
+
+
 def test_the_demo_database_agrees_with_its_summary(summary) -> None:  # type: ignore[no-untyped-def]
     with Engine(f"sqlite:///{summary.database}") as engine:
         counts = engine.count_by_state()

@@ -98,6 +98,13 @@ def _print_summary(console: Console, summary: DemoSummary) -> None:
     console.print(f"定时任务（提醒、督办、重点走访慰问 A9.3）：{visits}")
     console.print(f"通知 {summary.notices} 份已写入: {summary.notices_dir}")
     console.print(f"2024 年度绩效报告（A18.2）: {summary.report}")
+    if summary.audit is not None:
+        audit = summary.audit
+        verdict = "完好 intact" if audit.intact else f"已损坏 broken: {audit.broken}"
+        console.print(
+            f"审计链（A19.1，convalescence audit verify）：{verdict}，{audit.records} 条记录，"
+            f"{audit.cases} 个案件，{audit.batches} 个批次"
+        )
 
 
 def _by_article(item: tuple[str, int]) -> tuple[int, ...]:

@@ -20,6 +20,7 @@ from typing import Any
 
 from notifications.channels import FileChannel
 from notifications.dispatch import dispatch
+from workflow.audit import Report, verify_database
 from workflow.clock import SHANGHAI, SimulatedClock
 from workflow.definition.policy_rules import PolicyRules
 from workflow.demo.plans import DemoBatch, PlanBook
@@ -59,6 +60,7 @@ class DemoSummary:
     contractors_dropped: tuple[str, ...] = ()  # refused new batches under A18.3
     visits: Counter[str] = field(default_factory=Counter)  # opened, reminders, escalations, …
     report: Path | None = None  # the A18.2 performance report (HTML)
+    audit: Report | None = None  # the A19.1 hash chains checked at the end of the cycle
 
 
 def _deliver_notices(engine: Engine, directory: Path) -> tuple[Path, int]:
@@ -113,6 +115,7 @@ def run_demo(
             )  # the cycle is over even if its last weeks were quiet
         notices_dir, delivered = _deliver_notices(engine, directory)
         report = write_performance_report(engine, 2024, directory)
+        audit = verify_database(engine.db)
         labels = {s.name: s.label for s in engine.catalog.get("honor_convalescence").states}
         counts = engine.count_by_state()
         summary = DemoSummary(
@@ -137,6 +140,7 @@ def run_demo(
             contractors_dropped=tuple(sorted(book.dropped)),
             visits=driver.visits,
             report=report,
+            audit=audit,
         )
     sa_engine.dispose()
     return summary
