@@ -84,8 +84,9 @@ def test_an_exception_recorded_with_the_batch_lets_51_pass(engine: Engine) -> No
     assert [(e["rule"], e["article"]) for e in shown["exceptions"]] == [("over_50", "A6.2")]
     with pytest.raises(InputError):
         service.ExceptionGrant("over_50", "city_officer", "赵敏", " ").validate()
-    with pytest.raises(InputError):
-        service.ExceptionGrant("over_50", "cadre", "赵敏", "理由").validate()
+    not_an_approver = service.ExceptionGrant("out_of_province", "cadre", "赵敏", "理由")
+    with pytest.raises(RuleRefused):
+        service.record_exception(engine, created["id"], not_an_approver)
 
 
 def test_a_contractor_below_the_exit_threshold_takes_no_new_batch(engine: Engine) -> None:
@@ -155,12 +156,29 @@ def test_incidents_and_evaluations_are_listed_on_the_batch(engine: Engine) -> No
 
 def test_an_exception_recorded_later_is_kept_once(engine: Engine) -> None:
     created = batch(engine)
-    grant = service.ExceptionGrant("out_of_province", "county_officer", "钱进", "省内无空位")
+    grant = service.ExceptionGrant("out_of_province", "city_officer", "钱进", "省内无空位")
     recorded = service.record_exception(engine, created["id"], grant)
     assert (recorded["rule"], recorded["approver_name"]) == ("out_of_province", "钱进")
     with pytest.raises(InputError):
         service.record_exception(engine, created["id"], grant)
     assert _count(engine, batch_exceptions) == 1
+
+
+@pytest.mark.parametrize("rule", ["out_of_province", "over_50"])
+def test_a_batch_exception_needs_the_approver_the_definition_names(
+    engine: Engine, rule: str
+) -> None:
+    """A6.2 batch exceptions have the approvers of the case rule they waive: the city (A5.2)."""
+    created = batch(engine)
+    grant = service.ExceptionGrant(rule, "county_officer", "赵局长", "省内无空位")
+    with pytest.raises(RuleRefused) as refused:
+        service.record_exception(engine, created["id"], grant)
+    assert refused.value.articles == ("A5.2",)
+    assert "缺少权限" in str(refused.value)
+    same = {"plan_id": created["plan_id"], "contractor_id": created["contractor_id"]}
+    with pytest.raises(RuleRefused):
+        batch(engine, capacity=55, staff_count=6, exceptions=[grant], **same)
+    assert _count(engine, batch_exceptions) == 0
 
 
 def test_the_exit_threshold_comes_from_the_definition_in_force(engine: Engine) -> None:

@@ -24,6 +24,9 @@ EXIT_THRESHOLD = 60
 OVER_50 = "over_50"
 OUT_OF_PROVINCE = "out_of_province"
 BATCH_EXCEPTION_RULES = (OVER_50, OUT_OF_PROVINCE)
+# the case rule each batch exception waives at approval; its approvers are the definition's
+# (rules.exceptions), so batch and case exceptions of one article have the same approvers
+BATCH_EXCEPTION_WAIVES = {OVER_50: "at_most_fifty_per_batch", OUT_OF_PROVINCE: "within_shandong"}
 
 
 @dataclass(frozen=True)

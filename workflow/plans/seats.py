@@ -15,6 +15,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from workflow.errors import InputError, NotFoundError, Refusal, RuleRefused
+from workflow.plans.rules import BATCH_EXCEPTION_WAIVES
 from workflow.store.schema import batch_exceptions, batch_seats, batches, plans
 
 
@@ -68,14 +69,6 @@ def release_seat(connection: sa.Connection, *, batch_id: int, case_id: int) -> N
         raise RuntimeError(f"batch {batch_id} had a seat row but no seat counted")
 
 
-# A batch exception recorded by the city (plans.service.record_exception) lets the case-level
-# rule of the same article pass at approval (A6.2 "原则上 / 一般").
-_BATCH_EXCEPTION_WAIVES = {
-    "out_of_province": "within_shandong",
-    "over_50": "at_most_fifty_per_batch",
-}
-
-
 def batch_facts(connection: sa.Connection, batch_id: int) -> tuple[dict[str, Any], frozenset[str]]:
     """What an approval into ``batch_id`` records as evidence, and the rules the batch's
     exceptions waive. The evidence is copied, not referenced, so the case keeps the dates and
@@ -114,7 +107,7 @@ def batch_facts(connection: sa.Connection, batch_id: int) -> tuple[dict[str, Any
         "batch_cycle": row["plan_cycle"],
     }
     return facts, frozenset(
-        _BATCH_EXCEPTION_WAIVES[w] for w in waivers if w in _BATCH_EXCEPTION_WAIVES
+        BATCH_EXCEPTION_WAIVES[w] for w in waivers if w in BATCH_EXCEPTION_WAIVES
     )
 
 

@@ -18,6 +18,7 @@ import sqlalchemy as sa
 
 from workflow.audit.chain import GENESIS, batch_exception_hash
 from workflow.clock import shanghai_date
+from workflow.definition.model import Definition
 from workflow.engine import DEFAULT_DEFINITION, Engine
 from workflow.errors import InputError, NotFoundError, Refusal, RuleRefused
 from workflow.plans import rules
@@ -36,7 +37,6 @@ from workflow.store.schema import (
 
 ORGANISER_LEVELS = ("city", "county")
 CONTRACTOR_KINDS = ("own_resource", "partner_unit", "purchased_service")  # A10.1
-EXCEPTION_APPROVERS = ("city_officer", "county_officer")  # A6.2 exceptions
 Row = dict[str, Any]
 
 
@@ -53,13 +53,38 @@ class ExceptionGrant:
         if self.rule not in rules.BATCH_EXCEPTION_RULES:
             options = "、".join(rules.BATCH_EXCEPTION_RULES)
             raise InputError(f"例外规则须为 {options} 之一", field="rule")
-        if self.approver_role not in EXCEPTION_APPROVERS:
-            options = "、".join(EXCEPTION_APPROVERS)
-            raise InputError(f"例外只能由 {options} 批准", field="approver_role")
         if not self.approver_name.strip():
             raise InputError("须写明批准人姓名", field="approver_name")
         if not self.reason.strip():
             raise InputError("例外须写明理由（A6.2 不得无声放行）", field="reason")
+
+
+def _check_approver(engine: Engine, grant: ExceptionGrant) -> None:
+    """A batch exception is the A6.2 exception of its case rule: the same approvers, as the
+    definition in force names them (A5.2), not a list of its own."""
+    definition = _definition_now(engine)
+    waived = rules.BATCH_EXCEPTION_WAIVES[grant.rule]
+    allowed = definition.rules.exception_for(waived) if definition.rules else None
+    approvers = allowed.approvers if allowed else ()
+    if grant.approver_role in approvers:
+        return
+    names = "、".join(definition.roles.get(r, r) for r in approvers) or "无"
+    _refuse(
+        [
+            Refusal(
+                "A5.2",
+                "exception_approver",
+                f"批次例外 {grant.rule}（A6.2）只能由{names}批准（缺少权限 {grant.rule}）",
+            )
+        ]
+    )
+
+
+def _definition_now(engine: Engine) -> Definition:
+    today = shanghai_date(engine.clock.now())
+    return engine.catalog.in_force(DEFAULT_DEFINITION, today) or engine.catalog.get(
+        DEFAULT_DEFINITION
+    )
 
 
 def _refuse(refusals: Sequence[Refusal | None]) -> None:
@@ -229,8 +254,7 @@ def _threshold(contractor: Mapping[str, Any], engine: Engine) -> float:
     override = contractor["exit_threshold_override"]
     if override is not None:
         return float(override)
-    in_force = engine.catalog.in_force(DEFAULT_DEFINITION, shanghai_date(engine.clock.now()))
-    definition = in_force or engine.catalog.get(DEFAULT_DEFINITION)
+    definition = _definition_now(engine)
     configured = definition.rules.contractor_exit_score if definition.rules else None
     return float(configured) if configured is not None else float(rules.EXIT_THRESHOLD)
 
@@ -329,6 +353,7 @@ def create_batch(
         raise InputError("工作人员数不能为负", field="staff_count")
     for grant in exceptions:
         grant.validate()
+        _check_approver(engine, grant)
     granted = {g.rule for g in exceptions}
     now = engine.clock.now()
     with engine.transaction(write=True) as connection:
@@ -408,6 +433,7 @@ def _insert_exception(
 def record_exception(engine: Engine, batch_id: int, grant: ExceptionGrant) -> Row:
     """Record an A6.2 exception on an existing batch (e.g. before raising its capacity)."""
     grant.validate()
+    _check_approver(engine, grant)
     with engine.transaction(write=True) as connection:
         _row(connection, batches, batch_id, "批次")
         exists = connection.execute(
