@@ -29,7 +29,6 @@ from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from workflow.api.models import ErrorOut
-from workflow.cli.output import error_json
 from workflow.errors import (
     ConflictError,
     DatabaseNotReadyError,
@@ -38,6 +37,7 @@ from workflow.errors import (
     NotFoundError,
     RuleRefused,
     WorkflowError,
+    error_json,
 )
 
 PERMISSION_ARTICLE = "A5.2"

@@ -20,7 +20,7 @@ from workflow.definition.catalog import Catalog
 from workflow.definition.loader import load_definition_file
 from workflow.definition.model import Definition, StepSpec
 from workflow.engine import DEFAULT_DEFINITION
-from workflow.errors import DefinitionError, InputError, Problem
+from workflow.errors import DefinitionError, InputError, Problem, problem_json
 
 DEFINITION_SUFFIXES = (".yaml", ".yml")
 
@@ -73,7 +73,7 @@ def validate(ctx: click.Context, paths: tuple[Path, ...], as_json: bool) -> None
     reports = check_files(files)
     valid = all(r.valid for r in reports)
     if as_json:
-        problems = [output.problem_json(p) for r in reports for p in r.problems]
+        problems = [problem_json(p) for r in reports for p in r.problems]
         output.print_json(
             {"valid": valid, "files": [r.to_json() for r in reports], "problems": problems}
         )

@@ -29,7 +29,7 @@ from workflow.cli.report import report
 from workflow.cli.scheduler import scheduler
 from workflow.cli.tasks import tasks
 from workflow.clock import as_shanghai
-from workflow.errors import WorkflowError
+from workflow.errors import WorkflowError, error_json
 
 EXIT_CODES = """\b
 Exit codes:
@@ -64,7 +64,7 @@ class ErrorBoundary(click.Group):
         except WorkflowError as error:
             output.print_error(error)
             if output.wants_json(ctx):
-                output.print_json(output.error_json(error))
+                output.print_json(error_json(error))
             ctx.exit(error.exit_code)
         except OperationalError as error:
             _report_unreachable(ctx, error)

@@ -20,15 +20,7 @@ from rich.table import Table
 from rich.text import Text
 
 from workflow.errors import (
-    ConflictError,
-    DatabaseNotReadyError,
     DefinitionError,
-    InputError,
-    NotFoundError,
-    Problem,
-    RuleRefused,
-    TamperedError,
-    TransitionNotAllowed,
     WorkflowError,
 )
 
@@ -125,67 +117,6 @@ def print_database_error(url: str, reason: str) -> None:
 
 def database_error_json(url: str, reason: str) -> dict[str, Any]:
     return {"error": "database_unreachable", "message": reason, "url": url}
-
-
-def error_json(error: WorkflowError) -> dict[str, Any]:
-    """The machine-readable twin of the message: what kind of failure and the facts behind it."""
-    if isinstance(error, RuleRefused):
-        result: dict[str, Any] = {
-            "error": "refused",
-            "message": error.message,
-            "refusals": [
-                {"article": r.article, "rule": r.rule, "message": r.message} for r in error.refusals
-            ],
-            "case_id": error.case_id,
-        }
-        if isinstance(error, TransitionNotAllowed):
-            result |= {
-                "trigger": error.trigger,
-                "state": error.state,
-                "allowed": list(error.allowed),
-            }
-        return result
-    if isinstance(error, ConflictError):
-        return {
-            "error": "conflict",
-            "message": error.message,
-            "case_id": error.case_id,
-            "expected_version": error.expected_version,
-            "actual_version": error.actual_version,
-        }
-    if isinstance(error, NotFoundError):
-        return {
-            "error": "not_found",
-            "message": error.message,
-            "kind": error.kind,
-            "key": error.key,
-        }
-    if isinstance(error, DefinitionError):
-        problems = [problem_json(p) for p in error.problems]
-        return {"error": "invalid_definition", "message": error.message, "problems": problems}
-    if isinstance(error, DatabaseNotReadyError):
-        return {"error": "database_not_ready", "message": error.message}
-    if isinstance(error, InputError):
-        return {"error": "bad_input", "message": error.message, "field": error.field}
-    if isinstance(error, TamperedError):
-        return {
-            "error": "tampered",
-            "message": error.message,
-            "table": error.table,
-            "key": error.key,
-            "seq": error.seq,
-            "problem": error.problem,
-        }
-    return {"error": "failed", "message": error.message}
-
-
-def problem_json(problem: Problem) -> dict[str, Any]:
-    return {
-        "file": problem.file,
-        "line": problem.line,
-        "column": problem.column,
-        "message": problem.message,
-    }
 
 
 def iso_date(_ctx: click.Context, _param: click.Parameter, value: str | None) -> date | None:
