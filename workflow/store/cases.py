@@ -29,8 +29,11 @@ Record = sa.Row[*tuple[Any, ...]]
 
 # Statements on the hot path of every step are built once: constructing a SQLAlchemy statement
 # costs more than executing it against SQLite (benchmarks/transitions.py).
+# every column but the stored eligibility explanation, the largest JSON of the row, which no
+# step reads (A4.2 keeps it for audit and `cases show`)
+_SNAPSHOT_COLUMNS = [c for c in cases.c if c.name != "eligibility"]
 _CASE_WITH_CADRE = (
-    sa.select(cases, cadres.c.record.label("cadre_record"))
+    sa.select(*_SNAPSHOT_COLUMNS, cadres.c.record.label("cadre_record"))
     .join(cadres, cadres.c.id == cases.c.cadre_id)
     .where(cases.c.id == sa.bindparam("case_id"))
 )
