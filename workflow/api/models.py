@@ -298,3 +298,182 @@ class TaskOut(BaseModel):
 class HealthOut(BaseModel):
     status: str
     schema_revision: str | None
+
+
+# -- writing plans, contractors and batches ---------------------------------------------------
+
+MONEY_PATTERN = r"^[0-9]{1,12}(\.[0-9]{1,2})?$"  # Numeric(14, 2): never a binary float
+Money = Annotated[
+    str,
+    Field(
+        pattern=MONEY_PATTERN,
+        max_length=15,
+        description="A non-negative decimal amount as text, at most two decimals",
+        examples=["60000.00"],
+    ),
+]
+ShortName = Annotated[str, Field(min_length=1, max_length=100, pattern=NO_NUL)]
+Code = Annotated[str, Field(min_length=1, max_length=32, pattern=NO_NUL)]
+Contact = Annotated[
+    dict[Annotated[str, Field(max_length=50)], Annotated[str, Field(max_length=200)]],
+    AfterValidator(_no_nul_inside),
+]
+# no table holds a date outside these years; pydantic refuses "2024-02-30" itself
+Day = Annotated[date, Field(ge=date(1900, 1, 1), le=date(9999, 12, 30))]
+
+
+class PlanIn(_Strict):
+    year: int = Field(ge=1900, le=9999, examples=[2024])
+    organiser_level: str = Field(
+        pattern="^(city|county)$",
+        description="city, or county with `county` set (a county officer: its own county)",
+        examples=["city"],
+    )
+    county: ShortName | None = Field(default=None, examples=["东昌府区"])
+    budget: Money
+    cycle: Code = Field(description="A cycle id of the definition (A9.1)", examples=["2024-2025"])
+
+
+class ContractorIn(_Strict):
+    name: Name = Field(examples=["威海荣成疗养院"])
+    kind: str = Field(
+        pattern="^(own_resource|partner_unit|purchased_service)$",
+        description="A10.1; purchased_service needs why_purchased (A10.2)",
+        examples=["own_resource"],
+    )
+    why_purchased: Text | None = None
+    exit_threshold_override: str | None = Field(
+        default=None,
+        pattern=r"^(100(\.0{1,2})?|[0-9]{1,2}(\.[0-9]{1,2})?)$",
+        description="This contractor's own A18.3 exit score (0-100, decimal text)",
+        examples=["70"],
+    )
+
+
+class QualificationIn(_Strict):
+    name: Name = Field(examples=["医疗机构执业许可证"])
+    valid_from: Day = Field(examples=["2024-01-01"])
+    valid_until: Day = Field(examples=["2026-12-31"])
+
+
+class AgreementIn(_Strict):
+    plan_id: int = Field(ge=1, le=2**31 - 1, examples=[1])
+    agreement_no: ShortName = Field(examples=["XY-2024-01"])
+    signed_on: Day = Field(examples=["2024-03-01"])
+    valid_from: Day = Field(examples=["2024-03-01"])
+    valid_until: Day = Field(examples=["2024-12-31"])
+
+
+class BatchExceptionIn(_Strict):
+    """An A6.2 exception approved by the caller (the definition names who may, A5.2)."""
+
+    rule: str = Field(
+        pattern="^(over_50|out_of_province)$",
+        description="over_50 (more than 50 cadres) or out_of_province (outside Shandong)",
+        examples=["over_50"],
+    )
+    reason: Text = Field(examples=["本年度报名人数多，经市局批准扩至 60 人"])
+
+
+class BatchIn(_Strict):
+    plan_id: int = Field(ge=1, le=2**31 - 1, examples=[1])
+    contractor_id: int = Field(ge=1, le=2**31 - 1, examples=[1])
+    province: Code = Field(examples=["山东"])
+    place: Name = Field(examples=["威海市荣成"])
+    start_date: Day = Field(examples=["2024-06-03"])
+    end_date: Day = Field(
+        description="At most 7 days after start_date counting both ends (A6.2)",
+        examples=["2024-06-09"],
+    )
+    capacity: int = Field(ge=1, le=10000, examples=[30])
+    staff_count: int = Field(ge=0, le=10000, description="1:5 to 1:10 (A12.1)", examples=[4])
+    safety_plan_ref: Name | None = Field(default=None, examples=["AQ-2024-01"])
+    emergency_plan_ref: Name | None = Field(default=None, examples=["YJ-2024-01"])
+    organiser_contacts: list[Contact] = Field(
+        default_factory=list, max_length=50, examples=[[{"name": "王芳", "phone": "0635-1234567"}]]
+    )
+    contractor_contacts: list[Contact] = Field(default_factory=list, max_length=50)
+    itinerary: list[JsonObject] = Field(
+        default_factory=list, max_length=100, examples=[[{"day": 1, "plan": "报到"}]]
+    )
+    budget: Money | None = None
+    actual_cost: Money | None = None
+    exceptions: list[BatchExceptionIn] = Field(
+        default_factory=list,
+        max_length=2,
+        description="A6.2 exceptions recorded with the batch, approved by the caller",
+    )
+
+
+class EvaluationIn(_Strict):
+    score: int = Field(ge=0, le=100, description="The contractor's score for this batch (A18.3)")
+
+
+class IncidentIn(_Strict):
+    description: Text = Field(examples=["一名干部夜间突发胸闷，已送当地医院"])
+    case_id: int | None = Field(default=None, ge=1, le=2**31 - 1)
+
+
+class ContractorOut(BaseModel):
+    id: int
+    name: str
+    kind: str
+    why_purchased: str | None
+    exit_threshold_override: str | None = Field(description="Decimal as text, or null")
+
+
+class QualificationOut(BaseModel):
+    id: int
+    contractor_id: int
+    name: str
+    valid_from: date
+    valid_until: date
+
+
+class AgreementOut(BaseModel):
+    id: int
+    contractor_id: int
+    plan_id: int
+    agreement_no: str
+    signed_on: date
+    valid_from: date
+    valid_until: date
+
+
+class ContractorDetailOut(ContractorOut):
+    qualifications: list[QualificationOut]
+    agreements: list[AgreementOut]
+    evaluations: int
+    average_score: float | None
+    exit_threshold: float = Field(description="Below this average no new batches (A18.3)")
+
+
+class BatchExceptionOut(BaseModel):
+    id: int
+    batch_id: int
+    rule: str
+    article: str
+    approver_role: str
+    approver_name: str
+    reason: str
+    at: datetime
+    prev_hash: str
+    hash: str
+
+
+class EvaluationOut(BaseModel):
+    id: int
+    contractor_id: int
+    batch_id: int
+    score: int
+    by: str
+    at: datetime
+
+
+class IncidentOut(BaseModel):
+    id: int
+    batch_id: int
+    case_id: int | None
+    at: datetime
+    description: str
+    reported_by: str
