@@ -141,18 +141,18 @@ PG_CELLS = [cell for cell in CELLS if cell.values[0].key in PG_SLICE]  # type: i
 
 
 def expected_refusal(step: Step, role: str, variant: str) -> str | None:
-    """The rule that must refuse the cell, or None if it is allowed (derived, A5.2)."""
+    """The rule that must refuse the cell, or None if it is allowed (derived, A5.2). Scope is
+    checked first, so a caller outside it learns nothing of the case, then the role."""
+    kind = SCOPES.get(role)
+    if kind is not None:
+        if variant == "missing":
+            return "scope_required"
+        if variant == "other":
+            return "out_of_scope"
+        if kind == "contractor" and step.source not in SEATED:
+            return "out_of_scope"  # no seat, no contractor: the case is in no contractor's scope
     if role not in step.roles:
         return "exception_approver" if step.kind == "grant" else "role_may_fire"
-    kind = SCOPES.get(role)
-    if kind is None:
-        return None
-    if variant == "missing":
-        return "scope_required"
-    if variant == "other":
-        return "out_of_scope"
-    if kind == "contractor" and step.source not in SEATED:
-        return "out_of_scope"  # no seat, so no contractor: the case is in no contractor's scope
     return None
 
 
@@ -449,7 +449,7 @@ def _visible(engine: Engine, case_id: int, viewer: str) -> bool:
         assert case_id in listed
         return True
     assert [(r.article, r.rule) for r in refusals] == [("A5.2", "out_of_scope")]
-    assert "缺少权限 read@" in refusals[0].message
+    assert "缺少权限 read" in refusals[0].message
     with pytest.raises(RuleRefused):
         engine.history(case_id, viewer=actor)
     assert case_id not in listed

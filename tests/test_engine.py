@@ -33,6 +33,7 @@ from workflow import (
     TransitionNotAllowed,
 )
 from workflow.clock import SHANGHAI
+from workflow.machine import Actor
 from workflow.store.schema import batches, cases, definitions, history
 
 SEED_BATCH = True  # approval takes a seat in batch 1 (conftest.engine)
@@ -109,7 +110,7 @@ def test_a_role_not_declared_for_the_step_is_refused(engine: Engine) -> None:
     engine.put_cadres([cadre()])
     case = engine.open_case("LC-DCF-0001", actor=AS_CADRE, data=REGISTRATION)
     with pytest.raises(RuleRefused) as refused:
-        engine.fire(case.id, "consent", actor="contractor_staff:李强", data=CONSENT)
+        engine.fire(case.id, "consent", actor="city_officer:钱处长", data=CONSENT)
     assert refused.value.articles == ("A5.2",)
     assert "缺少权限 consent" in str(refused.value)
 
@@ -278,3 +279,59 @@ def test_overlapping_policy_windows_are_a_definition_error(tmp_path: Path) -> No
     assert problem.file.endswith("v2.yaml")
     assert problem.line == text.splitlines().index("  effective_from: 2023-03-23") + 1
     assert "overlap" in problem.message
+
+
+def test_a_role_the_workflow_does_not_declare_reads_none_of_its_cases(engine: Engine) -> None:
+    """A5.2: a cadre's or family's token must not open a condolence visit (the health cause of
+    another cadre); the visit workflow declares officers, the auditor and the scheduler only."""
+    engine.put_cadres([cadre(), cadre("LC-DCF-0002")])
+    visit = engine.open_case(
+        "LC-DCF-0002",
+        actor="scheduler:定时任务",
+        definition="condolence_visit",
+        data={"cycle": "2024-2025", "source_case_id": 1, "cause": "身体健康原因"},
+    )
+    for outsider in (AS_CADRE, "cadre:李振华@LC-DCF-0002", AS_FAMILY, "contractor_staff:李强@1"):
+        with pytest.raises(RuleRefused) as refused:
+            engine.case(visit.id, viewer=Actor.parse(outsider))
+        assert [r.rule for r in refused.value.refusals] == ["role_not_in_workflow"]
+        with pytest.raises(RuleRefused):
+            engine.history(visit.id, viewer=Actor.parse(outsider))
+    assert engine.case(visit.id, viewer=Actor.parse("auditor:审计")).id == visit.id
+    assert engine.case(visit.id, viewer=Actor.parse(AS_AGENCY)).id == visit.id
+
+
+def test_a_step_outside_the_callers_scope_reveals_nothing_of_the_case(engine: Engine) -> None:
+    """Scope is checked before the step: no TransitionNotAllowed naming the state, no county."""
+    engine.put_cadres([cadre()])
+    case = engine.open_case("LC-DCF-0001", actor=AS_CADRE, data=REGISTRATION)
+    with pytest.raises(RuleRefused) as refused:
+        engine.fire(case.id, "approve", actor="agency_officer:李敏@冠县军休所", data=APPROVAL)
+    assert [r.rule for r in refused.value.refusals] == ["out_of_scope"]
+    assert "东昌府区" not in str(refused.value)
+    assert "registered" not in str(refused.value)
+
+
+@pytest.mark.parametrize("raw", ["+1", " 1 ", 1])
+def test_a_batch_id_the_field_rule_accepts_is_the_batch_the_seat_is_taken_in(
+    engine: Engine, raw: object
+) -> None:
+    engine.put_cadres([cadre()])
+    case = engine.open_case("LC-DCF-0001", actor=AS_CADRE, data=REGISTRATION)
+    engine.fire(case.id, "consent", actor=AS_FAMILY, data=CONSENT)
+    approved = engine.fire(case.id, "approve", actor=AS_AGENCY, data={"batch_id": raw})
+    assert approved.evidence["batch_id"] == 1
+    assert approved.evidence["batch_start"] == "2024-06-03"
+
+
+@pytest.mark.parametrize("raw", ["²", "1.5", "一", None])
+def test_a_batch_id_the_field_rule_refuses_is_bad_input_naming_it(
+    engine: Engine, raw: object
+) -> None:
+    engine.put_cadres([cadre()])
+    case = engine.open_case("LC-DCF-0001", actor=AS_CADRE, data=REGISTRATION)
+    engine.fire(case.id, "consent", actor=AS_FAMILY, data=CONSENT)
+    with pytest.raises(InputError) as bad:
+        engine.fire(case.id, "approve", actor=AS_AGENCY, data={"batch_id": raw})
+    assert "batch_id" in str(bad.value)
+    assert engine.case(case.id).version == 2

@@ -81,13 +81,25 @@ def scope_refusal(
     if theirs is not None and theirs == actor.scope:
         return None
     label = SCOPE_LABELS[kind]
+    # the message names the caller's scope, never the case's: refusals must not map cases to
+    # counties or cadres for someone outside them
     return Refusal(
         article="A5.2",
         rule="out_of_scope",
         message=(
-            f"{actor.name}的权限范围是{label}“{actor.scope}”，该案件属于{label}"
-            f"“{theirs or '（未分配）'}”（缺少权限 {action}@{theirs or '-'}）"
+            f"{actor.name}的权限范围是{label}“{actor.scope}”，该案件不在此范围内"
+            f"（缺少权限 {action}）"
         ),
+    )
+
+
+def role_outside(actor: Actor, workflow_title: str) -> Refusal:
+    """A role the workflow does not declare sees none of its cases (A5.1): a cadre's token
+    must not open another cadre's condolence visit."""
+    return Refusal(
+        article="A5.2",
+        rule="role_not_in_workflow",
+        message=f"“{actor.role}”不是“{workflow_title}”的角色，无权查看其案件（缺少权限 read）",
     )
 
 

@@ -19,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from definitions import bundled_directory
-from workflow.access import CaseScope, list_filter, missing_scope, scope_refusal
+from workflow.access import CaseScope, list_filter, missing_scope, role_outside, scope_refusal
 from workflow.cadres import cadre_row
 from workflow.clock import Clock, SystemClock, shanghai_date
 from workflow.definition.catalog import Catalog
@@ -36,6 +36,7 @@ from workflow.errors import (
     Refusal,
     RuleRefused,
 )
+from workflow.fields import coerce_fields
 from workflow.machine import Actor, CompiledWorkflow, Decision
 from workflow.notify import notice_rows
 from workflow.plans import seats
@@ -204,7 +205,7 @@ class Engine:
             filing = store.cadre_filed(connection, cadre_id)
         if filing is None:
             raise NotFoundError("军休干部", cadre_id)
-        if actor.role in chosen.open.roles:  # else the role refusal says more
+        if actor.role in chosen.roles:  # an unknown role is bad input (machine)
             self._check_scope(
                 chosen, actor, CaseScope(filing.county, filing.agency, cadre_id), action="open"
             )
@@ -316,12 +317,14 @@ class Engine:
         now = self.clock.now()
         row, record = self._snapshot(case_id, expected_version, within)
         workflow = self._workflow(row.definition_id, within)
-        spec = workflow.definition.transition(trigger, row.state)
-        if spec is not None and actor.role in spec.roles:  # else the role refusal says more
+        if actor.role in workflow.definition.roles:  # an unknown role is bad input (machine)
+            # scope before anything else: an out-of-scope caller learns nothing of the case,
+            # not even its state from a refusal of the step (A5.2)
             self._check_scope(
                 workflow.definition, actor, self._case_scope(row, actor, workflow, within), trigger
             )
-        batch_id = _batch_id(data) if spec is not None and spec.batch == "take" else None
+        spec = workflow.definition.transition(trigger, row.state)
+        batch_id = _batch_id(spec, data, trigger) if spec is not None else None
         batch: dict[str, Any] = {}
         batch_waivers: frozenset[str] = frozenset()
         if batch_id is not None:
@@ -393,6 +396,12 @@ class Engine:
         now = self.clock.now()
         row, record = self._snapshot(case_id, expected_version, within)
         workflow = self._workflow(row.definition_id, within)
+        self._check_scope(
+            workflow.definition,
+            actor,
+            self._case_scope(row, actor, workflow, within),
+            action=GRANT_EXCEPTION,
+        )
         rules = workflow.definition.rules
         allowed = rules.exception_for(rule) if rules else None
         if allowed is None:
@@ -412,12 +421,6 @@ class Engine:
                 ],
                 case_id=case_id,
             )
-        self._check_scope(
-            workflow.definition,
-            actor,
-            self._case_scope(row, actor, workflow, within),
-            action=GRANT_EXCEPTION,
-        )
         if not reason or not reason.strip():
             raise InputError("an exception needs a reason (A19.1)", field="reason")
         if row.terminal:
@@ -510,6 +513,8 @@ class Engine:
         if viewer is None:
             return
         workflow = self._workflow(row["definition_id"], within)
+        if viewer.role not in workflow.definition.roles:  # e.g. a cadre's token on a visit case
+            raise RuleRefused([role_outside(viewer, workflow.definition.title)])
         self._check_scope(
             workflow.definition, viewer, self._case_scope(row, viewer, workflow, within), "read"
         )
@@ -847,17 +852,17 @@ def _insert_exception_once(connection: sa.Connection, row: Mapping[str, Any]) ->
         ) from exc
 
 
-def _batch_id(data: Mapping[str, Any] | None) -> int | None:
-    """The batch an approval names, if it is a whole number; anything else is left for the
-    step's field check to refuse with a message naming the field."""
-    raw = (data or {}).get("batch_id")
-    if isinstance(raw, bool):
+def _batch_id(spec: TransitionSpec, data: Mapping[str, Any] | None, trigger: str) -> int | None:
+    """The batch a seat-taking step names, checked by the step's own field rule (so "+5" or a
+    superscript digit is read, or refused naming the field, exactly as the step would)."""
+    if spec.batch != "take":
         return None
-    if isinstance(raw, int):
-        return raw
-    if isinstance(raw, str) and raw.strip().isdigit():
-        return int(raw.strip())
-    return None
+    field = next(f for f in spec.fields if f.name == "batch_id")  # the definition checks it
+    return int(
+        coerce_fields((field,), {"batch_id": (data or {}).get("batch_id")}, step=trigger)[
+            "batch_id"
+        ]
+    )
 
 
 def _seat_change(
@@ -868,7 +873,8 @@ def _seat_change(
     if not isinstance(spec, TransitionSpec) or spec.batch is None:
         return None
     if spec.batch == "take":
-        assert batch_id is not None  # the step's required integer field was checked
+        if batch_id is None:  # unreachable: the required field was checked by _batch_id
+            return None
 
         def take(connection: sa.Connection) -> None:
             try:
