@@ -211,3 +211,44 @@ def test_a_run_missed_while_everything_was_down_runs_once(
         late = [e for e in events if e.scheduled_run_time < restarted]
         assert [e.code for e in late] == [EVENT_JOB_EXECUTED]
         assert count(engine, scheduler_runs, scheduler_runs.c.job == "timers") == 1
+
+
+def test_a_daily_slot_is_the_shanghai_day() -> None:
+    """02:00 Shanghai is 18:00 UTC the day before: a run caught up at 09:00 Shanghai on 3-10 and
+    the 02:00 run of 3-11 must get two different daily slots (A9.3 sweeps are daily)."""
+    day = 86400.0
+    caught_up = datetime(2024, 3, 10, 9, 0, tzinfo=SHANGHAI).timestamp()
+    next_cron = datetime(2024, 3, 11, 2, 0, tzinfo=SHANGHAI).timestamp()
+    assert jobs.period_slot(caught_up, day) == datetime(2024, 3, 10, tzinfo=SHANGHAI)
+    assert jobs.period_slot(next_cron, day) == datetime(2024, 3, 11, tzinfo=SHANGHAI)
+    assert jobs.period_slot(caught_up, 60.0) == datetime(2024, 3, 10, 9, 0, tzinfo=SHANGHAI)
+
+
+def test_a_failed_run_gives_its_slot_back_and_a_killed_one_is_taken_over(
+    db_url: str, clock: SimulatedClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with Engine(db_url, clock=clock) as engine:
+        engine.upgrade_schema()
+        slot = datetime(2024, 5, 6, 7, 0, tzinfo=SHANGHAI)
+
+        def broken(_engine: Engine, _channels: object) -> jobs.JobResult:
+            raise RuntimeError("database went away mid-sweep")
+
+        monkeypatch.setitem(jobs.JOBS, "timers", jobs.JobSpec("timers", broken, every_seconds=60))
+        with pytest.raises(RuntimeError):
+            jobs.run_one(engine, "timers", slot=slot, holder="node-a")
+        monkeypatch.undo()
+        assert jobs.run_one(engine, "timers", slot=slot, holder="node-a") is not None
+
+        killed = jobs.claim_run(engine, "condolence", slot, "node-b")  # then SIGKILL: no finish
+        assert killed is not None
+        assert jobs.claim_run(engine, "condolence", slot, "node-c") is None  # still fresh
+        with engine.transaction(write=True) as connection:
+            connection.execute(
+                sa.update(scheduler_runs)
+                .where(scheduler_runs.c.id == killed)
+                .values(started_at=datetime.now(SHANGHAI) - jobs.STALE_CLAIM - timedelta(1))
+            )
+        assert jobs.claim_run(engine, "condolence", slot, "node-c") == killed
+        jobs.finish_run(engine, killed, {})
+        assert jobs.claim_run(engine, "condolence", slot, "node-d") is None

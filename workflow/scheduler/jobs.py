@@ -16,7 +16,7 @@ import math
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -24,6 +24,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from notifications.channels import Channel, ChannelSettings, build_channels
 from notifications.dispatch import DEFAULT_BATCH, DispatchReport, dispatch
+from workflow.clock import SHANGHAI
 from workflow.engine import Engine
 from workflow.scheduler.condolence import sweep_condolence
 from workflow.scheduler.timers import sweep_timers
@@ -78,17 +79,42 @@ JOBS: dict[str, JobSpec] = {
 }
 
 
+STALE_CLAIM = timedelta(minutes=15)  # a run unfinished this long was killed: take it over
+
+
 def claim_run(engine: Engine, job: str, slot: datetime, holder: str) -> int | None:
-    """Insert the (job, slot) row; its id if this caller is the one to run it, else None."""
+    """Insert the (job, slot) row; its id if this caller is the one to run it, else None.
+
+    A claim whose run never finished (its node was killed mid-sweep) is taken over once it is
+    older than `STALE_CLAIM`: the slot is not lost, and every effect is keyed, so finishing a
+    half-done run creates nothing twice."""
+    now = datetime.now(UTC)
     with engine.transaction(write=True) as connection:
         dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
+        statement = dialect.insert(scheduler_runs).values(
+            job=job, slot=slot, holder=holder, started_at=now
+        )
         row = connection.execute(
-            dialect.insert(scheduler_runs)
-            .values(job=job, slot=slot, holder=holder, started_at=datetime.now(UTC))
-            .on_conflict_do_nothing(index_elements=[scheduler_runs.c.job, scheduler_runs.c.slot])
-            .returning(scheduler_runs.c.id)
+            statement.on_conflict_do_update(
+                index_elements=[scheduler_runs.c.job, scheduler_runs.c.slot],
+                set_={"holder": holder, "started_at": now},
+                where=sa.and_(
+                    scheduler_runs.c.finished_at.is_(None),
+                    scheduler_runs.c.started_at < now - STALE_CLAIM,
+                ),
+            ).returning(scheduler_runs.c.id)
         ).first()
     return None if row is None else int(row.id)
+
+
+def release_run(engine: Engine, run_id: int) -> None:
+    """Give a failed run's slot back, so the next attempt for that moment runs it."""
+    with engine.transaction(write=True) as connection:
+        connection.execute(
+            sa.delete(scheduler_runs).where(
+                scheduler_runs.c.id == run_id, scheduler_runs.c.finished_at.is_(None)
+            )
+        )
 
 
 def finish_run(engine: Engine, run_id: int, result: JobResult) -> None:
@@ -113,7 +139,11 @@ def run_one(
     if run_id is None:
         log.info("job %s for %s already ran", name, slot.isoformat())
         return None
-    result = JOBS[name].run(engine, channels)
+    try:
+        result = JOBS[name].run(engine, channels)
+    except Exception:
+        release_run(engine, run_id)
+        raise
     finish_run(engine, run_id, result)
     log.info("job %s ran for %s: %s", name, slot.isoformat(), result)
     return result
@@ -158,6 +188,15 @@ def install(runtime: Runtime | None) -> None:
     _runtime[:] = [] if runtime is None else [runtime]
 
 
+def period_slot(moment: float, period: float) -> datetime:
+    """The start of the period ``moment`` falls in, counted in Asia/Shanghai: a daily job's slot
+    is the Shanghai calendar day, so a run caught up after midnight UTC cannot take the next
+    day's slot."""
+    offset = datetime.fromtimestamp(moment, SHANGHAI).utcoffset() or timedelta(0)
+    local = moment + offset.total_seconds()
+    return datetime.fromtimestamp(math.floor(local / period) * period - offset.total_seconds(), UTC)
+
+
 def run_job(name: str) -> None:
     """APScheduler's target (``workflow.scheduler.jobs:run_job``; keep the name: the job table
     stores it). Runs only while this process holds the lease."""
@@ -168,9 +207,7 @@ def run_job(name: str) -> None:
     if not runtime.holds_lease():
         log.warning("job %s skipped: this node no longer holds the scheduler lease", name)
         return
-    period = runtime.periods.get(name, 60.0)
-    floored = math.floor(time.time() / period) * period
-    slot = datetime.fromtimestamp(floored, UTC)
+    slot = period_slot(time.time(), runtime.periods.get(name, 60.0))
     try:
         run_one(runtime.engine, name, slot=slot, holder=runtime.holder, channels=runtime.channels)
     except Exception:
