@@ -4,7 +4,7 @@ family member (A7.2), and the explanation stored with the case (A4.2)."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 import pytest
 import sqlalchemy as sa
@@ -22,10 +22,11 @@ from factories import (
     cadre,
 )
 
-from workflow import Engine, InputError, RuleRefused, SimulatedClock
+from workflow import ConflictError, Engine, InputError, RuleRefused, SimulatedClock
 from workflow.clock import SHANGHAI
 from workflow.engine import EXCEPTIONS_APPLIED, GRANT_EXCEPTION
 from workflow.plans import service
+from workflow.store.database import SINGLE_READ, WRITE
 from workflow.store.schema import batches
 
 SEED_BATCH = True  # approval takes a seat in batch 1 (conftest.engine)
@@ -301,3 +302,32 @@ def test_the_same_exception_granted_twice_is_bad_input_with_one_record(engine: E
         engine.grant_exception(case_id, "under_age_limit_on_first_day", **grant)
     assert again.value.field == "rule"
     assert len(engine.exceptions(case_id)) == 1
+
+
+def test_a_batch_edited_while_the_approval_is_decided_is_a_conflict(engine: Engine) -> None:
+    """The rules ran on the batch as read; if an officer moves its dates before the approval
+    commits, the approval writes nothing rather than record facts no longer true (A6.2, A7.3)."""
+    engine.put_cadres([cadre()])
+    case_id = consented(engine)
+    armed = [True]
+
+    def edit_batch_after_it_was_read(connection: sa.Connection) -> None:
+        options = connection.get_execution_options()
+        if armed and not options.get(WRITE) and not options.get(SINGLE_READ):
+            armed.clear()  # the first plain read of the step is the batch's facts
+            with engine.db.connect() as other, other.begin():
+                other.execute(
+                    sa.update(batches).where(batches.c.id == 1).values(end_date=date(2024, 6, 8))
+                )
+
+    sa.event.listen(engine.db, "commit", edit_batch_after_it_was_read)
+    try:
+        with pytest.raises(ConflictError) as conflict:
+            engine.fire(case_id, "approve", actor=AS_AGENCY, data=APPROVAL)
+    finally:
+        sa.event.remove(engine.db, "commit", edit_batch_after_it_was_read)
+    assert "批次 1 在审批期间被修改" in str(conflict.value)
+    assert engine.case(case_id).version == 2
+    assert service.show_batch(engine, 1)["seats_taken"] == 0
+    approved = engine.fire(case_id, "approve", actor=AS_AGENCY, data=APPROVAL)
+    assert approved.evidence["batch_end"] == "2024-06-08"

@@ -372,7 +372,7 @@ class Engine:
                 reason=reason,
             ),
             extra=_seat_change(
-                spec, case_id=case_id, version=row.version, batch_id=batch_id, now=now
+                spec, case_id=case_id, version=row.version, batch_id=batch_id, now=now, seen=batch
             ),
             within=within,
         )
@@ -865,8 +865,28 @@ def _batch_id(spec: TransitionSpec, data: Mapping[str, Any] | None, trigger: str
     )
 
 
+# what the approval's rules and evidence depend on; the seat count moves with every approval and
+# is guarded by take_seat's own compare-and-set
+_BATCH_FACTS_RULED_ON = (
+    "batch_start",
+    "batch_end",
+    "destination",
+    "province",
+    "batch_contractor_id",
+    "batch_plan_level",
+    "batch_plan_county",
+    "batch_cycle",
+)
+
+
 def _seat_change(
-    spec: StepSpec, *, case_id: int, version: int, batch_id: int | None, now: datetime
+    spec: StepSpec,
+    *,
+    case_id: int,
+    version: int,
+    batch_id: int | None,
+    now: datetime,
+    seen: Mapping[str, Any],
 ) -> Callable[[sa.Connection], None] | None:
     """The seat a step takes or gives back, written in the step's own transaction (A6.2): a
     refused or conflicting step leaves the batch's count as it was."""
@@ -877,6 +897,16 @@ def _seat_change(
             return None
 
         def take(connection: sa.Connection) -> None:
+            # The rules ran on the batch as read before this transaction: if its dates, place or
+            # contractor changed since, the approval would record facts that are no longer true.
+            now_facts, _ = seats.batch_facts(connection, batch_id)
+            if any(now_facts[k] != seen.get(k) for k in _BATCH_FACTS_RULED_ON):
+                raise ConflictError(
+                    case_id=case_id,
+                    expected_version=version,
+                    actual_version=None,
+                    changed=f"批次 {batch_id} 在审批期间被修改（日期、地点、计划或承办单位）",
+                )
             try:
                 seats.take_seat(connection, batch_id=batch_id, case_id=case_id, now=now)
             except IntegrityError as exc:  # the same case seated by a concurrent step

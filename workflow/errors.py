@@ -110,14 +110,21 @@ class ConflictError(WorkflowError):
 
     exit_code = 3
 
-    def __init__(self, *, case_id: int, expected_version: int, actual_version: int | None):
+    def __init__(
+        self,
+        *,
+        case_id: int,
+        expected_version: int,
+        actual_version: int | None,
+        changed: str | None = None,
+    ):
         self.case_id = case_id
         self.expected_version = expected_version
         self.actual_version = actual_version
-        super().__init__(
-            f"案件 {case_id} 已被他人修改（期望版本 {expected_version}，"
-            f"当前版本 {actual_version}）：本次操作未写入，请刷新后重试。"
+        what = changed or (
+            f"案件 {case_id} 已被他人修改（期望版本 {expected_version}，当前版本 {actual_version}）"
         )
+        super().__init__(f"{what}：本次操作未写入，请刷新后重试。")
 
 
 class NotFoundError(WorkflowError):
