@@ -425,7 +425,7 @@ class Engine:
             raise InputError("an exception needs a reason (A19.1)", field="reason")
         if row.terminal:
             raise InputError(f"case {case_id} is closed ({row.state}); no exception can apply")
-        if any(e["rule"] == rule for e in self.exceptions(case_id, within=within)):
+        if rule in self._granted(case_id, within):
             raise InputError(
                 f"case {case_id} already has an exception to '{rule}'; one record is enough",
                 field="rule",
@@ -637,6 +637,10 @@ class Engine:
         rules = workflow.definition.rules
         if rules is None or not any(rules.exception_for(g) for g in guards):
             return frozenset()
+        return self._granted(case_id, within)
+
+    def _granted(self, case_id: int, within: Within) -> frozenset[str]:
+        """Rules the case already holds an exception to; the snapshot proved the case exists."""
         with self.transaction(within, write=False) as connection:
             return frozenset(r.rule for r in store.exception_rows(connection, case_id))
 
