@@ -386,9 +386,10 @@ tasks = sa.Table(
     metadata,
     sa.Column("id", sa.Integer, primary_key=True),
     sa.Column("key", sa.String(200), nullable=False, unique=True),
-    sa.Column("kind", sa.String(32), nullable=False),  # remind | escalate | condolence_visit
-    sa.Column("case_id", sa.ForeignKey("cases.id"), nullable=False),
-    sa.Column("state", sa.String(64), nullable=False),
+    # remind | escalate | condolence_visit | calendar (the scheduler's own alarm, no case)
+    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("case_id", sa.ForeignKey("cases.id"), nullable=True),
+    sa.Column("state", sa.String(64), nullable=True),
     sa.Column("assignee_role", sa.String(64), nullable=False),
     sa.Column("county", sa.String(100), nullable=False),
     sa.Column("agency", sa.String(200), nullable=False),
