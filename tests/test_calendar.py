@@ -16,7 +16,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from workflow.calendar import CalendarDataError, WorkingCalendar, default_calendar
+from workflow.calendar import (
+    CalendarDataError,
+    CalendarFileError,
+    WorkingCalendar,
+    default_calendar,
+)
 from workflow.clock import SHANGHAI
 from workflow.errors import InputError
 
@@ -186,7 +191,7 @@ def test_no_silent_guess_outside_the_data(call: object, year: int) -> None:
     with pytest.raises(CalendarDataError, match=f"{year} 年") as raised:
         call()  # type: ignore[operator]
     assert raised.value.year == year
-    assert raised.value.exit_code == 2
+    assert raised.value.exit_code == 5  # "calendar data missing", not bad input
 
 
 def test_the_calendar_is_immutable() -> None:
@@ -290,6 +295,11 @@ def test_from_yaml_without_a_base_covers_only_the_file(tmp_path: Path) -> None:
         ),
         ("years:\n  2027:\n    holidays: [2028-01-01]\n    workdays: []\n", 3, "not in year 2027"),
         (
+            "years:\n  2027:\n    holidays: [2027-01-01, 2026-11-30]\n    workdays: []\n",
+            3,
+            "nor in December 2026",
+        ),
+        (
             "years:\n  2027:\n    holidays: [2027-01-01]\n    workdays: [2027-02-15]\n",
             4,
             "2027-02-15 is a weekday",
@@ -318,6 +328,7 @@ def test_from_yaml_without_a_base_covers_only_the_file(tmp_path: Path) -> None:
         "short-date",
         "duplicate",
         "wrong-year",
+        "november-before",
         "weekday-workday",
         "both-lists",
         "unknown-year-key",
@@ -328,10 +339,10 @@ def test_a_bad_override_file_names_file_line_and_problem(
     tmp_path: Path, text: str, line: int, message: str
 ) -> None:
     path = _write(tmp_path, text)
-    with pytest.raises(CalendarDataError) as raised:
+    with pytest.raises(CalendarFileError) as raised:
         default_calendar(path)
     error = raised.value
-    assert error.year is None
+    assert error.exit_code == 2
     assert error.problems, str(error)
     assert str(error).startswith("节假日覆盖文件有误")
     assert any(
@@ -341,13 +352,91 @@ def test_a_bad_override_file_names_file_line_and_problem(
 
 def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:
     text = "years:\n  2027:\n    holidays: [2027-13-01, 2027-01-01, 2027-01-01]\n    workdays: x\n"
-    with pytest.raises(CalendarDataError) as raised:
+    with pytest.raises(CalendarFileError) as raised:
         default_calendar(_write(tmp_path, text))
     assert len(raised.value.problems) == 3, str(raised.value)
 
 
 def test_a_missing_override_file_is_named(tmp_path: Path) -> None:
     path = tmp_path / "absent.yaml"
-    with pytest.raises(CalendarDataError, match="cannot read the file") as raised:
+    with pytest.raises(CalendarFileError, match="cannot read the file") as raised:
         default_calendar(path)
     assert str(path) in str(raised.value)
+
+
+# --- the previous December, restated by a later notice ------------------------------------------
+
+# The 2018 notice (国办发明电〔2017〕12号) said nothing of New Year 2019; the 2019 notice did:
+# 2018-12-30..2019-01-01 off, Sat 2018-12-29 worked. Typed in as an office would.
+NOTICES_2018_2019 = """\
+years:
+  2018:
+    holidays: [2018-01-01, 2018-02-15, 2018-02-16, 2018-02-19, 2018-02-20, 2018-02-21,
+               2018-04-05, 2018-04-06, 2018-04-30, 2018-05-01, 2018-06-18, 2018-09-24,
+               2018-10-01, 2018-10-02, 2018-10-03, 2018-10-04, 2018-10-05]
+    workdays: [2018-02-11, 2018-02-24, 2018-04-08, 2018-04-28, 2018-09-29, 2018-09-30]
+  2019:
+    holidays: [2018-12-30, 2018-12-31, 2019-01-01]
+    workdays: [2018-12-29]
+"""
+
+
+def test_a_notice_may_restate_the_previous_december(tmp_path: Path) -> None:
+    calendar = WorkingCalendar.from_yaml(_write(tmp_path, NOTICES_2018_2019))
+    assert calendar.is_working_day(D("2018-12-29"))  # a Saturday, worked by the 2019 notice
+    assert not calendar.is_working_day(D("2018-12-31"))  # a Monday, off by the 2019 notice
+    assert calendar.is_working_day(D("2018-12-28"))
+    assert calendar.add(D("2018-12-28"), 1, "working_days") == D("2018-12-29")
+    assert calendar.add(D("2018-12-29"), 1, "working_days") == D("2019-01-02")
+    # the same days as the package, which files them under 2018
+    for day in ("2018-12-29", "2018-12-30", "2018-12-31", "2019-01-01"):
+        assert calendar.is_working_day(D(day)) == CAL.is_working_day(D(day)), day
+
+
+def test_a_restated_december_overrides_the_built_in_year(tmp_path: Path) -> None:
+    text = YEAR_2027.replace("workdays: [2027-02-14]", "workdays: [2027-02-14, 2026-12-26]")
+    text = text.replace("holidays: [2027-01-01,", "holidays: [2026-12-31, 2027-01-01,")
+    calendar = default_calendar(_write(tmp_path, text))
+    assert not calendar.is_working_day(D("2026-12-31"))  # a Thursday, off by the 2027 file
+    assert calendar.is_working_day(D("2026-12-26"))  # a Saturday, worked by the 2027 file
+    assert CAL.is_working_day(D("2026-12-31"))  # the built-in calendar is untouched
+
+
+# --- deadlines beyond the data are not due yet ------------------------------------------------
+
+
+def test_a_deadline_beyond_the_data_is_not_due_while_today_is_covered() -> None:
+    """20 working days from 2026-12-24 fall in 2027: on every day of 2026 that is "not yet"."""
+    assert CAL.deadline(D("2026-12-24"), 20, "working_days") is None
+    assert CAL.deadline(D("2026-12-03"), 20, "working_days") == D("2026-12-31")
+    for today in ("2026-12-24", "2026-12-31"):
+        assert not CAL.is_due(D("2026-12-24"), 20, "working_days", D(today))
+    assert CAL.is_due(D("2026-12-03"), 20, "working_days", D("2026-12-31"))
+    assert CAL.is_due(D("2026-12-24"), 10, "calendar_days", D("2027-01-03"))  # needs no data
+
+
+def test_due_on_a_day_beyond_the_data_names_that_year() -> None:
+    with pytest.raises(CalendarDataError, match="2027 年") as raised:
+        CAL.is_due(D("2026-12-24"), 5, "working_days", D("2027-01-04"))
+    assert raised.value.year == 2027
+    assert "--holidays" in str(raised.value)
+    assert "CONVALESCENCE_HOLIDAYS" in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    ("amount", "last"),
+    [(5, "2026-12-24"), (10, "2026-12-17"), (20, "2026-12-03"), (1, "2026-12-30")],
+)
+def test_last_start_within_the_data(amount: int, last: str) -> None:
+    assert CAL.last_start_within(amount, "working_days") == D(last)
+    assert CAL.deadline(D(last), amount, "working_days") == D("2026-12-31")
+    following = D(last) + timedelta(days=1)
+    assert CAL.deadline(following, amount, "working_days") is None
+
+
+@pytest.mark.parametrize(
+    ("today", "missing"),
+    [("2026-10-31", None), ("2026-11-01", 2027), ("2026-12-31", 2027), ("2025-11-02", None)],
+)
+def test_next_years_notice_is_asked_for_from_1_november(today: str, missing: int | None) -> None:
+    assert CAL.missing_next_year(D(today)) == missing

@@ -13,11 +13,19 @@ from functools import cache
 from pathlib import Path
 
 from workflow.calendar._calendar import Unit, WorkingCalendar
-from workflow.calendar._errors import CalendarDataError
+from workflow.calendar._errors import HOLIDAYS_VAR, CalendarDataError, CalendarFileError
 from workflow.calendar._library import library_notices
 from workflow.calendar._notice import YearNotice
 
-__all__ = ["CalendarDataError", "Unit", "WorkingCalendar", "YearNotice", "default_calendar"]
+__all__ = [
+    "HOLIDAYS_VAR",
+    "CalendarDataError",
+    "CalendarFileError",
+    "Unit",
+    "WorkingCalendar",
+    "YearNotice",
+    "default_calendar",
+]
 
 
 @cache

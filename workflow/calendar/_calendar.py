@@ -18,12 +18,13 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Literal, get_args
 
-from workflow.calendar._errors import CalendarDataError
+from workflow.calendar._errors import CalendarDataError, CalendarFileError
 from workflow.calendar._notice import SATURDAY, YearNotice
 from workflow.calendar._override import read_override
-from workflow.errors import InputError
+from workflow.errors import InputError, Problem
 
 Unit = Literal["calendar_days", "working_days"]
+WARN_FROM_MONTH = 11  # from 1 November, next year's notice is due: warn while it is missing
 UNITS: tuple[str, ...] = get_args(Unit)
 
 
@@ -46,18 +47,25 @@ class WorkingCalendar:
     _working: tuple[int, ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        problems: list[str] = []
         if self.first_year > self.last_year:
-            raise CalendarDataError(f"节假日数据的年份范围无效：{self.first_year}–{self.last_year}")
-        for day in self.holidays | self.workdays:
-            if not self.first_year <= day.year <= self.last_year:
-                raise CalendarDataError(
-                    f"节假日数据中的 {day} 不在 {self.first_year}–{self.last_year} 年范围内"
-                )
-        for day in sorted(self.holidays & self.workdays):
-            raise CalendarDataError(f"节假日数据有误：{day} 既是放假日又是调休上班日")
-        for day in sorted(self.workdays):
-            if day.weekday() < SATURDAY:
-                raise CalendarDataError(f"节假日数据有误：调休上班日 {day} 不是周六或周日")
+            problems.append(f"节假日数据的年份范围无效：{self.first_year}–{self.last_year}")
+        problems += [
+            f"节假日数据中的 {day} 不在 {self.first_year}–{self.last_year} 年范围内"
+            for day in sorted(self.holidays | self.workdays)
+            if not self.first_year <= day.year <= self.last_year
+        ]
+        problems += [
+            f"节假日数据有误：{day} 既是放假日又是调休上班日"
+            for day in sorted(self.holidays & self.workdays)
+        ]
+        problems += [
+            f"节假日数据有误：调休上班日 {day} 不是周六或周日"
+            for day in sorted(self.workdays)
+            if day.weekday() < SATURDAY
+        ]
+        if problems:
+            raise CalendarFileError([Problem("<notices>", 1, 1, p) for p in problems])
         base = date(self.first_year, 1, 1).toordinal()
         end = date(self.last_year, 12, 31).toordinal()
         through: list[int] = []
@@ -73,18 +81,37 @@ class WorkingCalendar:
 
     @classmethod
     def from_notices(cls, notices: Mapping[int, YearNotice]) -> WorkingCalendar:
-        """A calendar of exactly these years; they must follow one another with no gap."""
+        """A calendar of exactly these years; they must follow one another with no gap.
+
+        Notices are applied in year order, so a notice's restatement of the previous December
+        (see `YearNotice`) overrides that year's own notice for those days. A restated December
+        of a year before the first is dropped: this calendar answers nothing about that year.
+        """
         if not notices:
-            raise CalendarDataError("节假日数据为空：至少需要一年的放假安排")
+            raise CalendarFileError(
+                [Problem("<notices>", 1, 1, "节假日数据为空：至少需要一年的放假安排")]
+            )
         first, last = min(notices), max(notices)
         for year in range(first, last + 1):
             if year not in notices:
                 raise CalendarDataError.no_data(year, first, last)
+        holidays: set[date] = set()
+        workdays: set[date] = set()
+        for year in sorted(notices):
+            notice = notices[year]
+            for day in notice.holidays:
+                if day.year >= first:
+                    workdays.discard(day)
+                    holidays.add(day)
+            for day in notice.workdays:
+                if day.year >= first:
+                    holidays.discard(day)
+                    workdays.add(day)
         return cls(
             first_year=first,
             last_year=last,
-            holidays=frozenset().union(*(n.holidays for n in notices.values())),
-            workdays=frozenset().union(*(n.workdays for n in notices.values())),
+            holidays=frozenset(holidays),
+            workdays=frozenset(workdays),
         )
 
     @classmethod
@@ -105,6 +132,14 @@ class WorkingCalendar:
             frozenset(d for d in self.workdays if d.year == year),
         )
 
+    def missing_next_year(self, today: date) -> int | None:
+        """The year after ``today``'s when its notice is missing and it is time to ask for it:
+        from 1 November (the State Council publishes next year's notice in November or early
+        December, and 20-working-day deadlines reach into January from early December)."""
+        if today.month >= WARN_FROM_MONTH and today.year == self.last_year:
+            return today.year + 1
+        return None
+
     def with_notices(self, notices: Mapping[int, YearNotice]) -> WorkingCalendar:
         """This calendar with the given years added or replaced whole."""
         merged = {year: self.notice(year) for year in range(self.first_year, self.last_year + 1)}
@@ -113,6 +148,43 @@ class WorkingCalendar:
 
     def covers(self, day: date) -> bool:
         return self.first_year <= day.year <= self.last_year
+
+    def deadline(self, start: date, amount: int, unit: Unit) -> date | None:
+        """As `add`, but ``None`` for a deadline that falls after the last covered year.
+
+        Such a deadline is certainly later than every covered day, so "is it due yet?" asked on
+        a covered day has an answer, no: the scheduler keeps running past the end of the data
+        and only the day itself needs the next year's notice. ``start`` must still be covered.
+        """
+        self._require(start)
+        try:
+            return self.add(start, amount, unit)
+        except CalendarDataError as error:
+            if error.year == self.last_year + 1:
+                return None
+            raise
+
+    def is_due(self, start: date, amount: int, unit: Unit, today: date) -> bool:
+        """Whether the deadline ``amount`` units after ``start`` has come by ``today``.
+
+        Calendar days need no data. For working days ``today`` must be covered (else
+        `CalendarDataError` names its year); a deadline beyond the data is not due yet.
+        """
+        if unit == "calendar_days":
+            return self.add(start, amount, unit) <= today
+        self._require(today)
+        deadline = self.deadline(start, amount, unit)
+        return deadline is not None and deadline <= today
+
+    def last_start_within(self, amount: int, unit: Unit) -> date | None:
+        """The last day whose deadline ``amount`` units later is still inside the data: from the
+        day after, such deadlines need the next year's notice. ``None`` for calendar days."""
+        if unit == "calendar_days" or amount == 0:
+            return None
+        if amount > len(self._working):
+            return date(self.first_year, 1, 1)
+        # the day before the amount-th working day from the end starts the last full count
+        return date.fromordinal(self._working[len(self._working) - amount] - 1)
 
     def is_working_day(self, day: date) -> bool:
         index = self._index(day)

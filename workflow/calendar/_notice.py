@@ -6,6 +6,12 @@ from dataclasses import dataclass
 from datetime import date
 
 SATURDAY = 5
+DECEMBER = 12
+
+
+def in_notice(day: date, year: int) -> bool:
+    """Whether the notice for ``year`` may list ``day``: its own year, or the December before."""
+    return day.year == year or (day.year == year - 1 and day.month == DECEMBER)
 
 
 @dataclass(frozen=True)
@@ -15,6 +21,10 @@ class YearNotice:
     A notice is taken whole: weekdays not listed are working days, weekends not listed are rest
     days. That is why an override file replaces a year rather than patching single dates: a
     half-copied notice would otherwise pass for a complete one.
+
+    A notice may also restate days of the previous December, as the one for 2019 did for New
+    Year's Day (2018-12-29 worked, 12-30 and 12-31 off): those days belong to the notice of the
+    year it covers and, being later, override what the previous year's notice said of them.
     """
 
     holidays: frozenset[date]
@@ -24,17 +34,30 @@ class YearNotice:
         """Each date that cannot belong to a notice for ``year``, with the reason."""
         found: list[tuple[date, str]] = []
         for day in sorted(self.holidays | self.workdays):
-            if day.year != year:
-                found.append((day, f"{day} is not in year {year}"))
+            if not in_notice(day, year):
+                found.append(
+                    (
+                        day,
+                        f"{day} 不在 {year} 年，也不是可以改定的 {year - 1} 年 12 月 / {day} is "
+                        f"not in year {year} (nor in December {year - 1}, which a notice may "
+                        "restate)",
+                    )
+                )
         for day in sorted(self.holidays & self.workdays):
-            found.append((day, f"{day} is listed both as a holiday and as a working day"))
+            found.append(
+                (
+                    day,
+                    f"{day} 既列为放假日又列为调休上班日 / {day} is listed both as a holiday and "
+                    "as a working day",
+                )
+            )
         for day in sorted(self.workdays):
             if day.weekday() < SATURDAY:
                 found.append(
                     (
                         day,
-                        f"{day} is a weekday; only a Saturday or Sunday can be a make-up "
-                        "working day (调休上班)",
+                        f"{day} 是工作日（周一至周五），只有周六、周日才能调休上班 / {day} is "
+                        "a weekday; only a Saturday or Sunday can be a make-up working day",
                     )
                 )
         return found

@@ -8,6 +8,10 @@ package follows some weeks later. An office types the notice into a small YAML f
         holidays: [2027-01-01, 2027-02-06, ...]   # every rest day the notice lists
         workdays: [2027-02-14, ...]               # every make-up working day (调休上班)
 
+A notice may also restate days of the previous December (the 2019 notice moved 2018-12-29 to a
+working Saturday and gave 2018-12-30/31 off for New Year): list those dates under the new year;
+they replace what the previous year's notice said of those days.
+
 Every problem is reported at once, with file, line and column, as the definition loader does.
 """
 
@@ -19,7 +23,7 @@ from datetime import date
 from pathlib import Path as FsPath
 from typing import TYPE_CHECKING, Any
 
-from workflow.calendar._errors import CalendarDataError
+from workflow.calendar._errors import CalendarFileError
 from workflow.calendar._notice import YearNotice
 from workflow.definition.yaml_source import Located, Path, parse_yaml
 from workflow.errors import Problem
@@ -37,15 +41,15 @@ def read_override(path: str | FsPath, base: WorkingCalendar | None) -> dict[int,
     try:
         text = file.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        raise CalendarDataError.bad_file(
-            [Problem(str(file), 1, 1, f"cannot read the file: {exc}")]
+        raise CalendarFileError(
+            [Problem(str(file), 1, 1, f"无法读取文件 / cannot read the file: {exc}")]
         ) from exc
     located = parse_yaml(text, str(file))
     notices = {} if located.problems else _notices(located)
     if not located.problems:
         _check_no_gap(located, notices, base)
     if located.problems:
-        raise CalendarDataError.bad_file(located.problems)
+        raise CalendarFileError(located.problems)
     return notices
 
 
@@ -53,24 +57,36 @@ def _notices(located: Located) -> dict[int, YearNotice]:
     data = located.data
     if not isinstance(data, dict) or "years" not in data:
         located.problems.append(
-            located.problem((), "the file must be a mapping with one key, 'years'")
+            located.problem(
+                (),
+                "文件须是只有一个键 years 的映射 / "
+                "the file must be a mapping with one key, 'years'",
+            )
         )
         return {}
     for key in data.keys() - {"years"}:
         located.problems.append(
-            located.problem((key,), f"unknown key '{key}' (only 'years')", key=True)
+            located.problem(
+                (key,),
+                f"未知的键 {key}（只能是 years） / unknown key '{key}' (only 'years')",
+                key=True,
+            )
         )
     years = data["years"]
     if not isinstance(years, dict) or not years:
         located.problems.append(
-            located.problem(("years",), "'years' must map each year to its holidays and workdays")
+            located.problem(
+                ("years",),
+                "years 须为每一年列出 holidays 和 workdays / "
+                "'years' must map each year to its holidays and workdays",
+            )
         )
         return {}
     notices: dict[int, YearNotice] = {}
     for key, body in years.items():
         if not _YEAR.fullmatch(str(key)):
             located.problems.append(
-                located.problem(("years", key), f"'{key}' is not a year", key=True)
+                located.problem(("years", key), f"{key} 不是年份 / '{key}' is not a year", key=True)
             )
             continue
         notice = _notice(located, int(key), ("years", key), body)
@@ -82,14 +98,20 @@ def _notices(located: Located) -> dict[int, YearNotice]:
 def _notice(located: Located, year: int, path: Path, body: Any) -> YearNotice | None:
     if not isinstance(body, dict):
         located.problems.append(
-            located.problem(path, f"year {year} must have 'holidays' and 'workdays' lists")
+            located.problem(
+                path,
+                f"{year} 年须有 holidays 和 workdays 两个列表 / "
+                f"year {year} must have 'holidays' and 'workdays' lists",
+            )
         )
         return None
     ok = True
     for key in body.keys() - set(_LISTS):
         located.problems.append(
             located.problem(
-                (*path, key), f"unknown key '{key}' (only {', '.join(_LISTS)})", key=True
+                (*path, key),
+                f"未知的键 {key} / unknown key '{key}' (only {', '.join(_LISTS)})",
+                key=True,
             )
         )
         ok = False
@@ -100,7 +122,10 @@ def _notice(located: Located, year: int, path: Path, body: Any) -> YearNotice | 
             # a year is taken whole, so an omitted list is more likely forgotten than empty
             located.problems.append(
                 located.problem(
-                    path, f"year {year} has no '{name}' list (write [] if none)", key=True
+                    path,
+                    f"{year} 年缺少 {name} 列表（没有就写 []） / "
+                    f"year {year} has no '{name}' list (write [] if none)",
+                    key=True,
                 )
             )
             ok = False
@@ -117,6 +142,7 @@ def _notice(located: Located, year: int, path: Path, body: Any) -> YearNotice | 
         located.problems.append(
             located.problem(
                 (*path, "holidays"),
+                f"{year} 年没有列出任何放假日期；每年的通知至少有元旦 / "
                 f"year {year} lists no holidays; every notice has at least New Year's Day",
             )
         )
@@ -131,7 +157,11 @@ def _dates(
     located: Located, path: Path, value: Any, where: dict[date, Path]
 ) -> frozenset[date] | None:
     if not isinstance(value, list):
-        located.problems.append(located.problem(path, "must be a list of dates (YYYY-MM-DD)"))
+        located.problems.append(
+            located.problem(
+                path, "须为日期列表（YYYY-MM-DD） / must be a list of dates (YYYY-MM-DD)"
+            )
+        )
         return None
     days: set[date] = set()
     ok = True
@@ -140,11 +170,17 @@ def _dates(
         day = _date(item)
         if day is None:
             located.problems.append(
-                located.problem(item_path, f"'{item}' is not a date (write YYYY-MM-DD)")
+                located.problem(
+                    item_path,
+                    f"{item} 不是日期（请写成 YYYY-MM-DD） / "
+                    f"'{item}' is not a date (write YYYY-MM-DD)",
+                )
             )
             ok = False
         elif day in days:
-            located.problems.append(located.problem(item_path, f"{day} is listed twice"))
+            located.problems.append(
+                located.problem(item_path, f"{day} 重复列出 / {day} is listed twice")
+            )
             ok = False
         else:
             days.add(day)
@@ -175,8 +211,9 @@ def _check_no_gap(
         located.problems.append(
             located.problem(
                 ("years",),
-                f"no data for {', '.join(map(str, missing))} (built-in years: {have}); the "
-                "covered years must follow one another, so add the missing years too",
+                f"缺少 {'、'.join(map(str, missing))} 年的数据（内置 {have} 年），年份必须连续，"
+                f"请一并补上 / no data for {', '.join(map(str, missing))} (built-in years: "
+                f"{have}); the covered years must follow one another, so add the missing years too",
                 key=True,
             )
         )
