@@ -94,7 +94,9 @@ def test_bad_input_names_the_option(url: str) -> None:
     assert "--now" in result.output
 
 
-def test_working_days_past_the_holiday_data_exit_2_with_a_message(url: str) -> None:
+def test_a_day_beyond_the_holiday_data_exits_5_after_running_everything_else(url: str) -> None:
+    """Issue 15: no notice for today's year is "calendar data missing" (exit 5, not bad input);
+    the working-day timers wait, every other job runs, and the message says how to add a year."""
     result = CliRunner().invoke(
         main, ["--db", url, "scheduler", "run", "--once", "--now", "2024-05-06T10:00"]
     )
@@ -102,8 +104,16 @@ def test_working_days_past_the_holiday_data_exit_2_with_a_message(url: str) -> N
     # a registered case's working-day timers, asked about a year without a State Council notice
     with Engine(url, clock=SimulatedClock(datetime(2024, 5, 6, tzinfo=SHANGHAI))) as engine:
         engine.open_case("LC-DCF-0001", actor=AS_AGENCY, data=REGISTRATION)
-    result = CliRunner().invoke(
-        main, ["--db", url, "scheduler", "run", "--once", "--now", "2031-03-02T10:00"]
-    )
-    assert result.exit_code == 2
+    moment = ["--now", "2031-03-02T10:00"]
+    result = CliRunner().invoke(main, ["--db", url, "scheduler", "run", "--once", *moment])
+    assert result.exit_code == 5, result.output
     assert "2031" in result.output
+    assert "--holidays" in result.output
+    assert "Traceback" not in result.output
+    later = ["--now", "2031-03-02T11:00"]  # same moment: the incomplete timers run again only
+    result = CliRunner().invoke(main, ["--db", url, "scheduler", "run", "--once", *later, "--json"])
+    assert result.exit_code == 5
+    jobs = json.loads(result.stdout)["jobs"]
+    assert jobs["timers"]["calendar_missing"] == 2031
+    assert jobs["timers"]["waiting"] == 6  # 2 + 4 working-day timers of the two definitions
+    assert jobs["dispatch"] is not None and "error" not in jobs["dispatch"]

@@ -26,8 +26,8 @@ class Task:
     id: int
     key: str
     kind: str
-    case_id: int
-    state: str
+    case_id: int | None  # None for the scheduler's own alarms (kind "calendar", for the city)
+    state: str | None
     assignee_role: str
     county: str
     agency: str
@@ -72,6 +72,26 @@ def insert_tasks(connection: sa.Connection, rows: Sequence[Mapping[str, Any]]) -
         .returning(tasks.c.id)
     )
     return len(connection.execute(statement, [dict(r) for r in rows]).all())
+
+
+def close_tasks_by_key(connection: sa.Connection, keys: Sequence[str], now: datetime) -> int:
+    """Mark done the open tasks with these keys (alarms whose cause has gone); one UPDATE."""
+    if not keys:
+        return 0
+    result = connection.execute(
+        sa.update(tasks)
+        .where(tasks.c.done_at.is_(None), tasks.c.key.in_(list(keys)))
+        .values(done_at=now)
+    )
+    return int(result.rowcount or 0)
+
+
+def open_task_keys(connection: sa.Connection, prefix: str) -> list[str]:
+    """The keys of the open tasks whose key starts with ``prefix``."""
+    query = sa.select(tasks.c.key).where(
+        tasks.c.done_at.is_(None), tasks.c.key.startswith(prefix, autoescape=True)
+    )
+    return list(connection.execute(query).scalars())
 
 
 def close_left_tasks(connection: sa.Connection, now: datetime) -> int:

@@ -8,16 +8,21 @@ requests apart (two officers moving one case: one wins, the other gets 409/412).
 from __future__ import annotations
 
 from fastapi import Depends, FastAPI, Request
+from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
+from sqlalchemy.exc import DBAPIError
 
 from workflow.api import cases, eligibility, followup, notices, plans
 from workflow.api import errors as api_errors
 from workflow.api.auth import Services
-from workflow.api.models import HealthOut
+from workflow.api.models import HealthOut, ReadyOut
 from workflow.api.tokens import TokenRegistry
+from workflow.calendar import WorkingCalendar, default_calendar
+from workflow.clock import shanghai_date
 from workflow.engine import Engine
 from workflow.errors import InputError
-from workflow.store.migrate import current_revision
+from workflow.scheduler.calendar_watch import calendar_status
+from workflow.store.migrate import current_revision, head_revision
 
 DESCRIPTION = """\
 Cases of honorary convalescence (荣誉疗养) for retired military cadres, under the Liaocheng
@@ -45,8 +50,14 @@ def refuse_unknown_query(request: Request) -> None:
         )
 
 
-def create_app(engine: Engine, tokens: TokenRegistry) -> FastAPI:
-    """The app; the caller keeps ownership of ``engine`` (close it after the server stops)."""
+def create_app(
+    engine: Engine, tokens: TokenRegistry, *, calendar: WorkingCalendar | None = None
+) -> FastAPI:
+    """The app; the caller keeps ownership of ``engine`` (close it after the server stops).
+
+    ``calendar`` is the working-day calendar ``/ready`` reports on (``None``: the built-in
+    notices); ``convalescence serve`` passes the one its ``--holidays`` file extends."""
+    working = calendar or default_calendar()
     roles = {role for definition in engine.catalog for role in definition.roles}
     scopes = {r: k for definition in engine.catalog for r, k in definition.scopes.items()}
     tokens.check_roles(roles, scopes)
@@ -67,5 +78,38 @@ def create_app(engine: Engine, tokens: TokenRegistry) -> FastAPI:
     @app.get("/health", tags=["service"], summary="Liveness and schema revision; no token")
     def health() -> HealthOut:
         return HealthOut(status="ok", schema_revision=current_revision(engine.db))
+
+    @app.get(
+        "/ready",
+        tags=["service"],
+        summary="Readiness: database reachable, schema current, holiday data; no token",
+        response_model=ReadyOut,
+        responses={503: {"model": ReadyOut}},
+    )
+    def ready() -> JSONResponse:
+        """503 when the database cannot be reached or its schema is not the engine's; 200
+        otherwise, with ``warnings`` when holiday data is missing for next year (from
+        1 November) or for today (working-day timers wait; the API itself is unaffected)."""
+        problems: list[str] = []
+        revision = None
+        try:
+            revision = current_revision(engine.db)
+        except DBAPIError as error:
+            problems.append(f"数据库无法连接 / database unreachable: {type(error.orig).__name__}")
+        else:
+            if revision != head_revision():
+                problems.append(
+                    f"数据库结构版本为 {revision or '无'}，需要 {head_revision()}：请先运行 "
+                    "convalescence db upgrade / schema not current"
+                )
+        status = calendar_status(working, shanghai_date(engine.clock.now()))
+        body = ReadyOut(
+            status="not_ready" if problems else "ready",
+            schema_revision=revision,
+            problems=problems,
+            warnings=[status.message] if status.message else [],
+            calendar=status.to_json(),
+        )
+        return JSONResponse(body.model_dump(mode="json"), status_code=503 if problems else 200)
 
     return app

@@ -282,8 +282,8 @@ class TaskOut(BaseModel):
     id: int
     key: str
     kind: str
-    case_id: int
-    state: str
+    case_id: int | None  # None for the scheduler's own alarms (kind "calendar")
+    state: str | None
     assignee_role: str
     county: str
     agency: str
@@ -298,6 +298,16 @@ class TaskOut(BaseModel):
 class HealthOut(BaseModel):
     status: str
     schema_revision: str | None
+
+
+class ReadyOut(BaseModel):
+    """``/ready``: ``problems`` make it 503; ``warnings`` (holiday data) leave it 200."""
+
+    status: str
+    schema_revision: str | None
+    problems: list[str]
+    warnings: list[str]
+    calendar: dict[str, Any]
 
 
 # -- writing plans, contractors and batches ---------------------------------------------------

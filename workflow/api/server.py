@@ -20,6 +20,7 @@ from fastapi import FastAPI
 
 from workflow.api.app import create_app
 from workflow.api.tokens import TokenRegistry
+from workflow.calendar import HOLIDAYS_VAR, default_calendar
 from workflow.clock import Clock, SimulatedClock, SystemClock, as_shanghai
 from workflow.engine import Engine
 
@@ -45,10 +46,12 @@ def clock_from(now: str | None) -> Clock:
 
 
 def app_from_environment() -> FastAPI:
-    """Build the app from $CONVALESCENCE_DB, $CONVALESCENCE_API_TOKENS and
-    $CONVALESCENCE_API_NOW; each worker process owns its engine for the life of the process."""
+    """Build the app from $CONVALESCENCE_DB, $CONVALESCENCE_API_TOKENS,
+    $CONVALESCENCE_API_NOW and $CONVALESCENCE_HOLIDAYS; each worker process owns its engine for
+    the life of the process."""
     engine = Engine(os.environ.get(DB_VAR), clock=clock_from(os.environ.get(NOW_VAR)))
-    return create_app(engine, TokenRegistry.load(os.environ[TOKENS_VAR]))
+    calendar = default_calendar(os.environ.get(HOLIDAYS_VAR) or None)
+    return create_app(engine, TokenRegistry.load(os.environ[TOKENS_VAR]), calendar=calendar)
 
 
 @contextmanager

@@ -8,13 +8,15 @@ when someone runs ``db upgrade`` on purpose, and every other command says so unt
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 
 import click
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from workflow.calendar import WorkingCalendar, default_calendar
 from workflow.cli import output
 from workflow.clock import Clock, SimulatedClock, SystemClock
 from workflow.engine import Engine
@@ -27,10 +29,19 @@ class Settings:
 
     db: str | None = None
     now: datetime | None = None
+    holidays: Path | None = None  # --holidays / $CONVALESCENCE_HOLIDAYS: next years' notices
+    _calendar: WorkingCalendar | None = field(default=None, repr=False)
 
     @property
     def url(self) -> str:
         return resolve_url(self.db)
+
+    def calendar(self) -> WorkingCalendar:
+        """The built-in holiday notices with the office's file laid over them, read once per
+        command (a bad file is refused with every problem, exit 2, before anything runs)."""
+        if self._calendar is None:
+            self._calendar = default_calendar(self.holidays)
+        return self._calendar
 
     def clock(self) -> Clock:
         return SimulatedClock(self.now) if self.now is not None else SystemClock()

@@ -8,17 +8,20 @@ never catch, print and exit on their own, and no traceback reaches an officer.
 from __future__ import annotations
 
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import click
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
+from workflow.calendar import HOLIDAYS_VAR
 from workflow.cli import output
 from workflow.cli import plans as plan_commands
 from workflow.cli import serve as serve_commands
 from workflow.cli.audit import audit
 from workflow.cli.cadres import cadres
+from workflow.cli.calendar import calendar
 from workflow.cli.cases import cases
 from workflow.cli.db import Settings, db
 from workflow.cli.definitions import definitions
@@ -38,6 +41,7 @@ Exit codes:
   2  bad input or usage
   3  conflict (someone changed the case first; nothing was written)
   4  not found
+  5  calendar data missing: no holiday notice for today's year (add it with --holidays)
   6  audit chain broken (names the first tampered record, A19.1)
 """
 BAD_INPUT = 2
@@ -97,10 +101,22 @@ def _report_unreachable(ctx: click.Context, error: OperationalError) -> None:
     callback=parse_moment,
     help="Act as if it were this moment (ISO, Asia/Shanghai if no zone); default the clock.",
 )
+@click.option(
+    "--holidays",
+    metavar="FILE",
+    envvar=HOLIDAYS_VAR,
+    type=click.Path(path_type=Path, dir_okay=False),
+    help=f'Holiday notices for years the built-in data lacks (YAML; README "Working days"); '
+    f"default ${HOLIDAYS_VAR}.",
+)
 @click.pass_context
-def main(ctx: click.Context, db_url: str | None, now: datetime | None) -> None:
+def main(
+    ctx: click.Context, db_url: str | None, now: datetime | None, holidays: Path | None
+) -> None:
     """Honorary convalescence (荣誉疗养) of retired military cadres: cases, steps, definitions."""
-    ctx.obj = Settings(db=db_url, now=now)
+    ctx.obj = Settings(db=db_url, now=now, holidays=holidays)
+    if holidays is not None:
+        ctx.obj.calendar()  # a bad file stops every command at once, naming each problem
 
 
 main.add_command(db)
@@ -114,5 +130,6 @@ main.add_command(scheduler)
 main.add_command(tasks)
 main.add_command(report)
 main.add_command(audit)
+main.add_command(calendar)
 plan_commands.register(main)
 serve_commands.register(main)

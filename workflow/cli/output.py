@@ -98,6 +98,11 @@ def say(message: str, *, style: str | None = None) -> None:
     stdout().print(Text(message, style=style or ""))
 
 
+def warn(message: str) -> None:
+    """A warning on stderr, in yellow: the command went on, but someone should act."""
+    stderr().print(Text(f"警告 warning: {message}", style="yellow"))
+
+
 # -- errors -------------------------------------------------------------------------------
 
 

@@ -4,6 +4,11 @@
 database lease runs jobs, the others stand by and take over when it expires. ``run --once
 --now DATETIME`` runs every job once as of that moment and exits (the demo and the tests walk a
 whole cycle with it). ``status`` shows the lease and each job's last run.
+
+``run --once`` runs every job even when one fails, prints what each did, then exits with the
+code of the first failure; 5 when the only trouble is holiday data missing for today's year
+(working-day timers waited, everything else ran); 0 otherwise, with a warning from 1 November
+while next year's notice is missing.
 """
 
 from __future__ import annotations
@@ -16,10 +21,13 @@ from types import FrameType
 import click
 import sqlalchemy as sa
 
+from workflow.calendar import CalendarDataError
 from workflow.cli import output
 from workflow.cli.db import Settings, open_engine
-from workflow.clock import as_shanghai
+from workflow.clock import as_shanghai, shanghai_date
 from workflow.scheduler import JOBS, SchedulerService, current_holder, run_due
+from workflow.scheduler.calendar_watch import calendar_status, say_once_a_day
+from workflow.scheduler.jobs import JobContext, JobResult
 from workflow.scheduler.lease import DEFAULT_LEASE
 from workflow.scheduler.service import default_holder
 from workflow.store.schema import scheduler_runs
@@ -80,27 +88,31 @@ def run_command(
     engine = open_engine()
     with engine.transaction():  # schema checked (created on SQLite) before anything runs
         pass
+    working = settings.calendar()
     if once:
-        results = run_due(engine, holder=holder or "once")
+        results = run_due(engine, holder=holder or "once", context=JobContext(calendar=working))
         if as_json:
             output.print_json({"now": engine.clock.now().isoformat(), "jobs": results})
-            return
-        rows = [
-            (name, JOBS[name].label, "skipped: already ran" if r is None else _summary(r))
-            for name, r in results.items()
-        ]
-        output.stdout().print(
-            output.table(
-                f"jobs as of {engine.clock.now().isoformat()}", ["job", "", "result"], rows
+        else:
+            rows = [
+                (name, JOBS[name].label, "skipped: already ran" if r is None else _summary(r))
+                for name, r in results.items()
+            ]
+            output.stdout().print(
+                output.table(
+                    f"jobs as of {engine.clock.now().isoformat()}", ["job", "", "result"], rows
+                )
             )
-        )
+        _finish(ctx, results)
         return
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    say_once_a_day(calendar_status(working, shanghai_date(engine.clock.now())))
     service = SchedulerService(
         engine,
         holder=holder or default_holder(),
         lease=timedelta(seconds=lease_seconds),
         every=every,
+        calendar=working,
     )
 
     def stop(_signal: int, _frame: FrameType | None) -> None:
@@ -114,7 +126,35 @@ def run_command(
 
 
 def _summary(result: dict[str, object]) -> str:
-    return ", ".join(f"{k} {v}" for k, v in result.items() if v) or "nothing to do"
+    shown = {k: v for k, v in result.items() if v and k not in ("calendar_warning", "exit_code")}
+    return ", ".join(f"{k} {v}" for k, v in shown.items()) or "nothing to do"
+
+
+def _finish(ctx: click.Context, results: dict[str, JobResult | None]) -> None:
+    """Say what went wrong, Chinese first, and exit with the documented code for it."""
+    for name, result in results.items():
+        if result is None:
+            continue
+        for problem in result.get("problems", ()):
+            output.warn(f"{name}: {problem}")
+        if "error" in result:
+            output.warn(f"任务 {name} 运行失败 / job {name} failed: {result['error']}")
+    timers = results.get("timers") or {}
+    if "calendar_warning" in timers:
+        output.warn(str(timers["calendar_warning"]))
+    failed = [r for r in results.values() if r is not None and "error" in r]
+    if failed:
+        ctx.exit(int(failed[0]["exit_code"]))
+    if any(r is not None and r.get("problems") for r in results.values()):
+        ctx.exit(1)
+    if "calendar_missing" in timers:
+        settings = ctx.ensure_object(Settings)
+        working = settings.calendar()
+        missing = CalendarDataError.no_data(
+            int(timers["calendar_missing"]), working.first_year, working.last_year
+        )
+        output.print_error(missing)
+        ctx.exit(missing.exit_code)
 
 
 @scheduler.command("status")

@@ -13,6 +13,7 @@ import click
 import yaml
 
 from workflow.api.tokens import TokenRegistry, hash_token, new_token, token_entry
+from workflow.calendar import HOLIDAYS_VAR
 from workflow.cli import output
 from workflow.cli.db import Settings, open_engine
 from workflow.machine import Actor
@@ -56,11 +57,14 @@ def serve(ctx: click.Context, host: str, port: int, tokens_file: Path, workers: 
     # is created and migrated once here, as every other command does, never by racing workers.
     registry = TokenRegistry.load(tokens_file)
     engine = open_engine()
-    create_app(engine, registry)  # checks every token's role and scope against the definitions
+    # checks every token's role and scope against the definitions
+    create_app(engine, registry, calendar=settings.calendar())
     with engine.transaction():
         pass
     os.environ[DB_VAR] = settings.url
     os.environ[TOKENS_VAR] = str(tokens_file.resolve())
+    if settings.holidays is not None:  # workers rebuild the same calendar from it
+        os.environ[HOLIDAYS_VAR] = str(settings.holidays.resolve())
     if settings.now is not None:
         os.environ[NOW_VAR] = settings.now.isoformat()
     else:

@@ -7,6 +7,11 @@ outbox keys), so running one twice creates nothing twice. On top of that each ru
 ``scheduler_runs`` row unique per (job, slot): the slot is the business moment for `run_due`, and
 the wall-clock period for the service, so two nodes that both believe they hold the lease for a
 moment still run a period's sweep once, and officers can see when each job last ran.
+
+Jobs run on their own: `run_due` runs every job even when one fails, and reports the failure in
+that job's result. A run whose result says it could not do everything (a timer failed, or
+working-day timers wait for holiday data) is kept but left unfinished, so the next attempt for
+the same slot runs it again once the cause is mended.
 """
 
 from __future__ import annotations
@@ -24,8 +29,10 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from notifications.channels import Channel, ChannelSettings, build_channels
 from notifications.dispatch import DEFAULT_BATCH, DispatchReport, dispatch
+from workflow.calendar import WorkingCalendar
 from workflow.clock import SHANGHAI
 from workflow.engine import Engine
+from workflow.errors import WorkflowError
 from workflow.scheduler.condolence import sweep_condolence
 from workflow.scheduler.timers import sweep_timers
 from workflow.store.schema import scheduler_runs
@@ -33,6 +40,16 @@ from workflow.store.schema import scheduler_runs
 log = logging.getLogger(__name__)
 
 JobResult = dict[str, Any]
+INCOMPLETE_KEYS = ("problems", "calendar_missing", "error")  # a result with one ran only in part
+
+
+@dataclass(frozen=True)
+class JobContext:
+    """What a job needs beside the engine: delivery channels (``None``: from the environment)
+    and the working-day calendar (``None``: the built-in notices)."""
+
+    channels: Mapping[str, Channel] | None = None
+    calendar: WorkingCalendar | None = None
 
 
 @dataclass(frozen=True)
@@ -40,22 +57,23 @@ class JobSpec:
     """A job: what it runs, and how often the service runs it (seconds, or a daily hour)."""
 
     name: str
-    run: Callable[[Engine, Mapping[str, Channel] | None], JobResult]
+    run: Callable[[Engine, JobContext], JobResult]
     every_seconds: float | None = None
     daily_at_hour: int | None = None
     label: str = ""
 
 
-def _condolence(engine: Engine, _channels: Mapping[str, Channel] | None) -> JobResult:
+def _condolence(engine: Engine, _context: JobContext) -> JobResult:
     return sweep_condolence(engine).to_json()
 
 
-def _timers(engine: Engine, _channels: Mapping[str, Channel] | None) -> JobResult:
-    return sweep_timers(engine).to_json()
+def _timers(engine: Engine, context: JobContext) -> JobResult:
+    return sweep_timers(engine, calendar=context.calendar).to_json()
 
 
-def _dispatch(engine: Engine, channels: Mapping[str, Channel] | None) -> JobResult:
+def _dispatch(engine: Engine, context: JobContext) -> JobResult:
     """Deliver everything due (issue 6): batches until a batch comes back short."""
+    channels = context.channels
     channels = channels if channels is not None else build_channels(ChannelSettings.from_env())
     total = DispatchReport()
     while True:
@@ -87,7 +105,8 @@ def claim_run(engine: Engine, job: str, slot: datetime, holder: str) -> int | No
 
     A claim whose run never finished (its node was killed mid-sweep) is taken over once it is
     older than `STALE_CLAIM`: the slot is not lost, and every effect is keyed, so finishing a
-    half-done run creates nothing twice."""
+    half-done run creates nothing twice. A run that ended incomplete (its result is stored but
+    it is not finished, see `finish_run`) is taken over at once."""
     now = datetime.now(UTC)
     with engine.transaction(write=True) as connection:
         dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
@@ -97,10 +116,13 @@ def claim_run(engine: Engine, job: str, slot: datetime, holder: str) -> int | No
         row = connection.execute(
             statement.on_conflict_do_update(
                 index_elements=[scheduler_runs.c.job, scheduler_runs.c.slot],
-                set_={"holder": holder, "started_at": now},
+                set_={"holder": holder, "started_at": now, "result": None},
                 where=sa.and_(
                     scheduler_runs.c.finished_at.is_(None),
-                    scheduler_runs.c.started_at < now - STALE_CLAIM,
+                    sa.or_(
+                        scheduler_runs.c.started_at < now - STALE_CLAIM,
+                        scheduler_runs.c.result.is_not(None),
+                    ),
                 ),
             ).returning(scheduler_runs.c.id)
         ).first()
@@ -117,12 +139,18 @@ def release_run(engine: Engine, run_id: int) -> None:
         )
 
 
+def is_complete(result: JobResult) -> bool:
+    return not any(result.get(key) for key in INCOMPLETE_KEYS)
+
+
 def finish_run(engine: Engine, run_id: int, result: JobResult) -> None:
+    """Store the run's result; an incomplete one stays unfinished so its slot can run again."""
+    finished = datetime.now(UTC) if is_complete(result) else None
     with engine.transaction(write=True) as connection:
         connection.execute(
             sa.update(scheduler_runs)
             .where(scheduler_runs.c.id == run_id)
-            .values(finished_at=datetime.now(UTC), result=result)
+            .values(finished_at=finished, result=result)
         )
 
 
@@ -132,7 +160,7 @@ def run_one(
     *,
     slot: datetime,
     holder: str,
-    channels: Mapping[str, Channel] | None = None,
+    context: JobContext | None = None,
 ) -> JobResult | None:
     """Run job ``name`` for ``slot`` unless some node already did; None when skipped."""
     run_id = claim_run(engine, name, slot, holder)
@@ -140,7 +168,7 @@ def run_one(
         log.info("job %s for %s already ran", name, slot.isoformat())
         return None
     try:
-        result = JOBS[name].run(engine, channels)
+        result = JOBS[name].run(engine, context or JobContext())
     except Exception:
         release_run(engine, run_id)
         raise
@@ -153,15 +181,27 @@ def run_due(
     engine: Engine,
     *,
     holder: str = "once",
-    channels: Mapping[str, Channel] | None = None,
+    context: JobContext | None = None,
     jobs: tuple[str, ...] = tuple(JOBS),
 ) -> dict[str, JobResult | None]:
     """Run every job as of the engine clock's moment, in order; a job already run for that
-    moment is skipped (``None``). The demo and tests move a `SimulatedClock` and call this."""
+    moment is skipped (``None``). The demo and tests move a `SimulatedClock` and call this.
+
+    A job that raises does not stop the others: its result is ``{"error": message,
+    "exit_code": n}`` (the error's exit code; 70 for an unexpected one, logged with its
+    traceback) and its slot is given back, so the next run for that moment tries again."""
     slot = engine.clock.now()
-    return {
-        name: run_one(engine, name, slot=slot, holder=holder, channels=channels) for name in jobs
-    }
+    results: dict[str, JobResult | None] = {}
+    for name in jobs:
+        try:
+            results[name] = run_one(engine, name, slot=slot, holder=holder, context=context)
+        except WorkflowError as error:
+            log.warning("job %s failed: %s", name, error)
+            results[name] = {"error": str(error), "exit_code": error.exit_code}
+        except Exception as error:
+            log.exception("job %s failed", name)
+            results[name] = {"error": f"{type(error).__name__}: {error}", "exit_code": 70}
+    return results
 
 
 # -- the APScheduler side -------------------------------------------------------------------
@@ -178,7 +218,7 @@ class Runtime:
     holder: str
     holds_lease: Callable[[], bool]
     periods: dict[str, float]
-    channels: Mapping[str, Channel] | None = None
+    context: JobContext | None = None
 
 
 _runtime: list[Runtime] = []  # at most one: the lease holder's, in this process
@@ -209,9 +249,14 @@ def run_job(name: str) -> None:
         return
     slot = period_slot(time.time(), runtime.periods.get(name, 60.0))
     try:
-        run_one(runtime.engine, name, slot=slot, holder=runtime.holder, channels=runtime.channels)
+        result = run_one(
+            runtime.engine, name, slot=slot, holder=runtime.holder, context=runtime.context
+        )
     except Exception:
         # APScheduler would log it too; this names the job in our own log, and the next period
         # tries again (every effect is keyed, so a half-done run is simply finished then).
         log.exception("job %s failed", name)
         raise
+    if result is not None and not is_complete(result):
+        # said here once per run; the timers sweep itself says a calendar gap once a day
+        log.warning("job %s ran only in part: %s", name, result.get("problems") or result)

@@ -29,6 +29,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy.exc import DBAPIError
 
 from notifications.channels import Channel
+from workflow.calendar import WorkingCalendar
 from workflow.clock import SHANGHAI
 from workflow.engine import Engine
 from workflow.scheduler import jobs
@@ -55,6 +56,7 @@ class SchedulerService:
     lease: timedelta = DEFAULT_LEASE
     every: float | None = None
     channels: Mapping[str, Channel] | None = None
+    calendar: WorkingCalendar | None = None  # None: the built-in holiday notices
     stop: threading.Event = field(default_factory=threading.Event)
     active: bool = False
 
@@ -109,7 +111,7 @@ class SchedulerService:
                 holder=self.holder,
                 holds_lease=self.keeper.holds,
                 periods=self.periods(),
-                channels=self.channels,
+                context=jobs.JobContext(channels=self.channels, calendar=self.calendar),
             )
         )
         scheduler = build_scheduler(self.engine)

@@ -17,6 +17,11 @@ and only the cases whose mark this run inserted get their task and outbox row, s
 runs twice, or on two nodes at once, reminds nobody twice. A ``fire`` timer moves its case
 through the engine in the transaction of its mark; a refusal rolls both back and the next sweep
 tries again.
+
+Each timer runs on its own: one timer's failure is logged and reported in the sweep's result
+(``problems``) and the others still run. Past the end of the holiday data the sweep never
+guesses: a deadline beyond the data is not due yet, and on a day beyond the data working-day
+timers wait while the rest runs (`workflow.scheduler.calendar_watch`).
 """
 
 from __future__ import annotations
@@ -37,6 +42,13 @@ from workflow.engine import Engine
 from workflow.errors import WorkflowError
 from workflow.machine import Actor
 from workflow.notify import notice_row
+from workflow.scheduler.calendar_watch import (
+    CalendarStatus,
+    calendar_status,
+    longest_working_days,
+    record_alarms,
+    say_once_a_day,
+)
 from workflow.store.schema import cadres, cases, definitions, history, outbox, timer_marks
 from workflow.tasks import close_left_tasks, insert_tasks
 
@@ -50,14 +62,43 @@ ACTION_LABELS = {"remind": "提醒", "escalate": "督办", "fire": "到期自动
 
 @dataclass(frozen=True)
 class TimerReport:
+    """What one sweep did. ``waiting``: working-day timers not run because today is beyond the
+    holiday data (``calendar_missing`` names the year); ``problems``: one line per timer that
+    failed (the others ran); ``calendar_warning``: next year's notice is missing (from 1 Nov)."""
+
     reminded: int = 0
     escalated: int = 0
     fired: int = 0
     refused: int = 0
     tasks_closed: int = 0
+    waiting: int = 0
+    problems: tuple[str, ...] = ()
+    calendar_missing: int | None = None
+    calendar_warning: str | None = None
 
-    def to_json(self) -> dict[str, int]:
-        return dict(self.__dict__)
+    @property
+    def complete(self) -> bool:
+        """Every timer ran: no failure and none waiting for holiday data."""
+        return not self.problems and self.calendar_missing is None
+
+    def to_json(self) -> dict[str, Any]:
+        """The counts, plus the waiting/problem/calendar entries only when there are any."""
+        value: dict[str, Any] = {
+            "reminded": self.reminded,
+            "escalated": self.escalated,
+            "fired": self.fired,
+            "refused": self.refused,
+            "tasks_closed": self.tasks_closed,
+        }
+        if self.waiting:
+            value["waiting"] = self.waiting
+        if self.problems:
+            value["problems"] = list(self.problems)
+        if self.calendar_missing is not None:
+            value["calendar_missing"] = self.calendar_missing
+        if self.calendar_warning is not None:
+            value["calendar_warning"] = self.calendar_warning
+        return value
 
 
 def stored_definitions(engine: Engine) -> list[tuple[int, Definition]]:
@@ -80,12 +121,13 @@ def latest_due_entry(
 ) -> date | None:
     """The latest date a case may have entered the state on for ``timer`` to be due today.
 
-    ``calendar.add`` never decreases as the entry date grows, so every earlier entry is due too.
-    Past the holiday data's end ``add`` raises `CalendarDataError`: never a guess.
+    Deadlines never decrease as the entry date grows, so every earlier entry is due too. A
+    deadline beyond the holiday data is not due yet while today is covered; a working-day timer
+    on a day beyond the data raises `CalendarDataError` naming the year: never a guess.
     """
     day = today - timedelta(days=timer.after)
     for _ in range(lookback):
-        if calendar.add(day, timer.after, timer.unit) <= today:
+        if calendar.is_due(day, timer.after, timer.unit, today):
             return day
         day -= timedelta(days=1)
     return None
@@ -173,28 +215,59 @@ def due_cases(
 def sweep_timers(
     engine: Engine, *, calendar: WorkingCalendar | None = None, chunk: int = DEFAULT_CHUNK
 ) -> TimerReport:
-    """Run every timer that is due at the engine clock's moment, exactly once."""
+    """Run every timer that is due at the engine clock's moment, exactly once; each timer on
+    its own, so one timer's failure does not stop the others."""
     now = engine.clock.now()
     today = shanghai_date(now)
     calendar = calendar or default_calendar()
+    stored = stored_definitions(engine)
+    status = calendar_status(calendar, today, longest_working_days(d for _, d in stored))
+    say_once_a_day(status)
     with engine.transaction(write=True) as connection:
         closed = close_left_tasks(connection, now)
+        record_alarms(connection, status, calendar, now)
     totals = {"remind": 0, "escalate": 0, "fire": 0, "refused": 0}
-    for definition_id, definition in stored_definitions(engine):
+    waiting = 0
+    problems: list[str] = []
+    for definition_id, definition in stored:
         for state in definition.states:
             for index, timer in enumerate(state.timers):
+                if timer.unit == "working_days" and status.missing_today is not None:
+                    waiting += 1
+                    continue
                 run = _TimerRun(
                     engine, definition_id, definition, state, index, timer, now, calendar
                 )
-                for action, count in run.run(today, chunk):
-                    totals[action] += count
+                try:
+                    for action, count in run.run(today, chunk):
+                        totals[action] += count
+                except Exception as error:  # one timer's failure must not stop the others
+                    problems.append(_problem(definition, state, index, error))
+                    if isinstance(error, WorkflowError):
+                        log.warning("%s", problems[-1])
+                    else:
+                        log.exception("%s", problems[-1])
     return TimerReport(
         reminded=totals["remind"],
         escalated=totals["escalate"],
         fired=totals["fire"],
         refused=totals["refused"],
         tasks_closed=closed,
+        waiting=waiting,
+        problems=tuple(problems),
+        calendar_missing=status.missing_today,
+        calendar_warning=_warning(status),
     )
+
+
+def _warning(status: CalendarStatus) -> str | None:
+    return status.message if status.missing_next is not None else None
+
+
+def _problem(definition: Definition, state: StateSpec, index: int, error: Exception) -> str:
+    what = f"{definition.name} v{definition.version} 状态“{state.label}”的第 {index + 1} 个期限"
+    reason = str(error) if isinstance(error, WorkflowError) else f"{type(error).__name__}: {error}"
+    return f"{what}未能处理：{reason}"
 
 
 @dataclass
@@ -269,11 +342,7 @@ class _TimerRun:
             task_rows, notices = [], []
             for row in rows:
                 # the task is due when the next deadline of the stay would escalate it
-                task_due = (
-                    self.calendar.add(shanghai_date(row.entered_at), min(later), timer.unit)
-                    if later
-                    else self.deadline(row.entered_at)
-                )
+                task_due = self.task_due(row.entered_at, min(later) if later else None)
                 task_rows.append(self.task_row(row, task_due))
                 if timer.template:
                     notices.append(self.notice_row(row, timer.template))
@@ -281,6 +350,16 @@ class _TimerRun:
             if notices:
                 connection.execute(sa.insert(outbox), notices)
         return len(rows)
+
+    def task_due(self, entered_at: datetime, escalation: int | None) -> date:
+        """When the task is due: at the stay's next (escalation) deadline, else at this one.
+
+        An escalation deadline beyond the holiday data cannot be dated yet; the task is then due
+        on the data's last day, the latest date that is certainly no later than the real one."""
+        if escalation is None:
+            return self.deadline(entered_at)
+        due = self.calendar.deadline(shanghai_date(entered_at), escalation, self.timer.unit)
+        return due if due is not None else date(self.calendar.last_year, 12, 31)
 
     def task_row(self, row: Any, due: date) -> dict[str, Any]:
         definition, timer = self.definition, self.timer
