@@ -13,13 +13,15 @@ import pytest
 import sqlalchemy as sa
 from factories import AS_CADRE, AS_FAMILY, CONSENT, REGISTRATION, cadre
 
+from notifications.channels import FileChannel
 from workflow import Engine
 from workflow.calendar import CalendarDataError, default_calendar
 from workflow.clock import SHANGHAI, SimulatedClock
 from workflow.definition.model import TimerSpec
-from workflow.scheduler import sweep_timers
+from workflow.scheduler import run_due, sweep_timers
+from workflow.scheduler.jobs import JobContext
 from workflow.scheduler.timers import latest_due_entry
-from workflow.store.schema import outbox, tasks, timer_marks
+from workflow.store.schema import cases, outbox, tasks, timer_marks
 
 
 def at(day: str, hour: int = 9) -> datetime:
@@ -193,3 +195,39 @@ def test_working_days_past_the_holiday_data_are_an_error_not_a_guess() -> None:
     with pytest.raises(CalendarDataError) as raised:
         latest_due_entry(calendar, timer, date(year, 3, 2))
     assert raised.value.year == year
+
+
+def test_one_failing_timer_does_not_stop_the_others_or_the_notices(
+    probe: tuple[Engine, SimulatedClock], tmp_path: Path
+) -> None:
+    """Issue 15: a timer that fails (here: a case row damaged behind the engine's back, so its
+    reminder cannot be rendered) is reported; the state's other timer still fires, and in a
+    `run_due` the notice dispatch still runs after it."""
+    engine, clock = probe
+    damaged = engine.open_case("LC-DCF-0001", actor="clerk:李", definition="timer_probe")
+    engine.open_case("LC-DCF-0001", actor="clerk:李", definition="timer_probe")
+    with engine.db.begin() as connection:
+        connection.execute(
+            sa.update(cases).where(cases.c.id == damaged.id).values(evidence="damaged")
+        )
+    clock.set(at("2024-02-11", 1))  # the 2-day reminder and the 3-day expiry are both due
+    results = run_due(
+        engine, context=JobContext(channels={"file": FileChannel(tmp_path / "notices")})
+    )
+    timers = results["timers"]
+    assert timers is not None
+    assert results["dispatch"] is not None
+    assert timers["fired"] == 1, str(timers)  # the second timer still moved the sound case
+    assert timers["reminded"] == 0  # the first timer's page failed as a whole: nothing half-sent
+    assert timers["problems"] == [
+        "timer_probe v1 状态“等待中”的第 1 个期限未能处理：AttributeError: 'str' object has no "
+        "attribute 'get'",
+        f"timer_probe v1 状态“等待中”的第 2 个期限未能处理：案件 {damaged.id}：TypeError: 'str' "
+        "object is not a mapping",
+    ]
+    assert timers["exit_code"] == 70  # not one of the engine's own errors: a bug to look at
+    assert "error" not in results["dispatch"]
+    # the run stays unfinished, so the same moment runs the timers again (and only them)
+    again = run_due(engine)
+    assert again["timers"] is not None
+    assert again["condolence"] is None

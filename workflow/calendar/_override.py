@@ -130,15 +130,12 @@ def _notice(located: Located, year: int, path: Path, body: Any) -> YearNotice | 
             )
             ok = False
             continue
-        days = _dates(located, (*path, name), body[name], where)
-        if days is None:
-            ok = False
-            continue
+        days, whole = _dates(located, (*path, name), body[name], where)
+        ok = ok and whole
         lists[name] = days
-    if not ok:
-        return None
-    notice = YearNotice(lists["holidays"], lists["workdays"])
-    if not notice.holidays:
+    # the checks below also run on what could be read, so every problem shows in one pass
+    notice = YearNotice(lists.get("holidays", frozenset()), lists.get("workdays", frozenset()))
+    if "holidays" in lists and not notice.holidays and ok:
         located.problems.append(
             located.problem(
                 (*path, "holidays"),
@@ -150,19 +147,20 @@ def _notice(located: Located, year: int, path: Path, body: Any) -> YearNotice | 
     problems = notice.problems(year)
     for day, message in problems:
         located.problems.append(located.problem(where[day], message))
-    return None if problems else notice
+    return notice if ok and not problems else None
 
 
 def _dates(
     located: Located, path: Path, value: Any, where: dict[date, Path]
-) -> frozenset[date] | None:
+) -> tuple[frozenset[date], bool]:
+    """The dates that could be read, and whether every item could."""
     if not isinstance(value, list):
         located.problems.append(
             located.problem(
                 path, "须为日期列表（YYYY-MM-DD） / must be a list of dates (YYYY-MM-DD)"
             )
         )
-        return None
+        return frozenset(), False
     days: set[date] = set()
     ok = True
     for index, item in enumerate(value):
@@ -185,7 +183,7 @@ def _dates(
         else:
             days.add(day)
             where[day] = item_path  # for a date in both lists, point at the later one
-    return frozenset(days) if ok else None
+    return frozenset(days), ok
 
 
 def _date(item: Any) -> date | None:

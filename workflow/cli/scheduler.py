@@ -145,8 +145,9 @@ def _finish(ctx: click.Context, results: dict[str, JobResult | None]) -> None:
     failed = [r for r in results.values() if r is not None and "error" in r]
     if failed:
         ctx.exit(int(failed[0]["exit_code"]))
-    if any(r is not None and r.get("problems") for r in results.values()):
-        ctx.exit(1)
+    partial = [r for r in results.values() if r is not None and r.get("problems")]
+    if partial:
+        ctx.exit(int(partial[0].get("exit_code") or 70))
     if "calendar_missing" in timers:
         settings = ctx.ensure_object(Settings)
         working = settings.calendar()

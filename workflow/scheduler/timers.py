@@ -35,7 +35,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
-from workflow.calendar import WorkingCalendar, default_calendar
+from workflow.calendar import CalendarDataError, WorkingCalendar, default_calendar
 from workflow.clock import SHANGHAI, shanghai_date
 from workflow.definition.model import Definition, StateSpec, TimerSpec
 from workflow.engine import Engine
@@ -73,6 +73,7 @@ class TimerReport:
     tasks_closed: int = 0
     waiting: int = 0
     problems: tuple[str, ...] = ()
+    exit_code: int | None = None  # the first problem's (WorkflowError.exit_code; 70 otherwise)
     calendar_missing: int | None = None
     calendar_warning: str | None = None
 
@@ -94,6 +95,7 @@ class TimerReport:
             value["waiting"] = self.waiting
         if self.problems:
             value["problems"] = list(self.problems)
+            value["exit_code"] = self.exit_code
         if self.calendar_missing is not None:
             value["calendar_missing"] = self.calendar_missing
         if self.calendar_warning is not None:
@@ -229,6 +231,8 @@ def sweep_timers(
     totals = {"remind": 0, "escalate": 0, "fire": 0, "refused": 0}
     waiting = 0
     problems: list[str] = []
+    exit_codes: list[int] = []
+    missing = status.missing_today
     for definition_id, definition in stored:
         for state in definition.states:
             for index, timer in enumerate(state.timers):
@@ -241,11 +245,19 @@ def sweep_timers(
                 try:
                     for action, count in run.run(today, chunk):
                         totals[action] += count
+                    if run.failures:
+                        problems.append(_problem(definition, state, index, "；".join(run.failures)))
+                        exit_codes.append(70)
+                except CalendarDataError as error:  # a stay that began in a year without data
+                    waiting += 1
+                    missing = missing if missing is not None else error.year
                 except Exception as error:  # one timer's failure must not stop the others
                     problems.append(_problem(definition, state, index, error))
                     if isinstance(error, WorkflowError):
+                        exit_codes.append(error.exit_code)
                         log.warning("%s", problems[-1])
                     else:
+                        exit_codes.append(70)
                         log.exception("%s", problems[-1])
     return TimerReport(
         reminded=totals["remind"],
@@ -255,7 +267,8 @@ def sweep_timers(
         tasks_closed=closed,
         waiting=waiting,
         problems=tuple(problems),
-        calendar_missing=status.missing_today,
+        exit_code=exit_codes[0] if exit_codes else None,
+        calendar_missing=missing,
         calendar_warning=_warning(status),
     )
 
@@ -264,9 +277,12 @@ def _warning(status: CalendarStatus) -> str | None:
     return status.message if status.missing_next is not None else None
 
 
-def _problem(definition: Definition, state: StateSpec, index: int, error: Exception) -> str:
+def _problem(definition: Definition, state: StateSpec, index: int, error: Exception | str) -> str:
     what = f"{definition.name} v{definition.version} 状态“{state.label}”的第 {index + 1} 个期限"
-    reason = str(error) if isinstance(error, WorkflowError) else f"{type(error).__name__}: {error}"
+    if isinstance(error, str | WorkflowError):
+        reason = str(error)
+    else:
+        reason = f"{type(error).__name__}: {error}"
     return f"{what}未能处理：{reason}"
 
 
@@ -283,6 +299,7 @@ class _TimerRun:
     now: datetime
     calendar: WorkingCalendar
     deadlines: dict[date, date] = field(default_factory=dict)  # entry date -> deadline
+    failures: list[str] = field(default_factory=list)  # cases a fire timer could not handle
 
     def run(self, today: date, chunk: int) -> Iterator[tuple[str, int]]:
         cutoff = latest_due_entry(self.calendar, self.timer, today)
@@ -437,6 +454,9 @@ class _TimerRun:
             except WorkflowError as error:
                 refused += 1
                 log.warning("timer on case %s could not fire %s: %s", row.id, trigger, error)
+            except Exception as error:  # one broken case must not stop the others
+                log.exception("timer on case %s failed firing %s", row.id, trigger)
+                self.failures.append(f"案件 {row.id}：{type(error).__name__}: {error}")
             else:
                 fired += 1
         return fired, refused
