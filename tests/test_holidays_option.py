@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -182,3 +182,17 @@ def test_api_workers_read_the_file_from_the_environment(
         body = client.get("/ready").json()
     assert body["calendar"]["missing_today"] is None
     assert body["calendar"]["covered_years"] == [2004, 2027]
+
+
+def test_the_readme_example_is_the_2026_notice_day_by_day() -> None:
+    """examples/holidays-2026.yaml, the README's worked example, reads as the built-in 2026."""
+    example = Path(__file__).parent.parent / "examples" / "holidays-2026.yaml"
+    typed, built_in = default_calendar(example), default_calendar()
+    day = date(2026, 1, 1)
+    while day.year == 2026:
+        assert typed.is_working_day(day) == built_in.is_working_day(day), day
+        day += timedelta(days=1)
+    readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+    assert "examples/holidays-2026.yaml" in readme
+    assert "--holidays" in readme
+    assert HOLIDAYS_VAR in readme
