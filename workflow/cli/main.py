@@ -7,6 +7,7 @@ never catch, print and exit on their own, and no traceback reaches an officer.
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -114,6 +115,10 @@ def main(
     ctx: click.Context, db_url: str | None, now: datetime | None, holidays: Path | None
 ) -> None:
     """Honorary convalescence (荣誉疗养) of retired military cadres: cases, steps, definitions."""
+    # the CLI prints what an officer needs itself; library warnings reach a log only where one
+    # is configured (the scheduler service configures one), never Python's bare stderr fallback
+    for name in ("workflow", "notifications"):
+        logging.getLogger(name).addHandler(logging.NullHandler())
     ctx.obj = Settings(db=db_url, now=now, holidays=holidays)
     if holidays is not None:
         ctx.obj.calendar()  # a bad file stops every command at once, naming each problem

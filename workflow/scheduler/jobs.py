@@ -257,6 +257,6 @@ def run_job(name: str) -> None:
         # tries again (every effect is keyed, so a half-done run is simply finished then).
         log.exception("job %s failed", name)
         raise
-    if result is not None and not is_complete(result):
-        # said here once per run; the timers sweep itself says a calendar gap once a day
-        log.warning("job %s ran only in part: %s", name, result.get("problems") or result)
+    if result is not None and result.get("problems"):
+        # a calendar gap alone is not repeated here: the timers sweep says it once a day
+        log.warning("job %s ran only in part: %s", name, result["problems"])
