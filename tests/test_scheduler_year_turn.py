@@ -140,10 +140,10 @@ def test_a_daily_scheduler_across_the_turn_of_the_year(
         alarms = _alarms(engine)
 
     # every day's run completed: no job failed, no timer failed, notices went out every day
-    for day, day_results in results.items():
-        assert not any("error" in r for r in day_results.values()), (day, day_results)
-        assert not day_results["timers"].get("problems"), (day, day_results["timers"])
-        assert day_results["dispatch"]["dead"] == 0, (day, day_results["dispatch"])
+    for day, ran in results.items():
+        assert not any("error" in r for r in ran.values()), (day, ran)
+        assert not ran["timers"].get("problems"), (day, ran["timers"])
+        assert ran["dispatch"]["dead"] == 0, (day, ran["dispatch"])
     # notices went out in both years, beyond the data too
     assert sum(r["dispatch"]["sent"] for d, r in results.items() if d.year == 2026) > 0
     assert sum(r["dispatch"]["sent"] for d, r in results.items() if d.year == 2027) > 0

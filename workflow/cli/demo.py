@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from workflow.cli.db import Settings
 from workflow.demo.run import DemoSummary, run_demo
 
 
@@ -35,8 +36,10 @@ from workflow.demo.run import DemoSummary, run_demo
     show_default=True,
     help="Seed of the roster and the scenario; the same seed gives the same run.",
 )
-def demo(directory: Path, cadres: int, seed: int) -> None:
+@click.pass_context
+def demo(ctx: click.Context, directory: Path, cadres: int, seed: int) -> None:
     """Simulate a whole 2024–2025 convalescence cycle on a generated roster."""
+    calendar = ctx.ensure_object(Settings).calendar()  # --holidays counts here too
     console = Console()
     with Progress(
         TextColumn("[bold]模拟疗养周期"),
@@ -51,7 +54,9 @@ def demo(directory: Path, cadres: int, seed: int) -> None:
         def advance(done: int, total: int) -> None:
             progress.update(task, completed=done, total=total)
 
-        summary = run_demo(directory, cadres=cadres, seed=seed, on_progress=advance)
+        summary = run_demo(
+            directory, cadres=cadres, seed=seed, on_progress=advance, calendar=calendar
+        )
     _print_summary(console, summary)
 
 

@@ -21,6 +21,7 @@ from typing import Any
 from notifications.channels import FileChannel
 from notifications.dispatch import dispatch
 from workflow.audit import Report, verify_database
+from workflow.calendar import WorkingCalendar
 from workflow.clock import SHANGHAI, SimulatedClock
 from workflow.definition.policy_rules import PolicyRules
 from workflow.demo.plans import DemoBatch, PlanBook
@@ -29,7 +30,7 @@ from workflow.eligibility import highest_tier
 from workflow.engine import Engine
 from workflow.errors import RuleRefused
 from workflow.reports import write_performance_report
-from workflow.scheduler.jobs import run_due
+from workflow.scheduler.jobs import JobContext, run_due
 from workflow.store.database import create_engine
 
 CYCLE_START = date(2024, 3, 4)
@@ -84,6 +85,7 @@ def run_demo(
     cadres: int = 500,
     seed: int = 2023,
     on_progress: Callable[[int, int], None] | None = None,
+    calendar: WorkingCalendar | None = None,
 ) -> DemoSummary:
     directory.mkdir(parents=True, exist_ok=True)
     database = directory / DB_FILE
@@ -100,7 +102,7 @@ def run_demo(
         assert rules is not None, "the shipped definition declares its art. 4 rules"
         book = PlanBook(engine, rng, counties=tuple(COUNTIES))
         book.set_up()
-        driver = _Driver(engine, clock, rng, book, rules)
+        driver = _Driver(engine, clock, rng, book, rules, jobs=JobContext(calendar=calendar))
         driver.schedule_planning()
         driver.schedule_scheduler()
         for record in roster:
@@ -169,9 +171,12 @@ class _Driver:
         rng: random.Random,
         book: PlanBook,
         rules: PolicyRules,
+        *,
+        jobs: JobContext,
     ) -> None:
         self.engine, self.clock, self.rng, self.book = engine, clock, rng, book
         self.rules = rules
+        self.jobs = jobs  # the working-day calendar the scheduler's jobs count with
         self.tiers: Counter[str] = Counter()
         self.exceptions: Counter[str] = Counter()  # article -> exceptions granted
         self.on_behalf = 0  # steps an officer recorded for a family member (paper consent)
@@ -246,7 +251,9 @@ class _Driver:
             day += timedelta(days=1)
 
     def tick(self) -> None:
-        results = run_due(self.engine, holder="demo", jobs=("timers", "condolence"))
+        results = run_due(
+            self.engine, holder="demo", context=self.jobs, jobs=("timers", "condolence")
+        )
         for name, result in results.items():
             for key, value in (result or {}).items():
                 if isinstance(value, int) and value:
