@@ -160,7 +160,8 @@ def _finish(ctx: click.Context, results: dict[str, JobResult | None]) -> None:
 
 @scheduler.command("status")
 @output.json_option
-def status_command(*, as_json: bool) -> None:
+@click.pass_context
+def status_command(ctx: click.Context, *, as_json: bool) -> None:
     """Who holds the lease, and when each job last ran."""
     engine = open_engine()
     with engine.transaction() as connection:
@@ -171,8 +172,12 @@ def status_command(*, as_json: bool) -> None:
             )
         }
     lease = current_holder(engine.db)
+    calendar = calendar_status(
+        ctx.ensure_object(Settings).calendar(), shanghai_date(engine.clock.now())
+    )
     value = {
         "lease": None if lease is None else {"holder": lease[0], "expires_at": lease[1]},
+        "calendar": calendar.to_json(),
         "jobs": {
             name: None
             if name not in last
@@ -199,3 +204,5 @@ def status_command(*, as_json: bool) -> None:
         for name in JOBS
     ]
     output.stdout().print(output.table("last runs", ["job", "slot", "holder", "result"], rows))
+    covered = f"{calendar.first_year}–{calendar.last_year}"
+    output.say(calendar.message or f"节假日数据覆盖 {covered} 年 / holiday data covers {covered}")
