@@ -40,7 +40,7 @@ from workflow.fields import coerce_fields
 from workflow.machine import Actor, CompiledWorkflow, Decision
 from workflow.notify import notice_rows
 from workflow.plans import seats
-from workflow.records import CaseView, HistoryEntry, NextStep
+from workflow.views import CaseView, HistoryEntry, NextStep
 from workflow.rules import RULES, GuardContext
 from workflow.store import cases as store
 from workflow.store.database import SINGLE_READ, WRITE, create_engine, resolve_url
@@ -653,7 +653,10 @@ class Engine:
     ) -> tuple[str | None, str | None, dict[str, Any] | None]:
         rules = definition.rules
         if rules is None:
-            return None, None, None
+            # a workflow that keeps no cycles of its own (a condolence visit, A9.3) is filed
+            # under the cycle it serves, which its opening step records
+            served = decision.fields.get("cycle")
+            return (served if isinstance(served, str) else None), None, None
         cycle = rules.cycle_on(today)
         level = decision.fields.get("plan_level")
         if level is None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
-from sqlalchemy.exc import DBAPIError
 
 from workflow.api import cases, eligibility, followup, notices, plans
 from workflow.api import errors as api_errors
@@ -22,7 +21,8 @@ from workflow.clock import shanghai_date
 from workflow.engine import Engine
 from workflow.errors import InputError
 from workflow.scheduler.calendar_watch import calendar_status
-from workflow.store.migrate import current_revision, head_revision
+from workflow.store.connectivity import readiness
+from workflow.store.migrate import current_revision
 
 DESCRIPTION = """\
 Cases of honorary convalescence (荣誉疗养) for retired military cadres, under the Liaocheng
@@ -90,18 +90,7 @@ def create_app(
         """503 when the database cannot be reached or its schema is not the engine's; 200
         otherwise, with ``warnings`` when holiday data is missing for next year (from
         1 November) or for today (working-day timers wait; the API itself is unaffected)."""
-        problems: list[str] = []
-        revision = None
-        try:
-            revision = current_revision(engine.db)
-        except DBAPIError as error:
-            problems.append(f"数据库无法连接 / database unreachable: {type(error.orig).__name__}")
-        else:
-            if revision != head_revision():
-                problems.append(
-                    f"数据库结构版本为 {revision or '无'}，需要 {head_revision()}：请先运行 "
-                    "convalescence db upgrade / schema not current"
-                )
+        revision, problems = readiness(engine.db)
         status = calendar_status(working, shanghai_date(engine.clock.now()))
         body = ReadyOut(
             status="not_ready" if problems else "ready",

@@ -17,7 +17,7 @@ from workflow.api.errors import responses
 from workflow.api.models import NO_NUL, TaskOut
 from workflow.clock import shanghai_date
 from workflow.reports.performance import performance_report
-from workflow.tasks import list_tasks
+from workflow.store.tasks import list_tasks
 
 router = APIRouter(tags=["follow-up"])
 

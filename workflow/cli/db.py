@@ -13,13 +13,13 @@ from datetime import datetime
 from pathlib import Path
 
 import click
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
 
 from workflow.calendar import WorkingCalendar, default_calendar
 from workflow.cli import output
 from workflow.clock import Clock, SimulatedClock, SystemClock
 from workflow.engine import Engine
+from workflow.store.connectivity import is_sqlite_url as is_sqlite
+from workflow.store.connectivity import masked_url as masked
 from workflow.store.database import resolve_url
 
 
@@ -54,21 +54,6 @@ def open_engine() -> Engine:
     url = settings.url
     engine = Engine(url, clock=settings.clock(), auto_upgrade=is_sqlite(url))
     return ctx.with_resource(engine)
-
-
-def is_sqlite(url: str) -> bool:
-    try:
-        return make_url(url).get_backend_name() == "sqlite"
-    except ArgumentError:
-        return False  # the Engine refuses the URL itself, with a message naming it
-
-
-def masked(url: str) -> str:
-    """The URL as it may be printed: a password never reaches a terminal or a log."""
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except ArgumentError:
-        return url
 
 
 @click.group()

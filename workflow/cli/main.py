@@ -13,8 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import click
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import OperationalError
 
 from workflow.calendar import HOLIDAYS_VAR
 from workflow.cli import output
@@ -34,6 +32,7 @@ from workflow.cli.scheduler import scheduler
 from workflow.cli.tasks import tasks
 from workflow.clock import as_shanghai
 from workflow.errors import WorkflowError, error_json
+from workflow.store.connectivity import DatabaseUnreachable, masked_url, unreachable_reason
 
 EXIT_CODES = """\b
 Exit codes:
@@ -71,19 +70,15 @@ class ErrorBoundary(click.Group):
             if output.wants_json(ctx):
                 output.print_json(error_json(error))
             ctx.exit(error.exit_code)
-        except OperationalError as error:
+        except DatabaseUnreachable as error:
             _report_unreachable(ctx, error)
             ctx.exit(BAD_INPUT)
 
 
-def _report_unreachable(ctx: click.Context, error: OperationalError) -> None:
+def _report_unreachable(ctx: click.Context, error: DatabaseUnreachable) -> None:
     """One line naming the database and the driver's reason; the password never shows."""
-    url = make_url(ctx.ensure_object(Settings).url)
-    lines = str(error.orig).strip().splitlines() or [type(error.orig).__name__]
-    reason = lines[0]
-    if url.password:
-        reason = reason.replace(str(url.password), "***")
-    shown = url.render_as_string(hide_password=True)
+    url = ctx.ensure_object(Settings).url
+    reason, shown = unreachable_reason(url, error), masked_url(url)
     output.print_database_error(shown, reason)
     if output.wants_json(ctx):
         output.print_json(output.database_error_json(shown, reason))

@@ -19,7 +19,6 @@ from datetime import datetime, timedelta
 from types import FrameType
 
 import click
-import sqlalchemy as sa
 
 from workflow.calendar import CalendarDataError
 from workflow.cli import output
@@ -28,9 +27,9 @@ from workflow.clock import as_shanghai, shanghai_date
 from workflow.scheduler import JOBS, SchedulerService, current_holder, run_due
 from workflow.scheduler.calendar_watch import calendar_status, say_once_a_day
 from workflow.scheduler.jobs import JobContext, JobResult
-from workflow.scheduler.lease import DEFAULT_LEASE
 from workflow.scheduler.service import default_holder
-from workflow.store.schema import scheduler_runs
+from workflow.store.lease import DEFAULT_LEASE
+from workflow.store.scheduler import last_runs
 
 
 def _moment(_ctx: click.Context, _param: click.Parameter, value: str | None) -> datetime | None:
@@ -165,12 +164,7 @@ def status_command(ctx: click.Context, *, as_json: bool) -> None:
     """Who holds the lease, and when each job last ran."""
     engine = open_engine()
     with engine.transaction() as connection:
-        last = {
-            row.job: row
-            for row in connection.execute(
-                sa.select(scheduler_runs).order_by(scheduler_runs.c.started_at)
-            )
-        }
+        last = last_runs(connection)
     lease = current_holder(engine.db)
     calendar = calendar_status(
         ctx.ensure_object(Settings).calendar(), shanghai_date(engine.clock.now())

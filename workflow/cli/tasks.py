@@ -10,7 +10,7 @@ from workflow.cli import output
 from workflow.cli.db import open_engine
 from workflow.cli.output import iso_date
 from workflow.clock import shanghai_date
-from workflow.tasks import list_tasks
+from workflow.store.tasks import list_tasks
 
 
 @click.group()

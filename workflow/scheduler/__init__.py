@@ -7,9 +7,9 @@ the database lease (``convalescence scheduler run``).
 
 from workflow.scheduler.condolence import CondolenceReport, open_visit, sweep_condolence
 from workflow.scheduler.jobs import JOBS, run_due, run_one
-from workflow.scheduler.lease import LeaseKeeper, current_holder
 from workflow.scheduler.service import SchedulerService
 from workflow.scheduler.timers import SCHEDULER, TimerReport, sweep_timers
+from workflow.store.lease import LeaseKeeper, current_holder
 
 __all__ = [
     "JOBS",

@@ -14,7 +14,8 @@ scheduler keeps running whatever the data says:
   the year (``--holidays FILE``), the next run catches up every deadline that came due meanwhile,
   and both tasks close by themselves.
 
-`calendar_status` is pure; `record_alarms` writes the tasks in the sweep's own transaction.
+`calendar_status` and `alarm_rows` are pure; `workflow.store.tasks.record_alarms` writes the
+tasks in the sweep's own transaction.
 """
 
 from __future__ import annotations
@@ -25,11 +26,8 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-import sqlalchemy as sa
-
 from workflow.calendar import HOLIDAYS_VAR, WorkingCalendar
 from workflow.definition.model import Definition
-from workflow.tasks import close_tasks_by_key, insert_tasks, open_task_keys
 
 log = logging.getLogger(__name__)
 
@@ -159,20 +157,6 @@ def alarm_rows(status: CalendarStatus, now: datetime) -> list[dict[str, Any]]:
             "created_at": now,
         }
     ]
-
-
-def record_alarms(
-    connection: sa.Connection, status: CalendarStatus, calendar: WorkingCalendar, now: datetime
-) -> int:
-    """Open the status's task (once per key) and close alarms whose year is now covered;
-    returns how many alarms were opened."""
-    covered = [
-        key
-        for key in open_task_keys(connection, ALARM_PREFIX)
-        if key.rsplit(":", 1)[-1].isdigit() and int(key.rsplit(":", 1)[-1]) <= calendar.last_year
-    ]
-    close_tasks_by_key(connection, covered, now)
-    return insert_tasks(connection, alarm_rows(status, now))
 
 
 _said: set[tuple[date, int | None, int | None]] = set()

@@ -21,24 +21,25 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
-
-import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 
 from workflow.definition.model import Definition
 from workflow.definition.policy_rules import Cycle
 from workflow.engine import Engine
 from workflow.errors import WorkflowError
 from workflow.scheduler.timers import DEFAULT_CHUNK, SCHEDULER, stored_definitions
-from workflow.store.schema import cadres, cases, tasks, visit_keys
-from workflow.tasks import close_left_tasks
+from workflow.store.scheduler import (
+    ensure_visit_tasks,
+    insert_visit_key,
+    link_visit,
+    source_evidence,
+    unneeded_visits,
+    visit_candidates,
+)
+from workflow.store.tasks import close_left_tasks
 
 log = logging.getLogger(__name__)
 
 VISIT_DEFINITION = "condolence_visit"
-ATTENDED_STATES = ("attended", "evaluated")  # the cadre took part in the cycle
-OPEN_VISIT_STATES = ("flagged", "assigned")  # a visit not yet recorded
 HEALTH_CAUSE = "身体健康原因"
 
 
@@ -95,66 +96,11 @@ def sweep_condolence(engine: Engine, *, chunk: int = DEFAULT_CHUNK) -> Condolenc
     if visit_ids:
         with engine.transaction(write=True) as connection:
             close_left_tasks(connection, now)
-            created = _ensure_visit_tasks(connection, visit_ids, all_cycles(sources), now)
+            ends = {cycle.id: cycle.end for cycle in all_cycles(sources).values()}
+            created = ensure_visit_tasks(connection, visit_ids, ends, now)
     return CondolenceReport(
         opened=opened, not_needed=not_needed, tasks_created=created, refused=refused
     )
-
-
-def _attended(source_ids: Sequence[int], cadre: Any, cycle: Any) -> sa.Exists:
-    other = cases.alias("attended")
-    return (
-        sa.select(other.c.id)
-        .where(
-            other.c.cadre_id == cadre,
-            other.c.cycle == cycle,
-            other.c.definition_id.in_(source_ids),
-            other.c.state.in_(ATTENDED_STATES),
-        )
-        .exists()
-    )
-
-
-def candidates(
-    connection: sa.Connection, source_ids: Sequence[int], cycle: str, after: str, limit: int
-) -> Sequence[Any]:
-    """One page of (cadre, first such case) that need a visit in ``cycle`` and have none."""
-    could_not = sa.or_(
-        cases.c.state == "unable_to_attend",
-        sa.and_(cases.c.state == "withdrawn", cases.c.evidence["for_health"].as_boolean()),
-    )
-    keyed = (
-        sa.select(visit_keys.c.id)
-        .where(visit_keys.c.cadre_id == cases.c.cadre_id, visit_keys.c.cycle == cycle)
-        .exists()
-    )
-    query = (
-        sa.select(cases.c.cadre_id, sa.func.min(cases.c.id).label("source_id"))
-        .where(
-            cases.c.definition_id.in_(source_ids),
-            cases.c.cycle == cycle,
-            cases.c.state.in_(("unable_to_attend", "withdrawn")),
-            could_not,
-            cases.c.cadre_id > after,
-            ~keyed,
-            ~_attended(source_ids, cases.c.cadre_id, cycle),
-        )
-        .group_by(cases.c.cadre_id)
-        .order_by(cases.c.cadre_id)
-        .limit(limit)
-    )
-    return connection.execute(query).all()
-
-
-def _insert_key(connection: sa.Connection, values: dict[str, Any]) -> bool:
-    dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
-    statement = (
-        dialect.insert(visit_keys)
-        .values(**values)
-        .on_conflict_do_nothing(index_elements=[visit_keys.c.cadre_id, visit_keys.c.cycle])
-        .returning(visit_keys.c.id)
-    )
-    return connection.execute(statement).first() is not None
 
 
 def _open_visits(
@@ -164,7 +110,7 @@ def _open_visits(
     after = ""
     while True:
         with engine.transaction() as connection:
-            page = candidates(connection, source_ids, cycle.id, after, chunk)
+            page = visit_candidates(connection, source_ids, cycle.id, after, chunk)
         for row in page:
             try:
                 if open_visit(engine, row.cadre_id, cycle.id, row.source_id):
@@ -181,15 +127,12 @@ def open_visit(engine: Engine, cadre_id: str, cycle: str, source_id: int) -> boo
     """The key row, then the visit case, in one transaction; False if the key existed."""
     now = engine.clock.now()
     with engine.transaction(write=True) as connection:
-        if not _insert_key(
-            connection,
-            {"cadre_id": cadre_id, "cycle": cycle, "source_case_id": source_id, "created_at": now},
-        ):
+        key = {"cadre_id": cadre_id, "cycle": cycle, "source_case_id": source_id, "created_at": now}
+        if not insert_visit_key(connection, key):
             return False
-        evidence = connection.execute(
-            sa.select(cases.c.evidence, cases.c.state).where(cases.c.id == source_id)
-        ).one()
-        cause = (evidence.evidence or {}).get("cause") or HEALTH_CAUSE
+        cause = source_evidence(connection, source_id).get("cause") or HEALTH_CAUSE
+        # the visit is filed under the cycle it serves (its definition keeps no cycles), so
+        # reports count visits per cycle like every other case
         visit = engine.open_case(
             cadre_id,
             actor=SCHEDULER,
@@ -198,14 +141,7 @@ def open_visit(engine: Engine, cadre_id: str, cycle: str, source_id: int) -> boo
             reason=f"第九条：案件 {source_id} 未能参加 {cycle} 周期疗养，列入重点走访慰问",
             within=connection,
         )
-        # The visit definition keeps no cycles of its own; file the case under the cycle it
-        # serves, so reports count visits per cycle like every other case.
-        connection.execute(sa.update(cases).where(cases.c.id == visit.id).values(cycle=cycle))
-        connection.execute(
-            sa.update(visit_keys)
-            .where(visit_keys.c.cadre_id == cadre_id, visit_keys.c.cycle == cycle)
-            .values(case_id=visit.id)
-        )
+        link_visit(connection, cadre_id, cycle, visit.id)
     return True
 
 
@@ -216,18 +152,7 @@ def _close_unneeded(
     after = 0
     while True:
         with engine.transaction() as connection:
-            page = connection.execute(
-                sa.select(cases.c.id, cases.c.version, visit_keys.c.cycle)
-                .join(visit_keys, visit_keys.c.case_id == cases.c.id)
-                .where(
-                    cases.c.definition_id.in_(visit_ids),
-                    cases.c.state.in_(OPEN_VISIT_STATES),
-                    cases.c.id > after,
-                    _attended(source_ids, visit_keys.c.cadre_id, visit_keys.c.cycle),
-                )
-                .order_by(cases.c.id)
-                .limit(chunk)
-            ).all()
+            page = unneeded_visits(connection, source_ids, visit_ids, after, chunk)
         for row in page:
             try:
                 engine.fire(
@@ -244,69 +169,3 @@ def _close_unneeded(
         if len(page) < chunk:
             return closed, refused
         after = page[-1].id
-
-
-def _ensure_visit_tasks(
-    connection: sa.Connection, visit_ids: Sequence[int], cycles: dict[str, Cycle], now: Any
-) -> int:
-    """One INSERT … SELECT: a task for the agency per open visit and state, due at cycle end."""
-    if not cycles:
-        return 0
-    key = sa.literal("visit:") + sa.cast(cases.c.id, sa.String) + sa.literal(":") + cases.c.state
-    due = sa.case(
-        *((visit_keys.c.cycle == c.id, sa.literal(c.end, sa.Date)) for c in cycles.values()),
-        else_=sa.literal(now.date(), sa.Date),
-    )
-    title = (
-        sa.literal("重点走访慰问（第九条）：")
-        + cadres.c.name
-        + sa.literal("，")
-        + visit_keys.c.cycle
-        + sa.literal(" 周期内未能参加疗养，请在周期结束前走访慰问并记录")
-    )
-    exists = sa.select(tasks.c.id).where(tasks.c.key == key).exists()
-    select = (
-        sa.select(
-            key,
-            sa.literal("condolence_visit"),
-            cases.c.id,
-            cases.c.state,
-            sa.literal("agency_officer"),
-            cases.c.county,
-            cases.c.agency,
-            title,
-            sa.literal("A9.3"),
-            due,
-            sa.literal(now, tasks.c.created_at.type),
-        )
-        .join(visit_keys, visit_keys.c.case_id == cases.c.id)
-        .join(cadres, cadres.c.id == cases.c.cadre_id)
-        .where(
-            cases.c.definition_id.in_(visit_ids),
-            cases.c.state.in_(OPEN_VISIT_STATES),
-            ~exists,
-        )
-    )
-    dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
-    statement = (
-        dialect.insert(tasks)
-        .from_select(
-            [
-                "key",
-                "kind",
-                "case_id",
-                "state",
-                "assignee_role",
-                "county",
-                "agency",
-                "title",
-                "article",
-                "due_on",
-                "created_at",
-            ],
-            select,
-        )
-        .on_conflict_do_nothing(index_elements=[tasks.c.key])
-        .returning(tasks.c.id)
-    )
-    return len(connection.execute(statement).all())

@@ -24,9 +24,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
-
 from notifications.channels import Channel, ChannelSettings, build_channels
 from notifications.dispatch import DEFAULT_BATCH, DispatchReport, dispatch
 from workflow.calendar import WorkingCalendar
@@ -35,7 +32,7 @@ from workflow.engine import Engine
 from workflow.errors import WorkflowError
 from workflow.scheduler.condolence import sweep_condolence
 from workflow.scheduler.timers import sweep_timers
-from workflow.store.schema import scheduler_runs
+from workflow.store import scheduler as store
 
 log = logging.getLogger(__name__)
 
@@ -97,46 +94,17 @@ JOBS: dict[str, JobSpec] = {
 }
 
 
-STALE_CLAIM = timedelta(minutes=15)  # a run unfinished this long was killed: take it over
-
-
 def claim_run(engine: Engine, job: str, slot: datetime, holder: str) -> int | None:
-    """Insert the (job, slot) row; its id if this caller is the one to run it, else None.
-
-    A claim whose run never finished (its node was killed mid-sweep) is taken over once it is
-    older than `STALE_CLAIM`: the slot is not lost, and every effect is keyed, so finishing a
-    half-done run creates nothing twice. A run that ended incomplete (its result is stored but
-    it is not finished, see `finish_run`) is taken over at once."""
-    now = datetime.now(UTC)
+    """The (job, slot) run's id if this caller is the one to run it, else None (see
+    `workflow.store.scheduler.claim_run`: a killed or incomplete run is taken over)."""
     with engine.transaction(write=True) as connection:
-        dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
-        statement = dialect.insert(scheduler_runs).values(
-            job=job, slot=slot, holder=holder, started_at=now
-        )
-        row = connection.execute(
-            statement.on_conflict_do_update(
-                index_elements=[scheduler_runs.c.job, scheduler_runs.c.slot],
-                set_={"holder": holder, "started_at": now, "result": None},
-                where=sa.and_(
-                    scheduler_runs.c.finished_at.is_(None),
-                    sa.or_(
-                        scheduler_runs.c.started_at < now - STALE_CLAIM,
-                        scheduler_runs.c.result.is_not(None),
-                    ),
-                ),
-            ).returning(scheduler_runs.c.id)
-        ).first()
-    return None if row is None else int(row.id)
+        return store.claim_run(connection, job, slot, holder, datetime.now(UTC))
 
 
 def release_run(engine: Engine, run_id: int) -> None:
     """Give a failed run's slot back, so the next attempt for that moment runs it."""
     with engine.transaction(write=True) as connection:
-        connection.execute(
-            sa.delete(scheduler_runs).where(
-                scheduler_runs.c.id == run_id, scheduler_runs.c.finished_at.is_(None)
-            )
-        )
+        store.release_run(connection, run_id)
 
 
 def is_complete(result: JobResult) -> bool:
@@ -147,11 +115,7 @@ def finish_run(engine: Engine, run_id: int, result: JobResult) -> None:
     """Store the run's result; an incomplete one stays unfinished so its slot can run again."""
     finished = datetime.now(UTC) if is_complete(result) else None
     with engine.transaction(write=True) as connection:
-        connection.execute(
-            sa.update(scheduler_runs)
-            .where(scheduler_runs.c.id == run_id)
-            .values(finished_at=finished, result=result)
-        )
+        store.finish_run(connection, run_id, result, finished)
 
 
 def run_one(

@@ -21,19 +21,18 @@ from datetime import timedelta
 from typing import Any
 
 from apscheduler.job import Job
-from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
-from sqlalchemy.exc import DBAPIError
 
 from notifications.channels import Channel
 from workflow.calendar import WorkingCalendar
 from workflow.clock import SHANGHAI
 from workflow.engine import Engine
 from workflow.scheduler import jobs
-from workflow.scheduler.lease import DEFAULT_LEASE, LeaseKeeper
+from workflow.store.lease import DEFAULT_LEASE, LeaseKeeper
+from workflow.store.scheduler import job_store
 
 log = logging.getLogger(__name__)
 
@@ -76,11 +75,7 @@ class SchedulerService:
             self.active = False
 
     def _tick(self) -> None:
-        try:
-            held = self.keeper.try_acquire()
-        except DBAPIError as error:
-            log.warning("lease renewal failed (%s); acting as standby", error.orig)
-            held = False
+        held = self.keeper.try_acquire_or_stand_by()
         if held and self._scheduler is None:
             log.info("%s holds the scheduler lease; starting APScheduler", self.holder)
             self._start_scheduler()
@@ -130,7 +125,7 @@ class SchedulerService:
 def build_scheduler(engine: Engine) -> BackgroundScheduler:
     """APScheduler with its job table in our database (created by revision 0005)."""
     return BackgroundScheduler(
-        jobstores={"default": SQLAlchemyJobStore(engine=engine.db)},
+        jobstores={"default": job_store(engine.db)},
         job_defaults=dict(JOB_DEFAULTS),
         timezone=SHANGHAI,
     )

@@ -32,9 +32,6 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
-
 from workflow.calendar import CalendarDataError, WorkingCalendar, default_calendar
 from workflow.clock import SHANGHAI, shanghai_date
 from workflow.definition.model import Definition, StateSpec, TimerSpec
@@ -43,14 +40,16 @@ from workflow.errors import WorkflowError
 from workflow.machine import Actor
 from workflow.notify import notice_row
 from workflow.scheduler.calendar_watch import (
+    ALARM_PREFIX,
     CalendarStatus,
+    alarm_rows,
     calendar_status,
     longest_working_days,
-    record_alarms,
     say_once_a_day,
 )
-from workflow.store.schema import cadres, cases, definitions, history, outbox, timer_marks
-from workflow.tasks import close_left_tasks, insert_tasks
+from workflow.store.cases import insert_notices
+from workflow.store.scheduler import due_cases, insert_marks, stored_definition_rows
+from workflow.store.tasks import close_left_tasks, insert_tasks, record_alarms
 
 log = logging.getLogger(__name__)
 
@@ -106,9 +105,7 @@ class TimerReport:
 def stored_definitions(engine: Engine) -> list[tuple[int, Definition]]:
     """Every definition version cases were opened under, with its stored id."""
     with engine.transaction() as connection:
-        rows = connection.execute(
-            sa.select(definitions.c.id, definitions.c.name, definitions.c.version)
-        ).all()
+        rows = stored_definition_rows(connection)
     found = []
     for row in rows:
         try:
@@ -147,73 +144,6 @@ def state_article(definition: Definition, state: str) -> str | None:
     return definition.open.article
 
 
-def entry_seq(case_table: sa.Table = cases) -> sa.ScalarSelect[Any]:
-    """The seq of the history row that moved the case into its current state."""
-    entry = history.alias("entry")
-    return (
-        sa.select(sa.func.max(entry.c.seq))
-        .where(
-            entry.c.case_id == case_table.c.id,
-            entry.c.to_state == case_table.c.state,
-            sa.or_(entry.c.from_state.is_(None), entry.c.from_state != entry.c.to_state),
-        )
-        .correlate(case_table)
-        .scalar_subquery()
-    )
-
-
-def due_cases(
-    connection: sa.Connection,
-    *,
-    definition_id: int,
-    state: str,
-    timer_index: int,
-    entered_before: datetime,
-    after_id: int,
-    limit: int,
-) -> Sequence[Any]:
-    """One page of cases whose timer is due and not yet marked, in case id order."""
-    mark = (
-        sa.select(timer_marks.c.id)
-        .where(
-            timer_marks.c.case_id == cases.c.id,
-            timer_marks.c.entry_seq == history.c.seq,
-            timer_marks.c.timer_index == timer_index,
-        )
-        .exists()
-    )
-    query = (
-        sa.select(
-            cases.c.id,
-            cases.c.version,
-            cases.c.cadre_id,
-            cases.c.county,
-            cases.c.agency,
-            cases.c.state,
-            cases.c.cycle,
-            cases.c.tier,
-            cases.c.evidence,
-            history.c.seq.label("entry_seq"),
-            history.c.at.label("entered_at"),
-            cadres.c.record,
-        )
-        .select_from(cases)
-        .join(history, sa.and_(history.c.case_id == cases.c.id, history.c.seq == entry_seq()))
-        .join(cadres, cadres.c.id == cases.c.cadre_id)
-        .where(
-            cases.c.definition_id == definition_id,
-            cases.c.state == state,
-            cases.c.terminal.is_(False),
-            cases.c.id > after_id,
-            history.c.at < entered_before,
-            ~mark,
-        )
-        .order_by(cases.c.id)
-        .limit(limit)
-    )
-    return connection.execute(query).all()
-
-
 def sweep_timers(
     engine: Engine, *, calendar: WorkingCalendar | None = None, chunk: int = DEFAULT_CHUNK
 ) -> TimerReport:
@@ -227,7 +157,8 @@ def sweep_timers(
     say_once_a_day(status)
     with engine.transaction(write=True) as connection:
         closed = close_left_tasks(connection, now)
-        record_alarms(connection, status, calendar, now)
+        alarms = alarm_rows(status, now)
+        record_alarms(connection, ALARM_PREFIX, alarms, covered_through=calendar.last_year, now=now)
     totals = {"remind": 0, "escalate": 0, "fire": 0, "refused": 0}
     waiting = 0
     problems: list[str] = []
@@ -354,7 +285,7 @@ class _TimerRun:
             t.after for t in self.state.timers if t.after > timer.after and t.unit == timer.unit
         ]
         with self.engine.transaction(write=True) as connection:
-            new = _insert_marks(connection, [self.mark(r) for r in page])
+            new = insert_marks(connection, [self.mark(r) for r in page])
             rows = [r for r in page if r.id in new]
             task_rows, notices = [], []
             for row in rows:
@@ -364,8 +295,7 @@ class _TimerRun:
                 if timer.template:
                     notices.append(self.notice_row(row, timer.template))
             insert_tasks(connection, task_rows)
-            if notices:
-                connection.execute(sa.insert(outbox), notices)
+            insert_notices(connection, notices)
         return len(rows)
 
     def task_due(self, entered_at: datetime, escalation: int | None) -> date:
@@ -440,7 +370,7 @@ class _TimerRun:
         for row in page:
             try:
                 with self.engine.transaction(write=True) as connection:
-                    if not _insert_marks(connection, [self.mark(row)]):
+                    if not insert_marks(connection, [self.mark(row)]):
                         continue
                     self.engine.fire(
                         row.id,
@@ -460,23 +390,6 @@ class _TimerRun:
             else:
                 fired += 1
         return fired, refused
-
-
-def _insert_marks(connection: sa.Connection, rows: list[dict[str, Any]]) -> set[int]:
-    """Insert marks first; the case ids whose mark this transaction inserted."""
-    dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
-    statement = (
-        dialect.insert(timer_marks)
-        .on_conflict_do_nothing(
-            index_elements=[
-                timer_marks.c.case_id,
-                timer_marks.c.entry_seq,
-                timer_marks.c.timer_index,
-            ]
-        )
-        .returning(timer_marks.c.case_id)
-    )
-    return {row.case_id for row in connection.execute(statement, rows)}
 
 
 def _assignee(timer: TimerSpec) -> str:

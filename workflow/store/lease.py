@@ -24,6 +24,7 @@ from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import DBAPIError
 
 from workflow.store.database import WRITE
 from workflow.store.schema import scheduler_leases
@@ -86,6 +87,15 @@ class LeaseKeeper:
         ).returning(table.c.holder)
         with self._writing() as connection:
             return connection.execute(statement).first() is not None
+
+    def try_acquire_or_stand_by(self) -> bool:
+        """`try_acquire`, but a database that cannot be reached means "not held": the node
+        stands by (and stops its scheduler) until a renewal succeeds again."""
+        try:
+            return self.try_acquire()
+        except DBAPIError as error:
+            log.warning("lease renewal failed (%s); acting as standby", error.orig)
+            return False
 
     @contextmanager
     def _writing(self) -> Iterator[sa.Connection]:
