@@ -1,0 +1,126 @@
+"""The small interfaces the core needs from the outside world, in one place.
+
+The core (definitions, the step path, the notices a step declares) and the ``notifications``
+package depend on these Protocols only; the adapters live at the edges: `workflow.store`
+implements the outbox ports on SQLAlchemy, ``notifications.render`` implements the renderer and
+the template check on Jinja2. So ``notifications`` never imports `workflow.store`, and loading a
+definition never imports ``notifications`` (the registry wires the real template check in).
+
+Rows cross the outbox ports as plain mappings keyed by the ``outbox`` table's column names:
+the typed views (``notifications.OutboxMessage``, ``OutboxEntry``) are built on the
+notifications side, so the store needs no notifications types either.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+from workflow.clock import Clock
+
+__all__ = [
+    "Clock",
+    "NoticeRenderer",
+    "OutboxLog",
+    "OutboxQueue",
+    "RenderedNotice",
+    "RetryOutcome",
+    "TemplateCheck",
+]
+
+
+class TemplateCheck(Protocol):
+    """What definition validation needs to know about notice templates: which exist, and what
+    is wrong with one (``FILE:LINE: message`` strings). A port, so definition checks can be
+    tested without rendering anything, and `workflow.definition` imports no template engine."""
+
+    def names(self) -> frozenset[str]: ...
+
+    def problems(self, name: str) -> list[str]: ...
+
+
+class RenderedNotice(Protocol):
+    """One rendered notice: subject and plain body always, HTML when there is an HTML twin."""
+
+    @property
+    def subject(self) -> str: ...
+
+    @property
+    def body(self) -> str: ...
+
+    @property
+    def body_html(self) -> str | None: ...
+
+
+class NoticeRenderer(Protocol):
+    """Renders notice ``name`` with a step's context (the shape ``notifications.render``
+    documents); raises a `workflow.errors.InputError` naming the template when it fails."""
+
+    def __call__(
+        self, name: str, context: Mapping[str, Any], *, html: bool = False
+    ) -> RenderedNotice: ...
+
+
+class OutboxQueue(Protocol):
+    """The outbox as the dispatcher works it: claim due rows, record each outcome.
+
+    Each call is its own short write transaction, so no transaction is open while a channel
+    delivers. A result is recorded only while the row still carries the claim's ``attempts``
+    (the claim token), so a dispatcher that lost its claim cannot overwrite a newer one.
+    """
+
+    def claim(
+        self,
+        channels: Sequence[str],
+        *,
+        now: datetime,
+        batch: int,
+        lease: timedelta,
+        max_attempts: int,
+        abandoned_error: str,
+    ) -> tuple[list[Mapping[str, Any]], int]:
+        """Up to ``batch`` due rows for ``channels``, marked sending until ``now + lease`` with
+        one more attempt; and how many expired claims had used their last attempt (those go
+        dead with ``abandoned_error`` instead of being claimed again)."""
+        ...
+
+    def mark_sent(self, outbox_id: int, attempts: int, *, now: datetime) -> bool: ...
+
+    def mark_failed(
+        self, outbox_id: int, attempts: int, *, error: str, next_attempt_at: datetime | None
+    ) -> bool:
+        """Back to pending until ``next_attempt_at``, or dead when it is None."""
+        ...
+
+    def count_unrouted(self, channels: Sequence[str], *, now: datetime) -> int:
+        """Due rows for channels other than ``channels``."""
+        ...
+
+
+class RetryOutcome(Protocol):
+    """What a request to put dead letters back in the queue came to: the rows requeued, or
+    (with nothing written) the ids that do not exist and the rows that are not dead."""
+
+    @property
+    def requeued(self) -> list[int]: ...
+
+    @property
+    def missing(self) -> list[int]: ...
+
+    @property
+    def not_dead(self) -> Mapping[int, str]: ...
+
+
+class OutboxLog(Protocol):
+    """The outbox as an officer sees it: a listing, and dead letters put back in the queue."""
+
+    def entries(
+        self, *, status: str | None, case_id: int | None, limit: int
+    ) -> list[Mapping[str, Any]]:
+        """Newest first."""
+        ...
+
+    def retry_dead(self, ids: Sequence[int] | None, *, now: datetime) -> RetryOutcome:
+        """All dead rows when ``ids`` is None; else those ids, all or nothing."""
+        ...
