@@ -14,20 +14,34 @@ notifications side, so the store needs no notifications types either.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from contextlib import AbstractContextManager
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Final, Literal, Protocol, get_args
 
 from workflow.clock import Clock
 
+if TYPE_CHECKING:  # the case ports' values; only types, so importing the ports stays cheap
+    from workflow.snapshot import BatchRow, CadreFiling, CaseRow, Snapshot
+    from workflow.views import ExceptionView, HistoryEntry
+
 __all__ = [
+    "OUTBOX_STATUSES",
+    "CaseStore",
+    "CaseTransaction",
     "Clock",
     "NoticeRenderer",
     "OutboxLog",
     "OutboxQueue",
+    "OutboxStatus",
     "RenderedNotice",
     "RetryOutcome",
     "TemplateCheck",
 ]
+
+
+# An outbox row's life: pending -> sending (claimed) -> sent, or back to pending, or dead.
+OutboxStatus = Literal["pending", "sending", "sent", "dead"]
+OUTBOX_STATUSES: Final[tuple[OutboxStatus, ...]] = get_args(OutboxStatus)
 
 
 class TemplateCheck(Protocol):
@@ -124,3 +138,85 @@ class OutboxLog(Protocol):
     def retry_dead(self, ids: Sequence[int] | None, *, now: datetime) -> RetryOutcome:
         """All dead rows when ``ids`` is None; else those ids, all or nothing."""
         ...
+
+
+class CaseTransaction(Protocol):
+    """One transaction's reads and writes of cases, as the step path and the reader use them
+    (`workflow.store.cases.SqlCaseTransaction` on SQLAlchemy). It speaks in the typed values
+    of `workflow.snapshot` and `workflow.views`, and maps database errors to the engine's:
+    a second exception to a rule is `InputError`, a lost compare-and-set `ConflictError`."""
+
+    def snapshot(
+        self, case_id: int, *, participation_states: Sequence[str] | None = None
+    ) -> Snapshot | None: ...
+
+    def participations(
+        self, *, cadre_id: str, cycle: str, states: Sequence[str], excluding: int
+    ) -> tuple[int, ...]: ...
+
+    def batch(self, batch_id: int) -> BatchRow | None: ...
+
+    def cadre_filing(self, cadre_id: str) -> CadreFiling | None: ...
+
+    def insert_case(self, values: Mapping[str, Any]) -> int: ...
+
+    def start_chain(self, case_id: int, first: Mapping[str, Any]) -> str: ...
+
+    def move_case(
+        self,
+        *,
+        case: CaseRow,
+        state: str,
+        terminal: bool,
+        evidence: Mapping[str, Any],
+        history_row: Mapping[str, Any],
+    ) -> str: ...
+
+    def insert_notices(self, rows: Sequence[Mapping[str, Any]]) -> None: ...
+
+    def insert_exception(self, values: Mapping[str, Any]) -> None: ...
+
+    def take_seat(self, *, batch_id: int, case_id: int, version: int, now: datetime) -> None: ...
+
+    def release_seat(self, *, batch_id: int, case_id: int) -> None: ...
+
+    def definition_text(self, definition_id: int) -> tuple[str, str] | None: ...
+
+    def find_definition(self, name: str, version: int) -> tuple[int, str] | None: ...
+
+    def insert_definition(self, values: Mapping[str, Any]) -> int | None: ...
+
+    def case(self, case_id: int) -> tuple[CaseRow, tuple[ExceptionView, ...]] | None: ...
+
+    def case_contractor(self, case_id: int) -> str | None: ...
+
+    def cases(
+        self,
+        *,
+        state: str | None = None,
+        county: str | None = None,
+        agency: str | None = None,
+        cadre_id: str | None = None,
+        contractor_id: str | None = None,
+        open_only: bool = False,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> list[CaseRow]: ...
+
+    def history(self, case_id: int) -> list[HistoryEntry]: ...
+
+    def cadre_record(self, cadre_id: str) -> dict[str, Any] | None: ...
+
+    def upsert_cadre(self, row: Mapping[str, Any], now: datetime) -> None: ...
+
+    def count_by_state(self) -> dict[str, int]: ...
+
+
+class CaseStore(Protocol):
+    """Opens case transactions. ``within`` is a host's own session or connection, passed
+    through untouched (the host's commit or rollback decides); None opens and commits one.
+    ``write`` takes the write lock up front; ``single_read`` promises one SELECT."""
+
+    def transaction(
+        self, within: Any = None, *, write: bool = False, single_read: bool = False
+    ) -> AbstractContextManager[CaseTransaction]: ...
