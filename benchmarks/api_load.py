@@ -9,7 +9,8 @@ failed, every case is ``evaluated`` at version 7 with 7 history rows (no lost up
 batch counts exactly the seats its rows hold.
 
 Run from the repository root (PostgreSQL as in the tests: $CONVALESCENCE_TEST_PG or
-postgresql://postgres@127.0.0.1:5432/test as the admin URL)::
+postgresql://postgres@127.0.0.1:5432/postgres, the server's maintenance database, as the admin
+URL; the benchmark creates a database of its own there and drops it afterwards)::
 
     python benchmarks/api_load.py --cases 25 --workers 2 --rounds 2
 """
@@ -46,7 +47,7 @@ from workflow import Engine, SimulatedClock  # noqa: E402
 from workflow.clock import SHANGHAI  # noqa: E402
 from workflow.plans import service  # noqa: E402
 
-ADMIN_URL = os.environ.get("CONVALESCENCE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
+ADMIN_URL = os.environ.get("CONVALESCENCE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 NOW = datetime(2024, 5, 6, 9, 30, tzinfo=SHANGHAI)
 AGENCY_TOKEN, CONTRACTOR_TOKEN = "bench-agency", "bench-contractor"
 REGISTRATION = {"plan_level": "city"}
@@ -256,7 +257,15 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2, help="uvicorn worker processes")
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--json", action="store_true")
+    parser.add_argument(
+        "--smoke",
+        action="store_true",
+        help="2 cases, 2 clients, 1 worker, 1 round: only shows the benchmark still works; its "
+        "ratio means nothing (the test suite runs it)",
+    )
     options = parser.parse_args()
+    if options.smoke:
+        options.cases, options.clients, options.workers, options.rounds = 2, 2, 1, 1
 
     per_round = options.cases * (1 + options.clients)
     warm_up = options.clients * 2  # two cases per client, not measured

@@ -364,7 +364,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=180.0,
         help="seconds allowed for open_case calls before the rest is bulk-inserted (180)",
     )
+    parser.add_argument(
+        "--smoke",
+        action="store_true",
+        help="a tiny run (60 then 120 cases, M = 40, the bulk insert path) that only shows the "
+        "benchmark still works; its ratios mean nothing (the test suite runs it)",
+    )
     args = parser.parse_args(argv)
+    if args.smoke:
+        args.small, args.large, args.transitions, args.open_budget = 60, 120, 40, 0.0
     walks = args.transitions // len(STEPS)
     if walks < 1 or walks > args.small - WARMUP or args.large <= args.small:
         parser.error(

@@ -113,7 +113,15 @@ def main() -> None:
     parser.add_argument(
         "--keep", type=Path, help="write the files and databases here and keep them"
     )
+    parser.add_argument(
+        "--smoke",
+        action="store_true",
+        help="--count 200: only shows the benchmark still works; its ratio means nothing "
+        "(the test suite runs it)",
+    )
     args = parser.parse_args()
+    if args.smoke:
+        args.count = 200
     with tempfile.TemporaryDirectory() as scratch:
         where = args.keep or Path(scratch)
         where.mkdir(parents=True, exist_ok=True)

@@ -320,7 +320,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--profile", action="store_true", help="also print a cProfile of one engine fire round"
     )
-    return parser.parse_args(argv)
+    parser.add_argument(
+        "--smoke",
+        action="store_true",
+        help="a tiny run (--n 50 --rounds 1 --warmup 10) that only shows the benchmark still "
+        "works; its ratio means nothing (the test suite runs it)",
+    )
+    args = parser.parse_args(argv)
+    if args.smoke:
+        args.n, args.rounds, args.warmup = 50, 1, 10
+    return args
 
 
 def main(argv: list[str] | None = None) -> int:
