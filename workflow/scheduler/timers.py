@@ -38,7 +38,7 @@ from workflow.definition.model import Definition, StateSpec, TimerSpec
 from workflow.engine import Engine
 from workflow.errors import WorkflowError
 from workflow.machine import Actor
-from workflow.notify import notice_row
+from workflow.notices import notice_row
 from workflow.scheduler.calendar_watch import (
     ALARM_PREFIX,
     CalendarStatus,
