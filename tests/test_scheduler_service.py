@@ -26,6 +26,7 @@ from workflow import Engine
 from workflow.clock import SHANGHAI, SimulatedClock
 from workflow.scheduler import LeaseKeeper, current_holder, jobs
 from workflow.scheduler.service import build_scheduler, install_jobs
+from workflow.store.scheduler import STALE_CLAIM
 from workflow.store.schema import cases, outbox, scheduler_runs, tasks, visit_keys
 
 LEASE_SECONDS = 3.0
@@ -231,7 +232,7 @@ def test_a_failed_run_gives_its_slot_back_and_a_killed_one_is_taken_over(
         engine.upgrade_schema()
         slot = datetime(2024, 5, 6, 7, 0, tzinfo=SHANGHAI)
 
-        def broken(_engine: Engine, _channels: object) -> jobs.JobResult:
+        def broken(_engine: Engine, _context: jobs.JobContext) -> jobs.JobResult:
             raise RuntimeError("database went away mid-sweep")
 
         monkeypatch.setitem(jobs.JOBS, "timers", jobs.JobSpec("timers", broken, every_seconds=60))
@@ -247,8 +248,15 @@ def test_a_failed_run_gives_its_slot_back_and_a_killed_one_is_taken_over(
             connection.execute(
                 sa.update(scheduler_runs)
                 .where(scheduler_runs.c.id == killed)
-                .values(started_at=datetime.now(SHANGHAI) - jobs.STALE_CLAIM - timedelta(1))
+                .values(started_at=datetime.now(SHANGHAI) - STALE_CLAIM - timedelta(1))
             )
         assert jobs.claim_run(engine, "condolence", slot, "node-c") == killed
-        jobs.finish_run(engine, killed, {})
+        jobs.finish_run(engine, killed, {"opened": 1})
         assert jobs.claim_run(engine, "condolence", slot, "node-d") is None
+
+        # a run that ended incomplete (a timer failed) is taken over at once, by one caller
+        partial = jobs.claim_run(engine, "dispatch", slot, "node-a")
+        assert partial is not None
+        jobs.finish_run(engine, partial, {"problems": ["one timer failed"]})
+        assert jobs.claim_run(engine, "dispatch", slot, "node-b") == partial
+        assert jobs.claim_run(engine, "dispatch", slot, "node-c") is None

@@ -55,7 +55,7 @@ def claim_run(
     row = connection.execute(
         statement.on_conflict_do_update(
             index_elements=[scheduler_runs.c.job, scheduler_runs.c.slot],
-            set_={"holder": holder, "started_at": now, "result": None},
+            set_={"holder": holder, "started_at": now, "result": sa.null()},
             where=sa.and_(
                 scheduler_runs.c.finished_at.is_(None),
                 sa.or_(
