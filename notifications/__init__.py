@@ -3,13 +3,13 @@ delivery channels (file, SMTP, webhook).
 
 A host needs one import line, e.g. ``from notifications import dispatch, build_channels``.
 The engine writes outbox rows with `render` inside a step's transaction; `dispatch` delivers
-them later (``convalescence notifications dispatch``).
-"""
+them later (``convalescence notifications dispatch``) through an outbox port such as
+``workflow.store.outbox.SqlOutbox(engine.db)``.
 
-# The workflow package first: its engine imports notifications.render, so when a program
-# imports this package before workflow, workflow must finish loading before our submodules
-# import from it, or the engine would find notifications.render half-initialised.
-import workflow  # noqa: F401  # isort: skip
+This package depends on the core's ports (`workflow.ports`) and errors only, never on
+`workflow.store` or the engine, and the core imports none of it at module level: the two can be
+imported in either order.
+"""
 
 from notifications.channels import (
     Channel,
@@ -25,6 +25,7 @@ from notifications.masking import mask_address, mask_id_card, mask_phone, mask_t
 from notifications.outbox import OutboxEntry, OutboxMessage, list_entries, retry_dead
 from notifications.render import (
     Rendered,
+    ShippedTemplates,
     check_templates,
     render,
     sample_context,
@@ -42,6 +43,7 @@ __all__ = [
     "OutboxEntry",
     "OutboxMessage",
     "Rendered",
+    "ShippedTemplates",
     "SmtpChannel",
     "TemplateError",
     "WebhookChannel",

@@ -15,6 +15,9 @@ Three short steps per run, so no transaction is held open while a mail server th
 
 A dispatcher killed after claiming loses nothing: its claims expire and a later run delivers
 those rows again, under the same idempotency key, so the receiver can drop a duplicate.
+
+The dispatcher works the outbox through a port (`workflow.ports.OutboxQueue`); the SQL adapter
+is `workflow.store.outbox.SqlOutbox`, so this package never imports the store.
 """
 
 from __future__ import annotations
@@ -25,14 +28,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-import sqlalchemy as sa
-
 from notifications.channels import Channel
 from notifications.errors import DeliveryError
 from notifications.masking import mask_address, mask_text
-from notifications.outbox import DEAD, PENDING, SENDING, SENT, OutboxMessage, write_connection
-from workflow.clock import Clock
-from workflow.store.schema import outbox
+from notifications.outbox import OutboxMessage
+from workflow.ports import Clock, OutboxQueue
 
 log = logging.getLogger(__name__)
 
@@ -112,7 +112,7 @@ class RetryPolicy:
 
 
 def dispatch(
-    db: sa.Engine,
+    outbox: OutboxQueue,
     channels: Mapping[str, Channel],
     clock: Clock,
     *,
@@ -124,20 +124,31 @@ def dispatch(
 ) -> DispatchReport:
     """Deliver up to ``batch`` due notices once; returns what happened.
 
-    ``db`` must come from `workflow.store.database.create_engine` (or be `Engine.db`), whose
-    SQLite set-up turns the write option into ``BEGIN IMMEDIATE``. ``channels`` maps the
-    outbox's ``channel`` values to channels; rows for other channels stay pending.
+    ``outbox`` is the queue, e.g. ``SqlOutbox(engine.db)`` (`workflow.store.outbox`).
+    ``channels`` maps the outbox's ``channel`` values to channels; rows for other channels
+    stay pending.
     """
     if batch < 1 or max_attempts < 1:
         raise ValueError("batch and max_attempts must be at least 1")
     policy = RetryPolicy(max_attempts, base_delay, max_delay)
     names = sorted(channels)
-    messages, abandoned = _claim(
-        db, names, now=clock.now(), batch=batch, lease=lease, max_attempts=max_attempts
+    now = clock.now()
+    rows, abandoned = outbox.claim(
+        names,
+        now=now,
+        batch=batch,
+        lease=lease,
+        max_attempts=max_attempts,
+        # A row whose claim ran out after its last allowed attempt killed (or hung) every
+        # dispatcher that tried it: stop there rather than crash the next one too.
+        abandoned_error="the dispatcher stopped during delivery on every attempt "
+        f"({max_attempts}); check the channel before retrying",
     )
+    claimed_until = now + lease
+    messages = [OutboxMessage.from_row(row) for row in rows]
     sent = expired = 0
     failures: list[Failure] = []
-    for message, claimed_until in messages:
+    for message in messages:
         if clock.now() >= claimed_until:
             # Another dispatcher may already have re-claimed it; delivering now could run
             # beside that one. Leave it: the expired claim makes it due again.
@@ -146,7 +157,7 @@ def dispatch(
         try:
             channels[message.channel].deliver(message)
         except DeliveryError as error:
-            failure = _record_failure(db, message, clock, error, policy)
+            failure = _record_failure(outbox, message, clock, error, policy)
         except Exception as error:
             # A channel bug (or a library error it did not translate) must not stop the batch
             # or lose the row: it is recorded like a retryable failure, with its type, so the
@@ -155,9 +166,9 @@ def dispatch(
             unexpected = DeliveryError(
                 message.channel, f"{type(error).__name__}: {error}", retryable=True
             )
-            failure = _record_failure(db, message, clock, unexpected, policy)
+            failure = _record_failure(outbox, message, clock, unexpected, policy)
         else:
-            if _record_sent(db, message, clock.now()):
+            if _record_sent(outbox, message, clock.now()):
                 sent += 1
             continue
         if failure is not None:
@@ -170,88 +181,13 @@ def dispatch(
         dead=dead,
         expired=expired,
         abandoned=abandoned,
-        unrouted=_count_unrouted(db, names, clock.now()),
+        unrouted=outbox.count_unrouted(names, now=clock.now()),
         failures=tuple(failures),
     )
 
 
-def _due(now: datetime) -> sa.ColumnElement[bool]:
-    return sa.and_(
-        outbox.c.next_attempt_at <= now,
-        sa.or_(
-            outbox.c.status == PENDING,
-            sa.and_(outbox.c.status == SENDING, outbox.c.claimed_until <= now),
-        ),
-    )
-
-
-def _claim(
-    db: sa.Engine,
-    names: list[str],
-    *,
-    now: datetime,
-    batch: int,
-    lease: timedelta,
-    max_attempts: int,
-) -> tuple[list[tuple[OutboxMessage, datetime]], int]:
-    claimed_until = now + lease
-    with write_connection(db) as connection, connection.begin():
-        query = (
-            sa.select(outbox.c.id, outbox.c.status, outbox.c.attempts)
-            .where(_due(now), outbox.c.channel.in_(names))
-            .order_by(outbox.c.next_attempt_at, outbox.c.id)
-            .limit(batch)
-        )
-        if connection.dialect.name == "postgresql":
-            query = query.with_for_update(skip_locked=True)
-        rows = connection.execute(query).all()
-        # A row whose claim ran out after its last allowed attempt killed (or hung) every
-        # dispatcher that tried it: stop there rather than crash the next one too.
-        abandoned = [r.id for r in rows if r.status == SENDING and r.attempts >= max_attempts]
-        if abandoned:
-            connection.execute(
-                sa.update(outbox)
-                .where(outbox.c.id.in_(abandoned))
-                .values(
-                    status=DEAD,
-                    claimed_until=None,
-                    last_error="the dispatcher stopped during delivery on every attempt "
-                    f"({max_attempts}); check the channel before retrying",
-                )
-            )
-        ids = [r.id for r in rows if r.id not in set(abandoned)]
-        if not ids:
-            return [], len(abandoned)
-        connection.execute(
-            sa.update(outbox)
-            .where(outbox.c.id.in_(ids))
-            .values(status=SENDING, claimed_until=claimed_until, attempts=outbox.c.attempts + 1)
-        )
-        claimed = connection.execute(
-            sa.select(outbox)
-            .where(outbox.c.id.in_(ids))
-            .order_by(outbox.c.next_attempt_at, outbox.c.id)
-        ).all()
-    return [(OutboxMessage.from_row(r._mapping), claimed_until) for r in claimed], len(abandoned)
-
-
-def _ours(message: OutboxMessage) -> sa.ColumnElement[bool]:
-    """The row is still under this run's claim: nobody re-claimed it after ours expired."""
-    return sa.and_(
-        outbox.c.id == message.id,
-        outbox.c.status == SENDING,
-        outbox.c.attempts == message.attempts,
-    )
-
-
-def _record_sent(db: sa.Engine, message: OutboxMessage, now: datetime) -> bool:
-    with write_connection(db) as connection, connection.begin():
-        result = connection.execute(
-            sa.update(outbox)
-            .where(_ours(message))
-            .values(status=SENT, sent_at=now, claimed_until=None)
-        )
-    if result.rowcount != 1:
+def _record_sent(outbox: OutboxQueue, message: OutboxMessage, now: datetime) -> bool:
+    if not outbox.mark_sent(message.id, message.attempts, now=now):
         log.warning("outbox %s: delivered, but its claim was taken over meanwhile", message.id)
         return False
     log.info(
@@ -267,20 +203,20 @@ def _record_sent(db: sa.Engine, message: OutboxMessage, now: datetime) -> bool:
 
 
 def _record_failure(
-    db: sa.Engine, message: OutboxMessage, clock: Clock, error: DeliveryError, policy: RetryPolicy
+    outbox: OutboxQueue,
+    message: OutboxMessage,
+    clock: Clock,
+    error: DeliveryError,
+    policy: RetryPolicy,
 ) -> Failure | None:
     now = clock.now()
     text = mask_text(error.message)[:MAX_ERROR_LENGTH]
     give_up = not error.retryable or message.attempts >= policy.max_attempts
     next_attempt_at = None if give_up else now + policy.backoff(message.attempts)
-    values: dict[str, Any] = {"claimed_until": None, "last_error": text}
-    if next_attempt_at is None:
-        values["status"] = DEAD
-    else:
-        values |= {"status": PENDING, "next_attempt_at": next_attempt_at}
-    with write_connection(db) as connection, connection.begin():
-        result = connection.execute(sa.update(outbox).where(_ours(message)).values(**values))
-    if result.rowcount != 1:
+    recorded = outbox.mark_failed(
+        message.id, message.attempts, error=text, next_attempt_at=next_attempt_at
+    )
+    if not recorded:
         log.warning("outbox %s: failed, and its claim was taken over meanwhile", message.id)
         return None
     log.warning(
@@ -300,11 +236,3 @@ def _record_failure(
         retryable=error.retryable,
         next_attempt_at=next_attempt_at,
     )
-
-
-def _count_unrouted(db: sa.Engine, names: list[str], now: datetime) -> int:
-    query = sa.select(sa.func.count()).select_from(outbox).where(_due(now))
-    if names:
-        query = query.where(outbox.c.channel.not_in(names))
-    with db.connect() as connection, connection.begin():
-        return int(connection.execute(query).scalar_one())

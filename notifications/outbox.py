@@ -2,7 +2,8 @@
 and putting dead letters back in the queue.
 
 The engine writes outbox rows in the transaction of the step that causes them; everything here
-runs later, in its own short transactions, and never touches a case.
+runs later, through the outbox ports (`workflow.ports.OutboxLog`, `OutboxQueue`; the SQL
+adapter is `workflow.store.outbox.SqlOutbox`), and never touches a case.
 """
 
 from __future__ import annotations
@@ -12,16 +13,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import sqlalchemy as sa
-
 from notifications.masking import mask_address, mask_text
-from workflow.clock import Clock
 from workflow.errors import InputError, NotFoundError
-from workflow.store.database import WRITE
-from workflow.store.schema import outbox
+from workflow.ports import OUTBOX_STATUSES, Clock, OutboxLog
 
-PENDING, SENDING, SENT, DEAD = "pending", "sending", "sent", "dead"
-STATUSES = (PENDING, SENDING, SENT, DEAD)
+PENDING, SENDING, SENT, DEAD = STATUSES = OUTBOX_STATUSES
 
 
 @dataclass(frozen=True)
@@ -81,31 +77,18 @@ class OutboxEntry:
         }
 
 
-def write_connection(db: sa.Engine) -> sa.Connection:
-    """A connection whose next transaction takes SQLite's write lock up front (BEGIN
-    IMMEDIATE), as `Engine.transaction(write=True)` does; PostgreSQL ignores the option."""
-    connection = db.connect()
-    connection.execution_options(**{WRITE: True})
-    return connection
-
-
 def list_entries(
-    db: sa.Engine, *, status: str | None = None, case_id: int | None = None, limit: int = 100
+    outbox: OutboxLog, *, status: str | None = None, case_id: int | None = None, limit: int = 100
 ) -> list[OutboxEntry]:
     """Newest first, so the officer sees what just happened before older history."""
     if status is not None and status not in STATUSES:
         raise InputError(f"status {status!r} is not one of {', '.join(STATUSES)}", field="status")
-    query = sa.select(outbox).order_by(outbox.c.id.desc()).limit(limit)
-    if status is not None:
-        query = query.where(outbox.c.status == status)
-    if case_id is not None:
-        query = query.where(outbox.c.case_id == case_id)
-    with db.connect() as connection, connection.begin():
-        return [OutboxEntry.from_row(row._mapping) for row in connection.execute(query)]
+    rows = outbox.entries(status=status, case_id=case_id, limit=limit)
+    return [OutboxEntry.from_row(row) for row in rows]
 
 
 def retry_dead(
-    db: sa.Engine, clock: Clock, ids: Sequence[int] = (), *, all_dead: bool = False
+    outbox: OutboxLog, clock: Clock, ids: Sequence[int] = (), *, all_dead: bool = False
 ) -> list[int]:
     """Put dead letters back in the queue, due now, with their attempts reset; returns the ids.
 
@@ -116,24 +99,10 @@ def retry_dead(
     """
     if not ids and not all_dead:
         raise InputError("name the outbox ids to retry, or pass --all-dead", field="ids")
-    with write_connection(db) as connection, connection.begin():
-        if all_dead:
-            query = sa.select(outbox.c.id).where(outbox.c.status == DEAD)
-            chosen = list(connection.execute(query.order_by(outbox.c.id)).scalars())
-        else:
-            query = sa.select(outbox.c.id, outbox.c.status).where(outbox.c.id.in_(set(ids)))
-            found = {row.id: row.status for row in connection.execute(query)}
-            for missing in sorted(set(ids) - found.keys()):
-                raise NotFoundError("通知 outbox message", missing)
-            alive = {i: s for i, s in found.items() if s != DEAD}
-            if alive:
-                listed = ", ".join(f"{i} is {s}" for i, s in sorted(alive.items()))
-                raise InputError(f"only dead messages can be retried: {listed}", field="ids")
-            chosen = sorted(found)
-        if chosen:
-            connection.execute(
-                sa.update(outbox)
-                .where(outbox.c.id.in_(chosen), outbox.c.status == DEAD)
-                .values(status=PENDING, attempts=0, next_attempt_at=clock.now(), claimed_until=None)
-            )
-    return chosen
+    outcome = outbox.retry_dead(None if all_dead else list(ids), now=clock.now())
+    for missing in outcome.missing:
+        raise NotFoundError("通知 outbox message", missing)
+    if outcome.not_dead:
+        listed = ", ".join(f"{i} is {s}" for i, s in sorted(outcome.not_dead.items()))
+        raise InputError(f"only dead messages can be retried: {listed}", field="ids")
+    return list(outcome.requeued)

@@ -149,6 +149,9 @@ ENVIRONMENT = ImmutableSandboxedEnvironment(
     trim_blocks=True,
     lstrip_blocks=True,
     finalize=_finalize,
+    # The shipped files do not change while a process runs: no stat per render (and per
+    # include) to ask whether they did. A deployment restarts to ship new templates.
+    auto_reload=False,
 )
 ENVIRONMENT.filters.update(article_zh=article_zh, zh_date=zh_date, lines=as_lines)
 
@@ -254,6 +257,25 @@ def check_templates(names: Iterable[str]) -> list[str]:
     return problems
 
 
+class ShippedTemplates:
+    """The shipped notices as definition validation sees them (`workflow.ports.TemplateCheck`).
+
+    Whoever loads definitions for real (the engine's registry, ``definitions validate``) passes
+    one in; `workflow.definition` itself never imports this package."""
+
+    def names(self) -> frozenset[str]:
+        return template_names()
+
+    def problems(self, name: str) -> list[str]:
+        return list(_template_problems(name))
+
+
+@cache
+def _template_problems(name: str) -> tuple[str, ...]:
+    """Shipped templates do not change while the process runs: render each sample once."""
+    return tuple(check_templates([name]))
+
+
 # -- internals ----------------------------------------------------------------------------
 
 
@@ -272,9 +294,17 @@ def _unknown(name: str) -> str:
     return f"no such notice (no {missing}; shipped: {shipped})"
 
 
+@functools.cache
+def _compiled(environment: jinja2.Environment, file_name: str) -> jinja2.Template:
+    """The compiled template, looked up once per (environment, file): a step with notices
+    renders without Jinja's loader, name lookup or cache bookkeeping. Failures are not cached
+    (`functools.cache` keeps only returned values), so a broken file is reported every time."""
+    return environment.get_template(file_name)
+
+
 def _render_file(name: str, file_name: str, context: Mapping[str, Any]) -> str:
     try:
-        template = ENVIRONMENT.get_template(file_name)
+        template = _compiled(ENVIRONMENT, file_name)
     except jinja2.TemplateSyntaxError as error:
         message = error.message or str(error)
         raise TemplateError(

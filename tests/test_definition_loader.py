@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from definitions import bundled_directory
-from notifications.render import template_names
+from notifications.render import ShippedTemplates, template_names
 from workflow import DefinitionError
 from workflow.definition.loader import load_definition_file, load_definition_text
 from workflow.definition.model import Definition
@@ -25,7 +25,7 @@ def line_of(text: str, needle: str, nth: int = 0) -> int:
 
 @pytest.mark.parametrize("path", SHIPPED, ids=[p.name for p in SHIPPED])
 def test_every_shipped_definition_is_valid(path: Path) -> None:
-    definition = load_definition_file(path)
+    definition = load_definition_file(path, templates=ShippedTemplates())
     assert definition.policy.document
     assert not any(s.terminal for s in definition.states if s.name == definition.initial)
 
@@ -57,7 +57,7 @@ def test_the_convalescence_states_follow_article_7_in_order() -> None:
 
 def _problems(text: str) -> list[str]:
     with pytest.raises(DefinitionError) as err:
-        load_definition_text(text, "broken.yaml")
+        load_definition_text(text, "broken.yaml", templates=ShippedTemplates())
     return [str(p) for p in err.value.problems]
 
 
@@ -262,6 +262,16 @@ class _BrokenTemplates:
         if name == "approval_notice":
             return ["notifications/templates/approval_notice.txt.j2:7: 'evidnce' is undefined"]
         return []
+
+
+def test_without_a_template_check_template_names_are_not_checked() -> None:
+    """The loader takes the check as a port (workflow.ports.TemplateCheck): a stored text,
+    checked when it was first loaded, is read again without rendering anything."""
+    text = VALID.replace(
+        "{template: refusal_notice, to: cadre}", "{template: refusal_notise, to: cadre}"
+    )
+    assert load_definition_text(text, "x.yaml").name == "honor_convalescence"
+    assert any("unknown template 'refusal_notise'" in p for p in _problems(text))
 
 
 def test_a_template_that_fails_to_render_is_reported_where_it_is_used() -> None:

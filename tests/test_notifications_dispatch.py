@@ -41,6 +41,7 @@ from notifications.outbox import OutboxMessage, list_entries, retry_dead
 from workflow import Engine, SimulatedClock
 from workflow.clock import SHANGHAI
 from workflow.errors import InputError, NotFoundError
+from workflow.store.outbox import SqlOutbox
 from workflow.store.schema import outbox
 
 START = datetime(2024, 5, 6, 9, 30, tzinfo=SHANGHAI)
@@ -154,11 +155,11 @@ def test_smtp_delivers_every_message_once(db: sa.Engine, smtp_server: tuple[Inbo
     keys = add_rows(db, 12, channel="smtp", html=True)
     channel = SmtpChannel("127.0.0.1", port, "荣誉疗养 <notices@dcf.example.org>")
 
-    report = dispatch(db, {"smtp": channel}, clock, batch=5)
+    report = dispatch(SqlOutbox(db), {"smtp": channel}, clock, batch=5)
     assert (report.claimed, report.sent) == (5, 5)
-    while dispatch(db, {"smtp": channel}, clock, batch=5).claimed:
+    while dispatch(SqlOutbox(db), {"smtp": channel}, clock, batch=5).claimed:
         pass
-    assert dispatch(db, {"smtp": channel}, clock).claimed == 0  # nothing is sent twice
+    assert dispatch(SqlOutbox(db), {"smtp": channel}, clock).claimed == 0  # nothing is sent twice
 
     ids = Counter(message["Message-ID"] for message in inbox.messages)
     assert len(ids) == 12
@@ -185,7 +186,7 @@ def test_smtp_refusals_die_and_deferrals_retry(
     clock = SimulatedClock(START)
     addresses = ["nobody@example.org", "busy@example.org", None]
     keys = add_rows(db, 3, channel="smtp", address=lambda i: addresses[i])
-    report = dispatch(db, {"smtp": SmtpChannel("127.0.0.1", port)}, clock)
+    report = dispatch(SqlOutbox(db), {"smtp": SmtpChannel("127.0.0.1", port)}, clock)
     assert (report.sent, report.dead, report.retrying) == (0, 2, 1)
     rows = rows_by_key(db)
     assert rows[keys[0]].status == "dead"
@@ -285,21 +286,21 @@ def test_webhook_503s_are_retried_with_backoff_until_delivered_once(
     keys = add_rows(db, 5, channel="webhook")
     channels = {"webhook": WebhookChannel(url, timeout=5)}
 
-    first = dispatch(db, channels, clock)
+    first = dispatch(SqlOutbox(db), channels, clock)
     assert (first.claimed, first.retrying, first.sent) == (5, 5, 0)
     assert all(f.retryable and "503" in f.error for f in first.failures)
     assert {r.next_attempt_at for r in rows_by_key(db).values()} == {START + timedelta(seconds=30)}
-    assert dispatch(db, channels, clock).claimed == 0  # not due yet
+    assert dispatch(SqlOutbox(db), channels, clock).claimed == 0  # not due yet
 
     clock.advance(timedelta(seconds=30))
-    second = dispatch(db, channels, clock)
+    second = dispatch(SqlOutbox(db), channels, clock)
     assert (second.claimed, second.retrying) == (5, 5)
     due = clock.now() + timedelta(seconds=60)  # the wait doubles
     assert {r.next_attempt_at for r in rows_by_key(db).values()} == {due}
     clock.advance(timedelta(seconds=59))
-    assert dispatch(db, channels, clock).claimed == 0
+    assert dispatch(SqlOutbox(db), channels, clock).claimed == 0
     clock.advance(timedelta(seconds=1))
-    third = dispatch(db, channels, clock)
+    third = dispatch(SqlOutbox(db), channels, clock)
     assert (third.claimed, third.sent) == (5, 5)
 
     assert sorted(state.accepted) == sorted(keys)  # each delivered exactly once
@@ -323,7 +324,7 @@ def test_webhook_400_is_dead_at_once_with_the_error_masked(
     state.answer = lambda key, n: (400, "invalid phone 13812345678")
     clock = SimulatedClock(START)
     (key,) = add_rows(db, 1, channel="webhook", address=lambda i: "13812345678")
-    report = dispatch(db, {"webhook": WebhookChannel(url)}, clock)
+    report = dispatch(SqlOutbox(db), {"webhook": WebhookChannel(url)}, clock)
     assert (report.dead, report.retrying) == (1, 0)
     assert not report.failures[0].retryable
     row = rows_by_key(db)[key]
@@ -331,7 +332,7 @@ def test_webhook_400_is_dead_at_once_with_the_error_masked(
     assert "400" in row.last_error
     assert "138****5678" in row.last_error
     assert "13812345678" not in row.last_error
-    (entry,) = list_entries(db, status="dead")
+    (entry,) = list_entries(SqlOutbox(db), status="dead")
     assert entry.address == "138****5678"
 
 
@@ -344,30 +345,31 @@ def test_dead_letter_after_max_attempts_and_retry_revives(
     keys = add_rows(db, 2, channel="webhook")
     channels = {"webhook": WebhookChannel(url)}
     for attempt in range(1, 4):
-        report = dispatch(db, channels, clock, max_attempts=3)
+        report = dispatch(SqlOutbox(db), channels, clock, max_attempts=3)
         assert report.claimed == 2
         assert report.dead == (2 if attempt == 3 else 0)
         clock.advance(timedelta(hours=1))
     assert statuses(db) == {"dead": 2}
-    assert dispatch(db, channels, clock, max_attempts=3).claimed == 0
+    assert dispatch(SqlOutbox(db), channels, clock, max_attempts=3).claimed == 0
 
     with pytest.raises(InputError, match="name the outbox ids"):
-        retry_dead(db, clock, [])
-    assert retry_dead(db, clock, [rows_by_key(db)[keys[0]].id]) == [rows_by_key(db)[keys[0]].id]
-    assert retry_dead(db, clock, all_dead=True) == [rows_by_key(db)[keys[1]].id]
+        retry_dead(SqlOutbox(db), clock, [])
+    queue = SqlOutbox(db)
+    assert retry_dead(queue, clock, [rows_by_key(db)[keys[0]].id]) == [rows_by_key(db)[keys[0]].id]
+    assert retry_dead(queue, clock, all_dead=True) == [rows_by_key(db)[keys[1]].id]
     rows = rows_by_key(db)
     assert {(r.status, r.attempts) for r in rows.values()} == {("pending", 0)}
     assert all(r.last_error for r in rows.values())  # why it died stays visible
 
     state.answer = lambda key, n: (200, "ok")
-    assert dispatch(db, channels, clock, max_attempts=3).sent == 2
+    assert dispatch(SqlOutbox(db), channels, clock, max_attempts=3).sent == 2
     assert statuses(db) == {"sent": 2}
     assert sorted(state.accepted) == sorted(keys)
     sent_id = rows_by_key(db)[keys[0]].id
     with pytest.raises(InputError, match=f"{sent_id} is sent"):
-        retry_dead(db, clock, [sent_id])
+        retry_dead(SqlOutbox(db), clock, [sent_id])
     with pytest.raises(NotFoundError):
-        retry_dead(db, clock, [sent_id, 999_999])
+        retry_dead(SqlOutbox(db), clock, [sent_id, 999_999])
 
 
 def test_two_dispatchers_at_once_never_deliver_a_row_twice(
@@ -382,7 +384,7 @@ def test_two_dispatchers_at_once_never_deliver_a_row_twice(
 
     def run() -> None:
         try:
-            while dispatch(db, channels, clock, batch=4).claimed:
+            while dispatch(SqlOutbox(db), channels, clock, batch=4).claimed:
                 pass
         except BaseException as error:
             errors.append(error)
@@ -405,8 +407,10 @@ from notifications.channels import WebhookChannel
 from notifications.dispatch import dispatch
 from workflow.clock import SystemClock
 from workflow.store.database import create_engine
+from workflow.store.outbox import SqlOutbox
 
-dispatch(create_engine(sys.argv[1]), {"webhook": WebhookChannel(sys.argv[2])}, SystemClock())
+outbox = SqlOutbox(create_engine(sys.argv[1]))
+dispatch(outbox, {"webhook": WebhookChannel(sys.argv[2])}, SystemClock())
 """
 
 
@@ -433,9 +437,10 @@ def test_a_dispatcher_killed_mid_batch_loses_nothing(
 
     state.delay = 0.0
     channels = {"webhook": WebhookChannel(url)}
-    assert dispatch(db, channels, SimulatedClock(now)).claimed == 0  # still under its claim
+    # still under its claim
+    assert dispatch(SqlOutbox(db), channels, SimulatedClock(now)).claimed == 0
     later = SimulatedClock(now + timedelta(minutes=6))  # the 5-minute claim has expired
-    report = dispatch(db, channels, later)
+    report = dispatch(SqlOutbox(db), channels, later)
     assert report.sent == len(interrupted)
     assert statuses(db) == {"sent": 8}
 
@@ -463,10 +468,10 @@ def test_a_claim_that_runs_out_is_handed_over_not_overwritten(db: sa.Engine) -> 
             delivered.append((self.who, message.idempotency_key))
             if self.who == "first" and len(delivered) == 1:
                 clock.advance(timedelta(minutes=6))  # this delivery outlives the lease
-                second = dispatch(db, {"slow": Slow("second")}, clock)
+                second = dispatch(SqlOutbox(db), {"slow": Slow("second")}, clock)
                 assert (second.claimed, second.sent) == (4, 4)
 
-    first = dispatch(db, {"slow": Slow("first")}, clock)
+    first = dispatch(SqlOutbox(db), {"slow": Slow("first")}, clock)
     assert (first.claimed, first.sent, first.expired) == (4, 0, 3)
     assert delivered == [("first", keys[0])] + [("second", key) for key in keys]
     assert {(r.status, r.attempts) for r in rows_by_key(db).values()} == {("sent", 2)}
@@ -479,7 +484,7 @@ def test_a_row_whose_dispatcher_always_dies_becomes_dead(db: sa.Engine) -> None:
         connection.execute(
             sa.update(outbox).values(status="sending", attempts=6, claimed_until=START)
         )
-    report = dispatch(db, {"file": FileChannel("/nonexistent")}, clock)
+    report = dispatch(SqlOutbox(db), {"file": FileChannel("/nonexistent")}, clock)
     assert (report.claimed, report.abandoned) == (0, 1)
     row = rows_by_key(db)[key]
     assert row.status == "dead"
@@ -490,7 +495,7 @@ def test_rows_for_an_unconfigured_channel_wait(db: sa.Engine, tmp_path: Path) ->
     clock = SimulatedClock(START)
     add_rows(db, 3, channel="smtp")
     add_rows(db, 1, channel="file", prefix="file")
-    report = dispatch(db, {"file": FileChannel(tmp_path)}, clock)
+    report = dispatch(SqlOutbox(db), {"file": FileChannel(tmp_path)}, clock)
     assert (report.claimed, report.sent, report.unrouted) == (1, 1, 3)
     assert statuses(db) == {"pending": 3, "sent": 1}
 
@@ -503,7 +508,7 @@ def test_file_channel_writes_notices_an_officer_can_open(db: sa.Engine, tmp_path
     keys = add_rows(db, 3, channel="file", html=True, prefix="case/7:approve")
     directory = tmp_path / "notices"
     channel = FileChannel(directory)
-    assert dispatch(db, {"file": channel}, clock).sent == 3
+    assert dispatch(SqlOutbox(db), {"file": channel}, clock).sent == 3
 
     files = sorted(p.name for p in directory.iterdir())
     assert len(files) == 6  # one .txt and one .html each, no temporary files left

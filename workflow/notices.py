@@ -1,9 +1,13 @@
-"""Turn a step's declared notices into outbox rows, inside the step's own transaction.
+"""The notices a step (or a scheduler timer) sends, as outbox rows written in its transaction.
 
 Rendering happens here, when the step commits, so a notice says what was true at that moment;
-the dispatcher only delivers. Recipients are resolved from the cadre record (cadre, family
-contact) or the case's filing (agency, county), and a channel is picked per role; addresses
-stay in the outbox, and every listing masks them.
+the dispatcher (``notifications``) only delivers. Recipients are resolved from the cadre record
+(cadre, family contact) or the case's filing (agency, county), and a channel is picked per role;
+addresses stay in the outbox, and every listing masks them.
+
+Rendering goes through a port (`workflow.ports.NoticeRenderer`): the caller may pass its own;
+by default the shipped Jinja2 templates (``notifications.render.render``) are used, imported on
+first use so that importing the core does not import the notifications package.
 """
 
 from __future__ import annotations
@@ -12,8 +16,8 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from notifications.render import render
 from workflow.definition.model import Definition, NoticeSpec, StepSpec
+from workflow.ports import NoticeRenderer
 
 DEFAULT_CHANNEL = "file"
 
@@ -29,8 +33,12 @@ def notice_rows(
     now: datetime,
     reason: str | None,
     routing: Mapping[str, str],
+    render: NoticeRenderer | None = None,
 ) -> list[dict[str, Any]]:
     """One outbox row per notice the step declares; empty when it declares none."""
+    if not step.notify:
+        return []
+    render = render or shipped_renderer()
     return [
         _row(
             notice,
@@ -43,6 +51,7 @@ def notice_rows(
             now=now,
             reason=reason,
             routing=routing,
+            render=render,
         )
         for notice in step.notify
     ]
@@ -60,6 +69,7 @@ def _row(
     now: datetime,
     reason: str | None,
     routing: Mapping[str, str],
+    render: NoticeRenderer,
 ) -> dict[str, Any]:
     return notice_row(
         key=f"case-{case['id']}-{seq}-{notice.template}-{notice.to}",
@@ -72,6 +82,7 @@ def _row(
         now=now,
         reason=reason,
         routing=routing,
+        render=render,
     )
 
 
@@ -87,6 +98,7 @@ def notice_row(
     now: datetime,
     reason: str | None,
     routing: Mapping[str, str],
+    render: NoticeRenderer | None = None,
 ) -> dict[str, Any]:
     """One rendered outbox row; steps and the scheduler's timers share it, so a template sees
     the same context whoever sends it. ``key`` is the idempotency key channels receive."""
@@ -116,7 +128,7 @@ def notice_row(
         "now": now.isoformat(),
         "reason": reason,
     }
-    rendered = render(template, context, html=True)
+    rendered = (render or shipped_renderer())(template, context, html=True)
     return {
         "idempotency_key": key,
         "case_id": case["id"],
@@ -133,6 +145,15 @@ def notice_row(
         "next_attempt_at": now,
         "created_at": now,
     }
+
+
+def shipped_renderer() -> NoticeRenderer:
+    """The notices shipped with the ``notifications`` package (sandboxed Jinja2, compiled
+    templates cached). Imported here, on first use, because ``notifications`` imports
+    `workflow` modules: a module-level import would make the two packages import each other."""
+    from notifications.render import render  # noqa: PLC0415
+
+    return render
 
 
 def recipient(

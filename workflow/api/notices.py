@@ -15,6 +15,7 @@ from notifications.outbox import STATUSES, list_entries
 from workflow.api.auth import Caller, Svc
 from workflow.api.errors import Forbidden, responses
 from workflow.api.models import NotificationOut
+from workflow.store.outbox import SqlOutbox
 
 router = APIRouter(tags=["notifications"])
 
@@ -42,5 +43,5 @@ def list_notifications(
             f"{actor.name}的权限限于“{actor.scope}”：请用 case_id 指明本范围内的案件"
             "（缺少权限 notifications:read@全部）",
         )
-    entries = list_entries(engine.db, status=status, case_id=case_id, limit=limit)
+    entries = list_entries(SqlOutbox(engine.db), status=status, case_id=case_id, limit=limit)
     return [NotificationOut.model_validate(entry.to_json()) for entry in entries]

@@ -14,6 +14,7 @@ import click
 from rich.table import Table
 
 from definitions import bundled_directory
+from notifications.render import ShippedTemplates
 from workflow.cli import output
 from workflow.contrib.mermaid import to_mermaid
 from workflow.definition.catalog import Catalog
@@ -98,7 +99,9 @@ def check_files(files: Sequence[Path]) -> list[FileReport]:
     reports = {str(path): FileReport(path) for path in files}
     for report in reports.values():
         try:
-            report.definition = load_definition_file(report.path)
+            # every notice a definition names must exist and render (issue 11: the loader
+            # takes the check as a port; the command wires the shipped templates in)
+            report.definition = load_definition_file(report.path, templates=ShippedTemplates())
         except DefinitionError as error:
             report.problems += error.problems
     loaded = [r.definition for r in reports.values() if r.definition is not None]

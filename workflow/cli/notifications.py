@@ -22,6 +22,7 @@ from notifications.render import render, sample_context, template_names
 from workflow.cli import output
 from workflow.cli.db import open_engine
 from workflow.engine import Engine
+from workflow.store.outbox import SqlOutbox
 
 POLL_SECONDS = 10.0
 
@@ -63,11 +64,12 @@ def dispatch_command(
     """Deliver due notices through their channels; without --once, keep polling until Ctrl-C."""
     engine = _ready_engine()
     channels = build_channels(ChannelSettings.from_env())
+    outbox = SqlOutbox(engine.db)
     total = DispatchReport()
     try:
         while True:
             report = dispatch(
-                engine.db, channels, engine.clock, batch=batch, max_attempts=max_attempts
+                outbox, channels, engine.clock, batch=batch, max_attempts=max_attempts
             )
             total = total + report
             if not as_json and (report.claimed or report.abandoned):
@@ -124,7 +126,9 @@ def _print_report(report: DispatchReport, *, final: bool = False) -> None:
 @output.json_option
 def list_command(*, status: str | None, case_id: int | None, limit: int, as_json: bool) -> None:
     """Notices in the outbox, newest first, with masked addresses."""
-    entries = list_entries(_ready_engine().db, status=status, case_id=case_id, limit=limit)
+    entries = list_entries(
+        SqlOutbox(_ready_engine().db), status=status, case_id=case_id, limit=limit
+    )
     if as_json:
         output.print_json([entry.to_json() for entry in entries])
         return
@@ -174,7 +178,7 @@ def retry_command(*, ids: tuple[int, ...], all_dead: bool, as_json: bool) -> Non
     if ids and all_dead:
         raise click.UsageError("give IDs or --all-dead, not both")
     engine = _ready_engine()
-    revived = retry_dead(engine.db, engine.clock, ids, all_dead=all_dead)
+    revived = retry_dead(SqlOutbox(engine.db), engine.clock, ids, all_dead=all_dead)
     if as_json:
         output.print_json({"retried": revived})
         return

@@ -16,6 +16,7 @@ from pathlib import Path
 from workflow.definition.loader import load_definition_file
 from workflow.definition.model import Definition
 from workflow.errors import DefinitionError, NotFoundError, Problem
+from workflow.ports import TemplateCheck
 
 
 class Catalog:
@@ -44,13 +45,17 @@ class Catalog:
         self._by_name = {name: dict(sorted(v.items())) for name, v in by_name.items()}
 
     @classmethod
-    def from_directories(cls, directories: Iterable[Path]) -> Catalog:
+    def from_directories(
+        cls, directories: Iterable[Path], *, templates: TemplateCheck | None = None
+    ) -> Catalog:
+        """Every ``*.yaml`` in ``directories``; ``templates`` checks the notices they name
+        (the caller wires ``notifications.render.ShippedTemplates()``; see `loader`)."""
         files = sorted({p.resolve() for d in directories for p in Path(d).glob("*.yaml")}, key=str)
         definitions: list[Definition] = []
         problems: list[Problem] = []
         for file in files:
             try:
-                definitions.append(load_definition_file(file))
+                definitions.append(load_definition_file(file, templates=templates))
             except DefinitionError as error:
                 problems += error.problems
         if problems:

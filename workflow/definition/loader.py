@@ -17,8 +17,7 @@ from typing import Any, cast
 
 import jsonschema
 
-from notifications.render import check_templates, template_names
-from workflow.definition.checks import TemplateCheck, graph_problems
+from workflow.definition.checks import graph_problems
 from workflow.definition.model import (
     Definition,
     FieldSpec,
@@ -41,6 +40,7 @@ from workflow.definition.policy_rules import (
 )
 from workflow.definition.yaml_source import Located, Path, parse_yaml
 from workflow.errors import DefinitionError, Problem
+from workflow.ports import TemplateCheck
 from workflow.rules import RULES
 
 
@@ -52,29 +52,15 @@ def _validator() -> jsonschema.Draft202012Validator:
     return jsonschema.Draft202012Validator(schema)
 
 
-def load_definition_file(path: str | FsPath) -> Definition:
+def load_definition_file(
+    path: str | FsPath, *, templates: TemplateCheck | None = None
+) -> Definition:
     file = FsPath(path)
     try:
         text = file.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise DefinitionError([Problem(str(file), 1, 1, f"cannot read the file: {exc}")]) from exc
-    return load_definition_text(text, str(file))
-
-
-class _ShippedTemplates:
-    """The notifications package's templates, as definition validation sees them."""
-
-    def names(self) -> frozenset[str]:
-        return template_names()
-
-    def problems(self, name: str) -> list[str]:
-        return list(_template_problems(name))
-
-
-@cache
-def _template_problems(name: str) -> tuple[str, ...]:
-    """Shipped templates do not change while the process runs; render each sample once."""
-    return tuple(check_templates([name]))
+    return load_definition_text(text, str(file), templates=templates)
 
 
 def load_definition_text(
@@ -84,6 +70,14 @@ def load_definition_text(
     known_guards: Mapping[str, object] | None = None,
     templates: TemplateCheck | None = None,
 ) -> Definition:
+    """The definition in ``text``, or a `DefinitionError` listing every problem.
+
+    ``templates`` checks the notices the definition names (they exist, and render against a
+    sample and a sparse context). Whoever loads definitions to run or validate them passes the
+    real check (``notifications.render.ShippedTemplates()``); without one, template names are
+    not checked, as for a stored text that was checked when it was first loaded. The check is
+    passed in, not imported, so reading a definition does not load the notifications package.
+    """
     located = parse_yaml(text, source_name)
     problems = list(located.problems)
     if located.data is not None:
@@ -92,7 +86,7 @@ def load_definition_text(
             problems += graph_problems(
                 located,
                 RULES if known_guards is None else known_guards,
-                _ShippedTemplates() if templates is None else templates,
+                templates,
             )
         else:
             problems.append(located.problem((), "a definition must be a mapping of keys"))

@@ -32,6 +32,7 @@ from workflow.errors import RuleRefused
 from workflow.reports import write_performance_report
 from workflow.scheduler.jobs import JobContext, run_due
 from workflow.store.database import create_engine
+from workflow.store.outbox import SqlOutbox
 
 CYCLE_START = date(2024, 3, 4)
 CYCLE_END = date(2025, 12, 31)  # art. 9: at most two years; art. 21: the policy's last day
@@ -73,7 +74,7 @@ def _deliver_notices(engine: Engine, directory: Path) -> tuple[Path, int]:
     channels = {"file": FileChannel(target)}
     delivered = 0
     while True:
-        report = dispatch(engine.db, channels, engine.clock, batch=500)
+        report = dispatch(SqlOutbox(engine.db), channels, engine.clock, batch=500)
         delivered += report.sent
         if report.claimed == 0:
             return target, delivered

@@ -33,6 +33,7 @@ from workflow.errors import WorkflowError
 from workflow.scheduler.condolence import sweep_condolence
 from workflow.scheduler.timers import sweep_timers
 from workflow.store import scheduler as store
+from workflow.store.outbox import SqlOutbox
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +75,7 @@ def _dispatch(engine: Engine, context: JobContext) -> JobResult:
     channels = channels if channels is not None else build_channels(ChannelSettings.from_env())
     total = DispatchReport()
     while True:
-        report = dispatch(engine.db, channels, engine.clock, batch=DEFAULT_BATCH)
+        report = dispatch(SqlOutbox(engine.db), channels, engine.clock, batch=DEFAULT_BATCH)
         total = total + report
         if report.claimed < DEFAULT_BATCH:
             break
