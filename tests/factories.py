@@ -36,7 +36,7 @@ REGISTRATION = {"plan_level": "city"}  # the default cadre holds a class-2 merit
 CONSENT = {"family_member": "张丽", "relation": "女儿"}
 # The approval names a batch; its dates (2024-06-03 to 06-09), place and province are copied
 # from the batch row (A6.2). Tests seed that batch with plans_setup.seed_batch.
-APPROVAL = {"batch_id": 1}
+APPROVAL: dict[str, Any] = {"batch_id": 1}
 BATCH_START, BATCH_END = "2024-06-03", "2024-06-09"
 AGREEMENT = {"agreement_no": "LC-2024-001", "signed_on": "2024-05-20"}
 INSURANCE = {

@@ -344,7 +344,10 @@ def pg_harness(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Harness]:
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def harness(request: pytest.FixtureRequest) -> Harness:
     """Either module database, for the read checks that run on both backends."""
-    return request.getfixturevalue(f"{'pg' if request.param == 'postgresql' else 'sqlite'}_harness")
+    chosen: Harness = request.getfixturevalue(
+        f"{'pg' if request.param == 'postgresql' else 'sqlite'}_harness"
+    )
+    return chosen
 
 
 def _attempt(h: Harness, step: Step, case_id: int | None, cadre_id: str, actor: str) -> Any:

@@ -32,7 +32,7 @@ TOKENS = {
     "auditor-token": "auditor:周审",
 }
 ATTENDANCE = {"checked_in_on": "2024-06-03"}
-EVALUATION = {"satisfaction": 5}
+EVALUATION: dict[str, Any] = {"satisfaction": 5}
 STEPS = 7  # open + six steps: the version a case ends at
 
 

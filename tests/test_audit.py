@@ -90,7 +90,7 @@ def test_the_engine_writes_an_intact_chain(populated: tuple[Engine, int, int]) -
     with engine.db.connect() as connection:
         rows = connection.execute(sa.select(history).order_by(history.c.id)).all()
     assert rows[0].prev_hash == GENESIS
-    assert rows[1].prev_hash == rows[0].hash == history_hash(GENESIS, rows[0]._mapping)
+    assert rows[1].prev_hash == rows[0].hash == history_hash(GENESIS, rows[0]._asdict())
     assert {walked_id, excepted_id} == {r.case_id for r in rows}
 
     result = CliRunner().invoke(main, ["--db", engine_url(engine), "audit", "verify"])

@@ -13,8 +13,8 @@ from workflow.definition.loader import load_definition_file
 from workflow.eligibility import explain, highest_tier
 
 DEFINITION = load_definition_file(bundled_directory() / "honor_convalescence.yaml")
+assert DEFINITION.rules is not None
 RULES = DEFINITION.rules
-assert RULES is not None
 ON = date(2024, 6, 3)
 
 

@@ -5,6 +5,7 @@ family member (A7.2), and the explanation stored with the case (A4.2)."""
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -72,7 +73,7 @@ def test_registration_for_a_level_the_tier_does_not_reach_is_refused(engine: Eng
     ],
 )
 def test_registration_refusals_cite_their_article(
-    engine: Engine, changes: dict[str, object], article: str
+    engine: Engine, changes: dict[str, Any], article: str
 ) -> None:
     engine.put_cadres([cadre(**changes)])
     with pytest.raises(RuleRefused) as refused:
@@ -296,7 +297,7 @@ def test_a20_1_retired_ncos_are_treated_exactly_as_cadres(engine: Engine, catego
 def test_the_same_exception_granted_twice_is_bad_input_with_one_record(engine: Engine) -> None:
     engine.put_cadres([cadre(birth_date=OLD)])
     case_id = consented(engine)
-    grant = {"actor": "city_officer:钱处长", "reason": "体检合格"}
+    grant: dict[str, Any] = {"actor": "city_officer:钱处长", "reason": "体检合格"}
     engine.grant_exception(case_id, "under_age_limit_on_first_day", **grant)
     with pytest.raises(InputError) as again:
         engine.grant_exception(case_id, "under_age_limit_on_first_day", **grant)
