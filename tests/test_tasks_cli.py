@@ -116,4 +116,5 @@ def test_a_day_beyond_the_holiday_data_exits_5_after_running_everything_else(url
     jobs = json.loads(result.stdout)["jobs"]
     assert jobs["timers"]["calendar_missing"] == 2031
     assert jobs["timers"]["waiting"] == 6  # 2 + 4 working-day timers of the two definitions
-    assert jobs["dispatch"] is not None and "error" not in jobs["dispatch"]
+    assert jobs["dispatch"] is not None
+    assert "error" not in jobs["dispatch"]
