@@ -15,7 +15,7 @@ import click
 
 from workflow.calendar import CalendarDataError, WorkingCalendar
 from workflow.cli import output
-from workflow.cli.db import Settings
+from workflow.cli.settings import Settings
 from workflow.clock import shanghai_date
 from workflow.scheduler.calendar_watch import calendar_status
 

@@ -1,5 +1,5 @@
-"""The database side of the CLI: the global settings, the one place an `Engine` is built, and
-``convalescence db upgrade``.
+"""The database side of the CLI: the one place an `Engine` is built, and ``convalescence db
+upgrade``. (`Settings`, the global options, live in `workflow.cli.settings`.)
 
 SQLite is the zero-set-up default, so an officer's first command creates the file and its schema
 (``auto_upgrade``). PostgreSQL is shared by many nodes and officers: there the schema changes only
@@ -8,43 +8,15 @@ when someone runs ``db upgrade`` on purpose, and every other command says so unt
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import datetime
-from pathlib import Path
-
 import click
 
-from workflow.calendar import WorkingCalendar, default_calendar
 from workflow.cli import output
-from workflow.clock import Clock, SimulatedClock, SystemClock
+from workflow.cli.settings import Settings
 from workflow.engine import Engine
 from workflow.store.connectivity import is_sqlite_url as is_sqlite
 from workflow.store.connectivity import masked_url as masked
-from workflow.store.database import resolve_url
 
-
-@dataclass
-class Settings:
-    """The group's global options, kept on ``ctx.obj`` for every subcommand."""
-
-    db: str | None = None
-    now: datetime | None = None
-    holidays: Path | None = None  # --holidays / $CONVALESCENCE_HOLIDAYS: next years' notices
-    _calendar: WorkingCalendar | None = field(default=None, repr=False)
-
-    @property
-    def url(self) -> str:
-        return resolve_url(self.db)
-
-    def calendar(self) -> WorkingCalendar:
-        """The built-in holiday notices with the office's file laid over them, read once per
-        command (a bad file is refused with every problem, exit 2, before anything runs)."""
-        if self._calendar is None:
-            self._calendar = default_calendar(self.holidays)
-        return self._calendar
-
-    def clock(self) -> Clock:
-        return SimulatedClock(self.now) if self.now is not None else SystemClock()
+__all__ = ["Settings", "db", "is_sqlite", "masked", "open_engine"]
 
 
 def open_engine() -> Engine:

@@ -3,36 +3,70 @@
 Every failure the engine raises on purpose is a `WorkflowError` whose class carries its exit
 code, so the boundary below is the only place that turns errors into exit statuses: commands
 never catch, print and exit on their own, and no traceback reaches an officer.
+
+Command groups load on first use (`LazyGroup`): ``convalescence --help`` lists them from the
+table below without importing the engine, the database layer or FastAPI, and a command imports
+only its own module. Global options may also follow the command (``cases list --db URL``).
 """
 
 from __future__ import annotations
 
 import logging
 from datetime import datetime
+from importlib import import_module
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from workflow.calendar import HOLIDAYS_VAR
 from workflow.cli import output
-from workflow.cli import plans as plan_commands
-from workflow.cli import serve as serve_commands
-from workflow.cli.audit import audit
-from workflow.cli.cadres import cadres
-from workflow.cli.calendar import calendar
-from workflow.cli.cases import cases
-from workflow.cli.db import Settings, db
-from workflow.cli.definitions import definitions
-from workflow.cli.demo import demo
-from workflow.cli.eligibility import eligibility
-from workflow.cli.notifications import notifications
-from workflow.cli.report import report
-from workflow.cli.scheduler import scheduler
-from workflow.cli.tasks import tasks
+from workflow.cli.settings import HOLIDAYS_VAR, Settings
 from workflow.clock import as_shanghai
 from workflow.errors import WorkflowError, error_json
-from workflow.store.connectivity import DatabaseUnreachable, masked_url, unreachable_reason
+
+if TYPE_CHECKING:
+    from sqlalchemy.exc import OperationalError
+
+# command -> (module:attribute, one-line help shown by --help without importing the module)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "db": ("workflow.cli.db:db", "建库与迁移 / create or migrate the schema"),
+    "definitions": (
+        "workflow.cli.definitions:definitions",
+        "流程定义：校验、查看、状态图 / validate, show, diagram",
+    ),
+    "cadres": ("workflow.cli.cadres:cadres", "军休干部名册导入 / import the roster"),
+    "eligibility": (
+        "workflow.cli.eligibility:eligibility",
+        "资格说明（第四、八条） / explain eligibility (art. 4, 8)",
+    ),
+    "cases": ("workflow.cli.cases:cases", "案件：报名、办理、查看 / open, step and read cases"),
+    "plans": ("workflow.cli.plans:plans", "年度计划（第三条） / annual plans (art. 3)"),
+    "contractors": (
+        "workflow.cli.plans:contractors",
+        "承办单位（第十条） / contractors (art. 10)",
+    ),
+    "batches": ("workflow.cli.plans:batches", "疗养批次（第六条） / batches (art. 6)"),
+    "tasks": ("workflow.cli.tasks:tasks", "待办任务 / follow-up tasks"),
+    "notifications": (
+        "workflow.cli.notifications:notifications",
+        "通知：发送、查看、重试 / dispatch, list, retry notices",
+    ),
+    "scheduler": (
+        "workflow.cli.scheduler:scheduler",
+        "定时任务：期限、走访、通知（第九条） / timers, visits, delivery (art. 9)",
+    ),
+    "calendar": (
+        "workflow.cli.calendar:calendar",
+        "工作日数据：年份、节假日 / working-day data: years, holidays",
+    ),
+    "report": ("workflow.cli.report:report", "报表（第十八条） / reports (art. 18)"),
+    "audit": ("workflow.cli.audit:audit", "审计链校验（A19.1） / verify the audit chain"),
+    "serve": ("workflow.cli.serve:serve", "启动 REST API 服务 / serve the REST API"),
+    "tokens": ("workflow.cli.serve:tokens", "API 令牌 / API tokens"),
+    "demo": ("workflow.cli.demo:demo", "演示：模拟一个疗养周期 / simulate a whole cycle"),
+}
+# global options that may also be written after the command; each takes one value
+GLOBAL_OPTIONS = ("--db", "--now", "--holidays")
 
 EXIT_CODES = """\b
 Exit codes:
@@ -59,8 +93,53 @@ def parse_moment(
         raise click.BadParameter(f"{value!r} is not a date-time such as 2024-05-01T09:00") from None
 
 
-class ErrorBoundary(click.Group):
-    """Turns the engine's errors and an unreachable database into a message and an exit code."""
+def hoist_global_options(args: list[str]) -> list[str]:
+    """Move global options written after the command to the front, where click expects them:
+    ``cases list --db URL`` means ``--db URL cases list``. (``scheduler run --now`` has the
+    same meaning either way.) Nothing after a ``--`` is touched."""
+    if not args or args[0].startswith("-"):
+        return args
+    front: list[str] = []
+    rest: list[str] = []
+    index = 0
+    while index < len(args):
+        arg = args[index]
+        if arg == "--":
+            rest.extend(args[index:])
+            break
+        name = arg.split("=", 1)[0]
+        if name in GLOBAL_OPTIONS:
+            takes_next = "=" not in arg and index + 1 < len(args)
+            front.extend(args[index : index + 2] if takes_next else [arg])
+            index += 2 if takes_next else 1
+            continue
+        rest.append(arg)
+        index += 1
+    return front + rest
+
+
+class LazyGroup(click.Group):
+    """The top-level group: loads each command on first use and turns the engine's errors and
+    an unreachable database into a message and an exit code."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in COMMANDS:
+            return None
+        module, attribute = COMMANDS[cmd_name][0].split(":")
+        command = getattr(import_module(module), attribute)
+        assert isinstance(command, click.Command)
+        return command
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = [(name, text) for name, (_, text) in COMMANDS.items()]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        return super().parse_args(ctx, hoist_global_options(args))
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -70,13 +149,21 @@ class ErrorBoundary(click.Group):
             if output.wants_json(ctx):
                 output.print_json(error_json(error))
             ctx.exit(error.exit_code)
-        except DatabaseUnreachable as error:
+        except Exception as error:
+            # the database layer is loaded by then if this is its error; importing it here keeps
+            # it out of commands that never touch a database
+            from workflow.store.connectivity import DatabaseUnreachable  # noqa: PLC0415
+
+            if not isinstance(error, DatabaseUnreachable):
+                raise
             _report_unreachable(ctx, error)
             ctx.exit(BAD_INPUT)
 
 
-def _report_unreachable(ctx: click.Context, error: DatabaseUnreachable) -> None:
+def _report_unreachable(ctx: click.Context, error: OperationalError) -> None:
     """One line naming the database and the driver's reason; the password never shows."""
+    from workflow.store.connectivity import masked_url, unreachable_reason  # noqa: PLC0415
+
     url = ctx.ensure_object(Settings).url
     reason, shown = unreachable_reason(url, error), masked_url(url)
     output.print_database_error(shown, reason)
@@ -84,7 +171,7 @@ def _report_unreachable(ctx: click.Context, error: DatabaseUnreachable) -> None:
         output.print_json(output.database_error_json(shown, reason))
 
 
-@click.group(cls=ErrorBoundary, epilog=EXIT_CODES)
+@click.group(cls=LazyGroup, epilog=EXIT_CODES)
 @click.option(
     "--db",
     "db_url",
@@ -117,19 +204,3 @@ def main(
     ctx.obj = Settings(db=db_url, now=now, holidays=holidays)
     if holidays is not None:
         ctx.obj.calendar()  # a bad file stops every command at once, naming each problem
-
-
-main.add_command(db)
-main.add_command(definitions)
-main.add_command(cases)
-main.add_command(demo)
-main.add_command(eligibility)
-main.add_command(cadres)
-main.add_command(notifications)
-main.add_command(scheduler)
-main.add_command(tasks)
-main.add_command(report)
-main.add_command(audit)
-main.add_command(calendar)
-plan_commands.register(main)
-serve_commands.register(main)

@@ -1,0 +1,71 @@
+"""The command line starts cheaply: ``--help`` lists every command without loading the engine,
+the database layer, Jinja2 or FastAPI, and each listed command loads its own module only.
+Global options may follow the command as well as precede it."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import click
+import pytest
+from click.testing import CliRunner
+
+from workflow.cli.main import COMMANDS, hoist_global_options, main
+
+HEAVY = ("sqlalchemy", "jinja2", "fastapi", "alembic", "workflow.engine")
+
+
+def test_help_loads_none_of_the_heavy_modules() -> None:
+    code = (
+        "import sys\n"
+        "from workflow.cli.main import main\n"
+        "try:\n"
+        "    main(['--help'])\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        f"print([m for m in {HEAVY!r} if m in sys.modules])\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip().splitlines()[-1] == "[]", result.stdout
+
+
+def test_every_listed_command_loads_and_the_help_lists_them_all() -> None:
+    help_text = CliRunner().invoke(main, ["--help"]).output
+    for name in COMMANDS:
+        command = main.get_command(click.Context(main), name)
+        assert isinstance(command, click.Command), name
+        assert command.name == name
+        assert name in help_text
+    assert main.get_command(click.Context(main), "no-such-command") is None
+
+
+@pytest.mark.parametrize(
+    ("args", "hoisted"),
+    [
+        (["cases", "list", "--db", "X"], ["--db", "X", "cases", "list"]),
+        (["cases", "list", "--db=X", "--json"], ["--db=X", "cases", "list", "--json"]),
+        (
+            ["scheduler", "run", "--once", "--now", "2024-05-06T10:00"],
+            ["--now", "2024-05-06T10:00", "scheduler", "run", "--once"],
+        ),
+        (["--db", "X", "cases", "list"], ["--db", "X", "cases", "list"]),
+        (["cases", "fire", "1", "x", "--", "--db"], ["cases", "fire", "1", "x", "--", "--db"]),
+    ],
+)
+def test_global_options_may_follow_the_command(args: list[str], hoisted: list[str]) -> None:
+    assert hoist_global_options(args) == hoisted
+
+
+def test_a_global_option_after_the_command_takes_effect(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'after.db'}"
+    result = CliRunner().invoke(main, ["calendar", "status", "--now", "2026-11-02T09:00", "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["today"] == "2026-11-02"
+    result = CliRunner().invoke(main, ["cases", "list", "--json", "--db", url])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "after.db").exists()
