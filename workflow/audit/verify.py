@@ -1,8 +1,9 @@
 """Re-read every audit record and check its hash chain (A19.1): the first broken record, or how
 much was checked.
 
-Rows are streamed in keyset pages (history by case and seq, merged with the cases and the case
-exceptions in the same order), so memory stays flat however long the history is. Checks, per
+Rows are streamed in keyset pages by `workflow.store.audit` (history by case and seq, merged
+here with the cases and the case exceptions in the same order), so memory stays flat however
+long the history is; this module runs no SQL itself. Checks, per
 case: each row's content against its hash (an edit), each ``prev_hash`` against the row before
 (a rewritten predecessor), seq without gaps (a deleted row), the last seq against the case's
 version (deleted last rows), and each case exception against the grant_exception history row of
@@ -22,8 +23,6 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import sqlalchemy as sa
-
 from workflow.audit.chain import (
     GENESIS,
     batch_exception_hash,
@@ -31,7 +30,7 @@ from workflow.audit.chain import (
     history_hash,
 )
 from workflow.errors import TamperedError
-from workflow.store.schema import batch_exceptions, case_exceptions, cases, history
+from workflow.store import audit as store
 
 CHUNK = 1000
 GRANT_EXCEPTION = "grant_exception"
@@ -117,16 +116,14 @@ class Report:
         return self.broken is None
 
 
-def verify(connection: sa.Connection, *, chunk: int = CHUNK) -> Report:
+def verify(rows: store.AuditRows) -> Report:
     """Check every chain; stops at the first broken record.
 
-    Run it in one read transaction (REPEATABLE READ on PostgreSQL; SQLite's read transactions
-    are snapshots) so a step committed midway cannot look like a missing row.
+    ``rows`` come from one read-only snapshot (`workflow.store.audit.snapshot`), so a step
+    committed midway cannot look like a missing row.
     """
     counter = _Counter()
-    broken = _verify_cases(connection, chunk, counter) or _verify_batches(
-        connection, chunk, counter
-    )
+    broken = _verify_cases(rows, counter) or _verify_batches(rows, counter)
     return Report(
         records=counter.records,
         cases=counter.cases,
@@ -147,20 +144,10 @@ class _Counter:
         self.digest.update(f"{kind}:{key}:{head}\n".encode())
 
 
-def _verify_cases(connection: sa.Connection, chunk: int, counter: _Counter) -> Break | None:
-    rows = _Peekable(
-        _stream(connection, sa.select(history), (history.c.case_id, history.c.seq), chunk)
-    )
-    grants = _Peekable(
-        _stream(
-            connection,
-            sa.select(case_exceptions),
-            (case_exceptions.c.case_id, case_exceptions.c.seq),
-            chunk,
-        )
-    )
-    case_rows = sa.select(cases.c.id, cases.c.version, cases.c.chain_head)
-    for case in _stream(connection, case_rows, (cases.c.id,), chunk):
+def _verify_cases(source: store.AuditRows, counter: _Counter) -> Break | None:
+    rows = _Peekable(source.history())
+    grants = _Peekable(source.case_exceptions())
+    for case in source.case_heads():
         for stray, table in ((rows.peek(), "history"), (grants.peek(), "case_exceptions")):
             if stray is not None and stray.case_id < case.id:
                 return Break(table, stray.case_id, stray.seq, "orphan")
@@ -217,11 +204,10 @@ def _matches(history_row: Any, grant: Any) -> bool:
     )
 
 
-def _verify_batches(connection: sa.Connection, chunk: int, counter: _Counter) -> Break | None:
-    keys = (batch_exceptions.c.batch_id, batch_exceptions.c.id)
+def _verify_batches(source: store.AuditRows, counter: _Counter) -> Break | None:
     batch: int | None = None
     prev = GENESIS
-    for row in _stream(connection, sa.select(batch_exceptions), keys, chunk):
+    for row in source.batch_exceptions():
         if row.batch_id != batch:
             if batch is not None:
                 counter.head("batch", batch, prev)
@@ -238,36 +224,6 @@ def _verify_batches(connection: sa.Connection, chunk: int, counter: _Counter) ->
     return None
 
 
-def _stream(
-    connection: sa.Connection,
-    query: sa.Select[Any],
-    keys: tuple[sa.ColumnElement[Any], ...],
-    chunk: int,
-) -> Iterator[Any]:
-    """Rows in key order, ``chunk`` at a time: each page starts after the last key seen, so no
-    cursor stays open and memory does not grow with the table."""
-    last: tuple[Any, ...] | None = None
-    while True:
-        page = query.order_by(*keys).limit(chunk)
-        if last is not None:
-            page = page.where(_after(keys, last))
-        rows = connection.execute(page).all()
-        yield from rows
-        if len(rows) < chunk:
-            return
-        last = tuple(rows[-1]._mapping[key] for key in keys)
-
-
-def _after(
-    keys: tuple[sa.ColumnElement[Any], ...], last: tuple[Any, ...]
-) -> sa.ColumnElement[bool]:
-    first, *rest = keys
-    later: sa.ColumnElement[bool] = first > last[0]
-    if not rest:
-        return later
-    return sa.or_(later, sa.and_(first == last[0], _after(tuple(rest), last[1:])))
-
-
 class _Peekable:
     """An iterator with one row of look-ahead, for merging streams ordered by case id."""
 
@@ -282,13 +238,9 @@ class _Peekable:
         self._next = next(self._rows, None)
 
 
-def verify_database(db: sa.Engine, *, chunk: int = CHUNK) -> Report:
+def verify_database(db: store.Db, *, chunk: int = CHUNK) -> Report:
     """`verify` on a connection of its own, read-only, on one snapshot of the database: a step
-    committed while the check runs must not look like a deleted row."""
-    snapshot = (
-        {"isolation_level": "REPEATABLE READ", "postgresql_readonly": True}
-        if db.dialect.name == "postgresql"
-        else {}
-    )
-    with db.connect().execution_options(**snapshot) as connection, connection.begin():
-        return verify(connection, chunk=chunk)
+    committed while the check runs must not look like a deleted row. ``chunk`` is the page
+    size of each stream."""
+    with store.snapshot(db, chunk=chunk) as rows:
+        return verify(rows)

@@ -25,8 +25,7 @@ def audit() -> None:
 def verify_command(*, as_json: bool) -> None:
     """Check every hash chain; exit 6 naming the first broken record."""
     engine = open_engine()
-    with engine.transaction(write=False):
-        pass  # refuses a database without the schema, like every other command
+    engine.ensure_schema()  # refuses a database without the schema, like every other command
     report = verify_database(engine.db)
     if report.broken is not None:
         raise report.broken.error()

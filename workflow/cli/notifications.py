@@ -35,8 +35,7 @@ def notifications() -> None:
 def _ready_engine() -> Engine:
     """The engine, with its schema checked (and, on SQLite, created) before the outbox is used."""
     engine = open_engine()
-    with engine.transaction():
-        pass
+    engine.ensure_schema()
     return engine
 
 
