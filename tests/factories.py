@@ -6,7 +6,7 @@ from typing import Any
 
 
 def cadre(cadre_id: str = "LC-DCF-0001", **overrides: Any) -> dict[str, Any]:
-    """A roster record (shared/policy/roster-format.md) that passes every rule by default."""
+    """A roster record (docs/roster-formats.md) that passes every rule by default."""
     record: dict[str, Any] = {
         "id": cadre_id,
         "name": "张建国",

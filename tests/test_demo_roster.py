@@ -1,6 +1,6 @@
 """The generated roster: reproducible, in the documented shape, and covering every path of art. 4/8.
 
-The shape checker and the tier reading below are written from shared/policy/roster-format.md and
+The shape checker and the tier reading below are written from docs/roster-formats.md and
 art. 4 directly, not from the generator, so they check it rather than repeat it.
 """
 

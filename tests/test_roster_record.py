@@ -1,4 +1,4 @@
-"""One roster record, field by field, against shared/policy/roster-format.md.
+"""One roster record, field by field, against the record format of docs/roster-formats.md.
 
 Table-driven: each row of a table changes one thing in the format's own example and says which
 field must be named and what the message must say. The expectations are written from the format
