@@ -1,15 +1,24 @@
-"""The plan and batch rules at their boundaries, table-driven; no database."""
+"""The plan and batch rules at their boundaries, table-driven; no database. The figures are the
+bundled definition's ``rules.limits`` and ``contractor_exit_score``, read through
+`workflow.policy` as the service reads them."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 
 import pytest
 
+from definitions import bundled_directory
+from workflow import policy
+from workflow.definition.loader import load_definition_file
 from workflow.plans import rules
 from workflow.plans.rules import Validity
 
 D = date(2024, 6, 1)
+RULES = load_definition_file(bundled_directory() / "honor_convalescence.yaml").rules
+LIMITS = policy.limits(RULES)
+EXIT_SCORE = policy.exit_score(RULES)
 
 
 @pytest.mark.parametrize(
@@ -22,7 +31,7 @@ D = date(2024, 6, 1)
     ],
 )
 def test_days_including_travel(end: date, article: str | None) -> None:
-    refusal = rules.check_dates(D, end)
+    refusal = rules.check_dates(D, end, LIMITS)
     assert (refusal.article if refusal else None) == article
 
 
@@ -36,7 +45,7 @@ def test_days_including_travel(end: date, article: str | None) -> None:
     ],
 )
 def test_batch_size(cadres: int, exceptions: set[str], refused: bool) -> None:
-    refusal = rules.check_size(cadres, exceptions)
+    refusal = rules.check_size(cadres, exceptions, LIMITS)
     assert (refusal is not None) == refused
     if refusal:
         assert (refusal.article, refusal.rule) == ("A6.2", "over_50")
@@ -46,12 +55,13 @@ def test_batch_size(cadres: int, exceptions: set[str], refused: bool) -> None:
     ("province", "exceptions", "refused"),
     [
         pytest.param("山东", set(), False, id="shandong"),
+        pytest.param("山东省", set(), False, id="shandong-with-province-suffix"),
         pytest.param("江苏", set(), True, id="jiangsu-refused"),
         pytest.param("江苏", {"out_of_province"}, False, id="jiangsu-with-exception"),
     ],
 )
 def test_province(province: str, exceptions: set[str], refused: bool) -> None:
-    refusal = rules.check_province(province, exceptions)
+    refusal = rules.check_province(province, exceptions, LIMITS)
     assert (refusal is not None) == refused
     if refusal:
         assert refusal.article == "A6.2"
@@ -122,7 +132,7 @@ def test_contractor_papers(
     ],
 )
 def test_contractor_exit(scores: list[int], refused: bool) -> None:
-    refusal = rules.check_contractor_standing(scores)
+    refusal = rules.check_contractor_standing(scores, EXIT_SCORE)
     assert (refusal is not None) == refused
     if refusal:
         assert refusal.article == "A18.3"
@@ -134,10 +144,11 @@ def test_contractor_exit(scores: list[int], refused: bool) -> None:
         pytest.param(date(2024, 1, 1), date(2025, 12, 31), False, id="two-years"),
         pytest.param(date(2024, 1, 1), date(2026, 1, 1), True, id="two-years-and-a-day"),
         pytest.param(date(2024, 2, 29), date(2026, 2, 28), False, id="from-leap-day"),
+        pytest.param(date(2024, 2, 29), date(2026, 3, 1), True, id="from-leap-day-too-long"),
     ],
 )
 def test_cycle_at_most_two_years(start: date, end: date, refused: bool) -> None:
-    refusal = rules.check_cycle("c", start, end)
+    refusal = rules.check_cycle("c", start, end, LIMITS)
     assert (refusal is not None) == refused
     if refusal:
         assert refusal.article == "A9.1"
@@ -148,3 +159,21 @@ def test_plan_cycle_must_be_known() -> None:
     refusal = rules.check_known_cycle("2026", ["2023", "2024-2025"])
     assert refusal is not None
     assert refusal.article == "A9.1"
+
+
+def test_the_figures_are_the_definitions() -> None:
+    """A6.2, A8.2, A9.1, A18.3: one home, the definition's rules block."""
+    assert (LIMITS.batch_max_days, LIMITS.batch_max_cadres, LIMITS.home_province) == (7, 50, "山东")
+    assert (LIMITS.age_limit, LIMITS.cycle_max_years, EXIT_SCORE) == (80, 2, 60.0)
+
+
+def test_a_successor_policy_with_other_figures_applies_them() -> None:
+    """A successor policy is a new file: the same rules apply its figures, not 7/50/山东."""
+    successor = replace(LIMITS, batch_max_days=5, batch_max_cadres=30, home_province="河北")
+    assert rules.check_dates(D, date(2024, 6, 5), successor) is None
+    assert rules.check_dates(D, date(2024, 6, 6), successor) is not None
+    assert rules.check_size(31, set(), successor) is not None
+    assert rules.check_province("山东", set(), successor) is not None
+    assert rules.check_province("河北", set(), successor) is None
+    longer = replace(LIMITS, cycle_max_years=3)
+    assert rules.check_cycle("c", date(2024, 1, 1), date(2026, 12, 31), longer) is None

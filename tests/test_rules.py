@@ -23,7 +23,9 @@ def ctx(
 ) -> GuardContext:
     record = {"name": "张建国", "birth_date": "1950-03-12", "health": HEALTHY}
     record.update(cadre or {})
-    return GuardContext(today=today, policy=POLICY, cadre=record, evidence=evidence)
+    return GuardContext(
+        today=today, policy=POLICY, cadre=record, evidence=evidence, rules=DEFINITION.rules
+    )
 
 
 def verdict(rule: str, context: GuardContext) -> str | None:

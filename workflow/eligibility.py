@@ -12,9 +12,10 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+from workflow import policy
 from workflow.definition.model import PolicyInfo
 from workflow.definition.policy_rules import Criterion, PolicyRules
-from workflow.facts import AGE_LIMIT, age_in_full_years, as_date, health_problems
+from workflow.facts import age_in_full_years, as_date, health_problems, reaches_age_limit
 
 NO_TIER = "none"
 _LEVEL_NAMES = {
@@ -125,7 +126,7 @@ def explain(
             else "、".join(problems) + "，不适宜参加疗养",
         )
     )
-    reasons.append(_age_reason(cadre, on))
+    reasons.append(_age_reason(cadre, on, rules))
     in_force = policy.in_force_on(on)
     until = policy.effective_until.isoformat() if policy.effective_until else "长期"
     reasons.append(
@@ -239,16 +240,14 @@ def _category_reason(cadre: Mapping[str, Any], rules: PolicyRules) -> Reason:
     return _reason(clause, "category_covered", passed, message)
 
 
-def _age_reason(cadre: Mapping[str, Any], on: date) -> Reason:
+def _age_reason(cadre: Mapping[str, Any], on: date, rules: PolicyRules) -> Reason:
     birth = as_date(cadre.get("birth_date"))
     if birth is None:
         return _reason("A8.2", "under_age_limit_on_first_day", False, "缺少有效的出生日期")
-    age = age_in_full_years(birth, on)
-    passed = age < AGE_LIMIT
+    age, limit = age_in_full_years(birth, on), policy.limits(rules).age_limit
+    passed = not reaches_age_limit(age, limit)
     message = f"{on.isoformat()} 时年满{age}周岁，" + (
-        f"在{AGE_LIMIT}周岁以下"
-        if passed
-        else f"已达{AGE_LIMIT}周岁，原则上不参加（可按例外程序审批）"
+        f"在{limit}周岁以下" if passed else f"已达{limit}周岁，原则上不参加（可按例外程序审批）"
     )
     return _reason("A8.2", "under_age_limit_on_first_day", passed, message)
 

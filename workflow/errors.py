@@ -114,7 +114,7 @@ class ConflictError(WorkflowError):
         self,
         *,
         case_id: int,
-        expected_version: int,
+        expected_version: int | None,  # None: the caller did not say (a seat race, store)
         actual_version: int | None,
         changed: str | None = None,
     ):

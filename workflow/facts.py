@@ -10,8 +10,6 @@ from collections.abc import Mapping
 from datetime import date
 from typing import Any
 
-AGE_LIMIT = 80  # art. 8: 80周岁以下
-
 _HEALTH_PROBLEMS = {
     "infectious": "患有传染病",
     "mental": "患有精神疾病",
@@ -25,6 +23,14 @@ def age_in_full_years(birth: date, on: date) -> int:
     if (on.month, on.day) < (birth.month, birth.day):
         years -= 1
     return years
+
+
+def reaches_age_limit(age: int, limit: int) -> bool:
+    """Whether ``age`` in full years on the first day is at the A8.2 limit or over it, so the
+    cadre needs an exception. The limit itself is the definition's (``rules.limits.age_limit``,
+    read through `workflow.policy`); this is the one place that compares against it, for the
+    guard and the eligibility explainer alike."""
+    return age >= limit
 
 
 def health_problems(cadre: Mapping[str, Any]) -> list[str]:

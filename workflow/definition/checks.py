@@ -9,20 +9,13 @@ from __future__ import annotations
 
 from collections import defaultdict, deque
 from collections.abc import Iterator, Mapping
-from datetime import date, timedelta
-from typing import Any, Protocol
+from datetime import date
+from typing import Any
 
 from workflow.definition.yaml_source import Located, Path
 from workflow.errors import Problem
-
-
-class TemplateCheck(Protocol):
-    """What validation needs from the notifications package (kept as a port, so definition
-    checks can be tested without rendering anything)."""
-
-    def names(self) -> frozenset[str]: ...
-
-    def problems(self, name: str) -> list[str]: ...
+from workflow.policy import cycle_last_day, cycle_too_long
+from workflow.ports import TemplateCheck
 
 
 def _scope_and_seat_problems(
@@ -432,11 +425,27 @@ def rules_problems(
                     ("rules", "participation_states", index), f"unknown state '{state}'"
                 )
             )
-    problems += _cycle_problems(located, _list(rules.get("cycles")))
+    for permission, holders in (rules.get("permissions") or {}).items():
+        for role in holders if isinstance(holders, dict) else ():
+            if roles is not None and role not in roles:
+                problems.append(
+                    located.problem(
+                        ("rules", "permissions", permission, role),
+                        f"unknown role '{role}'",
+                        key=True,
+                    )
+                )
+    limits = rules.get("limits")
+    years = limits.get("cycle_max_years") if isinstance(limits, dict) else None
+    problems += _cycle_problems(
+        located, _list(rules.get("cycles")), years if isinstance(years, int) else None
+    )
     return problems
 
 
-def _cycle_problems(located: Located, cycles: list[Any]) -> list[Problem]:
+def _cycle_problems(located: Located, cycles: list[Any], years: int | None) -> list[Problem]:
+    """Cycles are real, ordered, do not overlap and last at most ``years`` (A9.1, the
+    definition's ``limits.cycle_max_years``; None when the schema already refused it)."""
     problems: list[Problem] = []
     spans: list[tuple[date, date, int]] = []
     for index, cycle in enumerate(cycles):
@@ -452,13 +461,13 @@ def _cycle_problems(located: Located, cycles: list[Any]) -> list[Problem]:
         if end < start:
             problems.append(located.problem((*path, "end"), "cycle ends before it starts"))
             continue
-        limit = _two_years_after(start)
-        if end >= limit:
+        if years is not None and cycle_too_long(start, end, years):
+            last = cycle_last_day(start, years)
             problems.append(
                 located.problem(
                     (*path, "end"),
-                    f"a cycle lasts at most two years (A9.1): from {start.isoformat()} it must "
-                    f"end by {(limit - timedelta(days=1)).isoformat()}",
+                    f"a cycle lasts at most {years} years (A9.1): from {start.isoformat()} it "
+                    f"must end by {last.isoformat()}",
                 )
             )
         for other_start, other_end, other_index in spans:
@@ -467,10 +476,3 @@ def _cycle_problems(located: Located, cycles: list[Any]) -> list[Problem]:
                 problems.append(located.problem(path, f"cycle overlaps the cycle on line {line}"))
         spans.append((start, end, index))
     return problems
-
-
-def _two_years_after(start: date) -> date:
-    try:
-        return start.replace(year=start.year + 2)
-    except ValueError:  # 29 February
-        return start.replace(year=start.year + 2, day=28) + timedelta(days=1)

@@ -34,7 +34,9 @@ from workflow.definition.policy_rules import (
     Cycle,
     ExceptionRule,
     HonourTest,
+    Limits,
     MeritTest,
+    PermissionScope,
     PolicyRules,
     Tier,
 )
@@ -217,6 +219,11 @@ def _rules(raw: dict[str, Any]) -> PolicyRules:
         ),
         plan_admits={level: tuple(tiers) for level, tiers in raw["plan_admits"].items()},
         contractor_exit_score=raw.get("contractor_exit_score"),
+        limits=Limits(**raw["limits"]) if "limits" in raw else None,
+        permissions={
+            permission: {role: cast(PermissionScope, scope) for role, scope in holders.items()}
+            for permission, holders in raw.get("permissions", {}).items()
+        },
         exceptions=tuple(
             ExceptionRule(rule=e["rule"], article=e["article"], approvers=tuple(e["approvers"]))
             for e in raw.get("exceptions", ())

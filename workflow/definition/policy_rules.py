@@ -7,8 +7,9 @@ A successor policy changes these by writing a new YAML file (A4.5); the evaluato
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
+from typing import Literal
 
 
 @dataclass(frozen=True)
@@ -67,6 +68,22 @@ class Cycle:
 
 
 @dataclass(frozen=True)
+class Limits:
+    """The policy's figures, each read by the rules that cite its article (``rules.limits``)."""
+
+    batch_max_days: int  # A6.2: 每期疗养时间不超过7天（含往返程）
+    batch_max_cadres: int  # A6.2: 一般每批次不超过50人 ("generally": an exception may lift it)
+    home_province: str  # A6.2: 原则上安排在省内 ("in principle": an exception may lift it)
+    age_limit: int  # A8.2: 80周岁以下; how the limit day is counted is `workflow.facts`'s
+    cycle_max_years: int  # A9.1: a cycle spans at most this many years
+
+
+# what a role's scope limits it to, per permission (A5.2): every record, the county plans of
+# its own county and their batches, or its own contractor and that contractor's batches
+PermissionScope = Literal["all", "county", "contractor"]
+
+
+@dataclass(frozen=True)
 class PolicyRules:
     levels: tuple[str, ...]  # lowest first: "or above" means a later index
     categories: dict[str, str]  # category -> the clause that covers it (A2.1, A20.1)
@@ -75,8 +92,11 @@ class PolicyRules:
     exceptions: tuple[ExceptionRule, ...]
     cycles: tuple[Cycle, ...]
     participation_states: tuple[str, ...]  # states that count as taking part (A9.2)
-    # A18.3 gives no figure; the definition sets it (None: the plans module's default)
+    # A18.3 gives no figure; the definition sets it (a contractor's own override wins)
     contractor_exit_score: float | None = None
+    limits: Limits | None = None
+    # A5.2 for plans, contractors and batches: permission -> role -> scope (`workflow.policy`)
+    permissions: dict[str, dict[str, PermissionScope]] = field(default_factory=dict)
 
     def level_rank(self, level: str) -> int:
         return self.levels.index(level)

@@ -1,7 +1,9 @@
 """Pure rules for plans, batches and contractors; each returns a `Refusal` citing its article.
 
 They read plain values, never the database, so the service can run them inside its write
-transaction and the tests can walk every boundary without one.
+transaction and the tests can walk every boundary without one. The figures they apply (A6.2,
+A9.1, A18.3) are the definition's, passed in as `Limits` or a number read through
+`workflow.policy`; none is written here.
 """
 
 from __future__ import annotations
@@ -9,24 +11,37 @@ from __future__ import annotations
 import math
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 
+from workflow.definition.policy_rules import Limits
 from workflow.errors import Refusal
+from workflow.policy import (
+    BATCH_EXCEPTION_RULES,
+    BATCH_EXCEPTION_WAIVES,
+    OUT_OF_PROVINCE,
+    OVER_50,
+    cycle_last_day,
+    cycle_too_long,
+)
 
-MAX_DAYS = 7  # A6.2: including travel, hard limit
-MAX_CADRES = 50  # A6.2: "generally", so a recorded exception may lift it
-HOME_PROVINCE = "山东"  # A6.1: "in principle", so a recorded exception may lift it
-# A18.3: average evaluation below this and a contractor takes no new batches. Only a fallback:
-# the definition's ``rules.contractor_exit_score`` sets it, a contractor's
-# ``exit_threshold_override`` wins over both.
-EXIT_THRESHOLD = 60
-
-OVER_50 = "over_50"
-OUT_OF_PROVINCE = "out_of_province"
-BATCH_EXCEPTION_RULES = (OVER_50, OUT_OF_PROVINCE)
-# the case rule each batch exception waives at approval; its approvers are the definition's
-# (rules.exceptions), so batch and case exceptions of one article have the same approvers
-BATCH_EXCEPTION_WAIVES = {OVER_50: "at_most_fifty_per_batch", OUT_OF_PROVINCE: "within_shandong"}
+__all__ = [
+    "BATCH_EXCEPTION_RULES",
+    "BATCH_EXCEPTION_WAIVES",
+    "OUT_OF_PROVINCE",
+    "OVER_50",
+    "Validity",
+    "batch_days",
+    "check_contractor_papers",
+    "check_contractor_standing",
+    "check_cycle",
+    "check_dates",
+    "check_known_cycle",
+    "check_province",
+    "check_size",
+    "check_staff",
+    "check_start",
+    "staff_bounds",
+]
 
 
 @dataclass(frozen=True)
@@ -46,32 +61,32 @@ def batch_days(start: date, end: date) -> int:
     return (end - start).days + 1
 
 
-def check_dates(start: date, end: date) -> Refusal | None:
+def check_dates(start: date, end: date, limits: Limits) -> Refusal | None:
+    """A6.2: at most ``limits.batch_max_days`` days, travel included (a hard limit)."""
     if end < start:
         return Refusal("A6.1", "batch_dates", f"结束日期 {end} 早于开始日期 {start}")
-    days = batch_days(start, end)
-    if days > MAX_DAYS:
-        return Refusal("A6.2", "batch_days", f"每批次含往返不超过 {MAX_DAYS} 天，本批次 {days} 天")
+    days, most = batch_days(start, end), limits.batch_max_days
+    if days > most:
+        return Refusal("A6.2", "batch_days", f"每批次含往返不超过 {most} 天，本批次 {days} 天")
     return None
 
 
-def check_size(cadres: int, exceptions: Collection[str]) -> Refusal | None:
-    """Over 50 needs a recorded exception (A6.2 "generally"), never a silent pass."""
-    if cadres > MAX_CADRES and OVER_50 not in exceptions:
+def check_size(cadres: int, exceptions: Collection[str], limits: Limits) -> Refusal | None:
+    """Over the limit needs a recorded exception (A6.2 "generally"), never a silent pass."""
+    most = limits.batch_max_cadres
+    if cadres > most and OVER_50 not in exceptions:
         return Refusal(
-            "A6.2",
-            OVER_50,
-            f"每批次一般不超过 {MAX_CADRES} 人，本批次 {cadres} 人且无批准的例外",
+            "A6.2", OVER_50, f"每批次一般不超过 {most} 人，本批次 {cadres} 人且无批准的例外"
         )
     return None
 
 
-def check_province(province: str, exceptions: Collection[str]) -> Refusal | None:
-    if province != HOME_PROVINCE and OUT_OF_PROVINCE not in exceptions:
+def check_province(province: str, exceptions: Collection[str], limits: Limits) -> Refusal | None:
+    """A6.2: in the home province "in principle", so elsewhere needs a recorded exception."""
+    home = limits.home_province
+    if province.removesuffix("省") != home and OUT_OF_PROVINCE not in exceptions:
         return Refusal(
-            "A6.2",
-            OUT_OF_PROVINCE,
-            f"疗养地原则上在{HOME_PROVINCE}省内，“{province}”需有批准的例外",
+            "A6.2", OUT_OF_PROVINCE, f"疗养地原则上在{home}省内，“{province}”需有批准的例外"
         )
     return None
 
@@ -125,9 +140,7 @@ def check_contractor_papers(
     return None
 
 
-def check_contractor_standing(
-    scores: Sequence[int], threshold: float = EXIT_THRESHOLD
-) -> Refusal | None:
+def check_contractor_standing(scores: Sequence[int], threshold: float) -> Refusal | None:
     """A18.3 exit mechanism: a contractor not yet evaluated is admitted."""
     if not scores:
         return None
@@ -141,10 +154,16 @@ def check_contractor_standing(
     return None
 
 
-def check_cycle(cycle_id: str, start: date, end: date) -> Refusal | None:
-    """A9.1: a cycle spans at most two years (inclusive of both ends)."""
-    if end < start or end > _two_years_after(start):
-        return Refusal("A9.1", "cycle_length", f"周期 {cycle_id} 超过两年（{start} 至 {end}）")
+def check_cycle(cycle_id: str, start: date, end: date, limits: Limits) -> Refusal | None:
+    """A9.1: a cycle spans at most ``limits.cycle_max_years`` years (both ends inclusive)."""
+    years = limits.cycle_max_years
+    if end < start or cycle_too_long(start, end, years):
+        last = cycle_last_day(start, years)
+        return Refusal(
+            "A9.1",
+            "cycle_length",
+            f"周期 {cycle_id} 超过 {years} 年（{start} 至 {end}，最晚应于 {last} 结束）",
+        )
     return None
 
 
@@ -153,11 +172,3 @@ def check_known_cycle(cycle_id: str, known: Collection[str]) -> Refusal | None:
         options = "、".join(known) or "无"
         return Refusal("A9.1", "plan_cycle", f"周期“{cycle_id}”不在政策规定的周期中（{options}）")
     return None
-
-
-def _two_years_after(start: date) -> date:
-    """The last day of a two-year cycle: 2024-01-01 → 2025-12-31."""
-    try:
-        return start.replace(year=start.year + 2) - timedelta(days=1)
-    except ValueError:  # 29 February
-        return date(start.year + 2, 2, 28)

@@ -1,117 +1,12 @@
-"""Seats in a batch: the compare-and-set counter the approval step will call (A6.2).
+"""Seats in a batch (A6.2): kept at this path for the approval step and host programs.
 
-Both functions take the caller's connection and never commit, so the approval step can take a
-seat in the same transaction that moves the case: if the step is refused, the seat goes back
-with the rollback. The guard is the UPDATE itself (``seats_taken < capacity`` in its WHERE
-clause), not a read followed by a write, so it holds on PostgreSQL without row locks and on
-SQLite, where ``FOR UPDATE`` renders nothing.
+The statements live in `workflow.store.seats` (every SQL statement sits behind
+`workflow/store/`); the names here are the same functions, so ``from workflow.plans import
+seats`` and ``seats.take_seat(connection, …)`` keep working.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any
+from workflow.store.seats import batch_facts, held_seat, release_seat, take_seat
 
-import sqlalchemy as sa
-
-from workflow.errors import InputError, NotFoundError, Refusal, RuleRefused
-from workflow.plans.rules import BATCH_EXCEPTION_WAIVES
-from workflow.store.schema import batch_exceptions, batch_seats, batches, plans
-
-
-def take_seat(connection: sa.Connection, *, batch_id: int, case_id: int, now: datetime) -> None:
-    """Assign ``case_id`` to ``batch_id`` if a seat is free; raise `RuleRefused` (A6.2) if not.
-
-    A case holds at most one seat anywhere (unique ``case_id``): taking a second one is refused
-    before the counter moves, so no seat is ever counted without its row.
-    """
-    held = connection.execute(
-        sa.select(batch_seats.c.batch_id).where(batch_seats.c.case_id == case_id)
-    ).scalar_one_or_none()
-    if held is not None:
-        raise RuleRefused(
-            [Refusal("A6.2", "one_seat", f"案件已在批次 {held} 占有名额，请先退出该批次")],
-            case_id=case_id,
-        )
-    taken = connection.execute(
-        sa.update(batches)
-        .where(batches.c.id == batch_id, batches.c.seats_taken < batches.c.capacity)
-        .values(seats_taken=batches.c.seats_taken + 1, version=batches.c.version + 1)
-    )
-    if taken.rowcount != 1:
-        exists = connection.execute(
-            sa.select(batches.c.capacity).where(batches.c.id == batch_id)
-        ).scalar_one_or_none()
-        if exists is None:
-            raise NotFoundError("批次", batch_id)
-        raise RuleRefused(
-            [Refusal("A6.2", "batch_full", f"批次 {batch_id} 已满（{exists} 人），不能再安排")],
-            case_id=case_id,
-        )
-    connection.execute(sa.insert(batch_seats).values(batch_id=batch_id, case_id=case_id, at=now))
-
-
-def release_seat(connection: sa.Connection, *, batch_id: int, case_id: int) -> None:
-    """Give back the seat of a case that withdrew; the row and the counter move together."""
-    removed = connection.execute(
-        sa.delete(batch_seats).where(
-            batch_seats.c.batch_id == batch_id, batch_seats.c.case_id == case_id
-        )
-    )
-    if removed.rowcount != 1:
-        raise NotFoundError("批次名额", f"批次 {batch_id} 案件 {case_id}")
-    freed = connection.execute(
-        sa.update(batches)
-        .where(batches.c.id == batch_id, batches.c.seats_taken > 0)
-        .values(seats_taken=batches.c.seats_taken - 1, version=batches.c.version + 1)
-    )
-    if freed.rowcount != 1:  # a seat row without its count: a bug, not a request to refuse
-        raise RuntimeError(f"batch {batch_id} had a seat row but no seat counted")
-
-
-def batch_facts(connection: sa.Connection, batch_id: int) -> tuple[dict[str, Any], frozenset[str]]:
-    """What an approval into ``batch_id`` records as evidence, and the rules the batch's
-    exceptions waive. The evidence is copied, not referenced, so the case keeps the dates and
-    place it was approved for even if the batch is edited later (A19.1)."""
-    row = (
-        connection.execute(
-            sa.select(
-                batches,
-                plans.c.organiser_level,
-                plans.c.county.label("plan_county"),
-                plans.c.cycle.label("plan_cycle"),
-            )
-            .join(plans, plans.c.id == batches.c.plan_id)
-            .where(batches.c.id == batch_id)
-        )
-        .mappings()
-        .one_or_none()
-    )
-    if row is None:
-        raise InputError(
-            f"field 'batch_id': batch {batch_id} does not exist (see `convalescence batches list`)",
-            field="batch_id",
-        )
-    waivers = connection.execute(
-        sa.select(batch_exceptions.c.rule).where(batch_exceptions.c.batch_id == batch_id)
-    ).scalars()
-    facts = {
-        "batch_start": row["start_date"].isoformat(),
-        "batch_end": row["end_date"].isoformat(),
-        "destination": row["place"],
-        "province": row["province"],
-        "batch_size": row["seats_taken"] + 1,  # with this case (A6.2 counts assigned cadres)
-        "batch_contractor_id": row["contractor_id"],
-        "batch_plan_level": row["organiser_level"],
-        "batch_plan_county": row["plan_county"],
-        "batch_cycle": row["plan_cycle"],
-    }
-    return facts, frozenset(
-        BATCH_EXCEPTION_WAIVES[w] for w in waivers if w in BATCH_EXCEPTION_WAIVES
-    )
-
-
-def held_seat(connection: sa.Connection, case_id: int) -> int | None:
-    return connection.execute(
-        sa.select(batch_seats.c.batch_id).where(batch_seats.c.case_id == case_id)
-    ).scalar_one_or_none()
+__all__ = ["batch_facts", "held_seat", "release_seat", "take_seat"]

@@ -1,39 +1,32 @@
-"""Plans, contractors and batches as the CLI and host programs use them: one write transaction
-per call, the rules run inside it, and nothing written when a rule refuses.
+"""Plans, contractors and batches as the CLI, the API and host programs use them: one
+transaction per call, the rules run inside it, and nothing written when a rule refuses.
 
 Rules run after the rows they need are read in the same ``write=True`` transaction (BEGIN
-IMMEDIATE on SQLite), so a check and the write it allows see the same database. Results are
-plain dicts of column values, the shape ``--json`` prints.
+IMMEDIATE on SQLite), so a check and the write it allows see the same database. Every
+statement is `workflow.store.plans`'s; this module opens one `PlanStore` per call (`_store`)
+and decides. The figures the rules apply (A6.2, A9.1, A18.3) and who may do what (A5.2) come
+from the definition in force, through `workflow.policy`. Results are plain dicts of column
+values, the shape ``--json`` prints.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-import sqlalchemy as sa
-
-from workflow.audit.chain import GENESIS, batch_exception_hash
+from workflow import policy
 from workflow.clock import shanghai_date
 from workflow.definition.model import Definition
+from workflow.definition.policy_rules import PolicyRules
 from workflow.engine import DEFAULT_DEFINITION, Engine
-from workflow.errors import InputError, NotFoundError, Refusal, RuleRefused
+from workflow.errors import InputError, Refusal, RuleRefused
 from workflow.plans import rules
 from workflow.plans.rules import Validity
-from workflow.store.schema import (
-    batch_exceptions,
-    batch_seats,
-    batches,
-    contractor_agreements,
-    contractor_evaluations,
-    contractor_qualifications,
-    contractors,
-    incidents,
-    plans,
-)
+from workflow.store.plans import PlanStore, plan_store
 
 ORGANISER_LEVELS = ("city", "county")
 CONTRACTOR_KINDS = ("own_resource", "partner_unit", "purchased_service")  # A10.1
@@ -87,23 +80,21 @@ def _definition_now(engine: Engine) -> Definition:
     )
 
 
+def policy_rules(engine: Engine) -> PolicyRules | None:
+    """The ``rules:`` block of the definition in force today: the figures and permissions
+    every plans rule and every caller's permission check reads (`workflow.policy`)."""
+    return _definition_now(engine).rules
+
+
+def _store(engine: Engine, *, write: bool = False) -> AbstractContextManager[PlanStore]:
+    """The one way this module reaches the database: a `PlanStore` in one transaction."""
+    return plan_store(engine.transaction, write=write)
+
+
 def _refuse(refusals: Sequence[Refusal | None]) -> None:
     found = [r for r in refusals if r is not None]
     if found:
         raise RuleRefused(found)
-
-
-def _insert(connection: sa.Connection, table: sa.Table, values: Mapping[str, Any]) -> int:
-    return int(
-        connection.execute(sa.insert(table).values(**values).returning(table.c.id)).scalar_one()
-    )
-
-
-def _row(connection: sa.Connection, table: sa.Table, key: int, kind: str) -> Row:
-    row = connection.execute(sa.select(table).where(table.c.id == key)).mappings().first()
-    if row is None:
-        raise NotFoundError(kind, key)
-    return dict(row)
 
 
 # -- plans ------------------------------------------------------------------------------------
@@ -125,42 +116,33 @@ def create_plan(
         raise InputError("县级计划须写明县（区）", field="county")
     if budget < 0:
         raise InputError("预算不能为负", field="budget")
-    policy = engine.catalog.get(DEFAULT_DEFINITION).rules
-    known = [c.id for c in policy.cycles] if policy else []
+    found = policy_rules(engine)
+    known = [c.id for c in found.cycles] if found else []
     _refuse([rules.check_known_cycle(cycle, known)])
-    chosen = next(c for c in policy.cycles if c.id == cycle) if policy else None
+    chosen = next(c for c in found.cycles if c.id == cycle) if found else None
     if chosen is not None:
-        _refuse([rules.check_cycle(chosen.id, chosen.start, chosen.end)])
-    with engine.transaction(write=True) as connection:
-        values = {
-            "year": year,
-            "organiser_level": organiser_level,
-            "county": county if organiser_level == "county" else None,
-            "budget": budget,
-            "cycle": cycle,
-            "created_at": engine.clock.now(),
-        }
-        key = _insert(connection, plans, values)
-        return _row(connection, plans, key, "计划")
+        _refuse([rules.check_cycle(chosen.id, chosen.start, chosen.end, policy.limits(found))])
+    values = {
+        "year": year,
+        "organiser_level": organiser_level,
+        "county": county if organiser_level == "county" else None,
+        "budget": budget,
+        "cycle": cycle,
+        "created_at": engine.clock.now(),
+    }
+    with _store(engine, write=True) as store:
+        return store.insert_plan(values)
 
 
 def list_plans(engine: Engine, *, year: int | None = None) -> list[Row]:
-    query = sa.select(plans).order_by(plans.c.id)
-    if year is not None:
-        query = query.where(plans.c.year == year)
-    with engine.transaction() as connection:
-        return [dict(r) for r in connection.execute(query).mappings()]
+    with _store(engine) as store:
+        return store.plans(year=year)
 
 
 def show_plan(engine: Engine, plan_id: int) -> Row:
-    with engine.transaction() as connection:
-        plan = _row(connection, plans, plan_id, "计划")
-        plan["batches"] = [
-            dict(r)
-            for r in connection.execute(
-                sa.select(batches).where(batches.c.plan_id == plan_id).order_by(batches.c.id)
-            ).mappings()
-        ]
+    with _store(engine) as store:
+        plan = store.plan(plan_id)
+        plan["batches"] = store.batches(plan_id=plan_id)
         return plan
 
 
@@ -175,22 +157,22 @@ def create_contractor(
     why_purchased: str | None = None,
     exit_threshold_override: Decimal | None = None,
 ) -> Row:
-    """Own resources and partner units come first (A10.1); buying needs a recorded why (A10.2)."""
+    """Own resources and partner units come first (A10.1); buying needs a recorded why (A10.2).
+    A name already registered is an `InputError` naming it (the unique index decides)."""
     if not name.strip():
         raise InputError("承办单位名称不能为空", field="name")
     if kind not in CONTRACTOR_KINDS:
         raise InputError(f"类型须为 {'、'.join(CONTRACTOR_KINDS)} 之一", field="kind")
     if kind == "purchased_service" and not (why_purchased and why_purchased.strip()):
         _refuse([Refusal("A10.2", "why_purchased", "购买服务须写明自有及合作资源不足的原因")])
-    with engine.transaction(write=True) as connection:
-        values = {
-            "name": name.strip(),
-            "kind": kind,
-            "why_purchased": why_purchased,
-            "exit_threshold_override": exit_threshold_override,
-        }
-        key = _insert(connection, contractors, values)
-        return _row(connection, contractors, key, "承办单位")
+    values = {
+        "name": name.strip(),
+        "kind": kind,
+        "why_purchased": why_purchased,
+        "exit_threshold_override": exit_threshold_override,
+    }
+    with _store(engine, write=True) as store:
+        return store.insert_contractor(values)
 
 
 def _check_period(valid_from: date, valid_until: date) -> None:
@@ -203,16 +185,15 @@ def add_qualification(
 ) -> Row:
     """A qualification with its expiry (A14.1)."""
     _check_period(valid_from, valid_until)
-    with engine.transaction(write=True) as connection:
-        _row(connection, contractors, contractor_id, "承办单位")
+    with _store(engine, write=True) as store:
+        store.contractor(contractor_id)
         values = {
             "contractor_id": contractor_id,
             "name": name,
             "valid_from": valid_from,
             "valid_until": valid_until,
         }
-        key = _insert(connection, contractor_qualifications, values)
-        return _row(connection, contractor_qualifications, key, "资质")
+        return store.insert_qualification(values)
 
 
 def add_agreement(
@@ -227,9 +208,9 @@ def add_agreement(
 ) -> Row:
     """The agreement the veterans department signs with a contractor for one plan (A14.1)."""
     _check_period(valid_from, valid_until)
-    with engine.transaction(write=True) as connection:
-        _row(connection, contractors, contractor_id, "承办单位")
-        _row(connection, plans, plan_id, "计划")
+    with _store(engine, write=True) as store:
+        store.contractor(contractor_id)
+        store.plan(plan_id)
         values = {
             "contractor_id": contractor_id,
             "plan_id": plan_id,
@@ -238,60 +219,38 @@ def add_agreement(
             "valid_from": valid_from,
             "valid_until": valid_until,
         }
-        key = _insert(connection, contractor_agreements, values)
-        return _row(connection, contractor_agreements, key, "协议")
+        return store.insert_agreement(values)
 
 
-def _scores(connection: sa.Connection, contractor_id: int) -> list[int]:
-    query = sa.select(contractor_evaluations.c.score).where(
-        contractor_evaluations.c.contractor_id == contractor_id
-    )
-    return [int(s) for s in connection.execute(query).scalars()]
-
-
-def _threshold(contractor: Mapping[str, Any], engine: Engine) -> float:
+def _threshold(contractor: Mapping[str, Any], found: PolicyRules | None) -> float:
     """A contractor's own override, else the exit score of the definition in force (A18.3)."""
     override = contractor["exit_threshold_override"]
-    if override is not None:
-        return float(override)
-    definition = _definition_now(engine)
-    configured = definition.rules.contractor_exit_score if definition.rules else None
-    return float(configured) if configured is not None else float(rules.EXIT_THRESHOLD)
+    return policy.exit_score(found, None if override is None else float(override))
 
 
 def list_contractors(engine: Engine) -> list[Row]:
-    with engine.transaction() as connection:
-        return [
-            dict(r)
-            for r in connection.execute(
-                sa.select(contractors).order_by(contractors.c.id)
-            ).mappings()
-        ]
+    with _store(engine) as store:
+        return store.contractors()
 
 
 def show_contractor(engine: Engine, contractor_id: int) -> Row:
-    with engine.transaction() as connection:
-        contractor = _row(connection, contractors, contractor_id, "承办单位")
-        for key, table in (
-            ("qualifications", contractor_qualifications),
-            ("agreements", contractor_agreements),
-        ):
-            query = sa.select(table).where(table.c.contractor_id == contractor_id)
-            contractor[key] = [
-                dict(r) for r in connection.execute(query.order_by(table.c.id)).mappings()
-            ]
-        scores = _scores(connection, contractor_id)
-        contractor["evaluations"] = len(scores)
-        contractor["average_score"] = sum(scores) / len(scores) if scores else None
-        contractor["exit_threshold"] = _threshold(contractor, engine)
-        return contractor
+    found = policy_rules(engine)
+    with _store(engine) as store:
+        contractor = store.contractor(contractor_id)
+        contractor["qualifications"] = store.qualifications(contractor_id)
+        contractor["agreements"] = store.agreements(contractor_id)
+        scores = store.scores(contractor_id)
+    contractor["evaluations"] = len(scores)
+    contractor["average_score"] = sum(scores) / len(scores) if scores else None
+    contractor["exit_threshold"] = _threshold(contractor, found)
+    return contractor
 
 
 # -- batches ----------------------------------------------------------------------------------
 
 
 def _contractor_refusals(
-    connection: sa.Connection,
+    store: PlanStore,
     contractor: Mapping[str, Any],
     plan_id: int,
     start: date,
@@ -301,15 +260,8 @@ def _contractor_refusals(
 ) -> list[Refusal | None]:
     """A14.1 papers on the batch dates and A18.3 standing, read in the caller's transaction."""
     cid = contractor["id"]
-    quals = connection.execute(
-        sa.select(contractor_qualifications).where(contractor_qualifications.c.contractor_id == cid)
-    ).mappings()
-    agreements = connection.execute(
-        sa.select(contractor_agreements).where(
-            contractor_agreements.c.contractor_id == cid,
-            contractor_agreements.c.plan_id == plan_id,
-        )
-    ).mappings()
+    quals = store.qualifications(cid)
+    agreements = store.agreements(cid, plan_id=plan_id)
     return [
         rules.check_contractor_papers(
             start,
@@ -317,7 +269,7 @@ def _contractor_refusals(
             [Validity(q["name"], q["valid_from"], q["valid_until"]) for q in quals],
             [Validity(a["agreement_no"], a["valid_from"], a["valid_until"]) for a in agreements],
         ),
-        rules.check_contractor_standing(_scores(connection, cid), threshold),
+        rules.check_contractor_standing(store.scores(cid), threshold),
     ]
 
 
@@ -355,23 +307,25 @@ def create_batch(
         grant.validate()
         _check_approver(engine, grant)
     granted = {g.rule for g in exceptions}
+    found = policy_rules(engine)
+    figures = policy.limits(found)
     now = engine.clock.now()
-    with engine.transaction(write=True) as connection:
-        _row(connection, plans, plan_id, "计划")
-        contractor = _row(connection, contractors, contractor_id, "承办单位")
+    with _store(engine, write=True) as store:
+        store.plan(plan_id)
+        contractor = store.contractor(contractor_id)
         _refuse(
             [
-                rules.check_dates(start_date, end_date),
-                rules.check_size(capacity, granted),
-                rules.check_province(province, granted),
+                rules.check_dates(start_date, end_date, figures),
+                rules.check_size(capacity, granted, figures),
+                rules.check_province(province, granted, figures),
                 rules.check_staff(staff_count, capacity),
                 *_contractor_refusals(
-                    connection,
+                    store,
                     contractor,
                     plan_id,
                     start_date,
                     end_date,
-                    threshold=_threshold(contractor, engine),
+                    threshold=_threshold(contractor, found),
                 ),
             ]
         )
@@ -394,30 +348,15 @@ def create_batch(
             "actual_cost": actual_cost,
             "version": 1,
         }
-        key = _insert(connection, batches, values)
+        key = store.insert_batch(values)
         for grant in exceptions:
-            _insert_exception(connection, key, grant, now)
-        return _row(connection, batches, key, "批次")
+            store.append_exception(key, _exception_values(grant, now))
+        return store.batch(key)
 
 
-def _insert_exception(
-    connection: sa.Connection, batch_id: int, grant: ExceptionGrant, now: Any
-) -> None:
-    """Append an A6.2 exception to the batch's hash chain (A19.1).
-
-    The batch row is locked first (PostgreSQL; SQLite writers are serialised already) so two
-    grants on one batch cannot both link to the same predecessor and fork the chain.
-    """
-    connection.execute(sa.select(batches.c.id).where(batches.c.id == batch_id).with_for_update())
-    last = connection.execute(
-        sa.select(batch_exceptions.c.hash)
-        .where(batch_exceptions.c.batch_id == batch_id)
-        .order_by(batch_exceptions.c.id.desc())
-        .limit(1)
-    ).scalar_one_or_none()
-    prev_hash = GENESIS if last is None else str(last)
-    values: dict[str, Any] = {
-        "batch_id": batch_id,
+def _exception_values(grant: ExceptionGrant, now: datetime) -> dict[str, Any]:
+    """An A6.2 exception as the batch's hash chain records it (A19.1)."""
+    return {
         "rule": grant.rule,
         "article": "A6.2",
         "approver_role": grant.approver_role,
@@ -425,38 +364,24 @@ def _insert_exception(
         "reason": grant.reason,
         "at": now,
     }
-    values["prev_hash"] = prev_hash
-    values["hash"] = batch_exception_hash(prev_hash, values)
-    connection.execute(sa.insert(batch_exceptions).values(**values))
 
 
 def record_exception(engine: Engine, batch_id: int, grant: ExceptionGrant) -> Row:
     """Record an A6.2 exception on an existing batch (e.g. before raising its capacity)."""
     grant.validate()
     _check_approver(engine, grant)
-    with engine.transaction(write=True) as connection:
-        _row(connection, batches, batch_id, "批次")
-        exists = connection.execute(
-            sa.select(batch_exceptions.c.id).where(
-                batch_exceptions.c.batch_id == batch_id, batch_exceptions.c.rule == grant.rule
-            )
-        ).first()
-        if exists is not None:
+    with _store(engine, write=True) as store:
+        store.batch(batch_id)
+        if store.has_exception(batch_id, grant.rule):
             raise InputError(f"批次 {batch_id} 已有例外 {grant.rule}", field="rule")
-        _insert_exception(connection, batch_id, grant, engine.clock.now())
-        return _exceptions(connection, batch_id)[-1]
-
-
-def _exceptions(connection: sa.Connection, batch_id: int) -> list[Row]:
-    query = sa.select(batch_exceptions).where(batch_exceptions.c.batch_id == batch_id)
-    return [dict(r) for r in connection.execute(query.order_by(batch_exceptions.c.id)).mappings()]
+        return store.append_exception(batch_id, _exception_values(grant, engine.clock.now()))
 
 
 def start_batch(engine: Engine, batch_id: int) -> Row:
     """Mark a batch started: both plans on record (A13.1) and staff fit the seated cadres
     (A12.1). Starting twice is refused rather than moving the start time."""
-    with engine.transaction(write=True) as connection:
-        batch = _row(connection, batches, batch_id, "批次")
+    with _store(engine, write=True) as store:
+        batch = store.batch(batch_id)
         if batch["started_at"] is not None:
             raise InputError(f"批次 {batch_id} 已于 {batch['started_at']} 开始")
         _refuse(
@@ -465,12 +390,7 @@ def start_batch(engine: Engine, batch_id: int) -> Row:
                 rules.check_staff(batch["staff_count"], batch["seats_taken"]),
             ]
         )
-        connection.execute(
-            sa.update(batches)
-            .where(batches.c.id == batch_id)
-            .values(started_at=engine.clock.now(), version=batches.c.version + 1)
-        )
-        return _row(connection, batches, batch_id, "批次")
+        return store.mark_started(batch_id, engine.clock.now())
 
 
 def evaluate_contractor(engine: Engine, batch_id: int, *, score: int, by: str) -> Row:
@@ -479,14 +399,9 @@ def evaluate_contractor(engine: Engine, batch_id: int, *, score: int, by: str) -
         raise InputError("评分须在 0 至 100 之间", field="score")
     if not by.strip():
         raise InputError("须写明评价人", field="by")
-    with engine.transaction(write=True) as connection:
-        batch = _row(connection, batches, batch_id, "批次")
-        done = connection.execute(
-            sa.select(contractor_evaluations.c.id).where(
-                contractor_evaluations.c.batch_id == batch_id
-            )
-        ).first()
-        if done is not None:
+    with _store(engine, write=True) as store:
+        batch = store.batch(batch_id)
+        if store.evaluations(batch_id):
             raise InputError(f"批次 {batch_id} 已评价过承办单位", field="batch_id")
         values = {
             "contractor_id": batch["contractor_id"],
@@ -495,8 +410,7 @@ def evaluate_contractor(engine: Engine, batch_id: int, *, score: int, by: str) -
             "by": by,
             "at": engine.clock.now(),
         }
-        key = _insert(connection, contractor_evaluations, values)
-        return _row(connection, contractor_evaluations, key, "评价")
+        return store.insert_evaluation(values)
 
 
 def record_incident(
@@ -510,8 +424,8 @@ def record_incident(
     """An incident against a batch and optionally one case (A13.2)."""
     if not description.strip():
         raise InputError("须描述事件", field="description")
-    with engine.transaction(write=True) as connection:
-        _row(connection, batches, batch_id, "批次")
+    with _store(engine, write=True) as store:
+        store.batch(batch_id)
         values = {
             "batch_id": batch_id,
             "case_id": case_id,
@@ -519,44 +433,19 @@ def record_incident(
             "description": description,
             "reported_by": reported_by,
         }
-        key = _insert(connection, incidents, values)
-        return _row(connection, incidents, key, "事件")
+        return store.insert_incident(values)
 
 
 def list_batches(engine: Engine, *, plan_id: int | None = None) -> list[Row]:
-    query = sa.select(batches).order_by(batches.c.id)
-    if plan_id is not None:
-        query = query.where(batches.c.plan_id == plan_id)
-    with engine.transaction() as connection:
-        return [dict(r) for r in connection.execute(query).mappings()]
+    with _store(engine) as store:
+        return store.batches(plan_id=plan_id)
 
 
 def show_batch(engine: Engine, batch_id: int) -> Row:
-    with engine.transaction() as connection:
-        batch = _row(connection, batches, batch_id, "批次")
-        batch["exceptions"] = _exceptions(connection, batch_id)
-        batch["seats"] = [
-            dict(r)
-            for r in connection.execute(
-                sa.select(batch_seats.c.case_id, batch_seats.c.at)
-                .where(batch_seats.c.batch_id == batch_id)
-                .order_by(batch_seats.c.id)
-            ).mappings()
-        ]
-        batch["incidents"] = [
-            dict(r)
-            for r in connection.execute(
-                sa.select(incidents)
-                .where(incidents.c.batch_id == batch_id)
-                .order_by(incidents.c.id)
-            ).mappings()
-        ]
-        batch["evaluations"] = [
-            dict(r)
-            for r in connection.execute(
-                sa.select(contractor_evaluations).where(
-                    contractor_evaluations.c.batch_id == batch_id
-                )
-            ).mappings()
-        ]
+    with _store(engine) as store:
+        batch = store.batch(batch_id)
+        batch["exceptions"] = store.exceptions(batch_id)
+        batch["seats"] = store.seats(batch_id)
+        batch["incidents"] = store.incidents(batch_id)
+        batch["evaluations"] = store.evaluations(batch_id)
         return batch

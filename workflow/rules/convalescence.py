@@ -11,16 +11,26 @@ from collections.abc import Mapping
 from datetime import date
 from typing import Any
 
-from workflow.facts import AGE_LIMIT, age_in_full_years, as_date, health_problems
+from workflow.definition.policy_rules import Limits
+from workflow.errors import InputError
+from workflow.facts import age_in_full_years, as_date, health_problems, reaches_age_limit
+from workflow.policy import limits
 from workflow.rules.registry import GuardContext, rule
 
-MAX_DAYS_INCLUDING_TRAVEL = 7  # art. 6
-MAX_CADRES_PER_BATCH = 50  # art. 6: 一般每批次不超过50人
-HOME_PROVINCE = "山东"  # art. 6: 原则上安排在省内
+# The figures (A6.2 days, cadres, province; A8.2 age) are the definition's ``rules.limits``,
+# read through `workflow.policy`; a definition without them gets a refusal that says so.
+NO_LIMITS = "工作流定义的 rules 中没有 limits（{what}），无法核对"
 
 
 def _date(evidence: Mapping[str, Any], key: str) -> date | None:
     return as_date(evidence.get(key))
+
+
+def _limits(ctx: GuardContext) -> Limits | None:
+    try:
+        return limits(ctx.rules)
+    except InputError:
+        return None
 
 
 @rule(
@@ -62,10 +72,13 @@ def under_age_limit_on_first_day(ctx: GuardContext) -> str | None:
     birth = _date(ctx.cadre, "birth_date")
     if birth is None:
         return "军休干部档案缺少有效的出生日期，无法核算年龄"
+    figures = _limits(ctx)
+    if figures is None:
+        return NO_LIMITS.format(what="A8.2 年龄上限")
     age = age_in_full_years(birth, first_day)
-    if age < AGE_LIMIT:
+    if not reaches_age_limit(age, figures.age_limit):
         return None
-    return f"疗养首日（{first_day.isoformat()}）年满{age}周岁，已达{AGE_LIMIT}周岁"
+    return f"疗养首日（{first_day.isoformat()}）年满{age}周岁，已达{figures.age_limit}周岁"
 
 
 @rule(
@@ -80,10 +93,13 @@ def stay_within_seven_days(ctx: GuardContext) -> str | None:
         return "未记录疗养批次的开始或结束日期（batch_start / batch_end）"
     if end < start:
         return f"结束日期 {end.isoformat()} 早于开始日期 {start.isoformat()}"
+    figures = _limits(ctx)
+    if figures is None:
+        return NO_LIMITS.format(what="A6.2 天数上限")
     days = (end - start).days + 1
-    if days <= MAX_DAYS_INCLUDING_TRAVEL:
+    if days <= figures.batch_max_days:
         return None
-    return f"疗养共{days}天（含往返程），超过{MAX_DAYS_INCLUDING_TRAVEL}天"
+    return f"疗养共{days}天（含往返程），超过{figures.batch_max_days}天"
 
 
 @rule(
@@ -122,9 +138,12 @@ def within_shandong(ctx: GuardContext) -> str | None:
     province = str(ctx.evidence.get("province") or "").strip()
     if not province:
         return "未记录疗养地所在省份（province）"
-    if province.removesuffix("省") == HOME_PROVINCE:
+    figures = _limits(ctx)
+    if figures is None:
+        return NO_LIMITS.format(what="A6.2 疗养省份")
+    if province.removesuffix("省") == figures.home_province:
         return None
-    return f"疗养地在{province}，不在山东省内"
+    return f"疗养地在{province}，不在{figures.home_province}省内"
 
 
 @rule(
@@ -136,9 +155,12 @@ def at_most_fifty_per_batch(ctx: GuardContext) -> str | None:
     size = ctx.evidence.get("batch_size")
     if not isinstance(size, int | float):
         return "未记录本批次参加人数（batch_size）"
-    if size <= MAX_CADRES_PER_BATCH:
+    figures = _limits(ctx)
+    if figures is None:
+        return NO_LIMITS.format(what="A6.2 每批次人数")
+    if size <= figures.batch_max_cadres:
         return None
-    return f"本批次共{size:g}人，超过{MAX_CADRES_PER_BATCH}人"
+    return f"本批次共{size:g}人，超过{figures.batch_max_cadres}人"
 
 
 @rule(

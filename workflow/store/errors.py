@@ -1,0 +1,130 @@
+"""Database integrity errors turned into the engine's own errors, in one place.
+
+A uniqueness, reference or check constraint the database enforces is the last line behind a
+rule the code checks first; when it fires anyway (two officers typing the same contractor name,
+a race the read before the write could not see) the officer must read which field or key
+clashed, in Chinese, and the command line must exit with the class's code, never print a
+driver's traceback. Both drivers describe a violation differently (PostgreSQL: SQLSTATE and
+constraint name; SQLite: a sentence naming ``table.column``), so `violation` reads both into one
+shape and `integrity` maps it with the caller's sentences.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Literal
+
+from sqlalchemy.exc import IntegrityError
+
+from workflow.errors import InputError, WorkflowError
+from workflow.store.schema import metadata
+
+Kind = Literal["unique", "foreign_key", "check", "not_null", "other"]
+
+_SQLSTATE: dict[str, Kind] = {
+    "23505": "unique",
+    "23503": "foreign_key",
+    "23514": "check",
+    "23502": "not_null",
+}
+_SQLITE_PREFIX: dict[str, Kind] = {
+    "UNIQUE constraint failed": "unique",
+    "FOREIGN KEY constraint failed": "foreign_key",
+    "CHECK constraint failed": "check",
+    "NOT NULL constraint failed": "not_null",
+}
+_GENERIC: dict[Kind, str] = {
+    "unique": "已有相同{what}的记录",
+    "foreign_key": "{what}引用的记录不存在",
+    "check": "{what}超出允许的范围",
+    "not_null": "{what}不能为空",
+    "other": "数据不符合数据库约束（{what}）",
+}
+
+
+@dataclass(frozen=True)
+class Violation:
+    """Which constraint a write broke: its kind, table and columns (empty when the driver does
+    not say, as SQLite does not for a foreign key)."""
+
+    kind: Kind
+    table: str | None = None
+    columns: tuple[str, ...] = ()
+    constraint: str | None = None
+
+
+def violation(error: IntegrityError) -> Violation:
+    """Read a driver's integrity error into a `Violation`."""
+    original = error.orig
+    sqlstate = getattr(original, "sqlstate", None)
+    if sqlstate is not None:  # psycopg
+        diag = getattr(original, "diag", None)
+        constraint = getattr(diag, "constraint_name", None)
+        table = getattr(diag, "table_name", None)
+        column = getattr(diag, "column_name", None)
+        columns = _constraint_columns(table, constraint) or ((column,) if column else ())
+        return Violation(_SQLSTATE.get(str(sqlstate), "other"), table, columns, constraint)
+    text = str(original)
+    for prefix, kind in _SQLITE_PREFIX.items():
+        if text.startswith(prefix):
+            detail = text[len(prefix) :].lstrip(": ").strip()
+            if kind == "check":  # SQLite names the check constraint, not its columns
+                return Violation(kind, None, (), detail or None)
+            names = [part.strip() for part in detail.split(",") if part.strip()]
+            tables = {name.partition(".")[0] for name in names if "." in name}
+            columns = tuple(name.partition(".")[2] for name in names if "." in name)
+            return Violation(kind, tables.pop() if len(tables) == 1 else None, columns)
+    return Violation("other")
+
+
+def _constraint_columns(table: str | None, constraint: str | None) -> tuple[str, ...]:
+    """The columns of a named constraint, from our own schema (PostgreSQL names only it)."""
+    found = metadata.tables.get(table or "")
+    if found is None or constraint is None:
+        return ()
+    for item in found.constraints:
+        if item.name == constraint:
+            return tuple(c.name for c in getattr(item, "columns", ()))
+    return ()
+
+
+def translate(
+    error: IntegrityError,
+    messages: Mapping[str, str] | None = None,
+    *,
+    labels: Mapping[str, str] | None = None,
+    foreign_key: str | None = None,
+) -> WorkflowError:
+    """The engine's error for ``error``: an `InputError` naming the field.
+
+    ``messages`` maps a column (the last column of a composite unique key, e.g. ``agreement_no``
+    for contractor, plan and number) or a constraint name to the sentence the officer reads;
+    ``labels`` names columns for the generic sentence. ``foreign_key`` is the field a failed
+    reference is blamed on when the driver does not say which (SQLite).
+    """
+    found = violation(error)
+    messages = messages or {}
+    columns = found.columns or ((foreign_key,) if foreign_key else ())
+    field = columns[-1] if columns else found.constraint
+    for key in (*reversed(columns), found.constraint or ""):
+        if key in messages:
+            return InputError(f"{messages[key]}（{field}）", field=field)
+    names = labels or {}
+    what = "、".join(names.get(c, c) for c in columns) or (found.constraint or "")
+    return InputError(f"{_GENERIC[found.kind].format(what=what)}（{field}）", field=field)
+
+
+@contextmanager
+def integrity(
+    messages: Mapping[str, str] | None = None,
+    *,
+    labels: Mapping[str, str] | None = None,
+    foreign_key: str | None = None,
+) -> Iterator[None]:
+    """Run a write; a constraint violation becomes `translate`'s error (see there)."""
+    try:
+        yield
+    except IntegrityError as error:
+        raise translate(error, messages, labels=labels, foreign_key=foreign_key) from error
