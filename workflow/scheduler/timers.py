@@ -331,7 +331,7 @@ class _TimerRun:
         }
 
     def notice_row(self, row: Any, template: str) -> dict[str, Any]:
-        """An outbox row rendered exactly as a step's notices are (`workflow.notify`)."""
+        """An outbox row rendered exactly as a step's notices are (`workflow.notices`)."""
         definition, timer = self.definition, self.timer
         role = timer.role or "agency_officer"
         case = {
