@@ -1,30 +1,37 @@
-"""What every report reads: the definitions' names and states, the cycles' end dates, and the
-one subquery that says which batch a case was planned into.
+"""What every report takes from the definitions: the policy's title, the cycles' end dates
+(A9.1), the state labels, and how an organiser is named.
 
-Kept apart from the reports themselves so the rule "a case belongs to the batch it was approved
-into" is written once: the performance report, the visit attribution and any later report
-count the same cases.
+The SQL the reports run, including the one subquery that says which batch a case was planned
+into, is in `workflow.store.reports`; its names of definitions and states are re-exported here.
 """
 
 from __future__ import annotations
 
-from datetime import date, datetime, time
-from typing import Any
+from datetime import date
 
-import sqlalchemy as sa
-
-from workflow.clock import SHANGHAI
 from workflow.definition.catalog import Catalog
 from workflow.errors import NotFoundError
 from workflow.reports._model import PolicySource
-from workflow.store.schema import batch_seats, batches, cases, definitions, plans
+from workflow.store.reports import (
+    ATTENDED_STATES,
+    EVALUATED,
+    HONOR,
+    VISIT,
+    VISIT_NOT_NEEDED,
+)
 
-HONOR = "honor_convalescence"
-# A9.3 visit tasks, opened by the scheduler for cadres who missed a cycle
-VISIT = "condolence_visit"
-ATTENDED_STATES = ("attended", "evaluated")  # A7.1: the cadre went
-EVALUATED = "evaluated"  # A18.1: the satisfaction score is recorded
-VISIT_NOT_NEEDED = "not_needed"
+__all__ = [
+    "ATTENDED_STATES",
+    "EVALUATED",
+    "HONOR",
+    "VISIT",
+    "VISIT_NOT_NEEDED",
+    "cycle_ends",
+    "organiser_key",
+    "organiser_label",
+    "policy_source",
+    "state_labels",
+]
 
 
 def policy_source(catalog: Catalog) -> PolicySource:
@@ -42,18 +49,6 @@ def cycle_ends(catalog: Catalog) -> dict[str, date]:
     return ends
 
 
-def due_date(cycle: sa.ColumnElement[Any], ends: dict[str, date]) -> sa.ColumnElement[Any]:
-    """The due date of a case's cycle as an ISO string, in SQL (NULL for an unknown cycle).
-
-    ISO dates of one fixed width order the same as the dates, so they are compared as strings:
-    JSON evidence holds dates as ISO strings on both databases, and SQLite has no DATE type.
-    """
-    if not ends:
-        return sa.literal(None, sa.String)
-    whens = [(cycle == key, sa.literal(end.isoformat())) for key, end in sorted(ends.items())]
-    return sa.case(*whens, else_=sa.null())
-
-
 def state_labels(catalog: Catalog, name: str) -> dict[str, str]:
     """State → label over every version of a definition; empty if it is not installed."""
     try:
@@ -61,56 +56,6 @@ def state_labels(catalog: Catalog, name: str) -> dict[str, str]:
     except NotFoundError:
         return {}
     return {state.name: state.label for d in versions for state in d.states}
-
-
-def year_bounds(year: int) -> tuple[datetime, datetime]:
-    """The plan year as Shanghai instants [1 January, next 1 January)."""
-    start = datetime.combine(date(year, 1, 1), time(0), tzinfo=SHANGHAI)
-    return start, datetime.combine(date(year + 1, 1, 1), time(0), tzinfo=SHANGHAI)
-
-
-def of_definition(name: str, table: sa.FromClause = cases) -> sa.ColumnElement[bool]:
-    """Cases (of ``table``, the cases table or an alias of it) of the definition ``name``,
-    whatever its version."""
-    ids = sa.select(definitions.c.id).where(definitions.c.name == name)
-    return table.c.definition_id.in_(ids)
-
-
-def assignments() -> sa.Subquery:
-    """Each honorary-convalescence case with the batch it was approved into, and that batch's
-    plan and contractor.
-
-    The seat (``batch_seats``) says where a case sits now; the approval's evidence keeps
-    ``batch_id`` after a withdrawal or a health problem released the seat (A6.2, A8.3). Planned
-    means approved into the batch, so the seat is read first and the evidence covers the rest.
-    """
-    approved_into = sa.func.coalesce(
-        batch_seats.c.batch_id, cases.c.evidence["batch_id"].as_integer()
-    )
-    return (
-        sa.select(
-            cases.c.id.label("case_id"),
-            cases.c.cadre_id,
-            cases.c.cycle,
-            cases.c.county,
-            cases.c.state,
-            sa.case(
-                (cases.c.state == EVALUATED, cases.c.evidence["satisfaction"].as_integer()),
-                else_=sa.null(),
-            ).label("satisfaction"),
-            batches.c.id.label("batch_id"),
-            batches.c.contractor_id,
-            plans.c.year,
-            plans.c.organiser_level,
-            plans.c.county.label("plan_county"),
-        )
-        .select_from(cases)
-        .outerjoin(batch_seats, batch_seats.c.case_id == cases.c.id)
-        .join(batches, batches.c.id == approved_into)
-        .join(plans, plans.c.id == batches.c.plan_id)
-        .where(of_definition(HONOR))
-        .subquery("assigned")
-    )
 
 
 def organiser_label(level: str | None, county: str | None) -> str:

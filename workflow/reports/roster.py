@@ -9,9 +9,8 @@ tell two cadres of the same name apart.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
-
-import sqlalchemy as sa
 
 from notifications.masking import mask_id_card
 from workflow.engine import Engine
@@ -19,65 +18,17 @@ from workflow.errors import NotFoundError
 from workflow.reports import _sources as src
 from workflow.reports._model import BatchRoster, RosterEntry
 from workflow.reports._sources import organiser_label
-from workflow.store.schema import (
-    batch_seats,
-    batches,
-    cadres,
-    cases,
-    contractor_agreements,
-    contractors,
-    plans,
-)
+from workflow.store import reports as store
 
 
 def batch_roster(engine: Engine, batch_id: int) -> BatchRoster:
     """The roster of ``batch_id``; `NotFoundError` (exit 4) if there is no such batch."""
     labels = src.state_labels(engine.catalog, src.HONOR)
-    with engine.transaction() as connection:
-        batch = (
-            connection.execute(
-                sa.select(
-                    batches,
-                    plans.c.year.label("plan_year"),
-                    plans.c.organiser_level,
-                    plans.c.county.label("plan_county"),
-                    contractors.c.name.label("contractor_name"),
-                    contractors.c.kind.label("contractor_kind"),
-                )
-                .join(plans, plans.c.id == batches.c.plan_id)
-                .join(contractors, contractors.c.id == batches.c.contractor_id)
-                .where(batches.c.id == batch_id)
-            )
-            .mappings()
-            .one_or_none()
-        )
-        if batch is None:
-            raise NotFoundError("批次", batch_id)
-        agreement = connection.execute(
-            sa.select(contractor_agreements.c.agreement_no)
-            .where(
-                contractor_agreements.c.contractor_id == batch["contractor_id"],
-                contractor_agreements.c.plan_id == batch["plan_id"],
-            )
-            .order_by(contractor_agreements.c.signed_on.desc(), contractor_agreements.c.id.desc())
-            .limit(1)
-        ).scalar_one_or_none()
-        seated = connection.execute(
-            sa.select(
-                cases.c.id,
-                cases.c.cadre_id,
-                cases.c.county,
-                cases.c.agency,
-                cases.c.state,
-                cases.c.evidence,
-                cadres.c.name,
-                cadres.c.record,
-            )
-            .join(batch_seats, batch_seats.c.case_id == cases.c.id)
-            .join(cadres, cadres.c.id == cases.c.cadre_id)
-            .where(batch_seats.c.batch_id == batch_id)
-            .order_by(cases.c.county, cases.c.agency, cadres.c.name, cases.c.id)
-        ).all()
+    engine.ensure_schema()
+    rows = store.roster_rows(engine.db, batch_id)
+    if rows is None:
+        raise NotFoundError("批次", batch_id)
+    batch, agreement = rows.batch, rows.agreement_no
     return BatchRoster(
         batch_id=batch_id,
         plan_id=batch["plan_id"],
@@ -100,11 +51,11 @@ def batch_roster(engine: Engine, batch_id: int) -> BatchRoster:
         itinerary=tuple(batch["itinerary"] or ()),
         policy=src.policy_source(engine.catalog),
         generated_at=engine.clock.now(),
-        entries=tuple(_entry(row._mapping, labels) for row in seated),
+        entries=tuple(_entry(row, labels) for row in rows.seated),
     )
 
 
-def _entry(row: sa.RowMapping, labels: dict[str, str]) -> RosterEntry:
+def _entry(row: Mapping[str, Any], labels: dict[str, str]) -> RosterEntry:
     evidence: dict[str, Any] = row["evidence"] or {}
     record: dict[str, Any] = row["record"] or {}
     id_card = record.get("id_card")
