@@ -2,27 +2,11 @@
 
 Steps are governed by the definition: which role may fire which step, and in which scope, is
 data (``roles:`` per step and ``scopes:``), checked by the engine, which refuses citing A5.2.
-What the definition does not cover are the API's own reads of plans, batches, notices and
-the eligibility explainer; `PERMISSIONS` lists which roles hold those, so a cadre's token
-cannot browse other people's batches or the outbox.
-
-Writing plans, contractors and batches (the rules themselves, A6.2, A10, A12.1, A13.1, A14.1,
-A18.3, are the service's and answer 409 citing their article):
-
-* ``plans:write`` (``POST /plans``): the city officer; a county officer only for a county plan
-  of its own county (its token's scope).
-* ``contractors:write`` (contractors and their qualifications): the city officer only, since a
-  contractor serves every organiser and its papers are checked for every plan (A14.1).
-* ``agreements:write`` and ``batches:write`` (create, record an A6.2 exception, start): the
-  city officer; a county officer only for its own county's plans and their batches. Who may
-  *approve* an A6.2 exception is the definition's (the city, A5.2): the caller is recorded as
-  the approver, so a county officer's exception is refused by the service citing A5.2.
-* ``batches:evaluate`` (A18.3): city and county officers, a county officer for its own county's
-  batches.
-* ``incidents:write`` (A13.2): the officers who run batches (city; county for its own county's
-  batches), agency officers (they accompany their cadres) and the contractor's staff for their
-  own contractor's batches; the auditor stays read-only.
-* ``contractors:read``: every officer, contractor staff their own contractor only.
+Plans, contractors and batches are governed by the definition too: its ``rules.permissions``
+table (role × scope per permission), read through `workflow.policy` by the API and the command
+line alike (`workflow.api.plans`). What no definition covers are the API's own reads of tasks,
+reports and the eligibility explainer; `PERMISSIONS` lists which roles hold those, so a cadre's
+token cannot browse the officers' work lists.
 """
 
 from __future__ import annotations
@@ -40,21 +24,12 @@ from workflow.machine import Actor
 
 OFFICERS = ("city_officer", "county_officer", "agency_officer", "auditor")
 
-# permission → roles holding it (A5.1 roles; auditor is read-only, A5.1)
+# permission → roles holding it (A5.1 roles; auditor is read-only, A5.1); plans, contractors
+# and batches are the definition's (``rules.permissions``), not listed here
 PERMISSIONS: dict[str, tuple[str, ...]] = {
-    "plans:read": (*OFFICERS, "contractor_staff"),
-    "batches:read": (*OFFICERS, "contractor_staff"),
     "eligibility:explain": OFFICERS,
     "tasks:read": OFFICERS,  # county and agency officers: their own scope only
     "reports:read": ("city_officer", "auditor"),  # the report spans every organiser
-    "contractors:read": (*OFFICERS, "contractor_staff"),  # staff: their own contractor only
-    # writes; county officers: their own county's plans and batches only (see above)
-    "plans:write": ("city_officer", "county_officer"),
-    "contractors:write": ("city_officer",),
-    "agreements:write": ("city_officer", "county_officer"),
-    "batches:write": ("city_officer", "county_officer"),
-    "batches:evaluate": ("city_officer", "county_officer"),
-    "incidents:write": ("city_officer", "county_officer", "agency_officer", "contractor_staff"),
 }
 
 

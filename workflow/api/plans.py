@@ -3,24 +3,25 @@
 Reads and writes go through `workflow.plans.service`, so the API and the command line run the
 same rules in the same transactions: a refused rule (A6.2 days, size and province, A10.2,
 A12.1 staff, A13.1 plans, A14.1 papers, A18.3 exit score) is a 409 citing its article with
-nothing written. Who may write what is `workflow.api.auth.PERMISSIONS`; on top of it a county
-officer writes only its own county's plans and batches, contractor staff read and report
-incidents only for their own contractor (their scope, A5.2). An A6.2 exception's approver is
-the caller, and the definition decides whether that role may approve (A5.2, 403 otherwise).
+nothing written. Who may read and write what, and within which scope (a county officer only its
+own county's plans and batches, contractor staff only their own contractor's), is the
+definition's ``rules.permissions``, read through `workflow.policy` exactly as the command line
+reads it (A5.2; 403 naming the permission). An A6.2 exception's approver is the caller, and the
+definition decides whether that role may approve (A5.2, 403 otherwise). A duplicate name,
+number or evaluation is a 422 naming the field (`workflow.store.errors`).
 Dates are ISO text (``2024-06-03``), money decimal text (``"60000.00"``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from decimal import Decimal
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query
-from sqlalchemy.exc import IntegrityError
 
-from workflow.api.auth import Caller, Services, Svc, require
+from workflow import policy
+from workflow.api.auth import Caller, Services, Svc
 from workflow.api.errors import Forbidden, responses
 from workflow.api.models import (
     AgreementIn,
@@ -43,7 +44,6 @@ from workflow.api.models import (
     QualificationIn,
     QualificationOut,
 )
-from workflow.errors import InputError, Refusal, RuleRefused
 from workflow.machine import Actor
 from workflow.plans import service
 
@@ -60,37 +60,24 @@ def _plain(row: Mapping[str, Any]) -> dict[str, Any]:
     return {k: (str(v) if isinstance(v, Decimal) else v) for k, v in row.items()}
 
 
-def _own_contractor(actor: Actor) -> int | None:
-    """The contractor id a contractor_staff token is scoped to; None for every other role."""
-    if actor.role != "contractor_staff":
-        return None
-    try:
-        return int(actor.scope or "")
-    except ValueError:
-        return -1  # a scope that names no contractor id sees no batch
+def _allow(
+    svc: Services, actor: Actor, permission: str, target: policy.Target | None = None
+) -> None:
+    """403 naming the permission, when the definition's table (A5.2) says no."""
+    refusal = service.permission_refusal(svc.engine, actor, permission, target)
+    if refusal is not None:
+        raise Forbidden(permission, refusal.message)
 
 
-def _visible_batch(actor: Actor, batch: Mapping[str, Any]) -> None:
-    own = _own_contractor(actor)
-    theirs = batch["contractor_id"]
-    if own is not None and theirs != own:
-        raise RuleRefused(
-            [
-                Refusal(
-                    "A5.2",
-                    "out_of_scope",
-                    f"{actor.name}的权限范围是承办单位“{actor.scope}”，批次 {batch['id']} "
-                    f"属于承办单位“{theirs}”（缺少权限 read@{theirs}）",
-                )
-            ]
-        )
+def _sees(svc: Services, actor: Actor, permission: str, contractor_id: int) -> bool:
+    return policy.sees(service.policy_rules(svc.engine), permission, actor, contractor_id)
 
 
 @router.get("/plans", summary="Annual plans, oldest first", responses=responses(401, 403, 422, 503))
 def list_plans(
     actor: Caller, svc: Svc, year: Annotated[int | None, Query(ge=1900, le=9999)] = None
 ) -> list[PlanOut]:
-    require("plans:read", actor)
+    _allow(svc, actor, "plans:read")
     return [PlanOut.model_validate(_plain(r)) for r in service.list_plans(svc.engine, year=year)]
 
 
@@ -100,10 +87,10 @@ def list_plans(
     responses=responses(401, 403, 404, 422, 503),
 )
 def show_plan(plan_id: Key, actor: Caller, svc: Svc) -> PlanDetailOut:
-    require("plans:read", actor)
+    _allow(svc, actor, "plans:read")
     plan = service.show_plan(svc.engine, plan_id)
     plan["batches"] = [
-        _plain(b) for b in plan["batches"] if _own_contractor(actor) in (None, b["contractor_id"])
+        _plain(b) for b in plan["batches"] if _sees(svc, actor, "plans:read", b["contractor_id"])
     ]
     return PlanDetailOut.model_validate(_plain(plan))
 
@@ -114,10 +101,13 @@ def list_batches(
     svc: Svc,
     plan_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
 ) -> list[BatchOut]:
-    require("batches:read", actor)
-    own = _own_contractor(actor)
+    _allow(svc, actor, "batches:read")
     rows = service.list_batches(svc.engine, plan_id=plan_id)
-    return [BatchOut.model_validate(_plain(r)) for r in rows if own in (None, r["contractor_id"])]
+    return [
+        BatchOut.model_validate(_plain(r))
+        for r in rows
+        if _sees(svc, actor, "batches:read", r["contractor_id"])
+    ]
 
 
 @router.get(
@@ -126,9 +116,9 @@ def list_batches(
     responses=responses(401, 403, 404, 422, 503),
 )
 def show_batch(batch_id: Key, actor: Caller, svc: Svc) -> BatchDetailOut:
-    require("batches:read", actor)
+    _allow(svc, actor, "batches:read")
     batch = service.show_batch(svc.engine, batch_id)
-    _visible_batch(actor, batch)
+    _allow(svc, actor, "batches:read", service.batch_target(svc.engine, batch_id))
     return BatchDetailOut.model_validate(_plain(batch))
 
 
@@ -143,44 +133,10 @@ def _who(actor: Actor) -> str:
     return str(actor)[:200]  # the column's width; a token's name is rarely that long
 
 
-@contextmanager
-def _unique(field: str, what: str) -> Iterator[None]:
-    """A uniqueness or reference the database enforces (a contractor's name, an agreement
-    number, a case id) is a 422 naming the field, not a server error."""
-    try:
-        yield
-    except IntegrityError as error:
-        raise InputError(f"{what}（{field}）", field=field) from error
-
-
-def _county_may(actor: Actor, plan: Mapping[str, Any], permission: str) -> None:
-    """A county officer writes only under a county plan of its own county (A5.2)."""
-    if actor.role != "county_officer":
-        return
-    if plan["organiser_level"] == "county" and plan["county"] == actor.scope:
-        return
-    target = plan["county"] if plan["organiser_level"] == "county" else "市级"
-    raise Forbidden(
-        permission,
-        f"{actor.name}的权限范围是“{actor.scope}”，计划 {plan['id']} 属于“{target}”"
-        f"（缺少权限 {permission}@{target}）",
-    )
-
-
-def _batch_for(actor: Actor, svc: Services, batch_id: int, permission: str) -> dict[str, Any]:
-    """The batch, after the permission and the caller's scope on it (county, contractor)."""
-    require(permission, actor)
-    batch = service.show_batch(svc.engine, batch_id)
-    if actor.role == "county_officer":
-        _county_may(actor, service.show_plan(svc.engine, batch["plan_id"]), permission)
-    own = _own_contractor(actor)
-    if own is not None and batch["contractor_id"] != own:
-        raise Forbidden(
-            permission,
-            f"{actor.name}的权限范围是承办单位“{actor.scope}”，批次 {batch_id} 属于承办单位"
-            f"“{batch['contractor_id']}”（缺少权限 {permission}@{batch['contractor_id']}）",
-        )
-    return batch
+def _batch_for(actor: Actor, svc: Services, batch_id: int, permission: str) -> None:
+    """The permission, and the caller's scope on the batch (its plan's county, its contractor)."""
+    _allow(svc, actor, permission)
+    _allow(svc, actor, permission, service.batch_target(svc.engine, batch_id))
 
 
 @router.post(
@@ -192,13 +148,10 @@ def _batch_for(actor: Actor, svc: Services, batch_id: int, permission: str) -> d
     responses=WRITE,
 )
 def create_plan(body: PlanIn, actor: Caller, svc: Svc) -> PlanOut:
-    require("plans:write", actor)
     county = body.county if body.organiser_level == "county" else None
-    _county_may(
-        actor,
-        {"id": "（新）", "organiser_level": body.organiser_level, "county": county},
-        "plans:write",
-    )
+    _allow(svc, actor, "plans:write")
+    new = {"organiser_level": body.organiser_level, "county": county}
+    _allow(svc, actor, "plans:write", policy.plan_target(new, "新计划"))
     row = service.create_plan(
         svc.engine,
         year=body.year,
@@ -219,26 +172,15 @@ def create_plan(body: PlanIn, actor: Caller, svc: Svc) -> PlanOut:
     responses=WRITE,
 )
 def create_contractor(body: ContractorIn, actor: Caller, svc: Svc) -> ContractorOut:
-    require("contractors:write", actor)
-    with _unique("name", "已有同名承办单位"):
-        row = service.create_contractor(
-            svc.engine,
-            name=body.name,
-            kind=body.kind,
-            why_purchased=body.why_purchased,
-            exit_threshold_override=_money(body.exit_threshold_override),
-        )
+    _allow(svc, actor, "contractors:write")
+    row = service.create_contractor(
+        svc.engine,
+        name=body.name,
+        kind=body.kind,
+        why_purchased=body.why_purchased,
+        exit_threshold_override=_money(body.exit_threshold_override),
+    )
     return ContractorOut.model_validate(_plain(row))
-
-
-def _visible_contractor(actor: Actor, contractor_id: int) -> None:
-    own = _own_contractor(actor)
-    if own is not None and own != contractor_id:
-        raise Forbidden(
-            "contractors:read",
-            f"{actor.name}的权限范围是承办单位“{actor.scope}”"
-            f"（缺少权限 contractors:read@{contractor_id}）",
-        )
 
 
 @router.get(
@@ -247,12 +189,11 @@ def _visible_contractor(actor: Actor, contractor_id: int) -> None:
     responses=responses(401, 403, 422, 503),
 )
 def list_contractors(actor: Caller, svc: Svc) -> list[ContractorOut]:
-    require("contractors:read", actor)
-    own = _own_contractor(actor)
+    _allow(svc, actor, "contractors:read")
     return [
         ContractorOut.model_validate(_plain(r))
         for r in service.list_contractors(svc.engine)
-        if own in (None, r["id"])
+        if _sees(svc, actor, "contractors:read", r["id"])
     ]
 
 
@@ -262,8 +203,9 @@ def list_contractors(actor: Caller, svc: Svc) -> list[ContractorOut]:
     responses=responses(401, 403, 404, 422, 503),
 )
 def show_contractor(contractor_id: Key, actor: Caller, svc: Svc) -> ContractorDetailOut:
-    require("contractors:read", actor)
-    _visible_contractor(actor, contractor_id)
+    _allow(svc, actor, "contractors:read")
+    target = policy.Target(label=f"承办单位 {contractor_id}", contractor_id=contractor_id)
+    _allow(svc, actor, "contractors:read", target)
     row = service.show_contractor(svc.engine, contractor_id)
     return ContractorDetailOut.model_validate(_plain(row))
 
@@ -278,7 +220,7 @@ def show_contractor(contractor_id: Key, actor: Caller, svc: Svc) -> ContractorDe
 def add_qualification(
     contractor_id: Key, body: QualificationIn, actor: Caller, svc: Svc
 ) -> QualificationOut:
-    require("contractors:write", actor)
+    _allow(svc, actor, "contractors:write")
     row = service.add_qualification(
         svc.engine,
         contractor_id,
@@ -298,19 +240,17 @@ def add_qualification(
     responses=WRITE,
 )
 def add_agreement(contractor_id: Key, body: AgreementIn, actor: Caller, svc: Svc) -> AgreementOut:
-    require("agreements:write", actor)
-    if actor.role == "county_officer":
-        _county_may(actor, service.show_plan(svc.engine, body.plan_id), "agreements:write")
-    with _unique("agreement_no", "该承办单位在本计划已有此协议编号"):
-        row = service.add_agreement(
-            svc.engine,
-            contractor_id,
-            plan_id=body.plan_id,
-            agreement_no=body.agreement_no,
-            signed_on=body.signed_on,
-            valid_from=body.valid_from,
-            valid_until=body.valid_until,
-        )
+    _allow(svc, actor, "agreements:write")
+    _allow(svc, actor, "agreements:write", service.plan_target(svc.engine, body.plan_id))
+    row = service.add_agreement(
+        svc.engine,
+        contractor_id,
+        plan_id=body.plan_id,
+        agreement_no=body.agreement_no,
+        signed_on=body.signed_on,
+        valid_from=body.valid_from,
+        valid_until=body.valid_until,
+    )
     return AgreementOut.model_validate(row)
 
 
@@ -333,9 +273,8 @@ def _grant(actor: Actor, body: BatchExceptionIn) -> service.ExceptionGrant:
     responses=WRITE,
 )
 def create_batch(body: BatchIn, actor: Caller, svc: Svc) -> BatchOut:
-    require("batches:write", actor)
-    if actor.role == "county_officer":
-        _county_may(actor, service.show_plan(svc.engine, body.plan_id), "batches:write")
+    _allow(svc, actor, "batches:write")
+    _allow(svc, actor, "batches:write", service.plan_target(svc.engine, body.plan_id))
     row = service.create_batch(
         svc.engine,
         plan_id=body.plan_id,
@@ -371,8 +310,7 @@ def record_exception(
     batch_id: Key, body: BatchExceptionIn, actor: Caller, svc: Svc
 ) -> BatchExceptionOut:
     _batch_for(actor, svc, batch_id, "batches:write")
-    with _unique("rule", "该批次已有此例外"):
-        row = service.record_exception(svc.engine, batch_id, _grant(actor, body))
+    row = service.record_exception(svc.engine, batch_id, _grant(actor, body))
     return BatchExceptionOut.model_validate(row)
 
 
@@ -400,8 +338,7 @@ def evaluate_contractor(
     batch_id: Key, body: EvaluationIn, actor: Caller, svc: Svc
 ) -> EvaluationOut:
     _batch_for(actor, svc, batch_id, "batches:evaluate")
-    with _unique("batch_id", "该批次已评价过承办单位"):
-        row = service.evaluate_contractor(svc.engine, batch_id, score=body.score, by=_who(actor))
+    row = service.evaluate_contractor(svc.engine, batch_id, score=body.score, by=_who(actor))
     return EvaluationOut.model_validate(row)
 
 
@@ -415,12 +352,11 @@ def evaluate_contractor(
 )
 def record_incident(batch_id: Key, body: IncidentIn, actor: Caller, svc: Svc) -> IncidentOut:
     _batch_for(actor, svc, batch_id, "incidents:write")
-    with _unique("case_id", "没有这个案件"):
-        row = service.record_incident(
-            svc.engine,
-            batch_id,
-            description=body.description,
-            reported_by=_who(actor),
-            case_id=body.case_id,
-        )
+    row = service.record_incident(
+        svc.engine,
+        batch_id,
+        description=body.description,
+        reported_by=_who(actor),
+        case_id=body.case_id,
+    )
     return IncidentOut.model_validate(row)

@@ -86,6 +86,32 @@ def policy_rules(engine: Engine) -> PolicyRules | None:
     return _definition_now(engine).rules
 
 
+def permission_refusal(
+    engine: Engine, actor: policy.Who, permission: str, target: policy.Target | None = None
+) -> Refusal | None:
+    """Why ``actor`` may not use ``permission`` on ``target`` under the definition in force
+    (A5.2), or None: the command line and the API ask the same table."""
+    return policy.permission_refusal(policy_rules(engine), permission, actor, target)
+
+
+def batch_target(engine: Engine, batch_id: int) -> policy.Target:
+    """What a batch is for a scope: its plan's level and county and its contractor (A5.2)."""
+    with _store(engine) as store:
+        batch = store.batch(batch_id)
+        plan = store.plan(batch["plan_id"])
+    return policy.Target(
+        label=f"批次 {batch_id}（计划 {plan['id']}）",
+        plan_level=plan["organiser_level"],
+        plan_county=plan["county"],
+        contractor_id=batch["contractor_id"],
+    )
+
+
+def plan_target(engine: Engine, plan_id: int) -> policy.Target:
+    with _store(engine) as store:
+        return policy.plan_target(store.plan(plan_id))
+
+
 def _store(engine: Engine, *, write: bool = False) -> AbstractContextManager[PlanStore]:
     """The one way this module reaches the database: a `PlanStore` in one transaction."""
     return plan_store(engine.transaction, write=write)
