@@ -154,3 +154,119 @@ def test_out_of_province_needs_an_approved_exception(url: str) -> None:
 
 def test_unknown_batch_exits_4(url: str) -> None:
     assert cli(url, "batches", "show", "99").exit_code == 4
+
+
+# -- database errors mapped once, on both databases ---------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("args", "field", "named"),
+    [
+        pytest.param(
+            ("contractors", "create", "--name", "威海荣成疗养院", "--kind", "own_resource"),
+            "name",
+            "威海荣成疗养院",
+            id="contractor-name",
+        ),
+    ],
+)
+def test_a_duplicate_is_exit_2_naming_it_not_a_traceback(
+    db_url: str, args: tuple[str, ...], field: str, named: str
+) -> None:
+    """The unique index decides (two officers may type the same name at once); the officer
+    reads which value clashed, in Chinese, and the exit code is an input error's (2)."""
+    assert cli(db_url, "db", "upgrade").exit_code == 0  # a server database is not auto-created
+    first = cli(db_url, *args)
+    assert first.exit_code == 0, first.output
+    second = CliRunner().invoke(main, ["--db", db_url, "--now", "2024-05-06T09:30", *args])
+    assert second.exit_code == 2, second.output
+    assert isinstance(second.exception, SystemExit)  # no IntegrityError escaped
+    assert "Traceback" not in second.output
+    assert "IntegrityError" not in second.output
+    assert named in second.stderr
+    assert "已有同名承办单位" in second.stderr
+    as_json = CliRunner().invoke(
+        main, ["--db", db_url, "--now", "2024-05-06T09:30", *args, "--json"]
+    )
+    assert as_json.exit_code == 2
+    assert json.loads(as_json.stdout)["field"] == field
+    assert [c["name"] for c in ok(db_url, "contractors", "list")] == [named]
+
+
+def test_a_duplicate_agreement_number_is_exit_2_naming_the_number(url: str) -> None:
+    plan_id, contractor_id = _plan_and_contractor(url)
+    again = cli(
+        url,
+        "contractors",
+        "agree",
+        str(contractor_id),
+        "--plan",
+        str(plan_id),
+        "--no",
+        "XY-1",
+        "--signed",
+        "2024-03-01",
+        "--from",
+        "2024-03-01",
+        "--until",
+        "2024-12-31",
+    )
+    assert again.exit_code == 2
+    assert "XY-1" in again.stderr
+    assert "协议编号" in again.stderr
+
+
+# -- the definition's permissions, as the API applies them (A5.2) -------------------------------
+
+PLAN = ("plans", "create", "--year", "2024", "--budget", "100000", "--cycle", "2024-2025")
+
+
+def test_with_as_the_cli_applies_the_definitions_permissions(url: str) -> None:
+    """The same table as the API's tokens: a county officer writes only its own county's plans,
+    contractors are the city's, and a refusal cites A5.2 and writes nothing (exit 1)."""
+    county = "--as", "county_officer:李娜@东昌府区"
+    refused = cli(url, *PLAN, "--level", "city", *county)
+    assert refused.exit_code == 1
+    assert "A5.2" in refused.stderr
+    assert "plans:write@市级" in refused.stderr
+    other = cli(url, *PLAN, "--level", "county", "--county", "茌平区", *county)
+    assert other.exit_code == 1
+    assert ok(url, "plans", "list") == []
+    own = ok(url, *PLAN, "--level", "county", "--county", "东昌府区", *county)
+    assert own["county"] == "东昌府区"
+    staff = cli(
+        url, "contractors", "create", "--name", "x", "--kind", "own_resource",
+        "--as", "contractor_staff:李强@1",
+    )  # fmt: skip
+    assert staff.exit_code == 1
+    assert "contractors:write" in staff.stderr
+    auditor = cli(url, *PLAN, "--level", "city", "--as", "auditor:审计员")
+    assert auditor.exit_code == 1
+    assert "plans:write" in auditor.stderr
+
+
+def test_contractor_staff_see_and_report_only_their_own_batches(url: str) -> None:
+    plan_id, contractor_id = _plan_and_contractor(url)
+    batch = ok(url, *_batch_args(plan_id, contractor_id, "--as", "city_officer:赵敏"))
+    own = "--as", f"contractor_staff:李强@{contractor_id}"
+    other = "--as", f"contractor_staff:孙丽@{contractor_id + 1}"
+    assert [b["id"] for b in ok(url, "batches", "list", *own)] == [batch["id"]]
+    assert ok(url, "batches", "list", *other) == []
+    assert cli(url, "batches", "show", str(batch["id"]), *other).exit_code == 1
+    refused = cli(url, "batches", "incident", str(batch["id"]), "--description", "晕车", *other)
+    assert refused.exit_code == 1
+    assert "incidents:write" in refused.stderr
+    logged = ok(url, "batches", "incident", str(batch["id"]), "--description", "晕车", *own)
+    assert logged["reported_by"] == f"contractor_staff:李强@{contractor_id}"
+    # the auditor reads but never writes (A5.1)
+    assert cli(url, "batches", "show", str(batch["id"]), "--as", "auditor:审计员").exit_code == 0
+    evaluate = cli(
+        url, "batches", "evaluate", str(batch["id"]), "--score", "80", "--as", "auditor:a"
+    )
+    assert evaluate.exit_code == 1
+
+
+def test_without_as_or_by_an_evaluation_is_a_usage_error(url: str) -> None:
+    plan_id, contractor_id = _plan_and_contractor(url)
+    batch = ok(url, *_batch_args(plan_id, contractor_id))
+    assert cli(url, "batches", "evaluate", str(batch["id"]), "--score", "80").exit_code == 2
