@@ -19,6 +19,9 @@ from workflow.errors import Problem
 Path = tuple[str | int, ...]
 
 _SCALAR_TAGS_KEPT_AS_TEXT = {"tag:yaml.org,2002:timestamp", "tag:yaml.org,2002:binary"}
+# libyaml's loader composes the same nodes with the same marks, several times faster: every
+# command loads the definitions, so it is used whenever PyYAML was built with it
+_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 @dataclass
@@ -50,7 +53,7 @@ class Located:
 
 def parse_yaml(text: str, file: str) -> Located:
     located = Located(file=file, data=None)
-    loader = yaml.SafeLoader(text)
+    loader = _LOADER(text)
     try:
         node = loader.get_single_node()
     except yaml.MarkedYAMLError as exc:
