@@ -64,19 +64,34 @@ def violation(error: IntegrityError) -> Violation:
         constraint = getattr(diag, "constraint_name", None)
         table = getattr(diag, "table_name", None)
         column = getattr(diag, "column_name", None)
+        kind = _SQLSTATE.get(str(sqlstate), "other")
+        if kind == "check":
+            return _check(constraint)
         columns = _constraint_columns(table, constraint) or ((column,) if column else ())
-        return Violation(_SQLSTATE.get(str(sqlstate), "other"), table, columns, constraint)
+        return Violation(kind, table, columns, constraint)
     text = str(original)
     for prefix, kind in _SQLITE_PREFIX.items():
         if text.startswith(prefix):
             detail = text[len(prefix) :].lstrip(": ").strip()
             if kind == "check":  # SQLite names the check constraint, not its columns
-                return Violation(kind, None, (), detail or None)
+                return _check(detail or None)
             names = [part.strip() for part in detail.split(",") if part.strip()]
             tables = {name.partition(".")[0] for name in names if "." in name}
             columns = tuple(name.partition(".")[2] for name in names if "." in name)
             return Violation(kind, tables.pop() if len(tables) == 1 else None, columns)
     return Violation("other")
+
+
+def _check(constraint: str | None) -> Violation:
+    """A check constraint by its short name: ``ck_contractor_evaluations_score`` (the naming
+    convention's prefix, applied once or, by older migrations, twice) is the ``score`` check of
+    ``contractor_evaluations``; our checks are named after what they guard."""
+    name, table = constraint or "", None
+    for candidate in metadata.tables:
+        prefix = f"ck_{candidate}_"
+        while name.startswith(prefix):
+            name, table = name[len(prefix) :], candidate
+    return Violation("check", table, (name,) if name else (), constraint)
 
 
 def _constraint_columns(table: str | None, constraint: str | None) -> tuple[str, ...]:

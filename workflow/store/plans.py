@@ -44,6 +44,8 @@ _LABELS = {
     "case_id": "案件",
     "plan_id": "计划",
     "contractor_id": "承办单位",
+    "score": "评分（0 至 100）",
+    "seats": "已占名额",
 }
 
 
