@@ -5,8 +5,10 @@ closed as not needed when the cadre attends later in the same cycle."""
 from __future__ import annotations
 
 from datetime import date, datetime
+from pathlib import Path
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 from factories import AS_AGENCY, HAPPY_PATH, REGISTRATION, cadre
 
@@ -16,6 +18,13 @@ from workflow.scheduler import run_due, sweep_condolence, sweep_timers
 from workflow.store.schema import cases, outbox, tasks, visit_keys
 
 SEED_BATCH = True  # the second registration of LC-DCF-0001 attends the seeded batch
+
+
+@pytest.fixture(autouse=True)
+def notices_in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`run_due` also dispatches the outbox through the file channel: into tmp_path, never the
+    working directory's ./notices."""
+    monkeypatch.setenv("CONVALESCENCE_NOTICES_DIR", str(tmp_path / "notices"))
 
 
 def family(cadre_id: str) -> str:
