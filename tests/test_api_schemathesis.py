@@ -29,6 +29,9 @@ from schemathesis.generation.modes import GenerationMode
 from workflow import Engine, SimulatedClock
 from workflow.api import TokenRegistry, create_app
 
+# generated requests for every operation and role against a live app: 2-6 s a test, minutes in all
+pytestmark = pytest.mark.slow
+
 MAX_EXAMPLES = 30
 ACCEPTED = ["2xx", "401", "403", "404", "409", "412", "422"]
 CALLERS = {

@@ -128,6 +128,7 @@ def drive(base_url: str, cadre_ids: list[str], errors: list[str]) -> None:
         errors.append(repr(error))
 
 
+@pytest.mark.slow
 @pytest.mark.postgres
 def test_eight_clients_at_once_on_postgresql_lose_nothing(
     pg_url: str, clock: SimulatedClock

@@ -9,6 +9,7 @@ from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 from factories import (
     AGREEMENT,
@@ -26,6 +27,9 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, 
 from workflow import Engine, InputError, RuleRefused, SimulatedClock
 from workflow.clock import SHANGHAI
 from workflow.store.schema import history
+
+# hypothesis walks many step sequences through a real database: ~17 s
+pytestmark = pytest.mark.slow
 
 SEED_BATCH = True  # approval takes a seat in batch 1 (conftest.engine)
 

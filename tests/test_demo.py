@@ -11,6 +11,9 @@ import pytest
 from workflow import Engine
 from workflow.demo.run import run_demo
 
+# the module's demo run takes ~15 s and the reproducibility check runs two more (~45 s)
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope="module")
 def summary(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]

@@ -19,6 +19,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -26,6 +27,9 @@ from hypothesis import strategies as st
 from workflow import Engine
 from workflow.roster import RosterError, check_roster, flat_columns, flatten, import_roster
 from workflow.store.schema import cadre_changes, cadres
+
+# generated rosters imported into real databases: 6-11 s per test
+pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE: list[dict[str, Any]] = json.loads(

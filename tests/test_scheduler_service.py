@@ -97,6 +97,7 @@ def nodes() -> Iterator[dict[str, subprocess.Popen[bytes]]]:
         process.wait(timeout=10)
 
 
+@pytest.mark.slow
 @pytest.mark.postgres
 def test_two_nodes_one_active_standby_takes_over_after_sigkill(
     pg_url: str, tmp_path: Path, nodes: dict[str, subprocess.Popen[bytes]]
