@@ -8,6 +8,7 @@ stored records of the file's ids, inserts the new cadres, updates the changed on
 identical ones alone, recording a field-level diff per created or updated cadre in
 ``cadre_changes`` (A19.1: who changed what is never lost). Rows go to the database in bulk
 (executemany), because a city roster of 100,000 cadres must import in seconds, not minutes.
+The statements are in `workflow.store.roster`; what to write is decided here.
 """
 
 from __future__ import annotations
@@ -21,17 +22,14 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import sqlalchemy as sa
-
 from workflow.clock import shanghai_date
 from workflow.roster.readers import Location, RawRow, RosterError, RowProblem, read_roster
 from workflow.roster.record import CadreRecord, InvalidRecord, parse_record
-from workflow.store.schema import cadre_changes, cadres
+from workflow.store import roster as store
 
 if TYPE_CHECKING:
     from workflow.engine import Engine
 
-CHUNK = 500  # ids per IN (...) query: far below SQLite's and PostgreSQL's parameter limits
 MAX_LISTED = 5  # other rows named in a duplicate-id message
 
 
@@ -155,68 +153,36 @@ def _cyclic_gc_paused() -> Iterator[None]:
 def write_roster(engine: Engine, checked: CheckedRoster) -> ImportReport:
     """Write the valid records of a checked roster in one transaction (see the module doc)."""
     now = engine.clock.now()
-    created = updated = unchanged = 0
-    with _cyclic_gc_paused(), engine.transaction(write=True) as connection:
-        stored = _stored_records(connection, [record.id for record in checked.records])
-        inserts: list[dict[str, Any]] = []
-        updates: list[dict[str, Any]] = []
-        changes: list[dict[str, Any]] = []
+
+    def decide(stored: Mapping[str, Any]) -> store.RosterWrites:
+        """Inserts, updates and change-log rows for the records against what is stored;
+        identical records are left alone."""
+        writes = store.RosterWrites()
         for record in checked.records:
             new = record.to_json()
             old = stored.get(record.id)
             if old is None:
-                inserts.append({**record.columns(new), "updated_at": now})
+                writes.inserts.append({**record.columns(new), "updated_at": now})
                 diff = {key: [None, value] for key, value in new.items()}
-                changes.append(_change(record.id, now, checked.source, "created", diff))
-                created += 1
-            elif old == new:  # the common case of a re-import, decided at C speed
-                unchanged += 1
-            else:
-                columns = {**record.columns(new), "updated_at": now}
-                updates.append({f"b_{key}": value for key, value in columns.items()})
-                changes.append(_change(record.id, now, checked.source, "updated", _diff(old, new)))
-                updated += 1
-        if inserts:
-            connection.execute(sa.insert(cadres), inserts)
-        if updates:
-            connection.execute(_UPDATE, updates)
-        if changes:
-            connection.execute(sa.insert(cadre_changes), changes)
+                writes.changes.append(_change(record.id, now, checked.source, "created", diff))
+            elif old != new:  # equal is the common case of a re-import, decided at C speed
+                writes.updates.append({**record.columns(new), "updated_at": now})
+                changed = _diff(old, new)
+                writes.changes.append(_change(record.id, now, checked.source, "updated", changed))
+        return writes
+
+    engine.ensure_schema()
+    with _cyclic_gc_paused():
+        writes = store.import_cadres(engine.db, [record.id for record in checked.records], decide)
+    created, updated = len(writes.inserts), len(writes.updates)
     return ImportReport(
         file=checked.file,
         created=created,
         updated=updated,
-        unchanged=unchanged,
+        unchanged=len(checked.records) - created - updated,
         skipped=checked.bad_rows,
         problems=checked.problems,
     )
-
-
-# one statement executed with many parameter sets; bind names differ from the column names, as
-# SQLAlchemy reserves those for the SET clause
-_UPDATE = (
-    sa.update(cadres)
-    .where(cadres.c.id == sa.bindparam("b_id"))
-    .values(
-        {
-            column: sa.bindparam(f"b_{column}", type_=cadres.c[column].type)
-            for column in ("name", "county", "agency", "birth_date", "record", "updated_at")
-        }
-    )
-)
-
-
-def _stored_records(connection: sa.Connection, ids: Sequence[str]) -> dict[str, Any]:
-    stored: dict[str, Any] = {}
-    for chunk in _chunks(ids, CHUNK):
-        query = sa.select(cadres.c.id, cadres.c.record).where(cadres.c.id.in_(chunk))
-        stored.update((cadre_id, record) for cadre_id, record in connection.execute(query))
-    return stored
-
-
-def _chunks(items: Sequence[str], size: int) -> Iterator[Sequence[str]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
 
 
 def _diff(old: Any, new: Mapping[str, Any]) -> dict[str, list[Any]]:
