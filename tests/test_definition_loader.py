@@ -146,6 +146,24 @@ BREAKAGES = [
         "unknown template 'consent_remind'",
     ),
     (
+        "permission-for-unknown-role",
+        ("    contractors:write: {city_officer: all}", "    contractors:write: {city_offcer: all}"),
+        "contractors:write: {city_offcer: all}",
+        "unknown role 'city_offcer'",
+    ),
+    (
+        "cycle-longer-than-the-limit",  # A9.1: the definition's own cycle_max_years decides
+        ("    cycle_max_years: 2", "    cycle_max_years: 1"),
+        "{id: 2024-2025, start: 2024-01-01, end: 2025-12-31}",
+        "a cycle lasts at most 1 years (A9.1): from 2024-01-01 it must end by 2024-12-31",
+    ),
+    (
+        "limits-without-a-figure",
+        ("    home_province: 山东", "    home_provinc: 山东"),
+        "home_provinc: 山东",
+        "home_provinc",
+    ),
+    (
         "timer-unknown-trigger",
         ("action: remind, role: family,", "action: fire, trigger: nudge, role: family,"),
         "trigger: nudge",

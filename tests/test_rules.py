@@ -238,3 +238,21 @@ def test_a6_2_inside_shandong_in_principle(province: str, refused: bool) -> None
 def test_a6_2_at_most_fifty_cadres_in_principle(size: int | None, refused: bool) -> None:
     message = verdict("at_most_fifty_per_batch", ctx(batch_size=size))
     assert (message is not None) is refused
+
+
+WITHOUT_LIMITS = [
+    ("stay_within_seven_days", {"batch_start": "2024-06-03", "batch_end": "2024-06-04"}),
+    ("at_most_fifty_per_batch", {"batch_size": 3}),
+    ("within_shandong", {"province": "山东"}),
+    ("under_age_limit_on_first_day", {"batch_start": "2024-06-03"}),
+]
+
+
+@pytest.mark.parametrize(("rule", "evidence"), [pytest.param(*w, id=w[0]) for w in WITHOUT_LIMITS])
+def test_a_definition_without_limits_refuses_saying_so(rule: str, evidence: dict[str, Any]) -> None:
+    """The figures live only in the definition's rules block: without it a rule cannot pass
+    silently on a number it does not have, it says what is missing."""
+    message = verdict(rule, replace(ctx(**evidence), rules=None))
+    assert message is not None
+    assert "rules 中没有 limits" in message
+    assert verdict(rule, ctx(**evidence)) is None  # the bundled figures let it pass

@@ -25,17 +25,6 @@ BATCH_EXCEPTION_RULES = (OVER_50, OUT_OF_PROVINCE)
 BATCH_EXCEPTION_WAIVES = {OVER_50: "at_most_fifty_per_batch", OUT_OF_PROVINCE: "within_shandong"}
 
 PERMISSION_ARTICLE = "A5.2"
-PLAN_PERMISSIONS = (
-    "plans:read",
-    "plans:write",
-    "contractors:read",
-    "contractors:write",
-    "agreements:write",
-    "batches:read",
-    "batches:write",
-    "batches:evaluate",
-    "incidents:write",
-)
 
 
 def limits(rules: PolicyRules | None) -> Limits:
