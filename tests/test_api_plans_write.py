@@ -288,3 +288,35 @@ def test_bad_input_is_422_naming_the_field_and_missing_rows_404(client: TestClie
         )["error"]
         == "not_found"
     )
+
+
+def test_a_duplicate_contractor_name_is_422_naming_it(client: TestClient) -> None:
+    """The store maps the unique index (workflow.store.errors); the API answers as it answers
+    any bad input, naming the field and the name."""
+    body = {"name": "威海荣成疗养院", "kind": "own_resource"}
+    post(client, "/contractors", "t-city", body)
+    duplicate = post(client, "/contractors", "t-city", body, status=422)
+    assert (duplicate["error"], duplicate["field"]) == ("bad_input", "name")
+    assert "威海荣成疗养院" in duplicate["message"]
+
+
+def test_a_constraint_no_store_mapped_is_still_422_not_500(engine: Engine) -> None:
+    """The safety net: a route whose write breaks a constraint without the store's mapping
+    (a host's own route on the same app) gets the same translation, not the driver's text."""
+    import sqlalchemy as sa  # noqa: PLC0415  # only this test writes around the store
+
+    from workflow.store.schema import contractors  # noqa: PLC0415
+
+    app = create_app(engine, TokenRegistry.from_tokens(TOKENS))
+
+    @app.post("/raw-duplicate")
+    def raw_duplicate() -> None:
+        with engine.transaction(write=True) as connection:
+            for _ in range(2):
+                connection.execute(sa.insert(contractors).values(name="甲", kind="own_resource"))
+
+    with TestClient(app) as test_client:
+        answer = test_client.post("/raw-duplicate")
+    assert answer.status_code == 422, answer.text
+    assert (answer.json()["error"], answer.json()["field"]) == ("bad_input", "name")
+    assert "IntegrityError" not in answer.text

@@ -15,6 +15,10 @@ Status codes (the error class decides, as it decides the CLI's exit code):
 * 422 ``bad_input``: a malformed request, including step evidence the definition rejects;
   400 ``bad_input`` when the body cannot even be parsed.
 * 503 ``database_not_ready`` / ``database_unavailable``: schema not migrated, database down.
+
+Constraint violations are the store's to name (`workflow.store.errors`), which turns them into
+`InputError` naming the field; one that a store left unmapped is still answered 422 through the
+same translation, never a 500 with the driver's text.
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from workflow.api.models import ErrorOut
@@ -39,6 +43,7 @@ from workflow.errors import (
     WorkflowError,
     error_json,
 )
+from workflow.store.errors import translate
 
 PERMISSION_ARTICLE = "A5.2"
 BEARER_CHALLENGE = 'Bearer realm="convalescence"'
@@ -183,6 +188,13 @@ def install(app: FastAPI) -> None:
             "refusals": [],
         }
         return _json(error.status_code, body, dict(error.headers or {}))
+
+    @app.exception_handler(IntegrityError)
+    async def constraint(request: Request, error: Exception) -> JSONResponse:
+        assert isinstance(error, IntegrityError)
+        mapped = translate(error)
+        status = status_of(mapped, request)
+        return _json(status, body_of(mapped, status))
 
     @app.exception_handler(OperationalError)
     async def unavailable(_request: Request, error: Exception) -> JSONResponse:
