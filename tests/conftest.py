@@ -1,39 +1,52 @@
 """Shared fixtures: every database test runs on a real SQLite file and a real PostgreSQL.
 
-PostgreSQL tests get a database of their own, created for the test and dropped after it, so no
-run ever sees another's rows. The server is the machine's (127.0.0.1:5432, trust auth) unless
-CONVALESCENCE_TEST_PG names another admin URL. If it cannot be reached the tests fail rather
-than skip: both backends must pass the same suite.
+PostgreSQL tests get a database of their own, created for the test through the server's
+maintenance database and dropped after it (`pg_server`), so no run ever sees another's rows and
+nothing but a role that may create databases has to exist on the server. If the server cannot
+be reached, or a role or database it needs is missing, the tests fail saying which: both
+backends must pass the same suite.
+
+Tests write only under their tmp paths: `repository_root_unchanged` fails the run when a test
+leaves a new file or folder in the repository root (a ``notices/`` folder from the file
+channel's default, a database file from a default ``--db``).
 """
 
 from __future__ import annotations
 
-import os
-import uuid
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
-import psycopg
 import pytest
+from pg_server import fresh_database
 from plans_setup import seed_batch
 
 from workflow import Engine, SimulatedClock
 from workflow.clock import SHANGHAI
 
-PG_ADMIN_URL = os.environ.get("CONVALESCENCE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
-RUN_TOKEN = uuid.uuid4().hex[:8]
-_counter = iter(range(1_000_000))
+ROOT = Path(__file__).resolve().parents[1]
+# what the tools themselves leave in the root of a fresh clone (all in .gitignore)
+TOOL_DIRECTORIES = {
+    ".pytest_cache",
+    ".hypothesis",  # hypothesis's example database, in the working directory by design
+    ".mypy_cache",
+    ".ruff_cache",
+    "__pycache__",
+    "build",  # test_packaging builds the wheel (setuptools' build/ and the egg-info)
+    "convalescence_workflow.egg-info",
+}
 
 
-def _admin() -> psycopg.Connection[Any]:
-    try:
-        return psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=5)
-    except psycopg.OperationalError as exc:
+@pytest.fixture(scope="session", autouse=True)
+def repository_root_unchanged() -> Iterator[None]:
+    """Fail the run if the tests left anything new in the repository root."""
+    before = {entry.name for entry in ROOT.iterdir()}
+    yield
+    left = sorted({entry.name for entry in ROOT.iterdir()} - before - TOOL_DIRECTORIES)
+    if left:
         pytest.fail(
-            f"PostgreSQL at {PG_ADMIN_URL} is not reachable ({exc}); start it with "
-            "`pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start`",
+            f"the tests left {', '.join(left)} in the repository root ({ROOT}); a test must "
+            "write only under tmp_path (pass --db, --dir, CONVALESCENCE_NOTICES_DIR ...)",
             pytrace=False,
         )
 
@@ -41,15 +54,8 @@ def _admin() -> psycopg.Connection[Any]:
 @pytest.fixture
 def pg_url() -> Iterator[str]:
     """A brand-new, empty PostgreSQL database for one test."""
-    name = f"cv_test_{RUN_TOKEN}_{next(_counter)}"
-    with _admin() as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    base = PG_ADMIN_URL.rsplit("/", 1)[0]
-    try:
-        yield f"{base}/{name}"
-    finally:
-        with _admin() as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with fresh_database() as url:
+        yield url
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])

@@ -30,18 +30,16 @@ and shared by the tests that read it; a test that writes builds its own.
 
 from __future__ import annotations
 
-import os
-import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import psycopg
 from factories import AGREEMENT, CONSENT, cadre
+from pg_server import fresh_database
 
 from workflow import Engine, SimulatedClock
 from workflow.clock import SHANGHAI
@@ -239,21 +237,13 @@ def _visit(engine: Engine, visit_id: int, day: str) -> None:
 def scenario_database(kind: str, directory: Path) -> Iterator[tuple[str, Scenario]]:
     """The scenario in a database of its own (SQLite file or a new PostgreSQL database, dropped
     afterwards), as a URL for engines and for the command line."""
-    admin_url = os.environ.get("CONVALESCENCE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
-    name = f"cv_reports_{uuid.uuid4().hex[:8]}"
-    if kind == "sqlite":
-        url = f"sqlite:///{directory / 'reports.db'}"
-    else:
-        with psycopg.connect(admin_url, autocommit=True, connect_timeout=5) as admin:
-            admin.execute(f'CREATE DATABASE "{name}"')
-        url = f"{admin_url.rsplit('/', 1)[0]}/{name}"
-    try:
+    with ExitStack() as stack:
+        if kind == "sqlite":
+            url = f"sqlite:///{directory / 'reports.db'}"
+        else:
+            url = stack.enter_context(fresh_database("cv_reports"))
         clock = SimulatedClock(datetime(2024, 5, 6, 9, 30, tzinfo=SHANGHAI))
         with Engine(url, clock=clock) as engine:
             engine.upgrade_schema()
             scenario = build(engine, clock)
         yield url, scenario
-    finally:
-        if kind != "sqlite":
-            with psycopg.connect(admin_url, autocommit=True, connect_timeout=5) as admin:
-                admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

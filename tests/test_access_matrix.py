@@ -13,17 +13,16 @@ whole file stays fast; the read checks use the per-test ``engine`` fixture on bo
 
 from __future__ import annotations
 
+import contextlib
 import itertools
-import os
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-import psycopg
 import pytest
 from factories import AS_AGENCY, CONSENT, HAPPY_PATH, REGISTRATION, cadre
+from pg_server import fresh_database
 from plans_setup import seed_batch
 
 from definitions import bundled_directory
@@ -307,16 +306,12 @@ def _rescoped(actor: str, cadre_id: str) -> str:
 
 
 def _harness(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Harness]:
-    admin_url = os.environ.get("CONVALESCENCE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
-    name = f"cv_matrix_{uuid.uuid4().hex[:8]}"
-    if backend == "sqlite":
-        url = f"sqlite:///{tmp_path_factory.mktemp('matrix') / 'cases.db'}"
-    else:
-        with psycopg.connect(admin_url, autocommit=True, connect_timeout=5) as admin:
-            admin.execute(f'CREATE DATABASE "{name}"')
-        url = f"{admin_url.rsplit('/', 1)[0]}/{name}"
-    clock = SimulatedClock(datetime(2024, 5, 6, 9, 30, tzinfo=SHANGHAI))
-    try:
+    with contextlib.ExitStack() as stack:
+        if backend == "sqlite":
+            url = f"sqlite:///{tmp_path_factory.mktemp('matrix') / 'cases.db'}"
+        else:
+            url = stack.enter_context(fresh_database("cv_matrix"))
+        clock = SimulatedClock(datetime(2024, 5, 6, 9, 30, tzinfo=SHANGHAI))
         with Engine(url, clock=clock) as engine:
             engine.upgrade_schema()
             batch_id = seed_batch(engine)
@@ -325,10 +320,6 @@ def _harness(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator
             # the other cadre (冠县) is on the roster but has no case: "other" scopes see nothing
             engine.put_cadres([cadre(OTHER_CADRE, county=OTHER_COUNTY, agency=OTHER_AGENCY)])
             yield Harness(engine, str(own["contractor_id"]), str(other["id"]))
-    finally:
-        if backend != "sqlite":
-            with psycopg.connect(admin_url, autocommit=True, connect_timeout=5) as admin:
-                admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,108 @@
+"""The PostgreSQL server the tests run on, and a database of their own on it.
+
+Every PostgreSQL test gets a brand-new database, created for it and dropped after it, so no run
+ever sees another's rows. The databases are created through the server's maintenance database
+(``postgres``, the one ``createdb`` uses), so the suite needs nothing on the server but a role
+that may create databases: no database of the project's own has to exist first. The server is
+the machine's (127.0.0.1:5432, user ``postgres``, trust auth) unless ``CONVALESCENCE_TEST_PG``
+gives another URL, whose database part is then the maintenance database to connect to.
+
+When something is missing, the failure says exactly what: the server is not reachable (and how
+to start it), or it is running but has no such role or database, or the role may not create
+databases. Both backends must pass the same suite, so none of this skips a test.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any, NoReturn
+
+import psycopg
+import pytest
+from psycopg import sql
+from sqlalchemy.engine import make_url
+
+ADMIN_URL = os.environ.get("CONVALESCENCE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
+START_HINT = "`pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start`"
+
+
+def diagnose(error: psycopg.Error, admin_url: str = ADMIN_URL) -> str:
+    """What is missing, in words a developer can act on. libpq reports connection failures as
+    text only (no SQLSTATE), so the server's FATAL message is read for the missing name."""
+    url, text = make_url(admin_url), str(error)
+    where = f"{url.host or 'localhost'}:{url.port or 5432}"
+    setting = "CONVALESCENCE_TEST_PG" if "CONVALESCENCE_TEST_PG" in os.environ else "the default"
+    if found := re.search(r'database "([^"]+)" does not exist', text):
+        return (
+            f"PostgreSQL at {where} is running, but has no database {found[1]!r} to connect "
+            f"to ({setting} {admin_url}). The tests create their databases through the server's "
+            "maintenance database: point CONVALESCENCE_TEST_PG at one that exists, normally "
+            f"{url.set(database='postgres').render_as_string(hide_password=True)}"
+        )
+    if found := re.search(r'role "([^"]+)" does not exist', text):
+        return (
+            f"PostgreSQL at {where} is running, but has no role {found[1]!r} ({setting} "
+            f"{admin_url}): create it with `createuser --createdb {found[1]}` as the server's "
+            "superuser, or name an existing role in CONVALESCENCE_TEST_PG"
+        )
+    if "authentication failed" in text or "no pg_hba.conf entry" in text:
+        return (
+            f"PostgreSQL at {where} is running, but refused the login of role "
+            f"{url.username!r} ({text.strip().splitlines()[-1]}); give its password in "
+            "CONVALESCENCE_TEST_PG or allow it in pg_hba.conf"
+        )
+    if isinstance(error, psycopg.errors.InsufficientPrivilege):
+        return (
+            f"PostgreSQL at {where} is running, but role {url.username!r} may not create "
+            f"databases: `ALTER ROLE {url.username} CREATEDB` as the server's superuser "
+            f"({text.strip()})"
+        )
+    if "FATAL" in text or (isinstance(error, psycopg.DatabaseError) and error.sqlstate):
+        return f"PostgreSQL at {where} is running, but refused the tests: {text.strip()}"
+    return (
+        f"PostgreSQL at {where} is not reachable ({text.strip()}); "
+        f"if it is this machine's server, start it with {START_HINT}"
+    )
+
+
+def _fail(error: psycopg.Error) -> NoReturn:
+    pytest.fail(diagnose(error), pytrace=False)
+
+
+@contextmanager
+def _admin() -> Iterator[psycopg.Connection[Any]]:
+    try:
+        connection = psycopg.connect(ADMIN_URL, autocommit=True, connect_timeout=5)
+    except psycopg.OperationalError as error:
+        failure = error  # fail outside the handler: the message alone, no chained traceback
+    else:
+        with connection:
+            yield connection
+        return
+    _fail(failure)
+
+
+@contextmanager
+def fresh_database(prefix: str = "cv_test") -> Iterator[str]:
+    """A new, empty database on the test server for the ``with`` block; its SQLAlchemy URL."""
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    with _admin() as admin:
+        try:
+            admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        except psycopg.Error as error:
+            refused: psycopg.Error | None = error
+        else:
+            refused = None
+    if refused is not None:
+        _fail(refused)
+    try:
+        yield make_url(ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with _admin() as admin:
+            admin.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+            )
