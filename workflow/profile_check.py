@@ -13,16 +13,18 @@ from typing import Any
 
 from workflow.definition.policy_rules import PolicyRules
 from workflow.roster.record import KEY_ORDER
+from workflow.roster.vocabulary import (
+    HEALTH_KEYS,
+    HONOUR_KINDS,
+    HONOUR_LEVELS,
+    MERIT_CLASSES,
+    RECOMMENDERS,
+)
 
 # shared/policy/roster-format.md: every key a record may carry; any other is a typo
 PROFILE_KEYS = frozenset(KEY_ORDER)
 # what the evaluator reads and the format gives no default for
 EVALUATED_KEYS = ("birth_date", "category", "placed_on", "merits", "honours")
-MERIT_CLASSES = (1, 2, 3)
-HONOUR_KINDS = ("commendation", "advanced_cadre")
-HONOUR_LEVELS = ("county", "city", "province", "national", "military")
-RECOMMENDERS = ("county_dept", "agency")
-HEALTH_KEYS = ("self_care", "infectious", "mental", "critical")
 
 
 def profile_problems(record: Mapping[str, Any], rules: PolicyRules) -> list[tuple[str, str]]:

@@ -16,26 +16,34 @@ from datetime import date, timedelta
 from typing import Any, Literal, TypeAlias
 
 from workflow.idcard import MAX_SEQUENCE, make_id_card
+from workflow.roster import vocabulary
+from workflow.roster.vocabulary import (
+    CATEGORIES,
+    HEALTH_KEYS,
+    HONOUR_KINDS,
+    HONOUR_LEVELS,
+    RECOMMENDERS,
+    HealthKey,
+)
 
-# county -> (administrative region code, id prefix); the agency is the county's 军休所
+# the demo's cadre id prefix per county (LC-DCF-0001); the agency is the county's 军休所
+_ID_PREFIXES = {
+    "东昌府区": "DCF",
+    "茌平区": "CP",
+    "阳谷县": "YG",
+    "莘县": "SX",
+    "东阿县": "DA",
+    "冠县": "GX",
+    "高唐县": "GT",
+    "临清市": "LQ",
+}
+# county -> (administrative region code, id prefix), in the vocabulary's order
 COUNTIES: dict[str, tuple[str, str]] = {
-    "东昌府区": ("371502", "DCF"),
-    "茌平区": ("371503", "CP"),
-    "阳谷县": ("371521", "YG"),
-    "莘县": ("371522", "SX"),
-    "东阿县": ("371524", "DA"),
-    "冠县": ("371525", "GX"),
-    "高唐县": ("371526", "GT"),
-    "临清市": ("371581", "LQ"),
+    county: (region, _ID_PREFIXES[county]) for county, region in vocabulary.COUNTIES.items()
 }
 # rough share of the city's retired cadres managed in each county, for the random records
 _COUNTY_WEIGHTS = (30, 10, 11, 12, 7, 10, 8, 12)
 
-CATEGORIES = ("离休干部", "退休干部", "退休军士", "退休警士")
-BRANCHES = ("PLA", "PAP")
-HONOUR_KINDS = ("commendation", "advanced_cadre")
-HONOUR_LEVELS = ("county", "city", "province", "national", "military")
-RECOMMENDERS = ("county_dept", "agency")
 
 # common surnames of western Shandong, most frequent first
 SURNAMES = (
@@ -68,10 +76,10 @@ RECOMMENDATION_REASONS = (
 _WARS = ((1950, 1953), (1962, 1962), (1969, 1969), (1979, 1979), (1984, 1989))
 ENLISTMENT_AGE = 17
 
-Problem: TypeAlias = Literal["self_care", "infectious", "mental", "critical"]
+Problem: TypeAlias = HealthKey
 When: TypeAlias = Literal["after", "placement_year", "before"]
 Age: TypeAlias = int | Literal["turning_80"]
-PROBLEMS: tuple[Problem, ...] = ("self_care", "infectious", "mental", "critical")
+PROBLEMS: tuple[Problem, ...] = HEALTH_KEYS
 WHENS: tuple[When, ...] = ("after", "placement_year", "before")
 
 

@@ -2,36 +2,90 @@
 shared/policy/roster-format.md, and import them into the cadres table all or nothing.
 
 A host system needs one import line: ``from workflow.roster import import_roster, RosterError``.
+The enumerations a record may use are in `workflow.roster.vocabulary`.
 """
 
-from workflow.roster.importer import (
-    CheckedRoster,
-    ImportReport,
-    check_roster,
-    import_roster,
-    write_roster,
-)
-from workflow.roster.readers import (
-    Location,
-    RawRow,
-    RosterError,
-    RowProblem,
-    flat_columns,
-    flatten,
-    read_roster,
-    write_csv,
-)
-from workflow.roster.record import (
-    CadreRecord,
-    FamilyContact,
-    FieldProblem,
-    Health,
-    Honour,
-    InvalidRecord,
-    Merit,
-    Recommendation,
-    parse_record,
-)
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from workflow.roster.importer import (
+        CheckedRoster,
+        ImportReport,
+        check_roster,
+        import_roster,
+        write_roster,
+    )
+    from workflow.roster.readers import (
+        Location,
+        RawRow,
+        RosterError,
+        RowProblem,
+        flat_columns,
+        flatten,
+        read_roster,
+        write_csv,
+    )
+    from workflow.roster.record import (
+        CadreRecord,
+        FamilyContact,
+        FieldProblem,
+        Health,
+        Honour,
+        InvalidRecord,
+        Merit,
+        Recommendation,
+        parse_record,
+    )
+
+# Loaded on first use (PEP 562): the record checks and the vocabulary are pure, and a caller
+# that only validates a profile (`workflow.profile_check`) must not load the importer's
+# database layer with them.
+_HOMES = {
+    **dict.fromkeys(
+        ("CheckedRoster", "ImportReport", "check_roster", "import_roster", "write_roster"),
+        "workflow.roster.importer",
+    ),
+    **dict.fromkeys(
+        (
+            "Location",
+            "RawRow",
+            "RosterError",
+            "RowProblem",
+            "flat_columns",
+            "flatten",
+            "read_roster",
+            "write_csv",
+        ),
+        "workflow.roster.readers",
+    ),
+    **dict.fromkeys(
+        (
+            "CadreRecord",
+            "FamilyContact",
+            "FieldProblem",
+            "Health",
+            "Honour",
+            "InvalidRecord",
+            "Merit",
+            "Recommendation",
+            "parse_record",
+        ),
+        "workflow.roster.record",
+    ),
+}
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(home), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "CadreRecord",

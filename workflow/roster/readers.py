@@ -32,7 +32,8 @@ from openpyxl import load_workbook
 from openpyxl.utils.exceptions import InvalidFileException
 
 from workflow.errors import InputError
-from workflow.roster.record import HEALTH_DEFAULTS, FieldProblem, printable
+from workflow.roster.record import FieldProblem, printable
+from workflow.roster.vocabulary import HEALTH_DEFAULTS
 
 # -- where a problem is -------------------------------------------------------------------
 

@@ -29,22 +29,17 @@ from typing import Any
 
 from workflow.errors import InputError
 from workflow.idcard import id_card_problem
-
-GENDERS = ("男", "女")
-CATEGORIES = ("离休干部", "退休干部", "退休军士", "退休警士")
-BRANCHES = ("PLA", "PAP")
-MERIT_CLASSES = (1, 2, 3)
-HONOUR_KINDS = ("commendation", "advanced_cadre")
-HONOUR_LEVELS = ("county", "city", "province", "national", "military")
-RECOMMENDERS = ("county_dept", "agency")
-HEALTH_DEFAULTS: Mapping[str, bool] = {
-    "self_care": True,
-    "infectious": False,
-    "mental": False,
-    "critical": False,
-}
-# art. 2 / art. 20: NCOs of the PLA are 军士, those of the PAP are 警士
-CATEGORY_BRANCH = {"退休军士": "PLA", "退休警士": "PAP"}
+from workflow.roster.vocabulary import (
+    BRANCHES,
+    CATEGORIES,
+    CATEGORY_BRANCH,
+    GENDERS,
+    HEALTH_DEFAULTS,
+    HONOUR_KINDS,
+    HONOUR_LEVELS,
+    MERIT_CLASSES,
+    RECOMMENDERS,
+)
 
 REQUIRED_KEYS = (
     "id",
