@@ -490,6 +490,7 @@ def test_cli_missing_file_exits_2(sqlite_url: str, tmp_path: Path) -> None:
     assert result.stderr.startswith(f"{tmp_path / 'nope.csv'}: file: ")
 
 
+@pytest.mark.slow
 def test_the_installed_command_exits_2_without_a_traceback(tmp_path: Path) -> None:
     path = write_json(tmp_path / "bad.json", bad_example())
     done = subprocess.run(
