@@ -69,6 +69,15 @@ def test_loading_the_core_and_its_definitions_loads_no_notifications() -> None:
     )
 
 
+def test_importing_notifications_alone_loads_no_store_nor_engine() -> None:
+    _fresh(
+        "import sys, notifications\n"
+        "core = sorted(m for m in sys.modules if m.split('.')[0] == 'workflow')\n"
+        f"assert set(core) <= set({sorted({'workflow', *ALLOWED_FROM_WORKFLOW})!r}), core\n"
+        "assert 'sqlalchemy' not in sys.modules"
+    )
+
+
 @pytest.mark.parametrize(
     "statement",
     [
