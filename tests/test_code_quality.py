@@ -73,3 +73,23 @@ def test_ruff_and_mypy_are_pinned_alike_everywhere() -> None:
     assert [hook["entry"] for hook in local if hook["id"] == "mypy"] == ["mypy"]
     installed = {name: version(name) for name in pins}
     assert installed == pins, "reinstall with pip install -e '.[test]'"
+
+
+def test_every_requirement_id_the_code_cites_is_in_docs_policy() -> None:
+    """docs/policy.md is the article table the code's ``A<article>.<n>`` ids refer to."""
+    cited = {
+        found
+        for folder in ("workflow", "notifications", "definitions", "tests")
+        for path in (ROOT / folder).rglob("*")
+        if path.suffix in {".py", ".yaml", ".j2"}
+        for found in re.findall(r"\bA(?:[1-9]|1\d|2[01])\.\d\b", path.read_text(encoding="utf-8"))
+    }
+    documented = set(re.findall(r"\*\*(A\d+\.\d)\*\*", (ROOT / "docs" / "policy.md").read_text()))
+    assert cited, "no requirement ids found: the pattern is wrong"
+    assert sorted(cited - documented) == []
+
+
+def test_the_docs_point_only_inside_the_repository() -> None:
+    pages = [ROOT / "README.md", *(ROOT / "docs").glob("*.md")]
+    outside = [page.name for page in pages if "shared/" in page.read_text(encoding="utf-8")]
+    assert outside == [], "point to docs/policy.md or docs/roster-formats.md instead"
