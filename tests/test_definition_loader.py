@@ -7,10 +7,12 @@ import json
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
 from definitions import bundled_directory
 from notifications.render import ShippedTemplates, template_names
-from workflow import DefinitionError
+from workflow import DefinitionError, Engine
+from workflow.cli.main import main
 from workflow.definition.loader import load_definition_file, load_definition_text
 from workflow.definition.model import Definition
 
@@ -300,3 +302,31 @@ def test_a_template_that_fails_to_render_is_reported_where_it_is_used() -> None:
     assert any(
         p.startswith(f"broken.yaml:{line}:") and "'evidnce' is undefined" in p for p in problems
     ), problems
+
+
+def _misspelt_successor(tmp_path: Path) -> Path:
+    """The bundled policy as a later version whose refusal notice names no shipped template."""
+    text = VALID.replace(
+        "{template: refusal_notice, to: cadre}", "{template: refusal_notise, to: cadre}"
+    )
+    path = tmp_path / "misspelt.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_definitions_validate_wires_the_shipped_templates_in(tmp_path: Path) -> None:
+    """The command passes the real template check (the loader no longer imports one)."""
+    path = _misspelt_successor(tmp_path)
+    result = CliRunner().invoke(main, ["definitions", "validate", str(path)])
+    assert result.exit_code == 2
+    line = line_of(VALID, "{template: refusal_notice, to: cadre}")
+    assert f"{path}:{line}:" in result.stdout
+    assert "unknown template 'refusal_notise'" in result.stdout
+
+
+def test_the_engine_wires_the_shipped_templates_in(tmp_path: Path) -> None:
+    """An engine refuses a definition directory naming a notice that does not exist, when it
+    loads it, not when a case first reaches the step that would send it."""
+    _misspelt_successor(tmp_path)
+    with pytest.raises(DefinitionError, match="unknown template 'refusal_notise'"):
+        Engine("sqlite://", definition_dirs=[tmp_path])
