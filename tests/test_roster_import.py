@@ -25,6 +25,7 @@ from openpyxl import Workbook
 from workflow import Engine, SimulatedClock
 from workflow.cli.main import main
 from workflow.demo.roster import generate_roster
+from workflow.errors import InputError
 from workflow.roster import (
     ImportReport,
     RosterError,
@@ -34,6 +35,7 @@ from workflow.roster import (
     import_roster,
     write_csv,
 )
+from workflow.store import roster as store_roster
 from workflow.store.schema import cadre_changes, cadres
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -503,3 +505,31 @@ def test_the_installed_command_exits_2_without_a_traceback(tmp_path: Path) -> No
     assert done.returncode == 2
     assert "Traceback" not in done.stderr
     assert f"{path}:record 2 (line " in done.stderr
+
+
+@pytest.mark.postgres
+def test_an_import_that_loses_a_race_on_a_new_cadre_writes_nothing(
+    pg_url: str, clock: SimulatedClock, tmp_path: Path
+) -> None:
+    """On PostgreSQL two imports can both read a cadre as new; the one that inserts second
+    breaks the primary key and must get an InputError naming ``id``, with nothing of its file
+    written, not a driver traceback. (SQLite's BEGIN IMMEDIATE serialises imports instead.)"""
+    with Engine(pg_url, clock=clock) as engine:
+        engine.upgrade_schema()
+        checked = check_roster(write_json(tmp_path / "roster.json", EXAMPLE), today=TODAY)
+        first, now = checked.records[0], clock.now()
+
+        def decide(_stored: Any) -> store_roster.RosterWrites:
+            # the other import commits the same new cadre after this one read the table
+            with engine.db.begin() as other:
+                other.execute(sa.insert(cadres), {**first.columns(), "updated_at": now})
+            rows = [{**record.columns(), "updated_at": now} for record in checked.records]
+            return store_roster.RosterWrites(inserts=rows)
+
+        ids = [record.id for record in checked.records]
+        with pytest.raises(InputError) as info:
+            store_roster.import_cadres(engine.db, ids, decide)
+        assert info.value.field == "id"
+        assert "同一编号" in str(info.value)
+        assert set(stored(engine)) == {first.id}
+        assert change_log(engine) == []

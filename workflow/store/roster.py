@@ -16,8 +16,14 @@ from typing import Any
 import sqlalchemy as sa
 
 from workflow.store.database import WRITE
+from workflow.store.errors import integrity
 from workflow.store.schema import cadre_changes, cadres
 
+_RACED = (
+    "另一次导入同时写入了同一编号的军休干部，本次导入未写入任何记录，请重新导入"
+    " / another import wrote the same cadre id at the same time; nothing of this file was"
+    " written: import it again"
+)
 CHUNK = 500  # ids per IN (...) query: far below SQLite's and PostgreSQL's parameter limits
 UPDATED_COLUMNS = ("name", "county", "agency", "birth_date", "record", "updated_at")
 
@@ -39,8 +45,12 @@ def import_cadres(
 ) -> RosterWrites:
     """Read the stored ``record`` of each of ``ids`` (id → record), let ``decide`` say what to
     write, and write it, in one transaction that takes SQLite's write lock up front (BEGIN
-    IMMEDIATE): the records decided on cannot change before the writes land."""
-    with db.connect() as connection:
+    IMMEDIATE): the records decided on cannot change before the writes land.
+
+    On PostgreSQL two imports of the same new cadre can still both decide to insert it; the
+    second then breaks the primary key and gets an `InputError` naming ``id`` with nothing
+    of its file written (all or nothing), never a driver's traceback."""
+    with integrity({"id": _RACED}), db.connect() as connection:
         connection.execution_options(**{WRITE: True})
         with connection.begin():
             writes = decide(_stored_records(connection, ids))
