@@ -79,6 +79,7 @@ OPERATIONS = [
     "GET /tasks",
     "GET /reports/performance/{year}",
     "GET /health",
+    "GET /ready",
 ]
 
 
