@@ -17,7 +17,7 @@ from workflow.api.errors import responses
 from workflow.api.models import NO_NUL, TaskOut
 from workflow.clock import shanghai_date
 from workflow.reports.performance import performance_report
-from workflow.store.tasks import list_tasks
+from workflow.store.tasks import read_tasks
 
 router = APIRouter(tags=["follow-up"])
 
@@ -52,18 +52,18 @@ def tasks(
             return []
         agency = actor.scope
     today = shanghai_date(svc.engine.clock.now())
-    with svc.engine.transaction() as connection:
-        found = list_tasks(
-            connection,
-            today=today,
-            role=role,
-            county=county,
-            agency=agency,
-            overdue=overdue,
-            include_done=include_done,
-            case_id=case_id,
-            limit=limit,
-        )
+    svc.engine.ensure_schema()
+    found = read_tasks(
+        svc.engine.db,
+        today=today,
+        role=role,
+        county=county,
+        agency=agency,
+        overdue=overdue,
+        include_done=include_done,
+        case_id=case_id,
+        limit=limit,
+    )
     return [TaskOut.model_validate(task.to_json(today)) for task in found]
 
 

@@ -10,7 +10,7 @@ from workflow.cli import output
 from workflow.cli.db import open_engine
 from workflow.cli.output import iso_date
 from workflow.clock import shanghai_date
-from workflow.store.tasks import list_tasks
+from workflow.store.tasks import read_tasks
 
 
 @click.group()
@@ -43,19 +43,19 @@ def list_command(
     """Open tasks, soonest due first (as of --now when given)."""
     engine = open_engine()
     today = shanghai_date(engine.clock.now())
-    with engine.transaction() as connection:
-        found = list_tasks(
-            connection,
-            today=today,
-            role=role,
-            county=county,
-            agency=agency,
-            due_before=due_before,
-            overdue=overdue,
-            include_done=include_done,
-            case_id=case_id,
-            limit=limit,
-        )
+    engine.ensure_schema()
+    found = read_tasks(
+        engine.db,
+        today=today,
+        role=role,
+        county=county,
+        agency=agency,
+        due_before=due_before,
+        overdue=overdue,
+        include_done=include_done,
+        case_id=case_id,
+        limit=limit,
+    )
     if as_json:
         output.print_json([task.to_json(today) for task in found])
         return

@@ -113,3 +113,10 @@ def list_tasks(
         query = query.where(tasks.c.case_id == case_id)
     query = query.order_by(tasks.c.due_on, tasks.c.id).limit(limit)
     return [Task(**row._mapping) for row in connection.execute(query)]
+
+
+def read_tasks(db: sa.Engine, *, today: date, **filters: Any) -> list[Task]:
+    """`list_tasks` in a read transaction of its own, for callers that hold no connection
+    (the CLI's and the API's listings); check the schema first (`Engine.ensure_schema`)."""
+    with db.connect() as connection, connection.begin():
+        return list_tasks(connection, today=today, **filters)
