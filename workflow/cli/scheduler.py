@@ -29,7 +29,7 @@ from workflow.scheduler.calendar_watch import calendar_status, say_once_a_day
 from workflow.scheduler.jobs import JobContext, JobResult
 from workflow.scheduler.service import default_holder
 from workflow.store.lease import DEFAULT_LEASE
-from workflow.store.scheduler import last_runs
+from workflow.store.scheduler import read_last_runs
 
 
 def _moment(_ctx: click.Context, _param: click.Parameter, value: str | None) -> datetime | None:
@@ -85,8 +85,7 @@ def run_command(
     if at is not None:
         settings.now = at
     engine = open_engine()
-    with engine.transaction():  # schema checked (created on SQLite) before anything runs
-        pass
+    engine.ensure_schema()  # checked (created on SQLite) before anything runs
     working = settings.calendar()
     if once:
         results = run_due(engine, holder=holder or "once", context=JobContext(calendar=working))
@@ -163,8 +162,8 @@ def _finish(ctx: click.Context, results: dict[str, JobResult | None]) -> None:
 def status_command(ctx: click.Context, *, as_json: bool) -> None:
     """Who holds the lease, and when each job last ran."""
     engine = open_engine()
-    with engine.transaction() as connection:
-        last = last_runs(connection)
+    engine.ensure_schema()
+    last = read_last_runs(engine.db)
     lease = current_holder(engine.db)
     calendar = calendar_status(
         ctx.ensure_object(Settings).calendar(), shanghai_date(engine.clock.now())

@@ -59,8 +59,7 @@ def serve(ctx: click.Context, host: str, port: int, tokens_file: Path, workers: 
     engine = open_engine()
     # checks every token's role and scope against the definitions
     create_app(engine, registry, calendar=settings.calendar())
-    with engine.transaction():
-        pass
+    engine.ensure_schema()
     os.environ[DB_VAR] = settings.url
     os.environ[TOKENS_VAR] = str(tokens_file.resolve())
     if settings.holidays is not None:  # workers rebuild the same calendar from it

@@ -94,6 +94,12 @@ def last_runs(connection: sa.Connection) -> dict[str, Any]:
     return {row.job: row for row in rows}
 
 
+def read_last_runs(db: sa.Engine) -> dict[str, Any]:
+    """`last_runs` in a read transaction of its own (``scheduler status``)."""
+    with db.connect() as connection, connection.begin():
+        return last_runs(connection)
+
+
 # -- timers ---------------------------------------------------------------------------------
 
 
