@@ -21,7 +21,7 @@ from workflow.roster.vocabulary import (
     RECOMMENDERS,
 )
 
-# shared/policy/roster-format.md: every key a record may carry; any other is a typo
+# docs/roster-formats.md: every key a record may carry; any other is a typo
 PROFILE_KEYS = frozenset(KEY_ORDER)
 # what the evaluator reads and the format gives no default for
 EVALUATED_KEYS = ("birth_date", "category", "placed_on", "merits", "honours")

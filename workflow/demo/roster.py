@@ -1,6 +1,6 @@
 """Reproducible rosters of Liaocheng cadre records, for the demo, the benchmarks and the tests.
 
-Every record has exactly the JSON shape of shared/policy/roster-format.md, so a generated roster
+Every record has exactly the JSON shape of docs/roster-formats.md, so a generated roster
 can be fed to anything that reads agency rosters. The first records are a fixed showcase, one per
 eligibility path of art. 4 and per refusal of art. 8 (plus every category and branch of art. 2
 and art. 20), so even a ten-minute demo exercises every rule; the rest are drawn at random with

@@ -1,5 +1,5 @@
 """Agency rosters (军休干部名册): read JSON, CSV or XLSX files, validate every record against
-shared/policy/roster-format.md, and import them into the cadres table all or nothing.
+docs/roster-formats.md, and import them into the cadres table all or nothing.
 
 A host system needs one import line: ``from workflow.roster import import_roster, RosterError``.
 The enumerations a record may use are in `workflow.roster.vocabulary`.

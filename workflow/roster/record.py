@@ -1,6 +1,6 @@
 """One cadre record of an agency roster: validated field by field into a frozen `CadreRecord`.
 
-The record format is shared/policy/roster-format.md; this module is its executable form. Every
+The record format is docs/roster-formats.md; this module is its executable form. Every
 reader (JSON, CSV, XLSX) first turns its rows into that JSON shape, so there is exactly one place
 that decides what a valid record is. Validation never stops at the first problem: an officer
 fixing a roster wants every mistake of a row at once, each naming the field it is about.

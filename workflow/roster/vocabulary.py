@@ -1,6 +1,6 @@
 """The roster's words: every enumeration a cadre record may use, in one place.
 
-The record format (shared/policy/roster-format.md) fixes these values; the roster importer
+The record format (docs/roster-formats.md) fixes these values; the roster importer
 validates against them (`workflow.roster.record`), the eligibility profile check reads them
 (`workflow.profile_check`), and the demo draws its generated cadres from them
 (`workflow.demo.roster`). A value added here is accepted, checked and generated everywhere at

@@ -1,6 +1,6 @@
 """Rules of the 2023 Liaocheng honorary-convalescence policy that guard workflow steps.
 
-Each rule cites the requirement id of ``shared/policy/README.md`` it implements. Dates in the
+Each rule cites the requirement id of ``docs/policy.md`` it implements. Dates in the
 evidence are ISO strings (that is how steps record them); a missing or malformed date is a
 refusal that says which field, never an exception, because the rule must explain itself.
 """
