@@ -73,11 +73,12 @@ def test_province(province: str, exceptions: set[str], refused: bool) -> None:
     ids=["n=1", "n=5", "n=10", "n=11", "n=50"],
 )
 def test_staff_ratio_at_both_bounds(cadres: int, low: int, high: int) -> None:
-    assert rules.staff_bounds(cadres) == (low, high)
-    assert rules.check_staff(low, cadres) is None
-    assert rules.check_staff(high, cadres) is None
+    assert LIMITS.staff_ratio == (5, 10)  # A12.1 1:5 to 1:10, read from the definition
+    assert rules.staff_bounds(cadres, LIMITS) == (low, high)
+    assert rules.check_staff(low, cadres, LIMITS) is None
+    assert rules.check_staff(high, cadres, LIMITS) is None
     for wrong in (low - 1, high + 1):
-        refusal = rules.check_staff(wrong, cadres)
+        refusal = rules.check_staff(wrong, cadres, LIMITS)
         assert refusal is not None
         assert refusal.article == "A12.1"
 

@@ -219,7 +219,7 @@ def _rules(raw: dict[str, Any]) -> PolicyRules:
         ),
         plan_admits={level: tuple(tiers) for level, tiers in raw["plan_admits"].items()},
         contractor_exit_score=raw.get("contractor_exit_score"),
-        limits=Limits(**raw["limits"]) if "limits" in raw else None,
+        limits=_limits(raw["limits"]) if "limits" in raw else None,
         permissions={
             permission: {role: cast(PermissionScope, scope) for role, scope in holders.items()}
             for permission, holders in raw.get("permissions", {}).items()
@@ -266,3 +266,10 @@ def _step(raw: dict[str, Any]) -> dict[str, Any]:
 
 def _date(value: str | None) -> date | None:
     return date.fromisoformat(value) if value else None
+
+
+def _limits(raw: dict[str, Any]) -> Limits:
+    values = dict(raw)
+    if "staff_ratio" in values:
+        values["staff_ratio"] = tuple(values["staff_ratio"])
+    return Limits(**values)

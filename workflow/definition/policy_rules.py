@@ -76,6 +76,8 @@ class Limits:
     home_province: str  # A6.2: 原则上安排在省内 ("in principle": an exception may lift it)
     age_limit: int  # A8.2: 80周岁以下; how the limit day is counted is `workflow.facts`'s
     cycle_max_years: int  # A9.1: a cycle spans at most this many years
+    # A12.1: one staff member per 5 to 10 cadres, as (cadres per staff, fewest; most)
+    staff_ratio: tuple[int, int]
 
 
 # what a role's scope limits it to, per permission (A5.2): every record, the county plans of

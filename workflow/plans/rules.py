@@ -91,18 +91,21 @@ def check_province(province: str, exceptions: Collection[str], limits: Limits) -
     return None
 
 
-def staff_bounds(cadres: int) -> tuple[int, int]:
-    """A12.1: one staff member per 5 to 10 cadres, rounded up at both ends."""
-    return math.ceil(cadres / 10), math.ceil(cadres / 5)
+def staff_bounds(cadres: int, limits: Limits) -> tuple[int, int]:
+    """A12.1: one staff member per 5 to 10 cadres (``limits.staff_ratio``), rounded up at both
+    ends."""
+    dense, sparse = limits.staff_ratio
+    return math.ceil(cadres / sparse), math.ceil(cadres / dense)
 
 
-def check_staff(staff: int, cadres: int) -> Refusal | None:
-    low, high = staff_bounds(cadres)
+def check_staff(staff: int, cadres: int, limits: Limits) -> Refusal | None:
+    low, high = staff_bounds(cadres, limits)
     if not low <= staff <= high:
         return Refusal(
             "A12.1",
             "staff_ratio",
-            f"{cadres} 名干部需工作人员 {low} 至 {high} 人（1:5 至 1:10），现为 {staff} 人",
+            f"{cadres} 名干部需工作人员 {low} 至 {high} 人"
+            f"（1:{limits.staff_ratio[0]} 至 1:{limits.staff_ratio[1]}），现为 {staff} 人",
         )
     return None
 

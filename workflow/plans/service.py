@@ -344,7 +344,7 @@ def create_batch(
                 rules.check_dates(start_date, end_date, figures),
                 rules.check_size(capacity, granted, figures),
                 rules.check_province(province, granted, figures),
-                rules.check_staff(staff_count, capacity),
+                rules.check_staff(staff_count, capacity, figures),
                 *_contractor_refusals(
                     store,
                     contractor,
@@ -406,6 +406,7 @@ def record_exception(engine: Engine, batch_id: int, grant: ExceptionGrant) -> Ro
 def start_batch(engine: Engine, batch_id: int) -> Row:
     """Mark a batch started: both plans on record (A13.1) and staff fit the seated cadres
     (A12.1). Starting twice is refused rather than moving the start time."""
+    figures = policy.limits(policy_rules(engine))
     with _store(engine, write=True) as store:
         batch = store.batch(batch_id)
         if batch["started_at"] is not None:
@@ -413,7 +414,7 @@ def start_batch(engine: Engine, batch_id: int) -> Row:
         _refuse(
             [
                 rules.check_start(batch["safety_plan_ref"], batch["emergency_plan_ref"]),
-                rules.check_staff(batch["staff_count"], batch["seats_taken"]),
+                rules.check_staff(batch["staff_count"], batch["seats_taken"], figures),
             ]
         )
         return store.mark_started(batch_id, engine.clock.now())
