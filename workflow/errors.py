@@ -11,6 +11,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from workflow.i18n import N_, _
+
 
 class WorkflowError(Exception):
     """Root of every error the engine raises on purpose; anything else is a bug."""
@@ -69,7 +71,9 @@ class Refusal:
     message: str
 
     def __str__(self) -> str:
-        return f"{self.message}（依据{self.article}，规则 {self.rule}）"
+        return _("{message}（依据{article}，规则 {rule}）").format(
+            message=self.message, article=self.article, rule=self.rule
+        )
 
 
 class RuleRefused(WorkflowError):
@@ -80,8 +84,8 @@ class RuleRefused(WorkflowError):
     def __init__(self, refusals: Sequence[Refusal], *, case_id: int | None = None) -> None:
         self.refusals = tuple(refusals)
         self.case_id = case_id
-        prefix = f"案件 {case_id}：" if case_id is not None else ""
-        super().__init__(prefix + "；".join(str(r) for r in self.refusals))
+        prefix = _("案件 {case_id}：").format(case_id=case_id) if case_id is not None else ""
+        super().__init__(prefix + _("；").join(str(r) for r in self.refusals))
 
     @property
     def articles(self) -> tuple[str, ...]:
@@ -95,11 +99,13 @@ class TransitionNotAllowed(RuleRefused):
         self.trigger = trigger
         self.state = state
         self.allowed = tuple(allowed)
-        options = "、".join(self.allowed) if self.allowed else "无（已结案）"
+        options = _("、").join(self.allowed) if self.allowed else _("无（已结案）")
         refusal = Refusal(
             article="A7.1",
             rule="step_order",
-            message=f"当前状态“{state}”下不能执行“{trigger}”；可执行的操作：{options}",
+            message=_("当前状态“{state}”下不能执行“{trigger}”；可执行的操作：{options}").format(
+                state=state, trigger=trigger, options=options
+            ),
         )
         super().__init__([refusal], case_id=case_id)
 
@@ -121,10 +127,29 @@ class ConflictError(WorkflowError):
         self.case_id = case_id
         self.expected_version = expected_version
         self.actual_version = actual_version
-        what = changed or (
-            f"案件 {case_id} 已被他人修改（期望版本 {expected_version}，当前版本 {actual_version}）"
-        )
-        super().__init__(f"{what}：本次操作未写入，请刷新后重试。")
+        what = changed or _(
+            "案件 {case_id} 已被他人修改（期望版本 {expected}，当前版本 {actual}）"
+        ).format(case_id=case_id, expected=expected_version, actual=actual_version)
+        super().__init__(_("{what}：本次操作未写入，请刷新后重试。").format(what=what))
+
+
+# the kinds of thing the engine looks up, marked for the catalogue: `NotFoundError` translates
+# the kind it is given, which its callers pass as a variable
+NOT_FOUND_KINDS = (
+    N_("案件"),
+    N_("军休干部"),
+    N_("工作流定义"),
+    N_("工作流定义版本"),
+    N_("批次"),
+    N_("批次名额"),
+    N_("计划"),
+    N_("承办单位"),
+    N_("协议"),
+    N_("资质"),
+    N_("批次例外"),
+    N_("评价"),
+    N_("事件"),
+)
 
 
 class NotFoundError(WorkflowError):
@@ -135,7 +160,7 @@ class NotFoundError(WorkflowError):
     def __init__(self, kind: str, key: object) -> None:
         self.kind = kind
         self.key = key
-        super().__init__(f"找不到{kind}：{key}")
+        super().__init__(_("找不到{kind}：{key}").format(kind=_(kind), key=key))
 
 
 class TamperedError(WorkflowError):

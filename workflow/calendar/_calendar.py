@@ -22,6 +22,7 @@ from workflow.calendar._errors import CalendarDataError, CalendarFileError
 from workflow.calendar._notice import SATURDAY, YearNotice
 from workflow.calendar._override import read_override
 from workflow.errors import InputError, Problem
+from workflow.i18n import _
 
 Unit = Literal["calendar_days", "working_days"]
 WARN_FROM_MONTH = 11  # from 1 November, next year's notice is due: warn while it is missing
@@ -49,18 +50,24 @@ class WorkingCalendar:
     def __post_init__(self) -> None:
         problems: list[str] = []
         if self.first_year > self.last_year:
-            problems.append(f"节假日数据的年份范围无效：{self.first_year}–{self.last_year}")
+            problems.append(
+                _("节假日数据的年份范围无效：{first}–{last}").format(
+                    first=self.first_year, last=self.last_year
+                )
+            )
         problems += [
-            f"节假日数据中的 {day} 不在 {self.first_year}–{self.last_year} 年范围内"
+            _("节假日数据中的 {day} 不在 {first}–{last} 年范围内").format(
+                day=day, first=self.first_year, last=self.last_year
+            )
             for day in sorted(self.holidays | self.workdays)
             if not self.first_year <= day.year <= self.last_year
         ]
         problems += [
-            f"节假日数据有误：{day} 既是放假日又是调休上班日"
+            _("节假日数据有误：{day} 既是放假日又是调休上班日").format(day=day)
             for day in sorted(self.holidays & self.workdays)
         ]
         problems += [
-            f"节假日数据有误：调休上班日 {day} 不是周六或周日"
+            _("节假日数据有误：调休上班日 {day} 不是周六或周日").format(day=day)
             for day in sorted(self.workdays)
             if day.weekday() < SATURDAY
         ]
@@ -207,17 +214,30 @@ class WorkingCalendar:
         silently hide a mistyped sign in a definition.
         """
         if isinstance(amount, bool) or not isinstance(amount, int):
-            raise InputError(f"期限须为整数，收到 {amount!r}", field="amount")
+            raise InputError(
+                _("期限须为整数，收到 {amount!r}").format(amount=amount), field="amount"
+            )
         if amount < 0:
-            raise InputError(f"期限不能为负数（{amount}）：期限只能向后计算", field="amount")
+            raise InputError(
+                _("期限不能为负数（{amount}）：期限只能向后计算").format(amount=amount),
+                field="amount",
+            )
         if unit == "calendar_days":
             _check_date(start)
             try:
                 return start + timedelta(days=amount)
             except OverflowError:
-                raise InputError(f"{start} 之后 {amount} 天超出日期范围", field="amount") from None
+                raise InputError(
+                    _("{start} 之后 {amount} 天超出日期范围").format(start=start, amount=amount),
+                    field="amount",
+                ) from None
         if unit != "working_days":
-            raise InputError(f"期限单位须为 {'、'.join(UNITS)} 之一，收到 {unit!r}", field="unit")
+            raise InputError(
+                _("期限单位须为 {units} 之一，收到 {unit!r}").format(
+                    units=_("、").join(UNITS), unit=unit
+                ),
+                field="unit",
+            )
         index = self._index(start)
         if amount == 0:
             return start
@@ -249,6 +269,9 @@ def _check_date(day: object) -> None:
     # (workflow.clock.shanghai_date), so a UTC timestamp cannot shift a deadline by a day.
     if isinstance(day, datetime) or not isinstance(day, date):
         raise InputError(
-            f"须传入上海时区的日期（date），收到 {day!r}；请先用 workflow.clock.shanghai_date 转换",
+            _(
+                "须传入上海时区的日期（date），收到 {day!r}；"
+                "请先用 workflow.clock.shanghai_date 转换"
+            ).format(day=day),
             field="date",
         )

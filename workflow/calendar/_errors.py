@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from workflow.errors import InputError, Problem, WorkflowError
+from workflow.i18n import _
 
 HOLIDAYS_VAR = "CONVALESCENCE_HOLIDAYS"
 OVERRIDE_EXAMPLE = "years: {YEAR: {holidays: [YEAR-01-01, ...], workdays: [YEAR-02-07, ...]}}"
@@ -32,14 +33,16 @@ class CalendarDataError(WorkflowError):
     @classmethod
     def no_data(cls, year: int, first_year: int, last_year: int) -> CalendarDataError:
         example = OVERRIDE_EXAMPLE.replace("YEAR", str(year))
+        text = _(
+            "没有 {year} 年的法定节假日和调休安排数据（现有 {first}–{last} 年），无法计算工作日。"
+            "请按国务院办公厅公布的 {year} 年部分节假日安排通知，在节假日覆盖文件（YAML）中写明"
+            "该年的全部放假日期和调休上班日期，格式：{example}；再用全局选项 --holidays FILE 或"
+            "环境变量 {variable} 指定该文件（见 README“Working days”一节）。"
+        )
         return cls(
-            f"没有 {year} 年的法定节假日和调休安排数据（现有 {first_year}–{last_year} 年），"
-            f"无法计算工作日。请按国务院办公厅公布的 {year} 年部分节假日安排通知，"
-            f"在节假日覆盖文件（YAML）中写明该年的全部放假日期和调休上班日期，格式："
-            f"{example}；再用全局选项 --holidays FILE 或环境变量 {HOLIDAYS_VAR} 指定该文件"
-            f"（见 README“工作日”一节）。"
-            f" / No holiday data for {year}: add its notice in a holidays file and pass it "
-            f"with --holidays FILE or ${HOLIDAYS_VAR}.",
+            text.format(
+                year=year, first=first_year, last=last_year, example=example, variable=HOLIDAYS_VAR
+            ),
             year=year,
         )
 
@@ -51,7 +54,6 @@ class CalendarFileError(InputError):
     def __init__(self, problems: Sequence[Problem]) -> None:
         self.problems = tuple(problems)
         super().__init__(
-            "节假日覆盖文件有误 / invalid holidays file:\n"
-            + "\n".join(str(p) for p in self.problems),
+            _("节假日覆盖文件有误：") + "\n" + "\n".join(str(p) for p in self.problems),
             field="holidays",
         )

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
+from workflow.i18n import _
+
 SATURDAY = 5
 DECEMBER = 12
 
@@ -38,17 +40,16 @@ class YearNotice:
                 found.append(
                     (
                         day,
-                        f"{day} 不在 {year} 年，也不是可以改定的 {year - 1} 年 12 月 / {day} is "
-                        f"not in year {year} (nor in December {year - 1}, which a notice may "
-                        "restate)",
+                        _("{day} 不在 {year} 年，也不是可以改定的 {previous} 年 12 月").format(
+                            day=day, year=year, previous=year - 1
+                        ),
                     )
                 )
         for day in sorted(self.holidays & self.workdays):
             found.append(
                 (
                     day,
-                    f"{day} 既列为放假日又列为调休上班日 / {day} is listed both as a holiday and "
-                    "as a working day",
+                    _("{day} 既列为放假日又列为调休上班日").format(day=day),
                 )
             )
         for day in sorted(self.workdays):
@@ -56,8 +57,9 @@ class YearNotice:
                 found.append(
                     (
                         day,
-                        f"{day} 是工作日（周一至周五），只有周六、周日才能调休上班 / {day} is "
-                        "a weekday; only a Saturday or Sunday can be a make-up working day",
+                        _("{day} 是工作日（周一至周五），只有周六、周日才能调休上班").format(
+                            day=day
+                        ),
                     )
                 )
         return found

@@ -27,6 +27,7 @@ from workflow.calendar._errors import CalendarFileError
 from workflow.calendar._notice import YearNotice
 from workflow.definition.yaml_source import Located, Path, parse_yaml
 from workflow.errors import Problem
+from workflow.i18n import _
 
 _YEAR = re.compile(r"[0-9]{4}")
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
@@ -42,7 +43,7 @@ def read_override(path: str | FsPath, base: WorkingCalendar | None) -> dict[int,
         text = file.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise CalendarFileError(
-            [Problem(str(file), 1, 1, f"无法读取文件 / cannot read the file: {exc}")]
+            [Problem(str(file), 1, 1, _("无法读取文件：{reason}").format(reason=exc))]
         ) from exc
     located = parse_yaml(text, str(file))
     notices = {} if located.problems else _notices(located)
@@ -59,8 +60,7 @@ def _notices(located: Located) -> dict[int, YearNotice]:
         located.problems.append(
             located.problem(
                 (),
-                "文件须是只有一个键 years 的映射 / "
-                "the file must be a mapping with one key, 'years'",
+                _("文件须是只有一个键 years 的映射"),
             )
         )
         return {}
@@ -68,7 +68,7 @@ def _notices(located: Located) -> dict[int, YearNotice]:
         located.problems.append(
             located.problem(
                 (key,),
-                f"未知的键 {key}（只能是 years） / unknown key '{key}' (only 'years')",
+                _("未知的键 {key}（只能是 years）").format(key=key),
                 key=True,
             )
         )
@@ -77,8 +77,7 @@ def _notices(located: Located) -> dict[int, YearNotice]:
         located.problems.append(
             located.problem(
                 ("years",),
-                "years 须为每一年列出 holidays 和 workdays / "
-                "'years' must map each year to its holidays and workdays",
+                _("years 须为每一年列出 holidays 和 workdays"),
             )
         )
         return {}
@@ -86,7 +85,7 @@ def _notices(located: Located) -> dict[int, YearNotice]:
     for key, body in years.items():
         if not _YEAR.fullmatch(str(key)):
             located.problems.append(
-                located.problem(("years", key), f"{key} 不是年份 / '{key}' is not a year", key=True)
+                located.problem(("years", key), _("{key} 不是年份").format(key=key), key=True)
             )
             continue
         notice = _notice(located, int(key), ("years", key), body)
@@ -100,8 +99,7 @@ def _notice(located: Located, year: int, path: Path, body: Any) -> YearNotice | 
         located.problems.append(
             located.problem(
                 path,
-                f"{year} 年须有 holidays 和 workdays 两个列表 / "
-                f"year {year} must have 'holidays' and 'workdays' lists",
+                _("{year} 年须有 holidays 和 workdays 两个列表").format(year=year),
             )
         )
         return None
@@ -110,7 +108,7 @@ def _notice(located: Located, year: int, path: Path, body: Any) -> YearNotice | 
         located.problems.append(
             located.problem(
                 (*path, key),
-                f"未知的键 {key} / unknown key '{key}' (only {', '.join(_LISTS)})",
+                _("未知的键 {key}（只能是 {allowed}）").format(key=key, allowed="、".join(_LISTS)),
                 key=True,
             )
         )
@@ -123,8 +121,7 @@ def _notice(located: Located, year: int, path: Path, body: Any) -> YearNotice | 
             located.problems.append(
                 located.problem(
                     path,
-                    f"{year} 年缺少 {name} 列表（没有就写 []） / "
-                    f"year {year} has no '{name}' list (write [] if none)",
+                    _("{year} 年缺少 {name} 列表（没有就写 []）").format(year=year, name=name),
                     key=True,
                 )
             )
@@ -139,8 +136,7 @@ def _notice(located: Located, year: int, path: Path, body: Any) -> YearNotice | 
         located.problems.append(
             located.problem(
                 (*path, "holidays"),
-                f"{year} 年没有列出任何放假日期；每年的通知至少有元旦 / "
-                f"year {year} lists no holidays; every notice has at least New Year's Day",
+                _("{year} 年没有列出任何放假日期；每年的通知至少有元旦").format(year=year),
             )
         )
         return None
@@ -155,11 +151,7 @@ def _dates(
 ) -> tuple[frozenset[date], bool]:
     """The dates that could be read, and whether every item could."""
     if not isinstance(value, list):
-        located.problems.append(
-            located.problem(
-                path, "须为日期列表（YYYY-MM-DD） / must be a list of dates (YYYY-MM-DD)"
-            )
-        )
+        located.problems.append(located.problem(path, _("须为日期列表（YYYY-MM-DD）")))
         return frozenset(), False
     days: set[date] = set()
     ok = True
@@ -170,15 +162,12 @@ def _dates(
             located.problems.append(
                 located.problem(
                     item_path,
-                    f"{item} 不是日期（请写成 YYYY-MM-DD） / "
-                    f"'{item}' is not a date (write YYYY-MM-DD)",
+                    _("{item} 不是日期（请写成 YYYY-MM-DD）").format(item=item),
                 )
             )
             ok = False
         elif day in days:
-            located.problems.append(
-                located.problem(item_path, f"{day} 重复列出 / {day} is listed twice")
-            )
+            located.problems.append(located.problem(item_path, _("{day} 重复列出").format(day=day)))
             ok = False
         else:
             days.add(day)
@@ -205,13 +194,13 @@ def _check_no_gap(
         return
     missing = [y for y in range(min(years), max(years) + 1) if y not in years]
     if missing:
-        have = f"{base.first_year}–{base.last_year}" if base is not None else "none"
+        have = f"{base.first_year}–{base.last_year}" if base is not None else _("无")
         located.problems.append(
             located.problem(
                 ("years",),
-                f"缺少 {'、'.join(map(str, missing))} 年的数据（内置 {have} 年），年份必须连续，"
-                f"请一并补上 / no data for {', '.join(map(str, missing))} (built-in years: "
-                f"{have}); the covered years must follow one another, so add the missing years too",
+                _("缺少 {missing} 年的数据（内置 {have} 年），年份必须连续，请一并补上").format(
+                    missing=_("、").join(map(str, missing)), have=have
+                ),
                 key=True,
             )
         )

@@ -17,21 +17,26 @@ from workflow.calendar import CalendarDataError, WorkingCalendar
 from workflow.cli import output
 from workflow.cli.settings import Settings
 from workflow.clock import shanghai_date
+from workflow.i18n import N_, _
 from workflow.scheduler.calendar_watch import calendar_status
 
-WEEKDAYS = "一二三四五六日"
+WEEKDAYS = (N_("周一"), N_("周二"), N_("周三"), N_("周四"), N_("周五"), N_("周六"), N_("周日"))
 
 
-@click.group()
+@click.group(help=_("工作日日历：已覆盖的年份、明年的通知、某一年的日子。"))
 def calendar() -> None:
-    """Working-day calendar: covered years, next year's notice, one year's days."""
+    """The calendar commands (help above, through the catalogue)."""
 
 
-@calendar.command("status")
+@calendar.command(
+    "status",
+    help=_("已覆盖的年份；今年和明年的通知是否具备（缺今年的退出状态为 5）。"),
+    epilog=output.examples("convalescence calendar status --now 2026-11-02T09:00"),
+)
 @output.json_option
 @click.pass_context
 def status_command(ctx: click.Context, *, as_json: bool) -> None:
-    """Years covered; are today's and next year's notices there (exit 5 if not today's)."""
+    """The same check the scheduler makes each day, asked on purpose."""
     settings = ctx.ensure_object(Settings)
     working = settings.calendar()
     today = shanghai_date(settings.clock().now())
@@ -44,22 +49,30 @@ def status_command(ctx: click.Context, *, as_json: bool) -> None:
     if as_json:
         output.print_json(value)
     else:
-        source = f"，另加 {settings.holidays}" if settings.holidays else ""
+        source = _("，另加 {file}").format(file=settings.holidays) if settings.holidays else ""
         output.say(
-            f"节假日数据覆盖 {working.first_year}–{working.last_year} 年（内置通知{source}）"
-            f" / holiday data covers {working.first_year}-{working.last_year}"
+            _("节假日数据覆盖 {first}–{last} 年（内置通知{source}）").format(
+                first=working.first_year, last=working.last_year, source=source
+            )
         )
-        output.say(status.message or f"{today}：今年和明年的数据均已具备 / all present")
+        output.say(status.message or _("{today}：今年和明年的数据均已具备").format(today=today))
     if status.missing_today is not None:
         raise CalendarDataError.no_data(today.year, working.first_year, working.last_year)
 
 
-@calendar.command("show")
+@calendar.command(
+    "show",
+    help=_("按日历所读列出 YEAR 年的放假日和调休上班日（平常周末除外）。"),
+    epilog=output.examples(
+        "convalescence calendar show 2025",
+        "convalescence --holidays 2027.yaml calendar show 2027",
+    ),
+)
 @click.argument("year", type=click.IntRange(1900, 2200))
 @output.json_option
 @click.pass_context
 def show_command(ctx: click.Context, year: int, *, as_json: bool) -> None:
-    """YEAR's rest days and make-up working days as the calendar reads them (weekends aside)."""
+    """What a notice changes, to compare with the notice line by line."""
     working = ctx.ensure_object(Settings).calendar()
     if not working.covers(date(year, 1, 1)):
         raise CalendarDataError.no_data(year, working.first_year, working.last_year)
@@ -74,12 +87,17 @@ def show_command(ctx: click.Context, year: int, *, as_json: bool) -> None:
             }
         )
         return
-    rows = [(d.isoformat(), f"周{WEEKDAYS[d.weekday()]}", "放假 rest") for d in rest]
-    rows += [(d.isoformat(), f"周{WEEKDAYS[d.weekday()]}", "调休上班 worked") for d in worked]
+    rows = [(d.isoformat(), _weekday(d), _("放假")) for d in rest]
+    rows += [(d.isoformat(), _weekday(d), _("调休上班")) for d in worked]
     rows.sort()
-    output.stdout().print(output.table(f"{year} 年与平常周末不同的日子", ["日期", "", ""], rows))
+    title = _("{year} 年与平常周末不同的日子").format(year=year)
+    output.stdout().print(output.table(title, [_("日期"), "", ""], rows))
     total = sum(map(working.is_working_day, _days(year)))
-    output.say(f"{year} 年共 {total} 个工作日 / {total} working days")
+    output.say(_("{year} 年共 {total} 个工作日").format(year=year, total=total))
+
+
+def _weekday(day: date) -> str:
+    return _(WEEKDAYS[day.weekday()])
 
 
 def _days(year: int) -> list[date]:

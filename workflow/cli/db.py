@@ -13,6 +13,7 @@ import click
 from workflow.cli import output
 from workflow.cli.settings import Settings
 from workflow.engine import Engine
+from workflow.i18n import _
 from workflow.store.connectivity import is_sqlite_url as is_sqlite
 from workflow.store.connectivity import masked_url as masked
 
@@ -28,18 +29,20 @@ def open_engine() -> Engine:
     return ctx.with_resource(engine)
 
 
-@click.group()
+@click.group(help=_("建立或迁移数据库结构。"))
 def db() -> None:
-    """Create or migrate the database schema."""
+    """The schema commands (help above, through the catalogue)."""
 
 
-@db.command()
+@db.command(
+    help=_(
+        "建立数据库结构，或迁移到本版引擎所需的修订版本。\n\n可重复运行：已是最新的数据库保持不变。"
+    ),
+    epilog=output.examples("convalescence --db postgresql://localhost/office db upgrade"),
+)
 @output.json_option
 def upgrade(as_json: bool) -> None:
-    """Create the schema, or migrate it to the revision this version of the engine needs.
-
-    Safe to run again: an up-to-date database is left as it is.
-    """
+    """PostgreSQL changes schema only through this command (SQLite upgrades itself)."""
     engine = open_engine()
     before, after = engine.upgrade_schema()
     url = masked(click.get_current_context().ensure_object(Settings).url)
@@ -49,6 +52,9 @@ def upgrade(as_json: bool) -> None:
         )
         return
     if before == after:
-        output.say(f"{url}: schema already at revision {after}")
+        output.say(_("{url}：库结构已是修订版本 {after}").format(url=url, after=after))
     else:
-        output.say(f"{url}: schema {before or 'none'} → {after}", style="green")
+        text = _("{url}：库结构 {before} → {after}").format(
+            url=url, before=before or _("无"), after=after
+        )
+        output.say(text, style="green")

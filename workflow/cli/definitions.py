@@ -22,13 +22,14 @@ from workflow.definition.loader import load_definition_file
 from workflow.definition.model import Definition, StepSpec
 from workflow.engine import DEFAULT_DEFINITION
 from workflow.errors import DefinitionError, InputError, Problem, problem_json
+from workflow.i18n import _, ngettext
 
 DEFINITION_SUFFIXES = (".yaml", ".yml")
 
 
-@click.group()
+@click.group(help=_("校验、查看和绘制流程定义（YAML）。"))
 def definitions() -> None:
-    """Validate, show and draw workflow definitions (YAML)."""
+    """The definition commands (help above, through the catalogue)."""
 
 
 # -- validate -----------------------------------------------------------------------------
@@ -56,20 +57,26 @@ class FileReport:
         }
 
 
-@definitions.command()
+@definitions.command(
+    help=_(
+        """校验流程定义文件：结构、引用、状态图、日期，以及版本的有效期是否重叠。
+
+PATH 是一个 YAML 文件或含 *.yaml 文件的目录；不给出时校验内置的流程定义。各文件还会合在一起
+作为一个目录校验，因此同一流程定义的两个版本有效期重叠时也会报告（A21.1）。
+
+问题打印在标准输出，每条一行，格式为 "文件:行:列: 消息"，可交给编辑器或 grep；全部有效时
+退出状态为 0，否则为 2。"""
+    ),
+    epilog=output.examples(
+        "convalescence definitions validate",
+        "convalescence definitions validate definitions/ --json",
+    ),
+)
 @click.argument("paths", nargs=-1, type=click.Path(exists=True, path_type=Path))
 @output.json_option
 @click.pass_context
 def validate(ctx: click.Context, paths: tuple[Path, ...], as_json: bool) -> None:
-    """Check definition files: schema, references, graph, dates, and overlapping versions.
-
-    PATH is a YAML file or a directory of *.yaml files; with none, the bundled definitions are
-    checked. Files are also checked together as one catalog, so two versions of the same
-    definition whose effective windows overlap are reported (A21.1).
-
-    Problems are printed to stdout, one "file:line:col: message" line each, so they can be piped
-    into an editor or grep; exit status 0 when every file is valid, 2 when not.
-    """
+    """Each file alone, then all together as the engine's catalog would read them."""
     files = _expand(paths or (bundled_directory(),))
     reports = check_files(files)
     valid = all(r.valid for r in reports)
@@ -90,7 +97,7 @@ def _expand(paths: Iterable[Path]) -> list[Path]:
     for path in paths:
         files += sorted(path.glob("*.yaml")) if path.is_dir() else [path]
     if not files:
-        raise InputError("no *.yaml definition files found in the given directories")
+        raise InputError(_("所给目录中没有 *.yaml 流程定义文件"))
     return files
 
 
@@ -121,21 +128,29 @@ def _print_reports(reports: Iterable[FileReport]) -> None:
     failed = 0
     for report in reports:
         if report.definition is not None and report.valid:
-            click.echo(f"{report.path}: OK ({_describe(report.definition)})")
+            click.echo(
+                _("{file}：通过（{description}）").format(
+                    file=report.path, description=_describe(report.definition)
+                )
+            )
             continue
         failed += 1
         for problem in report.problems:
             click.echo(str(problem))
     if failed:
-        output.stderr().print(f"{failed} file(s) invalid", style="red", markup=False)
+        invalid = ngettext("{count} 个文件无效", "{count} 个文件无效", failed).format(count=failed)
+        output.stderr().print(invalid, style="red", markup=False)
 
 
 def _describe(definition: Definition) -> str:
     policy = definition.policy
-    until = policy.effective_until.isoformat() if policy.effective_until else "长期"
-    return (
-        f"{definition.name} v{definition.version}, {policy.document}, "
-        f"in force {policy.effective_from.isoformat()} – {until}"
+    until = policy.effective_until.isoformat() if policy.effective_until else _("长期")
+    return _("{name} v{version}，{document}，有效期 {start} – {until}").format(
+        name=definition.name,
+        version=definition.version,
+        document=policy.document,
+        start=policy.effective_from.isoformat(),
+        until=until,
     )
 
 
@@ -151,7 +166,10 @@ def lookup(name: str | None, version: int | None) -> Definition:
         loaded = load_definition_file(name)
         if version is not None and version != loaded.version:
             raise InputError(
-                f"{name} holds version {loaded.version}, not {version}", field="version"
+                _("{name} 是第 {held} 版，不是第 {version} 版").format(
+                    name=name, held=loaded.version, version=version
+                ),
+                field="version",
             )
         return loaded
     catalog = Catalog.from_directories([bundled_directory()])
@@ -163,16 +181,22 @@ version_option = click.option(
     "--version",
     "version",
     type=click.IntRange(min=1),
-    help="A particular version; default the highest.",
+    help=_("指定版本；默认为最高版本。"),
 )
 
 
-@definitions.command()
+@definitions.command(
+    help=_("查看流程定义：政策、角色、状态和步骤（默认 honor_convalescence）。"),
+    epilog=output.examples(
+        "convalescence definitions show",
+        "convalescence definitions show honor_convalescence --version 1 --json",
+    ),
+)
 @name_argument
 @version_option
 @output.json_option
 def show(name: str | None, version: int | None, as_json: bool) -> None:
-    """Show a definition: its policy, roles, states and steps (default honor_convalescence)."""
+    """A path works too, so a draft successor policy can be reviewed before it is bundled."""
     definition = lookup(name, version)
     if as_json:
         output.print_json(definition.summary())
@@ -187,12 +211,15 @@ def show(name: str | None, version: int | None, as_json: bool) -> None:
         console.print(rendered)
 
 
-@definitions.command()
+@definitions.command(
+    help=_("以 Mermaid stateDiagram-v2 打印流程定义（可粘贴到任一 Mermaid 查看器）。"),
+    epilog=output.examples("convalescence definitions diagram > honor.mmd"),
+)
 @name_argument
 @version_option
 @output.json_option
 def diagram(name: str | None, version: int | None, as_json: bool) -> None:
-    """Print the definition as a Mermaid stateDiagram-v2 (paste into any Mermaid viewer)."""
+    """The diagram is drawn from the same loaded definition the engine runs."""
     definition = lookup(name, version)
     mermaid = to_mermaid(definition)
     if as_json:
@@ -206,21 +233,22 @@ def diagram(name: str | None, version: int | None, as_json: bool) -> None:
 def _policy_table(definition: Definition) -> Table:
     policy = definition.policy
     rows = [
-        ("definition", f"{definition.name} v{definition.version}"),
-        ("标题 title", definition.title),
-        ("政策 policy", policy.title),
-        ("文号 document", policy.document),
-        ("印发 issued on", policy.issued_on),
-        ("生效 in force from", policy.effective_from),
-        ("失效 in force until", policy.effective_until or "长期"),
-        ("文件 source", definition.source_name),
+        (_("流程定义"), f"{definition.name} v{definition.version}"),
+        (_("标题"), definition.title),
+        (_("政策"), policy.title),
+        (_("文号"), policy.document),
+        (_("印发"), policy.issued_on),
+        (_("生效"), policy.effective_from),
+        (_("失效"), policy.effective_until or _("长期")),
+        (_("文件"), definition.source_name),
         ("sha256", definition.content_hash[:16]),
     ]
     return output.table(definition.title, ["", ""], rows, header=False)
 
 
 def _roles_table(definition: Definition) -> Table:
-    return output.table("角色 roles (A5.1)", ["role", "说明 label"], definition.roles.items())
+    columns = [_("角色"), _("说明")]
+    return output.table(_("角色（A5.1）"), columns, definition.roles.items())
 
 
 def _states_table(definition: Definition) -> Table:
@@ -228,7 +256,7 @@ def _states_table(definition: Definition) -> Table:
         (
             s.name,
             s.label,
-            "terminal" if s.terminal else ("initial" if s.name == definition.initial else ""),
+            _("终态") if s.terminal else (_("初态") if s.name == definition.initial else ""),
             "\n".join(
                 f"{t.after} {t.unit} {t.action} {t.role or ''} {t.trigger or t.template or ''}"
                 for t in s.timers
@@ -236,14 +264,15 @@ def _states_table(definition: Definition) -> Table:
         )
         for s in definition.states
     ]
-    return output.table("状态 states", ["state", "说明 label", "kind", "timers"], rows)
+    columns = [_("状态"), _("说明"), _("类别"), _("计时")]
+    return output.table(_("状态"), columns, rows)
 
 
 def _steps_table(definition: Definition) -> Table:
     rows = [_step_row("open", "—", definition.initial, definition.open)]
     rows += [_step_row(t.trigger, ", ".join(t.sources), t.dest, t) for t in definition.transitions]
-    columns = ["trigger", "说明 label", "from", "to", "roles", "guards", "fields", "article"]
-    return output.table("步骤 transitions", columns, rows)
+    columns = [_("操作"), _("说明"), _("从"), _("到"), _("角色"), _("规则"), _("字段"), _("条款")]
+    return output.table(_("步骤"), columns, rows)
 
 
 def _step_row(trigger: str, sources: str, dest: str, step: StepSpec) -> tuple[str, ...]:

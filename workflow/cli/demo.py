@@ -9,42 +9,47 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from workflow.cli import output
 from workflow.cli.db import Settings
 from workflow.demo.run import DemoSummary, run_demo
+from workflow.i18n import _
 
 
-@click.command()
+@click.command(
+    help=_("在生成的名册上模拟一个完整的 2024–2025 年疗养周期。"),
+    epilog=output.examples("convalescence demo --cadres 200 --dir demo"),
+)
 @click.option(
     "--dir",
     "directory",
     type=click.Path(file_okay=False, path_type=Path),
     default=Path("demo"),
     show_default=True,
-    help="Directory for the demo's fresh SQLite database (replaced if it exists).",
+    help=_("演示用的新 SQLite 数据库所在目录（已存在则替换）。"),
 )
 @click.option(
     "--cadres",
     type=click.IntRange(1, 200_000),
     default=500,
     show_default=True,
-    help="How many cadres the generated roster holds.",
+    help=_("生成的名册中干部的人数。"),
 )
 @click.option(
     "--seed",
     type=int,
     default=2023,
     show_default=True,
-    help="Seed of the roster and the scenario; the same seed gives the same run.",
+    help=_("名册和情景的随机种子；种子相同，运行结果相同。"),
 )
 @click.pass_context
 def demo(ctx: click.Context, directory: Path, cadres: int, seed: int) -> None:
-    """Simulate a whole 2024–2025 convalescence cycle on a generated roster."""
+    """Runs the main job on a fresh database so an officer can see a whole cycle at once."""
     calendar = ctx.ensure_object(Settings).calendar()  # --holidays counts here too
     console = Console()
     with Progress(
-        TextColumn("[bold]模拟疗养周期"),
+        TextColumn("[bold]" + _("模拟疗养周期")),
         BarColumn(),
-        TextColumn("{task.completed}/{task.total} 天"),
+        TextColumn("{task.completed}/{task.total} " + _("天")),
         TimeElapsedColumn(),
         console=console,
         transient=False,
@@ -61,54 +66,89 @@ def demo(ctx: click.Context, directory: Path, cadres: int, seed: int) -> None:
 
 
 def _print_summary(console: Console, summary: DemoSummary) -> None:
-    states = Table(title="案件最终状态 (cases per final state)")
-    states.add_column("状态 state")
-    states.add_column("说明 label")
-    states.add_column("案件数 cases", justify="right")
+    states = Table(title=_("案件最终状态"))
+    states.add_column(_("状态"))
+    states.add_column(_("说明"))
+    states.add_column(_("案件数"), justify="right")
     for state, (label, count) in summary.final_states.items():
         states.add_row(state, label, str(count))
-    states.add_row("", "合计 total", str(summary.cases), end_section=True)
+    states.add_row("", _("合计"), str(summary.cases), end_section=True)
     console.print(states)
 
-    tiers = Table(title="花名册资格层级 (roster by art. 4 tier)")
-    tiers.add_column("层级 tier")
-    tiers.add_column("人数 cadres", justify="right")
-    for tier, label in (("city", "市级"), ("county", "县级"), ("none", "无（不符合第四条）")):
+    tiers = Table(title=_("花名册资格层级（第四条）"))
+    tiers.add_column(_("层级"))
+    tiers.add_column(_("人数"), justify="right")
+    for tier, label in (
+        ("city", _("市级")),
+        ("county", _("县级")),
+        ("none", _("无（不符合第四条）")),
+    ):
         tiers.add_row(f"{tier} {label}", str(summary.tiers.get(tier, 0)))
     console.print(tiers)
 
-    refusals = Table(title="规则拒绝次数 (refusals by article)")
-    refusals.add_column("条款 article")
-    refusals.add_column("规则 rule")
-    refusals.add_column("次数 times", justify="right")
+    refusals = Table(title=_("规则拒绝次数"))
+    refusals.add_column(_("条款"))
+    refusals.add_column(_("规则"))
+    refusals.add_column(_("次数"), justify="right")
     for key, count in sorted(summary.refusals.items(), key=_by_article):
         article, rule = key.split(" ", 1)
         refusals.add_row(article, rule, str(count))
     console.print(refusals)
-    granted = "，".join(f"{a} {n} 件" for a, n in sorted(summary.exceptions.items())) or "无"
-    console.print(
-        f"例外审批（原则上条款）：{granted}；机构代家属录入纸质同意书：{summary.on_behalf} 件。"
+    none = _("无")
+    granted = _("，").join(
+        _("{article} {count} 件").format(article=a, count=n)
+        for a, n in sorted(summary.exceptions.items())
     )
-    dropped = "、".join(summary.contractors_dropped) or "无"
+    text = _("例外审批（原则上条款）：{granted}；机构代家属录入纸质同意书：{count} 件。")
+    console.print(text.format(granted=granted or none, count=summary.on_behalf), markup=False)
+    text = _(
+        "年度计划 {plans} 个，疗养批次 {batches} 个，承办单位评价 {evaluations} 次；"
+        "因评价低于退出线不再承接新批次（A18.3）：{dropped}。"
+    )
+    dropped = _("、").join(summary.contractors_dropped) or none
     console.print(
-        f"年度计划 {summary.plans} 个，疗养批次 {summary.batches} 个，承办单位评价 "
-        f"{summary.evaluations} 次；因评价低于退出线不再承接新批次（A18.3）：{dropped}。"
+        text.format(
+            plans=summary.plans,
+            batches=summary.batches,
+            evaluations=summary.evaluations,
+            dropped=dropped,
+        ),
+        markup=False,
+    )
+    text = _(
+        "花名册 {cadres} 名军休干部，{cases} 个案件，{transitions} 次状态变更；"
+        "模拟 {start} 至 {end}。\n数据库：{database}"
     )
     console.print(
-        f"花名册 {summary.cadres} 名军休干部，{summary.cases} 个案件，"
-        f"{summary.transitions} 次状态变更；模拟 {summary.simulated_from} 至 "
-        f"{summary.simulated_until}。\n数据库: {summary.database}"
+        text.format(
+            cadres=summary.cadres,
+            cases=summary.cases,
+            transitions=summary.transitions,
+            start=summary.simulated_from,
+            end=summary.simulated_until,
+            database=summary.database,
+        ),
+        markup=False,
     )
-    visits = "，".join(f"{k} {v}" for k, v in sorted(summary.visits.items())) or "无"
-    console.print(f"定时任务（提醒、督办、重点走访慰问 A9.3）：{visits}")
-    console.print(f"通知 {summary.notices} 份已写入: {summary.notices_dir}")
-    console.print(f"2024 年度绩效报告（A18.2）: {summary.report}")
+    visits = _("，").join(f"{k} {v}" for k, v in sorted(summary.visits.items())) or none
+    text = _("定时任务（提醒、督办、重点走访慰问 A9.3）：{visits}")
+    console.print(text.format(visits=visits), markup=False)
+    text = _("通知 {count} 份已写入：{directory}")
+    console.print(text.format(count=summary.notices, directory=summary.notices_dir), markup=False)
+    text = _("2024 年度绩效报告（A18.2）：{report}")
+    console.print(text.format(report=summary.report), markup=False)
     if summary.audit is not None:
         audit = summary.audit
-        verdict = "完好 intact" if audit.intact else f"已损坏 broken: {audit.broken}"
+        verdict = _("完好") if audit.intact else _("已损坏：{broken}").format(broken=audit.broken)
+        text = _(
+            "审计链（A19.1，convalescence audit verify）：{verdict}，{records} 条记录，"
+            "{cases} 个案件，{batches} 个批次"
+        )
         console.print(
-            f"审计链（A19.1，convalescence audit verify）：{verdict}，{audit.records} 条记录，"
-            f"{audit.cases} 个案件，{audit.batches} 个批次"
+            text.format(
+                verdict=verdict, records=audit.records, cases=audit.cases, batches=audit.batches
+            ),
+            markup=False,
         )
 
 

@@ -21,77 +21,92 @@ import click
 
 from definitions import bundled_directory
 from workflow.cli import output
+from workflow.cli.settings import Settings
+from workflow.clock import shanghai_date
 from workflow.definition.catalog import Catalog
 from workflow.definition.model import Definition
 from workflow.definition.policy_rules import PolicyRules
 from workflow.eligibility import explain as evaluate
 from workflow.engine import DEFAULT_DEFINITION
 from workflow.errors import InputError
+from workflow.i18n import _
 from workflow.profile_check import profile_problems
 
 
-def parse_day(_ctx: click.Context, _param: click.Parameter, value: str) -> date:
-    """``--on``: a calendar date; the age limit of art. 8 is counted on it in full years."""
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise click.BadParameter(f"{value!r} is not a date such as 2024-06-03") from None
+def parse_day(ctx: click.Context, param: click.Parameter, value: str | None) -> date:
+    """``--on``: a calendar date; the age limit of art. 8 (A8.2) is counted on it in full
+    years. Left out, it is the day of the global ``--now``, else today in Asia/Shanghai: an
+    officer on the telephone asks about today far more often than about a batch's first day."""
+    if value is None:
+        return shanghai_date(ctx.ensure_object(Settings).clock().now())
+    day = output.iso_date(ctx, param, value)
+    assert day is not None
+    return day
 
 
-@click.group()
+@click.group(help=_("说明谁可以参加荣誉疗养及理由（第四、八、二十一条）；不使用数据库。"))
 def eligibility() -> None:
-    """Explain who may join honorary convalescence and why (art. 4, 8, 21); no database used."""
+    """The group of the eligibility commands (help above, through the catalogue)."""
 
 
-@eligibility.command("explain")
+@eligibility.command(
+    "explain",
+    help=_(
+        """说明 PROFILE.json 中的军休干部能否在 DATE 参加 LEVEL 级计划，以及理由（A4.2）。
+
+PROFILE.json 是名册格式的一条干部记录（一个 JSON 对象，或只含一个对象的数组）。不读写数据库。
+适用 DATE 当日有效的流程定义版本的规则；若当日无有效版本（政策已到期），则用最新版本，
+第二十一条的理由会说明到期。
+
+打印结论，并对每项检查给出一句引用条款的中文说明，可直接向干部宣读。加 --json 时输出
+{"eligible": bool, "tier": "city"|"county"|"none", "reasons": [{"article", "clause", "rule",
+"passed", "message"}, ...]}，另含 level、on 及所用的流程定义。
+
+无论是否符合条件，退出状态均为 0：这是回答问题，不是拒绝；请看结论或 JSON 中的 "eligible"。
+文件无法读取、不是 JSON 或缺少规则所需的键时，退出状态为 2（消息指出文件和键）。"""
+    ),
+    epilog=output.examples(
+        "convalescence eligibility explain cadre.json --level city",
+        "convalescence eligibility explain cadre.json --level county --on 2024-06-03",
+    ),
+)
 @click.argument("profile", type=click.Path(dir_okay=False, path_type=Path), metavar="PROFILE.json")
 @click.option(
     "--level",
     required=True,
     metavar="city|county",
-    help="The level of the plan the cadre would join (A4.4): city admits the city tier only, "
-    "county admits both tiers.",
+    help=_("干部拟参加的计划级别（A4.4）：city 只接收市级层级，county 接收两个层级。"),
 )
 @click.option(
     "--on",
     "on",
-    required=True,
     metavar="DATE",
     callback=parse_day,
-    help="The day to judge on, normally the batch's first day (age in full years, A8.1).",
+    help=_(
+        "判断所依据的日期，通常是批次首日（年龄按周岁计，A8.2）；默认取全局 --now 的日期，"
+        "否则为今天（北京时间）。"
+    ),
 )
 @click.option(
     "--definition",
     default=DEFAULT_DEFINITION,
     show_default=True,
     metavar="NAME",
-    help="The bundled definition whose rules apply; the version in force on DATE is used.",
+    help=_("适用其规则的内置流程定义；使用 DATE 当日有效的版本。"),
 )
 @output.json_option
 def explain_command(*, profile: Path, level: str, on: date, definition: str, as_json: bool) -> None:
-    """Explain whether the cadre in PROFILE.json may join a LEVEL plan on DATE, and why (A4.2).
-
-    PROFILE.json holds one cadre record in the roster format (a JSON object, or an array of
-    exactly one). Nothing is read from or written to the database. The rules are those of the
-    definition version in force on DATE; when none is (the policy expired), its latest version
-    is used, so the art. 21 reason shows the expiry.
-
-    Prints the verdict and one Chinese sentence per check, each citing its article, to be read
-    aloud. With --json: {"eligible": bool, "tier": "city"|"county"|"none", "reasons": [{"article",
-    "clause", "rule", "passed", "message"}, ...]} plus level, on and the definition used.
-
-    Exit status 0 whether the cadre is eligible or not: this answers a question, it refuses
-    nothing; read the verdict, or "eligible" in the JSON. Exit status 2 when the file cannot be
-    read, is not JSON, or lacks a key the rules need (the message names the file and the key).
-    """
+    """Runs the engine's own pure evaluator, so what the officer hears is what registration
+    will decide; the verdict is the answer, so eligible or not both exit 0."""
     chosen = definition_on(definition, on)
     rules = chosen.rules
     assert rules is not None  # definition_on refuses a definition without rules
     if level not in rules.plan_admits:
         levels = ", ".join(rules.plan_admits)
         raise InputError(
-            f"--level {level!r} is not a plan level of {chosen.name} v{chosen.version} "
-            f"(levels: {levels})",
+            _("--level {level!r} 不是 {name} v{version} 的计划级别（可选：{levels}）").format(
+                level=level, name=chosen.name, version=chosen.version, levels=levels
+            ),
             field="level",
         )
     record = load_profile(profile, rules)
@@ -118,8 +133,9 @@ def definition_on(name: str, on: date) -> Definition:
     chosen = catalog.in_force(name, on) or catalog.get(name)
     if chosen.rules is None:
         raise InputError(
-            f"{chosen.name} v{chosen.version} declares no rules: block (art. 4 tiers), so "
-            "eligibility cannot be explained under it",
+            _("{name} v{version} 没有 rules: 部分（第四条的层级），无法据此说明资格").format(
+                name=chosen.name, version=chosen.version
+            ),
             field="definition",
         )
     return chosen
@@ -139,26 +155,32 @@ def load_profile(path: Path, rules: PolicyRules) -> dict[str, Any]:
     try:
         text = path.read_text(encoding="utf-8-sig")  # Notepad writes a BOM
     except FileNotFoundError:
-        raise InputError(f"{shown}: no such file", field="profile") from None
+        raise InputError(_("{file}：文件不存在").format(file=shown), field="profile") from None
     except UnicodeDecodeError as error:
         raise InputError(
-            f"{shown}: not UTF-8 text (byte {error.start}); save the profile as UTF-8",
+            _("{file}：不是 UTF-8 文本（第 {byte} 字节）；请以 UTF-8 保存").format(
+                file=shown, byte=error.start
+            ),
             field="profile",
         ) from None
     except OSError as error:
         raise InputError(
-            f"{shown}: cannot be read ({error.strerror or error})", field="profile"
+            _("{file}：无法读取（{reason}）").format(file=shown, reason=error.strerror or error),
+            field="profile",
         ) from None
     try:
         value = json.loads(text, object_pairs_hook=_unique_keys, parse_constant=_no_constant)
     except json.JSONDecodeError as error:
         raise InputError(
-            f"{shown}: not valid JSON: {error.msg} (line {error.lineno}, column {error.colno})",
+            _("{file}：不是有效的 JSON：{reason}（第 {line} 行第 {column} 列）").format(
+                file=shown, reason=error.msg, line=error.lineno, column=error.colno
+            ),
             field="profile",
         ) from None
     except _BadJson as error:
         raise InputError(
-            f"{shown}: not valid JSON for a profile: {error}", field="profile"
+            _("{file}：不是有效的干部记录 JSON：{reason}").format(file=shown, reason=error),
+            field="profile",
         ) from None
     record = _single_record(value, shown)
     problems = profile_problems(record, rules)
@@ -175,13 +197,13 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     result: dict[str, Any] = {}
     for key, value in pairs:
         if key in result:
-            raise _BadJson(f"key {key!r} appears twice in one object")
+            raise _BadJson(_("键 {key!r} 在同一对象中出现了两次").format(key=key))
         result[key] = value
     return result
 
 
 def _no_constant(constant: str) -> Any:
-    raise _BadJson(f"{constant} is not a JSON value")
+    raise _BadJson(_("{constant} 不是 JSON 值").format(constant=constant))
 
 
 def _single_record(value: Any, shown: str) -> dict[str, Any]:
@@ -189,14 +211,17 @@ def _single_record(value: Any, shown: str) -> dict[str, Any]:
     if isinstance(value, list):
         if len(value) != 1:
             raise InputError(
-                f"{shown}: holds {len(value)} records; explain takes exactly one cadre",
+                _("{file}：含 {count} 条记录；explain 只接受一名干部").format(
+                    file=shown, count=len(value)
+                ),
                 field="profile",
             )
         value = value[0]
     if not isinstance(value, dict):
         raise InputError(
-            f"{shown}: must hold one cadre record, a JSON object such as "
-            '{"birth_date": "1946-03-12", ...}',
+            _("{file}：须为一条干部记录，即形如 {example} 的 JSON 对象").format(
+                file=shown, example='{"birth_date": "1946-03-12", ...}'
+            ),
             field="profile",
         )
     return value

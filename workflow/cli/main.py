@@ -23,61 +23,43 @@ from workflow.cli import output
 from workflow.cli.settings import HOLIDAYS_VAR, Settings
 from workflow.clock import as_shanghai
 from workflow.errors import WorkflowError, error_json
+from workflow.i18n import LANGUAGES, N_, _, set_language
 
 if TYPE_CHECKING:
     from sqlalchemy.exc import OperationalError
 
 # command -> (module:attribute, one-line help shown by --help without importing the module)
 COMMANDS: dict[str, tuple[str, str]] = {
-    "db": ("workflow.cli.db:db", "建库与迁移 / create or migrate the schema"),
-    "definitions": (
-        "workflow.cli.definitions:definitions",
-        "流程定义：校验、查看、状态图 / validate, show, diagram",
-    ),
-    "cadres": ("workflow.cli.cadres:cadres", "军休干部名册导入 / import the roster"),
-    "eligibility": (
-        "workflow.cli.eligibility:eligibility",
-        "资格说明（第四、八条） / explain eligibility (art. 4, 8)",
-    ),
-    "cases": ("workflow.cli.cases:cases", "案件：报名、办理、查看 / open, step and read cases"),
-    "plans": ("workflow.cli.plans:plans", "年度计划（第三条） / annual plans (art. 3)"),
-    "contractors": (
-        "workflow.cli.plans:contractors",
-        "承办单位（第十条） / contractors (art. 10)",
-    ),
-    "batches": ("workflow.cli.plans:batches", "疗养批次（第六条） / batches (art. 6)"),
-    "tasks": ("workflow.cli.tasks:tasks", "待办任务 / follow-up tasks"),
-    "notifications": (
-        "workflow.cli.notifications:notifications",
-        "通知：发送、查看、重试 / dispatch, list, retry notices",
-    ),
-    "scheduler": (
-        "workflow.cli.scheduler:scheduler",
-        "定时任务：期限、走访、通知（第九条） / timers, visits, delivery (art. 9)",
-    ),
-    "calendar": (
-        "workflow.cli.calendar:calendar",
-        "工作日数据：年份、节假日 / working-day data: years, holidays",
-    ),
-    "report": ("workflow.cli.report:report", "报表（第十八条） / reports (art. 18)"),
-    "audit": ("workflow.cli.audit:audit", "审计链校验（A19.1） / verify the audit chain"),
-    "serve": ("workflow.cli.serve:serve", "启动 REST API 服务 / serve the REST API"),
-    "tokens": ("workflow.cli.serve:tokens", "API 令牌 / API tokens"),
-    "demo": ("workflow.cli.demo:demo", "演示：模拟一个疗养周期 / simulate a whole cycle"),
+    "db": ("workflow.cli.db:db", N_("建库与迁移")),
+    "definitions": ("workflow.cli.definitions:definitions", N_("流程定义：校验、查看、状态图")),
+    "cadres": ("workflow.cli.cadres:cadres", N_("军休干部名册导入")),
+    "eligibility": ("workflow.cli.eligibility:eligibility", N_("资格说明（第四、八条）")),
+    "cases": ("workflow.cli.cases:cases", N_("案件：报名、办理、查看")),
+    "plans": ("workflow.cli.plans:plans", N_("年度计划（第三条）")),
+    "contractors": ("workflow.cli.plans:contractors", N_("承办单位（第十条）")),
+    "batches": ("workflow.cli.plans:batches", N_("疗养批次（第六条）")),
+    "tasks": ("workflow.cli.tasks:tasks", N_("待办任务")),
+    "notifications": ("workflow.cli.notifications:notifications", N_("通知：发送、查看、重试")),
+    "scheduler": ("workflow.cli.scheduler:scheduler", N_("定时任务：期限、走访、通知（第九条）")),
+    "calendar": ("workflow.cli.calendar:calendar", N_("工作日数据：年份、节假日")),
+    "report": ("workflow.cli.report:report", N_("报表（第十八条）")),
+    "audit": ("workflow.cli.audit:audit", N_("审计链校验（A19.1）")),
+    "serve": ("workflow.cli.serve:serve", N_("启动 REST API 服务")),
+    "tokens": ("workflow.cli.serve:tokens", N_("API 令牌")),
+    "demo": ("workflow.cli.demo:demo", N_("演示：模拟一个疗养周期")),
 }
 # global options that may also be written after the command; each takes one value
-GLOBAL_OPTIONS = ("--db", "--now", "--holidays")
+GLOBAL_OPTIONS = ("--db", "--now", "--holidays", "--lang")
 
-EXIT_CODES = """\b
-Exit codes:
-  0  ok
-  1  refused by a rule (message cites the article)
-  2  bad input or usage
-  3  conflict (someone changed the case first; nothing was written)
-  4  not found
-  5  calendar data missing: no holiday notice for today's year (add it with --holidays)
-  6  audit chain broken (names the first tampered record, A19.1)
-"""
+EXIT_CODES = N_("""退出状态：
+  0  成功
+  1  被规则拒绝（消息引用条款）
+  2  输入或用法有误
+  3  冲突（案件已被他人先行修改，本次未写入）
+  4  找不到
+  5  缺少工作日数据：没有今年的节假日通知（用 --holidays 补充）
+  6  审计链损坏（指出第一条被篡改的记录，A19.1）
+""")
 BAD_INPUT = 2
 
 
@@ -90,7 +72,24 @@ def parse_moment(
     try:
         return as_shanghai(datetime.fromisoformat(value))
     except ValueError:
-        raise click.BadParameter(f"{value!r} is not a date-time such as 2024-05-01T09:00") from None
+        raise click.BadParameter(
+            _("{value!r} 不是日期时间，应形如 2024-05-01T09:00").format(value=value)
+        ) from None
+
+
+def language_in(args: list[str]) -> str | None:
+    """The ``--lang`` given anywhere before a ``--`` (the last one wins, as click would have
+    it), read before click parses anything: help texts are translated when a command module
+    loads, and click loads the subcommand before the group's own callback runs."""
+    found: str | None = None
+    for index, arg in enumerate(args):
+        if arg == "--":
+            break
+        if arg == "--lang" and index + 1 < len(args):
+            found = args[index + 1]
+        elif arg.startswith("--lang="):
+            found = arg.split("=", 1)[1]
+    return found if found in LANGUAGES else None
 
 
 def hoist_global_options(args: list[str]) -> list[str]:
@@ -134,11 +133,35 @@ class LazyGroup(click.Group):
         return command
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
-        rows = [(name, text) for name, (_, text) in COMMANDS.items()]
-        with formatter.section("Commands"):
+        rows = [(name, _(text)) for name, (_module, text) in COMMANDS.items()]
+        with formatter.section(_("命令")):
             formatter.write_dl(rows)
 
+    def format_help_text(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        if self.help:
+            formatter.write_paragraph()
+            with formatter.indentation():
+                formatter.write_text(_(self.help))
+
+    def format_options(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """This module is imported before ``--lang`` is read, so the group's own option help
+        (marked with `N_`) is translated here, when shown."""
+        rows = []
+        for param in self.get_params(ctx):
+            record = param.get_help_record(ctx)
+            if record is not None:
+                rows.append((record[0], _(record[1])))
+        if rows:
+            with formatter.section(_("选项")):
+                formatter.write_dl(rows)
+        self.format_commands(ctx, formatter)
+
+    def format_epilog(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        formatter.write_paragraph()
+        formatter.write_text("\b\n" + _(EXIT_CODES))  # \b: click keeps the lines as they are
+
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        set_language(language_in(args))  # None: the environment decides (LANG=en_US… is English)
         return super().parse_args(ctx, hoist_global_options(args))
 
     def invoke(self, ctx: click.Context) -> Any:
@@ -171,36 +194,50 @@ def _report_unreachable(ctx: click.Context, error: OperationalError) -> None:
         output.print_json(output.database_error_json(shown, reason))
 
 
-@click.group(cls=LazyGroup, epilog=EXIT_CODES)
+@click.group(cls=LazyGroup, help=N_("军休干部荣誉疗养：案件、办理步骤、流程定义。"))
 @click.option(
     "--db",
     "db_url",
     metavar="URL",
-    help="Database URL; default $CONVALESCENCE_DB, else sqlite:///convalescence.db here.",
+    help=N_(
+        "数据库 URL；默认取 $CONVALESCENCE_DB，否则为当前目录下的 sqlite:///convalescence.db。"
+    ),
 )
 @click.option(
     "--now",
     metavar="DATETIME",
     callback=parse_moment,
-    help="Act as if it were this moment (ISO, Asia/Shanghai if no zone); default the clock.",
+    help=N_("按此时刻办理（ISO 格式，未写时区即北京时间）；默认取系统时钟。"),
 )
 @click.option(
     "--holidays",
     metavar="FILE",
     envvar=HOLIDAYS_VAR,
     type=click.Path(path_type=Path, dir_okay=False),
-    help=f'Holiday notices for years the built-in data lacks (YAML; README "Working days"); '
-    f"default ${HOLIDAYS_VAR}.",
+    help=N_(
+        "内置数据未含年份的节假日通知（YAML，见 README“Working days”）；"
+        "默认取 $CONVALESCENCE_HOLIDAYS。"
+    ),
 )
+@click.option(
+    "--lang",
+    type=click.Choice(LANGUAGES),
+    help=N_("消息与帮助的语言：zh（默认）或 en；未给出时 LANG/LC_ALL/LANGUAGE 为 en* 即英文。"),
+)
+@click.help_option(help=N_("显示本帮助并退出。"))
 @click.pass_context
 def main(
-    ctx: click.Context, db_url: str | None, now: datetime | None, holidays: Path | None
+    ctx: click.Context,
+    db_url: str | None,
+    now: datetime | None,
+    holidays: Path | None,
+    lang: str | None,
 ) -> None:
-    """Honorary convalescence (荣誉疗养) of retired military cadres: cases, steps, definitions."""
+    """The group: keeps the global options on ``ctx.obj`` (help text above, via the catalogue)."""
     # the CLI prints what an officer needs itself; library warnings reach a log only where one
     # is configured (the scheduler service configures one), never Python's bare stderr fallback
     for name in ("workflow", "notifications"):
         logging.getLogger(name).addHandler(logging.NullHandler())
-    ctx.obj = Settings(db=db_url, now=now, holidays=holidays)
+    ctx.obj = Settings(db=db_url, now=now, holidays=holidays, lang=set_language(lang))
     if holidays is not None:
         ctx.obj.calendar()  # a bad file stops every command at once, naming each problem

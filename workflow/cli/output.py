@@ -23,6 +23,7 @@ from workflow.errors import (
     DefinitionError,
     WorkflowError,
 )
+from workflow.i18n import _
 
 _JSON_KEY = "convalescence.json"  # in click's ctx.meta, shared by every context of one run
 
@@ -39,8 +40,15 @@ json_option = click.option(
     "as_json",
     is_flag=True,
     callback=_remember_json,
-    help="Print JSON on stdout instead of tables; errors too, as an object with 'error'.",
+    help=_("在标准输出打印 JSON 而非表格；出错时也是，为带 error 键的对象。"),
 )
+
+
+def examples(*lines: str) -> str:
+    """A help epilog of command lines to copy, kept as written (click's ``\\b`` stops the
+    rewrapping); tests/test_cli_help_examples.py runs the examples of every command it lists, so
+    each must work as written."""
+    return "\b\n" + _("示例：") + "\n" + "\n".join(f"  {line}" for line in lines)
 
 
 def wants_json(ctx: click.Context) -> bool:
@@ -76,7 +84,7 @@ def cell(value: Any) -> Text:
     if value is None:
         return Text("")
     if isinstance(value, bool):
-        return Text("是 yes" if value else "否 no")
+        return Text(_("是") if value else _("否"))
     if isinstance(value, Mapping | list | tuple):
         return Text(json.dumps(value, ensure_ascii=False, default=str))
     return Text(str(value))
@@ -100,7 +108,7 @@ def say(message: str, *, style: str | None = None) -> None:
 
 def warn(message: str) -> None:
     """A warning on stderr, in yellow: the command went on, but someone should act."""
-    stderr().print(Text(f"警告 warning: {message}", style="yellow"))
+    stderr().print(Text(_("警告：{message}").format(message=message), style="yellow"))
 
 
 # -- errors -------------------------------------------------------------------------------
@@ -113,11 +121,12 @@ def print_error(error: WorkflowError) -> None:
         for problem in error.problems:
             console.print(Text(str(problem), style="red"))
         return
-    console.print(Text(f"错误 error: {error.message}", style="red"))
+    console.print(Text(_("错误：{message}").format(message=error.message), style="red"))
 
 
 def print_database_error(url: str, reason: str) -> None:
-    stderr().print(Text(f"错误 error: cannot use the database {url}: {reason}", style="red"))
+    text = _("错误：无法使用数据库 {url}：{reason}").format(url=url, reason=reason)
+    stderr().print(Text(text, style="red"))
 
 
 def database_error_json(url: str, reason: str) -> dict[str, Any]:
@@ -131,4 +140,6 @@ def iso_date(_ctx: click.Context, _param: click.Parameter, value: str | None) ->
     try:
         return date.fromisoformat(value)
     except ValueError:
-        raise click.BadParameter(f"{value!r} is not a date such as 2024-06-03") from None
+        raise click.BadParameter(
+            _("{value!r} 不是日期，应形如 2024-06-03").format(value=value)
+        ) from None

@@ -24,6 +24,7 @@ from workflow.calendar import CalendarDataError
 from workflow.cli import output
 from workflow.cli.db import Settings, open_engine
 from workflow.clock import as_shanghai, shanghai_date
+from workflow.i18n import _
 from workflow.scheduler import JOBS, SchedulerService, current_holder, run_due
 from workflow.scheduler.calendar_watch import calendar_status, say_once_a_day
 from workflow.scheduler.jobs import JobContext, JobResult
@@ -38,35 +39,46 @@ def _moment(_ctx: click.Context, _param: click.Parameter, value: str | None) -> 
     try:
         return as_shanghai(datetime.fromisoformat(value))
     except ValueError:
-        raise click.BadParameter(f"{value!r} is not a date-time such as 2024-05-01T09:00") from None
+        raise click.BadParameter(
+            _("{value!r} 不是日期时间，应形如 2024-05-01T09:00").format(value=value)
+        ) from None
 
 
-@click.group()
+@click.group(help=_("按计划运行期限计时、重点走访慰问和通知发送（APScheduler，由一个节点执行）。"))
 def scheduler() -> None:
-    """Timers, condolence visits and notice delivery on a schedule (APScheduler, one node)."""
+    """The scheduler commands (help above, through the catalogue)."""
 
 
-@scheduler.command("run")
-@click.option("--once", is_flag=True, help="Run every job once as of --now, then exit.")
+@scheduler.command(
+    "run",
+    help=_(
+        "运行调度：作为服务在持有租约的节点上运行，或加 --once 按 --now 运行每个任务一次后退出。"
+    ),
+    epilog=output.examples(
+        "convalescence scheduler run",
+        "convalescence scheduler run --once --now 2024-05-06T10:00",
+    ),
+)
+@click.option("--once", is_flag=True, help=_("按 --now 将每个任务运行一次，然后退出。"))
 @click.option(
     "--now",
     "at",
     metavar="DATETIME",
     callback=_moment,
-    help="The moment the jobs run as of (ISO, Asia/Shanghai if no zone); default the clock.",
+    help=_("任务据以运行的时刻（ISO 格式，未写时区即北京时间）；默认取系统时钟。"),
 )
-@click.option("--holder", metavar="NAME", help="This node's name in the lease; default host:pid.")
+@click.option("--holder", metavar="NAME", help=_("本节点在租约中的名称；默认为 主机名:进程号。"))
 @click.option(
     "--lease-seconds",
     type=click.FloatRange(1, 3600),
     default=DEFAULT_LEASE.total_seconds(),
     show_default=True,
-    help="How long the lease lasts without renewal; renewed every third of it.",
+    help=_("租约不续期时的有效秒数；每过三分之一即续期。"),
 )
 @click.option(
     "--every",
     type=click.FloatRange(0.1, 86400),
-    help="Run every job every this many seconds instead of its own schedule (tests, demos).",
+    help=_("每隔这么多秒运行每个任务，而不按其自身的计划（用于测试、演示）。"),
 )
 @output.json_option
 @click.pass_context
@@ -80,7 +92,7 @@ def run_command(
     every: float | None,
     as_json: bool,
 ) -> None:
-    """Run the scheduler: as a service on the lease holder, or once with --once."""
+    """Every node may run this: only the lease holder runs jobs, the others stand by."""
     settings = ctx.ensure_object(Settings)
     if at is not None:
         settings.now = at
@@ -93,12 +105,14 @@ def run_command(
             output.print_json({"now": engine.clock.now().isoformat(), "jobs": results})
         else:
             rows = [
-                (name, JOBS[name].label, "skipped: already ran" if r is None else _summary(r))
+                (name, JOBS[name].label, _("跳过：本时段已运行") if r is None else _summary(r))
                 for name, r in results.items()
             ]
             output.stdout().print(
                 output.table(
-                    f"jobs as of {engine.clock.now().isoformat()}", ["job", "", "result"], rows
+                    _("截至 {moment} 的任务").format(moment=engine.clock.now().isoformat()),
+                    [_("任务"), "", _("结果")],
+                    rows,
                 )
             )
         _finish(ctx, results)
@@ -118,14 +132,14 @@ def run_command(
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    output.say(f"scheduler node {service.holder}: standing by for the lease 等待调度租约")
+    output.say(_("调度节点 {holder}：等待调度租约").format(holder=service.holder))
     service.run()
-    output.say("stopped 已停止")
+    output.say(_("已停止"))
 
 
 def _summary(result: dict[str, object]) -> str:
     shown = {k: v for k, v in result.items() if v and k not in ("calendar_warning", "exit_code")}
-    return ", ".join(f"{k} {v}" for k, v in shown.items()) or "nothing to do"
+    return ", ".join(f"{k} {v}" for k, v in shown.items()) or _("无事可做")
 
 
 def _finish(ctx: click.Context, results: dict[str, JobResult | None]) -> None:
@@ -136,7 +150,7 @@ def _finish(ctx: click.Context, results: dict[str, JobResult | None]) -> None:
         for problem in result.get("problems", ()):
             output.warn(f"{name}: {problem}")
         if "error" in result:
-            output.warn(f"任务 {name} 运行失败 / job {name} failed: {result['error']}")
+            output.warn(_("任务 {name} 运行失败：{error}").format(name=name, error=result["error"]))
     timers = results.get("timers") or {}
     if "calendar_warning" in timers:
         output.warn(str(timers["calendar_warning"]))
@@ -156,11 +170,11 @@ def _finish(ctx: click.Context, results: dict[str, JobResult | None]) -> None:
         ctx.exit(missing.exit_code)
 
 
-@scheduler.command("status")
+@scheduler.command("status", help=_("谁持有租约，以及每个任务上次何时运行。"))
 @output.json_option
 @click.pass_context
 def status_command(ctx: click.Context, *, as_json: bool) -> None:
-    """Who holds the lease, and when each job last ran."""
+    """Reads the lease and the run records; runs nothing."""
     engine = open_engine()
     engine.ensure_schema()
     last = read_last_runs(engine.db)
@@ -188,7 +202,9 @@ def status_command(ctx: click.Context, *, as_json: bool) -> None:
         output.print_json(value)
         return
     output.say(
-        "lease: none yet" if lease is None else f"lease: {lease[0]} until {lease[1].isoformat()}"
+        _("租约：尚无")
+        if lease is None
+        else _("租约：{holder}，至 {until}").format(holder=lease[0], until=lease[1].isoformat())
     )
     rows = [
         (name, "-", "-", "-")
@@ -196,6 +212,9 @@ def status_command(ctx: click.Context, *, as_json: bool) -> None:
         else (name, last[name].slot, last[name].holder, _summary(last[name].result or {}))
         for name in JOBS
     ]
-    output.stdout().print(output.table("last runs", ["job", "slot", "holder", "result"], rows))
-    covered = f"{calendar.first_year}–{calendar.last_year}"
-    output.say(calendar.message or f"节假日数据覆盖 {covered} 年 / holiday data covers {covered}")
+    columns = [_("任务"), _("时段"), _("节点"), _("结果")]
+    output.stdout().print(output.table(_("上次运行"), columns, rows))
+    covered = _("节假日数据覆盖 {first}–{last} 年").format(
+        first=calendar.first_year, last=calendar.last_year
+    )
+    output.say(calendar.message or covered)

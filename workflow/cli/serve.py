@@ -16,34 +16,46 @@ from workflow.api.tokens import TokenRegistry, hash_token, new_token, token_entr
 from workflow.calendar import HOLIDAYS_VAR
 from workflow.cli import output
 from workflow.cli.db import Settings, open_engine
+from workflow.i18n import _
 from workflow.machine import Actor
 
 
-@click.command()
-@click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True)
+@click.command(
+    help=_(
+        "启动 REST API 服务（OpenAPI 文档在 /openapi.json，说明页在 /docs）。\n\n"
+        "数据库取全局 --db（库结构须为最新：先运行 db upgrade）；全局 --now 按模拟时刻提供服务。"
+        "按 Ctrl-C 停止。"
+    ),
+    epilog=output.examples(
+        "convalescence --db postgresql://localhost/office serve --tokens tokens.yaml"
+    ),
+)
+@click.option("--host", default="127.0.0.1", show_default=True, help=_("监听的地址。"))
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=8000,
+    show_default=True,
+    help=_("监听的端口。"),
+)
 @click.option(
     "--tokens",
     "tokens_file",
     required=True,
     type=click.Path(dir_okay=False, path_type=Path),
     metavar="FILE",
-    help="YAML/TOML file of sha256 digest → role, name, scope (see `tokens hash`).",
+    help=_("令牌文件（YAML/TOML）：sha256 摘要 → 角色、姓名、权限范围（见 tokens hash）。"),
 )
 @click.option(
     "--workers",
     type=click.IntRange(1, 64),
     default=1,
     show_default=True,
-    help="Worker processes (PostgreSQL; SQLite serialises writers anyway).",
+    help=_("工作进程数（PostgreSQL；SQLite 本就逐个写入）。"),
 )
 @click.pass_context
 def serve(ctx: click.Context, host: str, port: int, tokens_file: Path, workers: int) -> None:
-    """Serve the REST API (OpenAPI document at /openapi.json, docs at /docs).
-
-    The database is the global --db (the schema must be current: `db upgrade`); the global
-    --now serves as of a simulated moment. Runs until Ctrl-C.
-    """
+    """Checks everything a worker would trip over here, once, then hands over to uvicorn."""
     # FastAPI and uvicorn load only here: every other command starts without them
     import uvicorn  # noqa: PLC0415
     from uvicorn.supervisors import Multiprocess  # noqa: PLC0415
@@ -68,7 +80,11 @@ def serve(ctx: click.Context, host: str, port: int, tokens_file: Path, workers: 
         os.environ[NOW_VAR] = settings.now.isoformat()
     else:
         os.environ.pop(NOW_VAR, None)
-    output.say(f"serving the API on http://{host}:{port} ({workers} worker(s))")
+    output.say(
+        _("API 服务地址 http://{host}:{port}（{workers} 个工作进程）").format(
+            host=host, port=port, workers=workers
+        )
+    )
     config = uvicorn.Config(
         "workflow.api.server:app_from_environment",
         factory=True,
@@ -86,30 +102,37 @@ def serve(ctx: click.Context, host: str, port: int, tokens_file: Path, workers: 
     Multiprocess(config, sockets=[sock]).run()
 
 
-@click.group()
+@click.group(help=_("API 令牌：生成令牌并打印其在令牌文件中的条目。"))
 def tokens() -> None:
-    """API tokens: make one and print its entry for the token file."""
+    """The token commands (help above, through the catalogue)."""
 
 
-@tokens.command("hash")
+@tokens.command(
+    "hash",
+    help=_("在标准输出打印令牌文件条目；新生成的令牌只在标准错误输出显示一次。"),
+    epilog=output.examples(
+        "convalescence tokens hash --as agency_officer:王芳@东昌府区军休所",
+        "convalescence tokens hash --as county_officer:李娜@东昌府区",
+    ),
+)
 @click.option(
     "--as",
     "actor_text",
     required=True,
     metavar="ROLE:NAME[@SCOPE]",
-    help="Who the token acts as, e.g. agency_officer:王芳@东昌府区军休所",
+    help=_("令牌代表的办理人，写作 角色:姓名@权限范围（见下方示例）。"),
 )
 @click.option(
     "--token",
     envvar="CONVALESCENCE_TOKEN",
-    help="Hash this token instead of making a new one (or $CONVALESCENCE_TOKEN).",
+    help=_("对此令牌求摘要，而不新生成（或取 $CONVALESCENCE_TOKEN）。"),
 )
 def hash_command(actor_text: str, token: str | None) -> None:
-    """Print a token-file entry on stdout; a newly made token goes to stderr, shown once."""
+    """The entry holds only the digest, so the token file grants nothing by itself."""
     actor = Actor.parse(actor_text)
     if token is None:
         token = new_token()
-        click.echo(f"token (give it to the client; it is not stored): {token}", err=True)
+        click.echo(_("令牌（交给客户端；不予保存）：{token}").format(token=token), err=True)
     entry = token_entry(hash_token(token), actor)
     click.echo(yaml.safe_dump(entry, allow_unicode=True, sort_keys=False), nl=False)
 

@@ -1,4 +1,5 @@
-"""The command line's global options (``--db``, ``--now``, ``--holidays``), kept on ``ctx.obj``.
+"""The command line's global options (``--db``, ``--now``, ``--holidays``, ``--lang``), kept on
+``ctx.obj``.
 
 Kept apart from `workflow.cli.db` so that reading them costs nothing: the database layer and the
 holiday data load only when a command asks for the URL or the calendar.
@@ -26,6 +27,7 @@ class Settings:
     db: str | None = None
     now: datetime | None = None
     holidays: Path | None = None  # --holidays / $CONVALESCENCE_HOLIDAYS: next years' notices
+    lang: str = "zh"  # --lang, else the locale variables (workflow.i18n); messages are in it
     _calendar: WorkingCalendar | None = field(default=None, repr=False)
 
     @property

@@ -10,23 +10,39 @@ from workflow.cli import output
 from workflow.cli.db import open_engine
 from workflow.cli.output import iso_date
 from workflow.clock import shanghai_date
+from workflow.i18n import _, ngettext
 from workflow.store.tasks import read_tasks
 
 
-@click.group()
+@click.group(help=_("等待经办人处理的提醒、督办和重点走访慰问任务。"))
 def tasks() -> None:
-    """Reminders, escalations and condolence visits waiting for an officer."""
+    """The task commands (help above, through the catalogue)."""
 
 
-@tasks.command("list")
-@click.option("--role", metavar="ROLE", help="Only tasks for this role, e.g. agency_officer.")
-@click.option("--county", metavar="NAME", help="Only tasks of cases in this county.")
-@click.option("--agency", metavar="NAME", help="Only tasks of cases of this agency.")
-@click.option("--due-before", metavar="DATE", callback=iso_date, help="Only tasks due before DATE.")
-@click.option("--overdue", is_flag=True, help="Only open tasks past their due date.")
-@click.option("--all", "include_done", is_flag=True, help="Include done tasks.")
-@click.option("--case", "case_id", type=int, metavar="ID", help="Only this case's tasks.")
-@click.option("--limit", type=click.IntRange(1, 100_000), default=100, show_default=True)
+@tasks.command(
+    "list",
+    help=_("未办结的任务，到期早的在前（给出 --now 时按该时刻）。"),
+    epilog=output.examples(
+        "convalescence tasks list --role agency_officer --overdue",
+        "convalescence tasks list --county 东昌府区 --due-before 2024-07-01 --json",
+    ),
+)
+@click.option("--role", metavar="ROLE", help=_("只列此角色的任务，如 agency_officer。"))
+@click.option("--county", metavar="NAME", help=_("只列该县（市、区）案件的任务。"))
+@click.option("--agency", metavar="NAME", help=_("只列该军休服务管理机构案件的任务。"))
+@click.option(
+    "--due-before", metavar="DATE", callback=iso_date, help=_("只列 DATE 之前到期的任务。")
+)
+@click.option("--overdue", is_flag=True, help=_("只列已过期仍未办结的任务。"))
+@click.option("--all", "include_done", is_flag=True, help=_("包括已办结的任务。"))
+@click.option("--case", "case_id", type=int, metavar="ID", help=_("只列此案件的任务。"))
+@click.option(
+    "--limit",
+    type=click.IntRange(1, 100_000),
+    default=100,
+    show_default=True,
+    help=_("最多列出的条数。"),
+)
 @output.json_option
 def list_command(
     *,
@@ -40,7 +56,7 @@ def list_command(
     limit: int,
     as_json: bool,
 ) -> None:
-    """Open tasks, soonest due first (as of --now when given)."""
+    """Reads the store as of the engine's clock, so --now shows what will be overdue then."""
     engine = open_engine()
     today = shanghai_date(engine.clock.now())
     engine.ensure_schema()
@@ -63,7 +79,7 @@ def list_command(
         (
             t.id,
             t.due_on,
-            "逾期 overdue" if t.overdue_on(today) else ("done" if t.done_at else ""),
+            _("逾期") if t.overdue_on(today) else (_("已办结") if t.done_at else ""),
             t.assignee_role,
             t.county,
             t.agency,
@@ -73,7 +89,17 @@ def list_command(
         for t in found
     ]
     if rows:
-        columns = ["id", "due", "", "role", "county", "agency", "case", "task"]
-        output.stdout().print(output.table("任务 tasks", columns, rows))
-    more = " (limit reached: raise --limit for more)" if len(found) == limit else ""
-    output.say(f"{len(found)} task(s){more}")
+        columns = [
+            _("编号"),
+            _("到期日"),
+            "",
+            _("角色"),
+            _("县（市、区）"),
+            _("机构"),
+            _("案件"),
+            _("任务"),
+        ]
+        output.stdout().print(output.table(_("任务"), columns, rows))
+    more = _("（已达上限：加大 --limit 可列出更多）") if len(found) == limit else ""
+    count = ngettext("{count} 项任务", "{count} 项任务", len(found)).format(count=len(found))
+    output.say(count + more)

@@ -28,15 +28,20 @@ from typing import Any
 
 from workflow.calendar import HOLIDAYS_VAR, WorkingCalendar
 from workflow.definition.model import Definition
+from workflow.i18n import N_, _
 
 log = logging.getLogger(__name__)
 
 ALARM_PREFIX = "calendar:"
 ALARM_ROLE = "city_officer"  # the city sets the office's calendar, as it sets its annual plans
-HOW_TO_SUPPLY = (
-    f"请按国务院办公厅公布的节假日安排通知编写节假日文件（YAML），用全局选项 --holidays FILE "
-    f"或环境变量 {HOLIDAYS_VAR} 提供给调度服务和 API 服务（见 README“工作日”一节）"
+HOW_TO_SUPPLY = N_(
+    "请按国务院办公厅公布的节假日安排通知编写节假日文件（YAML），用全局选项 --holidays FILE "
+    "或环境变量 {variable} 提供给调度服务和 API 服务（见 README“Working days”一节）"
 )
+
+
+def how_to_supply() -> str:
+    return _(HOW_TO_SUPPLY).format(variable=HOLIDAYS_VAR)
 
 
 @dataclass(frozen=True)
@@ -62,28 +67,31 @@ class CalendarStatus:
 
     @property
     def message(self) -> str | None:
-        """The sentence an operator reads, Chinese first; ``None`` when all is well."""
+        """The sentence an operator reads, in the catalogue's language (Chinese by default);
+        ``None`` when all is well."""
         if self.missing_today is not None:
-            return (
-                f"节假日数据缺失：没有 {self.missing_today} 年的法定节假日和调休安排（现有 "
-                f"{self.first_year}–{self.last_year} 年），按工作日计算的提醒、督办和走访期限"
-                f"暂停计算（按自然日计算的照常运行）。{HOW_TO_SUPPLY}；补上后，下一次运行会补办"
-                "期间到期的事项。 / Holiday data for "
-                f"{self.missing_today} is missing: working-day timers wait until it is supplied."
+            return _(
+                "节假日数据缺失：没有 {year} 年的法定节假日和调休安排（现有 {first}–{last} 年），"
+                "按工作日计算的提醒、督办和走访期限暂停计算（按自然日计算的照常运行）。{how}；"
+                "补上后，下一次运行会补办期间到期的事项。"
+            ).format(
+                year=self.missing_today,
+                first=self.first_year,
+                last=self.last_year,
+                how=how_to_supply(),
             )
         if self.missing_next is not None:
             reach = (
-                f"自 {self.affected_from} 起报名或进入新环节的案件，其按工作日计算的期限将落入 "
-                f"{self.missing_next} 年；"
+                _(
+                    "自 {day} 起报名或进入新环节的案件，其按工作日计算的期限将落入 {year} 年；"
+                ).format(day=self.affected_from, year=self.missing_next)
                 if self.affected_from is not None
                 else ""
             )
-            return (
-                f"提醒：还没有 {self.missing_next} 年的法定节假日和调休安排数据。{reach}"
-                f"{self.missing_next} 年 1 月 1 日起，如仍无数据，按工作日计算的期限将暂停。"
-                f"{HOW_TO_SUPPLY}。 / Holiday data for {self.missing_next} is not there yet: "
-                "add it before the year ends."
-            )
+            return _(
+                "提醒：还没有 {year} 年的法定节假日和调休安排数据。{reach}"
+                "{year} 年 1 月 1 日起，如仍无数据，按工作日计算的期限将暂停。{how}。"
+            ).format(year=self.missing_next, reach=reach, how=how_to_supply())
         return None
 
     def to_json(self) -> dict[str, Any]:
@@ -151,7 +159,7 @@ def alarm_rows(status: CalendarStatus, now: datetime) -> list[dict[str, Any]]:
             "assignee_role": ALARM_ROLE,
             "county": "",
             "agency": "",
-            "title": message.split(" / ")[0],
+            "title": message,  # in the scheduler's language (Chinese unless it runs in English)
             "article": None,
             "due_on": due,
             "created_at": now,
