@@ -7,6 +7,7 @@ The dates below are those of the notices for 2024 and 2025 (国办发明电), ch
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterator
 import time
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -24,11 +25,21 @@ from workflow.calendar import (
 )
 from workflow.clock import SHANGHAI
 from workflow.errors import InputError
+from workflow.i18n import set_language
 
 CAL = default_calendar()
 D = date.fromisoformat
 # starts far enough from the end of the data that 100 working days still fit
 covered_starts = st.dates(min_value=date(2004, 1, 1), max_value=date(2026, 6, 30))
+
+
+@pytest.fixture
+def english() -> Iterator[None]:
+    """The override file's problems in English (the catalogue's translation, workflow.i18n):
+    the table below was written in English, and running it so checks the translations too."""
+    set_language("en")
+    yield
+    set_language(None)
 
 
 def _write(tmp_path: Path, text: str, name: str = "holidays.yaml") -> Path:
@@ -336,7 +347,7 @@ def test_from_yaml_without_a_base_covers_only_the_file(tmp_path: Path) -> None:
     ],
 )
 def test_a_bad_override_file_names_file_line_and_problem(
-    tmp_path: Path, text: str, line: int, message: str
+    tmp_path: Path, text: str, line: int, message: str, english: None
 ) -> None:
     path = _write(tmp_path, text)
     with pytest.raises(CalendarFileError) as raised:
@@ -344,7 +355,7 @@ def test_a_bad_override_file_names_file_line_and_problem(
     error = raised.value
     assert error.exit_code == 2
     assert error.problems, str(error)
-    assert str(error).startswith("节假日覆盖文件有误")
+    assert str(error).startswith("invalid holidays file:")
     assert any(
         p.file == str(path) and p.line == line and message in p.message for p in error.problems
     ), str(error)
@@ -359,9 +370,17 @@ def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:
 
 def test_a_missing_override_file_is_named(tmp_path: Path) -> None:
     path = tmp_path / "absent.yaml"
-    with pytest.raises(CalendarFileError, match="cannot read the file") as raised:
+    with pytest.raises(CalendarFileError, match="节假日覆盖文件有误") as raised:
         default_calendar(path)
     assert str(path) in str(raised.value)
+    assert "无法读取文件" in str(raised.value)
+
+
+def test_a_bad_override_file_speaks_chinese_by_default(tmp_path: Path) -> None:
+    text = "years:\n  2027:\n    holidays: [2027-01-01]\n    workdays: [2027-02-15]\n"
+    with pytest.raises(CalendarFileError) as raised:
+        default_calendar(_write(tmp_path, text))
+    assert "2027-02-15 是工作日（周一至周五），只有周六、周日才能调休上班" in str(raised.value)
 
 
 # --- the previous December, restated by a later notice ------------------------------------------

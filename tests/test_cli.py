@@ -99,15 +99,24 @@ def test_help_documents_the_exit_codes() -> None:
     result = CliRunner().invoke(main, ["--help"])
     assert result.exit_code == 0
     for line in (
+        "0  成功",
+        "1  被规则拒绝（消息引用条款）",
+        "2  输入或用法有误",
+        "3  冲突",
+        "4  找不到",
+    ):
+        assert line in result.stdout
+    for command in ("db", "definitions", "cases"):
+        assert command in result.stdout
+    english = CliRunner().invoke(main, ["--help", "--lang", "en"])
+    for line in (
         "0  ok",
         "1  refused by a rule (message cites the article)",
         "2  bad input or usage",
         "3  conflict",
         "4  not found",
     ):
-        assert line in result.stdout
-    for command in ("db", "definitions", "cases"):
-        assert command in result.stdout
+        assert line in english.stdout
 
 
 def test_database_comes_from_the_environment_then_the_working_directory(
@@ -130,7 +139,7 @@ def test_database_comes_from_the_environment_then_the_working_directory(
 def test_a_bad_now_is_a_usage_error(url: str) -> None:
     result = cli(url, "cases", "list", now="yesterday")
     assert result.exit_code == 2
-    assert "'yesterday' is not a date-time" in result.stderr
+    assert "'yesterday' 不是日期时间" in result.stderr
 
 
 # -- db -----------------------------------------------------------------------------------
@@ -150,7 +159,7 @@ def test_db_upgrade_reports_before_and_after(tmp_path: Path) -> None:
     assert as_json(again)["before"] == as_json(again)["after"] == head_revision()
     assert as_json(again)["changed"] is False
     text = cli(fresh, "db", "upgrade")
-    assert f"already at revision {head_revision()}" in text.stdout
+    assert f"库结构已是修订版本 {head_revision()}" in text.stdout
 
 
 def test_an_unreachable_database_is_one_line_with_the_password_masked() -> None:
@@ -169,7 +178,7 @@ def test_an_unreachable_database_is_one_line_with_the_password_masked() -> None:
 def test_a_sqlite_file_that_cannot_be_created_is_bad_input(tmp_path: Path) -> None:
     result = cli(f"sqlite:///{tmp_path / 'no' / 'such' / 'dir.db'}", "cases", "list")
     assert result.exit_code == 2
-    assert "cannot use the database" in result.stderr
+    assert "无法使用数据库" in result.stderr
 
 
 @pytest.mark.postgres
@@ -190,7 +199,7 @@ def test_postgres_needs_an_explicit_upgrade(pg_url: str) -> None:
 def test_validate_checks_the_bundled_definitions_by_default() -> None:
     result = CliRunner().invoke(main, ["definitions", "validate"])
     assert result.exit_code == 0, result.stdout
-    assert f"{BUNDLED}: OK (honor_convalescence v1" in result.stdout
+    assert f"{BUNDLED}：通过（honor_convalescence v1" in result.stdout
     report = json.loads(CliRunner().invoke(main, ["definitions", "validate", "--json"]).stdout)
     assert report["valid"] is True
     assert report["problems"] == []
@@ -297,7 +306,7 @@ def test_validate_expands_directories_and_keeps_valid_files_ok(tmp_path: Path) -
     (tmp_path / "notes.txt").write_text("not a definition", encoding="utf-8")
     result = CliRunner().invoke(main, ["definitions", "validate", str(tmp_path)])
     assert result.exit_code == 2
-    assert f"{tmp_path / 'good.yaml'}: OK" in result.stdout
+    assert f"{tmp_path / 'good.yaml'}：通过" in result.stdout
     assert "notes.txt" not in result.stdout
 
 
@@ -316,13 +325,13 @@ def test_validate_reports_versions_whose_windows_overlap(tmp_path: Path) -> None
     assert len(overlap) == 1, result.stdout
     where = f"{tmp_path / 'v2.yaml'}:{line}:3"
     assert overlap[0].startswith(f"{where}: honor_convalescence v2 takes effect on 2025-06-01")
-    assert f"{tmp_path / 'v1.yaml'}: OK" in result.stdout
+    assert f"{tmp_path / 'v1.yaml'}：通过" in result.stdout
 
 
 def test_validate_with_no_yaml_in_the_directory_is_bad_input(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["definitions", "validate", str(tmp_path)])
     assert result.exit_code == 2
-    assert "no *.yaml definition files" in result.stderr
+    assert "没有 *.yaml 流程定义文件" in result.stderr
 
 
 def test_show_json_is_the_definition_summary() -> None:
@@ -338,7 +347,7 @@ def test_show_text_has_policy_states_and_steps() -> None:
         "聊退役军人发〔2023〕2号",
         "2025-12-31",
         "已完成满意度评价",
-        "terminal",
+        "终态",
         "under_age_limit_on_first_day",  # a guard
         "batch_id:integer",  # a field
         "agency_officer",  # a role

@@ -28,6 +28,7 @@ from plans_setup import seed_batch
 
 from workflow import Engine
 from workflow.cli.main import main
+from workflow.clock import SystemClock, shanghai_date
 from workflow.engine import EXCEPTIONS_APPLIED
 
 NOW = "2024-05-06T09:30"  # inside the 2024-2025 cycle
@@ -205,6 +206,25 @@ def test_explain_needs_no_database(tmp_path: Path) -> None:
     assert not (tmp_path / "no").exists()
 
 
+def test_on_defaults_to_the_global_now_then_to_today_in_shanghai(tmp_path: Path) -> None:
+    """A8.2 counts the age on the day asked about; an officer on the telephone means today."""
+    path = write_profile(tmp_path, cadre())
+    args = ["eligibility", "explain", str(path), "--level", "city", "--json"]
+    # 2024-06-02T17:00 UTC is already 3 June in Shanghai
+    at_now = CliRunner().invoke(main, ["--now", "2024-06-02T17:00+00:00", *args])
+    assert at_now.exit_code == 0, at_now.stderr
+    assert json.loads(at_now.stdout)["on"] == "2024-06-03"
+    after = CliRunner().invoke(main, [*args, "--now", "2024-06-02T17:00+00:00"])
+    assert json.loads(after.stdout)["on"] == "2024-06-03"
+    given = CliRunner().invoke(
+        main, ["--now", "2024-06-02T17:00+00:00", *args, "--on", "2025-01-02"]
+    )
+    assert json.loads(given.stdout)["on"] == "2025-01-02"
+    today = CliRunner().invoke(main, args)
+    assert today.exit_code == 0, today.stderr
+    assert json.loads(today.stdout)["on"] == shanghai_date(SystemClock().now()).isoformat()
+
+
 # -- eligibility explain: bad input exits 2, naming the file and the key ------------------
 
 
@@ -214,8 +234,8 @@ def test_a_file_that_is_not_json_is_bad_input_naming_the_file(tmp_path: Path) ->
     result = explain(path, "city", FIRST_DAY)
     assert result.exit_code == 2
     assert str(path) in result.stderr
-    assert "not valid JSON" in result.stderr
-    assert "line 1" in result.stderr
+    assert "不是有效的 JSON" in result.stderr
+    assert "第 1 行" in result.stderr
     body = json.loads(explain(path, "city", FIRST_DAY, "--json").stdout)
     assert (body["error"], body["field"]) == ("bad_input", "profile")
 
@@ -237,8 +257,8 @@ def test_a_file_that_is_not_json_is_bad_input_naming_the_file(tmp_path: Path) ->
         ),
         pytest.param(cadre(recommendation={"by": "mayor"}), "recommendation.by", id="recommender"),
         pytest.param(cadre(hobby="书法"), "hobby: unknown key", id="unknown-key"),
-        pytest.param([cadre(), cadre("LC-DCF-0002")], "holds 2 records", id="two-records"),
-        pytest.param("张建国", "must hold one cadre record", id="not-an-object"),
+        pytest.param([cadre(), cadre("LC-DCF-0002")], "含 2 条记录", id="two-records"),
+        pytest.param("张建国", "须为一条干部记录", id="not-an-object"),
     ],
 )
 def test_an_invalid_profile_is_bad_input_naming_the_file_and_the_key(
@@ -255,17 +275,21 @@ def test_an_invalid_profile_is_bad_input_naming_the_file_and_the_key(
 def test_a_duplicate_key_and_a_missing_file_are_bad_input(tmp_path: Path) -> None:
     twice = tmp_path / "twice.json"
     twice.write_text('{"birth_date": "1950-03-12", "birth_date": "1940-03-12"}', encoding="utf-8")
-    assert "'birth_date' appears twice" in explain(twice, "city", FIRST_DAY).stderr
+    assert "键 'birth_date' 在同一对象中出现了两次" in explain(twice, "city", FIRST_DAY).stderr
     missing = explain(tmp_path / "absent.json", "city", FIRST_DAY)
     assert missing.exit_code == 2
-    assert "absent.json: no such file" in missing.stderr
+    assert "absent.json：文件不存在" in missing.stderr
 
 
 @pytest.mark.parametrize(
     ("args", "code", "named"),
     [
-        (["--level", "town", "--on", FIRST_DAY], 2, "'town' is not a plan level"),
-        (["--level", "city", "--on", "2024-13-01"], 2, "'2024-13-01' is not a date"),
+        (
+            ["--level", "town", "--on", FIRST_DAY],
+            2,
+            "'town' 不是 honor_convalescence v1 的计划级别",
+        ),
+        (["--level", "city", "--on", "2024-13-01"], 2, "'2024-13-01' 不是日期"),
         (["--level", "city", "--on", FIRST_DAY, "--definition", "nope"], 4, "找不到"),
     ],
     ids=["level", "date", "definition"],
