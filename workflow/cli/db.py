@@ -38,7 +38,10 @@ def db() -> None:
     help=_(
         "建立数据库结构，或迁移到本版引擎所需的修订版本。\n\n可重复运行：已是最新的数据库保持不变。"
     ),
-    epilog=output.examples("convalescence --db postgresql://localhost/office db upgrade"),
+    epilog=output.examples(
+        "convalescence --db sqlite:///office.db db upgrade",
+        "convalescence --db postgresql://officer@db.example/convalescence db upgrade",
+    ),
 )
 @output.json_option
 def upgrade(as_json: bool) -> None:

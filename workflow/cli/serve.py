@@ -27,7 +27,8 @@ from workflow.machine import Actor
         "按 Ctrl-C 停止。"
     ),
     epilog=output.examples(
-        "convalescence --db postgresql://localhost/office serve --tokens tokens.yaml"
+        "convalescence --db postgresql://officer@db.example/convalescence serve "
+        "--tokens tokens.yaml --workers 4",
     ),
 )
 @click.option("--host", default="127.0.0.1", show_default=True, help=_("监听的地址。"))
