@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from babel.messages.catalog import Message
 from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po
 from click.testing import CliRunner
@@ -46,10 +47,18 @@ def _marked() -> dict[str | tuple[str, ...], str]:
     return found
 
 
-def _catalogue() -> dict[str | tuple[str, ...], object]:
+def _catalogue() -> dict[str | tuple[str, ...], Message]:
     with CATALOGUE.open("rb") as file:
         catalog = read_po(file, locale="en")
-    return {m.id: m for m in catalog if m.id}
+    return {m.id if isinstance(m.id, str) else tuple(m.id): m for m in catalog if m.id}
+
+
+def _strings(message: Message) -> tuple[str, ...]:
+    """A message's translation(s): one string, or one per plural form."""
+    value = message.string
+    if isinstance(value, str):
+        return (value,)
+    return tuple(text or "" for text in value or ())
 
 
 def test_some_messages_are_marked() -> None:
@@ -68,9 +77,8 @@ def test_every_marked_message_has_an_english_translation() -> None:
     assert not missing, "no English in workflow/locale for:\n" + "\n".join(missing)
     untranslated = []
     for msgid, message in catalogue.items():
-        strings = message.string  # type: ignore[attr-defined]
-        texts = strings if isinstance(strings, tuple) else (strings,)
-        if message.fuzzy or not all(texts):  # type: ignore[attr-defined]
+        texts = _strings(message)
+        if message.fuzzy or not texts or not all(texts):
             untranslated.append(repr(msgid))
     assert not untranslated, untranslated
 
@@ -84,10 +92,8 @@ def test_the_translations_keep_every_placeholder() -> None:
 
     for msgid, message in _catalogue().items():
         ids = msgid if isinstance(msgid, tuple) else (msgid,)
-        strings = message.string  # type: ignore[attr-defined]
-        strings = strings if isinstance(strings, tuple) else (strings,)
         wanted = set().union(*(fields(i) for i in ids))
-        for text in strings:
+        for text in _strings(message):
             assert fields(text) == wanted, (msgid, text)
 
 
@@ -96,14 +102,14 @@ def test_the_shipped_mo_matches_the_po() -> None:
     with (CATALOGUE.with_suffix(".mo")).open("rb") as file:
         compiled = gettext.GNUTranslations(file)
     for msgid, message in _catalogue().items():
-        strings = message.string  # type: ignore[attr-defined]
+        strings = _strings(message)
         if isinstance(msgid, tuple):
             assert compiled.ngettext(msgid[0], msgid[1], 1) == strings[0], msgid
             assert compiled.ngettext(msgid[0], msgid[1], 2) == strings[1], msgid
         else:
-            assert compiled.gettext(msgid) == strings, msgid
+            assert (compiled.gettext(msgid),) == strings, msgid
     # and nothing more: a message removed from the .po is gone from the .mo too
-    assert len(compiled._catalog) - 1 <= sum(  # type: ignore[attr-defined]  # minus the header
+    assert len(getattr(compiled, "_catalog")) - 1 <= sum(  # noqa: B009  # minus the header
         2 if isinstance(m, tuple) else 1 for m in _catalogue()
     )
 
