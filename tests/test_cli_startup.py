@@ -54,6 +54,7 @@ def test_every_listed_command_loads_and_the_help_lists_them_all() -> None:
             ["--now", "2024-05-06T10:00", "scheduler", "run", "--once"],
         ),
         (["--db", "X", "cases", "list"], ["--db", "X", "cases", "list"]),
+        (["cases", "list", "--lang", "en"], ["--lang", "en", "cases", "list"]),
         (["cases", "fire", "1", "x", "--", "--db"], ["cases", "fire", "1", "x", "--", "--db"]),
     ],
 )

@@ -200,6 +200,7 @@ def test_a_command_help_follows_lang_and_the_locale() -> None:
     english = _run("calendar", "show", "--help", "--lang", "en")
     assert "YEAR's rest days and make-up working days" in english.stdout, english.stderr
     assert "Examples:" in english.stdout
+    assert "Print JSON on stdout instead of tables" in english.stdout  # output's --json too
     from_locale = _run("tasks", "list", "--help", LANG="en_US.UTF-8")
     assert "Only open tasks past their due date." in from_locale.stdout, from_locale.stderr
     overruled = _run("--lang", "zh", "tasks", "list", "--help", LANG="en_US.UTF-8")

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import date
-from typing import Any
+from typing import Any, TypeVar
 
 import click
 from rich.console import Console
@@ -25,6 +25,8 @@ from workflow.errors import (
 )
 from workflow.i18n import _
 
+F = TypeVar("F", bound=Callable[..., Any])
+
 _JSON_KEY = "convalescence.json"  # in click's ctx.meta, shared by every context of one run
 
 
@@ -35,13 +37,17 @@ def _remember_json(ctx: click.Context, _param: click.Parameter, value: bool) -> 
     return value
 
 
-json_option = click.option(
-    "--json",
-    "as_json",
-    is_flag=True,
-    callback=_remember_json,
-    help=_("在标准输出打印 JSON 而非表格；出错时也是，为带 error 键的对象。"),
-)
+def json_option(command: F) -> F:
+    """``--json`` for a command: built when the command's module loads, so its help is in the
+    language ``--lang`` chose (this module itself loads before the option is read)."""
+    option = click.option(
+        "--json",
+        "as_json",
+        is_flag=True,
+        callback=_remember_json,
+        help=_("在标准输出打印 JSON 而非表格；出错时也是，为带 error 键的对象。"),
+    )
+    return option(command)
 
 
 def examples(*lines: str) -> str:
