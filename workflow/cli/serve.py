@@ -75,6 +75,9 @@ def serve(ctx: click.Context, host: str, port: int, tokens_file: Path, workers: 
     engine.ensure_schema()
     os.environ[DB_VAR] = settings.url
     os.environ[TOKENS_VAR] = str(tokens_file.resolve())
+    # workers speak the language this command was given (--lang, else the locale): LANGUAGE is
+    # the first variable workflow.i18n reads
+    os.environ["LANGUAGE"] = settings.lang
     if settings.holidays is not None:  # workers rebuild the same calendar from it
         os.environ[HOLIDAYS_VAR] = str(settings.holidays.resolve())
     if settings.now is not None:
