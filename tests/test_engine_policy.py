@@ -4,6 +4,8 @@ family member (A7.2), and the explanation stored with the case (A4.2)."""
 
 from __future__ import annotations
 
+import threading
+import time
 from datetime import date, datetime
 from typing import Any
 
@@ -16,6 +18,7 @@ from factories import (
     AS_CADRE,
     AS_COUNTY,
     AS_FAMILY,
+    BATCH_END,
     CONSENT,
     HAPPY_PATH,
     INSURANCE,
@@ -23,11 +26,10 @@ from factories import (
     cadre,
 )
 
-from workflow import ConflictError, Engine, InputError, RuleRefused, SimulatedClock
+from workflow import Engine, InputError, RuleRefused, SimulatedClock
 from workflow.clock import SHANGHAI
 from workflow.engine import EXCEPTIONS_APPLIED, GRANT_EXCEPTION
 from workflow.plans import service
-from workflow.store.database import SINGLE_READ, WRITE
 from workflow.store.schema import batches
 
 SEED_BATCH = True  # approval takes a seat in batch 1 (conftest.engine)
@@ -305,30 +307,44 @@ def test_the_same_exception_granted_twice_is_bad_input_with_one_record(engine: E
     assert len(engine.exceptions(case_id)) == 1
 
 
-def test_a_batch_edited_while_the_approval_is_decided_is_a_conflict(engine: Engine) -> None:
-    """The rules ran on the batch as read; if an officer moves its dates before the approval
-    commits, the approval writes nothing rather than record facts no longer true (A6.2, A7.3)."""
+def test_a_batch_edited_while_the_approval_is_decided_waits_for_it(engine: Engine) -> None:
+    """The rules run on the batch as the approval's own transaction read it, and the batch
+    stays so until the approval commits: an officer's edit of its dates waits (PostgreSQL locks
+    the batch row, SQLite has one writer), so the case never records facts that were no longer
+    true when it was approved (A6.2, A7.3)."""
     engine.put_cadres([cadre()])
     case_id = consented(engine)
-    armed = [True]
+    edited = threading.Event()
+    editors: list[threading.Thread] = []
+    seen_at_commit: list[bool] = []
 
-    def edit_batch_after_it_was_read(connection: sa.Connection) -> None:
-        options = connection.get_execution_options()
-        if armed and not options.get(WRITE) and not options.get(SINGLE_READ):
-            armed.clear()  # the first plain read of the step is the batch's facts
-            with engine.db.connect() as other, other.begin():
-                other.execute(
-                    sa.update(batches).where(batches.c.id == 1).values(end_date=date(2024, 6, 8))
-                )
+    def edit() -> None:
+        with engine.db.connect() as other, other.begin():
+            other.execute(
+                sa.update(batches).where(batches.c.id == 1).values(end_date=date(2024, 6, 8))
+            )
+        edited.set()
 
-    sa.event.listen(engine.db, "commit", edit_batch_after_it_was_read)
+    def edit_after_the_batch_is_read(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if not editors and "FROM batches JOIN plans" in statement:
+            editors.append(threading.Thread(target=edit))
+            editors[0].start()
+            time.sleep(0.5)  # the edit is under way while the approval decides
+
+    def note_commit(_conn: Any) -> None:
+        if editors and not seen_at_commit:
+            seen_at_commit.append(edited.is_set())
+
+    sa.event.listen(engine.db, "after_cursor_execute", edit_after_the_batch_is_read)
+    sa.event.listen(engine.db, "commit", note_commit)
     try:
-        with pytest.raises(ConflictError) as conflict:
-            engine.fire(case_id, "approve", actor=AS_AGENCY, data=APPROVAL)
+        approved = engine.fire(case_id, "approve", actor=AS_AGENCY, data=APPROVAL)
     finally:
-        sa.event.remove(engine.db, "commit", edit_batch_after_it_was_read)
-    assert "批次 1 在审批期间被修改" in str(conflict.value)
-    assert engine.case(case_id).version == 2
-    assert service.show_batch(engine, 1)["seats_taken"] == 0
-    approved = engine.fire(case_id, "approve", actor=AS_AGENCY, data=APPROVAL)
-    assert approved.evidence["batch_end"] == "2024-06-08"
+        sa.event.remove(engine.db, "after_cursor_execute", edit_after_the_batch_is_read)
+        sa.event.remove(engine.db, "commit", note_commit)
+    editors[0].join(timeout=30)
+    assert seen_at_commit == [False]  # the edit had not gone through when the approval committed
+    assert edited.is_set()
+    assert approved.evidence["batch_end"] == BATCH_END  # as the batch was when approved
+    assert service.show_batch(engine, 1)["end_date"] == date(2024, 6, 8)
+    assert service.show_batch(engine, 1)["seats_taken"] == 1

@@ -1,24 +1,60 @@
 """Workflow engine for veterans-affairs back offices; first workflow: honorary convalescence.
 
 A host system needs one import line: ``from workflow import Engine, Actor, SimulatedClock``.
+
+The names are loaded on first use (PEP 562), so ``import workflow`` and the pure modules under
+it (``workflow.facts``, ``workflow.rules``, ``workflow.eligibility``) load no SQLAlchemy, Jinja2
+or FastAPI: only ``workflow.Engine`` brings in the database layer.
 """
 
-from workflow.clock import SHANGHAI, Clock, SimulatedClock, SystemClock
-from workflow.engine import Engine
-from workflow.errors import (
-    ConflictError,
-    DatabaseNotReadyError,
-    DefinitionError,
-    InputError,
-    NotFoundError,
-    Problem,
-    Refusal,
-    RuleRefused,
-    TransitionNotAllowed,
-    WorkflowError,
-)
-from workflow.machine import Actor
-from workflow.records import CaseView, HistoryEntry, NextStep
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from workflow.clock import SHANGHAI, Clock, SimulatedClock, SystemClock
+    from workflow.engine import Engine
+    from workflow.errors import (
+        ConflictError,
+        DatabaseNotReadyError,
+        DefinitionError,
+        InputError,
+        NotFoundError,
+        Problem,
+        Refusal,
+        RuleRefused,
+        TamperedError,
+        TransitionNotAllowed,
+        WorkflowError,
+    )
+    from workflow.machine import Actor
+    from workflow.views import CaseView, ExceptionView, HistoryEntry, NextStep
+
+# public name -> the module that defines it
+_EXPORTS = {
+    "SHANGHAI": "workflow.clock",
+    "Clock": "workflow.clock",
+    "SimulatedClock": "workflow.clock",
+    "SystemClock": "workflow.clock",
+    "Engine": "workflow.engine",
+    "ConflictError": "workflow.errors",
+    "DatabaseNotReadyError": "workflow.errors",
+    "DefinitionError": "workflow.errors",
+    "InputError": "workflow.errors",
+    "NotFoundError": "workflow.errors",
+    "Problem": "workflow.errors",
+    "Refusal": "workflow.errors",
+    "RuleRefused": "workflow.errors",
+    "TransitionNotAllowed": "workflow.errors",
+    "WorkflowError": "workflow.errors",
+    "TamperedError": "workflow.errors",
+    "Actor": "workflow.machine",
+    "CaseView": "workflow.views",
+    "ExceptionView": "workflow.views",
+    "HistoryEntry": "workflow.views",
+    "NextStep": "workflow.views",
+}
 
 __all__ = [
     "SHANGHAI",
@@ -29,6 +65,7 @@ __all__ = [
     "DatabaseNotReadyError",
     "DefinitionError",
     "Engine",
+    "ExceptionView",
     "HistoryEntry",
     "InputError",
     "NextStep",
@@ -38,6 +75,20 @@ __all__ = [
     "RuleRefused",
     "SimulatedClock",
     "SystemClock",
+    "TamperedError",
     "TransitionNotAllowed",
     "WorkflowError",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'workflow' has no attribute {name!r}")
+    value = getattr(import_module(module), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *__all__])

@@ -40,10 +40,6 @@ class CaseScope:
         return self.county if kind == "county" else self.agency
 
 
-def scope_kind(actor: Actor, scopes: Mapping[str, str]) -> str | None:
-    return scopes.get(actor.role)
-
-
 def missing_scope(
     actor: Actor, scopes: Mapping[str, str], roles: Mapping[str, str]
 ) -> Refusal | None:

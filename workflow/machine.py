@@ -100,7 +100,7 @@ class CompiledWorkflow:
         self, actor: Actor, raw_fields: Mapping[str, Any], context: GuardContext
     ) -> Decision:
         step = self.definition.open
-        fields = self._check_step(step, "open", actor, raw_fields, context, case_id=None)
+        fields = self.check_step(step, "open", actor, raw_fields, case_id=None)
         verdict = evaluate(step.guards, _with_evidence(context, fields))
         if verdict.refusals:
             raise RuleRefused(verdict.refusals)
@@ -111,26 +111,27 @@ class CompiledWorkflow:
         *,
         case_id: int,
         state: str,
-        trigger: str,
-        actor: Actor,
-        raw_fields: Mapping[str, Any],
+        spec: TransitionSpec,
+        fields: Mapping[str, Any],
         context: GuardContext,
     ) -> Decision:
-        spec = self._transition(case_id, state, trigger)
-        fields = self._check_step(spec, trigger, actor, raw_fields, context, case_id=case_id)
+        """Run the step's guards as the machine's conditions on ``fields`` as `check_step`
+        checked them; the move is allowed only if none refuses (or an exception waived it)."""
         attempt = _Attempt(state, _with_evidence(context, fields), spec.guards)
         try:
-            moved = self._machine.events[trigger].trigger(attempt)
+            moved = self._machine.events[spec.trigger].trigger(attempt)
         except MachineError as exc:  # the library's own word that the source is wrong
-            raise self._not_allowed(case_id, state, trigger) from exc
+            raise self._not_allowed(case_id, state, spec.trigger) from exc
         if not moved:
             raise RuleRefused(attempt.verdict.refusals, case_id=case_id)
-        return Decision(trigger, state, attempt.state, fields, attempt.verdict.waived)
+        return Decision(spec.trigger, state, attempt.state, dict(fields), attempt.verdict.waived)
 
     def next_steps(self, state: str) -> tuple[TransitionSpec, ...]:
         return self.definition.transitions_from(state)
 
-    def _transition(self, case_id: int, state: str, trigger: str) -> TransitionSpec:
+    def transition(self, case_id: int, state: str, trigger: str) -> TransitionSpec:
+        """The transition ``trigger`` takes from ``state``, worked out once per step; bad
+        input if the definition has no such step, `TransitionNotAllowed` if not from here."""
         if trigger not in self.definition.triggers:
             known = ", ".join(sorted(self.definition.triggers))
             raise InputError(
@@ -150,16 +151,17 @@ class CompiledWorkflow:
             allowed=[t.trigger for t in self.next_steps(state)],
         )
 
-    def _check_step(
+    def check_step(
         self,
         step: StepSpec,
         name: str,
         actor: Actor,
         raw_fields: Mapping[str, Any],
-        context: GuardContext,
         *,
         case_id: int | None,
     ) -> dict[str, Any]:
+        """The actor's role may take the step (A5.2), and its evidence as the step's fields
+        declare it (A7.2), coerced once: a batch id is read here and nowhere else."""
         if actor.role not in self.definition.roles:
             known = ", ".join(self.definition.roles)
             raise InputError(f"unknown role '{actor.role}' (roles: {known})", field="role")

@@ -1,10 +1,58 @@
-"""What the engine hands back to callers: plain, typed, JSON-ready snapshots of stored rows."""
+"""What the engine hands back to callers: plain, typed, JSON-ready views of stored rows.
+
+A step returns the case as it wrote it, with what the case keeps beside it (the exceptions
+granted on it, the eligibility explanation stored at registration), so a caller prints the case
+from the step's answer without reading it again.
+"""
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 from typing import Any
+
+
+@dataclass(frozen=True)
+class ExceptionView:
+    """An exception granted on a case (A8.2, A9.2): which rule, under which article, who
+    approved it and why; ``seq`` is the history row that granted it (A19.1)."""
+
+    case_id: int
+    seq: int
+    rule: str
+    article: str
+    approver_role: str
+    approver_name: str
+    reason: str
+    at: datetime
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "rule": self.rule,
+            "article": self.article,
+            "approver": f"{self.approver_role}:{self.approver_name}",
+            "approver_role": self.approver_role,
+            "approver_name": self.approver_name,
+            "reason": self.reason,
+            "at": self.at.isoformat(),
+            "seq": self.seq,
+        }
+
+    def as_row(self) -> dict[str, Any]:
+        """The stored columns by name, as `Engine.exceptions` hands them out."""
+        return {
+            "case_id": self.case_id,
+            "seq": self.seq,
+            "rule": self.rule,
+            "article": self.article,
+            "approver_role": self.approver_role,
+            "approver_name": self.approver_name,
+            "reason": self.reason,
+            "at": self.at,
+        }
 
 
 @dataclass(frozen=True)
@@ -36,6 +84,18 @@ class CaseView:
     next_steps: tuple[NextStep, ...] = field(default=())
     cycle: str | None = None  # A9.1
     tier: str | None = None  # A4.2, as computed when the case was opened
+    exceptions: tuple[ExceptionView, ...] = ()  # granted on the case, oldest first (A19.1)
+    # the A4.2 explanation as stored (JSON text): decoded on first use by `eligibility`, since
+    # most callers of a step never look at it and it is the largest value of the row
+    eligibility_json: str | None = field(default=None, repr=False, compare=False)
+
+    @cached_property
+    def eligibility(self) -> Mapping[str, Any] | None:
+        """The eligibility explanation stored when the case was opened (A4.2), if any."""
+        if self.eligibility_json is None:
+            return None
+        decoded: Mapping[str, Any] = json.loads(self.eligibility_json)
+        return decoded
 
     def to_json(self) -> dict[str, Any]:
         return {

@@ -12,7 +12,7 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from workflow.records import CaseView, HistoryEntry
+from workflow.views import CaseView, HistoryEntry
 
 NO_NUL = r"^[^\x00]*$"
 MAX_TEXT = 2000

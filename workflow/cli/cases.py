@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
@@ -22,10 +21,10 @@ from rich.table import Table
 from workflow.cli import output
 from workflow.cli.db import open_engine
 from workflow.eligibility import Explanation, Reason
-from workflow.engine import DEFAULT_DEFINITION, Engine
+from workflow.engine import DEFAULT_DEFINITION
 from workflow.errors import InputError
 from workflow.machine import Actor
-from workflow.records import CaseView, HistoryEntry
+from workflow.views import CaseView, HistoryEntry
 
 
 def parse_actor(_ctx: click.Context, _param: click.Parameter, value: str) -> Actor:
@@ -148,7 +147,7 @@ def open_case(
         reason=reason,
         on_behalf_of=on_behalf_of,
     )
-    _print_case(engine, view, as_json)
+    _print_case(view, as_json)
 
 
 @cases.command()
@@ -182,7 +181,7 @@ def fire(
         on_behalf_of=on_behalf_of,
         expected_version=expect_version,
     )
-    _print_case(engine, view, as_json, explain=False)
+    _print_case(view, as_json, explain=False)
 
 
 @cases.command("grant-exception")
@@ -225,7 +224,7 @@ def grant_exception(
     view = engine.grant_exception(
         case_id, rule, actor=actor, reason=reason, expected_version=expect_version
     )
-    _print_case(engine, view, as_json, explain=False)
+    _print_case(view, as_json, explain=False)
 
 
 @cases.command()
@@ -234,8 +233,7 @@ def grant_exception(
 def show(case_id: int, as_json: bool) -> None:
     """A case's state, evidence, cycle and tier, the eligibility explanation stored when it was
     opened (A4.2), the exceptions granted, and the steps open to it with who may take them."""
-    engine = open_engine()
-    _print_case(engine, engine.case(case_id), as_json)
+    _print_case(open_engine().case(case_id), as_json)
 
 
 @cases.command()
@@ -293,36 +291,13 @@ def list_cases(
 # -- rendering ----------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class CaseDetails:
-    """A case with what the engine keeps beside it: the eligibility explanation stored when it
-    was opened (A4.2) and the exceptions granted on it (A19.1)."""
-
-    view: CaseView
-    eligibility: dict[str, Any] | None
-    exceptions: list[dict[str, Any]]
-
-    @classmethod
-    def load(cls, engine: Engine, view: CaseView) -> CaseDetails:
-        return cls(view, engine.eligibility(view.id), engine.exceptions(view.id))
-
-    def to_json(self) -> dict[str, Any]:
-        return self.view.to_json() | {
-            "eligibility": self.eligibility,
-            "exceptions": [_exception_json(row) for row in self.exceptions],
-        }
-
-
-def _exception_json(row: Mapping[str, Any]) -> dict[str, Any]:
-    return {
-        "rule": row["rule"],
-        "article": row["article"],
-        "approver": f"{row['approver_role']}:{row['approver_name']}",
-        "approver_role": row["approver_role"],
-        "approver_name": row["approver_name"],
-        "reason": row["reason"],
-        "at": row["at"].isoformat(),
-        "seq": row["seq"],
+def case_json(view: CaseView) -> dict[str, Any]:
+    """A case as every command prints it: the view, the eligibility explanation stored when it
+    was opened (A4.2) and the exceptions granted on it (A19.1), all carried by the view the
+    engine returned, so printing a case reads nothing more."""
+    return view.to_json() | {
+        "eligibility": None if view.eligibility is None else dict(view.eligibility),
+        "exceptions": [exception.to_json() for exception in view.exceptions],
     }
 
 
@@ -355,12 +330,11 @@ def stored_sentences(stored: Mapping[str, Any]) -> list[str]:
     return explanation.sentences()
 
 
-def _print_case(engine: Engine, view: CaseView, as_json: bool, *, explain: bool = True) -> None:
+def _print_case(view: CaseView, as_json: bool, *, explain: bool = True) -> None:
     """``explain=False`` leaves the eligibility sentences out of the text (a step does not change
     them); JSON always carries everything, so every command prints one shape."""
-    details = CaseDetails.load(engine, view)
     if as_json:
-        output.print_json(details.to_json())
+        output.print_json(case_json(view))
         return
     console = output.stdout()
     output.say(
@@ -380,15 +354,15 @@ def _print_case(engine: Engine, view: CaseView, as_json: bool, *, explain: bool 
         output.say(
             "资格 eligibility（报名时记录 as recorded at registration, A4.2）:", style="bold"
         )
-        stored = details.eligibility
+        stored = view.eligibility
         for sentence in stored_sentences(stored) if stored else ["未记录 none recorded"]:
             output.say(sentence)
     if view.evidence:
         console.print(output.table("证据 evidence", ["field", "value"], view.evidence.items()))
-    if details.exceptions:
+    if view.exceptions:
         granted = [
             (e["rule"], e["article"], e["approver"], e["reason"], e["at"])
-            for e in map(_exception_json, details.exceptions)
+            for e in (exception.to_json() for exception in view.exceptions)
         ]
         columns = ["rule", "article", "approver", "reason", "at"]
         console.print(output.table("例外 exceptions granted (A19.1)", columns, granted))

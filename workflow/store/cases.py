@@ -1,20 +1,32 @@
-"""Reads and writes of definitions, cadres, cases and history, on a connection the caller owns.
+"""Every SQL statement on definitions, cadres, cases, history and case exceptions.
 
-Functions here never commit: the engine decides where a transaction starts and ends, so a state
-change, its history row and (later) its notifications land together or not at all.
+`SqlCaseStore` opens transactions (the host's own when it passes ``within=``); a
+`CaseTransaction` is the one object a step or a read talks to inside it, and speaks in the
+typed values of `workflow.snapshot` and `workflow.views`, never in rows. Nothing here commits
+on its own: the caller's transaction decides, so a state change, its history row, its notices
+and its seat land together or not at all. Database errors that mean something to a caller are
+mapped here, once: a second exception to the same rule is `InputError` naming the field ``rule``,
+a seat taken by a concurrent step is `ConflictError`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
 
 from workflow.audit.chain import GENESIS, case_exception_hash, history_hash
+from workflow.errors import ConflictError, InputError
+from workflow.plans import seats
+from workflow.snapshot import BatchRow, CadreFiling, CaseRow, Snapshot
+from workflow.store.database import Database, Within
 from workflow.store.schema import (
+    batch_exceptions,
     batch_seats,
     batches,
     cadres,
@@ -23,19 +35,118 @@ from workflow.store.schema import (
     definitions,
     history,
     outbox,
+    plans,
 )
+from workflow.views import ExceptionView, HistoryEntry
 
 Record = sa.Row[*tuple[Any, ...]]
 
 # Statements on the hot path of every step are built once: constructing a SQLAlchemy statement
 # costs more than executing it against SQLite (benchmarks/transitions.py).
-# every column but the stored eligibility explanation, the largest JSON of the row, which no
-# step reads (A4.2 keeps it for audit and `cases show`)
-_SNAPSHOT_COLUMNS = [c for c in cases.c if c.name != "eligibility"]
-_CASE_WITH_CADRE = (
-    sa.select(*_SNAPSHOT_COLUMNS, cadres.c.record.label("cadre_record"))
-    .join(cadres, cadres.c.id == cases.c.cadre_id)
+
+# every column of the case but the eligibility explanation, which comes as its JSON text:
+# decoding the largest value of the row is left to the one caller who reads it (`cases show`)
+_CASE_COLUMNS = [c for c in cases.c if c.name != "eligibility"]
+_ELIGIBILITY_TEXT = sa.cast(cases.c.eligibility, sa.Text).label("eligibility_json")
+_EXCEPTION_COLUMNS = [
+    case_exceptions.c.seq.label("x_seq"),
+    case_exceptions.c.rule.label("x_rule"),
+    case_exceptions.c.article.label("x_article"),
+    case_exceptions.c.approver_role.label("x_approver_role"),
+    case_exceptions.c.approver_name.label("x_approver_name"),
+    case_exceptions.c.reason.label("x_reason"),
+    case_exceptions.c.at.label("x_at"),
+]
+_others = cases.alias("others")
+
+
+def _snapshot_query(*, participations: bool) -> sa.Select[Any]:
+    """One SELECT for all a step reads about its case: the row, the cadre's record, the seat
+    and its contractor, every exception granted (one result row each) and, when a rule needs
+    them, the cadre's other cases in the cycle that count as taking part (A9.2)."""
+    joined = (
+        cases.join(cadres, cadres.c.id == cases.c.cadre_id)
+        .outerjoin(batch_seats, batch_seats.c.case_id == cases.c.id)
+        .outerjoin(batches, batches.c.id == batch_seats.c.batch_id)
+        .outerjoin(case_exceptions, case_exceptions.c.case_id == cases.c.id)
+    )
+    columns: list[Any] = [
+        *_CASE_COLUMNS,
+        _ELIGIBILITY_TEXT,
+        cadres.c.record.label("cadre_record"),
+        batch_seats.c.batch_id.label("seat_batch"),
+        batches.c.contractor_id.label("seat_contractor"),
+        *_EXCEPTION_COLUMNS,
+    ]
+    order = [case_exceptions.c.seq]
+    if participations:
+        joined = joined.outerjoin(
+            _others,
+            sa.and_(
+                _others.c.cadre_id == cases.c.cadre_id,
+                _others.c.cycle == cases.c.cycle,
+                _others.c.id != cases.c.id,
+                _others.c.state.in_(sa.bindparam("states", expanding=True)),
+            ),
+        )
+        columns.append(_others.c.id.label("other_id"))
+        order.append(_others.c.id)
+    return (
+        sa.select(*columns)
+        .select_from(joined)
+        .where(cases.c.id == sa.bindparam("case_id"))
+        .order_by(*order)
+    )
+
+
+_SNAPSHOT = _snapshot_query(participations=False)
+_SNAPSHOT_WITH_PARTICIPATIONS = _snapshot_query(participations=True)
+_CASE = (
+    sa.select(*_CASE_COLUMNS, _ELIGIBILITY_TEXT, *_EXCEPTION_COLUMNS)
+    .select_from(cases.outerjoin(case_exceptions, case_exceptions.c.case_id == cases.c.id))
     .where(cases.c.id == sa.bindparam("case_id"))
+    .order_by(case_exceptions.c.seq)
+)
+_CASE_CONTRACTOR = (
+    sa.select(batches.c.contractor_id)
+    .join(batch_seats, batch_seats.c.batch_id == batches.c.id)
+    .where(batch_seats.c.case_id == sa.bindparam("case_id"))
+)
+# The batch an approval names (A6.2), its plan, and its own exceptions, one row per exception.
+# On PostgreSQL the batch row is locked as the seat's UPDATE would lock it: an edit of the
+# batch waits until the approval has committed, so the facts the rules ran on stay true until
+# then (SQLite has one writer at a time, and a step reads inside its write transaction).
+_BATCH = (
+    sa.select(
+        batches.c.id,
+        batches.c.start_date,
+        batches.c.end_date,
+        batches.c.place,
+        batches.c.province,
+        batches.c.seats_taken,
+        batches.c.contractor_id,
+        plans.c.organiser_level,
+        plans.c.county.label("plan_county"),
+        plans.c.cycle.label("plan_cycle"),
+        batch_exceptions.c.rule.label("exception_rule"),
+    )
+    .select_from(
+        batches.join(plans, plans.c.id == batches.c.plan_id).outerjoin(
+            batch_exceptions, batch_exceptions.c.batch_id == batches.c.id
+        )
+    )
+    .where(batches.c.id == sa.bindparam("batch_id"))
+    .with_for_update(key_share=True, of=batches)
+)
+_OTHER_CASES_IN_CYCLE = (
+    sa.select(cases.c.id)
+    .where(
+        cases.c.cadre_id == sa.bindparam("cadre_id"),
+        cases.c.cycle == sa.bindparam("cycle"),
+        cases.c.state.in_(sa.bindparam("states", expanding=True)),
+        cases.c.id != sa.bindparam("excluding"),
+    )
+    .order_by(cases.c.id)
 )
 _MOVE_CASE = (
     sa.update(cases)
@@ -49,15 +160,15 @@ _MOVE_CASE = (
         chain_head=sa.bindparam("b_chain_head"),
     )
 )
+_CASE_VERSION = sa.select(cases.c.version).where(cases.c.id == sa.bindparam("case_id"))
 _INSERT_HISTORY = sa.insert(history)
 _SET_CHAIN_HEAD = (
     sa.update(cases)
     .where(cases.c.id == sa.bindparam("b_case_id"))
     .values(chain_head=sa.bindparam("b_chain_head"))
 )
-# The hash of the row a new history row follows (A19.1): read in the step's write transaction,
-# after the compare-and-set on cases.version, so no other writer can append to this case
-# between this read and the insert.
+# The hash of the row a new history row follows (A19.1), for a case row without a chain head
+# (none since revision 0007 filled them in); read after the compare-and-set on the version.
 _PREV_HASH = sa.select(history.c.hash).where(
     history.c.case_id == sa.bindparam("case_id"), history.c.seq == sa.bindparam("seq")
 )
@@ -67,89 +178,301 @@ _INSERT_NOTICES = sa.insert(outbox)
 _CADRE_FILED = sa.select(cadres.c.county, cadres.c.agency, cadres.c.record).where(
     cadres.c.id == sa.bindparam("cadre_id")
 )
+_DEFINITION_BY_ID = sa.select(definitions.c.source_text, definitions.c.source_name).where(
+    definitions.c.id == sa.bindparam("definition_id")
+)
+_FIND_DEFINITION = sa.select(definitions.c.id, definitions.c.content_hash).where(
+    definitions.c.name == sa.bindparam("name"), definitions.c.version == sa.bindparam("version")
+)
 
 
-def find_definition(connection: sa.Connection, name: str, version: int) -> Record | None:
-    query = sa.select(definitions).where(
-        definitions.c.name == name, definitions.c.version == version
-    )
-    return connection.execute(query).first()
+class SqlCaseStore:
+    """Transactions over the case tables; ``within`` joins the host's own (never committed
+    here)."""
+
+    def __init__(self, database: Database) -> None:
+        self.database = database
+
+    @contextmanager
+    def transaction(
+        self, within: Within = None, *, write: bool = False, single_read: bool = False
+    ) -> Iterator[SqlCaseTransaction]:
+        with self.database.transaction(within, write=write, single_read=single_read) as c:
+            yield SqlCaseTransaction(c)
 
 
-def definition_by_id(connection: sa.Connection, definition_id: int) -> Record | None:
-    query = sa.select(definitions).where(definitions.c.id == definition_id)
-    return connection.execute(query).first()
+class SqlCaseTransaction:
+    """The reads and writes of one transaction, on a connection the caller owns."""
 
+    def __init__(self, connection: sa.Connection) -> None:
+        self.connection = connection
 
-def insert_definition(connection: sa.Connection, values: Mapping[str, Any]) -> int:
-    return _new_id(connection.execute(sa.insert(definitions).values(**values)))
+    # -- reads a step decides on ------------------------------------------------------------
 
+    def snapshot(
+        self, case_id: int, *, participation_states: Sequence[str] | None = None
+    ) -> Snapshot | None:
+        """The case and all it is decided on, in one statement; None if there is no such case.
+        ``participation_states`` also gathers the cadre's other cases in the cycle in those
+        states (A9.2)."""
+        if participation_states is None:
+            rows = self.connection.execute(_SNAPSHOT, {"case_id": case_id}).all()
+        else:
+            rows = self.connection.execute(
+                _SNAPSHOT_WITH_PARTICIPATIONS,
+                {"case_id": case_id, "states": list(participation_states)},
+            ).all()
+        if not rows:
+            return None
+        first = rows[0]
+        participations = None
+        if participation_states is not None:
+            participations = tuple(sorted({r.other_id for r in rows if r.other_id is not None}))
+            if first.cycle is None:
+                participations = ()
+        seat_contractor = first.seat_contractor
+        return Snapshot(
+            case=_case_row(first),
+            cadre=first.cadre_record or {},
+            exceptions=_exceptions(case_id, rows),
+            seat_batch=first.seat_batch,
+            seat_contractor=None if seat_contractor is None else str(seat_contractor),
+            participations=participations,
+        )
 
-def upsert_cadre(connection: sa.Connection, row: Mapping[str, Any], now: datetime) -> None:
-    values = {**row, "updated_at": now}
-    insert: Any = (postgresql if connection.dialect.name == "postgresql" else sqlite).insert
-    statement = insert(cadres).values(**values)
-    updated = {key: statement.excluded[key] for key in values if key != "id"}
-    connection.execute(statement.on_conflict_do_update(index_elements=["id"], set_=updated))
+    def participations(
+        self, *, cadre_id: str, cycle: str, states: Sequence[str], excluding: int
+    ) -> tuple[int, ...]:
+        """Ids of the cadre's other cases in ``cycle`` that count as taking part (A9.2)."""
+        found = self.connection.execute(
+            _OTHER_CASES_IN_CYCLE,
+            {"cadre_id": cadre_id, "cycle": cycle, "states": list(states), "excluding": excluding},
+        ).scalars()
+        return tuple(int(case_id) for case_id in found)
 
+    def batch(self, batch_id: int) -> BatchRow | None:
+        """The batch an approval names, locked against edits until the step commits."""
+        rows = self.connection.execute(_BATCH, {"batch_id": batch_id}).all()
+        if not rows:
+            return None
+        row = rows[0]
+        return BatchRow(
+            id=row.id,
+            start_date=row.start_date,
+            end_date=row.end_date,
+            place=row.place,
+            province=row.province,
+            seats_taken=row.seats_taken,
+            contractor_id=row.contractor_id,
+            plan_level=row.organiser_level,
+            plan_county=row.plan_county,
+            plan_cycle=row.plan_cycle,
+            exception_rules=frozenset(r.exception_rule for r in rows if r.exception_rule),
+        )
 
-def cadre_record(connection: sa.Connection, cadre_id: str) -> dict[str, Any] | None:
-    query = sa.select(cadres.c.record).where(cadres.c.id == cadre_id)
-    record = connection.execute(query).scalar_one_or_none()
-    return dict(record) if record is not None else None
+    def cadre_filing(self, cadre_id: str) -> CadreFiling | None:
+        """The cadre's record with the county and agency a case is filed under, in one read."""
+        row = self.connection.execute(_CADRE_FILED, {"cadre_id": cadre_id}).first()
+        if row is None:
+            return None
+        return CadreFiling(cadre_id, row.county, row.agency, dict(row.record))
 
+    # -- writes of a step -------------------------------------------------------------------
 
-def cadre_filed(connection: sa.Connection, cadre_id: str) -> Record | None:
-    """The cadre's record with the county and agency the case is filed under, in one read."""
-    return connection.execute(_CADRE_FILED, {"cadre_id": cadre_id}).first()
+    def insert_case(self, values: Mapping[str, Any]) -> int:
+        return _new_id(self.connection.execute(_INSERT_CASE, dict(values)))
 
+    def start_chain(self, case_id: int, first: Mapping[str, Any]) -> str:
+        """The first history row of a case just opened, and the case's chain head set to it
+        (the row needs the case's id, so the head is set after the insert)."""
+        row = chained(first, GENESIS)
+        self.connection.execute(_INSERT_HISTORY, row)
+        self.connection.execute(
+            _SET_CHAIN_HEAD, {"b_case_id": case_id, "b_chain_head": row["hash"]}
+        )
+        return str(row["hash"])
 
-def insert_case(connection: sa.Connection, values: Mapping[str, Any]) -> int:
-    return _new_id(connection.execute(_INSERT_CASE, dict(values)))
+    def move_case(
+        self,
+        *,
+        case: CaseRow,
+        state: str,
+        terminal: bool,
+        evidence: Mapping[str, Any],
+        history_row: Mapping[str, Any],
+    ) -> str:
+        """Compare-and-set the case on its version and append its history row, linked to the
+        case's chain head (A19.1); returns the new head. `ConflictError` with nothing written
+        when someone moved the case first."""
+        prev_hash = case.chain_head or self._previous_hash(case.id, int(history_row["seq"]))
+        row = chained(history_row, prev_hash)
+        result = self.connection.execute(
+            _MOVE_CASE,
+            {
+                "b_case_id": case.id,
+                "b_version": case.version,
+                "b_state": state,
+                "b_terminal": terminal,
+                "b_new_version": case.version + 1,
+                "b_evidence": dict(evidence),
+                "b_updated_at": history_row["at"],
+                "b_chain_head": row["hash"],
+            },
+        )
+        if result.rowcount != 1:
+            raise ConflictError(
+                case_id=case.id,
+                expected_version=case.version,
+                actual_version=self.case_version(case.id),
+            )
+        self.connection.execute(_INSERT_HISTORY, row)
+        return str(row["hash"])
 
+    def _previous_hash(self, case_id: int, seq: int) -> str:
+        if seq == 1:
+            return GENESIS
+        found = self.connection.execute(_PREV_HASH, {"case_id": case_id, "seq": seq - 1})
+        return str(found.scalar_one())
 
-def case_with_cadre(connection: sa.Connection, case_id: int) -> Record | None:
-    """The case row plus its cadre's record (as ``cadre_record``) in one statement, so a
-    snapshot is one consistent read even without a transaction around it."""
-    return connection.execute(_CASE_WITH_CADRE, {"case_id": case_id}).first()
+    def case_version(self, case_id: int) -> int | None:
+        return self.connection.execute(_CASE_VERSION, {"case_id": case_id}).scalar_one_or_none()
 
+    def insert_notices(self, rows: Sequence[Mapping[str, Any]]) -> None:
+        insert_notices(self.connection, rows)
 
-def case_row(connection: sa.Connection, case_id: int) -> Record | None:
-    return connection.execute(sa.select(cases).where(cases.c.id == case_id)).first()
+    def insert_exception(self, values: Mapping[str, Any]) -> None:
+        """Record a granted exception with the hash of its content; `audit verify` checks it
+        against the grant's history row, which the case's chain protects (A19.1). Two
+        identical grants at once: the case's compare-and-set lets one through, and the unique
+        (case, rule) index is the last line."""
+        row = dict(values)
+        row["hash"] = case_exception_hash(row)
+        try:
+            self.connection.execute(_INSERT_EXCEPTION, row)
+        except IntegrityError as exc:
+            raise InputError(
+                f"案件 {row['case_id']} 已有规则 {row['rule']} 的例外，不能重复批准"
+                f"（case {row['case_id']} already has an exception to '{row['rule']}'）",
+                field="rule",
+            ) from exc
 
+    def take_seat(self, *, batch_id: int, case_id: int, version: int, now: datetime) -> None:
+        """A seat in the batch, in the step's own transaction (A6.2); the same case seated by
+        a concurrent step is a conflict."""
+        try:
+            seats.take_seat(self.connection, batch_id=batch_id, case_id=case_id, now=now)
+        except IntegrityError as exc:
+            raise ConflictError(
+                case_id=case_id, expected_version=version, actual_version=None
+            ) from exc
 
-def case_version(connection: sa.Connection, case_id: int) -> int | None:
-    query = sa.select(cases.c.version).where(cases.c.id == case_id)
-    return connection.execute(query).scalar_one_or_none()
+    def release_seat(self, *, batch_id: int, case_id: int) -> None:
+        seats.release_seat(self.connection, batch_id=batch_id, case_id=case_id)
 
+    # -- definitions ------------------------------------------------------------------------
 
-def move_case(
-    connection: sa.Connection,
-    *,
-    case_id: int,
-    expected_version: int,
-    state: str,
-    terminal: bool,
-    evidence: Mapping[str, Any],
-    now: datetime,
-    chain_head: str,
-) -> bool:
-    """Compare-and-set on the version column: False when someone else moved the case first.
-    ``chain_head`` is the hash of the history row the step appends with it."""
-    result = connection.execute(
-        _MOVE_CASE,
-        {
-            "b_case_id": case_id,
-            "b_version": expected_version,
-            "b_state": state,
-            "b_terminal": terminal,
-            "b_new_version": expected_version + 1,
-            "b_evidence": dict(evidence),
-            "b_updated_at": now,
-            "b_chain_head": chain_head,
-        },
-    )
-    return result.rowcount == 1
+    def definition_text(self, definition_id: int) -> tuple[str, str] | None:
+        """The stored text of a definition version and its file name, to compile it."""
+        row = self.connection.execute(_DEFINITION_BY_ID, {"definition_id": definition_id}).first()
+        return None if row is None else (row.source_text, row.source_name)
+
+    def find_definition(self, name: str, version: int) -> tuple[int, str] | None:
+        """The id and content hash stored for ``name`` version ``version``, if any."""
+        row = self.connection.execute(_FIND_DEFINITION, {"name": name, "version": version}).first()
+        return None if row is None else (int(row.id), str(row.content_hash))
+
+    def insert_definition(self, values: Mapping[str, Any]) -> int | None:
+        """Store a definition version; None if another process stored it first."""
+        try:
+            with self.connection.begin_nested():
+                return _new_id(self.connection.execute(sa.insert(definitions).values(**values)))
+        except IntegrityError:
+            return None
+
+    # -- reads for callers ------------------------------------------------------------------
+
+    def case(self, case_id: int) -> tuple[CaseRow, tuple[ExceptionView, ...]] | None:
+        """A case with its exceptions, in one statement."""
+        rows = self.connection.execute(_CASE, {"case_id": case_id}).all()
+        if not rows:
+            return None
+        return _case_row(rows[0]), _exceptions(case_id, rows)
+
+    def case_contractor(self, case_id: int) -> str | None:
+        """The contractor of the batch holding the case's seat: contractor staff's scope."""
+        found = self.connection.execute(_CASE_CONTRACTOR, {"case_id": case_id})
+        value = found.scalar_one_or_none()
+        return None if value is None else str(value)
+
+    def cases(
+        self,
+        *,
+        state: str | None = None,
+        county: str | None = None,
+        agency: str | None = None,
+        cadre_id: str | None = None,
+        contractor_id: str | None = None,
+        open_only: bool = False,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> list[CaseRow]:
+        query = (
+            sa.select(*_CASE_COLUMNS, _ELIGIBILITY_TEXT)
+            .order_by(cases.c.id)
+            .limit(limit)
+            .offset(offset)
+        )
+        for column, value in (
+            (cases.c.state, state),
+            (cases.c.county, county),
+            (cases.c.agency, agency),
+            (cases.c.cadre_id, cadre_id),
+        ):
+            if value is not None:
+                query = query.where(column == value)
+        if contractor_id is not None:
+            query = query.where(_in_batch_of(contractor_id))
+        if open_only:
+            query = query.where(cases.c.terminal.is_(False))
+        return [_case_row(row) for row in self.connection.execute(query)]
+
+    def history(self, case_id: int) -> list[HistoryEntry]:
+        query = sa.select(history).where(history.c.case_id == case_id).order_by(history.c.seq)
+        return [
+            HistoryEntry(
+                case_id=r.case_id,
+                seq=r.seq,
+                trigger=r.trigger,
+                from_state=r.from_state,
+                to_state=r.to_state,
+                actor=r.actor,
+                role=r.role,
+                at=r.at,
+                data=dict(r.data),
+                reason=r.reason,
+                on_behalf_of=r.on_behalf_of,
+            )
+            for r in self.connection.execute(query)
+        ]
+
+    def cadre_record(self, cadre_id: str) -> dict[str, Any] | None:
+        query = sa.select(cadres.c.record).where(cadres.c.id == cadre_id)
+        record = self.connection.execute(query).scalar_one_or_none()
+        return dict(record) if record is not None else None
+
+    def upsert_cadre(self, row: Mapping[str, Any], now: datetime) -> None:
+        values = {**row, "updated_at": now}
+        dialect = postgresql if self.connection.dialect.name == "postgresql" else sqlite
+        insert: Any = dialect.insert
+        statement = insert(cadres).values(**values)
+        updated = {key: statement.excluded[key] for key in values if key != "id"}
+        self.connection.execute(
+            statement.on_conflict_do_update(index_elements=["id"], set_=updated)
+        )
+
+    def count_by_state(self) -> dict[str, int]:
+        query = sa.select(cases.c.state, sa.func.count()).group_by(cases.c.state)
+        return {state: int(count) for state, count in self.connection.execute(query)}
 
 
 def chained(values: Mapping[str, Any], prev_hash: str) -> dict[str, Any]:
@@ -160,73 +483,48 @@ def chained(values: Mapping[str, Any], prev_hash: str) -> dict[str, Any]:
     return row
 
 
-def insert_history(
-    connection: sa.Connection, values: Mapping[str, Any], *, prev_hash: str | None = None
-) -> str:
-    """Append a history row linked to the case's previous one by ``prev_hash`` (A19.1) and
-    return its hash, which the caller stores as the case's ``chain_head``.
-
-    The caller has already won the compare-and-set on the case's version, which makes it the
-    only writer of this case until it commits: the previous row's hash cannot change under it.
-    A caller that read the case passes its ``chain_head``; otherwise the first row of a case
-    starts the chain and a later one reads its predecessor.
-    """
-    if prev_hash is None:
-        prev_hash = previous_hash(connection, int(values["case_id"]), int(values["seq"]))
-    row = chained(values, prev_hash)
-    connection.execute(_INSERT_HISTORY, row)
-    return str(row["hash"])
+def insert_notices(connection: sa.Connection, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Outbox rows in the caller's transaction (a step's or a timer's)."""
+    if rows:
+        connection.execute(_INSERT_NOTICES, [dict(r) for r in rows])
 
 
-def previous_hash(connection: sa.Connection, case_id: int, seq: int) -> str:
-    """The hash row ``seq`` links to: the genesis for the first row, else its predecessor's."""
-    if seq == 1:
-        return GENESIS
-    found = connection.execute(_PREV_HASH, {"case_id": case_id, "seq": seq - 1}).scalar_one()
-    return str(found)
+def _case_row(row: Any) -> CaseRow:
+    return CaseRow(
+        id=row.id,
+        definition_id=row.definition_id,
+        cadre_id=row.cadre_id,
+        county=row.county,
+        agency=row.agency,
+        state=row.state,
+        terminal=bool(row.terminal),
+        version=row.version,
+        chain_head=row.chain_head,
+        evidence=row.evidence,
+        opened_at=row.opened_at,
+        updated_at=row.updated_at,
+        cycle=row.cycle,
+        tier=row.tier,
+        eligibility_json=row.eligibility_json,
+    )
 
 
-def insert_chained_history(connection: sa.Connection, row: Mapping[str, Any]) -> None:
-    """Append a row `chained` already linked (the step computed its hash for the case row)."""
-    connection.execute(_INSERT_HISTORY, dict(row))
-
-
-def set_chain_head(connection: sa.Connection, case_id: int, chain_head: str) -> None:
-    """The head of a case just opened: its first history row needs the case's id first."""
-    connection.execute(_SET_CHAIN_HEAD, {"b_case_id": case_id, "b_chain_head": chain_head})
-
-
-def history_rows(connection: sa.Connection, case_id: int) -> list[Record]:
-    query = sa.select(history).where(history.c.case_id == case_id).order_by(history.c.seq)
-    return list(connection.execute(query))
-
-
-def case_rows(
-    connection: sa.Connection,
-    *,
-    state: str | None = None,
-    county: str | None = None,
-    agency: str | None = None,
-    cadre_id: str | None = None,
-    contractor_id: str | None = None,
-    open_only: bool = False,
-    limit: int = 100,
-    offset: int = 0,
-) -> list[Record]:
-    query = sa.select(cases).order_by(cases.c.id).limit(limit).offset(offset)
-    for column, value in (
-        (cases.c.state, state),
-        (cases.c.county, county),
-        (cases.c.agency, agency),
-        (cases.c.cadre_id, cadre_id),
-    ):
-        if value is not None:
-            query = query.where(column == value)
-    if contractor_id is not None:
-        query = query.where(_in_batch_of(contractor_id))
-    if open_only:
-        query = query.where(cases.c.terminal.is_(False))
-    return list(connection.execute(query))
+def _exceptions(case_id: int, rows: Sequence[Any]) -> tuple[ExceptionView, ...]:
+    """The exceptions among the joined rows, each once, by the seq that granted them."""
+    seen: dict[int, ExceptionView] = {}
+    for r in rows:
+        if r.x_seq is not None and r.x_seq not in seen:
+            seen[r.x_seq] = ExceptionView(
+                case_id=case_id,
+                seq=r.x_seq,
+                rule=r.x_rule,
+                article=r.x_article,
+                approver_role=r.x_approver_role,
+                approver_name=r.x_approver_name,
+                reason=r.x_reason,
+                at=r.x_at,
+            )
+    return tuple(seen[seq] for seq in sorted(seen))
 
 
 def _in_batch_of(contractor_id: str) -> sa.ColumnElement[bool]:
@@ -239,67 +537,7 @@ def _in_batch_of(contractor_id: str) -> sa.ColumnElement[bool]:
     )
 
 
-def case_contractor(connection: sa.Connection, case_id: int) -> str | None:
-    """The contractor of the batch holding the case's seat: contractor staff's scope (A5.2)."""
-    query = (
-        sa.select(batches.c.contractor_id)
-        .join(batch_seats, batch_seats.c.batch_id == batches.c.id)
-        .where(batch_seats.c.case_id == case_id)
-    )
-    found = connection.execute(query).scalar_one_or_none()
-    return None if found is None else str(found)
-
-
-def count_by_state(connection: sa.Connection) -> dict[str, int]:
-    query = sa.select(cases.c.state, sa.func.count()).group_by(cases.c.state)
-    return {state: int(count) for state, count in connection.execute(query)}
-
-
 def _new_id(result: sa.CursorResult[Any]) -> int:
     key = result.inserted_primary_key
     assert key is not None, "an INSERT of one row always has a primary key"
     return int(key[0])
-
-
-def insert_exception(connection: sa.Connection, values: Mapping[str, Any]) -> None:
-    """Record a granted exception with the hash of its content; `audit verify` checks it
-    against the grant's history row, which the case's chain protects (A19.1)."""
-    row = dict(values)
-    row["hash"] = case_exception_hash(row)
-    connection.execute(_INSERT_EXCEPTION, row)
-
-
-def exception_rows(connection: sa.Connection, case_id: int) -> list[Record]:
-    query = (
-        sa.select(case_exceptions)
-        .where(case_exceptions.c.case_id == case_id)
-        .order_by(case_exceptions.c.seq)
-    )
-    return list(connection.execute(query))
-
-
-def other_cases_in_cycle(
-    connection: sa.Connection,
-    *,
-    cadre_id: str,
-    cycle: str,
-    states: Sequence[str],
-    excluding: int,
-) -> list[int]:
-    """Ids of the cadre's other cases in ``cycle`` that count as taking part (A9.2)."""
-    query = (
-        sa.select(cases.c.id)
-        .where(
-            cases.c.cadre_id == cadre_id,
-            cases.c.cycle == cycle,
-            cases.c.state.in_(list(states)),
-            cases.c.id != excluding,
-        )
-        .order_by(cases.c.id)
-    )
-    return [int(case_id) for case_id in connection.execute(query).scalars()]
-
-
-def insert_notices(connection: sa.Connection, rows: Sequence[Mapping[str, Any]]) -> None:
-    if rows:
-        connection.execute(_INSERT_NOTICES, [dict(r) for r in rows])

@@ -9,14 +9,17 @@ waits for the lock instead of failing with SQLITE_BUSY; WAL lets readers run bes
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
+from sqlalchemy.orm import Session
 
-from workflow.errors import InputError
+from workflow.errors import DatabaseNotReadyError, InputError
 from workflow.store.schema import json_dumps
 
 DEFAULT_URL = "sqlite:///convalescence.db"
@@ -51,7 +54,10 @@ def create_engine(url: str, *, sqlite_synchronous: str = "FULL", **kwargs: Any) 
         _configure_sqlite(engine, sqlite_synchronous)
         return engine
     if parsed.get_backend_name() == "postgresql":
-        kwargs.setdefault("pool_pre_ping", True)
+        # No ping on every checkout (pool_pre_ping): it was one more round trip per step. A
+        # connection the server dropped fails its statement, the step rolls back and the pool
+        # replaces it; connections older than half an hour are renewed before they go stale.
+        kwargs.setdefault("pool_recycle", 1800)
         return sa.create_engine(parsed, json_serializer=json_dumps, **kwargs)
     raise InputError(
         f"database {parsed.get_backend_name()!r} is not supported: use sqlite:///FILE "
@@ -81,3 +87,73 @@ def _configure_sqlite(engine: sa.Engine, synchronous: str) -> None:
         driver = connection.connection.driver_connection
         assert driver is not None
         driver.execute("BEGIN IMMEDIATE" if options.get(WRITE, False) else "BEGIN")
+
+
+Within = sa.Connection | Session | None  # a host's own transaction, or None for ours
+
+
+class Database:
+    """The engine's way into the database: the pool (its own, or a host's), the schema check,
+    and transactions that join a host's own when ``within`` is given.
+
+    ``db`` is a URL or the host's SQLAlchemy engine; an engine passed in is never disposed here
+    (a host's resources stay the host's)."""
+
+    def __init__(self, db: sa.Engine | str | None, *, auto_upgrade: bool = False) -> None:
+        if isinstance(db, sa.Engine):
+            self.engine, self._owns = db, False
+        else:
+            self.engine, self._owns = create_engine(resolve_url(db)), True
+        self._auto_upgrade = auto_upgrade
+        self._schema_checked = False
+
+    def close(self) -> None:
+        if self._owns:
+            self.engine.dispose()
+
+    def upgrade_schema(self) -> tuple[str | None, str | None]:
+        # Alembic only when migrating; migrate imports this module, so not at the top
+        from workflow.store.migrate import upgrade  # noqa: PLC0415
+
+        result = upgrade(self.engine)
+        self._schema_checked = True
+        return result
+
+    def ensure_schema(self) -> None:
+        if self._schema_checked:
+            return
+        from workflow.store.migrate import current_revision, head_revision  # noqa: PLC0415
+
+        current, head = current_revision(self.engine), head_revision()
+        if current != head:
+            if not self._auto_upgrade:
+                raise DatabaseNotReadyError(
+                    f"数据库结构版本为 {current or '无'}，需要 {head}：请先运行 "
+                    f"`convalescence db upgrade`（the database is at schema revision "
+                    f"{current or 'none'}, the engine needs {head}: run "
+                    "`convalescence db upgrade` first）"
+                )
+            self.upgrade_schema()
+        self._schema_checked = True
+
+    @contextmanager
+    def transaction(
+        self, within: Within = None, *, write: bool = False, single_read: bool = False
+    ) -> Iterator[sa.Connection]:
+        """A connection in a transaction on a migrated schema: the host's own when ``within``
+        is given (never committed here), else a new one committed on success. ``write=True``
+        takes SQLite's write lock up front (BEGIN IMMEDIATE) so read-then-write cannot fail;
+        ``single_read=True`` promises one SELECT, which SQLite runs atomically without BEGIN."""
+        self.ensure_schema()
+        if isinstance(within, Session):
+            yield within.connection()
+        elif within is not None:
+            yield within
+        else:
+            with self.engine.connect() as connection:
+                if write or single_read:
+                    connection.execution_options(
+                        **{WRITE: write, SINGLE_READ: single_read and not write}
+                    )
+                with connection.begin():
+                    yield connection

@@ -1,0 +1,148 @@
+"""Scoped reads: cases, their history, exceptions and eligibility, cadres, as typed views.
+
+Reads obey the same scopes as steps (A5.2): with ``viewer`` a case outside the viewer's scope
+is refused before anything of it is returned, and a listing is narrowed to the viewer's scope
+by the database. Each read is one transaction; a case and its exceptions are one statement.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from workflow.access import CaseScope, list_filter, missing_scope, role_outside, scope_refusal
+from workflow.definition.model import Definition
+from workflow.errors import NotFoundError, RuleRefused
+from workflow.machine import Actor
+from workflow.ports import CaseStore, CaseTransaction
+from workflow.registry import DefinitionRegistry
+from workflow.snapshot import CaseRow
+from workflow.views import CaseView, ExceptionView, HistoryEntry, NextStep
+
+
+class Reader:
+    def __init__(self, registry: DefinitionRegistry, store: CaseStore) -> None:
+        self.registry = registry
+        self.store = store
+
+    def case(self, case_id: int, *, viewer: Actor | None = None, within: Any = None) -> CaseView:
+        """One case with its exceptions; with ``viewer`` only if it lies in its scope."""
+        with self.store.transaction(within) as tx:
+            row, exceptions, definition = self._visible_case(tx, case_id, viewer)
+        return case_view(row, definition, exceptions)
+
+    def history(
+        self, case_id: int, *, viewer: Actor | None = None, within: Any = None
+    ) -> list[HistoryEntry]:
+        with self.store.transaction(within) as tx:
+            self._visible_case(tx, case_id, viewer)
+            return tx.history(case_id)
+
+    def exceptions(
+        self, case_id: int, *, viewer: Actor | None = None, within: Any = None
+    ) -> list[ExceptionView]:
+        with self.store.transaction(within) as tx:
+            return list(self._visible_case(tx, case_id, viewer)[1])
+
+    def cases(
+        self,
+        *,
+        filters: Mapping[str, str | None],
+        state: str | None,
+        open_only: bool,
+        limit: int,
+        offset: int,
+        viewer: Actor | None,
+        within: Any,
+    ) -> list[CaseView]:
+        """Cases by filter, oldest first; a ``viewer`` sees only its own scope (A5.2)."""
+        narrowed = {"contractor_id": None, **filters}
+        if viewer is not None:
+            scopes = self.registry.listing_scopes()
+            unscoped = missing_scope(viewer, scopes, {})
+            if unscoped is not None:
+                raise RuleRefused([unscoped])
+            for column, value in list_filter(viewer, scopes).items():
+                if narrowed.get(column) not in (None, value):
+                    return []  # asked for another scope than its own: nothing is visible
+                narrowed[column] = value
+        with self.store.transaction(within) as tx:
+            rows = tx.cases(
+                state=state,
+                **narrowed,
+                open_only=open_only,
+                limit=limit,
+                offset=offset,
+            )
+            workflows = {r.definition_id: self.registry.workflow(r.definition_id, tx) for r in rows}
+        return [case_view(r, workflows[r.definition_id].definition) for r in rows]
+
+    def cadre(self, cadre_id: str) -> dict[str, Any]:
+        with self.store.transaction(single_read=True) as tx:
+            record = tx.cadre_record(cadre_id)
+        if record is None:
+            raise NotFoundError("军休干部", cadre_id)
+        return record
+
+    def count_by_state(self) -> dict[str, int]:
+        with self.store.transaction(single_read=True) as tx:
+            return tx.count_by_state()
+
+    def _visible_case(
+        self, tx: CaseTransaction, case_id: int, viewer: Actor | None
+    ) -> tuple[CaseRow, tuple[ExceptionView, ...], Definition]:
+        found = tx.case(case_id)
+        if found is None:
+            raise NotFoundError("案件", case_id)
+        row, exceptions = found
+        definition = self.registry.workflow(row.definition_id, tx).definition
+        if viewer is not None:
+            if viewer.role not in definition.roles:  # e.g. a cadre's token on a visit case
+                raise RuleRefused([role_outside(viewer, definition.title)])
+            contractor = (
+                tx.case_contractor(case_id)
+                if definition.scopes.get(viewer.role) == "contractor"
+                else None
+            )
+            check_scope(definition, viewer, case_scope(row, contractor), action="read")
+        return row, exceptions, definition
+
+
+def case_scope(row: CaseRow, contractor: str | None) -> CaseScope:
+    return CaseScope(row.county, row.agency, row.cadre_id, contractor)
+
+
+def check_scope(definition: Definition, actor: Actor, case: CaseScope, action: str) -> None:
+    """Refuse (A5.2) unless ``actor`` may do ``action`` on ``case`` as far as scope goes."""
+    refusal = scope_refusal(actor, definition.scopes, definition.roles, case, action=action)
+    if refusal is not None:
+        raise RuleRefused([refusal])
+
+
+def case_view(
+    row: CaseRow, definition: Definition, exceptions: tuple[ExceptionView, ...] = ()
+) -> CaseView:
+    """The case as callers see it: labels and the steps open to it from its definition."""
+    return CaseView(
+        id=row.id,
+        definition=definition.name,
+        definition_version=definition.version,
+        cadre_id=row.cadre_id,
+        county=row.county,
+        agency=row.agency,
+        state=row.state,
+        state_label=definition.state(row.state).label,
+        terminal=row.terminal,
+        version=row.version,
+        evidence=dict(row.evidence),
+        opened_at=row.opened_at,
+        updated_at=row.updated_at,
+        cycle=row.cycle,
+        tier=row.tier,
+        next_steps=tuple(
+            NextStep(t.trigger, t.label, t.dest, t.roles)
+            for t in definition.transitions_from(row.state)
+        ),
+        exceptions=exceptions,
+        eligibility_json=row.eligibility_json,
+    )

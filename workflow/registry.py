@@ -1,0 +1,146 @@
+"""The definition registry: which policy version is in force, each text compiled once, and the
+stored row that pins a case to the exact text it started under (A21.1).
+
+Compiling a definition (its `transitions` machine) costs far more than a step, and a process
+serves many steps, so the registry keeps every compiled version by stored id and by content
+hash. A case opened under a version no longer in the catalog still finishes on its stored text.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+from workflow.definition.catalog import Catalog
+from workflow.definition.loader import load_definition_text
+from workflow.definition.model import Definition
+from workflow.errors import DefinitionError, NotFoundError, Problem, RuleRefused
+from workflow.machine import CompiledWorkflow
+from workflow.ports import CaseStore, CaseTransaction
+from workflow.rules import RULES, GuardContext
+
+PARTICIPATIONS = "participations_in_cycle"  # the fact once_per_cycle needs (A9.2)
+
+
+class DefinitionRegistry:
+    def __init__(self, catalog: Catalog) -> None:
+        self.catalog = catalog
+        self._by_id: dict[int, CompiledWorkflow] = {}  # by stored definition id
+        self._by_hash: dict[str, CompiledWorkflow] = {}  # by content hash
+        self._stored_ids: dict[str, int] = {}  # content hash -> stored id
+        self._participations: dict[str, tuple[str, ...] | None] = {}  # by trigger
+
+    def in_force(self, name: str, today: date) -> Definition:
+        """The version of ``name`` in force on ``today``; refused citing art. 21 if none is."""
+        chosen = self.catalog.in_force(name, today)
+        if chosen is not None:
+            return chosen
+        latest = self.catalog.get(name)
+        refusal = RULES["policy_in_force"](
+            GuardContext(today=today, policy=latest.policy, cadre={})
+        )
+        assert refusal is not None  # no version in force on that day is this rule's refusal
+        raise RuleRefused([refusal])
+
+    def compile(self, definition: Definition) -> CompiledWorkflow:
+        """Building a machine costs far more than a transition, so each text is built once."""
+        workflow = self._by_hash.get(definition.content_hash)
+        if workflow is None:
+            workflow = self._by_hash[definition.content_hash] = CompiledWorkflow(definition)
+        return workflow
+
+    def workflow(self, definition_id: int, tx: CaseTransaction) -> CompiledWorkflow:
+        """The compiled version a stored case runs on; read from the store only the first time
+        this process meets that id."""
+        cached = self._by_id.get(definition_id)
+        if cached is not None:
+            return cached
+        stored = tx.definition_text(definition_id)
+        if stored is None:
+            raise NotFoundError("工作流定义", definition_id)
+        workflow = self.compile(load_definition_text(*stored))
+        self._by_id[definition_id] = workflow
+        self._stored_ids.setdefault(workflow.definition.content_hash, definition_id)
+        return workflow
+
+    def stored_id(
+        self, definition: Definition, store: CaseStore, within: Any, now: datetime
+    ) -> int:
+        """The stored row of ``definition``, inserted the first time any case uses it. Its
+        own short transaction (the host's, with ``within``), once per process and version."""
+        known = self._stored_ids.get(definition.content_hash)
+        if known is not None:
+            return known
+        for _attempt in range(2):
+            with store.transaction(within, write=True) as tx:
+                definition_id = _find_or_insert(tx, definition, now)
+            if definition_id is not None:
+                break
+        else:  # inserted by another process twice between our reads: not a race, a fault
+            raise RuntimeError(f"definition {definition.name} v{definition.version} not stored")
+        self._stored_ids[definition.content_hash] = definition_id
+        self._by_id.setdefault(definition_id, self.compile(definition))
+        return definition_id
+
+    def participation_states(self, trigger: str) -> tuple[str, ...] | None:
+        """The states that count as taking part (A9.2) if a step named ``trigger`` needs the
+        cadre's participations in any known definition, so the step's one read gathers them;
+        None if no such step needs them (or definitions disagree: the step then reads them
+        separately once it knows its definition)."""
+        if trigger in self._participations:
+            return self._participations[trigger]
+        found: set[tuple[str, ...]] = set()
+        for definition in [*self.catalog, *(w.definition for w in self._by_hash.values())]:
+            for spec in definition.transitions:
+                if spec.trigger == trigger and needs_participations(spec.guards):
+                    rules = definition.rules
+                    found.add(tuple(rules.participation_states) if rules else ())
+        states = found.pop() if len(found) == 1 else None
+        self._participations[trigger] = states
+        return states
+
+    def listing_scopes(self) -> dict[str, str]:
+        """Role → scope kind over every loaded definition, for lists that span definitions."""
+        merged: dict[str, str] = {}
+        for definition in self.catalog:
+            for role, kind in definition.scopes.items():
+                merged.setdefault(role, kind)
+        return merged
+
+
+def needs_participations(guards: Sequence[str]) -> bool:
+    return any(PARTICIPATIONS in RULES[name].needs for name in guards)
+
+
+def _find_or_insert(tx: CaseTransaction, definition: Definition, now: datetime) -> int | None:
+    found = tx.find_definition(definition.name, definition.version)
+    if found is None:
+        return tx.insert_definition(
+            {
+                "name": definition.name,
+                "version": definition.version,
+                "content_hash": definition.content_hash,
+                "source_name": Path(definition.source_name).name,
+                "source_text": definition.source_text,
+                "effective_from": definition.policy.effective_from,
+                "effective_until": definition.policy.effective_until,
+                "stored_at": now,
+            }
+        )
+    definition_id, content_hash = found
+    if content_hash != definition.content_hash:
+        raise DefinitionError(
+            [
+                Problem(
+                    definition.source_name,
+                    1,
+                    1,
+                    f"{definition.name} version {definition.version} is already stored with "
+                    "different content; cases under it must finish on that text (A21.1): "
+                    "give the changed file a new version number",
+                )
+            ]
+        )
+    return definition_id

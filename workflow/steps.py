@@ -1,0 +1,517 @@
+"""The step runner: every move of a case in three moves, in one transaction.
+
+1. **Gather** everything the decision needs in one read (`CaseTransaction.snapshot`: the case,
+   its cadre, its exceptions, its seat and its contractor, and the cadre's participations in
+   the cycle when a rule needs them; for an approval, the batch it names) into frozen values.
+2. **Decide** purely: scope (A5.2) first, so an outside caller learns nothing of the case, then
+   the transition, the role, the step's fields, and the named rules with the exceptions granted.
+3. **Write once**: the compare-and-set on the case's version with its chained history row
+   (A19.1), the notices the step declares, and its seat (A6.2). If the version moved since the
+   read, `ConflictError` and nothing is written.
+
+The read happens inside the write transaction: on PostgreSQL that saves round trips and, for an
+approval, locks the batch the rules ran on; on SQLite the write lock is taken up front, so no
+other writer can slip between the read and the write. The step returns the case as written,
+with its exceptions and stored eligibility, so nobody has to read it again to show it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from datetime import date, datetime
+from typing import Any
+
+from workflow.access import CaseScope
+from workflow.clock import Clock, shanghai_date
+from workflow.definition.model import Definition, StepSpec, TransitionSpec
+from workflow.eligibility import explain
+from workflow.errors import ConflictError, InputError, NotFoundError, Refusal, RuleRefused
+from workflow.machine import Actor, CompiledWorkflow, Decision
+from workflow.notices import notice_rows
+from workflow.plans.rules import BATCH_EXCEPTION_WAIVES
+from workflow.ports import CaseStore, CaseTransaction
+from workflow.reader import case_scope, case_view, check_scope
+from workflow.registry import PARTICIPATIONS, DefinitionRegistry, needs_participations
+from workflow.rules import GuardContext
+from workflow.snapshot import BatchRow, CaseRow, Snapshot
+from workflow.views import CaseView, ExceptionView
+
+GRANT_EXCEPTION = "grant_exception"  # history trigger of an exception record
+EXCEPTIONS_APPLIED = "_exceptions_applied"  # history data key; no declared field can clash
+
+
+class StepRunner:
+    def __init__(
+        self,
+        registry: DefinitionRegistry,
+        store: CaseStore,
+        clock: Clock,
+        notice_channels: Mapping[str, str],
+    ) -> None:
+        self.registry = registry
+        self.store = store
+        self.clock = clock
+        self.notice_channels = notice_channels  # role -> channel; default "file"
+
+    # -- open -------------------------------------------------------------------------------
+
+    def open(
+        self,
+        cadre_id: str,
+        *,
+        actor: Actor,
+        definition: str,
+        data: Mapping[str, Any],
+        reason: str | None,
+        on_behalf_of: str | None,
+        within: Any,
+    ) -> CaseView:
+        """Register a cadre (A7.1) under the policy version in force today (A21.1), filed
+        under the day's cycle (A9.1) with the day's eligibility explanation (A4.2)."""
+        now = self.clock.now()
+        today = shanghai_date(now)
+        chosen = self.registry.in_force(definition, today)
+        workflow = self.registry.compile(chosen)
+        definition_id = self.registry.stored_id(chosen, self.store, within, now)
+        with self.store.transaction(within, write=True) as tx:
+            filing = tx.cadre_filing(cadre_id)
+            if filing is None:
+                raise NotFoundError("军休干部", cadre_id)
+            if actor.role in chosen.roles:  # an unknown role is bad input (machine)
+                scope = CaseScope(filing.county, filing.agency, cadre_id)
+                check_scope(chosen, actor, scope, action="open")
+            context = GuardContext(
+                today=today,
+                policy=chosen.policy,
+                cadre=filing.record,
+                rules=chosen.rules,
+                facts={"on_behalf_of": on_behalf_of},
+            )
+            decision = workflow.decide_open(actor, data, context)
+            cycle, tier, explanation = _eligibility_at_opening(
+                chosen, filing.record, decision, today
+            )
+            values: dict[str, Any] = {
+                "definition_id": definition_id,
+                "cadre_id": cadre_id,
+                "county": filing.county,
+                "agency": filing.agency,
+                "state": decision.dest,
+                "terminal": chosen.state(decision.dest).terminal,
+                "version": 1,
+                "evidence": decision.fields,
+                "opened_at": now,
+                "updated_at": now,
+                "cycle": cycle,
+                "tier": tier,
+                "eligibility": explanation,
+            }
+            case_id = tx.insert_case(values)
+            head = tx.start_chain(
+                case_id,
+                _history(
+                    case_id=case_id,
+                    seq=1,
+                    trigger=decision.trigger,
+                    from_state=None,
+                    to_state=decision.dest,
+                    actor=actor,
+                    on_behalf_of=on_behalf_of,
+                    now=now,
+                    data=_recorded(decision),
+                    reason=reason,
+                ),
+            )
+            row = CaseRow(
+                id=case_id,
+                definition_id=definition_id,
+                cadre_id=cadre_id,
+                county=filing.county,
+                agency=filing.agency,
+                state=decision.dest,
+                terminal=values["terminal"],
+                version=1,
+                chain_head=head,
+                evidence=decision.fields,
+                opened_at=now,
+                updated_at=now,
+                cycle=cycle,
+                tier=tier,
+                eligibility_json=(
+                    None if explanation is None else json.dumps(explanation, ensure_ascii=False)
+                ),
+            )
+            tx.insert_notices(
+                self._notices(
+                    definition=chosen,
+                    step=chosen.open,
+                    step_name="open",
+                    case=row,
+                    cadre=filing.record,
+                    reason=reason,
+                    now=now,
+                )
+            )
+        return case_view(row, chosen)
+
+    # -- fire -------------------------------------------------------------------------------
+
+    def fire(
+        self,
+        case_id: int,
+        trigger: str,
+        *,
+        actor: Actor,
+        data: Mapping[str, Any],
+        reason: str | None,
+        on_behalf_of: str | None,
+        expected_version: int | None,
+        within: Any,
+    ) -> CaseView:
+        now = self.clock.now()
+        with self.store.transaction(within, write=True) as tx:
+            snap = self._gather(tx, case_id, expected_version, trigger)
+            case = snap.case
+            workflow = self.registry.workflow(case.definition_id, tx)
+            definition = workflow.definition
+            if actor.role in definition.roles:  # an unknown role is bad input (machine)
+                # scope before anything else: an out-of-scope caller learns nothing of the
+                # case, not even its state from a refusal of the step (A5.2)
+                check_scope(definition, actor, _scope(snap), trigger)
+            spec = workflow.transition(case_id, case.state, trigger)
+            fields = workflow.check_step(spec, trigger, actor, data, case_id=case_id)
+            batch = _batch(tx, spec, fields)
+            batch_facts = batch.evidence() if batch is not None else {}
+            context = GuardContext(
+                today=shanghai_date(now),
+                policy=definition.policy,
+                cadre=snap.cadre,
+                evidence={**case.evidence, **batch_facts},
+                rules=definition.rules,
+                facts={"on_behalf_of": on_behalf_of, **self._facts(tx, spec, snap, definition)},
+                waived=snap.granted | _batch_waivers(batch),
+            )
+            decision = workflow.decide(
+                case_id=case_id, state=case.state, spec=spec, fields=fields, context=context
+            )
+            moved = self._write(
+                tx,
+                snap,
+                workflow,
+                step=spec,
+                dest=decision.dest,
+                evidence={**case.evidence, **batch_facts, **decision.fields},
+                history=_history(
+                    case_id=case_id,
+                    seq=case.version + 1,
+                    trigger=trigger,
+                    from_state=case.state,
+                    to_state=decision.dest,
+                    actor=actor,
+                    on_behalf_of=on_behalf_of,
+                    now=now,
+                    data={**batch_facts, **_recorded(decision)},
+                    reason=reason,
+                ),
+            )
+            if spec.batch == "take":
+                assert batch is not None  # _batch read it for every seat-taking step
+                tx.take_seat(batch_id=batch.id, case_id=case_id, version=case.version, now=now)
+            elif spec.batch == "release" and snap.seat_batch is not None:
+                tx.release_seat(batch_id=snap.seat_batch, case_id=case_id)
+        return case_view(moved, definition, snap.exceptions)
+
+    # -- grant an exception -----------------------------------------------------------------
+
+    def grant_exception(
+        self,
+        case_id: int,
+        rule: str,
+        *,
+        actor: Actor,
+        reason: str,
+        expected_version: int | None,
+        within: Any,
+    ) -> CaseView:
+        """Record an exception to an "in principle" rule (A8.2, A9.2): only an approver role
+        the policy names, with a reason, as a history row of its own (A19.1)."""
+        now = self.clock.now()
+        with self.store.transaction(within, write=True) as tx:
+            snap = self._gather(tx, case_id, expected_version, None)
+            case = snap.case
+            workflow = self.registry.workflow(case.definition_id, tx)
+            definition = workflow.definition
+            check_scope(definition, actor, _scope(snap), action=GRANT_EXCEPTION)
+            rules = definition.rules
+            allowed = rules.exception_for(rule) if rules else None
+            if allowed is None:
+                waivable = ", ".join(e.rule for e in rules.exceptions) if rules else "none"
+                raise InputError(
+                    f"规则 {rule} 不允许例外（允许例外的规则：{waivable}）"
+                    f"（rule '{rule}' admits no exception, rules that do: {waivable}）",
+                    field="rule",
+                )
+            if actor.role not in allowed.approvers:
+                names = "、".join(definition.roles[r] for r in allowed.approvers)
+                raise RuleRefused(
+                    [
+                        Refusal(
+                            article="A5.2",
+                            rule="exception_approver",
+                            message=f"{allowed.article} 的例外只能由{names}批准（缺少权限 {rule}）",
+                        )
+                    ],
+                    case_id=case_id,
+                )
+            if not reason or not reason.strip():
+                raise InputError(
+                    "例外须说明理由（A19.1）（an exception needs a reason）", field="reason"
+                )
+            if case.terminal:
+                raise InputError(
+                    f"案件 {case_id} 已结案（{case.state}），不能再批准例外"
+                    f"（case {case_id} is closed; no exception can apply）"
+                )
+            if rule in snap.granted:
+                raise InputError(
+                    f"案件 {case_id} 已有规则 {rule} 的例外，不能重复批准"
+                    f"（case {case_id} already has an exception to '{rule}'; one record is "
+                    "enough）",
+                    field="rule",
+                )
+            seq = case.version + 1
+            granted = ExceptionView(
+                case_id=case_id,
+                seq=seq,
+                rule=rule,
+                article=allowed.article,
+                approver_role=actor.role,
+                approver_name=actor.name,
+                reason=reason.strip(),
+                at=now,
+            )
+            moved = self._write(
+                tx,
+                snap,
+                workflow,
+                step=None,
+                dest=case.state,
+                evidence=dict(case.evidence),
+                history=_history(
+                    case_id=case_id,
+                    seq=seq,
+                    trigger=GRANT_EXCEPTION,
+                    from_state=case.state,
+                    to_state=case.state,
+                    actor=actor,
+                    on_behalf_of=None,
+                    now=now,
+                    data={"rule": rule, "article": allowed.article},
+                    reason=granted.reason,
+                ),
+            )
+            tx.insert_exception(granted.as_row())
+        return case_view(moved, definition, (*snap.exceptions, granted))
+
+    # -- the three moves' parts -------------------------------------------------------------
+
+    def _gather(
+        self,
+        tx: CaseTransaction,
+        case_id: int,
+        expected_version: int | None,
+        trigger: str | None,
+    ) -> Snapshot:
+        states = self.registry.participation_states(trigger) if trigger else None
+        snap = tx.snapshot(case_id, participation_states=states)
+        if snap is None:
+            raise NotFoundError("案件", case_id)
+        if expected_version is not None and snap.case.version != expected_version:
+            raise ConflictError(
+                case_id=case_id,
+                expected_version=expected_version,
+                actual_version=snap.case.version,
+            )
+        return snap
+
+    def _facts(
+        self, tx: CaseTransaction, spec: TransitionSpec, snap: Snapshot, definition: Definition
+    ) -> dict[str, Any]:
+        """What the step's rules declare they need beyond the case (A9.2), from the read."""
+        if not needs_participations(spec.guards):
+            return {"cycle": snap.case.cycle}
+        states = tuple(definition.rules.participation_states) if definition.rules else ()
+        participations = snap.participations
+        if participations is None or states != self.registry.participation_states(spec.trigger):
+            case = snap.case  # a definition the one read could not foresee: read them now
+            participations = (
+                tx.participations(
+                    cadre_id=case.cadre_id, cycle=case.cycle, states=states, excluding=case.id
+                )
+                if case.cycle
+                else ()
+            )
+        return {"cycle": snap.case.cycle, PARTICIPATIONS: list(participations)}
+
+    def _write(
+        self,
+        tx: CaseTransaction,
+        snap: Snapshot,
+        workflow: CompiledWorkflow,
+        *,
+        step: StepSpec | None,
+        dest: str,
+        evidence: dict[str, Any],
+        history: dict[str, Any],
+    ) -> CaseRow:
+        """Compare-and-set the case with its history row, then its notices; returns the row
+        as written (the compare-and-set proved it is exactly this, so it is not read back)."""
+        definition = workflow.definition
+        case = snap.case
+        now = history["at"]
+        terminal = definition.state(dest).terminal
+        head = tx.move_case(
+            case=case, state=dest, terminal=terminal, evidence=evidence, history_row=history
+        )
+        moved = CaseRow(
+            id=case.id,
+            definition_id=case.definition_id,
+            cadre_id=case.cadre_id,
+            county=case.county,
+            agency=case.agency,
+            state=dest,
+            terminal=terminal,
+            version=case.version + 1,
+            chain_head=head,
+            evidence=evidence,
+            opened_at=case.opened_at,
+            updated_at=now,
+            cycle=case.cycle,
+            tier=case.tier,
+            eligibility_json=case.eligibility_json,
+        )
+        if step is not None and step.notify:
+            tx.insert_notices(
+                self._notices(
+                    definition=definition,
+                    step=step,
+                    step_name=history["trigger"],
+                    case=moved,
+                    cadre=snap.cadre,
+                    reason=history["reason"],
+                    now=now,
+                    seq=history["seq"],
+                )
+            )
+        return moved
+
+    def _notices(
+        self,
+        *,
+        definition: Definition,
+        step: StepSpec,
+        step_name: str,
+        case: CaseRow,
+        cadre: Mapping[str, Any],
+        reason: str | None,
+        now: datetime,
+        seq: int = 1,
+    ) -> list[dict[str, Any]]:
+        if not step.notify:
+            return []
+        return notice_rows(
+            step,
+            step_name=step_name,
+            definition=definition,
+            case=case.as_mapping(),
+            cadre=cadre,
+            seq=seq,
+            now=now,
+            reason=reason,
+            routing=self.notice_channels,
+        )
+
+
+def _scope(snap: Snapshot) -> CaseScope:
+    return case_scope(snap.case, snap.seat_contractor)
+
+
+def _batch(tx: CaseTransaction, spec: TransitionSpec, fields: Mapping[str, Any]) -> BatchRow | None:
+    """The batch a seat-taking step names (A6.2), by its already checked ``batch_id``."""
+    if spec.batch != "take":
+        return None
+    batch_id = int(fields["batch_id"])  # a required integer field of the step (definition)
+    batch = tx.batch(batch_id)
+    if batch is None:
+        raise InputError(
+            f"批次 {batch_id} 不存在（见 `convalescence batches list`）"
+            f"（field 'batch_id': batch {batch_id} does not exist）",
+            field="batch_id",
+        )
+    return batch
+
+
+def _batch_waivers(batch: BatchRow | None) -> frozenset[str]:
+    """The rules a batch's own A6.2 exceptions waive for every approval into it."""
+    if batch is None:
+        return frozenset()
+    return frozenset(
+        BATCH_EXCEPTION_WAIVES[r] for r in batch.exception_rules if r in BATCH_EXCEPTION_WAIVES
+    )
+
+
+def _eligibility_at_opening(
+    definition: Definition, record: Mapping[str, Any], decision: Decision, today: date
+) -> tuple[str | None, str | None, dict[str, Any] | None]:
+    rules = definition.rules
+    if rules is None:
+        # a workflow that keeps no cycles of its own (a condolence visit, A9.3) is filed
+        # under the cycle it serves, which its opening step records
+        served = decision.fields.get("cycle")
+        return (served if isinstance(served, str) else None), None, None
+    cycle = rules.cycle_on(today)
+    level = decision.fields.get("plan_level")
+    if level is None:
+        return (cycle.id if cycle else None), None, None
+    explanation = explain(record, rules=rules, policy=definition.policy, level=level, on=today)
+    return (cycle.id if cycle else None), explanation.tier, explanation.to_json()
+
+
+def _recorded(decision: Decision) -> dict[str, Any]:
+    """The step's evidence, plus the exceptions it relied on: an exception that let a rule
+    pass is part of the step's history, not only of the grant (A19.1)."""
+    if not decision.waived:
+        return dict(decision.fields)
+    applied = [
+        {"article": r.article, "rule": r.rule, "message": r.message} for r in decision.waived
+    ]
+    return {**decision.fields, EXCEPTIONS_APPLIED: applied}
+
+
+def _history(
+    *,
+    case_id: int,
+    seq: int,
+    trigger: str,
+    from_state: str | None,
+    to_state: str,
+    actor: Actor,
+    now: datetime,
+    data: Mapping[str, Any],
+    reason: str | None,
+    on_behalf_of: str | None,
+) -> dict[str, Any]:
+    return {
+        "on_behalf_of": on_behalf_of,
+        "case_id": case_id,
+        "seq": seq,
+        "trigger": trigger,
+        "from_state": from_state,
+        "to_state": to_state,
+        "actor": actor.name,
+        "role": actor.role,
+        "at": now,
+        "data": dict(data),
+        "reason": reason,
+    }
