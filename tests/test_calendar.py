@@ -7,8 +7,8 @@ The dates below are those of the notices for 2024 and 2025 (国办发明电), ch
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
 import time
+from collections.abc import Iterator
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
