@@ -93,7 +93,8 @@ def test_a_printed_case_needs_no_read_after_its_step(
     case = engine.fire(case.id, "consent", actor=AS_FAMILY, data=CONSENT)
 
     def shown() -> CaseView:
-        assert case.eligibility is not None and case.eligibility["level"] == "city"
+        assert case.eligibility is not None
+        assert case.eligibility["level"] == "city"
         assert case.exceptions == ()
         return case
 
