@@ -52,18 +52,16 @@ def eligibility() -> None:
 @eligibility.command(
     "explain",
     help=_(
-        """说明 PROFILE.json 中的军休干部能否在 DATE 参加 LEVEL 级计划，以及理由（A4.2）。
-
-PROFILE.json 是名册格式的一条干部记录（一个 JSON 对象，或只含一个对象的数组）。不读写数据库。
-适用 DATE 当日有效的流程定义版本的规则；若当日无有效版本（政策已到期），则用最新版本，
-第二十一条的理由会说明到期。
-
-打印结论，并对每项检查给出一句引用条款的中文说明，可直接向干部宣读。加 --json 时输出
-{"eligible": bool, "tier": "city"|"county"|"none", "reasons": [{"article", "clause", "rule",
-"passed", "message"}, ...]}，另含 level、on 及所用的流程定义。
-
-无论是否符合条件，退出状态均为 0：这是回答问题，不是拒绝；请看结论或 JSON 中的 "eligible"。
-文件无法读取、不是 JSON 或缺少规则所需的键时，退出状态为 2（消息指出文件和键）。"""
+        "说明 PROFILE.json 中的军休干部能否在 DATE 参加 LEVEL 级计划，以及理由（A4.2）。\n\n"
+        "PROFILE.json 是名册格式的一条干部记录（一个 JSON 对象，或只含一个对象的数组）。"
+        "不读写数据库。适用 DATE 当日有效的流程定义版本的规则；若当日无有效版本（政策已到期），"
+        "则用最新版本，第二十一条的理由会说明到期。\n\n"
+        "打印结论，并对每项检查给出一句引用条款的中文说明，可直接向干部宣读。加 --json 时输出 "
+        '{"eligible": bool, "tier": "city"|"county"|"none", "reasons": [{"article", '
+        '"clause", "rule", "passed", "message"}, ...]}，另含 level、on 及所用的流程定义。\n\n'
+        "无论是否符合条件，退出状态均为 0：这是回答问题，不是拒绝；请看结论或 JSON 中的 "
+        '"eligible"。文件无法读取、不是 JSON 或缺少规则所需的键时，退出状态为 2'
+        "（消息指出文件和键）。"
     ),
     epilog=output.examples(
         "convalescence eligibility explain cadre.json --level city",
