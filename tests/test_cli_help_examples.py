@@ -9,7 +9,9 @@ ROLE:NAME@SCOPE``) is read by the engine's own parser and checked for the scope 
 (A5.2), so ``agency_officer:王芳`` without ``@…`` cannot reappear.
 
 CHECKED lists the command groups converted so far; add a group here when its module uses
-`output.examples`.
+`output.examples`. Examples that name a plan, contractor or batch by id (``plans show 1``) run
+against a database already holding plan 1 (a county plan of 东昌府区), contractor 1 (qualified,
+with an agreement for plan 1) and batch 1 (with both A13.1 plans), as an office's would.
 """
 
 from __future__ import annotations
@@ -43,6 +45,9 @@ CHECKED = (
     "serve",
     "tokens",
     "demo",
+    "plans",
+    "contractors",
+    "batches",
 )
 PARSE_ONLY = ("postgresql://", " serve ", "scheduler run\n", " demo ")
 YEAR_2027 = """\
@@ -108,8 +113,30 @@ def _parse(args: list[str]) -> click.Context:
     return ctx
 
 
+SEED = (
+    "plans create --year 2024 --level county --county 东昌府区 --budget 500000 --cycle 2024-2025",
+    "contractors create --name 威海荣成疗养院 --kind own_resource",
+    "contractors qualify 1 --name 医疗机构执业许可证 --from 2024-01-01 --until 2026-12-31",
+    "contractors agree 1 --plan 1 --no XY-1 --signed 2024-03-01 --from 2024-03-01 "
+    "--until 2024-12-31",
+    "batches add --plan 1 --contractor 1 --place 威海市荣成 --start 2024-06-03 --end 2024-06-09 "
+    "--capacity 40 --staff 4 --safety-plan AQ-1 --emergency-plan YJ-1",
+)
+
+
+@pytest.fixture(scope="module")
+def seeded(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The database the examples find (see the module's note), made once and copied."""
+    path = tmp_path_factory.mktemp("seed") / "convalescence.db"
+    for line in SEED:
+        args = ["--db", f"sqlite:///{path}", "--now", "2024-05-06T09:30", *shlex.split(line)]
+        result = CliRunner().invoke(main, args, catch_exceptions=False)
+        assert result.exit_code == 0, (line, result.output)
+    return path
+
+
 @pytest.fixture
-def scratch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def scratch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, seeded: Path) -> Path:
     """A directory holding what the examples name: a cadre, a holidays file, definitions."""
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("CONVALESCENCE_DB", raising=False)
@@ -118,6 +145,7 @@ def scratch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     (tmp_path / "2027.yaml").write_text(YEAR_2027, encoding="utf-8")
     (tmp_path / "tokens.yaml").write_text("{}\n", encoding="utf-8")
     shutil.copytree(bundled_directory(), tmp_path / "definitions")
+    shutil.copyfile(seeded, tmp_path / "convalescence.db")  # the default --db
     return tmp_path
 
 

@@ -25,6 +25,7 @@ from workflow.cli.db import open_engine
 from workflow.cli.output import iso_date
 from workflow.engine import Engine
 from workflow.errors import InputError, RuleRefused
+from workflow.i18n import _
 from workflow.machine import Actor
 from workflow.plans import service
 from workflow.plans.rules import BATCH_EXCEPTION_RULES
@@ -36,7 +37,9 @@ def _money(_ctx: click.Context, _param: click.Parameter, value: str | None) -> D
     try:
         return Decimal(value)
     except InvalidOperation:
-        raise click.BadParameter(f"{value!r} is not an amount such as 60000.00") from None
+        raise click.BadParameter(
+            _("{value!r} 不是金额，应形如 60000.00").format(value=value)
+        ) from None
 
 
 def _contacts(
@@ -47,7 +50,9 @@ def _contacts(
     for item in items:
         name, sep, phone = item.partition(":")
         if not sep or not name.strip() or not phone.strip():
-            raise click.BadParameter(f"{item!r} must look like NAME:PHONE, e.g. 王芳:0635-1234567")
+            raise click.BadParameter(
+                _("{item!r} 应形如 姓名:电话，如 王芳:0635-1234567").format(item=item)
+            )
         contacts.append({"name": name.strip(), "phone": phone.strip()})
     return contacts
 
@@ -59,7 +64,9 @@ def _approver(
         return None
     role, sep, name = value.partition(":")
     if not sep:
-        raise click.BadParameter(f"{value!r} must look like ROLE:NAME, e.g. city_officer:赵敏")
+        raise click.BadParameter(
+            _("{value!r} 应形如 角色:姓名，如 city_officer:赵敏").format(value=value)
+        )
     return role, name
 
 
@@ -79,8 +86,10 @@ as_option = click.option(
     "actor",
     callback=_actor,
     metavar="ROLE:NAME@SCOPE",
-    help="Who acts, e.g. county_officer:李娜@东昌府区; checked against the definition's "
-    "rules.permissions as the API checks a token (A5.2). Omitted: the database's operator.",
+    help=_(
+        "谁在操作，如 county_officer:李娜@东昌府区；按流程定义的 rules.permissions 检查，"
+        "与 API 检查令牌相同（A5.2）。省略时为数据库的管理者。"
+    ),
 )
 
 
@@ -121,7 +130,7 @@ def _who(actor: Actor | None, given: str | None, option: str) -> str:
     if given is not None:
         return given
     if actor is None:
-        raise click.UsageError(f"{option} is required without --as")
+        raise click.UsageError(_("未给 --as 时须给出 {option}").format(option=option))
     return str(actor)[:200]
 
 
@@ -142,23 +151,35 @@ def _print_rows(title: str, columns: Sequence[str], rows: Sequence[Mapping[str, 
 
 def _print_record(title: str, row: Mapping[str, Any]) -> None:
     pairs = [(key, value) for key, value in row.items()]
-    output.stdout().print(output.table(title, ["field", "value"], pairs, header=False))
+    output.stdout().print(output.table(title, [_("字段"), _("值")], pairs, header=False))
 
 
 # -- plans ------------------------------------------------------------------------------------
 
 
-@click.group()
+@click.group(help=_("年度计划（A9.1 周期）：市级或县级组织、预算、周期。"))
 def plans() -> None:
-    """Annual plans (A9.1 cycles): city or county organiser, budget, cycle."""
+    """The plan commands (help above, through the catalogue)."""
 
 
-@plans.command("create")
-@click.option("--year", type=int, required=True)
-@click.option("--level", type=click.Choice(service.ORGANISER_LEVELS), required=True)
-@click.option("--county", help="Required for a county plan.")
-@click.option("--budget", required=True, callback=_money, metavar="AMOUNT")
-@click.option("--cycle", required=True, help="A cycle id of the policy definition (A9.1).")
+@plans.command(
+    "create",
+    help=_("新建年度计划。"),
+    epilog=output.examples(
+        "convalescence plans create --year 2024 --level county --county 东昌府区 "
+        "--budget 60000.00 --cycle 2024-2025 --as county_officer:李娜@东昌府区",
+    ),
+)
+@click.option("--year", type=int, required=True, help=_("计划年度。"))
+@click.option(
+    "--level",
+    type=click.Choice(service.ORGANISER_LEVELS),
+    required=True,
+    help=_("组织层级：city 市级，county 县级。"),
+)
+@click.option("--county", help=_("县级计划必填：所属县（市、区）。"))
+@click.option("--budget", required=True, callback=_money, metavar="AMOUNT", help=_("预算金额。"))
+@click.option("--cycle", required=True, help=_("流程定义中的疗养周期编号（A9.1）。"))
 @as_option
 @output.json_option
 def create_plan(
@@ -171,7 +192,7 @@ def create_plan(
     actor: Actor | None,
     as_json: bool,
 ) -> None:
-    """Create an annual plan."""
+    """A county officer creates only its own county's plan (A5.2), checked before writing."""
     engine = open_engine()
     _allow(engine, actor, "plans:write")
     new = {"organiser_level": level, "county": county if level == "county" else None}
@@ -179,30 +200,44 @@ def create_plan(
     plan = service.create_plan(
         engine, year=year, organiser_level=level, county=county, budget=budget, cycle=cycle
     )
-    _emit(plan, as_json, f"plan {plan['id']} created ({year}, {level}, cycle {cycle})")
+    _emit(
+        plan,
+        as_json,
+        _("已新建计划 {id}（{year} 年，{level}，周期 {cycle}）").format(
+            id=plan["id"], year=year, level=level, cycle=cycle
+        ),
+    )
 
 
-@plans.command("list")
-@click.option("--year", type=int)
+@plans.command(
+    "list",
+    help=_("列出年度计划，最早的在前。"),
+    epilog=output.examples("convalescence plans list --year 2024 --json"),
+)
+@click.option("--year", type=int, help=_("只列此年度的计划。"))
 @as_option
 @output.json_option
 def list_plans(year: int | None, actor: Actor | None, as_json: bool) -> None:
-    """List plans, oldest first."""
+    """Every role reading plans sees all of them (rules.permissions plans:read)."""
     engine = open_engine()
     _allow(engine, actor, "plans:read")
     rows = service.list_plans(engine, year=year)
     if as_json:
         output.print_json(rows)
         return
-    _print_rows("Plans", ["id", "year", "organiser_level", "county", "cycle", "budget"], rows)
+    _print_rows(_("年度计划"), ["id", "year", "organiser_level", "county", "cycle", "budget"], rows)
 
 
-@plans.command("show")
+@plans.command(
+    "show",
+    help=_("查看计划 PLAN_ID 及其批次。"),
+    epilog=output.examples("convalescence plans show 1 --as county_officer:李娜@东昌府区"),
+)
 @click.argument("plan_id", type=int)
 @as_option
 @output.json_option
 def show_plan(plan_id: int, actor: Actor | None, as_json: bool) -> None:
-    """Show a plan and its batches."""
+    """Contractor staff see only their own contractor's batches of the plan."""
     engine = open_engine()
     _allow(engine, actor, "plans:read")
     plan = service.show_plan(engine, plan_id)
@@ -211,23 +246,42 @@ def show_plan(plan_id: int, actor: Actor | None, as_json: bool) -> None:
         output.print_json(plan)
         return
     batch_rows = plan.pop("batches")
-    _print_record(f"Plan {plan_id}", plan)
-    _print_rows("Batches", _BATCH_COLUMNS, batch_rows)
+    _print_record(_("计划 {id}").format(id=plan_id), plan)
+    _print_rows(_("批次"), _BATCH_COLUMNS, batch_rows)
 
 
 # -- contractors ------------------------------------------------------------------------------
 
 
-@click.group()
+@click.group(help=_("承办单位（A10.1、A14.1、A18.3）：类型、资质、协议、评价。"))
 def contractors() -> None:
-    """Contractors (A10.1, A14.1, A18.3): kind, qualifications, agreements, evaluations."""
+    """The contractor commands (help above, through the catalogue)."""
 
 
-@contractors.command("create")
-@click.option("--name", required=True)
-@click.option("--kind", type=click.Choice(service.CONTRACTOR_KINDS), required=True)
-@click.option("--why-purchased", help="Why own resources are insufficient (A10.2).")
-@click.option("--exit-threshold", callback=_money, metavar="SCORE", help="Override (A18.3).")
+@contractors.command(
+    "create",
+    help=_("登记承办单位；名称已登记的被拒绝并指出名称（退出状态 2）。"),
+    epilog=output.examples(
+        "convalescence contractors create --name 聊城颐养院 --kind purchased_service "
+        "--why-purchased 自有资源床位不足 --as city_officer:赵敏",
+    ),
+)
+@click.option("--name", required=True, help=_("承办单位名称。"))
+@click.option(
+    "--kind",
+    type=click.Choice(service.CONTRACTOR_KINDS),
+    required=True,
+    help=_(
+        "类型（A10.1）：own_resource 自有资源，partner_unit 合作单位，purchased_service 购买服务。"
+    ),
+)
+@click.option("--why-purchased", help=_("自有资源为何不足（A10.2）。"))
+@click.option(
+    "--exit-threshold",
+    callback=_money,
+    metavar="SCORE",
+    help=_("退出分数线，替代流程定义中的设置（A18.3）。"),
+)
 @as_option
 @output.json_option
 def create_contractor(
@@ -239,7 +293,7 @@ def create_contractor(
     actor: Actor | None,
     as_json: bool,
 ) -> None:
-    """Register a contractor; a name already registered is refused naming it (exit 2)."""
+    """Contractors serve every organiser (A14.1), so only the city writes them."""
     engine = open_engine()
     _allow(engine, actor, "contractors:write")
     row = service.create_contractor(
@@ -249,20 +303,31 @@ def create_contractor(
         why_purchased=why_purchased,
         exit_threshold_override=exit_threshold,
     )
-    _emit(row, as_json, f"contractor {row['id']} created ({name}, {kind})")
+    _emit(
+        row,
+        as_json,
+        _("已登记承办单位 {id}（{name}，{kind}）").format(id=row["id"], name=name, kind=kind),
+    )
 
 
-@contractors.command("qualify")
+@contractors.command(
+    "qualify",
+    help=_("为承办单位 CONTRACTOR_ID 记录一项资质及其有效期（A14.1）。"),
+    epilog=output.examples(
+        "convalescence contractors qualify 1 --name 医疗机构执业许可证 "
+        "--from 2024-01-01 --until 2026-12-31 --as city_officer:赵敏",
+    ),
+)
 @click.argument("contractor_id", type=int)
-@click.option("--name", required=True, help="The qualification, e.g. 医疗机构执业许可证.")
-@date_option("--from", "Valid from.")
-@date_option("--until", "Valid until (inclusive).")
+@click.option("--name", required=True, help=_("资质名称，如 医疗机构执业许可证。"))
+@date_option("--from", _("有效期起。"))
+@date_option("--until", _("有效期止（含当日）。"))
 @as_option
 @output.json_option
 def qualify(
     contractor_id: int, name: str, actor: Actor | None, as_json: bool, **dates: date
 ) -> None:
-    """Record a qualification with its validity (A14.1)."""
+    """A batch is checked against these dates when it is added (A14.1)."""
     engine = open_engine()
     _allow(engine, actor, "contractors:write")
     row = service.add_qualification(
@@ -272,16 +337,27 @@ def qualify(
         valid_from=dates["from"],
         valid_until=dates["until"],
     )
-    _emit(row, as_json, f"qualification {row['id']} recorded for contractor {contractor_id}")
+    _emit(
+        row,
+        as_json,
+        _("已为承办单位 {contractor} 记录资质 {id}").format(contractor=contractor_id, id=row["id"]),
+    )
 
 
-@contractors.command("agree")
+@contractors.command(
+    "agree",
+    help=_("记录与承办单位 CONTRACTOR_ID 为某一计划签订的协议（A14.1）。"),
+    epilog=output.examples(
+        "convalescence contractors agree 1 --plan 1 --no LC-2024-07 --signed 2024-03-01 "
+        "--from 2024-03-01 --until 2024-12-31 --as county_officer:李娜@东昌府区",
+    ),
+)
 @click.argument("contractor_id", type=int)
-@click.option("--plan", "plan_id", type=int, required=True)
-@click.option("--no", "agreement_no", required=True, help="The agreement number.")
-@date_option("--signed", "Signed on.")
-@date_option("--from", "Valid from.")
-@date_option("--until", "Valid until (inclusive).")
+@click.option("--plan", "plan_id", type=int, required=True, help=_("协议所属的计划。"))
+@click.option("--no", "agreement_no", required=True, help=_("协议编号。"))
+@date_option("--signed", _("签订日期。"))
+@date_option("--from", _("有效期起。"))
+@date_option("--until", _("有效期止（含当日）。"))
 @as_option
 @output.json_option
 def agree(
@@ -292,7 +368,7 @@ def agree(
     as_json: bool,
     **dates: date,
 ) -> None:
-    """Record the agreement signed with a contractor for a plan (A14.1)."""
+    """The agreement belongs to the plan, so the plan's organiser writes it (A5.2)."""
     engine = open_engine()
     if actor is not None:
         _allow(engine, actor, "agreements:write")
@@ -306,42 +382,55 @@ def agree(
         valid_from=dates["from"],
         valid_until=dates["until"],
     )
-    _emit(row, as_json, f"agreement {agreement_no} recorded for plan {plan_id}")
+    _emit(
+        row,
+        as_json,
+        _("已为计划 {plan} 记录协议 {no}").format(plan=plan_id, no=agreement_no),
+    )
 
 
-@contractors.command("list")
+@contractors.command(
+    "list",
+    help=_("列出承办单位。"),
+    epilog=output.examples("convalescence contractors list --json"),
+)
 @as_option
 @output.json_option
 def list_contractors(actor: Actor | None, as_json: bool) -> None:
-    """List contractors."""
+    """Contractor staff see only their own contractor."""
     engine = open_engine()
     _allow(engine, actor, "contractors:read")
     rows = _visible(engine, actor, "contractors:read", service.list_contractors(engine), "id")
     if as_json:
         output.print_json(rows)
         return
-    _print_rows("Contractors", ["id", "name", "kind", "why_purchased"], rows)
+    _print_rows(_("承办单位"), ["id", "name", "kind", "why_purchased"], rows)
 
 
-@contractors.command("show")
+@contractors.command(
+    "show",
+    help=_("查看承办单位 CONTRACTOR_ID、其资质与协议及平均评价分（A18.3）。"),
+    epilog=output.examples("convalescence contractors show 1"),
+)
 @click.argument("contractor_id", type=int)
 @as_option
 @output.json_option
 def show_contractor(contractor_id: int, actor: Actor | None, as_json: bool) -> None:
-    """Show a contractor, its papers and its average evaluation (A18.3)."""
+    """The average is what A18.3's exit threshold is compared with."""
     engine = open_engine()
     _allow(engine, actor, "contractors:read")
-    target = policy.Target(label=f"承办单位 {contractor_id}", contractor_id=contractor_id)
+    label = _("承办单位 {id}").format(id=contractor_id)
+    target = policy.Target(label=label, contractor_id=contractor_id)
     _allow(engine, actor, "contractors:read", target)
     row = service.show_contractor(engine, contractor_id)
     if as_json:
         output.print_json(row)
         return
     quals, agreements = row.pop("qualifications"), row.pop("agreements")
-    _print_record(f"Contractor {contractor_id}", row)
-    _print_rows("Qualifications", ["name", "valid_from", "valid_until"], quals)
+    _print_record(_("承办单位 {id}").format(id=contractor_id), row)
+    _print_rows(_("资质"), ["name", "valid_from", "valid_until"], quals)
     _print_rows(
-        "Agreements",
+        _("协议"),
         ["plan_id", "agreement_no", "signed_on", "valid_from", "valid_until"],
         agreements,
     )
@@ -366,32 +455,60 @@ approver_option = click.option(
     "--approver",
     callback=_approver,
     metavar="ROLE:NAME",
-    help="Who approved the exception (the definition names who may, A5.2); default: --as.",
+    help=_("谁批准了例外（流程定义规定谁可以批准，A5.2）；默认为 --as。"),
 )
 
 
-@click.group()
+@click.group(help=_("疗养批次（A6）：日期、地点、名额与座位、工作人员、预案、联系人、费用。"))
 def batches() -> None:
-    """Batches (A6): dates, place, capacity and seats, staff, plans, contacts, costs."""
+    """The batch commands (help above, through the catalogue)."""
 
 
-@batches.command("add")
-@click.option("--plan", "plan_id", type=int, required=True)
-@click.option("--contractor", "contractor_id", type=int, required=True)
-@click.option("--province", default="山东", show_default=True)
-@click.option("--place", required=True)
-@date_option("--start", "First day, travel included.")
-@date_option("--end", "Last day, travel included (at most 7 days, A6.2).")
-@click.option("--capacity", type=int, required=True)
-@click.option("--staff", type=int, required=True, help="Support staff (A12.1: 1:5 to 1:10).")
-@click.option("--safety-plan", help="Safety plan document reference (A13.1).")
-@click.option("--emergency-plan", help="Emergency plan document reference (A13.1).")
-@click.option("--organiser-contact", multiple=True, callback=_contacts, metavar="NAME:PHONE")
-@click.option("--contractor-contact", multiple=True, callback=_contacts, metavar="NAME:PHONE")
-@click.option("--budget", callback=_money, metavar="AMOUNT")
-@click.option("--exception", "exceptions", multiple=True, type=click.Choice(BATCH_EXCEPTION_RULES))
+@batches.command(
+    "add",
+    help=_("为计划添加一个批次；规则不允许时被拒绝并引用条款。"),
+    epilog=output.examples(
+        "convalescence batches add --plan 1 --contractor 1 --place 威海市荣成 "
+        "--start 2024-06-03 --end 2024-06-09 --capacity 40 --staff 4 "
+        "--organiser-contact 王芳:0635-1234567 --as county_officer:李娜@东昌府区",
+    ),
+)
+@click.option("--plan", "plan_id", type=int, required=True, help=_("所属计划。"))
+@click.option("--contractor", "contractor_id", type=int, required=True, help=_("承办单位。"))
+@click.option("--province", default="山东", show_default=True, help=_("疗养地所在省份（A6.2）。"))
+@click.option("--place", required=True, help=_("疗养地点。"))
+@date_option("--start", _("第一天，含往返程。"))
+@date_option("--end", _("最后一天，含往返程（不超过 7 天，A6.2）。"))
+@click.option("--capacity", type=int, required=True, help=_("名额。"))
+@click.option(
+    "--staff", type=int, required=True, help=_("保障工作人员人数（A12.1：1:5 至 1:10）。")
+)
+@click.option("--safety-plan", help=_("安全预案文件编号（A13.1）。"))
+@click.option("--emergency-plan", help=_("应急预案文件编号（A13.1）。"))
+@click.option(
+    "--organiser-contact",
+    multiple=True,
+    callback=_contacts,
+    metavar="NAME:PHONE",
+    help=_("组织方服务团队联系人（A15.1），可重复。"),
+)
+@click.option(
+    "--contractor-contact",
+    multiple=True,
+    callback=_contacts,
+    metavar="NAME:PHONE",
+    help=_("承办方服务团队联系人（A15.1），可重复。"),
+)
+@click.option("--budget", callback=_money, metavar="AMOUNT", help=_("批次预算金额。"))
+@click.option(
+    "--exception",
+    "exceptions",
+    multiple=True,
+    type=click.Choice(BATCH_EXCEPTION_RULES),
+    help=_("经批准的例外（A6.2），可重复；需 --approver（或 --as）和 --reason。"),
+)
 @approver_option
-@click.option("--reason", help="Why the exception is granted (A6.2).")
+@click.option("--reason", help=_("批准例外的理由（A6.2）。"))
 @as_option
 @output.json_option
 def add_batch(
@@ -402,12 +519,12 @@ def add_batch(
     actor: Actor | None,
     **options: Any,
 ) -> None:
-    """Add a batch to a plan; refused with the article if a rule says no."""
+    """Exceptions given here are granted in the same write as the batch, never after."""
     approver = approver or ((actor.role, actor.name) if actor else None)
     grants = []
     for rule in exceptions:
         if approver is None or reason is None:
-            raise click.UsageError("--exception needs --approver (or --as) and --reason")
+            raise click.UsageError(_("--exception 需要 --approver（或 --as）和 --reason"))
         grants.append(service.ExceptionGrant(rule, approver[0], approver[1], reason))
     engine = open_engine()
     if actor is not None:
@@ -430,15 +547,23 @@ def add_batch(
         budget=options["budget"],
         exceptions=grants,
     )
-    _emit(row, as_json, f"batch {row['id']} added to plan {row['plan_id']}")
+    _emit(
+        row,
+        as_json,
+        _("已为计划 {plan} 添加批次 {id}").format(plan=row["plan_id"], id=row["id"]),
+    )
 
 
-@batches.command("list")
-@click.option("--plan", "plan_id", type=int)
+@batches.command(
+    "list",
+    help=_("列出批次，可只列某一计划的。"),
+    epilog=output.examples("convalescence batches list --plan 1"),
+)
+@click.option("--plan", "plan_id", type=int, help=_("只列此计划的批次。"))
 @as_option
 @output.json_option
 def list_batches(plan_id: int | None, actor: Actor | None, as_json: bool) -> None:
-    """List batches, optionally of one plan."""
+    """Contractor staff see only their own contractor's batches."""
     engine = open_engine()
     _allow(engine, actor, "batches:read")
     rows = _visible(
@@ -451,15 +576,19 @@ def list_batches(plan_id: int | None, actor: Actor | None, as_json: bool) -> Non
     if as_json:
         output.print_json(rows)
         return
-    _print_rows("Batches", _BATCH_COLUMNS, rows)
+    _print_rows(_("批次"), _BATCH_COLUMNS, rows)
 
 
-@batches.command("show")
+@batches.command(
+    "show",
+    help=_("查看批次 BATCH_ID 及其座位、例外、事件和评价。"),
+    epilog=output.examples("convalescence batches show 1 --json"),
+)
 @click.argument("batch_id", type=int)
 @as_option
 @output.json_option
 def show_batch(batch_id: int, actor: Actor | None, as_json: bool) -> None:
-    """Show a batch with its seats, exceptions, incidents and evaluation."""
+    """The actor's scope is checked on the batch itself (its plan's county, contractor)."""
     engine = open_engine()
     _on_batch(engine, actor, "batches:read", batch_id)
     row = service.show_batch(engine, batch_id)
@@ -467,34 +596,50 @@ def show_batch(batch_id: int, actor: Actor | None, as_json: bool) -> None:
         output.print_json(row)
         return
     details = {key: row.pop(key) for key in ("exceptions", "seats", "incidents", "evaluations")}
-    _print_record(f"Batch {batch_id}", row)
-    _print_rows("Seats", ["case_id", "at"], details["seats"])
+    _print_record(_("批次 {id}").format(id=batch_id), row)
+    _print_rows(_("座位"), ["case_id", "at"], details["seats"])
     _print_rows(
-        "Exceptions",
+        _("例外"),
         ["rule", "article", "approver_role", "approver_name", "reason"],
         details["exceptions"],
     )
-    _print_rows("Incidents", ["at", "case_id", "description", "reported_by"], details["incidents"])
-    _print_rows("Evaluations", ["score", "by", "at"], details["evaluations"])
+    _print_rows(_("事件"), ["at", "case_id", "description", "reported_by"], details["incidents"])
+    _print_rows(_("评价"), ["score", "by", "at"], details["evaluations"])
 
 
-@batches.command("start")
+@batches.command(
+    "start",
+    help=_("标记批次 BATCH_ID 已开始；须已有两项预案（A13.1）且工作人员足够（A12.1）。"),
+)
 @click.argument("batch_id", type=int)
 @as_option
 @output.json_option
 def start(batch_id: int, actor: Actor | None, as_json: bool) -> None:
-    """Mark a batch started; needs both plans (A13.1) and staff for the seated (A12.1)."""
+    """The checks run on the seats taken at the moment of starting, not the capacity."""
     engine = open_engine()
     _on_batch(engine, actor, "batches:write", batch_id)
     row = service.start_batch(engine, batch_id)
-    _emit(row, as_json, f"batch {batch_id} started at {row['started_at']}")
+    _emit(
+        row,
+        as_json,
+        _("批次 {id} 已于 {at} 开始").format(id=batch_id, at=row["started_at"]),
+    )
 
 
-@batches.command("exception")
+@batches.command(
+    "exception",
+    help=_("为批次 BATCH_ID 记录一项 A6.2 例外（超过 50 人、省外）。"),
+    epilog=output.examples(
+        "convalescence batches exception 1 --rule out_of_province "
+        "--reason 省内疗养地已满 --as city_officer:赵敏",
+    ),
+)
 @click.argument("batch_id", type=int)
-@click.option("--rule", type=click.Choice(BATCH_EXCEPTION_RULES), required=True)
+@click.option(
+    "--rule", type=click.Choice(BATCH_EXCEPTION_RULES), required=True, help=_("例外的规则。")
+)
 @approver_option
-@click.option("--reason", required=True, help="Why (A6.2: never a silent pass).")
+@click.option("--reason", required=True, help=_("理由（A6.2：例外从不默默放行）。"))
 @as_option
 @output.json_option
 def exception(
@@ -506,37 +651,60 @@ def exception(
     actor: Actor | None,
     as_json: bool,
 ) -> None:
-    """Record an A6.2 exception (over 50 cadres, out of province) on a batch."""
+    """The grant names its approver and reason, so an auditor can read why (A6.2)."""
     approver = approver or ((actor.role, actor.name) if actor else None)
     if approver is None:
-        raise click.UsageError("--approver (or --as) is required")
+        raise click.UsageError(_("须给出 --approver（或 --as）"))
     engine = open_engine()
     _on_batch(engine, actor, "batches:write", batch_id)
     grant = service.ExceptionGrant(rule, approver[0], approver[1], reason)
     row = service.record_exception(engine, batch_id, grant)
-    _emit(row, as_json, f"exception {rule} recorded on batch {batch_id}")
+    _emit(
+        row,
+        as_json,
+        _("已为批次 {id} 记录例外 {rule}").format(id=batch_id, rule=rule),
+    )
 
 
-@batches.command("evaluate")
+@batches.command(
+    "evaluate",
+    help=_("为批次 BATCH_ID 的承办单位评分（A18.3）。"),
+    epilog=output.examples(
+        "convalescence batches evaluate 1 --score 88 --as county_officer:李娜@东昌府区"
+    ),
+)
 @click.argument("batch_id", type=int)
-@click.option("--score", type=click.IntRange(0, 100), required=True)
-@click.option("--by", help="Who evaluates; default: --as.")
+@click.option("--score", type=click.IntRange(0, 100), required=True, help=_("分数，0 至 100。"))
+@click.option("--by", help=_("评价人；默认为 --as。"))
 @as_option
 @output.json_option
 def evaluate(batch_id: int, score: int, by: str | None, actor: Actor | None, as_json: bool) -> None:
-    """Evaluate the batch's contractor (A18.3)."""
+    """Scores feed the contractor's average, compared with A18.3's exit threshold."""
     who = _who(actor, by, "--by")
     engine = open_engine()
     _on_batch(engine, actor, "batches:evaluate", batch_id)
     row = service.evaluate_contractor(engine, batch_id, score=score, by=who)
-    _emit(row, as_json, f"contractor {row['contractor_id']} scored {score} for batch {batch_id}")
+    _emit(
+        row,
+        as_json,
+        _("承办单位 {contractor} 在批次 {id} 得分 {score}").format(
+            contractor=row["contractor_id"], id=batch_id, score=score
+        ),
+    )
 
 
-@batches.command("incident")
+@batches.command(
+    "incident",
+    help=_("为批次 BATCH_ID 登记一起事件，可关联一个案件（A13.2）。"),
+    epilog=output.examples(
+        "convalescence batches incident 1 --description 晕车，已就医 "
+        "--as agency_officer:王芳@东昌府区军休所",
+    ),
+)
 @click.argument("batch_id", type=int)
-@click.option("--case", "case_id", type=int, help="The case concerned, if any.")
-@click.option("--description", required=True)
-@click.option("--by", "reported_by", help="Who reports; default: --as.")
+@click.option("--case", "case_id", type=int, help=_("相关的案件（如有）。"))
+@click.option("--description", required=True, help=_("事件经过。"))
+@click.option("--by", "reported_by", help=_("报告人；默认为 --as。"))
 @as_option
 @output.json_option
 def incident(
@@ -548,14 +716,18 @@ def incident(
     actor: Actor | None,
     as_json: bool,
 ) -> None:
-    """Log an incident against a batch and optionally a case (A13.2)."""
+    """Any role on the ground may report (A13.2); the auditor only reads."""
     who = _who(actor, reported_by, "--by")
     engine = open_engine()
     _on_batch(engine, actor, "incidents:write", batch_id)
     row = service.record_incident(
         engine, batch_id, description=description, reported_by=who, case_id=case_id
     )
-    _emit(row, as_json, f"incident {row['id']} logged on batch {batch_id}")
+    _emit(
+        row,
+        as_json,
+        _("已为批次 {batch} 登记事件 {id}").format(batch=batch_id, id=row["id"]),
+    )
 
 
 def register(main: click.Group) -> None:
