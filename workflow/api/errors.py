@@ -29,7 +29,6 @@ from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import IntegrityError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from workflow.api.models import ErrorOut
@@ -43,7 +42,8 @@ from workflow.errors import (
     WorkflowError,
     error_json,
 )
-from workflow.store.errors import translate
+from workflow.store.connectivity import DatabaseUnreachable
+from workflow.store.errors import ConstraintViolation, translate
 
 PERMISSION_ARTICLE = "A5.2"
 BEARER_CHALLENGE = 'Bearer realm="convalescence"'
@@ -189,14 +189,14 @@ def install(app: FastAPI) -> None:
         }
         return _json(error.status_code, body, dict(error.headers or {}))
 
-    @app.exception_handler(IntegrityError)
+    @app.exception_handler(ConstraintViolation)
     async def constraint(request: Request, error: Exception) -> JSONResponse:
-        assert isinstance(error, IntegrityError)
+        assert isinstance(error, ConstraintViolation)
         mapped = translate(error)
         status = status_of(mapped, request)
         return _json(status, body_of(mapped, status))
 
-    @app.exception_handler(OperationalError)
+    @app.exception_handler(DatabaseUnreachable)
     async def unavailable(_request: Request, error: Exception) -> JSONResponse:
         # The driver's text may name the host and user; the officer needs only the fact.
         message = "the database cannot be reached; try again shortly (nothing was written)"

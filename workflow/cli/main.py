@@ -26,7 +26,7 @@ from workflow.errors import WorkflowError, error_json
 from workflow.i18n import LANGUAGES, N_, _, set_language
 
 if TYPE_CHECKING:
-    from sqlalchemy.exc import OperationalError
+    from workflow.store.connectivity import DatabaseUnreachable
 
 # command -> (module:attribute, one-line help shown by --help without importing the module)
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -183,7 +183,7 @@ class LazyGroup(click.Group):
             ctx.exit(BAD_INPUT)
 
 
-def _report_unreachable(ctx: click.Context, error: OperationalError) -> None:
+def _report_unreachable(ctx: click.Context, error: DatabaseUnreachable) -> None:
     """One line naming the database and the driver's reason; the password never shows."""
     from workflow.store.connectivity import masked_url, unreachable_reason  # noqa: PLC0415
 

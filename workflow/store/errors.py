@@ -21,6 +21,10 @@ from sqlalchemy.exc import IntegrityError
 from workflow.errors import InputError, WorkflowError
 from workflow.store.schema import metadata
 
+# the driver's constraint error as SQLAlchemy raises it, for callers outside the store that
+# catch it (the API's last-resort handler) without importing SQLAlchemy themselves
+ConstraintViolation = IntegrityError
+
 Kind = Literal["unique", "foreign_key", "check", "not_null", "other"]
 
 _SQLSTATE: dict[str, Kind] = {
