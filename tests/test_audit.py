@@ -20,6 +20,7 @@ from workflow.audit import Break, verify_database
 from workflow.audit.chain import GENESIS, case_exception_hash, history_hash
 from workflow.cli.main import main
 from workflow.clock import SHANGHAI
+from workflow.i18n import set_language
 from workflow.plans import service
 from workflow.store.database import WRITE
 from workflow.store.migrate import head_revision, upgrade
@@ -95,7 +96,11 @@ def test_the_engine_writes_an_intact_chain(populated: tuple[Engine, int, int]) -
 
     result = CliRunner().invoke(main, ["--db", engine_url(engine), "audit", "verify"])
     assert result.exit_code == 0, result.output
-    assert "chain intact: 13 records in 2 cases" in result.stdout
+    assert "审计链完好：2 个案件、1 个批次共 13 条记录。" in result.stdout
+    args = ["--lang", "en", "--db", engine_url(engine), "audit", "verify"]
+    english = CliRunner().invoke(main, args)
+    set_language(None)  # the next test speaks as the environment says
+    assert "chain intact: 13 records; cases: 2, batches: 1" in english.stdout, english.output
     result = CliRunner().invoke(main, ["--db", engine_url(engine), "audit", "verify", "--json"])
     assert result.exit_code == 0, result.output
     assert f'"digest": "{report.digest}"' in result.stdout

@@ -48,7 +48,12 @@ CHECKED = (
     "plans",
     "contractors",
     "batches",
+    "notifications",
+    "report",
+    "audit",
+    "cadres",
 )
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 PARSE_ONLY = ("postgresql://", " serve ", "scheduler run\n", " demo ")
 YEAR_2027 = """\
 years:
@@ -146,6 +151,8 @@ def scratch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, seeded: Path) -> Pa
     (tmp_path / "tokens.yaml").write_text("{}\n", encoding="utf-8")
     shutil.copytree(bundled_directory(), tmp_path / "definitions")
     shutil.copyfile(seeded, tmp_path / "convalescence.db")  # the default --db
+    for suffix in ("csv", "xlsx"):
+        shutil.copyfile(EXAMPLES / f"roster.{suffix}", tmp_path / f"roster.{suffix}")
     return tmp_path
 
 

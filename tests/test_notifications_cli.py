@@ -18,6 +18,7 @@ from click.testing import CliRunner, Result
 from workflow import Engine
 from workflow.cli.main import main
 from workflow.clock import SHANGHAI
+from workflow.i18n import set_language
 from workflow.store.schema import outbox
 
 NOW = "2024-05-06T09:30"
@@ -114,8 +115,8 @@ def test_dispatch_once_list_and_retry(url: str, notices: Path) -> None:
     assert json.loads(result.stdout) == {"retried": [dead[0]["id"]]}
     result = run(url, "dispatch", "--once")
     assert result.exit_code == 0
-    assert "sent 已发送 1" in result.stdout
-    assert "wait for a channel that is not configured" in result.stdout
+    assert "已发送 1" in result.stdout
+    assert "在等待未配置的渠道" in result.stdout
     assert (notices / "k-dead.txt").exists()
 
 
@@ -133,7 +134,11 @@ def test_retry_refuses_what_is_not_dead(url: str, notices: Path) -> None:
 def test_preview_renders_a_shipped_notice(url: str) -> None:
     result = run(url, "preview", "refusal_notice")
     assert result.exit_code == 0
-    assert result.stdout.startswith("Subject: 荣誉疗养申请审核结果通知")
+    assert result.stdout.startswith("主题：荣誉疗养申请审核结果通知")
+    args = ["--lang", "en", "--db", url, "notifications", "preview", "refusal_notice"]
+    english = CliRunner().invoke(main, args)
+    set_language(None)  # the next test speaks as the environment says
+    assert english.stdout.startswith("Subject: 荣誉疗养申请审核结果通知"), english.output
     assert "依据聊退役军人发〔2023〕2号第八条" in result.stdout
     html = run(url, "preview", "refusal_notice", "--html")
     assert html.stdout.startswith("<!DOCTYPE html>")

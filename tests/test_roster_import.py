@@ -26,6 +26,7 @@ from workflow import Engine, SimulatedClock
 from workflow.cli.main import main
 from workflow.demo.roster import generate_roster
 from workflow.errors import InputError
+from workflow.i18n import set_language
 from workflow.roster import (
     ImportReport,
     RosterError,
@@ -436,7 +437,7 @@ def sqlite_url(tmp_path: Path) -> str:
 def test_cli_imports_each_example_and_exits_0(sqlite_url: str, suffix: str) -> None:
     result = cli(sqlite_url, str(EXAMPLES / f"roster.{suffix}"))
     assert result.exit_code == 0, result.stderr
-    assert "created 6" in result.stdout
+    assert "新增 6" in result.stdout
     assert result.stderr == ""
 
 
@@ -466,8 +467,13 @@ def test_cli_skip_invalid_exits_0_and_reports_the_skipped_rows(
     result = cli(sqlite_url, str(path), "--skip-invalid")
     assert result.exit_code == 0
     assert result.stderr.splitlines()[0].startswith(f"{path}:row 3: gender: ")
-    assert "created 5" in result.stdout
-    assert "skipped 1" in result.stdout
+    assert "新增 5" in result.stdout
+    assert "跳过 1" in result.stdout
+    args = ["--lang", "en", "--db", sqlite_url, "cadres", "import", str(path), "--skip-invalid"]
+    english = CliRunner().invoke(main, args)
+    set_language(None)  # the next test speaks as the environment says
+    assert "created 0" in english.stdout, english.output
+    assert "1 invalid row was skipped" in english.stdout
 
 
 def test_cli_json_report_and_json_problems(sqlite_url: str, tmp_path: Path) -> None:

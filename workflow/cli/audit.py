@@ -13,17 +13,22 @@ import click
 from workflow.audit import verify_database
 from workflow.cli import output
 from workflow.cli.db import open_engine
+from workflow.i18n import _
 
 
-@click.group()
+@click.group(help=_("防篡改的历史记录（A19.1）：历史与例外上的哈希链。"))
 def audit() -> None:
-    """Tamper-evident history (A19.1): hash chains over history and exceptions."""
+    """The audit commands (help above, through the catalogue)."""
 
 
-@audit.command("verify")
+@audit.command(
+    "verify",
+    help=_("校验每条哈希链；链损坏时退出状态为 6，并指出第一条被篡改的记录。"),
+    epilog=output.examples("convalescence audit verify", "convalescence audit verify --json"),
+)
 @output.json_option
 def verify_command(*, as_json: bool) -> None:
-    """Check every hash chain; exit 6 naming the first broken record."""
+    """The digest printed is over every chain's head, to be noted outside the database."""
     engine = open_engine()
     engine.ensure_schema()  # refuses a database without the schema, like every other command
     report = verify_database(engine.db)
@@ -41,8 +46,8 @@ def verify_command(*, as_json: bool) -> None:
         )
         return
     click.echo(
-        f"审计链完好：{report.cases} 个案件、{report.batches} 个批次共 {report.records} 条记录。"
-        f"chain intact: {report.records} records in {report.cases} cases"
-        f" and {report.batches} batches"
+        _("审计链完好：{cases} 个案件、{batches} 个批次共 {records} 条记录。").format(
+            cases=report.cases, batches=report.batches, records=report.records
+        )
     )
-    click.echo(f"digest {report.digest}")
+    click.echo(_("摘要 {digest}").format(digest=report.digest))

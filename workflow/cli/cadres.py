@@ -17,31 +17,40 @@ from rich.text import Text
 
 from workflow.cli import output
 from workflow.cli.db import open_engine
+from workflow.i18n import _, ngettext
 from workflow.roster import ImportReport, RosterError, RowProblem, import_roster
 
 
-@click.group()
+@click.group(help=_("军休干部名册：导入各军休机构交来的名册文件。"))
 def cadres() -> None:
-    """The cadre roster (军休干部名册): import the files agencies hand over."""
+    """The roster commands (help above, through the catalogue)."""
 
 
-@cadres.command("import")
+@cadres.command(
+    "import",
+    help=_(
+        "导入名册文件 FILE（.json、.csv 或 .xlsx，格式见 docs/roster-formats.md）。\n\n"
+        "先检查每一行；新干部新建、有变化的更新、相同的不动，在一个事务内完成，"
+        "每项变更记入该干部的变更记录。问题逐行输出，格式为 文件:行: 字段: 原因。"
+    ),
+    epilog=output.examples(
+        "convalescence cadres import roster.xlsx",
+        "convalescence cadres import roster.csv --skip-invalid --json",
+    ),
+)
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path), metavar="FILE")
 @click.option(
     "--skip-invalid",
     is_flag=True,
-    help="Import the valid rows and report the invalid ones as skipped (exit 0); without it "
-    "one invalid row means nothing is imported (exit 2).",
+    help=_(
+        "导入有效的行，无效的行报告为已跳过（退出状态 0）；"
+        "不加此项时，有一行无效即全部不导入（退出状态 2）。"
+    ),
 )
 @output.json_option
 @click.pass_context
 def import_file(ctx: click.Context, file: Path, skip_invalid: bool, as_json: bool) -> None:
-    """Import a roster FILE (.json, .csv or .xlsx; see docs/roster-formats.md).
-
-    Every row is checked first; new cadres are created, changed ones updated and identical ones
-    left alone, in one transaction, and each change is kept in the cadre's change log.
-    Problems are printed one per line as FILE:ROW: field: reason.
-    """
+    """A RosterError is rendered here, not at the boundary: one line per problem (module note)."""
     engine = open_engine()
     try:
         report = import_roster(engine, file, skip_invalid=skip_invalid, shown_as=str(file))
@@ -67,12 +76,20 @@ def _print_problems(problems: Sequence[RowProblem]) -> None:
 
 def _print_report(report: ImportReport) -> None:
     output.say(
-        f"{report.file}: 新增 created {report.created}, 更新 updated {report.updated}, "
-        f"未变 unchanged {report.unchanged}, 跳过 skipped {report.skipped}",
+        _("{file}：新增 {created}，更新 {updated}，未变 {unchanged}，跳过 {skipped}").format(
+            file=report.file,
+            created=report.created,
+            updated=report.updated,
+            unchanged=report.unchanged,
+            skipped=report.skipped,
+        ),
         style="bold",
     )
     if report.skipped:
         output.say(
-            f"{report.skipped} 行因错误被跳过，见上方各行 / {report.skipped} invalid row(s) were "
-            "skipped, listed above: fix them and import the file again"
+            ngettext(
+                "{count} 行因错误被跳过，见上方各行：改正后重新导入该文件",
+                "{count} 行因错误被跳过，见上方各行：改正后重新导入该文件",
+                report.skipped,
+            ).format(count=report.skipped)
         )

@@ -22,14 +22,15 @@ from notifications.render import render, sample_context, template_names
 from workflow.cli import output
 from workflow.cli.db import open_engine
 from workflow.engine import Engine
+from workflow.i18n import _, ngettext
 from workflow.store.outbox import SqlOutbox
 
 POLL_SECONDS = 10.0
 
 
-@click.group()
+@click.group(help=_("通知：从发件箱送出通知、列出通知、重试死信。"))
 def notifications() -> None:
-    """Deliver notices from the outbox, list them, and retry dead letters."""
+    """The notice commands (help above, through the catalogue)."""
 
 
 def _ready_engine() -> Engine:
@@ -39,28 +40,41 @@ def _ready_engine() -> Engine:
     return engine
 
 
-@notifications.command("dispatch")
-@click.option("--once", is_flag=True, help="Deliver what is due now, then exit.")
-@click.option("--batch", type=click.IntRange(1, 1000), default=DEFAULT_BATCH, show_default=True)
+@notifications.command(
+    "dispatch",
+    help=_("经各自的渠道送出到期的通知；不加 --once 时持续轮询，直到按 Ctrl-C。"),
+    epilog=output.examples(
+        "convalescence notifications dispatch --once",
+        "convalescence notifications dispatch --once --max-attempts 3 --json",
+    ),
+)
+@click.option("--once", is_flag=True, help=_("送出当前到期的通知，然后退出。"))
+@click.option(
+    "--batch",
+    type=click.IntRange(1, 1000),
+    default=DEFAULT_BATCH,
+    show_default=True,
+    help=_("每轮最多领取的通知数。"),
+)
 @click.option(
     "--max-attempts",
     type=click.IntRange(1, 100),
     default=DEFAULT_MAX_ATTEMPTS,
     show_default=True,
-    help="Tries before a notice becomes a dead letter.",
+    help=_("通知成为死信之前的尝试次数。"),
 )
 @click.option(
     "--interval",
     type=click.FloatRange(0.1, 3600),
     default=POLL_SECONDS,
     show_default=True,
-    help="Seconds between polls when not --once.",
+    help=_("不加 --once 时两次轮询之间的秒数。"),
 )
 @output.json_option
 def dispatch_command(
     *, once: bool, batch: int, max_attempts: int, interval: float, as_json: bool
 ) -> None:
-    """Deliver due notices through their channels; without --once, keep polling until Ctrl-C."""
+    """Channels come from the environment, so one command serves files, SMTP and webhooks."""
     engine = _ready_engine()
     channels = build_channels(ChannelSettings.from_env())
     outbox = SqlOutbox(engine.db)
@@ -78,7 +92,7 @@ def dispatch_command(
                     break
                 time.sleep(interval)
     except KeyboardInterrupt:
-        output.say("stopped 已停止")
+        output.say(_("已停止"))
     if as_json:
         output.print_json(total.to_json())
     elif once:
@@ -92,39 +106,57 @@ def _print_report(report: DispatchReport, *, final: bool = False) -> None:
                 f.id,
                 f.channel,
                 f.attempts,
-                "dead 死信" if f.next_attempt_at is None else f.next_attempt_at.isoformat(),
+                _("死信") if f.next_attempt_at is None else f.next_attempt_at.isoformat(),
                 f.error,
             )
             for f in report.failures
         ]
-        columns = ["id", "channel", "attempts", "next try", "error"]
-        output.stdout().print(output.table("未送达 failed", columns, rows))
-    summary = (
-        f"sent 已发送 {report.sent} · retrying 待重试 {report.retrying} · dead 死信 {report.dead}"
+        columns = ["id", _("渠道"), _("尝试次数"), _("下次尝试"), _("错误")]
+        output.stdout().print(output.table(_("未送达"), columns, rows))
+    summary = _("已发送 {sent} · 待重试 {retrying} · 死信 {dead}").format(
+        sent=report.sent, retrying=report.retrying, dead=report.dead
     )
     if report.expired:
-        summary += f" · claim expired {report.expired}"
+        summary += _(" · 领取超时 {count}").format(count=report.expired)
     if report.abandoned:
-        summary += f" · abandoned {report.abandoned}"
+        summary += _(" · 已放弃 {count}").format(count=report.abandoned)
     if final or report.unrouted:
         output.say(summary, style="bold" if final else None)
     else:
         output.say(summary)
     if report.unrouted:
         output.say(
-            f"{report.unrouted} due notice(s) wait for a channel that is not configured "
-            "(set CONVALESCENCE_SMTP / CONVALESCENCE_WEBHOOK_URL)",
+            ngettext(
+                "{count} 条到期通知在等待未配置的渠道"
+                "（请设置 CONVALESCENCE_SMTP / CONVALESCENCE_WEBHOOK_URL）",
+                "{count} 条到期通知在等待未配置的渠道"
+                "（请设置 CONVALESCENCE_SMTP / CONVALESCENCE_WEBHOOK_URL）",
+                report.unrouted,
+            ).format(count=report.unrouted),
             style="yellow",
         )
 
 
-@notifications.command("list")
-@click.option("--status", type=click.Choice(STATUSES), help="Only notices in this status.")
-@click.option("--case", "case_id", type=int, metavar="ID", help="Only this case's notices.")
-@click.option("--limit", type=click.IntRange(1, 10_000), default=100, show_default=True)
+@notifications.command(
+    "list",
+    help=_("发件箱中的通知，最新的在前，地址已遮蔽。"),
+    epilog=output.examples(
+        "convalescence notifications list --status dead",
+        "convalescence notifications list --case 1 --json",
+    ),
+)
+@click.option("--status", type=click.Choice(STATUSES), help=_("只列此状态的通知。"))
+@click.option("--case", "case_id", type=int, metavar="ID", help=_("只列此案件的通知。"))
+@click.option(
+    "--limit",
+    type=click.IntRange(1, 10_000),
+    default=100,
+    show_default=True,
+    help=_("最多列出的条数。"),
+)
 @output.json_option
 def list_command(*, status: str | None, case_id: int | None, limit: int, as_json: bool) -> None:
-    """Notices in the outbox, newest first, with masked addresses."""
+    """Addresses are masked: the list tells notices apart, the notice itself is the letter."""
     entries = list_entries(
         SqlOutbox(_ready_engine().db), status=status, case_id=case_id, limit=limit
     )
@@ -133,8 +165,9 @@ def list_command(*, status: str | None, case_id: int | None, limit: int, as_json
         return
     if entries:
         output.stdout().print(_entries_table(entries))
-    more = " (limit reached: raise --limit for more)" if len(entries) == limit else ""
-    output.say(f"{len(entries)} notice(s){more}")
+    more = _("（已达上限：调高 --limit 可看更多）") if len(entries) == limit else ""
+    count = len(entries)
+    output.say(ngettext("{count} 条通知", "{count} 条通知", count).format(count=count) + more)
 
 
 def _entries_table(entries: Sequence[OutboxEntry]) -> Table:
@@ -155,43 +188,62 @@ def _entries_table(entries: Sequence[OutboxEntry]) -> Table:
     ]
     columns = [
         "id",
-        "case",
-        "template",
-        "recipient",
-        "channel",
-        "address",
-        "status",
-        "attempts",
-        "sent / next",
-        "last error",
+        _("案件"),
+        _("模板"),
+        _("收件人"),
+        _("渠道"),
+        _("地址"),
+        _("状态"),
+        _("尝试次数"),
+        _("已发送 / 下次"),
+        _("最近错误"),
     ]
-    return output.table("通知 outbox", columns, rows)
+    return output.table(_("通知发件箱"), columns, rows)
 
 
-@notifications.command("retry")
+@notifications.command(
+    "retry",
+    help=_("把死信放回队列，立即到期，尝试次数清零。"),
+    epilog=output.examples(
+        "convalescence notifications retry --all-dead",
+    ),
+)
 @click.argument("ids", nargs=-1, type=int, metavar="ID...")
-@click.option("--all-dead", is_flag=True, help="Every dead letter.")
+@click.option("--all-dead", is_flag=True, help=_("全部死信。"))
 @output.json_option
 def retry_command(*, ids: tuple[int, ...], all_dead: bool, as_json: bool) -> None:
-    """Put dead notices back in the queue, due now, with their attempts reset."""
+    """Only dead letters are revived; a notice still being tried keeps its schedule."""
     if ids and all_dead:
-        raise click.UsageError("give IDs or --all-dead, not both")
+        raise click.UsageError(_("请给出 ID 或 --all-dead，不能两者都给"))
     engine = _ready_engine()
     revived = retry_dead(SqlOutbox(engine.db), engine.clock, ids, all_dead=all_dead)
     if as_json:
         output.print_json({"retried": revived})
         return
-    shown = ", ".join(map(str, revived)) or "none"
-    output.say(f"{len(revived)} notice(s) back in the queue: {shown}")
+    shown = _("、").join(map(str, revived)) or _("无")
+    count = len(revived)
+    output.say(
+        ngettext(
+            "{count} 条通知已回到队列：{ids}", "{count} 条通知已回到队列：{ids}", count
+        ).format(count=count, ids=shown)
+    )
 
 
-@notifications.command("preview")
+@notifications.command(
+    "preview",
+    help=_("用示例数据渲染通知模板 NAME，以便校对。"),
+    epilog=output.examples(
+        "convalescence notifications preview registration_received",
+        "convalescence notifications preview approval_notice --html",
+    ),
+)
 @click.argument("name", type=click.Choice(sorted(template_names())))
-@click.option("--html", is_flag=True, help="Print the HTML version (if the notice has one).")
+@click.option("--html", is_flag=True, help=_("输出 HTML 版本（如该通知有）。"))
 def preview_command(*, name: str, html: bool) -> None:
-    """Render notice NAME against its sample context, to proofread a template."""
+    """The sample context ships with the template, so a preview needs no case."""
     rendered = render(name, sample_context(name), html=html)
     if html:
-        click.echo(rendered.body_html or f"{name} has no HTML version")
+        click.echo(rendered.body_html or _("{name} 没有 HTML 版本").format(name=name))
         return
-    click.echo(f"Subject: {rendered.subject}\n\n{rendered.body}", nl=False)
+    subject = _("主题：{subject}").format(subject=rendered.subject)
+    click.echo(f"{subject}\n\n{rendered.body}", nl=False)

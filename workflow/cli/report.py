@@ -18,6 +18,7 @@ import click
 
 from workflow.cli import output
 from workflow.cli.db import open_engine
+from workflow.i18n import _
 from workflow.reports import batch_roster, performance_report, visit_list
 from workflow.reports.files import (
     FORMATS,
@@ -38,7 +39,7 @@ def _file_options(function: Callable[..., Any]) -> Callable[..., Any]:
     function = click.option(
         "--out",
         type=click.Path(path_type=Path),
-        help="File to write, or an existing directory for the default name; default: here.",
+        help=_("要写入的文件，或一个已有目录（用默认文件名）；默认为当前目录。"),
     )(function)
     return click.option(
         "--format",
@@ -46,22 +47,31 @@ def _file_options(function: Callable[..., Any]) -> Callable[..., Any]:
         type=click.Choice(FORMATS),
         default="html",
         show_default=True,
-        help="html: one printable file with charts; xlsx: one sheet per table.",
+        help=_("html：一个可打印的文件，含图表；xlsx：每张表一个工作表。"),
     )(function)
 
 
-@click.group()
+@click.group(help=_("报表：年度绩效（A18.2）、批次名单、走访慰问（A9.3）。"))
 def report() -> None:
-    """Reports: annual performance (A18.2), batch roster, condolence visits (A9.3)."""
+    """The report commands (help above, through the catalogue)."""
 
 
-@report.command("performance")
-@click.option("--year", type=int, required=True, help="The plan year, e.g. 2024.")
+@report.command(
+    "performance",
+    help=_(
+        "按组织方、县和承办单位统计计划与实到、完成率、满意度、例外和走访慰问（A18.2）；输出所写文件的路径。"
+    ),
+    epilog=output.examples(
+        "convalescence report performance --year 2024",
+        "convalescence report performance --year 2024 --format xlsx --out 绩效2024.xlsx",
+        "convalescence report performance --year 2024 --json",
+    ),
+)
+@click.option("--year", type=int, required=True, help=_("计划年度，如 2024。"))
 @_file_options
 @output.json_option
 def performance(year: int, fmt: Format, out: Path | None, as_json: bool) -> None:
-    """Planned vs attended, completion, satisfaction, exceptions and condolence visits per
-    organiser, county and contractor (A18.2); prints the written file's path."""
+    """The path goes to stdout alone, so a script can pick the file up."""
     engine = open_engine()
     if as_json:
         output.print_json(performance_report(engine, year).to_json())
@@ -70,12 +80,16 @@ def performance(year: int, fmt: Format, out: Path | None, as_json: bool) -> None
     click.echo(str(write_bytes(path, performance_bytes(engine, year, fmt))))
 
 
-@report.command("batch-roster")
-@click.option("--batch", "batch_id", type=int, required=True, help="The batch id.")
+@report.command(
+    "batch-roster",
+    help=_("一个批次的可打印干部名单（身份证号已遮蔽）及批次概况。"),
+    epilog=output.examples("convalescence report batch-roster --batch 1"),
+)
+@click.option("--batch", "batch_id", type=int, required=True, help=_("批次编号。"))
 @_file_options
 @output.json_option
 def roster(batch_id: int, fmt: Format, out: Path | None, as_json: bool) -> None:
-    """The printable list of a batch's cadres (ID numbers masked) and the batch's facts."""
+    """ID numbers are masked because the list is printed and handed round on the trip."""
     engine = open_engine()
     if as_json:
         output.print_json(batch_roster(engine, batch_id).to_json())
@@ -84,13 +98,17 @@ def roster(batch_id: int, fmt: Format, out: Path | None, as_json: bool) -> None:
     click.echo(str(write_bytes(path, roster_bytes(engine, batch_id, fmt))))
 
 
-@report.command("visits")
-@click.option("--cycle", help="Only this cycle of the policy (A9.1), e.g. 2024-2025.")
-@click.option("--overdue", is_flag=True, help="Only visits not recorded by the end of their cycle.")
+@report.command(
+    "visits",
+    help=_("走访慰问任务（A9.3），含期限、走访人和是否按时。"),
+    epilog=output.examples("convalescence report visits --cycle 2024-2025 --overdue"),
+)
+@click.option("--cycle", help=_("只列政策的此周期（A9.1），如 2024-2025。"))
+@click.option("--overdue", is_flag=True, help=_("只列到周期结束仍未记录的走访。"))
 @_file_options
 @output.json_option
 def visits(cycle: str | None, overdue: bool, fmt: Format, out: Path | None, as_json: bool) -> None:
-    """Condolence-visit tasks (A9.3) with due date, visitor and whether on time."""
+    """Read from the condolence-visit cases, so the list is what the scheduler opened."""
     engine = open_engine()
     if as_json:
         output.print_json(visit_list(engine, cycle=cycle, overdue=overdue).to_json())
