@@ -55,6 +55,10 @@ def test_every_listed_command_loads_and_the_help_lists_them_all() -> None:
         ),
         (["--db", "X", "cases", "list"], ["--db", "X", "cases", "list"]),
         (["cases", "list", "--lang", "en"], ["--lang", "en", "cases", "list"]),
+        (
+            ["--db", "X", "audit", "verify", "--lang", "en"],
+            ["--db", "X", "--lang", "en", "audit", "verify"],
+        ),
         (["cases", "fire", "1", "x", "--", "--db"], ["cases", "fire", "1", "x", "--", "--db"]),
     ],
 )

@@ -95,9 +95,8 @@ def language_in(args: list[str]) -> str | None:
 def hoist_global_options(args: list[str]) -> list[str]:
     """Move global options written after the command to the front, where click expects them:
     ``cases list --db URL`` means ``--db URL cases list``. (``scheduler run --now`` has the
-    same meaning either way.) Nothing after a ``--`` is touched."""
-    if not args or args[0].startswith("-"):
-        return args
+    same meaning either way; ``--db URL audit verify --lang en`` mixes both.) Nothing after a
+    ``--`` is touched."""
     front: list[str] = []
     rest: list[str] = []
     index = 0
