@@ -15,6 +15,7 @@ from typing import Any
 
 from notifications.masking import mask_address, mask_text
 from workflow.errors import InputError, NotFoundError
+from workflow.i18n import _
 from workflow.ports import OUTBOX_STATUSES, Clock, OutboxLog
 
 PENDING, SENDING, SENT, DEAD = STATUSES = OUTBOX_STATUSES
@@ -82,7 +83,12 @@ def list_entries(
 ) -> list[OutboxEntry]:
     """Newest first, so the officer sees what just happened before older history."""
     if status is not None and status not in STATUSES:
-        raise InputError(f"status {status!r} is not one of {', '.join(STATUSES)}", field="status")
+        raise InputError(
+            _("状态 {status!r} 不是以下之一：{options}").format(
+                status=status, options=", ".join(STATUSES)
+            ),
+            field="status",
+        )
     rows = outbox.entries(status=status, case_id=case_id, limit=limit)
     return [OutboxEntry.from_row(row) for row in rows]
 
@@ -98,11 +104,14 @@ def retry_dead(
     why it had died.
     """
     if not ids and not all_dead:
-        raise InputError("name the outbox ids to retry, or pass --all-dead", field="ids")
+        raise InputError(_("请给出要重试的通知编号，或用 --all-dead"), field="ids")
     outcome = outbox.retry_dead(None if all_dead else list(ids), now=clock.now())
     for missing in outcome.missing:
-        raise NotFoundError("通知 outbox message", missing)
+        raise NotFoundError(_("通知"), missing)
     if outcome.not_dead:
-        listed = ", ".join(f"{i} is {s}" for i, s in sorted(outcome.not_dead.items()))
-        raise InputError(f"only dead messages can be retried: {listed}", field="ids")
+        listed = _("、").join(
+            _("{id} 为 {status}").format(id=i, status=s)
+            for i, s in sorted(outcome.not_dead.items())
+        )
+        raise InputError(_("只有死信可以重试：{listed}").format(listed=listed), field="ids")
     return list(outcome.requeued)

@@ -352,7 +352,7 @@ def test_a_token_file_with_bad_entries_is_refused_naming_them(
     with pytest.raises(InputError, match="sha256"):
         TokenRegistry.load(path)
     unscoped = TokenRegistry.from_tokens({"a": "county_officer:刘伟"})
-    with pytest.raises(InputError, match="needs a scope"):
+    with pytest.raises(InputError, match="需要范围"):
         create_app(engine, unscoped)
 
 

@@ -245,7 +245,7 @@ def test_a_file_that_is_not_json_is_bad_input_naming_the_file(tmp_path: Path) ->
     [
         pytest.param(
             {k: v for k, v in cadre().items() if k != "birth_date"},
-            "birth_date: is missing",
+            "birth_date: 缺失",
             id="no-birth-date",
         ),
         pytest.param(cadre(birth_date="1950-13-01"), "birth_date: '1950-13-01'", id="bad-date"),
@@ -256,7 +256,7 @@ def test_a_file_that_is_not_json_is_bad_input_naming_the_file(tmp_path: Path) ->
             id="level",
         ),
         pytest.param(cadre(recommendation={"by": "mayor"}), "recommendation.by", id="recommender"),
-        pytest.param(cadre(hobby="书法"), "hobby: unknown key", id="unknown-key"),
+        pytest.param(cadre(hobby="书法"), "hobby: 未知的键", id="unknown-key"),
         pytest.param([cadre(), cadre("LC-DCF-0002")], "含 2 条记录", id="two-records"),
         pytest.param("张建国", "须为一条干部记录", id="not-an-object"),
     ],

@@ -27,6 +27,8 @@ from workflow.cli.main import language_in, main
 from workflow.errors import ConflictError, NotFoundError, TransitionNotAllowed
 
 PACKAGE = Path(workflow.__file__).parent
+# the packages whose messages the catalogue carries (notifications speaks to officers too)
+SOURCES = (PACKAGE, PACKAGE.parent / "notifications")
 CATALOGUE = i18n.LOCALE_DIRECTORY / "en" / "LC_MESSAGES" / f"{i18n.DOMAIN}.po"
 KEYWORDS = {"_": None, "N_": None, "ngettext": (1, 2)}
 
@@ -38,12 +40,13 @@ def restore_language() -> Iterator[None]:
 
 
 def _marked() -> dict[str | tuple[str, ...], str]:
-    """Every message marked in the package, with where it is (for the failure message)."""
+    """Every message marked in the packages, with where it is (for the failure message)."""
     found: dict[str | tuple[str, ...], str] = {}
-    for filename, line, message, _comments, _context in extract_from_dir(
-        str(PACKAGE), keywords=KEYWORDS, comment_tags=()
-    ):
-        found.setdefault(message, f"workflow/{filename}:{line}")
+    for source in SOURCES:
+        for filename, line, message, _comments, _context in extract_from_dir(
+            str(source), keywords=KEYWORDS, comment_tags=()
+        ):
+            found.setdefault(message, f"{source.name}/{filename}:{line}")
     return found
 
 

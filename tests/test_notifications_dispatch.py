@@ -352,7 +352,7 @@ def test_dead_letter_after_max_attempts_and_retry_revives(
     assert statuses(db) == {"dead": 2}
     assert dispatch(SqlOutbox(db), channels, clock, max_attempts=3).claimed == 0
 
-    with pytest.raises(InputError, match="name the outbox ids"):
+    with pytest.raises(InputError, match="请给出要重试的通知编号"):
         retry_dead(SqlOutbox(db), clock, [])
     queue = SqlOutbox(db)
     assert retry_dead(queue, clock, [rows_by_key(db)[keys[0]].id]) == [rows_by_key(db)[keys[0]].id]
@@ -366,7 +366,7 @@ def test_dead_letter_after_max_attempts_and_retry_revives(
     assert statuses(db) == {"sent": 2}
     assert sorted(state.accepted) == sorted(keys)
     sent_id = rows_by_key(db)[keys[0]].id
-    with pytest.raises(InputError, match=f"{sent_id} is sent"):
+    with pytest.raises(InputError, match=f"{sent_id} 为 sent"):
         retry_dead(SqlOutbox(db), clock, [sent_id])
     with pytest.raises(NotFoundError):
         retry_dead(SqlOutbox(db), clock, [sent_id, 999_999])

@@ -15,7 +15,8 @@ Babel is a development tool here; tests/test_i18n.py extracts every marked messa
 code with Babel's own extractor and fails when one lacks an English translation or when the
 ``.mo`` no longer matches the ``.po``. After changing a message::
 
-    pybabel extract -k N_ --no-location -o build/convalescence.pot workflow
+    pybabel extract --sort-output -k N_ --no-location -o build/convalescence.pot \\
+        workflow notifications
     pybabel update -D convalescence -w 100 -i build/convalescence.pot -d workflow/locale
     # translate the new entries in the .po (no "fuzzy" left), then
     pybabel compile -D convalescence -d workflow/locale

@@ -12,6 +12,7 @@ from datetime import date
 from typing import Any
 
 from workflow.definition.policy_rules import PolicyRules
+from workflow.i18n import _
 from workflow.roster.record import KEY_ORDER
 from workflow.roster.vocabulary import (
     HEALTH_KEYS,
@@ -35,15 +36,18 @@ def profile_problems(record: Mapping[str, Any], rules: PolicyRules) -> list[tupl
     phone numbers, plausibility) belong to the roster importer. Positions in lists count from
     1, as an officer counts.
     """
-    problems = [
-        (key, "unknown key (see the roster format)") for key in record if key not in PROFILE_KEYS
-    ]
-    problems += [(key, "is missing") for key in EVALUATED_KEYS if key not in record]
+    problems = [(key, _("未知的键（见名册格式）")) for key in record if key not in PROFILE_KEYS]
+    problems += [(key, _("缺失")) for key in EVALUATED_KEYS if key not in record]
     for key in ("birth_date", "placed_on"):
         if key in record and not _is_iso_date(record[key]):
-            problems.append((key, f"{record[key]!r} is not a date YYYY-MM-DD"))
+            problems.append((key, _("{value!r} 不是日期 YYYY-MM-DD").format(value=record[key])))
     if "category" in record and not _is_text(record["category"]):
-        problems.append(("category", f"must be text, one of {'、'.join(rules.categories)}"))
+        problems.append(
+            (
+                "category",
+                _("应为文本，取以下之一：{options}").format(options="、".join(rules.categories)),
+            )
+        )
     if "merits" in record:
         problems += _list_problems("merits", record["merits"], _merit_problems)
     if "honours" in record:
@@ -57,12 +61,12 @@ def _list_problems(
     key: str, items: Any, check: Callable[[Mapping[str, Any]], list[tuple[str, str]]]
 ) -> list[tuple[str, str]]:
     if not isinstance(items, list):
-        return [(key, "must be a list (empty if none)")]
+        return [(key, _("应为列表（没有则为空列表）"))]
     problems: list[tuple[str, str]] = []
     for position, item in enumerate(items, start=1):
         where = f"{key}[{position}]"
         if not isinstance(item, dict):
-            problems.append((where, "must be an object"))
+            problems.append((where, _("应为对象")))
             continue
         problems += [(f"{where}.{name}", reason) for name, reason in check(item)]
     return problems
@@ -71,22 +75,22 @@ def _list_problems(
 def _merit_problems(merit: Mapping[str, Any]) -> list[tuple[str, str]]:
     problems = _unknown(merit, ("class", "wartime", "year"))
     if merit.get("class") not in MERIT_CLASSES or isinstance(merit.get("class"), bool):
-        problems.append(("class", "must be 1, 2 or 3 (一/二/三等功)"))
+        problems.append(("class", _("应为 1、2 或 3（一/二/三等功）")))
     if "wartime" in merit and not isinstance(merit["wartime"], bool):
-        problems.append(("wartime", "must be true or false"))
+        problems.append(("wartime", _("应为 true 或 false")))
     if not _is_year(merit.get("year")):
-        problems.append(("year", "must be a year such as 1979"))
+        problems.append(("year", _("应为年份，如 1979")))
     return problems
 
 
 def _honour_problems(honour: Mapping[str, Any]) -> list[tuple[str, str]]:
     problems = _unknown(honour, ("kind", "level", "year"))
     if honour.get("kind") not in HONOUR_KINDS:
-        problems.append(("kind", f"must be one of {', '.join(HONOUR_KINDS)}"))
+        problems.append(("kind", _one_of(HONOUR_KINDS)))
     if honour.get("level") not in HONOUR_LEVELS:
-        problems.append(("level", f"must be one of {', '.join(HONOUR_LEVELS)}"))
+        problems.append(("level", _one_of(HONOUR_LEVELS)))
     if not _is_year(honour.get("year")):
-        problems.append(("year", "must be a year such as 2021 (art. 4 counts it after placement)"))
+        problems.append(("year", _("应为年份，如 2021（第四条只计安置后的）")))
     return problems
 
 
@@ -95,17 +99,17 @@ def _recommendation_problems(recommendation: Any) -> list[tuple[str, str]]:
     if recommendation is None:
         return []
     if not isinstance(recommendation, dict):
-        return [("recommendation", 'must be null or {"by": ..., "reason": ..., "date": ...}')]
+        return [("recommendation", _("应为 null 或含 by、reason、date 的对象"))]
     problems = [
         (f"recommendation.{name}", reason)
         for name, reason in _unknown(recommendation, ("by", "reason", "date"))
     ]
     if recommendation.get("by") not in RECOMMENDERS:
-        problems.append(("recommendation.by", f"must be one of {', '.join(RECOMMENDERS)}"))
+        problems.append(("recommendation.by", _one_of(RECOMMENDERS)))
     if not isinstance(recommendation.get("reason", ""), str):
-        problems.append(("recommendation.reason", "must be text"))
+        problems.append(("recommendation.reason", _("应为文本")))
     if "date" in recommendation and not _is_iso_date(recommendation["date"]):
-        problems.append(("recommendation.date", "must be a date YYYY-MM-DD"))
+        problems.append(("recommendation.date", _("应为日期 YYYY-MM-DD")))
     return problems
 
 
@@ -113,10 +117,15 @@ def _health_problems(health: Any) -> list[tuple[str, str]]:
     if health is None:
         return []
     if not isinstance(health, dict):
-        return [("health", f"must be an object of true/false: {', '.join(HEALTH_KEYS)}")]
+        return [
+            (
+                "health",
+                _("应为由 true/false 组成的对象：{keys}").format(keys=", ".join(HEALTH_KEYS)),
+            )
+        ]
     problems = [(f"health.{name}", reason) for name, reason in _unknown(health, HEALTH_KEYS)]
     problems += [
-        (f"health.{name}", "must be true or false")
+        (f"health.{name}", _("应为 true 或 false"))
         for name in HEALTH_KEYS
         if name in health and not isinstance(health[name], bool)
     ]
@@ -124,7 +133,11 @@ def _health_problems(health: Any) -> list[tuple[str, str]]:
 
 
 def _unknown(item: Mapping[str, Any], known: Sequence[str]) -> list[tuple[str, str]]:
-    return [(key, "unknown key") for key in item if key not in known]
+    return [(key, _("未知的键")) for key in item if key not in known]
+
+
+def _one_of(options: Sequence[str]) -> str:
+    return _("应为以下之一：{options}").format(options=", ".join(options))
 
 
 def _is_text(value: Any) -> bool:

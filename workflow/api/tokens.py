@@ -27,6 +27,7 @@ from typing import Any
 import yaml
 
 from workflow.errors import InputError
+from workflow.i18n import _
 from workflow.machine import Actor
 
 DIGEST_LENGTH = 64  # hex characters of a SHA-256 digest
@@ -76,7 +77,10 @@ class TokenRegistry:
             text = path.read_text(encoding="utf-8-sig")
         except OSError as error:
             raise InputError(
-                f"{shown}: cannot be read ({error.strerror or error})", field="tokens"
+                _("{file}：无法读取（{reason}）").format(
+                    file=shown, reason=error.strerror or error
+                ),
+                field="tokens",
             ) from None
         try:
             if path.suffix.lower() == ".toml":
@@ -84,11 +88,16 @@ class TokenRegistry:
             else:
                 document = yaml.safe_load(text)
         except (yaml.YAMLError, tomllib.TOMLDecodeError) as error:
-            raise InputError(f"{shown}: not valid YAML/TOML: {error}", field="tokens") from None
+            raise InputError(
+                _("{file}：不是有效的 YAML/TOML：{reason}").format(file=shown, reason=error),
+                field="tokens",
+            ) from None
         entries = document.get("tokens") if isinstance(document, dict) else None
         if not isinstance(entries, dict):
             raise InputError(
-                f"{shown}: must hold a 'tokens:' mapping of sha256 digest → {{role, name, scope}}",
+                _("{file}：须含 tokens: 映射，由 sha256 摘要对应 role、name、scope").format(
+                    file=shown
+                ),
                 field="tokens",
             )
         actors: dict[str, Actor] = {}
@@ -121,31 +130,37 @@ class TokenRegistry:
         problems = []
         for actor in self:
             if actor.role not in known:
-                problems.append(f"token for {actor}: unknown role {actor.role!r}")
+                problems.append(
+                    _("{actor} 的令牌：未知角色 {role!r}").format(actor=actor, role=actor.role)
+                )
             elif actor.role in scopes and actor.scope is None:
                 problems.append(
-                    f"token for {actor}: role {actor.role} needs a scope "
-                    f"({scopes[actor.role]}), written role:name@scope (A5.2)"
+                    _(
+                        "{actor} 的令牌：角色 {role} 需要范围（{scope}），"
+                        "写作 role:name@scope（A5.2）"
+                    ).format(actor=actor, role=actor.role, scope=scopes[actor.role])
                 )
             elif actor.role not in scopes and actor.scope is not None:
-                problems.append(f"token for {actor}: role {actor.role} takes no scope")
+                problems.append(
+                    _("{actor} 的令牌：角色 {role} 不带范围").format(actor=actor, role=actor.role)
+                )
         if problems:
             raise InputError("; ".join(problems), field="tokens")
 
 
 def _entry(digest: str, fields: Any) -> tuple[Actor | None, str | None]:
     if len(digest) != DIGEST_LENGTH or any(c not in "0123456789abcdefABCDEF" for c in digest):
-        return None, "the key must be a token's sha256 hex digest (convalescence tokens hash)"
+        return None, _("键须为令牌的 sha256 十六进制摘要（convalescence tokens hash）")
     if not isinstance(fields, dict):
-        return None, "must be a mapping with role, name and optionally scope"
+        return None, _("应为含 role、name（可另有 scope）的映射")
     unknown = sorted(set(fields) - {"role", "name", "scope"})
     if unknown:
-        return None, f"unknown key(s) {', '.join(unknown)}"
+        return None, _("未知的键：{keys}").format(keys=", ".join(unknown))
     role, name, scope = fields.get("role"), fields.get("name"), fields.get("scope")
     if not isinstance(role, str) or not role.strip():
-        return None, "role is missing"
+        return None, _("缺少 role")
     if not isinstance(name, str) or not name.strip():
-        return None, "name is missing"
+        return None, _("缺少 name")
     if scope is not None and (not isinstance(scope, str) or not scope.strip()):
-        return None, "scope must be text"
+        return None, _("scope 应为文本")
     return Actor(role.strip(), name.strip(), scope.strip() if scope else None), None
