@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import hashlib
 import re
 import traceback
 from collections.abc import Iterable, Mapping
@@ -268,6 +269,20 @@ class ShippedTemplates:
 
     def problems(self, name: str) -> list[str]:
         return list(_template_problems(name))
+
+    def fingerprint(self) -> str:
+        """A digest of every shipped template file: definitions validated against other
+        templates are validated again (`workflow.definition.validated`)."""
+        return _templates_fingerprint()
+
+
+@cache
+def _templates_fingerprint() -> str:
+    digest = hashlib.sha256()
+    for entry in sorted(TEMPLATE_DIR.iterdir()):
+        if entry.is_file():
+            digest.update(entry.name.encode("utf-8") + b"\0" + entry.read_bytes())
+    return digest.hexdigest()
 
 
 @cache

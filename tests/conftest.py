@@ -13,6 +13,7 @@ channel's default, a database file from a default ``--db``).
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -23,6 +24,7 @@ from plans_setup import seed_batch
 
 from workflow import Engine, SimulatedClock
 from workflow.clock import SHANGHAI
+from workflow.definition.validated import CACHE_VAR
 
 ROOT = Path(__file__).resolve().parents[1]
 # what the tools themselves leave in the root of a fresh clone (all in .gitignore)
@@ -49,6 +51,19 @@ def repository_root_unchanged() -> Iterator[None]:
             "write only under tmp_path (pass --db, --dir, CONVALESCENCE_NOTICES_DIR ...)",
             pytrace=False,
         )
+
+
+@pytest.fixture(scope="session", autouse=True)
+def definition_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Markers of validated definitions go under the run's tmp folder, not the user's cache
+    (subprocesses inherit it through the environment)."""
+    previous = os.environ.get(CACHE_VAR)
+    os.environ[CACHE_VAR] = str(tmp_path_factory.mktemp("definition-cache"))
+    yield
+    if previous is None:
+        os.environ.pop(CACHE_VAR, None)
+    else:
+        os.environ[CACHE_VAR] = previous
 
 
 @pytest.fixture

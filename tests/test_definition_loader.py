@@ -15,6 +15,7 @@ from workflow import DefinitionError, Engine
 from workflow.cli.main import main
 from workflow.definition.loader import load_definition_file, load_definition_text
 from workflow.definition.model import Definition
+from workflow.definition.validated import CACHE_VAR
 
 SHIPPED = sorted(bundled_directory().glob("*.yaml"))
 VALID = (bundled_directory() / "honor_convalescence.yaml").read_text(encoding="utf-8")
@@ -283,6 +284,9 @@ class _BrokenTemplates:
             return ["notifications/templates/approval_notice.txt.j2:7: 'evidnce' is undefined"]
         return []
 
+    def fingerprint(self) -> str:
+        return "broken"
+
 
 def test_without_a_template_check_template_names_are_not_checked() -> None:
     """The loader takes the check as a port (workflow.ports.TemplateCheck): a stored text,
@@ -330,3 +334,47 @@ def test_the_engine_wires_the_shipped_templates_in(tmp_path: Path) -> None:
     _misspelt_successor(tmp_path)
     with pytest.raises(DefinitionError, match="unknown template 'refusal_notise'"):
         Engine("sqlite://", definition_dirs=[tmp_path])
+
+
+class _CountingTemplates:
+    """The shipped templates, counting how often a definition asks for their problems."""
+
+    def __init__(self) -> None:
+        self.shipped = ShippedTemplates()
+        self.asked = 0
+
+    def names(self) -> frozenset[str]:
+        return self.shipped.names()
+
+    def problems(self, name: str) -> list[str]:
+        self.asked += 1
+        return self.shipped.problems(name)
+
+    def fingerprint(self) -> str:
+        return self.shipped.fingerprint()
+
+
+def test_a_validated_text_is_not_validated_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 11: each command loads the definitions; a text that passed these very checks is
+    parsed and built, not checked against the schema and rendered again."""
+    monkeypatch.setenv(CACHE_VAR, str(tmp_path / "cache"))
+    first, second = _CountingTemplates(), _CountingTemplates()
+    built = load_definition_text(VALID, "x.yaml", templates=first)
+    assert first.asked > 0
+    assert load_definition_text(VALID, "x.yaml", templates=second) == built
+    assert second.asked == 0
+    assert len(list((tmp_path / "cache" / "validated").iterdir())) == 1
+    # another text, other templates or no cache at all: checked again
+    third = _CountingTemplates()
+    load_definition_text(
+        VALID.replace("title: 军休干部荣誉疗养", "title: 荣誉疗养"), "x.yaml", templates=third
+    )
+    assert third.asked > 0
+    with pytest.raises(DefinitionError):
+        load_definition_text(VALID, "broken.yaml", templates=_BrokenTemplates())
+    monkeypatch.setenv(CACHE_VAR, str(tmp_path / "other"))
+    fourth = _CountingTemplates()
+    load_definition_text(VALID, "x.yaml", templates=fourth)
+    assert fourth.asked > 0

@@ -53,6 +53,11 @@ class TemplateCheck(Protocol):
 
     def problems(self, name: str) -> list[str]: ...
 
+    def fingerprint(self) -> str:
+        """A digest of the templates, so a definition validated against them is not validated
+        again until they change (`workflow.definition.validated`)."""
+        ...
+
 
 class RenderedNotice(Protocol):
     """One rendered notice: subject and plain body always, HTML when there is an HTML twin."""

@@ -40,6 +40,7 @@ from workflow.definition.policy_rules import (
     PolicyRules,
     Tier,
 )
+from workflow.definition.validated import remember_validated, validation_key, was_validated
 from workflow.definition.yaml_source import Located, Path, parse_yaml
 from workflow.errors import DefinitionError, Problem
 from workflow.ports import TemplateCheck
@@ -80,20 +81,23 @@ def load_definition_text(
     not checked, as for a stored text that was checked when it was first loaded. The check is
     passed in, not imported, so reading a definition does not load the notifications package.
     """
+    guards = RULES if known_guards is None else known_guards
+    # a text that passed these very checks before is not checked again (`validated`); a check
+    # made without templates is remembered apart from one made with them
+    key = validation_key(text, guards, "-" if templates is None else templates.fingerprint())
     located = parse_yaml(text, source_name)
     problems = list(located.problems)
+    if located.data is not None and not problems and was_validated(key):
+        return _build(located.data, text, source_name)
     if located.data is not None:
         if isinstance(located.data, dict):
             problems += _schema_problems(located)
-            problems += graph_problems(
-                located,
-                RULES if known_guards is None else known_guards,
-                templates,
-            )
+            problems += graph_problems(located, guards, templates)
         else:
             problems.append(located.problem((), "a definition must be a mapping of keys"))
     if problems:
         raise DefinitionError(sorted(set(problems), key=lambda p: (p.line, p.column, p.message)))
+    remember_validated(key)
     return _build(located.data, text, source_name)
 
 

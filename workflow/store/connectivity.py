@@ -11,8 +11,6 @@ from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
 
-from workflow.store.migrate import current_revision, head_revision
-
 DatabaseUnreachable = OperationalError
 
 
@@ -44,6 +42,9 @@ def unreachable_reason(url: str, error: OperationalError) -> str:
 
 def readiness(db: Engine) -> tuple[str | None, list[str]]:
     """The schema revision and what keeps the database from serving (empty when ready)."""
+    # Alembic loads here, not with the module: the CLI imports this module for every command
+    from workflow.store.migrate import current_revision, head_revision  # noqa: PLC0415
+
     try:
         revision = current_revision(db)
     except DBAPIError as error:
