@@ -117,8 +117,11 @@ def test_an_edited_history_row_is_named(populated: tuple[Engine, int, int]) -> N
 
     result = CliRunner().invoke(main, ["--db", engine_url(engine), "audit", "verify"])
     assert result.exit_code == 6
-    assert f"history case {case_id} seq 3: content does not match its hash" in result.stderr
-    assert f"案件 {case_id} seq 3：内容与其哈希不符" in result.stderr
+    assert f"历史（history）案件 {case_id} seq 3：内容与其哈希不符" in result.stderr
+    args = ["--lang", "en", "--db", engine_url(engine), "audit", "verify"]
+    english = CliRunner().invoke(main, args)
+    set_language(None)  # the next test speaks as the environment says
+    assert f"(history) case {case_id} seq 3: content does not match its hash" in english.stderr
     result = CliRunner().invoke(main, ["--db", engine_url(engine), "audit", "verify", "--json"])
     assert result.exit_code == 6
     body = json.loads(result.stdout or result.stderr)

@@ -30,46 +30,28 @@ from workflow.audit.chain import (
     history_hash,
 )
 from workflow.errors import TamperedError
+from workflow.i18n import N_, _
 from workflow.store import audit as store
 
 CHUNK = 1000
 GRANT_EXCEPTION = "grant_exception"
 
-_PROBLEMS: Mapping[str, tuple[str, str]] = {
-    "edited": (
-        "内容与其哈希不符（写入后被修改）",
-        "content does not match its hash (edited after it was written)",
-    ),
-    "relinked": (
-        "prev_hash 与上一条记录的哈希不符（上一条被改写或本条被替换）",
-        "prev_hash does not match the previous record's hash (the previous record was rewritten,"
-        " or this one replaced)",
-    ),
-    "missing": ("此序号的记录缺失（被删除）", "this record is missing (deleted)"),
-    "missing_tail": (
-        "案件版本之后的记录缺失（最后几条被删除）",
-        "the records up to the case's version are missing (the last ones were deleted)",
-    ),
-    "ahead": (
-        "案件版本落后于其历史记录（案件行被改写）",
-        "the case's version is behind its history (the case row was rewritten)",
-    ),
-    "head": (
-        "案件行记录的链头与最后一条历史记录的哈希不符（案件行被改写）",
-        "the case row's chain head is not the hash of its last history record (the case row was"
-        " rewritten)",
-    ),
-    "orphan": ("记录所属的案件不存在", "the record belongs to no case"),
-    "unmatched": (
-        "例外与同序号的授予记录不符或无授予记录",
-        "the exception matches no grant_exception history row of the same seq",
-    ),
-    "ungranted": (
-        "授予记录没有对应的例外记录（例外被删除）",
-        "the grant_exception history row has no exception row (the exception was deleted)",
-    ),
+_PROBLEMS: Mapping[str, str] = {  # translated with `_` when shown
+    "edited": N_("内容与其哈希不符（写入后被修改）"),
+    "relinked": N_("prev_hash 与上一条记录的哈希不符（上一条被改写或本条被替换）"),
+    "missing": N_("此序号的记录缺失（被删除）"),
+    "missing_tail": N_("案件版本之后的记录缺失（最后几条被删除）"),
+    "ahead": N_("案件版本落后于其历史记录（案件行被改写）"),
+    "head": N_("案件行记录的链头与最后一条历史记录的哈希不符（案件行被改写）"),
+    "orphan": N_("记录所属的案件不存在"),
+    "unmatched": N_("例外与同序号的授予记录不符或无授予记录"),
+    "ungranted": N_("授予记录没有对应的例外记录（例外被删除）"),
 }
-_TABLES = {"history": "历史", "case_exceptions": "案件例外", "batch_exceptions": "批次例外"}
+_TABLES = {
+    "history": N_("历史"),
+    "case_exceptions": N_("案件例外"),
+    "batch_exceptions": N_("批次例外"),
+}
 
 
 @dataclass(frozen=True)
@@ -83,17 +65,20 @@ class Break:
 
     @property
     def message(self) -> str:
-        zh, en = _PROBLEMS[self.problem]
-        owner_zh, owner_en = (
-            ("批次", "batch") if self.table == "batch_exceptions" else ("案件", "case")
-        )
-        where_zh = f"{_TABLES[self.table]}（{self.table}）{owner_zh} {self.key}"
-        where_en = f"{self.table} {owner_en} {self.key}"
+        table = _(_TABLES[self.table])
+        if self.table == "batch_exceptions":
+            where = _("{table}（{name}）批次 {key}").format(
+                table=table, name=self.table, key=self.key
+            )
+        else:
+            where = _("{table}（{name}）案件 {key}").format(
+                table=table, name=self.table, key=self.key
+            )
         if self.seq is not None:
             label = "id" if self.table == "batch_exceptions" else "seq"
-            where_zh += f" {label} {self.seq}"
-            where_en += f" {label} {self.seq}"
-        return f"审计链断裂：{where_zh}：{zh}。{where_en}: {en}"
+            where += f" {label} {self.seq}"
+        problem = _(_PROBLEMS[self.problem])
+        return _("审计链断裂：{where}：{problem}。").format(where=where, problem=problem)
 
     def error(self) -> TamperedError:
         return TamperedError(
