@@ -34,8 +34,7 @@ TOOL_DIRECTORIES = {
     ".mypy_cache",
     ".ruff_cache",
     "__pycache__",
-    "build",  # test_packaging builds the wheel (setuptools' build/ and the egg-info)
-    "convalescence_workflow.egg-info",
+    "convalescence_workflow.egg-info",  # pip install -e (test_packaging builds from a copy)
 }
 
 

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -15,6 +16,16 @@ ROOT = Path(__file__).resolve().parents[1]
 
 @pytest.mark.slow
 def test_the_wheel_ships_definitions_schema_and_migrations(tmp_path: Path) -> None:
+    # build from a copy: setuptools writes build/ and *.egg-info into the tree it builds
+    source = tmp_path / "source"
+    shutil.copytree(
+        ROOT,
+        source,
+        ignore=shutil.ignore_patterns(
+            ".git", "build", "*.egg-info", ".venv", "__pycache__", "*_cache", ".hypothesis", "*.db"
+        ),
+    )
+    wheels = tmp_path / "wheels"
     build = subprocess.run(
         [
             sys.executable,
@@ -24,8 +35,8 @@ def test_the_wheel_ships_definitions_schema_and_migrations(tmp_path: Path) -> No
             "--no-deps",
             "--no-build-isolation",
             "--wheel-dir",
-            str(tmp_path),
-            str(ROOT),
+            str(wheels),
+            str(source),
         ],
         capture_output=True,
         text=True,
@@ -33,7 +44,7 @@ def test_the_wheel_ships_definitions_schema_and_migrations(tmp_path: Path) -> No
         timeout=300,
     )
     assert build.returncode == 0, build.stderr[-2000:]
-    (wheel,) = tmp_path.glob("*.whl")
+    (wheel,) = wheels.glob("*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
     expected = {
         "definitions/__init__.py",
