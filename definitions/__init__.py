@@ -6,6 +6,9 @@ It is a package only so that ``pip install .`` carries the YAML into site-packag
 
 from pathlib import Path
 
+# the workflow a case opens under when the caller names none (honorary convalescence, art. 7)
+DEFAULT_DEFINITION = "honor_convalescence"
+
 
 def bundled_directory() -> Path:
     return Path(__file__).resolve().parent

@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from definitions import bundled_directory
+from definitions import DEFAULT_DEFINITION, bundled_directory
 from workflow.cadres import cadre_row
 from workflow.clock import Clock, SystemClock
 from workflow.definition.catalog import Catalog
@@ -35,8 +35,6 @@ if TYPE_CHECKING:
     Within = sa.Connection | Session | None
 
 __all__ = ["DEFAULT_DEFINITION", "EXCEPTIONS_APPLIED", "GRANT_EXCEPTION", "Engine"]
-
-DEFAULT_DEFINITION = "honor_convalescence"
 
 
 class Engine:

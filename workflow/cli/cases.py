@@ -18,10 +18,10 @@ from typing import Any
 import click
 from rich.table import Table
 
+from definitions import DEFAULT_DEFINITION
 from workflow.cli import output
 from workflow.cli.db import open_engine
 from workflow.eligibility import Explanation, Reason
-from workflow.engine import DEFAULT_DEFINITION
 from workflow.errors import InputError
 from workflow.machine import Actor
 from workflow.views import CaseView, HistoryEntry

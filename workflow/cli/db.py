@@ -8,20 +8,26 @@ when someone runs ``db upgrade`` on purpose, and every other command says so unt
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 
 from workflow.cli import output
 from workflow.cli.settings import Settings
-from workflow.engine import Engine
 from workflow.i18n import _
 from workflow.store.connectivity import is_sqlite_url as is_sqlite
 from workflow.store.connectivity import masked_url as masked
+
+if TYPE_CHECKING:
+    from workflow.engine import Engine
 
 __all__ = ["Settings", "db", "is_sqlite", "masked", "open_engine"]
 
 
 def open_engine() -> Engine:
     """An engine for the running command, closed by click when the command ends."""
+    from workflow.engine import Engine  # noqa: PLC0415 (a command's --help needs no engine)
+
     ctx = click.get_current_context()
     settings = ctx.ensure_object(Settings)
     url = settings.url

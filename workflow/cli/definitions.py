@@ -13,14 +13,13 @@ from pathlib import Path
 import click
 from rich.table import Table
 
-from definitions import bundled_directory
+from definitions import DEFAULT_DEFINITION, bundled_directory
 from notifications.render import ShippedTemplates
 from workflow.cli import output
 from workflow.contrib.mermaid import to_mermaid
 from workflow.definition.catalog import Catalog
 from workflow.definition.loader import load_definition_file
 from workflow.definition.model import Definition, StepSpec
-from workflow.engine import DEFAULT_DEFINITION
 from workflow.errors import DefinitionError, InputError, Problem, problem_json
 from workflow.i18n import _, ngettext
 

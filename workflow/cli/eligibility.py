@@ -19,7 +19,7 @@ from typing import Any
 
 import click
 
-from definitions import bundled_directory
+from definitions import DEFAULT_DEFINITION, bundled_directory
 from workflow.cli import output
 from workflow.cli.settings import Settings
 from workflow.clock import shanghai_date
@@ -27,7 +27,6 @@ from workflow.definition.catalog import Catalog
 from workflow.definition.model import Definition
 from workflow.definition.policy_rules import PolicyRules
 from workflow.eligibility import explain as evaluate
-from workflow.engine import DEFAULT_DEFINITION
 from workflow.errors import InputError
 from workflow.i18n import _
 from workflow.profile_check import profile_problems
