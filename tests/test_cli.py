@@ -31,6 +31,7 @@ from workflow import Engine
 from workflow.cli.main import main
 from workflow.contrib.mermaid import to_mermaid
 from workflow.definition.loader import load_definition_file
+from workflow.i18n import set_language
 from workflow.store.migrate import head_revision
 
 NOW = "2024-05-01T09:00"
@@ -284,7 +285,12 @@ BROKEN_PROBLEMS = [
 def test_validate_locates_every_problem_of_a_broken_file(tmp_path: Path) -> None:
     broken = tmp_path / "broken.yaml"
     broken.write_text(BROKEN, encoding="utf-8")
-    result = CliRunner().invoke(main, ["definitions", "validate", str(broken)])
+    chinese = CliRunner().invoke(main, ["definitions", "validate", str(broken)])
+    assert chinese.exit_code == 2
+    assert f"{broken}:47:11: 未知状态 'finished'" in chinese.stdout
+    # the table above is the English translation (--lang en), in file order
+    result = CliRunner().invoke(main, ["--lang", "en", "definitions", "validate", str(broken)])
+    set_language(None)
     assert result.exit_code == 2
     lines = result.stdout.splitlines()
     assert len(lines) == len(BROKEN_PROBLEMS), lines

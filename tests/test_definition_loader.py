@@ -4,6 +4,7 @@ file:line:col, and all mistakes of a file at once (issue: engine foundation, ite
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -16,9 +17,20 @@ from workflow.cli.main import main
 from workflow.definition.loader import load_definition_file, load_definition_text
 from workflow.definition.model import Definition
 from workflow.definition.validated import CACHE_VAR
+from workflow.i18n import set_language
 
 SHIPPED = sorted(bundled_directory().glob("*.yaml"))
 VALID = (bundled_directory() / "honor_convalescence.yaml").read_text(encoding="utf-8")
+
+
+@pytest.fixture(autouse=True)
+def english() -> Iterator[None]:
+    """The problems in English (the catalogue's translation, workflow.i18n): the expectations
+    below were written in English, and running them so checks the translations too; the
+    Chinese default is checked on its own below."""
+    set_language("en")
+    yield
+    set_language(None)
 
 
 def line_of(text: str, needle: str, nth: int = 0) -> int:
@@ -325,7 +337,7 @@ def test_definitions_validate_wires_the_shipped_templates_in(tmp_path: Path) -> 
     assert result.exit_code == 2
     line = line_of(VALID, "{template: refusal_notice, to: cadre}")
     assert f"{path}:{line}:" in result.stdout
-    assert "unknown template 'refusal_notise'" in result.stdout
+    assert "未知模板 'refusal_notise'" in result.stdout  # the command speaks Chinese
 
 
 def test_the_engine_wires_the_shipped_templates_in(tmp_path: Path) -> None:
@@ -378,3 +390,11 @@ def test_a_validated_text_is_not_validated_again(
     fourth = _CountingTemplates()
     load_definition_text(VALID, "x.yaml", templates=fourth)
     assert fourth.asked > 0
+
+
+def test_problems_speak_chinese_by_default() -> None:
+    """Without --lang en or an English locale an officer reads the problem in Chinese."""
+    set_language(None)
+    text = "name: x\nversion: 1\nstates: [{name: a}]\ninitial: b\ntransitions: []\n"
+    with pytest.raises(DefinitionError, match="未知状态 'b'"):
+        load_definition_text(text, "x.yaml")

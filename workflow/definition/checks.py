@@ -14,6 +14,7 @@ from typing import Any
 
 from workflow.definition.yaml_source import Located, Path
 from workflow.errors import Problem
+from workflow.i18n import N_, _
 from workflow.policy import cycle_last_day, cycle_too_long
 from workflow.ports import TemplateCheck
 
@@ -28,7 +29,9 @@ def _scope_and_seat_problems(
             problems.append(
                 located.problem(
                     ("scopes", role),
-                    f"scope for unknown role '{role}' (declared roles: {', '.join(sorted(roles))})",
+                    _("未知角色 '{role}' 的范围（已声明的角色：{roles}）").format(
+                        role=role, roles=", ".join(sorted(roles))
+                    ),
                     key=True,
                 )
             )
@@ -39,7 +42,7 @@ def _scope_and_seat_problems(
                 problems.append(
                     located.problem(
                         ("transitions", index, "batch"),
-                        "a step that takes a batch seat must require 'batch_id' of type integer",
+                        _("占用批次座位的步骤须要求 integer 类型的 'batch_id'"),
                     )
                 )
     return problems
@@ -62,12 +65,14 @@ def graph_problems(
 
     def unknown_state(path: Path, name: object) -> None:
         if isinstance(name, str) and states and name not in states:
-            problems.append(located.problem(path, f"unknown state '{name}'"))
+            problems.append(located.problem(path, _unknown("状态", name)))
 
     initial = data.get("initial")
     unknown_state(("initial",), initial)
     if isinstance(initial, str) and initial in terminal:
-        problems.append(located.problem(("initial",), f"initial state '{initial}' is terminal"))
+        problems.append(
+            located.problem(("initial",), _("初始状态 '{state}' 是终态").format(state=initial))
+        )
 
     steps: list[tuple[Path, Any]] = [(("open",), data.get("open"))]
     steps += [(("transitions", i), t) for i, t in enumerate(_list(data.get("transitions")))]
@@ -91,17 +96,21 @@ def graph_problems(
             unknown_state(source_path, source)
             if source in terminal:
                 problems.append(
-                    located.problem(source_path, f"terminal state '{source}' cannot have exits")
+                    located.problem(
+                        source_path, _("终态 '{state}' 不能有出口").format(state=source)
+                    )
                 )
             if isinstance(trigger, str):
                 first = seen_pairs.setdefault((trigger, source), source_path)
                 if first is not source_path:
-                    line, _ = located.where(first)
+                    line, _column = located.where(first)
                     problems.append(
                         located.problem(
                             source_path,
-                            f"duplicate transition: trigger '{trigger}' from state '{source}' "
-                            f"is already defined on line {line}",
+                            _(
+                                "重复的转移：从状态 '{state}' 出发的触发 '{trigger}' "
+                                "已在第 {line} 行定义"
+                            ).format(state=source, trigger=trigger, line=line),
                         )
                     )
             if isinstance(dest, str):
@@ -109,7 +118,7 @@ def graph_problems(
             if _list(transition.get("roles")):
                 movers[source].add(str(trigger))
         if trigger == "open":
-            problems.append(located.problem((*path, "trigger"), "'open' is reserved"))
+            problems.append(located.problem((*path, "trigger"), _("'open' 是保留名称")))
 
     problems += _timer_problems(located, data.get("states"), roles, seen_pairs)
     problems += _scope_and_seat_problems(located, data, roles)
@@ -156,13 +165,19 @@ def _date_problems(located: Located, policy: object) -> list[Problem]:
             try:
                 parsed[key] = date.fromisoformat(value)
             except ValueError:
-                problems.append(located.problem(("policy", key), f"'{value}' is not a real date"))
+                problems.append(
+                    located.problem(
+                        ("policy", key), _("'{value}' 不是真实的日期").format(value=value)
+                    )
+                )
     start, end = parsed.get("effective_from"), parsed.get("effective_until")
     if start and end and end < start:
         problems.append(
             located.problem(
                 ("policy", "effective_until"),
-                f"effective_until {end.isoformat()} is before effective_from {start.isoformat()}",
+                _("effective_until {end} 早于 effective_from {start}").format(
+                    end=end.isoformat(), start=start.isoformat()
+                ),
             )
         )
     return problems
@@ -176,10 +191,11 @@ def _duplicate_state_problems(located: Located, raw: object) -> list[Problem]:
         if not isinstance(name, str):
             continue
         if name in first_seen:
-            line, _ = located.where(("states", first_seen[name], "name"))
+            line, _column = located.where(("states", first_seen[name], "name"))
             problems.append(
                 located.problem(
-                    ("states", index, "name"), f"duplicate state '{name}' (first on line {line})"
+                    ("states", index, "name"),
+                    _("状态 '{name}' 重复（首次见于第 {line} 行）").format(name=name, line=line),
                 )
             )
         else:
@@ -201,7 +217,9 @@ def _step_reference_problems(
             problems.append(
                 located.problem(
                     (*path, "roles", index),
-                    f"unknown role '{role}' (declared roles: {', '.join(sorted(roles))})",
+                    _("未知角色 '{role}'（已声明的角色：{roles}）").format(
+                        role=role, roles=", ".join(sorted(roles))
+                    ),
                 )
             )
     for index, guard in enumerate(_list(step.get("guards"))):
@@ -209,7 +227,9 @@ def _step_reference_problems(
             problems.append(
                 located.problem(
                     (*path, "guards", index),
-                    f"unknown guard '{guard}' (known: {', '.join(sorted(known_guards))})",
+                    _("未知守卫 '{guard}'（已知：{known}）").format(
+                        guard=guard, known=", ".join(sorted(known_guards))
+                    ),
                 )
             )
     requires = step.get("requires")
@@ -219,15 +239,23 @@ def _step_reference_problems(
         field_path = (*path, "requires", name)
         if spec.get("type") == "choice" and "choices" not in spec:
             problems.append(
-                located.problem(field_path, f"field '{name}' of type choice needs choices")
+                located.problem(
+                    field_path, _("choice 类型的字段 '{name}' 须给出 choices").format(name=name)
+                )
             )
         if spec.get("type") != "choice" and "choices" in spec:
             problems.append(
-                located.problem(field_path, f"only choice fields take choices ('{name}')")
+                located.problem(
+                    field_path, _("只有 choice 字段才有 choices（'{name}'）").format(name=name)
+                )
             )
         low, high = spec.get("minimum"), spec.get("maximum")
         if isinstance(low, int | float) and isinstance(high, int | float) and low > high:
-            problems.append(located.problem(field_path, f"field '{name}': minimum > maximum"))
+            problems.append(
+                located.problem(
+                    field_path, _("字段 '{name}'：minimum 大于 maximum").format(name=name)
+                )
+            )
     return problems
 
 
@@ -244,7 +272,7 @@ def _notice_problems(
             continue
         to = notice.get("to")
         if isinstance(to, str) and roles is not None and to not in roles:
-            problems.append(located.problem((*path, "notify", index, "to"), f"unknown role '{to}'"))
+            problems.append(located.problem((*path, "notify", index, "to"), _unknown("角色", to)))
         problems += _template_problems(
             located, (*path, "notify", index, "template"), notice.get("template"), templates
         )
@@ -274,7 +302,11 @@ def _template_problems(
         return []
     if name not in templates.names():
         known = ", ".join(sorted(templates.names()))
-        return [located.problem(path, f"unknown template '{name}' (templates: {known})")]
+        return [
+            located.problem(
+                path, _("未知模板 '{name}'（现有模板：{known}）").format(name=name, known=known)
+            )
+        ]
     return [located.problem(path, problem) for problem in templates.problems(name)]
 
 
@@ -294,13 +326,15 @@ def _timer_problems(
             path: Path = ("states", s_index, "timers", t_index)
             role, trigger = timer.get("role"), timer.get("trigger")
             if isinstance(role, str) and roles is not None and role not in roles:
-                problems.append(located.problem((*path, "role"), f"unknown role '{role}'"))
+                problems.append(located.problem((*path, "role"), _unknown("角色", role)))
             state = spec.get("name")
             if isinstance(trigger, str) and (trigger, state) not in pairs:
                 problems.append(
                     located.problem(
                         (*path, "trigger"),
-                        f"timer fires '{trigger}', which is not a transition from '{state}'",
+                        _("定时器触发 '{trigger}'，但它不是从 '{state}' 出发的转移").format(
+                            trigger=trigger, state=state
+                        ),
                     )
                 )
     return problems
@@ -323,28 +357,29 @@ def _reachability_problems(
             reverse[dest].add(source)
     can_finish = _closure(terminal, reverse)
     if not terminal:
-        problems.append(
-            located.problem(("states",), "no state is terminal: no case could ever end")
-        )
+        problems.append(located.problem(("states",), _("没有终态：任何案件都无法结束")))
     for name, (index, _spec) in states.items():
         path: Path = ("states", index, "name")
         if name not in reachable:
             problems.append(
-                located.problem(path, f"state '{name}' is unreachable from initial '{initial}'")
+                located.problem(
+                    path,
+                    _("从初始状态 '{initial}' 无法到达状态 '{name}'").format(
+                        initial=initial, name=name
+                    ),
+                )
             )
         if name in terminal:
             continue
         if not movers.get(name):
             problems.append(
                 located.problem(
-                    path, f"non-terminal state '{name}' has no transition any role may fire"
+                    path, _("非终态 '{name}' 没有任何角色可执行的转移").format(name=name)
                 )
             )
         elif terminal and name not in can_finish:
             problems.append(
-                located.problem(
-                    path, f"non-terminal state '{name}' has no path to a terminal state"
-                )
+                located.problem(path, _("非终态 '{name}' 无路可达终态").format(name=name))
             )
     return problems
 
@@ -383,28 +418,28 @@ def rules_problems(
             path: Path = ("rules", "tiers", t_index, "criteria", c_index)
             if criterion.get("id") in seen_criteria:
                 problems.append(
-                    located.problem((*path, "id"), f"duplicate criterion '{criterion['id']}'")
+                    located.problem((*path, "id"), _("条件 '{id}' 重复").format(id=criterion["id"]))
                 )
             seen_criteria.add(str(criterion.get("id")))
             honour = criterion.get("honour")
             level = honour.get("min_level") if isinstance(honour, dict) else None
             if isinstance(level, str) and level not in levels:
                 problems.append(
-                    located.problem((*path, "honour", "min_level"), f"unknown level '{level}'")
+                    located.problem((*path, "honour", "min_level"), _unknown("级别", level))
                 )
     admits = rules.get("plan_admits")
     for plan_level, admitted in admits.items() if isinstance(admits, dict) else ():
         if plan_level not in levels:
             problems.append(
                 located.problem(
-                    ("rules", "plan_admits", plan_level), f"unknown level '{plan_level}'", key=True
+                    ("rules", "plan_admits", plan_level), _unknown("级别", plan_level), key=True
                 )
             )
         for index, tier_name in enumerate(_list(admitted)):
             if tier_name not in tiers:
                 problems.append(
                     located.problem(
-                        ("rules", "plan_admits", plan_level, index), f"unknown tier '{tier_name}'"
+                        ("rules", "plan_admits", plan_level, index), _unknown("档次", tier_name)
                     )
                 )
     for index, exception in enumerate(_list(rules.get("exceptions"))):
@@ -412,18 +447,16 @@ def rules_problems(
             continue
         path = ("rules", "exceptions", index)
         if isinstance(exception.get("rule"), str) and exception["rule"] not in known_guards:
-            problems.append(located.problem((*path, "rule"), f"unknown rule '{exception['rule']}'"))
+            problems.append(located.problem((*path, "rule"), _unknown("规则", exception["rule"])))
         for r_index, role in enumerate(_list(exception.get("approvers"))):
             if roles is not None and role not in roles:
                 problems.append(
-                    located.problem((*path, "approvers", r_index), f"unknown role '{role}'")
+                    located.problem((*path, "approvers", r_index), _unknown("角色", role))
                 )
     for index, state in enumerate(_list(rules.get("participation_states"))):
         if states and state not in states:
             problems.append(
-                located.problem(
-                    ("rules", "participation_states", index), f"unknown state '{state}'"
-                )
+                located.problem(("rules", "participation_states", index), _unknown("状态", state))
             )
     for permission, holders in (rules.get("permissions") or {}).items():
         for role in holders if isinstance(holders, dict) else ():
@@ -431,7 +464,7 @@ def rules_problems(
                 problems.append(
                     located.problem(
                         ("rules", "permissions", permission, role),
-                        f"unknown role '{role}'",
+                        _unknown("角色", role),
                         key=True,
                     )
                 )
@@ -456,23 +489,39 @@ def _cycle_problems(located: Located, cycles: list[Any], years: int | None) -> l
             start = date.fromisoformat(str(cycle.get("start")))
             end = date.fromisoformat(str(cycle.get("end")))
         except ValueError:
-            problems.append(located.problem(path, "cycle start and end must be real dates"))
+            problems.append(located.problem(path, _("周期的起止须为真实的日期")))
             continue
         if end < start:
-            problems.append(located.problem((*path, "end"), "cycle ends before it starts"))
+            problems.append(located.problem((*path, "end"), _("周期的结束早于开始")))
             continue
         if years is not None and cycle_too_long(start, end, years):
             last = cycle_last_day(start, years)
             problems.append(
                 located.problem(
                     (*path, "end"),
-                    f"a cycle lasts at most {years} years (A9.1): from {start.isoformat()} it "
-                    f"must end by {last.isoformat()}",
+                    _("一个周期至多 {years} 年（A9.1）：自 {start} 起须在 {last} 前结束").format(
+                        years=years, start=start.isoformat(), last=last.isoformat()
+                    ),
                 )
             )
         for other_start, other_end, other_index in spans:
             if start <= other_end and other_start <= end:
-                line, _ = located.where(("rules", "cycles", other_index))
-                problems.append(located.problem(path, f"cycle overlaps the cycle on line {line}"))
+                line, _column = located.where(("rules", "cycles", other_index))
+                problems.append(
+                    located.problem(path, _("周期与第 {line} 行的周期重叠").format(line=line))
+                )
         spans.append((start, end, index))
     return problems
+
+
+_KINDS = {  # what an unknown name is, in the catalogue
+    "状态": N_("未知状态 '{name}'"),
+    "角色": N_("未知角色 '{name}'"),
+    "级别": N_("未知级别 '{name}'"),
+    "档次": N_("未知档次 '{name}'"),
+    "规则": N_("未知规则 '{name}'"),
+}
+
+
+def _unknown(kind: str, name: object) -> str:
+    return _(_KINDS[kind]).format(name=name)

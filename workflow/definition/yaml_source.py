@@ -15,6 +15,7 @@ from typing import Any
 import yaml
 
 from workflow.errors import Problem
+from workflow.i18n import _
 
 Path = tuple[str | int, ...]
 
@@ -59,15 +60,17 @@ def parse_yaml(text: str, file: str) -> Located:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-        located.problems.append(Problem(file, line, column, f"YAML syntax error: {exc.problem}"))
+        located.problems.append(
+            Problem(file, line, column, _("YAML 语法错误：{problem}").format(problem=exc.problem))
+        )
         return located
     except yaml.YAMLError as exc:
-        located.problems.append(Problem(file, 1, 1, f"YAML error: {exc}"))
+        located.problems.append(Problem(file, 1, 1, _("YAML 错误：{error}").format(error=exc)))
         return located
     finally:
         loader.dispose()
     if node is None:
-        located.problems.append(Problem(file, 1, 1, "the file is empty"))
+        located.problems.append(Problem(file, 1, 1, _("文件为空")))
         return located
     located.data = _convert(node, (), located, loader)
     return located
@@ -84,22 +87,24 @@ def _convert(node: yaml.Node, path: Path, located: Located, loader: yaml.SafeLoa
         for key_node, value_node in node.value:
             if not isinstance(key_node, yaml.ScalarNode):
                 located.problems.append(
-                    Problem(located.file, *_mark(key_node), "a key must be a plain name")
+                    Problem(located.file, *_mark(key_node), _("键须为普通名称"))
                 )
                 continue
             key = key_node.value
             if key == "<<":
                 located.problems.append(
-                    Problem(located.file, *_mark(key_node), "merge keys (<<) are not supported")
+                    Problem(located.file, *_mark(key_node), _("不支持合并键（<<）"))
                 )
                 continue
             if key in result:
-                first_line, _ = located.key_positions[(*path, key)]
+                first_line, _column = located.key_positions[(*path, key)]
                 located.problems.append(
                     Problem(
                         located.file,
                         *_mark(key_node),
-                        f"duplicate key '{key}' (first defined on line {first_line})",
+                        _("键 '{key}' 重复（首次定义于第 {line} 行）").format(
+                            key=key, line=first_line
+                        ),
                     )
                 )
                 continue
@@ -115,5 +120,7 @@ def _convert(node: yaml.Node, path: Path, located: Located, loader: yaml.SafeLoa
     try:
         return loader.construct_object(node, deep=True)
     except (yaml.YAMLError, ValueError) as exc:
-        located.problems.append(Problem(located.file, *_mark(node), f"bad value: {exc}"))
+        located.problems.append(
+            Problem(located.file, *_mark(node), _("值有误：{error}").format(error=exc))
+        )
         return node.value
