@@ -15,6 +15,7 @@ from datetime import date
 
 from workflow.definition.policy_rules import Limits
 from workflow.errors import Refusal
+from workflow.i18n import _
 from workflow.policy import (
     BATCH_EXCEPTION_RULES,
     BATCH_EXCEPTION_WAIVES,
@@ -64,10 +65,18 @@ def batch_days(start: date, end: date) -> int:
 def check_dates(start: date, end: date, limits: Limits) -> Refusal | None:
     """A6.2: at most ``limits.batch_max_days`` days, travel included (a hard limit)."""
     if end < start:
-        return Refusal("A6.1", "batch_dates", f"结束日期 {end} 早于开始日期 {start}")
+        return Refusal(
+            "A6.1",
+            "batch_dates",
+            _("结束日期 {end} 早于开始日期 {start}").format(end=end, start=start),
+        )
     days, most = batch_days(start, end), limits.batch_max_days
     if days > most:
-        return Refusal("A6.2", "batch_days", f"每批次含往返不超过 {most} 天，本批次 {days} 天")
+        return Refusal(
+            "A6.2",
+            "batch_days",
+            _("每批次含往返不超过 {most} 天，本批次 {days} 天").format(most=most, days=days),
+        )
     return None
 
 
@@ -76,7 +85,11 @@ def check_size(cadres: int, exceptions: Collection[str], limits: Limits) -> Refu
     most = limits.batch_max_cadres
     if cadres > most and OVER_50 not in exceptions:
         return Refusal(
-            "A6.2", OVER_50, f"每批次一般不超过 {most} 人，本批次 {cadres} 人且无批准的例外"
+            "A6.2",
+            OVER_50,
+            _("每批次一般不超过 {most} 人，本批次 {cadres} 人且无批准的例外").format(
+                most=most, cadres=cadres
+            ),
         )
     return None
 
@@ -86,7 +99,11 @@ def check_province(province: str, exceptions: Collection[str], limits: Limits) -
     home = limits.home_province
     if province.removesuffix("省") != home and OUT_OF_PROVINCE not in exceptions:
         return Refusal(
-            "A6.2", OUT_OF_PROVINCE, f"疗养地原则上在{home}省内，“{province}”需有批准的例外"
+            "A6.2",
+            OUT_OF_PROVINCE,
+            _("疗养地原则上在{home}省内，“{province}”需有批准的例外").format(
+                home=home, province=province
+            ),
         )
     return None
 
@@ -104,8 +121,17 @@ def check_staff(staff: int, cadres: int, limits: Limits) -> Refusal | None:
         return Refusal(
             "A12.1",
             "staff_ratio",
-            f"{cadres} 名干部需工作人员 {low} 至 {high} 人"
-            f"（1:{limits.staff_ratio[0]} 至 1:{limits.staff_ratio[1]}），现为 {staff} 人",
+            _(
+                "{cadres} 名干部需工作人员 {low} 至 {high} 人"
+                "（1:{dense} 至 1:{sparse}），现为 {staff} 人"
+            ).format(
+                cadres=cadres,
+                low=low,
+                high=high,
+                dense=limits.staff_ratio[0],
+                sparse=limits.staff_ratio[1],
+                staff=staff,
+            ),
         )
     return None
 
@@ -114,11 +140,15 @@ def check_start(safety_plan_ref: str | None, emergency_plan_ref: str | None) -> 
     """A13.1: the batch may not start until both plans are on record."""
     missing = [
         label
-        for label, ref in (("安全预案", safety_plan_ref), ("应急预案", emergency_plan_ref))
+        for label, ref in ((_("安全预案"), safety_plan_ref), (_("应急预案"), emergency_plan_ref))
         if not (ref and ref.strip())
     ]
     if missing:
-        return Refusal("A13.1", "start_batch", f"批次未登记{'、'.join(missing)}，不能开始")
+        return Refusal(
+            "A13.1",
+            "start_batch",
+            _("批次未登记{missing}，不能开始").format(missing=_("、").join(missing)),
+        )
     return None
 
 
@@ -131,14 +161,16 @@ def check_contractor_papers(
     """A14.1: one qualification and one agreement for the plan, each covering every batch day."""
     missing = []
     if not any(q.covers(start, end) for q in qualifications):
-        missing.append("有效资质")
+        missing.append(_("有效资质"))
     if not any(a.covers(start, end) for a in agreements):
-        missing.append("本计划的有效协议")
+        missing.append(_("本计划的有效协议"))
     if missing:
         return Refusal(
             "A14.1",
             "contractor_papers",
-            f"承办单位在 {start} 至 {end} 期间缺少{'、'.join(missing)}",
+            _("承办单位在 {start} 至 {end} 期间缺少{missing}").format(
+                start=start, end=end, missing=_("、").join(missing)
+            ),
         )
     return None
 
@@ -152,7 +184,9 @@ def check_contractor_standing(scores: Sequence[int], threshold: float) -> Refusa
         return Refusal(
             "A18.3",
             "contractor_exit",
-            f"承办单位平均评分 {average:.1f} 低于退出线 {threshold:g}，不能承接新批次",
+            _("承办单位平均评分 {average:.1f} 低于退出线 {threshold:g}，不能承接新批次").format(
+                average=average, threshold=threshold
+            ),
         )
     return None
 
@@ -165,13 +199,16 @@ def check_cycle(cycle_id: str, start: date, end: date, limits: Limits) -> Refusa
         return Refusal(
             "A9.1",
             "cycle_length",
-            f"周期 {cycle_id} 超过 {years} 年（{start} 至 {end}，最晚应于 {last} 结束）",
+            _("周期 {cycle} 超过 {years} 年（{start} 至 {end}，最晚应于 {last} 结束）").format(
+                cycle=cycle_id, years=years, start=start, end=end, last=last
+            ),
         )
     return None
 
 
 def check_known_cycle(cycle_id: str, known: Collection[str]) -> Refusal | None:
     if cycle_id not in known:
-        options = "、".join(known) or "无"
-        return Refusal("A9.1", "plan_cycle", f"周期“{cycle_id}”不在政策规定的周期中（{options}）")
+        options = _("、").join(known) or _("无")
+        message = _("周期“{cycle}”不在政策规定的周期中（{options}）")
+        return Refusal("A9.1", "plan_cycle", message.format(cycle=cycle_id, options=options))
     return None

@@ -24,6 +24,7 @@ from workflow.definition.model import Definition
 from workflow.definition.policy_rules import PolicyRules
 from workflow.engine import DEFAULT_DEFINITION, Engine
 from workflow.errors import InputError, Refusal, RuleRefused
+from workflow.i18n import _
 from workflow.plans import rules
 from workflow.plans.rules import Validity
 from workflow.store.plans import PlanStore, plan_store
@@ -44,12 +45,12 @@ class ExceptionGrant:
 
     def validate(self) -> None:
         if self.rule not in rules.BATCH_EXCEPTION_RULES:
-            options = "、".join(rules.BATCH_EXCEPTION_RULES)
-            raise InputError(f"例外规则须为 {options} 之一", field="rule")
+            options = _("、").join(rules.BATCH_EXCEPTION_RULES)
+            raise InputError(_("例外规则须为 {options} 之一").format(options=options), field="rule")
         if not self.approver_name.strip():
-            raise InputError("须写明批准人姓名", field="approver_name")
+            raise InputError(_("须写明批准人姓名"), field="approver_name")
         if not self.reason.strip():
-            raise InputError("例外须写明理由（A6.2 不得无声放行）", field="reason")
+            raise InputError(_("例外须写明理由（A6.2 不得无声放行）"), field="reason")
 
 
 def _check_approver(engine: Engine, grant: ExceptionGrant) -> None:
@@ -61,13 +62,15 @@ def _check_approver(engine: Engine, grant: ExceptionGrant) -> None:
     approvers = allowed.approvers if allowed else ()
     if grant.approver_role in approvers:
         return
-    names = "、".join(definition.roles.get(r, r) for r in approvers) or "无"
+    names = _("、").join(definition.roles.get(r, r) for r in approvers) or _("无")
     _refuse(
         [
             Refusal(
                 "A5.2",
                 "exception_approver",
-                f"批次例外 {grant.rule}（A6.2）只能由{names}批准（缺少权限 {grant.rule}）",
+                _("批次例外 {rule}（A6.2）只能由{names}批准（缺少权限 {rule}）").format(
+                    rule=grant.rule, names=names
+                ),
             )
         ]
     )
@@ -100,7 +103,7 @@ def batch_target(engine: Engine, batch_id: int) -> policy.Target:
         batch = store.batch(batch_id)
         plan = store.plan(batch["plan_id"])
     return policy.Target(
-        label=f"批次 {batch_id}（计划 {plan['id']}）",
+        label=_("批次 {batch}（计划 {plan}）").format(batch=batch_id, plan=plan["id"]),
         plan_level=plan["organiser_level"],
         plan_county=plan["county"],
         contractor_id=batch["contractor_id"],
@@ -137,11 +140,11 @@ def create_plan(
 ) -> Row:
     """An annual plan under one of the definition's cycles (A9.1)."""
     if organiser_level not in ORGANISER_LEVELS:
-        raise InputError("组织层级须为 city 或 county", field="organiser_level")
+        raise InputError(_("组织层级须为 city 或 county"), field="organiser_level")
     if organiser_level == "county" and not (county and county.strip()):
-        raise InputError("县级计划须写明县（区）", field="county")
+        raise InputError(_("县级计划须写明县（区）"), field="county")
     if budget < 0:
-        raise InputError("预算不能为负", field="budget")
+        raise InputError(_("预算不能为负"), field="budget")
     found = policy_rules(engine)
     known = [c.id for c in found.cycles] if found else []
     _refuse([rules.check_known_cycle(cycle, known)])
@@ -186,11 +189,14 @@ def create_contractor(
     """Own resources and partner units come first (A10.1); buying needs a recorded why (A10.2).
     A name already registered is an `InputError` naming it (the unique index decides)."""
     if not name.strip():
-        raise InputError("承办单位名称不能为空", field="name")
+        raise InputError(_("承办单位名称不能为空"), field="name")
     if kind not in CONTRACTOR_KINDS:
-        raise InputError(f"类型须为 {'、'.join(CONTRACTOR_KINDS)} 之一", field="kind")
+        raise InputError(
+            _("类型须为 {options} 之一").format(options=_("、").join(CONTRACTOR_KINDS)),
+            field="kind",
+        )
     if kind == "purchased_service" and not (why_purchased and why_purchased.strip()):
-        _refuse([Refusal("A10.2", "why_purchased", "购买服务须写明自有及合作资源不足的原因")])
+        _refuse([Refusal("A10.2", "why_purchased", _("购买服务须写明自有及合作资源不足的原因"))])
     values = {
         "name": name.strip(),
         "kind": kind,
@@ -203,7 +209,10 @@ def create_contractor(
 
 def _check_period(valid_from: date, valid_until: date) -> None:
     if valid_until < valid_from:
-        raise InputError(f"有效期止 {valid_until} 早于起 {valid_from}", field="valid_until")
+        raise InputError(
+            _("有效期止 {until} 早于起 {start}").format(until=valid_until, start=valid_from),
+            field="valid_until",
+        )
 
 
 def add_qualification(
@@ -326,9 +335,9 @@ def create_batch(
     allows it. Staff are checked against capacity here and against the cadres seated at start.
     """
     if capacity < 1:
-        raise InputError("名额至少为 1", field="capacity")
+        raise InputError(_("名额至少为 1"), field="capacity")
     if staff_count < 0:
-        raise InputError("工作人员数不能为负", field="staff_count")
+        raise InputError(_("工作人员数不能为负"), field="staff_count")
     for grant in exceptions:
         grant.validate()
         _check_approver(engine, grant)
@@ -399,7 +408,10 @@ def record_exception(engine: Engine, batch_id: int, grant: ExceptionGrant) -> Ro
     with _store(engine, write=True) as store:
         store.batch(batch_id)
         if store.has_exception(batch_id, grant.rule):
-            raise InputError(f"批次 {batch_id} 已有例外 {grant.rule}", field="rule")
+            raise InputError(
+                _("批次 {batch} 已有例外 {rule}").format(batch=batch_id, rule=grant.rule),
+                field="rule",
+            )
         return store.append_exception(batch_id, _exception_values(grant, engine.clock.now()))
 
 
@@ -410,7 +422,9 @@ def start_batch(engine: Engine, batch_id: int) -> Row:
     with _store(engine, write=True) as store:
         batch = store.batch(batch_id)
         if batch["started_at"] is not None:
-            raise InputError(f"批次 {batch_id} 已于 {batch['started_at']} 开始")
+            raise InputError(
+                _("批次 {batch} 已于 {at} 开始").format(batch=batch_id, at=batch["started_at"])
+            )
         _refuse(
             [
                 rules.check_start(batch["safety_plan_ref"], batch["emergency_plan_ref"]),
@@ -423,13 +437,15 @@ def start_batch(engine: Engine, batch_id: int) -> Row:
 def evaluate_contractor(engine: Engine, batch_id: int, *, score: int, by: str) -> Row:
     """One evaluation of the batch's contractor per batch (A18.3)."""
     if not 0 <= score <= 100:
-        raise InputError("评分须在 0 至 100 之间", field="score")
+        raise InputError(_("评分须在 0 至 100 之间"), field="score")
     if not by.strip():
-        raise InputError("须写明评价人", field="by")
+        raise InputError(_("须写明评价人"), field="by")
     with _store(engine, write=True) as store:
         batch = store.batch(batch_id)
         if store.evaluations(batch_id):
-            raise InputError(f"批次 {batch_id} 已评价过承办单位", field="batch_id")
+            raise InputError(
+                _("批次 {batch} 已评价过承办单位").format(batch=batch_id), field="batch_id"
+            )
         values = {
             "contractor_id": batch["contractor_id"],
             "batch_id": batch_id,
@@ -450,7 +466,7 @@ def record_incident(
 ) -> Row:
     """An incident against a batch and optionally one case (A13.2)."""
     if not description.strip():
-        raise InputError("须描述事件", field="description")
+        raise InputError(_("须描述事件"), field="description")
     with _store(engine, write=True) as store:
         store.batch(batch_id)
         values = {
