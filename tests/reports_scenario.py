@@ -146,7 +146,7 @@ def build(engine: Engine, clock: SimulatedClock) -> Scenario:
         (1, DONG, "city", {"id_card": ID_CARD}),
         (2, DONG, "city", {}),
         (3, LIN, "city", {}),
-        (4, LIN, "city", {"birth_date": "1944-06-01"}),  # 80 on 2024-06-03 (A8.2)
+        (4, LIN, "city", {"birth_date": "1943-06-01"}),  # 81 on 2024-06-03, over 80 (A8.2)
         (5, DONG, "city", {}),
         (6, LIN, "city", {}),
         (7, DONG, "county", {}),

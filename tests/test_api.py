@@ -25,7 +25,7 @@ from workflow.cli.main import main
 from workflow.errors import InputError
 from workflow.plans import service
 
-OLD = "1944-06-03"  # 80 on APPROVAL's first day, 2024-06-03 (A8.2)
+OLD = "1943-06-03"  # 81 on APPROVAL's first day, 2024-06-03, over A8.2's 80 (A8.2)
 
 TOKENS = {
     "t-cadre": "cadre:张建国@LC-DCF-0001",

@@ -28,7 +28,7 @@ from workflow.store.schema import batch_exceptions, case_exceptions, cases, hist
 
 SEED_BATCH = True  # approval takes a seat in batch 1 (conftest.engine)
 
-OLD = "1944-06-03"  # 80 on the batch's first day: approval needs an A8.2 exception
+OLD = "1943-06-03"  # 81 on the batch's first day: approval needs an A8.2 exception
 AGE_RULE = "under_age_limit_on_first_day"
 
 

@@ -36,7 +36,7 @@ from workflow.store.migrate import head_revision
 
 NOW = "2024-05-01T09:00"
 CADRE = "LC-DCF-0001"
-OLD_CADRE = "LC-DCF-0002"  # 80 on 2024-06-03, the first day of the batch in APPROVAL
+OLD_CADRE = "LC-DCF-0002"  # 81 on 2024-06-03, the first day of the batch in APPROVAL
 SCRIPT = Path(sys.executable).parent / "convalescence"
 BUNDLED = bundled_directory() / "honor_convalescence.yaml"
 
@@ -46,7 +46,7 @@ def url(tmp_path: Path) -> str:
     """A SQLite file holding two cadres, written through the engine as a roster import would."""
     address = f"sqlite:///{tmp_path / 'cli.db'}"
     with Engine(address, auto_upgrade=True) as engine:
-        engine.put_cadres([cadre(CADRE), cadre(OLD_CADRE, name="李振华", birth_date="1944-06-01")])
+        engine.put_cadres([cadre(CADRE), cadre(OLD_CADRE, name="李振华", birth_date="1943-06-01")])
         seed_batch(engine)  # the batch APPROVAL names
     return address
 
@@ -485,7 +485,7 @@ def test_approval_into_a_batch_that_does_not_exist_is_bad_input_naming_the_field
 @pytest.mark.parametrize(
     ("cadre_id", "approval", "article", "phrase"),
     [
-        pytest.param(OLD_CADRE, APPROVAL, "A8.2", "年满80周岁", id="aged-80-on-first-day"),
+        pytest.param(OLD_CADRE, APPROVAL, "A8.2", "年满81周岁", id="aged-81-on-first-day"),
     ],
 )
 def test_a_rule_refusal_exits_1_citing_the_article(

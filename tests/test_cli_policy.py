@@ -34,7 +34,7 @@ from workflow.engine import EXCEPTIONS_APPLIED
 NOW = "2024-05-06T09:30"  # inside the 2024-2025 cycle
 FIRST_DAY = BATCH_START  # 2024-06-03, the first day of the seeded batch
 CADRE = "LC-DCF-0001"  # class-2 merit: city tier
-OLD_CADRE = "LC-DCF-0002"  # 80 on FIRST_DAY
+OLD_CADRE = "LC-DCF-0002"  # 81 on FIRST_DAY (A8.2: over 80)
 SCRIPT = Path(sys.executable).parent / "convalescence"
 AGE_RULE = "under_age_limit_on_first_day"
 
@@ -155,14 +155,18 @@ def test_an_honour_before_placement_does_not_count(tmp_path: Path) -> None:
 # -- eligibility explain: art. 8 and art. 21 ----------------------------------------------
 
 
-def test_aged_exactly_80_on_the_day_is_not_eligible_citing_a8_2(tmp_path: Path) -> None:
-    born = "1944-06-03"
-    eighty = explained(tmp_path, "city", on="2024-06-03", birth_date=born)
-    assert (eighty["eligible"], eighty["tier"]) == (False, "city")
-    age = reason(eighty, AGE_RULE)
+def test_a8_2_aged_exactly_80_is_eligible_and_81_is_not(tmp_path: Path) -> None:
+    """A8.2 80周岁以下 includes 80 (以下 includes the number, as 三等功及以上 does in art. 4)."""
+    eighty = explained(tmp_path, "city", on="2024-06-03", birth_date="1944-06-03")
+    assert eighty["eligible"] is True
+    assert "在80周岁以下（含80周岁）" in reason(eighty, AGE_RULE)["message"]
+    born = "1943-06-03"
+    eighty_one = explained(tmp_path, "city", on="2024-06-03", birth_date=born)
+    assert (eighty_one["eligible"], eighty_one["tier"]) == (False, "city")
+    age = reason(eighty_one, AGE_RULE)
     assert (age["article"], age["clause"], age["passed"]) == (8, "A8.2", False)
-    assert "年满80周岁" in age["message"]
-    assert decisive_failures(eighty) == {"A8.2"}
+    assert "年满81周岁" in age["message"]
+    assert decisive_failures(eighty_one) == {"A8.2"}
     day_before = explained(tmp_path, "city", on="2024-06-02", birth_date=born)
     assert day_before["eligible"] is True
 
@@ -329,7 +333,7 @@ def test_the_installed_script_explains_and_reports_a_bad_file_without_a_tracebac
 def url(tmp_path: Path) -> str:
     address = f"sqlite:///{tmp_path / 'policy.db'}"
     with Engine(address, auto_upgrade=True) as engine:
-        engine.put_cadres([cadre(CADRE), cadre(OLD_CADRE, name="李振华", birth_date="1944-06-01")])
+        engine.put_cadres([cadre(CADRE), cadre(OLD_CADRE, name="李振华", birth_date="1943-06-01")])
         seed_batch(engine)  # the batch APPROVAL names
     return address
 
@@ -404,7 +408,7 @@ def test_a_blank_on_behalf_of_is_a_usage_error(url: str) -> None:
     assert "must name a person" in result.stderr
 
 
-def test_an_exception_granted_by_an_approver_lets_an_80_year_old_be_approved(url: str) -> None:
+def test_an_exception_granted_by_an_approver_lets_an_81_year_old_be_approved(url: str) -> None:
     """A8.2 in principle, A5.2 only the listed approvers, A19.1 the step records what it used."""
     case_id = consented(url, OLD_CADRE)
     approve = [

@@ -163,10 +163,12 @@ def test_a2_a20_categories(category: str, clause: str, passed: bool) -> None:
 @pytest.mark.parametrize(
     ("birth_date", "on", "eligible"),
     [
-        pytest.param("1944-06-03", date(2024, 6, 3), False, id="exactly-80-on-the-day"),
-        pytest.param("1944-06-04", date(2024, 6, 3), True, id="80-tomorrow"),
-        pytest.param("1944-02-29", date(2024, 2, 28), True, id="leap-day-birthday-eve"),
-        pytest.param("1944-02-29", date(2024, 2, 29), False, id="leap-day-birthday"),
+        # A8.2 80周岁以下 includes 80: refused only from the 81st birthday
+        pytest.param("1944-06-03", date(2024, 6, 3), True, id="exactly-80-on-the-day"),
+        pytest.param("1943-06-03", date(2024, 6, 3), False, id="81st-birthday-on-the-day"),
+        pytest.param("1943-06-04", date(2024, 6, 3), True, id="81-tomorrow"),
+        pytest.param("1944-02-29", date(2025, 2, 28), True, id="leap-day-birthday-eve"),
+        pytest.param("1944-02-29", date(2025, 3, 1), False, id="leap-day-81st-birthday"),
     ],
 )
 def test_a8_2_age_in_full_years_on_the_date(birth_date: str, on: date, eligible: bool) -> None:

@@ -83,7 +83,7 @@ def test_times_are_stored_as_instants_and_read_back_in_shanghai(
 
 
 def test_a_refused_step_writes_nothing_and_cites_its_articles(engine: Engine) -> None:
-    engine.put_cadres([cadre(birth_date="1944-06-03")])  # 80 on the batch's first day
+    engine.put_cadres([cadre(birth_date="1943-06-03")])  # 81 on the batch's first day
     case = engine.open_case("LC-DCF-0001", actor=AS_CADRE, data=REGISTRATION)
     case = engine.fire(case.id, "consent", actor=AS_FAMILY, data=CONSENT)
     with engine.transaction(write=True) as connection:  # the batch edited to 8 days after

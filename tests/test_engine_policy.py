@@ -34,7 +34,7 @@ from workflow.store.schema import batches
 
 SEED_BATCH = True  # approval takes a seat in batch 1 (conftest.engine)
 
-OLD = "1944-06-03"  # 80 on APPROVAL's first day, 2024-06-03
+OLD = "1943-06-03"  # 81 on APPROVAL's first day, 2024-06-03, over A8.2's 80
 
 
 def consented(engine: Engine, cadre_id: str = "LC-DCF-0001") -> int:
@@ -92,7 +92,7 @@ def test_registration_before_the_policy_cites_a21_1(engine: Engine, clock: Simul
     assert refused.value.articles == ("A21.1",)
 
 
-def test_a8_2_an_exception_lets_an_80_year_old_go_and_the_history_shows_it(
+def test_a8_2_an_exception_lets_an_81_year_old_go_and_the_history_shows_it(
     engine: Engine,
 ) -> None:
     engine.put_cadres([cadre(birth_date=OLD)])

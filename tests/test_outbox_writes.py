@@ -50,7 +50,7 @@ def test_registration_writes_its_notices_with_the_rendered_text(engine: Engine) 
 
 
 def test_a_refused_step_leaves_no_notice(engine: Engine) -> None:
-    engine.put_cadres([cadre(birth_date="1944-06-03", family_contact=FAMILY)])
+    engine.put_cadres([cadre(birth_date="1943-06-03", family_contact=FAMILY)])
     case = engine.open_case("LC-DCF-0001", actor=AS_CADRE, data=REGISTRATION)
     engine.fire(case.id, "consent", actor=AS_FAMILY, data=CONSENT)
     before = len(notices(engine))

@@ -53,9 +53,12 @@ def test_age_is_counted_in_full_years(birth: date, on: date, age: int) -> None:
 @pytest.mark.parametrize(
     ("birth_date", "batch_start", "refused"),
     [
-        pytest.param("1944-06-03", "2024-06-03", True, id="exactly-80-on-first-day"),
-        pytest.param("1944-06-04", "2024-06-03", False, id="80-the-day-after-first-day"),
-        pytest.param("1944-06-02", "2024-06-03", True, id="80-the-day-before"),
+        # A8.2 80周岁以下 includes 80: refused only from the 81st birthday
+        pytest.param("1944-06-03", "2024-06-03", False, id="exactly-80-on-first-day"),
+        pytest.param("1944-06-02", "2024-06-03", False, id="80-the-day-before"),
+        pytest.param("1943-06-03", "2024-06-03", True, id="81st-birthday-on-first-day"),
+        pytest.param("1943-06-04", "2024-06-03", False, id="81-the-day-after-first-day"),
+        pytest.param("1943-06-02", "2024-06-03", True, id="81-the-day-before"),
         pytest.param("1935-01-01", "2024-06-03", True, id="89"),
         pytest.param("1964-01-01", "2024-06-03", False, id="60"),
     ],

@@ -247,7 +247,9 @@ def _age_reason(cadre: Mapping[str, Any], on: date, rules: PolicyRules) -> Reaso
     age, limit = age_in_full_years(birth, on), policy.limits(rules).age_limit
     passed = not reaches_age_limit(age, limit)
     message = f"{on.isoformat()} 时年满{age}周岁，" + (
-        f"在{limit}周岁以下" if passed else f"已达{limit}周岁，原则上不参加（可按例外程序审批）"
+        f"在{limit}周岁以下（含{limit}周岁）"
+        if passed
+        else f"已超过{limit}周岁，原则上不参加（可按例外程序审批）"
     )
     return _reason("A8.2", "under_age_limit_on_first_day", passed, message)
 

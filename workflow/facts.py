@@ -26,11 +26,13 @@ def age_in_full_years(birth: date, on: date) -> int:
 
 
 def reaches_age_limit(age: int, limit: int) -> bool:
-    """Whether ``age`` in full years on the first day is at the A8.2 limit or over it, so the
-    cadre needs an exception. The limit itself is the definition's (``rules.limits.age_limit``,
-    read through `workflow.policy`); this is the one place that compares against it, for the
-    guard and the eligibility explainer alike."""
-    return age >= limit
+    """Whether ``age`` in full years on the first day is over the A8.2 limit, so the cadre
+    needs an exception. 80周岁以下 includes 80: by Chinese drafting convention 以上/以下 include
+    the stated number (民法典 art. 1259, as art. 4's 三等功及以上 includes 三等功), so a cadre of
+    exactly 80 full years is admitted and the limit is passed on the 81st birthday. The limit
+    itself is the definition's (``rules.limits.age_limit``, read through `workflow.policy`); this
+    is the one place that compares against it, for the guard and the explainer alike."""
+    return age > limit
 
 
 def health_problems(cadre: Mapping[str, Any]) -> list[str]:

@@ -78,7 +78,7 @@ def under_age_limit_on_first_day(ctx: GuardContext) -> str | None:
     age = age_in_full_years(birth, first_day)
     if not reaches_age_limit(age, figures.age_limit):
         return None
-    return f"疗养首日（{first_day.isoformat()}）年满{age}周岁，已达{figures.age_limit}周岁"
+    return f"疗养首日（{first_day.isoformat()}）年满{age}周岁，已超过{figures.age_limit}周岁"
 
 
 @rule(
