@@ -38,6 +38,7 @@ from urllib.parse import quote
 from notifications.errors import ChannelConfigError, DeliveryError
 from notifications.masking import mask_address
 from notifications.outbox import OutboxMessage
+from workflow.i18n import _
 
 NOTICES_DIR_ENV = "CONVALESCENCE_NOTICES_DIR"
 SMTP_ENV = "CONVALESCENCE_SMTP"  # host:port
@@ -105,7 +106,11 @@ class FileChannel:
             _write_once(text_path, _as_text_file(message))
         except OSError as error:
             raise DeliveryError(
-                self.name, f"cannot write {text_path}: {error.strerror or error}", retryable=True
+                self.name,
+                _("无法写入 {path}：{reason}").format(
+                    path=text_path, reason=error.strerror or error
+                ),
+                retryable=True,
             ) from error
 
 
@@ -192,8 +197,11 @@ class SmtpChannel:
         if not message.address or "@" not in message.address:
             raise DeliveryError(
                 self.name,
-                f"{message.recipient_role} {message.recipient_name} has no e-mail address "
-                f"({mask_address(message.address) or 'none'})",
+                _("{role} {name} 没有电子邮件地址（{address}）").format(
+                    role=message.recipient_role,
+                    name=message.recipient_name,
+                    address=mask_address(message.address) or _("无"),
+                ),
                 retryable=False,
             )
         email = self.build(message)
@@ -201,7 +209,11 @@ class SmtpChannel:
             client = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
         except (OSError, smtplib.SMTPException) as error:
             raise DeliveryError(
-                self.name, f"cannot reach {self.host}:{self.port}: {error}", retryable=True
+                self.name,
+                _("无法连接 {server}：{reason}").format(
+                    server=f"{self.host}:{self.port}", reason=error
+                ),
+                retryable=True,
             ) from error
         try:
             if self.starttls:
@@ -217,13 +229,15 @@ class SmtpChannel:
             )
             raise DeliveryError(
                 self.name,
-                f"recipient refused: {replies}",
+                _("收件人被拒：{replies}").format(replies=replies),
                 retryable=all(400 <= code < 500 for code in codes),
             ) from error
         except smtplib.SMTPResponseException as error:
             raise DeliveryError(
                 self.name,
-                f"server replied {error.smtp_code} {_text(error.smtp_error)}",
+                _("服务器回复 {code} {reply}").format(
+                    code=error.smtp_code, reply=_text(error.smtp_error)
+                ),
                 retryable=400 <= error.smtp_code < 500,
             ) from error
         except (OSError, smtplib.SMTPException) as error:
@@ -271,7 +285,7 @@ class WebhookChannel:
     def __init__(self, url: str, timeout: float = DEFAULT_TIMEOUT) -> None:
         if not url.startswith(("http://", "https://")):
             raise ChannelConfigError(
-                f"webhook URL must start with http:// or https://: {mask_address(url)}",
+                _("webhook 地址须以 http:// 或 https:// 开头：{url}").format(url=mask_address(url)),
                 field=WEBHOOK_ENV,
             )
         self.url, self.timeout = url, timeout
@@ -316,13 +330,17 @@ class WebhookChannel:
             retryable = error.code >= 500 or error.code in RETRYABLE_HTTP
             raise DeliveryError(
                 self.name,
-                f"{shown} answered {error.code} {error.reason}: {detail}",
+                _("{server} 回复 {code} {reason}：{detail}").format(
+                    server=shown, code=error.code, reason=error.reason, detail=detail
+                ),
                 retryable=retryable,
             ) from error
         except (urllib.error.URLError, OSError, http.client.HTTPException) as error:
             reason = getattr(error, "reason", None) or error
             raise DeliveryError(
-                self.name, f"cannot reach {shown}: {reason}", retryable=True
+                self.name,
+                _("无法连接 {server}：{reason}").format(server=shown, reason=reason),
+                retryable=True,
             ) from error
 
 
@@ -369,7 +387,9 @@ def parse_host_port(text: str) -> tuple[str, int]:
     host = host.strip("[]")
     if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
         raise ChannelConfigError(
-            f"{SMTP_ENV} must be HOST:PORT such as mail.example.org:25, not {text!r}",
+            _("{name} 须为 HOST:PORT，如 mail.example.org:25，而不是 {text!r}").format(
+                name=SMTP_ENV, text=text
+            ),
             field=SMTP_ENV,
         )
     return host, int(port)

@@ -32,6 +32,7 @@ from notifications.channels import Channel
 from notifications.errors import DeliveryError
 from notifications.masking import mask_address, mask_text
 from notifications.outbox import OutboxMessage
+from workflow.i18n import _
 from workflow.ports import Clock, OutboxQueue
 
 log = logging.getLogger(__name__)
@@ -141,8 +142,9 @@ def dispatch(
         max_attempts=max_attempts,
         # A row whose claim ran out after its last allowed attempt killed (or hung) every
         # dispatcher that tried it: stop there rather than crash the next one too.
-        abandoned_error="the dispatcher stopped during delivery on every attempt "
-        f"({max_attempts}); check the channel before retrying",
+        abandoned_error=_(
+            "每次尝试（{attempts} 次）发送程序都在投递中途停止；请先检查渠道再重试"
+        ).format(attempts=max_attempts),
     )
     claimed_until = now + lease
     messages = [OutboxMessage.from_row(row) for row in rows]

@@ -196,7 +196,7 @@ def test_smtp_refusals_die_and_deferrals_retry(
     assert "451" in rows[keys[1]].last_error
     assert rows[keys[1]].next_attempt_at == START + timedelta(seconds=30)
     assert rows[keys[2]].status == "dead"
-    assert "no e-mail address" in rows[keys[2]].last_error
+    assert "没有电子邮件地址" in rows[keys[2]].last_error
     assert inbox.messages == []
 
 
@@ -488,7 +488,7 @@ def test_a_row_whose_dispatcher_always_dies_becomes_dead(db: sa.Engine) -> None:
     assert (report.claimed, report.abandoned) == (0, 1)
     row = rows_by_key(db)[key]
     assert row.status == "dead"
-    assert "stopped during delivery" in row.last_error
+    assert "投递中途停止" in row.last_error
 
 
 def test_rows_for_an_unconfigured_channel_wait(db: sa.Engine, tmp_path: Path) -> None:
