@@ -271,14 +271,15 @@ class ShippedTemplates:
         return list(_template_problems(name))
 
     def fingerprint(self) -> str:
-        """A digest of every shipped template file: definitions validated against other
-        templates are validated again (`workflow.definition.validated`)."""
+        """A digest of every shipped template file and of this module (the check's own code):
+        definitions validated against anything else are validated again."""
         return _templates_fingerprint()
 
 
 @cache
 def _templates_fingerprint() -> str:
-    digest = hashlib.sha256()
+    # the checking code itself counts too: a changed sample context or filter re-checks
+    digest = hashlib.sha256(Path(__file__).read_bytes())
     for entry in sorted(TEMPLATE_DIR.iterdir()):
         if entry.is_file():
             digest.update(entry.name.encode("utf-8") + b"\0" + entry.read_bytes())

@@ -398,3 +398,27 @@ def test_problems_speak_chinese_by_default() -> None:
     text = "name: x\nversion: 1\nstates: [{name: a}]\ninitial: b\ntransitions: []\n"
     with pytest.raises(DefinitionError, match="未知状态 'b'"):
         load_definition_text(text, "x.yaml")
+
+
+def test_without_a_home_directory_definitions_load_unremembered(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A container with no $HOME and no passwd entry: the cache is simply not used."""
+    monkeypatch.delenv(CACHE_VAR, raising=False)
+    monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
+
+    def no_home() -> Path:
+        raise RuntimeError("Could not determine home directory.")
+
+    monkeypatch.setattr(Path, "home", no_home)
+    assert load_definition_text(VALID, "x.yaml", templates=ShippedTemplates()).version == 1
+
+
+def test_validate_always_checks_even_a_remembered_text(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(CACHE_VAR, str(tmp_path / "cache"))
+    load_definition_text(VALID, "x.yaml", templates=_CountingTemplates())
+    again = _CountingTemplates()
+    load_definition_text(VALID, "x.yaml", templates=again, trust_cache=False)
+    assert again.asked > 0

@@ -85,6 +85,9 @@ def test_calendar_status_from_the_option_or_the_environment(
     now = ["--now", "2027-01-04T10:00"]
     result = run(url, *now, "calendar", "status")
     assert result.exit_code == 5, result.output
+    result = run(url, *now, "calendar", "status", "--json")
+    assert result.exit_code == 5
+    assert json.loads(result.stdout)["missing_today"] == 2027  # one JSON document
     assert "没有 2027 年的法定节假日" in result.output
     for given in (["--holidays", str(files["good"])], []):
         env = None if given else {HOLIDAYS_VAR: str(files["good"])}

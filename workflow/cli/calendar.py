@@ -57,7 +57,10 @@ def status_command(ctx: click.Context, *, as_json: bool) -> None:
         )
         output.say(status.message or _("{today}：今年和明年的数据均已具备").format(today=today))
     if status.missing_today is not None:
-        raise CalendarDataError.no_data(today.year, working.first_year, working.last_year)
+        missing = CalendarDataError.no_data(today.year, working.first_year, working.last_year)
+        if as_json:  # the JSON above already says so: one document, then the exit code
+            ctx.exit(missing.exit_code)
+        raise missing
 
 
 @calendar.command(

@@ -56,14 +56,14 @@ def _validator() -> jsonschema.Draft202012Validator:
 
 
 def load_definition_file(
-    path: str | FsPath, *, templates: TemplateCheck | None = None
+    path: str | FsPath, *, templates: TemplateCheck | None = None, trust_cache: bool = True
 ) -> Definition:
     file = FsPath(path)
     try:
         text = file.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise DefinitionError([Problem(str(file), 1, 1, f"cannot read the file: {exc}")]) from exc
-    return load_definition_text(text, str(file), templates=templates)
+    return load_definition_text(text, str(file), templates=templates, trust_cache=trust_cache)
 
 
 def load_definition_text(
@@ -72,8 +72,12 @@ def load_definition_text(
     *,
     known_guards: Mapping[str, object] | None = None,
     templates: TemplateCheck | None = None,
+    trust_cache: bool = True,
 ) -> Definition:
     """The definition in ``text``, or a `DefinitionError` listing every problem.
+
+    With ``trust_cache`` (the default) a text that passed these very checks before is not
+    checked again; ``definitions validate`` passes False so it always checks.
 
     ``templates`` checks the notices the definition names (they exist, and render against a
     sample and a sparse context). Whoever loads definitions to run or validate them passes the
@@ -87,7 +91,7 @@ def load_definition_text(
     key = validation_key(text, guards, "-" if templates is None else templates.fingerprint())
     located = parse_yaml(text, source_name)
     problems = list(located.problems)
-    if located.data is not None and not problems and was_validated(key):
+    if located.data is not None and not problems and trust_cache and was_validated(key):
         return _build(located.data, text, source_name)
     if located.data is not None:
         if isinstance(located.data, dict):

@@ -20,13 +20,18 @@ from pathlib import Path
 
 CACHE_VAR = "CONVALESCENCE_CACHE_DIR"
 _CHECKER_FILES = ("schema.json", "checks.py", "loader.py", "yaml_source.py", "policy_rules.py")
+_POLICY_FILE = "policy.py"  # checks.py asks workflow.policy whether a cycle is too long
 
 
-def cache_directory() -> Path:
+def cache_directory() -> Path | None:
+    """Where markers go; None when there is no such place (no home directory)."""
     configured = os.environ.get(CACHE_VAR)
     if configured:
         return Path(configured)
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    try:
+        base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    except RuntimeError:  # no $HOME and a user without a passwd entry (a bare container)
+        return None
     return Path(base) / "convalescence"
 
 
@@ -36,6 +41,7 @@ def _checker_fingerprint() -> bytes:
     digest = hashlib.sha256()
     for name in _CHECKER_FILES:
         digest.update(package.joinpath(name).read_bytes())
+    digest.update(resources.files("workflow").joinpath(_POLICY_FILE).read_bytes())
     return digest.digest()
 
 
@@ -48,13 +54,19 @@ def validation_key(text: str, guards: Iterable[str], templates: str) -> str:
 
 
 def was_validated(key: str) -> bool:
-    return (cache_directory() / "validated" / key).is_file()
+    folder = cache_directory()
+    try:
+        return folder is not None and (folder / "validated" / key).is_file()
+    except OSError:  # a cache folder we may not search: validate, as without a cache
+        return False
 
 
 def remember_validated(key: str) -> None:
-    folder = cache_directory() / "validated"
+    folder = cache_directory()
+    if folder is None:
+        return
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-        (folder / key).touch()
+        (folder / "validated").mkdir(parents=True, exist_ok=True)
+        (folder / "validated" / key).touch()
     except OSError:
         pass  # a read-only home: validate every time, as before
