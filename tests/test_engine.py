@@ -186,6 +186,20 @@ def test_a_host_transaction_that_rolls_back_leaves_no_trace(engine: Engine) -> N
     assert len(engine.history(case.id)) == 1
 
 
+def test_a_first_open_rolled_back_by_the_host_does_not_poison_the_engine(
+    engine: Engine,
+) -> None:
+    """Issue 16 item 1: the stored definition row of a rolled-back first open is not
+    remembered, so the next open stores it again instead of pointing at a missing row."""
+    engine.put_cadres([cadre("A-1"), cadre("A-2")])
+    with Session(engine.db) as session:
+        engine.open_case("A-1", actor="cadre:张建国@A-1", data=REGISTRATION, within=session)
+        session.rollback()
+    case = engine.open_case("A-2", actor="cadre:张建国@A-2", data=REGISTRATION)
+    assert engine.case(case.id).state == "registered"
+    assert [c.id for c in engine.cases()] == [case.id]
+
+
 def test_a_host_transaction_that_commits_keeps_the_move(engine: Engine) -> None:
     engine.put_cadres([cadre()])
     with engine.db.connect() as connection:

@@ -69,7 +69,8 @@ class DefinitionRegistry:
         self, definition: Definition, store: CaseStore, within: Any, now: datetime
     ) -> int:
         """The stored row of ``definition``, inserted the first time any case uses it. Its
-        own short transaction (the host's, with ``within``), once per process and version."""
+        own short transaction (the host's, with ``within``); remembered per process once it is
+        committed."""
         known = self._stored_ids.get(definition.content_hash)
         if known is not None:
             return known
@@ -80,8 +81,12 @@ class DefinitionRegistry:
                 break
         else:  # inserted by another process twice between our reads: not a race, a fault
             raise RuntimeError(f"definition {definition.name} v{definition.version} not stored")
-        self._stored_ids[definition.content_hash] = definition_id
-        self._by_id.setdefault(definition_id, self.compile(definition))
+        if within is None:
+            # remembered only once our own transaction committed it: a host's transaction
+            # (``within``) may still roll the row back, and a remembered id would then point
+            # every later case at a row that does not exist
+            self._stored_ids[definition.content_hash] = definition_id
+            self._by_id.setdefault(definition_id, self.compile(definition))
         return definition_id
 
     def participation_states(self, trigger: str) -> tuple[str, ...] | None:
