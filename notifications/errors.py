@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from notifications.masking import mask_text
 from workflow.errors import InputError, WorkflowError
+from workflow.i18n import _
 
 
 class TemplateError(InputError):
@@ -27,7 +28,10 @@ class TemplateError(InputError):
         self.file = file
         self.line = line
         super().__init__(
-            f"notice template '{template}' ({self._where()}): {problem}", field="template"
+            _("通知模板 '{template}'（{where}）：{problem}").format(
+                template=template, where=self._where(), problem=problem
+            ),
+            field="template",
         )
 
     def _where(self) -> str:

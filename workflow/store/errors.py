@@ -19,6 +19,7 @@ from typing import Literal
 from sqlalchemy.exc import IntegrityError
 
 from workflow.errors import InputError, WorkflowError
+from workflow.i18n import N_, _
 from workflow.store.schema import metadata
 
 # the driver's constraint error as SQLAlchemy raises it, for callers outside the store that
@@ -39,12 +40,12 @@ _SQLITE_PREFIX: dict[str, Kind] = {
     "CHECK constraint failed": "check",
     "NOT NULL constraint failed": "not_null",
 }
-_GENERIC: dict[Kind, str] = {
-    "unique": "已有相同{what}的记录",
-    "foreign_key": "{what}引用的记录不存在",
-    "check": "{what}超出允许的范围",
-    "not_null": "{what}不能为空",
-    "other": "数据不符合数据库约束（{what}）",
+_GENERIC: dict[Kind, str] = {  # translated with `_` when the error is made
+    "unique": N_("已有相同{what}的记录"),
+    "foreign_key": N_("{what}引用的记录不存在"),
+    "check": N_("{what}超出允许的范围"),
+    "not_null": N_("{what}不能为空"),
+    "other": N_("数据不符合数据库约束（{what}）"),
 }
 
 
@@ -129,10 +130,13 @@ def translate(
     field = columns[-1] if columns else found.constraint
     for key in (*reversed(columns), found.constraint or ""):
         if key in messages:
-            return InputError(f"{messages[key]}（{field}）", field=field)
+            return InputError(
+                _("{message}（{field}）").format(message=messages[key], field=field), field=field
+            )
     names = labels or {}
-    what = "、".join(names.get(c, c) for c in columns) or (found.constraint or "")
-    return InputError(f"{_GENERIC[found.kind].format(what=what)}（{field}）", field=field)
+    what = _("、").join(names.get(c, c) for c in columns) or (found.constraint or "")
+    message = _(_GENERIC[found.kind]).format(what=what)
+    return InputError(_("{message}（{field}）").format(message=message, field=field), field=field)
 
 
 @contextmanager
