@@ -15,7 +15,7 @@ import logging
 from datetime import datetime
 from importlib import import_module
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
@@ -167,19 +167,26 @@ class LazyGroup(click.Group):
         try:
             return super().invoke(ctx)
         except WorkflowError as error:
-            output.print_error(error)
-            if output.wants_json(ctx):
-                output.print_json(error_json(error))
-            ctx.exit(error.exit_code)
+            _report(ctx, error)
         except Exception as error:
             # the database layer is loaded by then if this is its error; importing it here keeps
             # it out of commands that never touch a database
             from workflow.store.connectivity import DatabaseUnreachable  # noqa: PLC0415
+            from workflow.store.errors import ConstraintViolation, translate  # noqa: PLC0415
 
+            if isinstance(error, ConstraintViolation):  # one no store mapped: still no traceback
+                _report(ctx, translate(error))
             if not isinstance(error, DatabaseUnreachable):
                 raise
             _report_unreachable(ctx, error)
             ctx.exit(BAD_INPUT)
+
+
+def _report(ctx: click.Context, error: WorkflowError) -> NoReturn:
+    output.print_error(error)
+    if output.wants_json(ctx):
+        output.print_json(error_json(error))
+    ctx.exit(error.exit_code)
 
 
 def _report_unreachable(ctx: click.Context, error: DatabaseUnreachable) -> None:
