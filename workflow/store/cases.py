@@ -22,8 +22,8 @@ from sqlalchemy.exc import IntegrityError
 
 from workflow.audit.chain import GENESIS, case_exception_hash, history_hash
 from workflow.errors import ConflictError, InputError
-from workflow.plans import seats
 from workflow.snapshot import BatchRow, CadreFiling, CaseRow, Snapshot
+from workflow.store import seats
 from workflow.store.database import Database, Within
 from workflow.store.schema import (
     batch_exceptions,
@@ -358,13 +358,10 @@ class SqlCaseTransaction:
 
     def take_seat(self, *, batch_id: int, case_id: int, version: int, now: datetime) -> None:
         """A seat in the batch, in the step's own transaction (A6.2); the same case seated by
-        a concurrent step is a conflict."""
-        try:
-            seats.take_seat(self.connection, batch_id=batch_id, case_id=case_id, now=now)
-        except IntegrityError as exc:
-            raise ConflictError(
-                case_id=case_id, expected_version=version, actual_version=None
-            ) from exc
+        a concurrent step is a conflict (`seats.take_seat` raises it)."""
+        seats.take_seat(
+            self.connection, batch_id=batch_id, case_id=case_id, now=now, expected_version=version
+        )
 
     def release_seat(self, *, batch_id: int, case_id: int) -> None:
         seats.release_seat(self.connection, batch_id=batch_id, case_id=case_id)
