@@ -32,6 +32,7 @@ from openpyxl import load_workbook
 from openpyxl.utils.exceptions import InvalidFileException
 
 from workflow.errors import InputError
+from workflow.i18n import _, ngettext
 from workflow.roster.record import FieldProblem, printable
 from workflow.roster.vocabulary import HEALTH_DEFAULTS
 
@@ -102,12 +103,17 @@ class RosterError(InputError):
         self.file = file
         self.problems = tuple(problems)
         rows = {p.location for p in self.problems if p.location.kind in ("row", "record")}
-        within = f"（涉及{len(rows)}行/条）" if rows else ""
-        spread = f" in {len(rows)} row(s)" if rows else ""
-        self.summary = (
-            f"{file}: 名册有{len(self.problems)}处错误{within}，未导入任何记录 / "
-            f"{len(self.problems)} problem(s){spread}; nothing was imported"
+        count = len(self.problems)
+        within = (
+            ngettext("（涉及{rows}行/条）", "（涉及{rows}行/条）", len(rows)).format(rows=len(rows))
+            if rows
+            else ""
         )
+        self.summary = ngettext(
+            "{file}：名册有{count}处错误{within}，未导入任何记录",
+            "{file}：名册有{count}处错误{within}，未导入任何记录",
+            count,
+        ).format(file=file, count=count, within=within)
         first = self.problems[0].field if self.problems else None
         super().__init__(
             "\n".join([self.summary, *(str(problem) for problem in self.problems)]), field=first
@@ -166,24 +172,20 @@ def read_roster(path: Path, *, shown_as: str | None = None) -> list[RawRow]:
     suffix = path.suffix.lower()
     readers = {".json": _read_json, ".csv": _read_csv, ".xlsx": _read_xlsx}
     if suffix not in readers:
-        hint = (
-            "；旧版 .xls 请在 Excel 中另存为 .xlsx / save old .xls files as .xlsx"
-            if suffix == ".xls"
-            else ""
-        )
+        hint = _("；旧版 .xls 请在 Excel 中另存为 .xlsx") if suffix == ".xls" else ""
         raise _fatal(
             name,
             WHOLE_FILE,
             "file",
-            f"不支持的文件类型“{path.suffix}”，应为 .json、.csv 或 .xlsx / unsupported "
-            f"file type {path.suffix!r}: use .json, .csv or .xlsx{hint}",
+            _("不支持的文件类型“{suffix}”，应为 .json、.csv 或 .xlsx").format(suffix=path.suffix)
+            + hint,
         )
     try:
         data = path.read_bytes()
     except OSError as error:
         reason = error.strerror or type(error).__name__
         raise _fatal(
-            name, WHOLE_FILE, "file", f"无法读取文件 / cannot read the file: {reason}"
+            name, WHOLE_FILE, "file", _("无法读取文件：{reason}").format(reason=reason)
         ) from None
     return readers[suffix](data, name)
 
@@ -225,7 +227,7 @@ def _read_json(data: bytes, name: str) -> list[RawRow]:
             name,
             Location("line", _line_at(text, position)),
             "file",
-            "JSON 名册应为数组 [ {…}, {…} ] / a JSON roster must be an array of records",
+            _("JSON 名册应为由记录组成的数组 [ … ]"),
         )
     rows: list[RawRow] = []
     position += 1
@@ -243,8 +245,7 @@ def _read_json(data: bytes, name: str) -> list[RawRow]:
         except (ValueError, RecursionError) as error:
             raise _json_error(name, text, position, error) from None
         problems = tuple(
-            FieldProblem(printable(key), "同一记录中出现两次 / appears twice in the record")
-            for key in duplicates
+            FieldProblem(printable(key), _("同一记录中出现两次")) for key in duplicates
         )
         rows.append(RawRow(Location("record", len(rows) + 1, line), value, problems))
         position = _skip_space(text, end)
@@ -258,14 +259,14 @@ def _read_json(data: bytes, name: str) -> list[RawRow]:
             name,
             Location("line", _line_at(text, position)),
             "file",
-            f"第{len(rows)}条记录之后应为“,”或“]” / expected ',' or ']' after record {len(rows)}",
+            _("第{number}条记录之后应为“,”或“]”").format(number=len(rows)),
         )
     if _skip_space(text, position) != len(text):
         raise _fatal(
             name,
             Location("line", _line_at(text, position)),
             "file",
-            "数组结束后还有多余内容 / text after the end of the array",
+            _("数组结束后还有多余内容"),
         )
     return rows
 
@@ -280,15 +281,16 @@ def _json_error(name: str, text: str, position: int, error: Exception) -> Roster
             name,
             Location("line", error.lineno),
             "file",
-            f"JSON 语法错误（第{error.colno}列） / JSON syntax error at column {error.colno}: "
-            f"{error.msg}",
+            _("JSON 语法错误（第{column}列）：{reason}").format(
+                column=error.colno, reason=error.msg
+            ),
         )
-    reason = "嵌套过深 / nested too deeply" if isinstance(error, RecursionError) else str(error)
+    reason = _("嵌套过深") if isinstance(error, RecursionError) else str(error)
     return _fatal(
         name,
         Location("line", _line_at(text, position)),
         "file",
-        f"无法解析的 JSON / unreadable JSON: {reason}",
+        _("无法解析的 JSON：{reason}").format(reason=reason),
     )
 
 
@@ -305,8 +307,7 @@ def _decode_utf8(data: bytes, name: str) -> str:
             name,
             Location("line", line),
             "file",
-            "文件不是 UTF-8 编码；在 Excel 中请另存为“CSV UTF-8（逗号分隔）” / the file is not "
-            "UTF-8: in Excel use Save As 'CSV UTF-8 (Comma delimited)'",
+            _("文件不是 UTF-8 编码；在 Excel 中请另存为“CSV UTF-8（逗号分隔）”"),
         ) from None
 
 
@@ -473,14 +474,10 @@ def _header(cells: Sequence[Any], name: str) -> _Header:
     seen: set[str] = set()
     for position, column in enumerate(names, 1):
         if not column:
-            problems.append(
-                RowProblem(
-                    name, header, f"column {position}", "表头为空 / the header cell is empty"
-                )
-            )
+            problems.append(RowProblem(name, header, f"column {position}", _("表头为空")))
             continue
         if column in seen:
-            problems.append(RowProblem(name, header, column, "列名重复 / the column appears twice"))
+            problems.append(RowProblem(name, header, column, _("列名重复")))
         seen.add(column)
         match = _GROUP.fullmatch(column)
         if match:
@@ -495,14 +492,12 @@ def _header(cells: Sequence[Any], name: str) -> _Header:
                     name,
                     header,
                     column,
-                    "未知列名 / unknown column; see docs/roster-formats.md for the columns",
+                    _("未知列名；可用的列见 docs/roster-formats.md"),
                 )
             )
     for column in REQUIRED_COLUMNS:
         if column not in seen:
-            problems.append(
-                RowProblem(name, header, column, "缺少必需的列 / required column is missing")
-            )
+            problems.append(RowProblem(name, header, column, _("缺少必需的列")))
     for prefix, parts in (("merit", MERIT_PARTS), ("honour", HONOUR_PARTS)):
         for number, present in sorted(groups[prefix].items()):
             for part in parts:
@@ -512,8 +507,9 @@ def _header(cells: Sequence[Any], name: str) -> _Header:
                             name,
                             header,
                             f"{prefix}{number}_{part}",
-                            f"缺少该列：{prefix}{number} 的三列需同时存在 / missing column: the "
-                            f"{prefix}{number} columns go together ({', '.join(parts)})",
+                            _("缺少该列：{group} 的各列（{parts}）需同时存在").format(
+                                group=f"{prefix}{number}", parts=", ".join(parts)
+                            ),
                         )
                     )
     if problems:
@@ -550,7 +546,7 @@ def _row(header: _Header, cells: Sequence[Any], number: int) -> RawRow | None:
         problems.append(
             FieldProblem(
                 f"column {width + 1}",
-                "该行的单元格多于表头的列 / the row has more cells than the header has columns",
+                _("该行的单元格多于表头的列"),
             )
         )
     if not row and not problems:
@@ -590,9 +586,7 @@ def _convert(kind: Kind, column: str, cell: Any, problems: list[FieldProblem]) -
         problems.append(
             FieldProblem(
                 column,
-                "身份证号码被 Excel 存成了数字，末几位可能已丢失；请把该列设为文本后重新输入 / "
-                "Excel stored the ID number as a number and may have lost its last digits: "
-                "format the column as Text and type it again",
+                _("身份证号码被 Excel 存成了数字，末几位可能已丢失；请把该列设为文本后重新输入"),
             )
         )
         return None
@@ -640,7 +634,7 @@ def _rows(
             name,
             Location("row", 1),
             "file",
-            "文件为空，缺少表头行 / the file is empty: row 1 must be the header",
+            _("文件为空，缺少表头行（第 1 行须为表头）"),
         )
     header = _header(header_cells, name)
     rows = []
@@ -661,7 +655,9 @@ def _read_csv(data: bytes, name: str) -> list[RawRow]:
     try:
         records = list(csv.reader(io.StringIO(text, newline=""), strict=True))
     except csv.Error as error:
-        raise _fatal(name, WHOLE_FILE, "file", f"CSV 格式错误 / malformed CSV: {error}") from None
+        raise _fatal(
+            name, WHOLE_FILE, "file", _("CSV 格式错误：{error}").format(error=error)
+        ) from None
     if not records:
         return _rows(None, (), name)
     return _rows(records[0], enumerate(records[1:], 2), name)
@@ -708,5 +704,5 @@ def _unreadable_workbook(name: str, error: Exception) -> RosterError:
         name,
         WHOLE_FILE,
         "file",
-        f"不是有效的 .xlsx 文件 / not a readable .xlsx workbook ({type(error).__name__})",
+        _("不是有效的 .xlsx 文件（{error}）").format(error=type(error).__name__),
     )
