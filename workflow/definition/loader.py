@@ -43,6 +43,7 @@ from workflow.definition.policy_rules import (
 from workflow.definition.validated import remember_validated, validation_key, was_validated
 from workflow.definition.yaml_source import Located, Path, parse_yaml
 from workflow.errors import DefinitionError, Problem
+from workflow.i18n import _
 from workflow.ports import TemplateCheck
 from workflow.rules import RULES
 
@@ -62,7 +63,9 @@ def load_definition_file(
     try:
         text = file.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        raise DefinitionError([Problem(str(file), 1, 1, f"cannot read the file: {exc}")]) from exc
+        raise DefinitionError(
+            [Problem(str(file), 1, 1, _("无法读取文件：{reason}").format(reason=exc))]
+        ) from exc
     return load_definition_text(text, str(file), templates=templates, trust_cache=trust_cache)
 
 
@@ -98,7 +101,7 @@ def load_definition_text(
             problems += _schema_problems(located)
             problems += graph_problems(located, guards, templates)
         else:
-            problems.append(located.problem((), "a definition must be a mapping of keys"))
+            problems.append(located.problem((), _("流程定义须为由键组成的映射")))
     if problems:
         raise DefinitionError(sorted(set(problems), key=lambda p: (p.line, p.column, p.message)))
     remember_validated(key)
@@ -115,8 +118,11 @@ def _schema_problems(located: Located) -> list[Problem]:
                 problems.append(
                     located.problem(
                         (*path, key),
-                        f"unknown key '{key}'"
-                        + (f" (allowed here: {', '.join(sorted(allowed))})" if allowed else ""),
+                        _("未知的键 '{key}'（此处可用：{allowed}）").format(
+                            key=key, allowed=", ".join(sorted(allowed))
+                        )
+                        if allowed
+                        else _("未知的键 '{key}'").format(key=key),
                         key=True,
                     )
                 )
@@ -126,28 +132,32 @@ def _schema_problems(located: Located) -> list[Problem]:
 
 
 def _describe(error: jsonschema.ValidationError, path: Path) -> str:
-    where = ".".join(str(p) for p in path) or "the file"
+    where = ".".join(str(p) for p in path) or _("整个文件")
     value = error.instance
     expected: Any = error.validator_value
     match error.validator:
         case "required":
             missing = [k for k in expected if k not in cast(dict[str, Any], value)]
-            return f"{where}: missing required key(s) {', '.join(missing)}"
+            return _("{where}：缺少必需的键 {keys}").format(where=where, keys=", ".join(missing))
         case "type":
-            return (
-                f"{where}: expected {error.validator_value}, got {type(value).__name__} {value!r}"
+            return _("{where}：应为 {expected}，得到 {kind} {value!r}").format(
+                where=where, expected=error.validator_value, kind=type(value).__name__, value=value
             )
         case "enum":
             options = ", ".join(str(v) for v in expected)
-            return f"{where}: {value!r} is not one of {options}"
+            return _("{where}：{value!r} 不是以下之一：{options}").format(
+                where=where, value=value, options=options
+            )
         case "pattern":
-            return f"{where}: {value!r} does not match the expected form {error.validator_value}"
+            return _("{where}：{value!r} 不符合应有的形式 {form}").format(
+                where=where, value=value, form=error.validator_value
+            )
         case "anyOf" | "oneOf":
-            return f"{where}: {value!r} is neither a name nor a list of names"
+            return _("{where}：{value!r} 既不是名称也不是名称列表").format(where=where, value=value)
         case "uniqueItems":
-            return f"{where}: items must not repeat"
+            return _("{where}：各项不能重复").format(where=where)
         case _:
-            return f"{where}: {error.message}"
+            return f"{where}: {error.message}"  # jsonschema's own words
 
 
 def _build(data: dict[str, Any], text: str, source_name: str) -> Definition:
