@@ -59,9 +59,10 @@ actor_option = click.option(
     "--as",
     "actor",
     required=True,
-    metavar="ROLE:NAME",
+    metavar="ROLE:NAME@SCOPE",
     callback=parse_actor,
-    help="Who acts, as ROLE:NAME (e.g. agency_officer:王芳); the role must be allowed (A5.2).",
+    help="Who acts, as ROLE:NAME@SCOPE (e.g. agency_officer:王芳@东昌府区军休所; the city "
+    "officer and the auditor take no scope); the role and scope must be allowed (A5.2).",
 )
 data_option = click.option(
     "--data",
@@ -191,9 +192,9 @@ def fire(
     "--as",
     "actor",
     required=True,
-    metavar="ROLE:NAME",
+    metavar="ROLE:NAME@SCOPE",
     callback=parse_actor,
-    help="Who approves, as ROLE:NAME (e.g. county_officer:赵局长); only the approver roles the "
+    help="Who approves, as ROLE:NAME@SCOPE (e.g. city_officer:赵敏); only the approver roles the "
     "policy lists for RULE may grant it (others exit 1 citing A5.2).",
 )
 @click.option(
@@ -368,7 +369,7 @@ def _print_case(view: CaseView, as_json: bool, *, explain: bool = True) -> None:
         console.print(output.table("例外 exceptions granted (A19.1)", columns, granted))
     if view.next_steps:
         rows = [(s.trigger, s.label, s.dest, ", ".join(s.roles)) for s in view.next_steps]
-        columns = ["trigger", "说明 label", "to", "roles (--as ROLE:NAME)"]
+        columns = ["trigger", "说明 label", "to", "roles (--as ROLE:NAME@SCOPE)"]
         console.print(output.table("下一步 next steps", columns, rows))
 
 
