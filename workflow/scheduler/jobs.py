@@ -38,7 +38,7 @@ from workflow.store.outbox import SqlOutbox
 log = logging.getLogger(__name__)
 
 JobResult = dict[str, Any]
-INCOMPLETE_KEYS = ("problems", "calendar_missing", "error")  # a result with one ran only in part
+INCOMPLETE_KEYS = ("problems", "calendar_missing")  # a result with one of these ran only in part
 
 
 @dataclass(frozen=True)
@@ -72,7 +72,8 @@ def _timers(engine: Engine, context: JobContext) -> JobResult:
 def _dispatch(engine: Engine, context: JobContext) -> JobResult:
     """Deliver everything due (issue 6): batches until a batch comes back short."""
     channels = context.channels
-    channels = channels if channels is not None else build_channels(ChannelSettings.from_env())
+    if channels is None:
+        channels = build_channels(ChannelSettings.from_env())
     total = DispatchReport()
     while True:
         report = dispatch(SqlOutbox(engine.db), channels, engine.clock, batch=DEFAULT_BATCH)
