@@ -29,10 +29,7 @@ from workflow.views import CaseView, HistoryEntry
 if TYPE_CHECKING:
     # Typing only: a host hands us its own SQLAlchemy engine, or its session or connection as
     # ``within=``, and `transaction` yields a connection; the engine never runs SQL itself.
-    import sqlalchemy as sa
-    from sqlalchemy.orm import Session
-
-    Within = sa.Connection | Session | None
+    from workflow.store.database import Connection, HostEngine, Within
 
 __all__ = ["DEFAULT_DEFINITION", "EXCEPTIONS_APPLIED", "GRANT_EXCEPTION", "Engine"]
 
@@ -47,7 +44,7 @@ class Engine:
 
     def __init__(
         self,
-        db: sa.Engine | str | None = None,
+        db: HostEngine | str | None = None,
         *,
         clock: Clock | None = None,
         definition_dirs: Sequence[str | Path] = (),
@@ -55,7 +52,7 @@ class Engine:
         notice_channels: Mapping[str, str] | None = None,
     ) -> None:
         self._database = Database(db, auto_upgrade=auto_upgrade)
-        self.db: sa.Engine = self._database.engine
+        self.db: HostEngine = self._database.engine
         self.clock = clock or SystemClock()
         # The real template check is wired here, at the facade: workflow.definition takes it as
         # a port and imports no notifications (imported late: notifications imports workflow).
@@ -94,7 +91,7 @@ class Engine:
     @contextmanager
     def transaction(
         self, within: Within = None, *, write: bool = False, single_read: bool = False
-    ) -> Iterator[sa.Connection]:
+    ) -> Iterator[Connection]:
         """A connection in a transaction on a migrated schema: the host's own when ``within``
         is given (never committed here), else a new one committed on success. ``write=True``
         takes SQLite's write lock up front (BEGIN IMMEDIATE) so read-then-write cannot fail;

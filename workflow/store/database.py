@@ -90,6 +90,10 @@ def _configure_sqlite(engine: sa.Engine, synchronous: str) -> None:
 
 
 Within = sa.Connection | Session | None  # a host's own transaction, or None for ours
+# the names the engine's signatures use for what a host passes in and what `transaction` yields,
+# so the facade types them without importing SQLAlchemy itself
+HostEngine = sa.Engine
+Connection = sa.Connection
 
 
 class Database:
