@@ -62,10 +62,6 @@ class CalendarStatus:
     affected_from: date | None = None
 
     @property
-    def ok(self) -> bool:
-        return self.missing_today is None and self.missing_next is None
-
-    @property
     def message(self) -> str | None:
         """The sentence an operator reads, in the catalogue's language (Chinese by default);
         ``None`` when all is well."""
