@@ -318,6 +318,42 @@ incidents = sa.Table(
     sa.Index(None, "batch_id"),
 )
 
+# Every write on plans, contractors, their papers, batches, contractor evaluations and incidents
+# (A19.1, A18.3): who (role, name, scope), when, what, and the row as written, in one hash chain
+# in ``seq`` order (workflow/audit). `audit verify` checks the chain and that each row still is
+# what its last entry says. Append-only: triggers refuse UPDATE and DELETE (revision 0010).
+admin_log = sa.Table(
+    "admin_log",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("seq", sa.Integer, nullable=False, unique=True),
+    # plan | contractor | qualification | agreement | batch | evaluation | incident
+    sa.Column("entity", sa.String(32), nullable=False),
+    sa.Column("entity_id", sa.Integer, nullable=False),
+    sa.Column("action", sa.String(32), nullable=False),  # create | start | evaluate | …
+    sa.Column("actor", sa.String(200), nullable=False),
+    sa.Column("role", sa.String(64), nullable=False),
+    sa.Column("scope", sa.String(200), nullable=True),
+    sa.Column("at", Moment, nullable=False),
+    sa.Column("data", Json, nullable=False),  # the row as written (workflow.audit.chain)
+    sa.Column("reason", sa.Text, nullable=True),
+    sa.Column("prev_hash", sa.String(64), nullable=False),
+    sa.Column("hash", sa.String(64), nullable=False),
+    sa.Index(None, "entity", "entity_id"),
+)
+
+# API tokens' life in the database (the token file holds only digests and actors): when each
+# was last used, and its revocation, which every worker sees at once (``tokens revoke``).
+api_tokens = sa.Table(
+    "api_tokens",
+    metadata,
+    sa.Column("digest", sa.String(64), primary_key=True),
+    sa.Column("last_used_at", Moment, nullable=True),
+    sa.Column("revoked_at", Moment, nullable=True),
+    sa.Column("revoked_by", sa.String(200), nullable=True),
+    sa.Column("revoke_reason", sa.Text, nullable=True),
+)
+
 # -- scheduler: lease, job runs, timer marks, condolence-visit keys, tasks (A9.3; revision 0005,
 # -- workflow/scheduler, workflow/tasks.py) ---------------------------------------------------
 
@@ -365,6 +401,25 @@ timer_marks = sa.Table(
     sa.UniqueConstraint("case_id", "entry_seq", "timer_index"),
 )
 
+# An officer's record that a cadre cannot take part in a cycle for health or similar reasons
+# (A9.3, 第九条), with who recorded it and why; one per cadre and cycle. Append-only (A19.1:
+# triggers refuse UPDATE and DELETE); ``hash`` is the SHA-256 of the canonical row.
+unable_reports = sa.Table(
+    "unable_reports",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("cadre_id", sa.ForeignKey("cadres.id"), nullable=False),
+    sa.Column("cycle", sa.String(32), nullable=False),
+    sa.Column("occurred_on", sa.Date, nullable=False),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("reporter_role", sa.String(64), nullable=False),
+    sa.Column("reporter_name", sa.String(200), nullable=False),
+    sa.Column("reported_at", Moment, nullable=False),
+    sa.Column("hash", sa.String(64), nullable=False),
+    sa.UniqueConstraint("cadre_id", "cycle"),
+    sa.Index(None, "cycle"),
+)
+
 # Exactly one condolence visit per cadre per cycle (A9.3): the key row and the visit case are
 # written in one transaction.
 visit_keys = sa.Table(
@@ -374,7 +429,11 @@ visit_keys = sa.Table(
     sa.Column("cadre_id", sa.ForeignKey("cadres.id"), nullable=False),
     sa.Column("cycle", sa.String(32), nullable=False),
     sa.Column("case_id", sa.ForeignKey("cases.id"), nullable=True),  # the visit case
-    sa.Column("source_case_id", sa.ForeignKey("cases.id"), nullable=False),  # the case that ended
+    # what the visit serves: the case that ended (unable / withdrew for health), or an officer's
+    # report that the cadre cannot take part in the cycle (no case needed)
+    sa.Column("source_case_id", sa.ForeignKey("cases.id"), nullable=True),
+    sa.Column("unable_report_id", sa.ForeignKey("unable_reports.id"), nullable=True),
+    sa.Column("late", sa.Boolean, nullable=False, server_default=sa.false()),  # after cycle end
     sa.Column("created_at", Moment, nullable=False),
     sa.UniqueConstraint("cadre_id", "cycle"),
 )
