@@ -354,6 +354,42 @@ api_tokens = sa.Table(
     sa.Column("revoke_reason", sa.Text, nullable=True),
 )
 
+# Every write on plans, contractors, their papers, batches, contractor evaluations and incidents
+# (A19.1, A18.3): who (role, name, scope), when, what, and the row as written, in one hash chain
+# in ``seq`` order (workflow/audit). `audit verify` checks the chain and that each row still is
+# what its last entry says. Append-only: triggers refuse UPDATE and DELETE (revision 0010).
+admin_log = sa.Table(
+    "admin_log",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("seq", sa.Integer, nullable=False, unique=True),
+    # plan | contractor | qualification | agreement | batch | evaluation | incident
+    sa.Column("entity", sa.String(32), nullable=False),
+    sa.Column("entity_id", sa.Integer, nullable=False),
+    sa.Column("action", sa.String(32), nullable=False),  # create | start | evaluate | …
+    sa.Column("actor", sa.String(200), nullable=False),
+    sa.Column("role", sa.String(64), nullable=False),
+    sa.Column("scope", sa.String(200), nullable=True),
+    sa.Column("at", Moment, nullable=False),
+    sa.Column("data", Json, nullable=False),  # the row as written (workflow.audit.chain)
+    sa.Column("reason", sa.Text, nullable=True),
+    sa.Column("prev_hash", sa.String(64), nullable=False),
+    sa.Column("hash", sa.String(64), nullable=False),
+    sa.Index(None, "entity", "entity_id"),
+)
+
+# API tokens' life in the database (the token file holds only digests and actors): when each
+# was last used, and its revocation, which every worker sees at once (``tokens revoke``).
+api_tokens = sa.Table(
+    "api_tokens",
+    metadata,
+    sa.Column("digest", sa.String(64), primary_key=True),
+    sa.Column("last_used_at", Moment, nullable=True),
+    sa.Column("revoked_at", Moment, nullable=True),
+    sa.Column("revoked_by", sa.String(200), nullable=True),
+    sa.Column("revoke_reason", sa.Text, nullable=True),
+)
+
 # -- scheduler: lease, job runs, timer marks, condolence-visit keys, tasks (A9.3; revision 0005,
 # -- workflow/scheduler, workflow/tasks.py) ---------------------------------------------------
 
