@@ -22,6 +22,11 @@ from typing import Any
 GENESIS = "0" * 64
 """The ``prev_hash`` of the first record of a chain: nothing came before it."""
 
+EXCEPTIONS_APPLIED = "_exceptions_applied"
+"""The history ``data`` key under which a step records the exceptions it relied on (the same
+name as `workflow.steps.EXCEPTIONS_APPLIED`): part of the step's record, not of the case's
+evidence."""
+
 HISTORY_FIELDS = (
     "case_id",
     "seq",
@@ -82,6 +87,18 @@ def case_exception_hash(row: Mapping[str, Any]) -> str:
 
 def batch_exception_hash(prev_hash: str, row: Mapping[str, Any]) -> str:
     return chained_hash(prev_hash, row, BATCH_EXCEPTION_FIELDS)
+
+
+def evidence_after(evidence: Mapping[str, Any], data: Mapping[str, Any]) -> dict[str, Any]:
+    """The case's evidence once a step whose history ``data`` is given has run: each step adds
+    its fields (and the batch's facts) to what the case already had."""
+    return {**evidence, **{k: v for k, v in data.items() if k != EXCEPTIONS_APPLIED}}
+
+
+def same_content(left: Any, right: Any) -> bool:
+    """Whether two values are the same record content as the database gives them back (an
+    integral float equals its int, an instant equals itself in any zone)."""
+    return bool(_plain(left) == _plain(right))
 
 
 def _plain(value: Any) -> Any:

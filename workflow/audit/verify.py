@@ -6,8 +6,10 @@ here with the cases and the case exceptions in the same order), so memory stays 
 long the history is; this module runs no SQL itself. Checks, per
 case: each row's content against its hash (an edit), each ``prev_hash`` against the row before
 (a rewritten predecessor), seq without gaps (a deleted row), the last seq against the case's
-version (deleted last rows), and each case exception against the grant_exception history row of
-the same seq. Batch exceptions form one chain per batch.
+version (deleted last rows), the case row's state, terminal flag and evidence against what its
+chain says (the last row's target state, the definition's terminal states, the steps' recorded
+fields: an ``UPDATE cases`` behind the engine's back), and each case exception against the
+grant_exception history row of the same seq. Batch exceptions form one chain per batch.
 
 What a chain without an outside anchor cannot prove: someone who deletes a case's last rows
 *and* rolls back ``cases.version`` and its state, or deletes a batch's last exception, leaves a
@@ -27,8 +29,11 @@ from workflow.audit.chain import (
     GENESIS,
     batch_exception_hash,
     case_exception_hash,
+    evidence_after,
     history_hash,
+    same_content,
 )
+from workflow.definition.loader import load_definition_text
 from workflow.errors import TamperedError
 from workflow.i18n import N_, _
 from workflow.store import audit as store
@@ -46,8 +51,12 @@ _PROBLEMS: Mapping[str, str] = {  # translated with `_` when shown
     "orphan": N_("记录所属的案件不存在"),
     "unmatched": N_("例外与同序号的授予记录不符或无授予记录"),
     "ungranted": N_("授予记录没有对应的例外记录（例外被删除）"),
+    "state": N_("案件行的状态（state）与其最后一条历史记录的目标状态不符（案件行被改写）"),
+    "terminal": N_("案件行的结案标志（terminal）与流程定义对其状态的规定不符（案件行被改写）"),
+    "evidence": N_("案件行的证据（evidence）与其历史记录累积的证据不符（案件行被改写）"),
 }
 _TABLES = {
+    "cases": N_("案件行"),
     "history": N_("历史"),
     "case_exceptions": N_("案件例外"),
     "batch_exceptions": N_("批次例外"),
@@ -108,7 +117,8 @@ def verify(rows: store.AuditRows) -> Report:
     committed midway cannot look like a missing row.
     """
     counter = _Counter()
-    broken = _verify_cases(rows, counter) or _verify_batches(rows, counter)
+    terminal = _terminal_states(rows)
+    broken = _verify_cases(rows, counter, terminal) or _verify_batches(rows, counter)
     return Report(
         records=counter.records,
         cases=counter.cases,
@@ -129,7 +139,19 @@ class _Counter:
         self.digest.update(f"{kind}:{key}:{head}\n".encode())
 
 
-def _verify_cases(source: store.AuditRows, counter: _Counter) -> Break | None:
+def _terminal_states(source: store.AuditRows) -> dict[int, frozenset[str]]:
+    """Each stored definition version's terminal states: what a case's terminal flag must say
+    for the state its chain ends in."""
+    states: dict[int, frozenset[str]] = {}
+    for row in source.definitions():
+        definition = load_definition_text(row.source_text, row.source_name)
+        states[row.id] = frozenset(s.name for s in definition.states if s.terminal)
+    return states
+
+
+def _verify_cases(
+    source: store.AuditRows, counter: _Counter, terminal: Mapping[int, frozenset[str]]
+) -> Break | None:
     rows = _Peekable(source.history())
     grants = _Peekable(source.case_exceptions())
     for case in source.case_heads():
@@ -139,6 +161,8 @@ def _verify_cases(source: store.AuditRows, counter: _Counter) -> Break | None:
         counter.cases += 1
         prev, expected = GENESIS, 1
         granted: dict[int, Any] = {}
+        state: str | None = None
+        evidence: dict[str, Any] = {}
         while (row := rows.peek()) is not None and row.case_id == case.id:
             rows.next()
             if row.seq != expected:
@@ -149,6 +173,9 @@ def _verify_cases(source: store.AuditRows, counter: _Counter) -> Break | None:
                 return Break("history", case.id, row.seq, "edited")
             if row.trigger == GRANT_EXCEPTION:
                 granted[row.seq] = row
+            else:
+                evidence = evidence_after(evidence, row.data or {})
+            state = row.to_state
             counter.records += 1
             prev, expected = row.hash, expected + 1
         last = expected - 1
@@ -158,6 +185,8 @@ def _verify_cases(source: store.AuditRows, counter: _Counter) -> Break | None:
             return Break("history", case.id, None, "ahead")
         if case.chain_head is not None and case.chain_head != prev:
             return Break("history", case.id, last, "head")
+        if (mismatch := _case_row_mismatch(case, state, evidence, terminal)) is not None:
+            return Break("cases", case.id, None, mismatch)
         counter.head("case", case.id, prev)
         while (grant := grants.peek()) is not None and grant.case_id == case.id:
             grants.next()
@@ -171,6 +200,24 @@ def _verify_cases(source: store.AuditRows, counter: _Counter) -> Break | None:
     for stray, table in ((rows.peek(), "history"), (grants.peek(), "case_exceptions")):
         if stray is not None:
             return Break(table, stray.case_id, stray.seq, "orphan")
+    return None
+
+
+def _case_row_mismatch(
+    case: Any,
+    state: str | None,
+    evidence: Mapping[str, Any],
+    terminal: Mapping[int, frozenset[str]],
+) -> str | None:
+    """The first field of the case row its chain does not account for: the state the last
+    history row moved it to, the terminal flag the definition gives that state, the evidence
+    the steps recorded (an ``UPDATE cases`` behind the engine's back)."""
+    if case.state != state:
+        return "state"
+    if bool(case.terminal) != (case.state in terminal.get(case.definition_id, frozenset())):
+        return "terminal"
+    if not same_content(case.evidence, evidence):
+        return "evidence"
     return None
 
 

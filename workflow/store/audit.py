@@ -14,7 +14,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from workflow.store.schema import batch_exceptions, case_exceptions, cases, history
+from workflow.store.schema import batch_exceptions, case_exceptions, cases, definitions, history
 
 Db = sa.Engine  # what `snapshot` opens; named here so the pure check never imports SQLAlchemy
 
@@ -37,9 +37,24 @@ class AuditRows:
         return self._stream(sa.select(case_exceptions), keys)
 
     def case_heads(self) -> Iterator[Any]:
-        """Each case's id, version and chain head, by id."""
-        query = sa.select(cases.c.id, cases.c.version, cases.c.chain_head)
+        """Each case's id, version and chain head, and what its chain must account for (state,
+        terminal flag, evidence, definition), by id."""
+        query = sa.select(
+            cases.c.id,
+            cases.c.version,
+            cases.c.chain_head,
+            cases.c.state,
+            cases.c.terminal,
+            cases.c.evidence,
+            cases.c.definition_id,
+        )
         return self._stream(query, (cases.c.id,))
+
+    def definitions(self) -> Iterator[Any]:
+        """Each stored definition version's id, text and file name (to know its terminal
+        states), by id."""
+        query = sa.select(definitions.c.id, definitions.c.source_text, definitions.c.source_name)
+        return self._stream(query, (definitions.c.id,))
 
     def batch_exceptions(self) -> Iterator[Any]:
         """Batch exceptions by batch and id (one chain per batch)."""

@@ -1,0 +1,109 @@
+"""The audit covers the case row itself (A19.1, issue 17), on both databases: `audit verify`
+compares each case's state, terminal flag and evidence with what its history chain says, and
+the database refuses a change to a case that no history row accounts for.
+
+Tampering runs as a DBA would: the triggers are dropped (SQLite) or disabled (PostgreSQL) first,
+since a trigger alone proves nothing against the database's owner; the chain is what catches
+that."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from click.testing import CliRunner
+from factories import AS_CADRE, HAPPY_PATH, REGISTRATION, cadre
+
+from workflow import Engine, steps
+from workflow.audit import Break, verify_database
+from workflow.audit.chain import EXCEPTIONS_APPLIED
+from workflow.cli.main import main
+from workflow.store.database import WRITE
+from workflow.store.schema import cases
+
+SEED_BATCH = True  # approval takes a seat in batch 1 (conftest.engine)
+GUARDED = ("cases", "history", "case_exceptions", "batch_exceptions")
+
+
+@pytest.fixture
+def walked(engine: Engine) -> tuple[Engine, int]:
+    """A case taken along the whole of art. 7 (seven history rows, batch facts included)."""
+    engine.put_cadres([cadre()])
+    case = engine.open_case("LC-DCF-0001", actor=AS_CADRE, data=REGISTRATION)
+    for trigger, actor, data in HAPPY_PATH:
+        case = engine.fire(case.id, trigger, actor=actor, data=data)
+    return engine, case.id
+
+
+def tamper(engine: Engine, *statements: sa.Executable) -> None:
+    """Run ``statements`` with every audit trigger out of the way, as a DBA could."""
+    with engine.db.connect().execution_options(**{WRITE: True}) as connection, connection.begin():
+        if connection.dialect.name == "postgresql":
+            for table in GUARDED:
+                connection.exec_driver_sql(f"ALTER TABLE {table} DISABLE TRIGGER USER")
+        else:
+            names = connection.exec_driver_sql(
+                "SELECT name FROM sqlite_master WHERE type = 'trigger'"
+            ).scalars()
+            for name in list(names):
+                connection.exec_driver_sql(f'DROP TRIGGER "{name}"')
+        for statement in statements:
+            connection.execute(statement)
+
+
+def case_row(engine: Engine, case_id: int) -> Any:
+    with engine.db.connect() as connection:
+        return connection.execute(sa.select(cases).where(cases.c.id == case_id)).one()
+
+
+def url(engine: Engine) -> str:
+    return engine.db.url.render_as_string(hide_password=False)
+
+
+def test_the_steps_evidence_is_what_the_chain_accumulates(walked: tuple[Engine, int]) -> None:
+    engine, case_id = walked
+    assert verify_database(engine.db, chunk=2).intact
+    evidence = case_row(engine, case_id).evidence
+    assert (evidence["satisfaction"], evidence["batch_id"]) == (5, 1)
+    # the key a step records the exceptions it relied on under is left out of the evidence
+    assert EXCEPTIONS_APPLIED == steps.EXCEPTIONS_APPLIED
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("state", "withdrawn"),
+        ("terminal", False),
+        ("evidence", {"plan_level": "city", "satisfaction": 1}),
+    ],
+)
+def test_a_case_row_changed_behind_the_engine_is_named_A19_1(
+    walked: tuple[Engine, int], field: str, value: Any
+) -> None:
+    """Issue 17: ``UPDATE cases SET state=…`` (or terminal, evidence) passed `audit verify`
+    with the digest unchanged."""
+    engine, case_id = walked
+    tamper(engine, sa.update(cases).where(cases.c.id == case_id).values({field: value}))
+    assert verify_database(engine.db, chunk=3).broken == Break("cases", case_id, None, field)
+
+    result = CliRunner().invoke(main, ["--db", url(engine), "audit", "verify", "--json"])
+    assert result.exit_code == 6, result.output
+    body = json.loads(result.stdout or result.stderr)
+    assert (body["table"], body["key"], body["problem"]) == ("cases", case_id, field)
+    result = CliRunner().invoke(main, ["--db", url(engine), "audit", "verify"])
+    assert result.exit_code == 6
+    assert f"案件行（cases）案件 {case_id}：" in result.stderr
+    assert f"（{field}）" in result.stderr
+
+
+def test_an_evidence_value_spelled_differently_is_not_a_change(
+    walked: tuple[Engine, int],
+) -> None:
+    """The comparison is on content: 5.0 stored for 5 (PostgreSQL JSONB's numeric) is the same
+    evidence."""
+    engine, case_id = walked
+    evidence = {**case_row(engine, case_id).evidence, "satisfaction": 5.0}
+    tamper(engine, sa.update(cases).where(cases.c.id == case_id).values(evidence=evidence))
+    assert verify_database(engine.db).intact
