@@ -27,7 +27,9 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Literal
+from xml.etree.ElementTree import ParseError
 
+import openpyxl
 from openpyxl import load_workbook
 from openpyxl.utils.exceptions import InvalidFileException
 
@@ -671,9 +673,14 @@ def _read_xlsx(data: bytes, name: str) -> list[RawRow]:
 
     openpyxl parses untrusted bytes here and fails in many ways on a damaged or mislabelled
     file (a .csv renamed .xlsx, a truncated download); each of those is reported as "not a
-    readable workbook" naming the failure, the only thing an officer can act on.
+    readable workbook" naming the failure, the only thing an officer can act on. A workbook's
+    XML never needs a DTD: openpyxl parses through defusedxml (a dependency), which refuses
+    entity declarations, so an entity-expansion bomb or an external entity is refused too.
     """
+    if not openpyxl.DEFUSEDXML:  # OPENPYXL_DEFUSEDXML=False in the environment, say
+        raise _fatal(name, WHOLE_FILE, "file", _("XLSX 读取需要 defusedxml，未启用，拒绝读取"))
     unreadable = (
+        ParseError,
         zipfile.BadZipFile,
         InvalidFileException,
         KeyError,
@@ -700,6 +707,12 @@ def _read_xlsx(data: bytes, name: str) -> list[RawRow]:
 
 
 def _unreadable_workbook(name: str, error: Exception) -> RosterError:
+    cause: BaseException | None = error
+    while cause is not None:
+        if isinstance(cause, ParseError) or type(cause).__module__.startswith("defusedxml"):
+            reason = _("工作簿的 XML 含有 DTD 或实体声明（可能是恶意文件），拒绝读取")
+            return _fatal(name, WHOLE_FILE, "file", reason)
+        cause = cause.__cause__ or cause.__context__
     return _fatal(
         name,
         WHOLE_FILE,
