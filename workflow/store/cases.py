@@ -162,6 +162,17 @@ _MOVE_CASE = (
 )
 _CASE_VERSION = sa.select(cases.c.version).where(cases.c.id == sa.bindparam("case_id"))
 _INSERT_HISTORY = sa.insert(history)
+# A step's history row goes in before the case row moves, so the database can refuse a case
+# change that comes without one (the A19.1 trigger); seq is the version the row creates, and a
+# row already there means a concurrent step moved the case first: nothing is inserted, and no
+# error aborts the transaction (a host's own keeps working after a ConflictError).
+# (RETURNING says whether it went in: psycopg reports no row count for such an insert.)
+_APPEND_HISTORY = {
+    dialect.__name__.rsplit(".", 1)[-1]: dialect.insert(history)
+    .on_conflict_do_nothing(index_elements=["case_id", "seq"])
+    .returning(history.c.id)
+    for dialect in (sqlite, postgresql)
+}
 _SET_CHAIN_HEAD = (
     sa.update(cases)
     .where(cases.c.id == sa.bindparam("b_case_id"))
@@ -301,11 +312,20 @@ class SqlCaseTransaction:
         evidence: Mapping[str, Any],
         history_row: Mapping[str, Any],
     ) -> str:
-        """Compare-and-set the case on its version and append its history row, linked to the
-        case's chain head (A19.1); returns the new head. `ConflictError` with nothing written
+        """Append the case's history row, linked to its chain head (A19.1), then compare-and-set
+        the case on its version; returns the new head. `ConflictError` with nothing written
         when someone moved the case first."""
         prev_hash = case.chain_head or self._previous_hash(case.id, int(history_row["seq"]))
         row = chained(history_row, prev_hash)
+        appended = self.connection.execute(
+            _APPEND_HISTORY[self.connection.dialect.name], row
+        ).first()
+        if appended is None:
+            raise ConflictError(
+                case_id=case.id,
+                expected_version=case.version,
+                actual_version=self.case_version(case.id),
+            )
         result = self.connection.execute(
             _MOVE_CASE,
             {
@@ -325,7 +345,6 @@ class SqlCaseTransaction:
                 expected_version=case.version,
                 actual_version=self.case_version(case.id),
             )
-        self.connection.execute(_INSERT_HISTORY, row)
         return str(row["hash"])
 
     def _previous_hash(self, case_id: int, seq: int) -> str:
