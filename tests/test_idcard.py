@@ -2,11 +2,23 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import date
 
 import pytest
 
+from workflow.i18n import set_language
 from workflow.idcard import check_digit, id_card_problem, make_id_card
+
+
+@pytest.fixture
+def chinese() -> Iterator[None]:
+    """The officer's default language, whatever LANG the test run has; English is one
+    `set_language` away (workflow.i18n)."""
+    set_language("zh")
+    yield
+    set_language(None)
+
 
 # The standard: weights 7 9 10 5 8 4 2 1 6 3 7 9 10 5 8 4 2 on the first 17 digits, the sum mod 11
 # indexes "10X98765432". Each case spells out the non-zero products, so the expected digit is
@@ -65,13 +77,13 @@ def test_a_hand_computed_number_is_valid(first17: str, weighted_sum: int, expect
     assert id_card_problem(first17 + expected, None) is None
 
 
-def test_the_roster_format_example_number_has_a_wrong_check_digit() -> None:
+def test_the_roster_format_example_number_has_a_wrong_check_digit(chinese: None) -> None:
     """roster-format.md shows 371502194603120017; its check digit should be 3, not 7."""
     problem = id_card_problem("371502194603120017", date(1946, 3, 12))
-    assert problem is not None
-    assert "校验码" in problem
-    assert "第18位应为“3”" in problem
-    assert "should be '3', not '7'" in problem
+    assert problem == "身份证号码校验码错误：第18位应为“3”，实际为“7”"
+    set_language("en")
+    problem = id_card_problem("371502194603120017", date(1946, 3, 12))
+    assert problem == "wrong check digit: the 18th character should be '3', not '7'"
     assert id_card_problem("371502194603120013", date(1946, 3, 12)) is None
 
 
@@ -102,7 +114,7 @@ def test_a_lower_case_x_check_character_is_accepted() -> None:
             "37150219460312001Y", None, "第18位（校验码）应为数字或X", "not 'Y'", id="check-not-x"
         ),
         pytest.param(
-            "371502194602300017", None, "“19460230”不是有效日期", "19460230", id="30-february"
+            "371502194602300017", None, "“19460230”不是有效日期", "14, 19460230,", id="30-february"
         ),
         pytest.param(
             "371502194613120017", None, "“19461312”不是有效日期", "not a valid date", id="month-13"
@@ -150,11 +162,20 @@ def test_a_lower_case_x_check_character_is_accepted() -> None:
 def test_a_bad_number_is_explained_in_chinese_and_english(
     value: str, birth: date | None, chinese: str, english: str
 ) -> None:
-    problem = id_card_problem(value, birth)
-    assert problem is not None
-    assert chinese in problem
-    assert english in problem
-    assert " / " in problem  # Chinese first, then English
+    """Chinese by default, English with the language set to en: one language at a time."""
+    set_language("zh")
+    try:
+        problem = id_card_problem(value, birth)
+        assert problem is not None
+        assert chinese in problem
+        assert english not in problem
+        set_language("en")
+        problem = id_card_problem(value, birth)
+        assert problem is not None
+        assert english in problem
+        assert chinese not in problem
+    finally:
+        set_language(None)
 
 
 def test_transposed_digits_are_caught_by_the_check_digit() -> None:

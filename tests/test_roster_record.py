@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import re
+from collections.abc import Iterator
 from datetime import date
 from typing import Any
 
@@ -16,6 +17,7 @@ import pytest
 
 from workflow.demo.roster import generate_roster
 from workflow.errors import InputError
+from workflow.i18n import set_language
 from workflow.roster import CadreRecord, Health, InvalidRecord, parse_record
 
 TODAY = date(2024, 5, 6)
@@ -82,6 +84,23 @@ def changed(*edits: tuple[str, Any]) -> dict[str, Any]:
     return record
 
 
+@pytest.fixture
+def english() -> Iterator[None]:
+    """Problems in English (the catalogue's translation, workflow.i18n): the table below was
+    written in English, so running it this way checks the translations too."""
+    set_language("en")
+    yield
+    set_language(None)
+
+
+@pytest.fixture
+def chinese() -> Iterator[None]:
+    """The officer's default, whatever LANG the test run has."""
+    set_language("zh")
+    yield
+    set_language(None)
+
+
 def problems_of(record: object) -> dict[str, str]:
     with pytest.raises(InvalidRecord) as caught:
         parse_record(record, today=TODAY)
@@ -91,12 +110,12 @@ def problems_of(record: object) -> dict[str, str]:
 # -- the format's example ------------------------------------------------------------------
 
 
-def test_the_published_example_fails_only_on_its_check_digit() -> None:
+def test_the_published_example_fails_only_on_its_check_digit(chinese: None) -> None:
     found = problems_of(PUBLISHED)
     assert set(found) == {"id_card"}
-    reason = found["id_card"]
-    assert "第18位应为“3”" in reason
-    assert "should be '3'" in reason
+    assert found["id_card"] == "身份证号码校验码错误：第18位应为“3”，实际为“7”"
+    set_language("en")
+    assert "should be '3', not '7'" in problems_of(PUBLISHED)["id_card"]
 
 
 def test_the_corrected_example_round_trips_unchanged() -> None:
@@ -423,18 +442,40 @@ INVALID: list[Any] = [
 
 
 @pytest.mark.parametrize(("edits", "field", "reason"), INVALID)
-def test_invalid_field(edits: list[tuple[str, Any]], field: str, reason: str) -> None:
+def test_invalid_field(
+    edits: list[tuple[str, Any]], field: str, reason: str, english: None
+) -> None:
     found = problems_of(changed(*edits))
     assert field in found, found
     assert reason in found[field]
-    # every message is for an officer: Chinese and English, separated by " / "
-    assert " / " in found[field]
+    # the officer's default is Chinese: the same field named, in one language, not two
+    set_language("zh")
+    chinese = problems_of(changed(*edits))[field]
+    assert re.search("[\u4e00-\u9fff]", chinese), chinese
+    assert chinese != found[field]
+    assert " / " not in chinese
+
+
+def test_a_problem_speaks_chinese_by_default_and_english_when_asked(chinese: None) -> None:
+    record = changed(("gender", "M"), ("merits.0.class", 4), ("phone", 13800000000))
+    found = problems_of(record)
+    assert found["gender"] == "应为以下之一：男, 女；实际为文本 'M'"
+    assert found["merits[1].class"] == "应为 1、2 或 3（一/二/三等功），实际为4"
+    assert found["phone"] == "应为文本，实际为数字 13800000000"
+    with pytest.raises(InvalidRecord) as caught:
+        parse_record(record, today=TODAY)
+    assert "；" in str(caught.value)  # problems joined in the officer's punctuation
+    set_language("en")
+    found = problems_of(record)
+    assert found["gender"] == "must be one of: 男, 女; got the text 'M'"
+    assert found["merits[1].class"] == "must be 1, 2 or 3, got 4"
+    assert found["phone"] == "must be text, got the number 13800000000"
 
 
 @pytest.mark.parametrize(
     "raw", [None, [], "LC-DCF-0001", 42], ids=["null", "list", "text", "number"]
 )
-def test_a_record_must_be_an_object(raw: object) -> None:
+def test_a_record_must_be_an_object(raw: object, english: None) -> None:
     assert "must be an object" in problems_of(raw)["record"]
 
 

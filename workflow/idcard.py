@@ -14,6 +14,8 @@ from __future__ import annotations
 
 from datetime import date
 
+from workflow.i18n import _
+
 ID_CARD_LENGTH = 18
 WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 CHECK_CHARACTERS = "10X98765432"  # indexed by the weighted sum mod 11
@@ -52,7 +54,7 @@ def make_id_card(region: str, birth: date, sequence: int, female: bool) -> str:
 
 
 def id_card_problem(value: str, birth_date: date | None) -> str | None:
-    """What is wrong with an ID number, in Chinese and English; None when it is valid.
+    """What is wrong with an ID number, in the officer's language; None when it is valid.
 
     With ``birth_date`` given, the birth date inside the number must equal it (roster-format.md:
     the ID number's birth date must match ``birth_date``). A lower-case ``x`` is accepted as the
@@ -60,41 +62,29 @@ def id_card_problem(value: str, birth_date: date | None) -> str | None:
     """
     length = len(value)
     if length != ID_CARD_LENGTH:
-        return (
-            f"身份证号码应为18位，实际为{length}位 / "
-            f"an ID number has 18 characters, this one has {length}"
-        )
+        return _("身份证号码应为18位，实际为{length}位").format(length=length)
     first17, last = value[:17], value[17].upper()
     if not (first17.isascii() and first17.isdigit()):
         position = next(i for i, c in enumerate(first17, 1) if not (c.isascii() and c.isdigit()))
-        return (
-            f"身份证号码前17位应全为数字，第{position}位是“{value[position - 1]}” / "
-            f"the first 17 characters must be digits, character {position} is "
-            f"{value[position - 1]!r}"
+        return _("身份证号码前17位应全为数字，第{position}位是“{character}”").format(
+            position=position, character=value[position - 1]
         )
     if not (last.isascii() and (last.isdigit() or last == "X")):
-        return (
-            f"身份证号码第18位（校验码）应为数字或X，实际为“{value[17]}” / "
-            f"the 18th character (check digit) must be a digit or X, not {value[17]!r}"
+        return _("身份证号码第18位（校验码）应为数字或X，实际为“{character}”").format(
+            character=value[17]
         )
     digits = first17[6:14]
     try:
         embedded = date(int(digits[:4]), int(digits[4:6]), int(digits[6:8]))
     except ValueError:
-        return (
-            f"身份证号码第7至14位的出生日期“{digits}”不是有效日期 / "
-            f"the birth date in characters 7-14, {digits}, is not a valid date"
-        )
+        return _("身份证号码第7至14位的出生日期“{digits}”不是有效日期").format(digits=digits)
     if birth_date is not None and embedded != birth_date:
-        return (
-            f"身份证号码中的出生日期{embedded.isoformat()}与出生日期{birth_date.isoformat()}"
-            f"不一致 / the birth date in the ID number, {embedded.isoformat()}, does not match "
-            f"the record's birth date {birth_date.isoformat()}"
+        return _("身份证号码中的出生日期{embedded}与出生日期{birth}不一致").format(
+            embedded=embedded.isoformat(), birth=birth_date.isoformat()
         )
     expected = check_digit(first17)
     if last != expected:
-        return (
-            f"身份证号码校验码错误：第18位应为“{expected}”，实际为“{value[17]}” / "
-            f"wrong check digit: the 18th character should be {expected!r}, not {value[17]!r}"
+        return _("身份证号码校验码错误：第18位应为“{expected}”，实际为“{character}”").format(
+            expected=expected, character=value[17]
         )
     return None

@@ -28,6 +28,7 @@ from datetime import date
 from typing import Any
 
 from workflow.errors import InputError
+from workflow.i18n import _
 from workflow.idcard import id_card_problem
 from workflow.roster.vocabulary import (
     BRANCHES,
@@ -112,7 +113,7 @@ class InvalidRecord(InputError):
     def __init__(self, problems: list[FieldProblem]) -> None:
         self.problems = tuple(problems)
         super().__init__(
-            "; ".join(str(problem) for problem in self.problems),
+            _("；").join(str(problem) for problem in self.problems),
             field=self.problems[0].field if self.problems else None,
         )
 
@@ -274,14 +275,14 @@ def _shown(value: object) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int | float):
-        return f"the number {value!r}"
+        return _("数字 {value}").format(value=repr(value))
     if isinstance(value, str):
         clipped = value if len(value) <= 30 else value[:30] + "…"
-        return f"the text {clipped!r}"
+        return _("文本 {value}").format(value=repr(clipped))
     if isinstance(value, list | tuple):
-        return f"a list of {len(value)}"
+        return _("含 {count} 项的列表").format(count=len(value))
     if isinstance(value, Mapping):
-        return "an object"
+        return _("对象")
     return type(value).__name__
 
 
@@ -309,9 +310,8 @@ def _bad_character(text: str, *, multiline: bool = False) -> str | None:
     if found is None:
         return None
     position = found.start() + 1
-    return (
-        f"第{position}个字符是不可见的控制字符 / character {position} is a control "
-        f"character (U+{ord(found.group()):04X})"
+    return _("第{position}个字符是不可见的控制字符（U+{code}）").format(
+        position=position, code=f"{ord(found.group()):04X}"
     )
 
 
@@ -338,7 +338,7 @@ class _Checker:
         """``raw`` as a mapping with no unknown and no missing keys (unknown keys are an error,
         not silently dropped: a misspelt ``helth`` must not turn into the default)."""
         if not isinstance(raw, Mapping):
-            self.fail(path or "record", f"应为对象 / must be an object, got {_shown(raw)}")
+            self.fail(path or "record", _("应为对象，实际为{shown}").format(shown=_shown(raw)))
             return None
         prefix = f"{path}." if path else ""
         allowed = set(required) | set(optional)
@@ -347,11 +347,13 @@ class _Checker:
                 shown = printable(key) if isinstance(key, str) else repr(key)
                 self.fail(
                     f"{prefix}{shown}",
-                    "未知字段 / unknown field; allowed: " + ", ".join((*required, *optional)),
+                    _("未知字段；允许的字段：{allowed}").format(
+                        allowed=", ".join((*required, *optional))
+                    ),
                 )
         for key in required:
             if key not in raw:
-                self.fail(f"{prefix}{key}", "必填 / required")
+                self.fail(f"{prefix}{key}", _("必填"))
         return raw
 
     # -- scalars ------------------------------------------------------------------------
@@ -360,17 +362,16 @@ class _Checker:
         self, value: object, path: str, *, max_length: int, multiline: bool = False
     ) -> str | None:
         if not isinstance(value, str):
-            self.fail(path, f"应为文本 / must be text, got {_shown(value)}")
+            self.fail(path, _("应为文本，实际为{shown}").format(shown=_shown(value)))
             return None
         text = value.strip()
         if not text:
-            self.fail(path, "不能为空 / must not be empty")
+            self.fail(path, _("不能为空"))
             return None
         if len(text) > max_length:
             self.fail(
                 path,
-                f"过长：{len(text)}个字符，最多{max_length} / too long: {len(text)} characters, "
-                f"at most {max_length}",
+                _("过长：{length}个字符，最多{limit}").format(length=len(text), limit=max_length),
             )
             return None
         if (problem := _bad_character(text, multiline=multiline)) is not None:
@@ -383,20 +384,22 @@ class _Checker:
             listed = ", ".join(options)
             self.fail(
                 path,
-                f"应为以下之一 / must be one of: {listed}; got {_shown(value)}",
+                _("应为以下之一：{listed}；实际为{shown}").format(
+                    listed=listed, shown=_shown(value)
+                ),
             )
             return None
         return value.strip()
 
     def boolean(self, value: object, path: str) -> bool | None:
         if not isinstance(value, bool):
-            self.fail(path, f"应为 true 或 false / must be true or false, got {_shown(value)}")
+            self.fail(path, _("应为 true 或 false，实际为{shown}").format(shown=_shown(value)))
             return None
         return value
 
     def integer(self, value: object, path: str) -> int | None:
         if isinstance(value, bool) or not isinstance(value, int):
-            self.fail(path, f"应为整数 / must be a whole number, got {_shown(value)}")
+            self.fail(path, _("应为整数，实际为{shown}").format(shown=_shown(value)))
             return None
         return value
 
@@ -404,18 +407,19 @@ class _Checker:
         """Strictly YYYY-MM-DD: Python also accepts 19460312 and week dates, an officer would
         not recognise those as dates, and two spellings of one date would diff as a change."""
         if not isinstance(value, str) or not _ISO_DATE.fullmatch(value.strip()):
-            self.fail(path, f"应为日期 YYYY-MM-DD / must be a date YYYY-MM-DD, got {_shown(value)}")
+            self.fail(path, _("应为日期 YYYY-MM-DD，实际为{shown}").format(shown=_shown(value)))
             return None
         try:
             day = date.fromisoformat(value.strip())
         except ValueError:
-            self.fail(path, f"不是有效日期 / is not a real calendar date: {value.strip()}")
+            self.fail(path, _("不是有效日期：{value}").format(value=value.strip()))
             return None
         if day > self.today:
             self.fail(
                 path,
-                f"日期{day.isoformat()}晚于今天{self.today.isoformat()} / "
-                f"{day.isoformat()} is in the future",
+                _("日期{day}晚于今天{today}").format(
+                    day=day.isoformat(), today=self.today.isoformat()
+                ),
             )
             return None
         return day
@@ -427,23 +431,25 @@ class _Checker:
         if not earliest <= number <= latest:
             self.fail(
                 path,
-                f"年份{number}不在{earliest}–{latest}之间 / year {number} is not between "
-                f"{earliest} and {latest} ({why})",
+                _("年份{year}不在{earliest}–{latest}之间（{why}）").format(
+                    year=number, earliest=earliest, latest=latest, why=why
+                ),
             )
             return None
         return number
 
     def phone(self, value: object, path: str) -> str | None:
         if not isinstance(value, str):
-            self.fail(path, f"应为文本 / must be text, got {type(value).__name__}")
+            self.fail(path, _("应为文本，实际为{shown}").format(shown=_shown(value)))
             return None
         number = value.strip().replace(" ", "")
         if not (_MOBILE.fullmatch(number) or _LANDLINE.fullmatch(number)):
             self.fail(
                 path,
-                f"不是手机号（1开头11位）或固定电话（区号-号码，如0635-8212345） / not a mobile "
-                f"number (11 digits starting with 1) or a landline (area code-number); "
-                f"{len(number)} characters given",
+                _(
+                    "不是手机号（1开头11位）或固定电话（区号-号码，如0635-8212345）；"
+                    "给出的是{length}个字符"
+                ).format(length=len(number)),
             )
             return None
         return number
@@ -470,8 +476,9 @@ class _Checker:
         ):
             self.fail(
                 "branch",
-                f"{category}应属{CATEGORY_BRANCH[category]}，而不是{branch} / a {category} "
-                f"served in the {CATEGORY_BRANCH[category]} (art. 2, art. 20), not the {branch}",
+                _("{category}应属{branch}，而不是{given}（第二、二十条）").format(
+                    category=category, branch=CATEGORY_BRANCH[category], given=branch
+                ),
             )
         county = (
             self.text(values["county"], "county", max_length=MAX_COUNTY)
@@ -534,8 +541,9 @@ class _Checker:
         if birth is not None and birth < EARLIEST_BIRTH:
             self.fail(
                 "birth_date",
-                f"出生日期{birth.isoformat()}早于{EARLIEST_BIRTH.isoformat()} / "
-                f"born before {EARLIEST_BIRTH.isoformat()}: check the year",
+                _("出生日期{birth}早于{earliest}：请核对年份").format(
+                    birth=birth.isoformat(), earliest=EARLIEST_BIRTH.isoformat()
+                ),
             )
             return None
         return birth
@@ -547,8 +555,9 @@ class _Checker:
         if placed is not None and birth is not None and placed <= birth:
             self.fail(
                 "placed_on",
-                f"移交安置日期{placed.isoformat()}不晚于出生日期{birth.isoformat()} / "
-                f"the placement date must be after the birth date {birth.isoformat()}",
+                _("移交安置日期{placed}不晚于出生日期{birth}").format(
+                    placed=placed.isoformat(), birth=birth.isoformat()
+                ),
             )
             return None
         return placed
@@ -560,8 +569,9 @@ class _Checker:
         if not isinstance(value, str):
             self.fail(
                 "id_card",
-                f"应为18位文本 / must be 18 characters of text, got {type(value).__name__} "
-                "(在 Excel 中请把该列设为文本 / in Excel, format the column as Text)",
+                _("应为18位文本，实际为{shown}（在 Excel 中请把该列设为文本）").format(
+                    shown=_shown(value)
+                ),
             )
             return None
         number = value.strip().upper()
@@ -590,7 +600,7 @@ class _Checker:
                 if klass is not None and klass not in MERIT_CLASSES:
                     self.fail(
                         f"{path}.class",
-                        f"应为 1、2 或 3（一/二/三等功） / must be 1, 2 or 3, got {klass}",
+                        _("应为 1、2 或 3（一/二/三等功），实际为{klass}").format(klass=klass),
                     )
                     klass = None
             wartime = (
@@ -602,7 +612,7 @@ class _Checker:
                     f"{path}.year",
                     earliest,
                     latest,
-                    "a merit is earned in service, before placement",
+                    _("立功在服役期间、移交安置之前"),
                 )
                 if "year" in values
                 else None
@@ -638,7 +648,7 @@ class _Checker:
                     f"{path}.year",
                     earliest,
                     self.today.year,
-                    "not before 1949, not in the future",
+                    _("不早于1949年，不晚于今年"),
                 )
                 if "year" in values
                 else None
@@ -651,12 +661,12 @@ class _Checker:
         if not isinstance(raw, list):
             self.fail(
                 path,
-                f"应为列表（没有则填 []） / must be a list, [] when there are none; "
-                f"got {_shown(raw)}",
+                _("应为列表（没有则填 []），实际为{shown}").format(shown=_shown(raw)),
             )
             return None
         if len(raw) > MAX_ITEMS:
-            self.fail(path, f"条目过多 / more than {MAX_ITEMS} entries ({len(raw)})")
+            too_many = _("条目过多：{count}条，最多{limit}条")
+            self.fail(path, too_many.format(count=len(raw), limit=MAX_ITEMS))
             return None
         return raw
 
@@ -680,8 +690,10 @@ class _Checker:
         if day is not None and placed is not None and day < placed:
             self.fail(
                 "recommendation.date",
-                f"推荐日期{day.isoformat()}早于移交安置日期{placed.isoformat()} / the "
-                "recommendation is made by the county dept or agency after placement",
+                _(
+                    "推荐日期{day}早于移交安置日期{placed}："
+                    "推荐由县级部门或军休机构在移交安置之后作出（第四条）"
+                ).format(day=day.isoformat(), placed=placed.isoformat()),
             )
             day = None
         if by is None or reason is None or day is None:
