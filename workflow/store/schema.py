@@ -354,42 +354,6 @@ api_tokens = sa.Table(
     sa.Column("revoke_reason", sa.Text, nullable=True),
 )
 
-# Every write on plans, contractors, their papers, batches, contractor evaluations and incidents
-# (A19.1, A18.3): who (role, name, scope), when, what, and the row as written, in one hash chain
-# in ``seq`` order (workflow/audit). `audit verify` checks the chain and that each row still is
-# what its last entry says. Append-only: triggers refuse UPDATE and DELETE (revision 0010).
-admin_log = sa.Table(
-    "admin_log",
-    metadata,
-    sa.Column("id", sa.Integer, primary_key=True),
-    sa.Column("seq", sa.Integer, nullable=False, unique=True),
-    # plan | contractor | qualification | agreement | batch | evaluation | incident
-    sa.Column("entity", sa.String(32), nullable=False),
-    sa.Column("entity_id", sa.Integer, nullable=False),
-    sa.Column("action", sa.String(32), nullable=False),  # create | start | evaluate | …
-    sa.Column("actor", sa.String(200), nullable=False),
-    sa.Column("role", sa.String(64), nullable=False),
-    sa.Column("scope", sa.String(200), nullable=True),
-    sa.Column("at", Moment, nullable=False),
-    sa.Column("data", Json, nullable=False),  # the row as written (workflow.audit.chain)
-    sa.Column("reason", sa.Text, nullable=True),
-    sa.Column("prev_hash", sa.String(64), nullable=False),
-    sa.Column("hash", sa.String(64), nullable=False),
-    sa.Index(None, "entity", "entity_id"),
-)
-
-# API tokens' life in the database (the token file holds only digests and actors): when each
-# was last used, and its revocation, which every worker sees at once (``tokens revoke``).
-api_tokens = sa.Table(
-    "api_tokens",
-    metadata,
-    sa.Column("digest", sa.String(64), primary_key=True),
-    sa.Column("last_used_at", Moment, nullable=True),
-    sa.Column("revoked_at", Moment, nullable=True),
-    sa.Column("revoked_by", sa.String(200), nullable=True),
-    sa.Column("revoke_reason", sa.Text, nullable=True),
-)
-
 # -- scheduler: lease, job runs, timer marks, condolence-visit keys, tasks (A9.3; revision 0005,
 # -- workflow/scheduler, workflow/tasks.py) ---------------------------------------------------
 
@@ -496,6 +460,22 @@ tasks = sa.Table(
     sa.Index(None, "case_id"),
     sa.Index(None, "done_at", "due_on"),
     sa.Index(None, "assignee_role", "county", "agency"),
+)
+
+# A case taking part in a cycle (A9.2): written by the step that moves it into a participating
+# state, deleted by the one that moves it out. Only one row per cadre and cycle may hold the
+# claim "A9.2", so two approvals at the same moment cannot both pass once-per-cycle; a case let
+# in by a recorded exception takes part with claim NULL (revision 0012).
+participations = sa.Table(
+    "participations",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("cadre_id", sa.ForeignKey("cadres.id"), nullable=False),
+    sa.Column("cycle", sa.String(32), nullable=False),
+    sa.Column("case_id", sa.ForeignKey("cases.id"), nullable=False, unique=True),
+    sa.Column("claim", sa.String(8), nullable=True),
+    sa.Column("taken_at", Moment, nullable=False),
+    sa.UniqueConstraint("cadre_id", "cycle", "claim"),
 )
 
 # APScheduler 3's own job table, declared exactly as its SQLAlchemyJobStore declares it, so that
