@@ -193,8 +193,6 @@ def build(engine: Engine, clock: SimulatedClock) -> Scenario:
     engine.fire(ids[8], "report_unable", actor=officer[8], data={"cause": "健康原因"})
     engine.fire(ids[9], "report_unable", actor=officer[9], data={"cause": "健康原因"})
     engine.fire(ids[10], "reject", actor=officer[10], data={"article": "A8.1"})
-    for name, score in (("B1", 90), ("B3", 80), ("B2", 70)):
-        service.evaluate_contractor(engine, batches[name], score=score, by="市局评估组")
     for n in (5, 8, 9):
         assert open_visit(engine, f"LC-{n:04d}", CYCLE, ids[n])
     visits = _visit_ids(engine)
@@ -202,6 +200,8 @@ def build(engine: Engine, clock: SimulatedClock) -> Scenario:
     clock.set(datetime(2026, 1, 4, 10, 0, tzinfo=SHANGHAI))
     _visit(engine, visits[ids[8]], "2026-01-03")  # after the cycle ended: done, but late
     clock.set(AS_OF)
+    for name, score in (("B1", 90), ("B3", 80), ("B2", 70)):  # after the batches (A18.3)
+        service.evaluate_contractor(engine, batches[name], score=score, by="市局评估组")
     return Scenario(a, b, batches, ids)
 
 

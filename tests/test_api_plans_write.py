@@ -5,15 +5,19 @@ A6.2, A12.1, A13.1 and A18.3, and malformed input as 422 naming the field; on bo
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import datetime
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 from plans_setup import open_cases
 
-from workflow import Engine
+from workflow import Engine, SimulatedClock
 from workflow.api import TokenRegistry, create_app
+from workflow.clock import SHANGHAI
 from workflow.plans import take_seat
+
+AFTER_THE_TRIP = datetime(2024, 6, 10, 9, 0, tzinfo=SHANGHAI)  # evaluations follow it (A18.3)
 
 TOKENS = {
     "t-city": "city_officer:赵敏",
@@ -36,6 +40,7 @@ BATCH = {
     "safety_plan_ref": "AQ-2024-01",
     "emergency_plan_ref": "YJ-2024-01",
     "organiser_contacts": [{"name": "王芳", "phone": "0635-1234567"}],
+    "contractor_contacts": [{"name": "李强", "phone": "0631-7654321"}],  # A15.1
     "itinerary": [{"day": 1, "plan": "报到"}],
     "budget": "60000.00",
 }
@@ -98,7 +103,7 @@ def seat(engine: Engine, batch_id: int, count: int) -> None:
 
 
 def test_the_whole_chain_plan_to_incident_with_the_right_tokens(
-    client: TestClient, engine: Engine
+    client: TestClient, engine: Engine, clock: SimulatedClock
 ) -> None:
     plan_id, contractor_id = papers(client)
     assert plan_id == 1
@@ -133,6 +138,7 @@ def test_the_whole_chain_plan_to_incident_with_the_right_tokens(
     seat(engine, batch["id"], 6)  # 6 seated cadres take 1 or 2 staff (A12.1)
     started = post(client, f"/batches/{batch['id']}/start", "t-city", status=200)
     assert started["started_at"] is not None
+    clock.set(AFTER_THE_TRIP)
     evaluation = post(client, f"/batches/{batch['id']}/evaluation", "t-city", {"score": 90})
     assert (evaluation["score"], evaluation["by"]) == (90, "city_officer:赵敏")
     incident = post(
@@ -166,7 +172,9 @@ def test_a5_2_roles_without_the_write_permission_are_403_naming_it(
     assert body["permission"] == "contractors:write"
 
 
-def test_a5_2_scopes_county_contractor_staff_and_approvers(client: TestClient) -> None:
+def test_a5_2_scopes_county_contractor_staff_and_approvers(
+    client: TestClient, clock: SimulatedClock
+) -> None:
     plan_id, contractor_id = papers(client)
     county_plan = {**PLAN, "organiser_level": "county", "county": "东昌府区"}
     # a county officer: its own county's plan, not the city's nor another county's
@@ -187,6 +195,7 @@ def test_a5_2_scopes_county_contractor_staff_and_approvers(client: TestClient) -
         status=403,
     )
     assert articles(refused) == ["A5.2"]
+    clock.set(AFTER_THE_TRIP)
     post(client, f"/batches/{made['id']}/evaluation", "t-county", {"score": 80})
     # contractor staff: incidents of their own contractor's batches only, no other writes
     city_batch = post(
@@ -204,7 +213,9 @@ def test_a5_2_scopes_county_contractor_staff_and_approvers(client: TestClient) -
     assert client.get("/contractors/1", headers=auth("t-other-contractor")).status_code == 403
 
 
-def test_batch_rules_are_409_citing_their_articles(client: TestClient) -> None:
+def test_batch_rules_are_409_citing_their_articles(
+    client: TestClient, clock: SimulatedClock
+) -> None:
     plan_id, contractor_id = papers(client)
     batch = {**BATCH, "plan_id": plan_id, "contractor_id": contractor_id}
     eight_days = post(client, "/batches", "t-city", {**batch, "end_date": "2024-06-10"}, status=409)
@@ -226,6 +237,7 @@ def test_batch_rules_are_409_citing_their_articles(client: TestClient) -> None:
     assert articles(refused) == ["A14.1"]
     # A18.3: after a low evaluation the contractor takes no new batch
     low = post(client, "/batches", "t-city", batch)
+    clock.set(AFTER_THE_TRIP)
     post(client, f"/batches/{low['id']}/evaluation", "t-city", {"score": 30})
     assert articles(post(client, "/batches", "t-city", batch, status=409)) == ["A18.3"]
     purchased = post(
@@ -234,7 +246,9 @@ def test_batch_rules_are_409_citing_their_articles(client: TestClient) -> None:
     assert articles(purchased) == ["A10.2"]
 
 
-def test_bad_input_is_422_naming_the_field_and_missing_rows_404(client: TestClient) -> None:
+def test_bad_input_is_422_naming_the_field_and_missing_rows_404(
+    client: TestClient, clock: SimulatedClock
+) -> None:
     plan_id, contractor_id = papers(client)
     bad_date = post(
         client,
@@ -274,6 +288,7 @@ def test_bad_input_is_422_naming_the_field_and_missing_rows_404(client: TestClie
         status=422,
     )
     assert ghost["field"] == "case_id"
+    clock.set(AFTER_THE_TRIP)
     post(client, f"/batches/{batch['id']}/evaluation", "t-city", {"score": 70})
     again = post(client, f"/batches/{batch['id']}/evaluation", "t-city", {"score": 70}, status=422)
     assert again["field"] == "batch_id"

@@ -129,7 +129,10 @@ def test_start_without_plans_is_refused_then_an_incident_is_logged(url: str) -> 
     assert refused.exit_code == 1
     assert "A13.1" in refused.stderr
     ok(url, "batches", "incident", str(batch["id"]), "--description", "晕车", "--by", "李强")
-    ok(url, "batches", "evaluate", str(batch["id"]), "--score", "88", "--by", "市局")
+    evaluate = ("batches", "evaluate", str(batch["id"]), "--score", "88", "--by", "市局")
+    assert cli(url, *evaluate).exit_code == 1  # before the batch ended (A18.3)
+    after = CliRunner().invoke(main, ["--db", url, "--now", "2024-06-10T09:00", *evaluate])
+    assert after.exit_code == 0, after.output
     contractor = ok(url, "contractors", "show", str(contractor_id))
     assert contractor["average_score"] == 88
 

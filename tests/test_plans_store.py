@@ -3,17 +3,20 @@ and the seat counter never goes past capacity."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 
 import pytest
 import sqlalchemy as sa
 from plans_setup import batch, open_cases, plan_and_contractor
 
-from workflow import Engine
+from workflow import Engine, SimulatedClock
+from workflow.clock import SHANGHAI
 from workflow.errors import InputError, RuleRefused
 from workflow.plans import release_seat, service, take_seat
 from workflow.store.schema import batch_exceptions, batch_seats, batches
+
+AFTER_THE_TRIP = datetime(2024, 6, 10, 9, 0, tzinfo=SHANGHAI)  # plans_setup's batch has ended
 
 
 def _count(engine: Engine, table: sa.Table) -> int:
@@ -89,8 +92,11 @@ def test_an_exception_recorded_with_the_batch_lets_51_pass(engine: Engine) -> No
         service.record_exception(engine, created["id"], not_an_approver)
 
 
-def test_a_contractor_below_the_exit_threshold_takes_no_new_batch(engine: Engine) -> None:
+def test_a_contractor_below_the_exit_threshold_takes_no_new_batch(
+    engine: Engine, clock: SimulatedClock
+) -> None:
     first = batch(engine)
+    clock.set(AFTER_THE_TRIP)  # a contractor is evaluated after the batch (A18.3)
     service.evaluate_contractor(engine, first["id"], score=40, by="市退役军人事务局")
     with pytest.raises(RuleRefused) as refused:
         batch(engine, plan_id=first["plan_id"], contractor_id=first["contractor_id"])
@@ -142,12 +148,15 @@ def test_a_case_holds_one_seat_only(engine: Engine) -> None:
     assert _count(engine, batch_exceptions) == 0
 
 
-def test_incidents_and_evaluations_are_listed_on_the_batch(engine: Engine) -> None:
+def test_incidents_and_evaluations_are_listed_on_the_batch(
+    engine: Engine, clock: SimulatedClock
+) -> None:
     created = batch(engine)
     (case_id,) = open_cases(engine, 1)
     service.record_incident(
         engine, created["id"], description="晕车", reported_by="李强", case_id=case_id
     )
+    clock.set(AFTER_THE_TRIP)
     service.evaluate_contractor(engine, created["id"], score=90, by="市退役军人事务局")
     shown = service.show_batch(engine, created["id"])
     assert [i["case_id"] for i in shown["incidents"]] == [case_id]

@@ -609,7 +609,10 @@ def show_batch(batch_id: int, actor: Actor | None, as_json: bool) -> None:
 
 @batches.command(
     "start",
-    help=_("标记批次 BATCH_ID 已开始；须已有两项预案（A13.1）且工作人员足够（A12.1）。"),
+    help=_(
+        "标记批次 BATCH_ID 已开始；须已有两项预案（A13.1）、组织方和承办方服务小组的负责人"
+        "（A15.1），且工作人员与已入座人数相称（A12.1）。"
+    ),
 )
 @click.argument("batch_id", type=int)
 @as_option
@@ -623,6 +626,88 @@ def start(batch_id: int, actor: Actor | None, as_json: bool) -> None:
         row,
         as_json,
         _("批次 {id} 已于 {at} 开始").format(id=batch_id, at=row["started_at"]),
+    )
+
+
+@batches.command(
+    "update",
+    help=_(
+        "开始前更正批次 BATCH_ID：工作人员（A12.1）、安全与应急预案（A13.1）、"
+        "服务小组联系人（A15.1）；开始后不能更改。"
+    ),
+    epilog=output.examples(
+        "convalescence batches update 1 --staff 3 --contractor-contact 李强:0631-7654321 "
+        "--as county_officer:李娜@东昌府区",
+    ),
+)
+@click.argument("batch_id", type=int)
+@click.option("--staff", type=int, help=_("保障工作人员人数（A12.1：1:5 至 1:10）。"))
+@click.option("--safety-plan", help=_("安全预案文件编号（A13.1）。"))
+@click.option("--emergency-plan", help=_("应急预案文件编号（A13.1）。"))
+@click.option(
+    "--organiser-contact",
+    multiple=True,
+    callback=_contacts,
+    metavar="NAME:PHONE",
+    help=_("组织方服务团队联系人（A15.1），可重复；给出时取代原有名单。"),
+)
+@click.option(
+    "--contractor-contact",
+    multiple=True,
+    callback=_contacts,
+    metavar="NAME:PHONE",
+    help=_("承办方服务团队联系人（A15.1），可重复；给出时取代原有名单。"),
+)
+@as_option
+@output.json_option
+def update(
+    *,
+    batch_id: int,
+    staff: int | None,
+    safety_plan: str | None,
+    emergency_plan: str | None,
+    organiser_contact: list[dict[str, str]],
+    contractor_contact: list[dict[str, str]],
+    actor: Actor | None,
+    as_json: bool,
+) -> None:
+    """Fewer cadres seated than planned: the staff are corrected to fit them (A12.1)."""
+    engine = open_engine()
+    _on_batch(engine, actor, "batches:write", batch_id)
+    row = service.update_batch(
+        engine,
+        batch_id,
+        staff_count=staff,
+        safety_plan_ref=safety_plan,
+        emergency_plan_ref=emergency_plan,
+        organiser_contacts=organiser_contact or None,
+        contractor_contacts=contractor_contact or None,
+    )
+    _emit(row, as_json, _("已更正批次 {id}").format(id=batch_id))
+
+
+@batches.command(
+    "cost",
+    help=_("疗养结束后登记批次 BATCH_ID 的实际费用（A16.1），报告中与预算对照（A18.2）。"),
+    epilog=output.examples(
+        "convalescence batches cost 1 --actual 58230.50 --as county_officer:李娜@东昌府区"
+    ),
+)
+@click.argument("batch_id", type=int)
+@click.option(
+    "--actual", required=True, callback=_money, metavar="AMOUNT", help=_("实际费用金额。")
+)
+@as_option
+@output.json_option
+def cost(batch_id: int, actual: Decimal, actor: Actor | None, as_json: bool) -> None:
+    """Only after the batch's last day (A16.1)."""
+    engine = open_engine()
+    _on_batch(engine, actor, "batches:write", batch_id)
+    row = service.record_actual_cost(engine, batch_id, actual_cost=actual)
+    _emit(
+        row,
+        as_json,
+        _("批次 {id} 实际费用 {amount}").format(id=batch_id, amount=row["actual_cost"]),
     )
 
 
@@ -668,7 +753,7 @@ def exception(
 
 @batches.command(
     "evaluate",
-    help=_("为批次 BATCH_ID 的承办单位评分（A18.3）。"),
+    help=_("批次 BATCH_ID 结束后为其承办单位评分（A18.3）。"),
     epilog=output.examples(
         "convalescence batches evaluate 1 --score 88 --as county_officer:李娜@东昌府区"
     ),

@@ -9,9 +9,10 @@ A9.1, A18.3) are the definition's, passed in as `Limits` or a number read throug
 from __future__ import annotations
 
 import math
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
+from typing import Any
 
 from workflow.definition.policy_rules import Limits
 from workflow.errors import Refusal
@@ -32,12 +33,15 @@ __all__ = [
     "OVER_50",
     "Validity",
     "batch_days",
+    "check_after_end",
+    "check_before_start",
     "check_contractor_papers",
     "check_contractor_standing",
     "check_cycle",
     "check_dates",
     "check_known_cycle",
     "check_province",
+    "check_service_teams",
     "check_size",
     "check_staff",
     "check_start",
@@ -150,6 +154,61 @@ def check_start(safety_plan_ref: str | None, emergency_plan_ref: str | None) -> 
             _("批次未登记{missing}，不能开始").format(missing=_("、").join(missing)),
         )
     return None
+
+
+def _named(contacts: Iterable[Mapping[str, Any]]) -> bool:
+    return any(str(c.get("name") or "").strip() for c in contacts)
+
+
+def check_service_teams(
+    organiser_contacts: Iterable[Mapping[str, Any]],
+    contractor_contacts: Iterable[Mapping[str, Any]],
+) -> Refusal | None:
+    """A15.1: the organiser's and the contractor's service teams each name at least one person
+    before the batch may start."""
+    missing = [
+        label
+        for label, contacts in (
+            (_("组织单位服务小组"), organiser_contacts),
+            (_("承办单位服务小组"), contractor_contacts),
+        )
+        if not _named(contacts)
+    ]
+    if missing:
+        return Refusal(
+            "A15.1",
+            "service_teams",
+            _("批次未登记{missing}的负责人，不能开始").format(missing=_("、").join(missing)),
+        )
+    return None
+
+
+def check_before_start(
+    started_at: datetime | None, what: str, article: str, rule: str
+) -> Refusal | None:
+    """Staffing, plans and contacts are corrected before a batch starts, never after (the
+    record of what the batch started with stays as it was)."""
+    if started_at is None:
+        return None
+    return Refusal(
+        article,
+        rule,
+        _("批次已于 {at} 开始，不能再更改{what}").format(at=started_at, what=what),
+    )
+
+
+def check_after_end(end: date, today: date, what: str, article: str, rule: str) -> Refusal | None:
+    """A contractor's evaluation (A18.3) and the actual cost (A16.1) follow the trip: they are
+    recorded from the day after the batch's last day."""
+    if today > end:
+        return None
+    return Refusal(
+        article,
+        rule,
+        _("批次 {end} 结束，{what}须在结束后登记（今天是 {today}）").format(
+            end=end, what=what, today=today
+        ),
+    )
 
 
 def check_contractor_papers(

@@ -27,7 +27,7 @@ from workflow.errors import InputError, Refusal, RuleRefused
 from workflow.i18n import _
 from workflow.plans import rules
 from workflow.plans.rules import Validity
-from workflow.store.plans import PlanStore, plan_store
+from workflow.store.plans import Author, PlanStore, plan_store
 
 ORGANISER_LEVELS = ("city", "county")
 CONTRACTOR_KINDS = ("own_resource", "partner_unit", "purchased_service")  # A10.1
@@ -115,9 +115,13 @@ def plan_target(engine: Engine, plan_id: int) -> policy.Target:
         return policy.plan_target(store.plan(plan_id))
 
 
-def _store(engine: Engine, *, write: bool = False) -> AbstractContextManager[PlanStore]:
-    """The one way this module reaches the database: a `PlanStore` in one transaction."""
-    return plan_store(engine.transaction, write=write)
+def _store(
+    engine: Engine, *, write: bool = False, actor: policy.Who | None = None
+) -> AbstractContextManager[PlanStore]:
+    """The one way this module reaches the database: a `PlanStore` in one transaction, whose
+    writes the admin log records as ``actor``'s (A19.1; a host program's without one)."""
+    author = None if actor is None else Author(actor.role, actor.name, actor.scope)
+    return plan_store(engine.transaction, write=write, author=author, now=engine.clock.now())
 
 
 def _refuse(refusals: Sequence[Refusal | None]) -> None:
@@ -137,6 +141,7 @@ def create_plan(
     budget: Decimal,
     cycle: str,
     county: str | None = None,
+    actor: policy.Who | None = None,
 ) -> Row:
     """An annual plan under one of the definition's cycles (A9.1)."""
     if organiser_level not in ORGANISER_LEVELS:
@@ -159,7 +164,7 @@ def create_plan(
         "cycle": cycle,
         "created_at": engine.clock.now(),
     }
-    with _store(engine, write=True) as store:
+    with _store(engine, write=True, actor=actor) as store:
         return store.insert_plan(values)
 
 
@@ -185,6 +190,7 @@ def create_contractor(
     kind: str,
     why_purchased: str | None = None,
     exit_threshold_override: Decimal | None = None,
+    actor: policy.Who | None = None,
 ) -> Row:
     """Own resources and partner units come first (A10.1); buying needs a recorded why (A10.2).
     A name already registered is an `InputError` naming it (the unique index decides)."""
@@ -203,7 +209,7 @@ def create_contractor(
         "why_purchased": why_purchased,
         "exit_threshold_override": exit_threshold_override,
     }
-    with _store(engine, write=True) as store:
+    with _store(engine, write=True, actor=actor) as store:
         return store.insert_contractor(values)
 
 
@@ -216,11 +222,17 @@ def _check_period(valid_from: date, valid_until: date) -> None:
 
 
 def add_qualification(
-    engine: Engine, contractor_id: int, *, name: str, valid_from: date, valid_until: date
+    engine: Engine,
+    contractor_id: int,
+    *,
+    name: str,
+    valid_from: date,
+    valid_until: date,
+    actor: policy.Who | None = None,
 ) -> Row:
     """A qualification with its expiry (A14.1)."""
     _check_period(valid_from, valid_until)
-    with _store(engine, write=True) as store:
+    with _store(engine, write=True, actor=actor) as store:
         store.contractor(contractor_id)
         values = {
             "contractor_id": contractor_id,
@@ -240,10 +252,11 @@ def add_agreement(
     signed_on: date,
     valid_from: date,
     valid_until: date,
+    actor: policy.Who | None = None,
 ) -> Row:
     """The agreement the veterans department signs with a contractor for one plan (A14.1)."""
     _check_period(valid_from, valid_until)
-    with _store(engine, write=True) as store:
+    with _store(engine, write=True, actor=actor) as store:
         store.contractor(contractor_id)
         store.plan(plan_id)
         values = {
@@ -327,6 +340,7 @@ def create_batch(
     budget: Decimal | None = None,
     actual_cost: Decimal | None = None,
     exceptions: Sequence[ExceptionGrant] = (),
+    actor: policy.Who | None = None,
 ) -> Row:
     """A batch under a plan, assigned to a contractor, after every batch rule passed.
 
@@ -338,6 +352,9 @@ def create_batch(
         raise InputError(_("名额至少为 1"), field="capacity")
     if staff_count < 0:
         raise InputError(_("工作人员数不能为负"), field="staff_count")
+    if actual_cost is not None:  # A16.1: the actual cost follows the trip
+        today = shanghai_date(engine.clock.now())
+        _refuse([rules.check_after_end(end_date, today, _("实际费用"), "A16.1", "actual_cost")])
     for grant in exceptions:
         grant.validate()
         _check_approver(engine, grant)
@@ -345,7 +362,7 @@ def create_batch(
     found = policy_rules(engine)
     figures = policy.limits(found)
     now = engine.clock.now()
-    with _store(engine, write=True) as store:
+    with _store(engine, write=True, actor=actor) as store:
         store.plan(plan_id)
         contractor = store.contractor(contractor_id)
         _refuse(
@@ -415,12 +432,13 @@ def record_exception(engine: Engine, batch_id: int, grant: ExceptionGrant) -> Ro
         return store.append_exception(batch_id, _exception_values(grant, engine.clock.now()))
 
 
-def start_batch(engine: Engine, batch_id: int) -> Row:
-    """Mark a batch started: both plans on record (A13.1) and staff fit the seated cadres
-    (A12.1). Starting twice is refused rather than moving the start time."""
+def start_batch(engine: Engine, batch_id: int, *, actor: policy.Who | None = None) -> Row:
+    """Mark a batch started: both plans on record (A13.1), a named person in the organiser's
+    and the contractor's service teams (A15.1), and staff fit the seated cadres (A12.1).
+    Starting twice is refused rather than moving the start time."""
     figures = policy.limits(policy_rules(engine))
-    with _store(engine, write=True) as store:
-        batch = store.batch(batch_id)
+    with _store(engine, write=True, actor=actor) as store:
+        batch = store.batch(batch_id, lock=True)
         if batch["started_at"] is not None:
             raise InputError(
                 _("批次 {batch} 已于 {at} 开始").format(batch=batch_id, at=batch["started_at"])
@@ -428,20 +446,118 @@ def start_batch(engine: Engine, batch_id: int) -> Row:
         _refuse(
             [
                 rules.check_start(batch["safety_plan_ref"], batch["emergency_plan_ref"]),
+                rules.check_service_teams(
+                    batch["organiser_contacts"], batch["contractor_contacts"]
+                ),
                 rules.check_staff(batch["staff_count"], batch["seats_taken"], figures),
             ]
         )
         return store.mark_started(batch_id, engine.clock.now())
 
 
-def evaluate_contractor(engine: Engine, batch_id: int, *, score: int, by: str) -> Row:
-    """One evaluation of the batch's contractor per batch (A18.3)."""
+def update_batch(
+    engine: Engine,
+    batch_id: int,
+    *,
+    staff_count: int | None = None,
+    safety_plan_ref: str | None = None,
+    emergency_plan_ref: str | None = None,
+    organiser_contacts: Sequence[Mapping[str, str]] | None = None,
+    contractor_contacts: Sequence[Mapping[str, str]] | None = None,
+    actor: policy.Who | None = None,
+) -> Row:
+    """Correct what a batch starts with, before it starts: staffing (A12.1), the safety and
+    emergency plans (A13.1) and the service teams' named people (A15.1). A field left None
+    keeps its value.
+
+    Staff are checked against the cadres seated now as well as the capacity: fewer cadres than
+    planned may need fewer staff, and a count that fits either is accepted here; `start_batch`
+    then holds it to the cadres actually seated (A12.1).
+    """
+    if staff_count is not None and staff_count < 0:
+        raise InputError(_("工作人员数不能为负"), field="staff_count")
+    figures = policy.limits(policy_rules(engine))
+    values: dict[str, Any] = {}
+    if staff_count is not None:
+        values["staff_count"] = staff_count
+    for key, ref in (
+        ("safety_plan_ref", safety_plan_ref),
+        ("emergency_plan_ref", emergency_plan_ref),
+    ):
+        if ref is not None:
+            values[key] = ref.strip() or None
+    for key, contacts in (
+        ("organiser_contacts", organiser_contacts),
+        ("contractor_contacts", contractor_contacts),
+    ):
+        if contacts is not None:
+            values[key] = list(map(dict, contacts))
+    if not values:
+        raise InputError(_("没有要更改的内容"))
+    with _store(engine, write=True, actor=actor) as store:
+        batch = store.batch(batch_id, lock=True)
+        article = (
+            "A12.1"
+            if "staff_count" in values
+            else "A13.1"
+            if {"safety_plan_ref", "emergency_plan_ref"} & values.keys()
+            else "A15.1"
+        )
+        refusals = [
+            rules.check_before_start(
+                batch["started_at"], _("工作人员、预案或联系人"), article, "batch_started"
+            )
+        ]
+        if staff_count is not None and batch["started_at"] is None:
+            seated = rules.check_staff(staff_count, batch["seats_taken"], figures)
+            planned = rules.check_staff(staff_count, batch["capacity"], figures)
+            refusals.append(seated if seated is not None and planned is not None else None)
+        _refuse(refusals)
+        return store.update_batch(batch_id, values)
+
+
+def record_actual_cost(
+    engine: Engine, batch_id: int, *, actual_cost: Decimal, actor: policy.Who | None = None
+) -> Row:
+    """The batch's actual cost, recorded after the trip (A16.1); the A18.2 report sets it
+    beside the budget. A later correction replaces it (the figure, not an evaluation)."""
+    if actual_cost < 0:
+        raise InputError(_("实际费用不能为负"), field="actual_cost")
+    today = shanghai_date(engine.clock.now())
+    with _store(engine, write=True, actor=actor) as store:
+        batch = store.batch(batch_id, lock=True)
+        _refuse(
+            [rules.check_after_end(batch["end_date"], today, _("实际费用"), "A16.1", "actual_cost")]
+        )
+        return store.update_batch(batch_id, {"actual_cost": actual_cost})
+
+
+def evaluate_contractor(
+    engine: Engine,
+    batch_id: int,
+    *,
+    score: int,
+    by: str | None = None,
+    actor: policy.Who | None = None,
+) -> Row:
+    """One evaluation of the batch's contractor per batch (A18.3), after the batch ended: the
+    score judges a trip that took place."""
     if not 0 <= score <= 100:
         raise InputError(_("评分须在 0 至 100 之间"), field="score")
-    if not by.strip():
+    if by is None and actor is not None:  # the evaluator is the acting officer (A18.3)
+        by = f"{actor.role}:{actor.name}" + (f"@{actor.scope}" if actor.scope else "")
+    if by is None or not by.strip():
         raise InputError(_("须写明评价人"), field="by")
-    with _store(engine, write=True) as store:
+    today = shanghai_date(engine.clock.now())
+    with _store(engine, write=True, actor=actor) as store:
         batch = store.batch(batch_id)
+        _refuse(
+            [
+                rules.check_after_end(
+                    batch["end_date"], today, _("承办单位评价"), "A18.3", "evaluation_after_end"
+                )
+            ]
+        )
         if store.evaluations(batch_id):
             raise InputError(
                 _("批次 {batch} 已评价过承办单位").format(batch=batch_id), field="batch_id"
@@ -450,7 +566,7 @@ def evaluate_contractor(engine: Engine, batch_id: int, *, score: int, by: str) -
             "contractor_id": batch["contractor_id"],
             "batch_id": batch_id,
             "score": score,
-            "by": by,
+            "by": by[:200],
             "at": engine.clock.now(),
         }
         return store.insert_evaluation(values)
@@ -463,11 +579,12 @@ def record_incident(
     description: str,
     reported_by: str,
     case_id: int | None = None,
+    actor: policy.Who | None = None,
 ) -> Row:
     """An incident against a batch and optionally one case (A13.2)."""
     if not description.strip():
         raise InputError(_("须描述事件"), field="description")
-    with _store(engine, write=True) as store:
+    with _store(engine, write=True, actor=actor) as store:
         store.batch(batch_id)
         values = {
             "batch_id": batch_id,

@@ -12,15 +12,18 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
 
+from workflow.audit.admin import HOST, admin_hash, record
 from workflow.audit.chain import GENESIS, batch_exception_hash
 from workflow.errors import NotFoundError
 from workflow.store.errors import integrity
 from workflow.store.schema import (
+    admin_log,
     batch_exceptions,
     batch_seats,
     batches,
@@ -49,20 +52,91 @@ _LABELS = {
 }
 
 
+@dataclass(frozen=True)
+class Author:
+    """Who writes (A19.1): recorded with every entry of the admin log."""
+
+    role: str
+    name: str
+    scope: str | None = None
+
+
 @contextmanager
-def plan_store(transaction: Transaction, *, write: bool = False) -> Iterator[PlanStore]:
+def plan_store(
+    transaction: Transaction,
+    *,
+    write: bool = False,
+    author: Author | None = None,
+    now: datetime | None = None,
+) -> Iterator[PlanStore]:
     """One transaction on the plans aggregate; ``write=True`` takes SQLite's write lock first
     (BEGIN IMMEDIATE) so a rule's read and the write it allows cannot be split by another
-    writer."""
+    writer. ``author`` is who every write of the transaction is logged as (a host program
+    calling without one is logged as `workflow.audit.admin.HOST`), ``now`` when (the
+    engine's clock)."""
     with transaction(write=write) as connection:
-        yield PlanStore(connection)
+        yield PlanStore(connection, author, now)
 
 
 class PlanStore:
-    """The plans aggregate's statements on a connection; never commits."""
+    """The plans aggregate's statements on a connection; never commits. Every write appends
+    the row as written to the admin log's hash chain, with the author (A19.1)."""
 
-    def __init__(self, connection: sa.Connection) -> None:
+    def __init__(
+        self, connection: sa.Connection, author: Author | None = None, now: datetime | None = None
+    ) -> None:
         self.connection = connection
+        self.author = author or Author(*HOST)
+        self.now = now
+
+    # -- the admin log (A19.1) --------------------------------------------------------------
+
+    def _logged(self, entity: str, table: sa.Table, key: int, kind: str, action: str) -> Row:
+        """Read the row just written and append it to the admin log; returns the row."""
+        row = self._row(table, key, kind)
+        self.log(entity, key, action, row)
+        return row
+
+    def log(
+        self,
+        entity: str,
+        key: int,
+        action: str,
+        row: Mapping[str, Any],
+        reason: str | None = None,
+    ) -> None:
+        """Append one entry to the admin log's chain. PostgreSQL: the table lock (which
+        readers do not wait for) orders concurrent writers, so two cannot link to the same
+        predecessor; SQLite writers are serialised by BEGIN IMMEDIATE already."""
+        if self.connection.dialect.name == "postgresql":
+            self.connection.execute(sa.text("LOCK TABLE admin_log IN SHARE ROW EXCLUSIVE MODE"))
+        last = self.connection.execute(
+            sa.select(admin_log.c.seq, admin_log.c.hash).order_by(admin_log.c.seq.desc()).limit(1)
+        ).first()
+        prev_hash, seq = (GENESIS, 1) if last is None else (str(last.hash), int(last.seq) + 1)
+        entry: dict[str, Any] = {
+            "seq": seq,
+            "entity": entity,
+            "entity_id": key,
+            "action": action,
+            "actor": self.author.name[:200],
+            "role": self.author.role[:64],
+            "scope": None if self.author.scope is None else self.author.scope[:200],
+            "at": self.now or datetime.now(UTC),
+            "data": record(entity, row),
+            "reason": reason,
+            "prev_hash": prev_hash,
+        }
+        entry["hash"] = admin_hash(prev_hash, entry)
+        self.connection.execute(sa.insert(admin_log).values(**entry))
+
+    def log_entries(self, entity: str, key: int) -> list[Row]:
+        """The admin log's entries about one row, oldest first (``show`` commands)."""
+        return self._rows(
+            sa.select(admin_log)
+            .where(admin_log.c.entity == entity, admin_log.c.entity_id == key)
+            .order_by(admin_log.c.seq)
+        )
 
     # -- shared ---------------------------------------------------------------------------
 
@@ -83,7 +157,8 @@ class PlanStore:
 
     def insert_plan(self, values: Mapping[str, Any]) -> Row:
         with integrity(labels=_LABELS):
-            return self.plan(self._insert(plans, values))
+            key = self._insert(plans, values)
+        return self._logged("plan", plans, key, "计划", "create")
 
     def plan(self, plan_id: int) -> Row:
         return self._row(plans, plan_id, "计划")
@@ -99,7 +174,8 @@ class PlanStore:
     def insert_contractor(self, values: Mapping[str, Any]) -> Row:
         name = values.get("name")
         with integrity({"name": f"已有同名承办单位“{name}”"}, labels=_LABELS):
-            return self.contractor(self._insert(contractors, values))
+            key = self._insert(contractors, values)
+        return self._logged("contractor", contractors, key, "承办单位", "create")
 
     def contractor(self, contractor_id: int) -> Row:
         return self._row(contractors, contractor_id, "承办单位")
@@ -110,7 +186,7 @@ class PlanStore:
     def insert_qualification(self, values: Mapping[str, Any]) -> Row:
         with integrity(labels=_LABELS, foreign_key="contractor_id"):
             key = self._insert(contractor_qualifications, values)
-        return self._row(contractor_qualifications, key, "资质")
+        return self._logged("qualification", contractor_qualifications, key, "资质", "create")
 
     def qualifications(self, contractor_id: int) -> list[Row]:
         table = contractor_qualifications
@@ -123,7 +199,7 @@ class PlanStore:
         message = f"该承办单位在计划 {values.get('plan_id')} 已有协议编号 {number}"
         with integrity({"agreement_no": message}, labels=_LABELS):
             key = self._insert(contractor_agreements, values)
-        return self._row(contractor_agreements, key, "协议")
+        return self._logged("agreement", contractor_agreements, key, "协议", "create")
 
     def agreements(self, contractor_id: int, *, plan_id: int | None = None) -> list[Row]:
         table = contractor_agreements
@@ -143,10 +219,27 @@ class PlanStore:
 
     def insert_batch(self, values: Mapping[str, Any]) -> int:
         with integrity(labels=_LABELS):
-            return self._insert(batches, values)
+            key = self._insert(batches, values)
+        self._logged("batch", batches, key, "批次", "create")
+        return key
 
-    def batch(self, batch_id: int) -> Row:
+    def batch(self, batch_id: int, *, lock: bool = False) -> Row:
+        """A batch; ``lock=True`` holds its row until the transaction ends (PostgreSQL; SQLite
+        writers are serialised already), for a check and the update it allows."""
+        if lock:
+            self.connection.execute(
+                sa.select(batches.c.id).where(batches.c.id == batch_id).with_for_update()
+            )
         return self._row(batches, batch_id, "批次")
+
+    def update_batch(self, batch_id: int, values: Mapping[str, Any]) -> Row:
+        """Change a batch's correctable fields (staffing, plans, contacts, actual cost)."""
+        self.connection.execute(
+            sa.update(batches)
+            .where(batches.c.id == batch_id)
+            .values(**values, version=batches.c.version + 1)
+        )
+        return self._logged("batch", batches, batch_id, "批次", "update")
 
     def batches(self, *, plan_id: int | None = None) -> list[Row]:
         query = sa.select(batches).order_by(batches.c.id)
@@ -160,7 +253,7 @@ class PlanStore:
             .where(batches.c.id == batch_id)
             .values(started_at=at, version=batches.c.version + 1)
         )
-        return self.batch(batch_id)
+        return self._logged("batch", batches, batch_id, "批次", "start")
 
     def seats(self, batch_id: int) -> list[Row]:
         return self._rows(
@@ -214,7 +307,7 @@ class PlanStore:
         message = f"批次 {values.get('batch_id')} 已评价过承办单位"
         with integrity({"batch_id": message}, labels=_LABELS):
             key = self._insert(contractor_evaluations, values)
-        return self._row(contractor_evaluations, key, "评价")
+        return self._logged("evaluation", contractor_evaluations, key, "评价", "evaluate")
 
     def incidents(self, batch_id: int) -> list[Row]:
         table = incidents
@@ -225,4 +318,4 @@ class PlanStore:
         message = f"没有案件 {values.get('case_id')}"
         with integrity({"case_id": message}, labels=_LABELS, foreign_key="case_id"):
             key = self._insert(incidents, values)
-        return self._row(incidents, key, "事件")
+        return self._logged("incident", incidents, key, "事件", "create")
