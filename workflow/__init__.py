@@ -1,6 +1,7 @@
 """Workflow engine for veterans-affairs back offices; first workflow: honorary convalescence.
 
-A host system needs one import line: ``from workflow import Engine, Actor, SimulatedClock``.
+A host system needs one import line: ``from workflow import Engine, Actor, SimulatedClock``
+(and, for its own SQLite engine and sessions, ``create_engine`` and ``begin_write``).
 
 The names are loaded on first use (PEP 562), so ``import workflow`` and the pure modules under
 it (``workflow.facts``, ``workflow.rules``, ``workflow.eligibility``) load no SQLAlchemy, Jinja2
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
         WorkflowError,
     )
     from workflow.machine import Actor
+    from workflow.store.database import begin_write, create_engine
     from workflow.views import CaseView, ExceptionView, HistoryEntry, NextStep
 
 # public name -> the module that defines it
@@ -54,6 +56,8 @@ _EXPORTS = {
     "ExceptionView": "workflow.views",
     "HistoryEntry": "workflow.views",
     "NextStep": "workflow.views",
+    "begin_write": "workflow.store.database",
+    "create_engine": "workflow.store.database",
 }
 
 __all__ = [
@@ -78,6 +82,8 @@ __all__ = [
     "TamperedError",
     "TransitionNotAllowed",
     "WorkflowError",
+    "begin_write",
+    "create_engine",
 ]
 
 

@@ -3,12 +3,20 @@
 SQLite: the pysqlite driver's own transaction handling sends no BEGIN before reads, so we turn
 it off and issue BEGIN ourselves; writers use BEGIN IMMEDIATE so a read-then-write transaction
 waits for the lock instead of failing with SQLITE_BUSY; WAL lets readers run beside the writer;
-``synchronous=FULL`` because a case must survive a power cut. PostgreSQL goes through psycopg 3.
+``synchronous=FULL`` because a case must survive a power cut. A host's own SQLite engine gets the
+same transaction handling and foreign keys on first use (`adopt_sqlite`). PostgreSQL goes through
+psycopg 3; behind PgBouncer in transaction mode its automatic prepared statements are turned off
+(``?prepare=off`` on the URL or ``CONVALESCENCE_PG_PREPARE=off``), since the pooler hands each
+transaction to any server connection and a statement prepared on one is missing (or already
+there) on the next.
 """
 
 from __future__ import annotations
 
 import os
+import sqlite3
+import warnings
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -20,6 +28,7 @@ from sqlalchemy.exc import ArgumentError
 from sqlalchemy.orm import Session
 
 from workflow.errors import DatabaseNotReadyError, InputError
+from workflow.i18n import _
 from workflow.store.schema import json_dumps
 
 DEFAULT_URL = "sqlite:///convalescence.db"
@@ -27,6 +36,9 @@ ENV_VAR = "CONVALESCENCE_DB"
 WRITE = "convalescence_write"  # execution option: this transaction will write
 SINGLE_READ = "convalescence_single_read"  # execution option: one SELECT, no BEGIN needed
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+PREPARE_VAR = "CONVALESCENCE_PG_PREPARE"  # "off": no server-side prepared statements (PgBouncer)
+PREPARE_OPTION = "prepare"  # the same as a URL query option: postgresql://…/db?prepare=off
+_CONFIGURED = "convalescence_configured"  # pool record info: this DBAPI connection is set up
 
 
 def resolve_url(url: str | None) -> str:
@@ -58,6 +70,12 @@ def create_engine(url: str, *, sqlite_synchronous: str = "FULL", **kwargs: Any) 
         # connection the server dropped fails its statement, the step rolls back and the pool
         # replaces it; connections older than half an hour are renewed before they go stale.
         kwargs.setdefault("pool_recycle", 1800)
+        parsed, prepare = _prepare_setting(parsed)
+        if not prepare:
+            # psycopg prepares a statement run 5 times on that server connection; PgBouncer in
+            # transaction mode gives the next transaction another one (DuplicatePreparedStatement
+            # or "prepared statement does not exist"). None: never prepare.
+            kwargs["connect_args"] = {"prepare_threshold": None, **kwargs.get("connect_args", {})}
         return sa.create_engine(parsed, json_serializer=json_dumps, **kwargs)
     raise InputError(
         f"database {parsed.get_backend_name()!r} is not supported: use sqlite:///FILE "
@@ -66,27 +84,127 @@ def create_engine(url: str, *, sqlite_synchronous: str = "FULL", **kwargs: Any) 
     )
 
 
+def _prepare_setting(url: sa.URL) -> tuple[sa.URL, bool]:
+    """Whether psycopg may prepare statements: ``?prepare=off`` on the URL (taken off it, libpq
+    knows no such option) or ``CONVALESCENCE_PG_PREPARE=off``; on by default."""
+    values = {"on": True, "off": False}
+    given = url.query.get(PREPARE_OPTION)
+    if given is not None:
+        url = url.difference_update_query([PREPARE_OPTION])
+        where = f"?{PREPARE_OPTION}="
+    else:
+        given, where = os.environ.get(PREPARE_VAR, "on"), f"{PREPARE_VAR}="
+    text = given if isinstance(given, str) else given[-1]
+    if text.strip().lower() not in values:
+        raise InputError(
+            _("{where}{value} 无效：只能是 on 或 off").format(where=where, value=text), field="db"
+        )
+    return url, values[text.strip().lower()]
+
+
+_SQLITE_ENGINES: weakref.WeakSet[sa.pool.Pool] = weakref.WeakSet()  # pools we configured
+
+
 def _configure_sqlite(engine: sa.Engine, synchronous: str) -> None:
+    _SQLITE_ENGINES.add(engine.pool)
+
     @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
-        dbapi_connection.isolation_level = None  # we send BEGIN ourselves, below
+    def _on_connect(dbapi_connection: Any, record: Any) -> None:
+        _take_over_transactions(dbapi_connection)
         cursor = dbapi_connection.cursor()
         cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
         cursor.execute("PRAGMA journal_mode = WAL")
         cursor.execute(f"PRAGMA synchronous = {synchronous}")
         cursor.execute("PRAGMA foreign_keys = ON")
         cursor.close()
+        record.info[_CONFIGURED] = True
 
-    @event.listens_for(engine, "begin")
-    def _on_begin(connection: sa.Connection) -> None:
-        options = connection.get_execution_options()
-        if options.get(SINGLE_READ, False):
-            return  # one SELECT is atomic on its own; skip the BEGIN/COMMIT round trips
-        # Straight to the driver: this runs before every transaction, and SQLAlchemy's statement
-        # machinery would cost more than the BEGIN itself (benchmarks/transitions.py).
-        driver = connection.connection.driver_connection
-        assert driver is not None
-        driver.execute("BEGIN IMMEDIATE" if options.get(WRITE, False) else "BEGIN")
+    event.listen(engine, "begin", _on_begin)
+
+
+def _take_over_transactions(dbapi_connection: Any) -> None:
+    """pysqlite's own transaction handling off: `_on_begin` sends BEGIN. A connection opened
+    with Python 3.12's ``autocommit=False`` already begins every transaction itself, and then
+    neither BEGIN IMMEDIATE for writers nor a second BEGIN is possible: refused."""
+    legacy = getattr(sqlite3, "LEGACY_TRANSACTION_CONTROL", -1)
+    if getattr(dbapi_connection, "autocommit", legacy) != legacy:
+        raise InputError(
+            _(
+                "这个 SQLite 引擎的驱动自行管理事务（autocommit={value}），工作流引擎无法用 "
+                "BEGIN IMMEDIATE 开始写事务：请用 workflow.create_engine(url) 建立引擎"
+            ).format(value=dbapi_connection.autocommit),
+            field="db",
+        )
+    dbapi_connection.isolation_level = None  # we send BEGIN ourselves, in _on_begin
+
+
+def _on_begin(connection: sa.Connection) -> None:
+    options = connection.get_execution_options()
+    if options.get(SINGLE_READ, False):
+        return  # one SELECT is atomic on its own; skip the BEGIN/COMMIT round trips
+    # Straight to the driver: this runs before every transaction, and SQLAlchemy's statement
+    # machinery would cost more than the BEGIN itself (benchmarks/transitions.py).
+    driver = connection.connection.driver_connection
+    assert driver is not None
+    driver.execute("BEGIN IMMEDIATE" if options.get(WRITE, False) else "BEGIN")
+
+
+def adopt_sqlite(engine: sa.Engine) -> None:
+    """Give a host's own SQLite engine (``sqlalchemy.create_engine("sqlite:///…")``) what the
+    engine's steps rely on, from its next connection on: pysqlite's transaction handling
+    replaced by a real BEGIN (so reads are consistent and a SAVEPOINT nests inside the host's
+    transaction instead of committing on release), BEGIN IMMEDIATE for writers (`begin_write`),
+    foreign keys on and a busy timeout. Journal mode and ``synchronous`` stay the host's choice.
+
+    Connections already in the pool are set up when next checked out; one the host holds
+    right now is not, so build the `Engine` before handing out sessions (or use
+    `create_engine`, which sets all of this from the start, WAL included)."""
+    if engine.pool in _SQLITE_ENGINES:
+        return
+    _SQLITE_ENGINES.add(engine.pool)
+
+    def _on_checkout(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        if record.info.get(_CONFIGURED):
+            return
+        _take_over_transactions(dbapi_connection)
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys = ON")
+        if cursor.execute("PRAGMA busy_timeout").fetchone()[0] == 0:
+            cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.close()
+        record.info[_CONFIGURED] = True
+
+    event.listen(engine.pool, "checkout", _on_checkout)
+    event.listen(engine, "begin", _on_begin)
+
+
+def begin_write(host: Session | sa.Connection) -> sa.Connection:
+    """Begin the host's transaction as a writer and return its connection: on SQLite with
+    ``BEGIN IMMEDIATE``, so a transaction that reads before the engine's step writes waits for
+    the write lock (busy timeout) instead of failing at once with "database is locked" when
+    another writer got in between. Call it first, before the session or connection has run
+    anything; on PostgreSQL it only begins the transaction.
+
+    ``with Session(db) as session, session.begin(): begin_write(session); …, within=session``
+    """
+    if isinstance(host, Session):
+        with warnings.catch_warnings():  # "already established" is answered below, in words
+            warnings.simplefilter("ignore", sa.exc.SAWarning)
+            connection = host.connection(execution_options={WRITE: True})
+    else:
+        connection = host
+        if not connection.in_transaction():
+            connection.execution_options(**{WRITE: True})
+            connection.begin()
+    if connection.dialect.name == "sqlite" and not connection.get_execution_options().get(WRITE):
+        raise InputError(
+            _(
+                "begin_write 必须在事务执行任何语句之前调用：这个事务已经以读事务开始，"
+                "SQLite 无法再把它升级为写事务"
+            ),
+            field="within",
+        )
+    return connection
 
 
 Within = sa.Connection | Session | None  # a host's own transaction, or None for ours
@@ -106,6 +224,8 @@ class Database:
     def __init__(self, db: sa.Engine | str | None, *, auto_upgrade: bool = False) -> None:
         if isinstance(db, sa.Engine):
             self.engine, self._owns = db, False
+            if db.dialect.name == "sqlite":
+                adopt_sqlite(db)
         else:
             self.engine, self._owns = create_engine(resolve_url(db)), True
         self._auto_upgrade = auto_upgrade
@@ -123,12 +243,16 @@ class Database:
         self._schema_checked = True
         return result
 
-    def ensure_schema(self) -> None:
+    def ensure_schema(self, within: Within = None) -> None:
+        """Once per process: refuse (or, with ``auto_upgrade``, migrate) a schema that is not
+        this engine's. With ``within`` it reads the revision on the host's own connection, so a
+        host pool of one connection does not wait for a second."""
         if self._schema_checked:
             return
         from workflow.store.migrate import current_revision, head_revision  # noqa: PLC0415
 
-        current, head = current_revision(self.engine), head_revision()
+        on = within.connection() if isinstance(within, Session) else within
+        current, head = current_revision(on or self.engine), head_revision()
         if current != head:
             if not self._auto_upgrade:
                 raise DatabaseNotReadyError(
@@ -148,7 +272,7 @@ class Database:
         is given (never committed here), else a new one committed on success. ``write=True``
         takes SQLite's write lock up front (BEGIN IMMEDIATE) so read-then-write cannot fail;
         ``single_read=True`` promises one SELECT, which SQLite runs atomically without BEGIN."""
-        self.ensure_schema()
+        self.ensure_schema(within)
         if isinstance(within, Session):
             yield within.connection()
         elif within is not None:
