@@ -59,6 +59,50 @@ def cycle_too_long(start: date, end: date, years: int) -> bool:
     return end > cycle_last_day(start, years)
 
 
+# -- provinces (A6.2) ---------------------------------------------------------------------------
+
+# Provincial-level divisions: the short Chinese name and its pinyin, so 山东, 山东省 and Shandong
+# (any case, with or without "Province") are one province and nobody records a false A6.2
+# out-of-province exception for a resort in Weihai.
+_PROVINCES = {
+    "北京": "beijing", "天津": "tianjin", "河北": "hebei", "山西": "shanxi",
+    "内蒙古": "neimenggu", "辽宁": "liaoning", "吉林": "jilin", "黑龙江": "heilongjiang",
+    "上海": "shanghai", "江苏": "jiangsu", "浙江": "zhejiang", "安徽": "anhui",
+    "福建": "fujian", "江西": "jiangxi", "山东": "shandong", "河南": "henan", "湖北": "hubei",
+    "湖南": "hunan", "广东": "guangdong", "广西": "guangxi", "海南": "hainan",
+    "重庆": "chongqing", "四川": "sichuan", "贵州": "guizhou", "云南": "yunnan",
+    "西藏": "xizang", "陕西": "shaanxi", "甘肃": "gansu", "青海": "qinghai", "宁夏": "ningxia",
+    "新疆": "xinjiang", "台湾": "taiwan", "香港": "xianggang", "澳门": "aomen",
+}  # fmt: skip
+_BY_PINYIN = {pinyin: name for name, pinyin in _PROVINCES.items()}
+_BY_PINYIN.update({"innermongolia": "内蒙古", "tibet": "西藏", "hongkong": "香港", "macau": "澳门"})
+_CHINESE_SUFFIXES = (
+    "壮族自治区", "回族自治区", "维吾尔自治区", "自治区", "特别行政区", "省", "市",
+)  # fmt: skip
+_LATIN_SUFFIXES = ("province", "sheng", "shi", "autonomousregion", "municipality", "sar")
+
+
+def province_name(text: str) -> str:
+    """The short Chinese name of a province however it is written (山东省, 山东, Shandong,
+    "SHANDONG PROVINCE"); a name it does not know comes back trimmed, unchanged otherwise."""
+    name = text.strip()
+    for suffix in _CHINESE_SUFFIXES:
+        if name.endswith(suffix) and name.removesuffix(suffix) in _PROVINCES:
+            return name.removesuffix(suffix)
+    if name in _PROVINCES:
+        return name
+    latin = "".join(ch for ch in name.lower() if ch.isalpha())
+    for suffix in _LATIN_SUFFIXES:
+        if latin.endswith(suffix) and latin.removesuffix(suffix) in _BY_PINYIN:
+            return _BY_PINYIN[latin.removesuffix(suffix)]
+    return _BY_PINYIN.get(latin, name)
+
+
+def same_province(a: str, b: str) -> bool:
+    """A6.2's in-province test: both names normalised by `province_name`."""
+    return province_name(a) == province_name(b)
+
+
 # -- who may read and write plans, contractors and batches (A5.2) ------------------------------
 
 

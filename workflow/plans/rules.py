@@ -24,6 +24,7 @@ from workflow.policy import (
     OVER_50,
     cycle_last_day,
     cycle_too_long,
+    same_province,
 )
 
 __all__ = [
@@ -101,7 +102,7 @@ def check_size(cadres: int, exceptions: Collection[str], limits: Limits) -> Refu
 def check_province(province: str, exceptions: Collection[str], limits: Limits) -> Refusal | None:
     """A6.2: in the home province "in principle", so elsewhere needs a recorded exception."""
     home = limits.home_province
-    if province.removesuffix("省") != home and OUT_OF_PROVINCE not in exceptions:
+    if not same_province(province, home) and OUT_OF_PROVINCE not in exceptions:
         return Refusal(
             "A6.2",
             OUT_OF_PROVINCE,

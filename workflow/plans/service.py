@@ -384,7 +384,7 @@ def create_batch(
         values = {
             "plan_id": plan_id,
             "contractor_id": contractor_id,
-            "province": province,
+            "province": policy.province_name(province),  # 山东省 / Shandong stored as 山东
             "place": place,
             "start_date": start_date,
             "end_date": end_date,

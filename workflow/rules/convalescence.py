@@ -14,7 +14,7 @@ from typing import Any
 from workflow.definition.policy_rules import Limits
 from workflow.errors import InputError
 from workflow.facts import age_in_full_years, as_date, health_problems, reaches_age_limit
-from workflow.policy import limits
+from workflow.policy import limits, same_province
 from workflow.rules.registry import GuardContext, rule
 
 # The figures (A6.2 days, cadres, province; A8.2 age) are the definition's ``rules.limits``,
@@ -141,7 +141,7 @@ def within_shandong(ctx: GuardContext) -> str | None:
     figures = _limits(ctx)
     if figures is None:
         return NO_LIMITS.format(what="A6.2 疗养省份")
-    if province.removesuffix("省") == figures.home_province:
+    if same_province(province, figures.home_province):
         return None
     return f"疗养地在{province}，不在{figures.home_province}省内"
 
