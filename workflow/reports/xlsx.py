@@ -4,6 +4,12 @@ Cells hold numbers, not formatted text: a rate is the fraction 0.8 with the form
 mean the float with ``0.00``, so a formula over a column works. Each table is its own sheet
 with a bold header row frozen in place; a missing value (no rate where nothing was planned) is
 an empty cell, which spreadsheet functions skip, rather than a dash they would choke on.
+
+Text is always a string cell: names, places and references come from users, and openpyxl would
+store a value starting with ``=`` as a live formula (``=HYPERLINK(…)``, ``=cmd|'/C calc'!A0``).
+Every text cell is written as a string; one starting the way a formula or DDE call may
+(``= + - @``, tab, CR) also gets Excel's quote prefix, so editing the cell keeps it text.
+Control characters XML cannot hold are replaced, never a crash.
 """
 
 from __future__ import annotations
@@ -13,6 +19,8 @@ from io import BytesIO
 from typing import Any
 
 from openpyxl import Workbook
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE as _ILLEGAL
+from openpyxl.cell.cell import Cell
 from openpyxl.styles import Font, PatternFill
 from openpyxl.utils import get_column_letter
 
@@ -23,6 +31,20 @@ FORMATS = {"count": "0", "rate": "0.0%", "mean": "0.00", "date": "yyyy-mm-dd", "
 HEADER_FONT = Font(bold=True)
 HEADER_FILL = PatternFill("solid", fgColor="E8EEF5")
 TOTAL_FONT = Font(bold=True)
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n")
+
+
+def _put(sheet: Any, row: int, column: int, value: Any) -> Cell:
+    """One cell; text stays text (see the module's docstring)."""
+    if not isinstance(value, str):
+        cell: Cell = sheet.cell(row=row, column=column, value=value)
+        return cell
+    text = _ILLEGAL.sub("\ufffd", value)
+    cell = sheet.cell(row=row, column=column, value=text)
+    cell.data_type = "s"  # openpyxl made '=…' a formula and '#N/A' an error
+    if text.startswith(FORMULA_STARTS):
+        cell.quotePrefix = True
+    return cell
 
 
 def _sheet(
@@ -35,7 +57,7 @@ def _sheet(
 ) -> None:
     sheet = book.create_sheet(title)
     for index, column in enumerate(columns, start=1):
-        cell = sheet.cell(row=1, column=index, value=column.header)
+        cell = _put(sheet, 1, index, column.header)
         cell.font = HEADER_FONT
         cell.fill = HEADER_FILL
         sheet.column_dimensions[get_column_letter(index)].width = column.width + 2
@@ -51,7 +73,7 @@ def _write_row(
     sheet: Any, line: int, columns: Sequence[Column], row: Any, *, font: Font | None = None
 ) -> None:
     for index, column in enumerate(columns, start=1):
-        cell = sheet.cell(row=line, column=index, value=column.value(row))
+        cell = _put(sheet, line, index, column.value(row))
         if column.kind != "text":
             cell.number_format = FORMATS[column.kind]
         if font is not None:
@@ -62,12 +84,12 @@ def _facts_sheet(book: Workbook, title: str, facts: Sequence[tuple[str, Any, str
     """A two-column sheet of (item, value) with each value in its own number format."""
     sheet = book.create_sheet(title)
     for index, header in enumerate(("项目 item", "数值 value"), start=1):
-        cell = sheet.cell(row=1, column=index, value=header)
+        cell = _put(sheet, 1, index, header)
         cell.font = HEADER_FONT
         cell.fill = HEADER_FILL
     for line, (label, value, kind) in enumerate(facts, start=2):
-        sheet.cell(row=line, column=1, value=label)
-        cell = sheet.cell(row=line, column=2, value=value)
+        _put(sheet, line, 1, label)
+        cell = _put(sheet, line, 2, value)
         if kind != "text":
             cell.number_format = FORMATS[kind]
     sheet.column_dimensions["A"].width = 36

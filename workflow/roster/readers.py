@@ -403,7 +403,11 @@ def flatten(record: Mapping[str, Any], columns: Sequence[str]) -> list[Any]:
 def write_csv(
     path: Path, records: Iterable[Mapping[str, Any]], *, merits: int = 3, honours: int = 3
 ) -> None:
-    """A UTF-8 CSV roster with a BOM, which is what Excel needs to show Chinese correctly."""
+    """A UTF-8 CSV roster with a BOM, which is what Excel needs to show Chinese correctly.
+
+    A text starting the way a formula or DDE call may (``= + - @``, tab, CR) is written behind
+    an apostrophe, so a spreadsheet opening the file shows it as text instead of running it;
+    the readers take that apostrophe off again, so the file still round-trips."""
     columns = flat_columns(merits, honours)
     with path.open("w", encoding="utf-8-sig", newline="") as handle:
         writer = csv.writer(handle)
@@ -414,10 +418,20 @@ def write_csv(
             )
 
 
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n")
+
+
 def _csv_text(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
     return str(value)
+
+
+def _unquoted(text: str) -> str:
+    """A text cell without the apostrophe `write_csv` (or a careful clerk) put before it."""
+    return text[1:] if text.startswith("'") and text[1:].startswith(FORMULA_STARTS) else text
 
 
 Kind = Literal["text", "id_card", "date", "bool", "int"]
@@ -538,7 +552,7 @@ def _row(header: _Header, cells: Sequence[Any], number: int) -> RawRow | None:
     row: dict[str, Any] = {}
     for column, kind, cell in zip(header.names, header.kinds, cells, strict=False):
         if isinstance(cell, str):
-            text = cell.strip()
+            text = _unquoted(cell.strip())
             if text:
                 row[column] = text if kind == "text" else _convert(kind, column, text, problems)
         elif cell is not None:
