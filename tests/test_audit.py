@@ -61,12 +61,16 @@ def populated(engine: Engine) -> tuple[Engine, int, int]:
 def tamper(engine: Engine, *statements: sa.Executable) -> None:
     """Run ``statements`` with the append-only triggers out of the way, as a DBA could."""
     with engine.db.connect().execution_options(**{WRITE: True}) as connection, connection.begin():
-        for table in ("history", "case_exceptions", "batch_exceptions"):
+        for table in ("history", "case_exceptions", "batch_exceptions", "cases"):
             if connection.dialect.name == "postgresql":
                 connection.exec_driver_sql(f"ALTER TABLE {table} DISABLE TRIGGER USER")
             else:
-                for verb in ("update", "delete"):
-                    connection.exec_driver_sql(f"DROP TRIGGER {table}_append_only_{verb}")
+                triggers = connection.exec_driver_sql(
+                    "SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = ?",
+                    (table,),
+                ).scalars()
+                for name in list(triggers):
+                    connection.exec_driver_sql(f"DROP TRIGGER {name}")
         for statement in statements:
             connection.execute(statement)
 

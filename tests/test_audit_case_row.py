@@ -9,10 +9,13 @@ that."""
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
 from click.testing import CliRunner
 from factories import AS_CADRE, HAPPY_PATH, REGISTRATION, cadre
 
@@ -21,9 +24,11 @@ from workflow.audit import Break, verify_database
 from workflow.audit.chain import EXCEPTIONS_APPLIED
 from workflow.cli.main import main
 from workflow.store.database import WRITE
-from workflow.store.schema import cases
+from workflow.store.migrate import head_revision, upgrade
+from workflow.store.schema import cases, history
 
 SEED_BATCH = True  # approval takes a seat in batch 1 (conftest.engine)
+DAY = timedelta(days=1)
 GUARDED = ("cases", "history", "case_exceptions", "batch_exceptions")
 
 
@@ -107,3 +112,95 @@ def test_an_evidence_value_spelled_differently_is_not_a_change(
     evidence = {**case_row(engine, case_id).evidence, "satisfaction": 5.0}
     tamper(engine, sa.update(cases).where(cases.c.id == case_id).values(evidence=evidence))
     assert verify_database(engine.db).intact
+
+
+def _refused_statements(case_id: int, head: Any) -> dict[str, sa.Executable]:
+    where = cases.c.id == case_id
+    return {
+        "state": sa.update(cases).where(where).values(state="withdrawn"),
+        "evidence": sa.update(cases).where(where).values(evidence={"satisfaction": 1}),
+        "terminal": sa.update(cases).where(where).values(terminal=False),
+        "version": sa.update(cases).where(where).values(version=cases.c.version + 1),
+        "chain_head": sa.update(cases).where(where).values(chain_head="0" * 64),
+        "updated_at": sa.update(cases).where(where).values(updated_at=head.updated_at + DAY),
+        "opened_at": sa.update(cases).where(where).values(opened_at=head.opened_at - DAY),
+        "county": sa.update(cases).where(where).values(county="冠县"),
+        "eligibility": sa.update(cases).where(where).values(eligibility={"tier": "city"}),
+        "delete": sa.delete(cases).where(where),
+    }
+
+
+CHANGES = ["state", "evidence", "terminal", "version", "chain_head", "updated_at", "opened_at"]
+
+
+@pytest.mark.parametrize("change", [*CHANGES, "county", "eligibility", "delete"])
+def test_the_database_refuses_a_case_change_without_its_history_row_A19_1(
+    walked: tuple[Engine, int], change: str
+) -> None:
+    """Issue 17: the case row moves only with the history row of its new version (revision
+    0011); a case is never deleted."""
+    engine, case_id = walked
+    before = case_row(engine, case_id)
+    statement = _refused_statements(case_id, before)[change]
+    refuses(engine, statement)
+    assert case_row(engine, case_id) == before
+    assert verify_database(engine.db).intact
+
+
+def test_winding_a_case_back_to_an_earlier_history_row_is_refused_A19_1(
+    walked: tuple[Engine, int],
+) -> None:
+    """The row the case is wound back to exists, but the version only ever goes up by one."""
+    engine, case_id = walked
+    with engine.db.connect() as connection:
+        sixth = connection.execute(
+            sa.select(history).where(history.c.case_id == case_id, history.c.seq == 6)
+        ).one()
+    statement = (
+        sa.update(cases)
+        .where(cases.c.id == case_id)
+        .values(version=6, state=sixth.to_state, chain_head=sixth.hash, terminal=False)
+    )
+    refuses(engine, statement)
+
+
+def test_a_row_that_only_looks_like_a_step_is_refused_A19_1(walked: tuple[Engine, int]) -> None:
+    """A version bump naming the current head, or a new head with no history row behind it."""
+    engine, case_id = walked
+    row = case_row(engine, case_id)
+    where = cases.c.id == case_id
+    for values in (
+        {"version": row.version + 1},
+        {"version": row.version + 1, "chain_head": "f" * 64},
+    ):
+        refuses(engine, sa.update(cases).where(where).values(values))
+
+
+def test_a_downgrade_drops_the_guard_and_an_upgrade_restores_it(
+    walked: tuple[Engine, int],
+) -> None:
+    engine, case_id = walked
+    statement = sa.update(cases).where(cases.c.id == case_id).values(state="withdrawn")
+    _migrate(engine, "downgrade", "0010")
+    with engine.db.begin() as connection:
+        connection.execute(statement.values(state="evaluated"))  # allowed without the guard
+    assert upgrade(engine.db) == ("0010", head_revision())
+    with pytest.raises(sa.exc.DBAPIError, match="cases: "), engine.db.begin() as connection:
+        connection.execute(statement)
+
+
+def refuses(engine: Engine, statement: sa.Executable) -> None:
+    """``statement`` fails on the case row's trigger, naming the table and A19.1."""
+    with (
+        pytest.raises(sa.exc.DBAPIError, match=r"cases: .*\(A19\.1\)"),
+        engine.db.begin() as connection,
+    ):
+        connection.execute(statement)
+
+
+def _migrate(engine: Engine, direction: str, revision: str) -> None:
+    config = Config()
+    config.set_main_option("script_location", "workflow.store:migrations")
+    with engine.db.connect().execution_options(**{WRITE: True}) as connection, connection.begin():
+        config.attributes["connection"] = connection
+        getattr(command, direction)(config, revision)
