@@ -74,3 +74,57 @@ def test_a_global_option_after_the_command_takes_effect(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["cases", "list", "--json", "--db", url])
     assert result.exit_code == 0, result.output
     assert (tmp_path / "after.db").exists()
+
+
+HOST_HEAVY = ("alembic", "mako", "pygments", "fastapi", "uvicorn")
+
+
+def test_import_workflow_loads_nothing_heavy() -> None:
+    """Issue 16 item 6: a host's ``import workflow`` loads no database layer, Alembic (with
+    Mako and Pygments), definition loader (jsonschema, PyYAML) or API server."""
+    heavy = (*HOST_HEAVY, "sqlalchemy", "jsonschema", "yaml", "jinja2")
+    code = f"import sys, workflow\nprint([m for m in {heavy!r} if m in sys.modules])\n"
+    result = subprocess.run(
+        [sys.executable, "-X", "importtime", "-c", code], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == "[]", result.stdout
+    imported = {line.split("|")[-1].strip() for line in result.stderr.splitlines()}
+    assert not {"alembic", "jsonschema", "yaml", "sqlalchemy"} & imported
+
+
+def test_a_host_stepping_on_a_migrated_database_loads_no_alembic_or_server(
+    tmp_path: Path,
+) -> None:
+    """The one-time schema check reads the revision files and the version row itself: a host
+    that builds an Engine, steps and reads never loads Alembic, Mako, Pygments or FastAPI."""
+    url = f"sqlite:///{tmp_path / 'host.db'}"
+    migrate = f"from workflow import Engine\nwith Engine({url!r}) as e:\n    e.upgrade_schema()\n"
+    migrated = subprocess.run(
+        [sys.executable, "-c", migrate], check=False, capture_output=True, text=True
+    )
+    assert migrated.returncode == 0, migrated.stderr
+    code = (
+        "import sys\n"
+        "from datetime import datetime\n"
+        "from workflow import Engine, SimulatedClock, SHANGHAI\n"
+        f"with Engine({url!r}, clock=SimulatedClock(datetime(2024, 5, 6, tzinfo=SHANGHAI))) as e:\n"
+        "    e.put_cadres([{'id': 'A', 'name': '张建国', 'birth_date': '1950-03-12',\n"
+        "        'county': '东昌府区', 'agency': '东昌府区军休所', 'category': '退休干部',\n"
+        "        'merits': [{'class': 2, 'year': 1979}]}])\n"
+        "    case = e.open_case('A', actor='cadre:张建国@A', data={'plan_level': 'city'})\n"
+        "    e.fire(case.id, 'consent', actor='family:张丽@A',\n"
+        "           data={'family_member': '张丽', 'relation': '女儿'})\n"
+        "    assert len(e.history(case.id)) == 2\n"
+        f"print([m for m in {HOST_HEAVY!r} if m in sys.modules])\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], check=False, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]", result.stdout
+
+
+def test_the_schema_check_names_the_same_head_as_alembic() -> None:
+    from workflow.store.migrate import alembic_head_revision, head_revision  # noqa: PLC0415
+
+    assert head_revision() == alembic_head_revision()

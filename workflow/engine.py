@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING, Any
 from definitions import DEFAULT_DEFINITION, bundled_directory
 from workflow.cadres import cadre_row
 from workflow.clock import Clock, SystemClock
-from workflow.definition.catalog import Catalog
 from workflow.machine import Actor
 from workflow.reader import Reader
 from workflow.registry import DefinitionRegistry
@@ -29,6 +28,7 @@ from workflow.views import CaseView, HistoryEntry
 if TYPE_CHECKING:
     # Typing only: a host hands us its own SQLAlchemy engine, or its session or connection as
     # ``within=``, and `transaction` yields a connection; the engine never runs SQL itself.
+    from workflow.definition.catalog import Catalog
     from workflow.store.database import Connection, HostEngine, Within
 
 __all__ = ["DEFAULT_DEFINITION", "EXCEPTIONS_APPLIED", "GRANT_EXCEPTION", "Engine"]
@@ -58,7 +58,11 @@ class Engine:
         # a port and imports no notifications (imported late: notifications imports workflow).
         from notifications.render import ShippedTemplates  # noqa: PLC0415
 
-        self.catalog = Catalog.from_directories(
+        # the YAML loader (PyYAML, jsonschema) loads here, when definitions are read, not with
+        # `import workflow.engine`: a host importing the facade pays for it only when it builds one
+        from workflow.definition.catalog import Catalog  # noqa: PLC0415
+
+        self.catalog: Catalog = Catalog.from_directories(
             [bundled_directory(), *map(Path, definition_dirs)], templates=ShippedTemplates()
         )
         self.notice_channels = dict(notice_channels or {})  # role -> channel; default "file"

@@ -11,15 +11,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from workflow.definition.catalog import Catalog
-from workflow.definition.loader import load_definition_text
 from workflow.definition.model import Definition
 from workflow.errors import DefinitionError, NotFoundError, Problem, RuleRefused
 from workflow.machine import CompiledWorkflow
 from workflow.ports import CaseStore, CaseTransaction
 from workflow.rules import RULES, GuardContext
+
+if TYPE_CHECKING:
+    from workflow.definition.catalog import Catalog
 
 PARTICIPATIONS = "participations_in_cycle"  # the fact once_per_cycle needs (A9.2)
 
@@ -60,6 +61,9 @@ class DefinitionRegistry:
         stored = tx.definition_text(definition_id)
         if stored is None:
             raise NotFoundError("工作流定义", definition_id)
+        # the YAML loader only when a stored text must be read (see `Engine.__init__`)
+        from workflow.definition.loader import load_definition_text  # noqa: PLC0415
+
         workflow = self.compile(load_definition_text(*stored))
         self._by_id[definition_id] = workflow
         self._stored_ids.setdefault(workflow.definition.content_hash, definition_id)
