@@ -449,7 +449,7 @@ def test_an_exception_granted_by_an_approver_lets_an_81_year_old_be_approved(url
     [
         (["stay_within_seven_days", "--reason", "路途远"], "admits no exception"),
         ([AGE_RULE, "--reason", "   "], "needs a reason"),
-        ([AGE_RULE], "Missing option '--reason'"),
+        ([AGE_RULE], "缺少选项 '--reason'"),  # click's own words, in Chinese too
     ],
     ids=["rule-admits-none", "blank-reason", "no-reason"],
 )

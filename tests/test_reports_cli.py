@@ -93,7 +93,7 @@ def test_an_empty_year_is_a_report_not_an_error(url: str) -> None:
 
 @pytest.mark.parametrize(
     ("value", "says"),
-    [("1800", "--year 1800 is not a plan year"), ("2024x", "Invalid value for '--year'")],
+    [("1800", "--year 1800 is not a plan year"), ("2024x", "'--year' 的值无效")],
 )
 def test_bad_year_is_exit_2_naming_the_option(url: str, value: str, says: str) -> None:
     result = cli(url, "report", "performance", "--year", value)

@@ -25,13 +25,31 @@ Messages are translated when they are built (an error's message, a click help st
 import), so a process speaks one language; the CLI settles it before any command module loads.
 Placeholders are ``str.format`` names (``_("找不到案件：{key}").format(key=...)``): an f-string
 cannot be looked up in a catalogue, and named fields let a translation reorder them.
+
+Click's own words below our texts ("Usage:", "Options", "Error: Missing option", "No such
+command" …) are English msgids that click marks with the standard library's ``gettext``, bound
+in each of its modules at import. That function reads one process-wide domain and picks its
+language from the environment alone, so it can follow neither ``--lang`` nor a Chinese default
+under ``LANG=C``. `speak_for_click` therefore rebinds those module names to `click_gettext` /
+`click_ngettext`, which read ``workflow/locale/zh/LC_MESSAGES/click.po`` (Chinese for click's
+msgids) when the language is Chinese and give click's English back otherwise; the stdlib's
+global gettext state is left alone. tests/test_cli_i18n.py fails when an installed click has a
+message that file lacks. To refresh it after a click upgrade::
+
+    pybabel extract --sort-output --no-location -k ngettext:1,2 -o build/click.pot \\
+        "$(python -c 'import click, os; print(os.path.dirname(click.__file__))')"
+    pybabel update -D click -l zh -w 100 -i build/click.pot -d workflow/locale
+    # translate, then
+    pybabel compile -D click -l zh -d workflow/locale
 """
 
 from __future__ import annotations
 
 import gettext
 import os
+import sys
 from collections.abc import Mapping
+from importlib import import_module
 from pathlib import Path
 
 __all__ = [
@@ -39,10 +57,13 @@ __all__ = [
     "LANGUAGES",
     "N_",
     "_",
+    "click_gettext",
+    "click_ngettext",
     "current_language",
     "language_from_environment",
     "ngettext",
     "set_language",
+    "speak_for_click",
 ]
 
 DOMAIN = "convalescence"
@@ -51,8 +72,25 @@ DEFAULT_LANGUAGE = "zh"
 LANGUAGES = ("zh", "en")  # zh: the message ids themselves; en: the catalogue
 _ENVIRONMENT = ("LANGUAGE", "LC_ALL", "LC_MESSAGES", "LANG")  # gettext's order
 
+CLICK_DOMAIN = "click"  # zh/LC_MESSAGES/click.po: Chinese for click's own English msgids
+# click's modules that bind the standard library's gettext/ngettext at import and speak to the
+# user (click._termui_impl and click._winconsole do too, for editors, pagers and the Windows
+# console, which this program never opens: importing them would cost ~90 ms for nothing)
+CLICK_MODULES = (
+    "click.core",
+    "click.decorators",
+    "click.exceptions",
+    "click.formatting",
+    "click.parser",
+    "click.shell_completion",
+    "click.termui",
+    "click.types",
+    "click.utils",
+)
+
 _language: str | None = None  # None until asked: then the environment decides
 _catalogues: dict[str, gettext.NullTranslations] = {}
+_click_catalogues: dict[str, gettext.NullTranslations] = {}
 
 
 def language_from_environment(environ: Mapping[str, str] = os.environ) -> str:
@@ -109,3 +147,41 @@ def N_(message: str) -> str:  # the gettext name Babel's extractor knows
     """Marks a message for the catalogue without translating it yet: for tables built at
     import (the command list), translated with `_` when shown."""
     return message
+
+
+def _click_catalogue() -> gettext.NullTranslations:
+    """The reverse of `_catalogue`: click's ids are English, so Chinese needs the catalogue."""
+    language = current_language()
+    found = _click_catalogues.get(language)
+    if found is None:
+        if language == DEFAULT_LANGUAGE:
+            found = gettext.translation(
+                CLICK_DOMAIN, LOCALE_DIRECTORY, languages=[language], fallback=True
+            )
+        else:
+            found = gettext.NullTranslations()  # click's own English
+        _click_catalogues[language] = found
+    return found
+
+
+def click_gettext(message: str) -> str:
+    """One of click's English messages in the current language."""
+    return _click_catalogue().gettext(message)
+
+
+def click_ngettext(singular: str, plural: str, count: int) -> str:
+    return _click_catalogue().ngettext(singular, plural, count)
+
+
+def speak_for_click() -> None:
+    """Make click's own words (usage line, section titles, the help option, parse errors)
+    follow `current_language`: its modules' ``_`` and ``ngettext``, the standard library's
+    functions bound at import, are rebound to `click_gettext` and `click_ngettext`. Only names
+    still bound to the standard library's functions are touched, and calling this again changes
+    nothing. Needs click installed; the CLI calls it once, at import."""
+    for name in CLICK_MODULES:
+        module = sys.modules.get(name) or import_module(name)
+        if getattr(module, "_", None) is gettext.gettext:
+            module._ = click_gettext  # type: ignore[attr-defined]
+        if getattr(module, "ngettext", None) is gettext.ngettext:
+            module.ngettext = click_ngettext  # type: ignore[attr-defined]

@@ -15,7 +15,7 @@ import logging
 from datetime import datetime
 from importlib import import_module
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn, cast
 
 import click
 
@@ -23,10 +23,14 @@ from workflow.cli import output
 from workflow.cli.settings import HOLIDAYS_VAR, Settings
 from workflow.clock import as_shanghai
 from workflow.errors import WorkflowError, error_json
-from workflow.i18n import LANGUAGES, N_, _, set_language
+from workflow.i18n import LANGUAGES, N_, _, set_language, speak_for_click
 
 if TYPE_CHECKING:
-    from workflow.store.connectivity import DatabaseUnreachable
+    from workflow.store.connectivity import StorageFailure
+
+# click's own words (Usage:, Options, Error: Missing option …) follow --lang too, Chinese by
+# default, in every command below this group
+speak_for_click()
 
 # command -> (module:attribute, one-line help shown by --help without importing the module)
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -59,8 +63,9 @@ EXIT_CODES = N_("""退出状态：
   4  找不到
   5  缺少工作日数据：没有今年的节假日通知（用 --holidays 补充）
   6  审计链损坏（指出第一条被篡改的记录，A19.1）
+  7  数据库不可用：无法连接、读取或写入（服务器未启动、磁盘已满、文件只读或损坏）
 """)
-BAD_INPUT = 2
+DATABASE_UNAVAILABLE = 7
 
 
 def parse_moment(
@@ -171,15 +176,22 @@ class LazyGroup(click.Group):
         except Exception as error:
             # the database layer is loaded by then if this is its error; importing it here keeps
             # it out of commands that never touch a database
-            from workflow.store.connectivity import DatabaseUnreachable  # noqa: PLC0415
-            from workflow.store.errors import ConstraintViolation, translate  # noqa: PLC0415
+            from workflow.store.connectivity import is_storage_failure  # noqa: PLC0415
+            from workflow.store.errors import (  # noqa: PLC0415
+                ConstraintViolation,
+                out_of_range,
+                translate,
+            )
 
             if isinstance(error, ConstraintViolation):  # one no store mapped: still no traceback
                 _report(ctx, translate(error))
-            if not isinstance(error, DatabaseUnreachable):
+            value_error = out_of_range(error)  # 2147483648 as an id: bad input, exit 2
+            if value_error is not None:
+                _report(ctx, value_error)
+            if not is_storage_failure(error):
                 raise
-            _report_unreachable(ctx, error)
-            ctx.exit(BAD_INPUT)
+            _report_unreachable(ctx, cast("StorageFailure", error))
+            ctx.exit(DATABASE_UNAVAILABLE)
 
 
 def _report(ctx: click.Context, error: WorkflowError) -> NoReturn:
@@ -189,7 +201,7 @@ def _report(ctx: click.Context, error: WorkflowError) -> NoReturn:
     ctx.exit(error.exit_code)
 
 
-def _report_unreachable(ctx: click.Context, error: DatabaseUnreachable) -> None:
+def _report_unreachable(ctx: click.Context, error: StorageFailure) -> None:
     """One line naming the database and the driver's reason; the password never shows."""
     from workflow.store.connectivity import masked_url, unreachable_reason  # noqa: PLC0415
 
