@@ -14,9 +14,11 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
 
+from workflow import policy
 from workflow.engine import Engine
 from workflow.errors import RuleRefused
 from workflow.plans import service
+from workflow.plans.rules import staff_bounds
 
 DESTINATIONS = ("威海市荣成", "青岛市崂山", "泰安市泰山", "日照市东港", "烟台市蓬莱")
 CYCLE = "2024-2025"
@@ -66,6 +68,8 @@ class PlanBook:
     refusals: Counter[str] = field(default_factory=Counter)  # "A18.3 rule" -> count
     dropped: set[str] = field(default_factory=set)  # contractors refused under A18.3
     evaluations: int = 0
+    started: int = 0  # batches started on their first day (A13.1, A15.1)
+    corrected: int = 0  # of them, staff corrected to the cadres seated first (A12.1)
     _turn: int = 0
 
     def set_up(self) -> None:
@@ -175,13 +179,38 @@ class PlanBook:
         self._turn += 1
         return ids[self._turn % len(ids)]
 
+    def start(self, batch: DemoBatch) -> None:
+        """On the first morning the organiser starts the batch (A13.1 plans, A15.1 teams on
+        record); when fewer cadres were seated than planned, the staff are first corrected to
+        fit them (A12.1). A batch nobody was seated in does not take place."""
+        seated = service.show_batch(self.engine, batch.id)["seats_taken"]
+        if seated == 0:
+            return
+        try:
+            service.start_batch(self.engine, batch.id)
+        except RuleRefused as error:
+            for refusal in error.refusals:
+                self.refusals[f"{refusal.article} {refusal.rule}"] += 1
+            if {r.article for r in error.refusals} != {"A12.1"}:
+                return
+            low, high = staff_bounds(seated, policy.limits(service.policy_rules(self.engine)))
+            service.update_batch(self.engine, batch.id, staff_count=(low + high + 1) // 2)
+            self.corrected += 1
+            service.start_batch(self.engine, batch.id)
+        self.started += 1
+
     def evaluate(self, batch: DemoBatch) -> None:
-        """The organiser scores the contractor after the batch (A18.3)."""
+        """After the batch the organiser scores the contractor (A18.3) and records what the
+        trip cost (A16.1), beside its budget in the A18.2 report."""
         low, high = self.contractors[batch.contractor_id].quality
         service.evaluate_contractor(
             self.engine, batch.id, score=self.rng.randint(low, high), by="市退役军人事务局"
         )
         self.evaluations += 1
+        seated = service.show_batch(self.engine, batch.id)["seats_taken"]
+        if seated:
+            per_cadre = Decimal(2100 + batch.id * 37 % 500)  # not from rng: same seed, same run
+            service.record_actual_cost(self.engine, batch.id, actual_cost=per_cadre * seated)
 
     def choose(self, level: str, county: str, today: date) -> list[DemoBatch]:
         """Batches a case of ``level`` from ``county`` may be seated in, soonest first (A4.4)."""

@@ -283,6 +283,8 @@ class _Driver:
 
     def plan(self, first_day: date) -> None:
         for batch in self.book.plan_quarter(first_day):
+            first_morning = datetime.combine(batch.start, time(7, 30), SHANGHAI)
+            self.at(first_morning, lambda batch=batch: self.book.start(batch))  # type: ignore[misc]
             after = datetime.combine(batch.end + timedelta(days=3), time(10), SHANGHAI)
             self.at(after, lambda batch=batch: self.book.evaluate(batch))  # type: ignore[misc]
 
@@ -421,6 +423,9 @@ class _Driver:
             self.at(self.later(1), lambda: self.insure(case_id, batch, False))
 
     def attend(self, case_id: int, batch: DemoBatch) -> None:
+        if self.clock.now().date() > batch.end:  # papers came too late for the trip
+            self.fire(case_id, "report_unable", self.officer(case_id), {"cause": "其他原因"})
+            return
         data = {"checked_in_on": self.clock.now().date()}
         if self.fire(case_id, "attend", f"contractor_staff:承办方@{batch.contractor_id}", data):
             finish = datetime.combine(batch.end, time(18), SHANGHAI)
