@@ -25,6 +25,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from workflow.audit import admin
 from workflow.audit.chain import (
     GENESIS,
     batch_exception_hash,
@@ -54,12 +55,23 @@ _PROBLEMS: Mapping[str, str] = {  # translated with `_` when shown
     "state": N_("案件行的状态（state）与其最后一条历史记录的目标状态不符（案件行被改写）"),
     "terminal": N_("案件行的结案标志（terminal）与流程定义对其状态的规定不符（案件行被改写）"),
     "evidence": N_("案件行的证据（evidence）与其历史记录累积的证据不符（案件行被改写）"),
+    "unlogged": N_("该行与管理日志中关于它的最后一条记录不符（未经记录被修改）"),
+    "unrecorded": N_("该行在管理日志中没有记录（绕过程序写入）"),
+    "vanished": N_("管理日志记录的这一行已不存在（被删除）"),
 }
 _TABLES = {
     "cases": N_("案件行"),
     "history": N_("历史"),
     "case_exceptions": N_("案件例外"),
     "batch_exceptions": N_("批次例外"),
+    "admin_log": N_("管理日志"),
+    "plans": N_("年度计划"),
+    "contractors": N_("承办单位"),
+    "contractor_qualifications": N_("承办单位资质"),
+    "contractor_agreements": N_("承办单位协议"),
+    "batches": N_("批次"),
+    "contractor_evaluations": N_("承办单位评价"),
+    "incidents": N_("事件"),
 }
 
 
@@ -75,7 +87,10 @@ class Break:
     @property
     def message(self) -> str:
         table = _(_TABLES[self.table])
-        if self.table == "batch_exceptions":
+        if self.table in ADMIN_TABLES:  # the log by seq, the rows it covers by id
+            label = "seq" if self.table == "admin_log" else "id"
+            where = f"{table}（{self.table}）{label} {self.key}"
+        elif self.table == "batch_exceptions":
             where = _("{table}（{name}）批次 {key}").format(
                 table=table, name=self.table, key=self.key
             )
@@ -83,7 +98,7 @@ class Break:
             where = _("{table}（{name}）案件 {key}").format(
                 table=table, name=self.table, key=self.key
             )
-        if self.seq is not None:
+        if self.seq is not None and self.table not in ADMIN_TABLES:
             label = "id" if self.table == "batch_exceptions" else "seq"
             where += f" {label} {self.seq}"
         problem = _(_PROBLEMS[self.problem])
@@ -104,6 +119,7 @@ class Report:
     batches: int
     digest: str  # sha256 over every case's and batch's chain head, in id order
     broken: Break | None
+    admin_records: int = 0  # admin log entries and the rows checked against them
 
     @property
     def intact(self) -> bool:
@@ -118,9 +134,14 @@ def verify(rows: store.AuditRows) -> Report:
     """
     counter = _Counter()
     terminal = _terminal_states(rows)
-    broken = _verify_cases(rows, counter, terminal) or _verify_batches(rows, counter)
+    broken = (
+        _verify_cases(rows, counter, terminal)
+        or _verify_batches(rows, counter)
+        or _verify_admin(rows, counter)
+    )
     return Report(
         records=counter.records,
+        admin_records=counter.admin,
         cases=counter.cases,
         batches=counter.batches,
         digest=counter.digest.hexdigest(),
@@ -128,9 +149,23 @@ def verify(rows: store.AuditRows) -> Report:
     )
 
 
+ADMIN_TABLES = frozenset({"admin_log", *admin.ENTITIES.values()})
+
+
+def _verify_admin(source: store.AuditRows, counter: _Counter) -> Break | None:
+    """The admin log's chain, and every plan, contractor, paper, batch, evaluation and incident
+    against its last entry (`workflow.audit.admin.check`)."""
+    checked = admin.check(source.admin_log(), source.admin_rows)
+    counter.admin += checked.records
+    counter.head("admin", 0, checked.head)
+    found = checked.problem
+    return None if found is None else Break(found.table, found.key, None, found.problem)
+
+
 class _Counter:
     def __init__(self) -> None:
         self.records = 0
+        self.admin = 0
         self.cases = 0
         self.batches = 0
         self.digest = hashlib.sha256()

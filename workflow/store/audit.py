@@ -14,7 +14,15 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from workflow.store.schema import batch_exceptions, case_exceptions, cases, definitions, history
+from workflow.store.schema import (
+    admin_log,
+    batch_exceptions,
+    case_exceptions,
+    cases,
+    definitions,
+    history,
+    metadata,
+)
 
 Db = sa.Engine  # what `snapshot` opens; named here so the pure check never imports SQLAlchemy
 
@@ -60,6 +68,15 @@ class AuditRows:
         """Batch exceptions by batch and id (one chain per batch)."""
         keys = (batch_exceptions.c.batch_id, batch_exceptions.c.id)
         return self._stream(sa.select(batch_exceptions), keys)
+
+    def admin_log(self) -> Iterator[Any]:
+        """The admin log's entries by seq (one chain, `workflow.audit.admin`)."""
+        return self._stream(sa.select(admin_log), (admin_log.c.seq,))
+
+    def admin_rows(self, table: str) -> Iterator[Any]:
+        """A table the admin log covers (plans, contractors, batches, …), by id."""
+        found = metadata.tables[table]
+        return self._stream(sa.select(found), (found.c.id,))
 
     def _stream(
         self, query: sa.Select[Any], keys: tuple[sa.ColumnElement[Any], ...]
