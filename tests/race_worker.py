@@ -33,3 +33,31 @@ def fire_after_barrier(
             results.put(f"refused:{','.join(refused.articles)}")
         except Exception as unexpected:  # reported to the test, which fails on it
             results.put(f"error:{type(unexpected).__name__}:{unexpected}")
+
+
+def step_after_barrier(
+    url: str,
+    case_id: int | None,
+    cadre_id: str,
+    barrier: Any,
+    results: Any,
+) -> None:
+    """Approve ``case_id`` (or, with None, register ``cadre_id``) the moment all are ready."""
+    from factories import APPROVAL, AS_AGENCY, REGISTRATION  # noqa: PLC0415
+
+    clock = SimulatedClock(datetime(2024, 5, 6, 10, 0, tzinfo=SHANGHAI))
+    with Engine(url, clock=clock) as engine:
+        engine.cadre(cadre_id)  # connect and compile before the start signal
+        barrier.wait(timeout=60)
+        try:
+            if case_id is None:
+                engine.open_case(cadre_id, actor=AS_AGENCY, data=REGISTRATION)
+            else:
+                engine.fire(case_id, "approve", actor=AS_AGENCY, data=APPROVAL)
+            results.put("won")
+        except ConflictError:
+            results.put("conflict")
+        except RuleRefused as refused:
+            results.put(f"refused:{','.join(refused.articles)}")
+        except Exception as unexpected:  # reported to the test, which fails on it
+            results.put(f"error:{type(unexpected).__name__}:{unexpected}")

@@ -66,8 +66,9 @@ def test_open_fire_and_approve_each_run_in_one_transaction(
     case, opened = costs(
         lambda: engine.open_case("LC-DCF-0001", actor=AS_AGENCY, data=REGISTRATION)
     )
-    # read the cadre; insert the case, its first history row, its chain head, its notices
-    assert opened.statements == ["SELECT", "INSERT", "INSERT", "UPDATE", "INSERT"]
+    # read (and on PostgreSQL lock) the cadre; the cadre's live registrations in the cycle
+    # (A9.2); insert the case, its first history row, its chain head, its notices
+    assert opened.statements == ["SELECT", "SELECT", "INSERT", "INSERT", "UPDATE", "INSERT"]
     assert (opened.transactions, opened.checkouts) == (1, 1)
 
     case, fired = costs(lambda: engine.fire(case.id, "consent", actor=AS_FAMILY, data=CONSENT))
@@ -76,9 +77,10 @@ def test_open_fire_and_approve_each_run_in_one_transaction(
     assert (fired.transactions, fired.checkouts) == (1, 1)
 
     case, approved = costs(lambda: engine.fire(case.id, "approve", actor=AS_AGENCY, data=APPROVAL))
-    # the case read and the batch read, then history, case, notices, and the seat (A6.2)
-    assert approved.statements[:5] == ["SELECT", "SELECT", "INSERT", "UPDATE", "INSERT"]
-    assert len(approved.statements) <= 8
+    # the case read and the batch read, then the cycle's participation (A9.2), history,
+    # case, notices, and the seat (A6.2)
+    assert approved.statements[:6] == ["SELECT", "SELECT", "INSERT", "INSERT", "UPDATE", "INSERT"]
+    assert len(approved.statements) <= 9
     assert (approved.transactions, approved.checkouts) == (1, 1)
     assert case.state == "agency_approved"
 

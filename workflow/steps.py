@@ -27,6 +27,7 @@ from workflow.clock import Clock, shanghai_date
 from workflow.definition.model import Definition, StepSpec, TransitionSpec
 from workflow.eligibility import explain
 from workflow.errors import ConflictError, InputError, NotFoundError, Refusal, RuleRefused
+from workflow.i18n import _
 from workflow.machine import Actor, CompiledWorkflow, Decision
 from workflow.notices import notice_rows
 from workflow.plans.rules import BATCH_EXCEPTION_WAIVES
@@ -38,6 +39,8 @@ from workflow.snapshot import BatchRow, CaseRow, Snapshot
 from workflow.views import CaseView, ExceptionView
 
 GRANT_EXCEPTION = "grant_exception"  # history trigger of an exception record
+ONCE_PER_CYCLE = "once_per_cycle"  # the A9.2 rule, and the exception that lifts it
+CYCLE_CLAIM = "A9.2"  # what a participation holds, once per cadre and cycle (store: claim)
 EXCEPTIONS_APPLIED = "_exceptions_applied"  # history data key; no declared field can clash
 
 
@@ -92,6 +95,8 @@ class StepRunner:
             cycle, tier, explanation = _eligibility_at_opening(
                 chosen, filing.record, decision, today
             )
+            if cycle is not None and _takes_part_in_cycles(chosen):
+                _refuse_a_second_registration(tx, chosen, cadre_id, cycle)
             values: dict[str, Any] = {
                 "definition_id": definition_id,
                 "cadre_id": cadre_id,
@@ -246,38 +251,40 @@ class StepRunner:
             rules = definition.rules
             allowed = rules.exception_for(rule) if rules else None
             if allowed is None:
-                waivable = ", ".join(e.rule for e in rules.exceptions) if rules else "none"
+                waivable = ", ".join(e.rule for e in rules.exceptions) if rules else _("无")
                 raise InputError(
-                    f"规则 {rule} 不允许例外（允许例外的规则：{waivable}）"
-                    f"（rule '{rule}' admits no exception, rules that do: {waivable}）",
+                    _("规则 {rule} 不允许例外（允许例外的规则：{rules}）").format(
+                        rule=rule, rules=waivable
+                    ),
                     field="rule",
                 )
             if actor.role not in allowed.approvers:
-                names = "、".join(definition.roles[r] for r in allowed.approvers)
+                names = _("、").join(definition.roles[r] for r in allowed.approvers)
                 raise RuleRefused(
                     [
                         Refusal(
                             article="A5.2",
                             rule="exception_approver",
-                            message=f"{allowed.article} 的例外只能由{names}批准（缺少权限 {rule}）",
+                            message=_(
+                                "{article} 的例外只能由{names}批准（缺少权限 {rule}）"
+                            ).format(article=allowed.article, names=names, rule=rule),
                         )
                     ],
                     case_id=case_id,
                 )
             if not reason or not reason.strip():
-                raise InputError(
-                    "例外须说明理由（A19.1）（an exception needs a reason）", field="reason"
-                )
+                raise InputError(_("例外须说明理由（A19.1）"), field="reason")
             if case.terminal:
                 raise InputError(
-                    f"案件 {case_id} 已结案（{case.state}），不能再批准例外"
-                    f"（case {case_id} is closed; no exception can apply）"
+                    _("案件 {case_id} 已结案（{state}），不能再批准例外").format(
+                        case_id=case_id, state=case.state
+                    )
                 )
             if rule in snap.granted:
                 raise InputError(
-                    f"案件 {case_id} 已有规则 {rule} 的例外，不能重复批准"
-                    f"（case {case_id} already has an exception to '{rule}'; one record is "
-                    "enough）",
+                    _("案件 {case_id} 已有规则 {rule} 的例外，不能重复批准").format(
+                        case_id=case_id, rule=rule
+                    ),
                     field="rule",
                 )
             seq = case.version + 1
@@ -371,6 +378,7 @@ class StepRunner:
         case = snap.case
         now = history["at"]
         terminal = definition.state(dest).terminal
+        _claim_or_leave_the_cycle(tx, snap, definition, dest, now)  # before any write
         head = tx.move_case(
             case=case, state=dest, terminal=terminal, evidence=evidence, history_row=history
         )
@@ -433,6 +441,67 @@ class StepRunner:
         )
 
 
+def _takes_part_in_cycles(definition: Definition) -> bool:
+    return definition.rules is not None and bool(definition.rules.participation_states)
+
+
+def _refuse_a_second_registration(
+    tx: CaseTransaction, definition: Definition, cadre_id: str, cycle: str
+) -> None:
+    """A cadre has one registration under way per cycle (A9.2): a second is refused at open,
+    before the family is asked to consent twice. A closed case (withdrawn, unable, or taken
+    part) does not stop a new registration; approval then applies once-per-cycle with its
+    exception (A9.2 原则上)."""
+    live = tx.live_registrations(cadre_id=cadre_id, cycle=cycle, workflow=definition.name)
+    if live:
+        listed = "、".join(_("案件 {case_id}").format(case_id=case_id) for case_id in live)
+        raise RuleRefused(
+            [
+                Refusal(
+                    article="A9.2",
+                    rule=ONCE_PER_CYCLE,
+                    message=_(
+                        "该同志在{cycle}疗养周期内已有在办的报名（{cases}），不能重复报名"
+                    ).format(cycle=cycle, cases=listed),
+                )
+            ]
+        )
+
+
+def _claim_or_leave_the_cycle(
+    tx: CaseTransaction, snap: Snapshot, definition: Definition, dest: str, now: datetime
+) -> None:
+    """Keep the case's participation row in step with its state (A9.2): entering a
+    participating state claims the cycle, which only one case per cadre may hold unless an
+    exception was granted; leaving the participating states gives it back. The database's
+    unique claim decides between two approvals at the same moment: the loser is refused here,
+    before anything of its step is written."""
+    case = snap.case
+    if case.cycle is None or definition.rules is None:
+        return
+    states = definition.rules.participation_states
+    was, will = case.state in states, dest in states
+    if will and not was:
+        claim = None if ONCE_PER_CYCLE in snap.granted else CYCLE_CLAIM
+        holder = tx.take_part(case=case, claim=claim, now=now)
+        if holder is not None:
+            raise RuleRefused(
+                [
+                    Refusal(
+                        article="A9.2",
+                        rule=ONCE_PER_CYCLE,
+                        message=_(
+                            "该同志在{cycle}疗养周期内已参加或已获批参加（案件 {case_id}），"
+                            "原则上只参加一次"
+                        ).format(cycle=case.cycle, case_id=holder),
+                    )
+                ],
+                case_id=case.id,
+            )
+    elif was and not will:
+        tx.leave(case.id)
+
+
 def _scope(snap: Snapshot) -> CaseScope:
     return case_scope(snap.case, snap.seat_contractor)
 
@@ -445,8 +514,9 @@ def _batch(tx: CaseTransaction, spec: TransitionSpec, fields: Mapping[str, Any])
     batch = tx.batch(batch_id)
     if batch is None:
         raise InputError(
-            f"批次 {batch_id} 不存在（见 `convalescence batches list`）"
-            f"（field 'batch_id': batch {batch_id} does not exist）",
+            _("批次 {batch_id} 不存在（见 `convalescence batches list`）").format(
+                batch_id=batch_id
+            ),
             field="batch_id",
         )
     return batch

@@ -35,6 +35,7 @@ from workflow.store.schema import (
     definitions,
     history,
     outbox,
+    participations,
     plans,
 )
 from workflow.views import ExceptionView, HistoryEntry
@@ -186,8 +187,41 @@ _PREV_HASH = sa.select(history.c.hash).where(
 _INSERT_EXCEPTION = sa.insert(case_exceptions)
 _INSERT_CASE = sa.insert(cases)
 _INSERT_NOTICES = sa.insert(outbox)
-_CADRE_FILED = sa.select(cadres.c.county, cadres.c.agency, cadres.c.record).where(
-    cadres.c.id == sa.bindparam("cadre_id")
+# On PostgreSQL the cadre's row is locked until the opening commits, so two registrations of
+# one cadre at the same moment take turns and the second sees the first (A9.2 at open).
+_CADRE_FILED = (
+    sa.select(cadres.c.county, cadres.c.agency, cadres.c.record)
+    .where(cadres.c.id == sa.bindparam("cadre_id"))
+    .with_for_update(of=cadres)
+)
+# The cadre's registrations still under way in a cycle, under the same workflow: a second one
+# is refused at open (A9.2), before the family is asked to consent twice.
+_LIVE_REGISTRATIONS = (
+    sa.select(cases.c.id)
+    .join(definitions, definitions.c.id == cases.c.definition_id)
+    .where(
+        cases.c.cadre_id == sa.bindparam("cadre_id"),
+        cases.c.cycle == sa.bindparam("cycle"),
+        definitions.c.name == sa.bindparam("workflow"),
+        cases.c.terminal.is_(False),
+    )
+    .order_by(cases.c.id)
+)
+# A participation claims the cycle for its cadre; a claim already held stops it without an
+# error that would abort a host's transaction (RETURNING: psycopg reports no row count here).
+_CLAIM_PARTICIPATION = {
+    dialect.__name__.rsplit(".", 1)[-1]: dialect.insert(participations)
+    .on_conflict_do_nothing()
+    .returning(participations.c.id)
+    for dialect in (sqlite, postgresql)
+}
+_CLAIM_HOLDER = sa.select(participations.c.case_id).where(
+    participations.c.cadre_id == sa.bindparam("cadre_id"),
+    participations.c.cycle == sa.bindparam("cycle"),
+    participations.c.claim == sa.bindparam("claim"),
+)
+_RELEASE_PARTICIPATION = sa.delete(participations).where(
+    participations.c.case_id == sa.bindparam("case_id")
 )
 _DEFINITION_BY_ID = sa.select(definitions.c.source_text, definitions.c.source_name).where(
     definitions.c.id == sa.bindparam("definition_id")
@@ -288,7 +322,39 @@ class SqlCaseTransaction:
             return None
         return CadreFiling(cadre_id, row.county, row.agency, dict(row.record))
 
+    def live_registrations(self, *, cadre_id: str, cycle: str, workflow: str) -> tuple[int, ...]:
+        """Ids of the cadre's cases in ``cycle`` under ``workflow`` that are not closed."""
+        found = self.connection.execute(
+            _LIVE_REGISTRATIONS, {"cadre_id": cadre_id, "cycle": cycle, "workflow": workflow}
+        ).scalars()
+        return tuple(int(case_id) for case_id in found)
+
     # -- writes of a step -------------------------------------------------------------------
+
+    def take_part(self, *, case: CaseRow, claim: str | None, now: datetime) -> int | None:
+        """Record that ``case`` takes part in its cycle (A9.2). With ``claim`` set, only one
+        case per cadre and cycle may hold it: returns None when this case took part, else the
+        id of the case that holds the claim (nothing written)."""
+        taken = self.connection.execute(
+            _CLAIM_PARTICIPATION[self.connection.dialect.name],
+            {
+                "cadre_id": case.cadre_id,
+                "cycle": case.cycle,
+                "case_id": case.id,
+                "claim": claim,
+                "taken_at": now,
+            },
+        ).first()
+        if taken is not None:
+            return None
+        holder = self.connection.execute(
+            _CLAIM_HOLDER, {"cadre_id": case.cadre_id, "cycle": case.cycle, "claim": claim}
+        ).scalar()
+        return case.id if holder is None else int(holder)
+
+    def leave(self, case_id: int) -> None:
+        """The case no longer takes part in its cycle (withdrawn, unable to attend)."""
+        self.connection.execute(_RELEASE_PARTICIPATION, {"case_id": case_id})
 
     def insert_case(self, values: Mapping[str, Any]) -> int:
         return _new_id(self.connection.execute(_INSERT_CASE, dict(values)))
