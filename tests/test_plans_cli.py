@@ -17,8 +17,14 @@ def url(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'plans.db'}"
 
 
-def cli(url: str, *args: str) -> Result:
-    command = ["--db", url, "--now", "2024-05-06T09:30", *args]
+CITY = "city_officer:赵敏"
+
+
+def cli(url: str, *args: str, actor: str | None = CITY) -> Result:
+    """Run a command; the plans commands take ``--as`` (the city officer unless the test
+    gives its own, or ``actor=None`` for none)."""
+    who = ["--as", actor] if actor and "--as" not in args and args[0] != "db" else []
+    command = ["--db", url, "--now", "2024-05-06T09:30", *args, *who]
     return CliRunner().invoke(main, command, catch_exceptions=False)
 
 
@@ -129,7 +135,7 @@ def test_start_without_plans_is_refused_then_an_incident_is_logged(url: str) -> 
     assert refused.exit_code == 1
     assert "A13.1" in refused.stderr
     ok(url, "batches", "incident", str(batch["id"]), "--description", "晕车", "--by", "李强")
-    evaluate = ("batches", "evaluate", str(batch["id"]), "--score", "88", "--by", "市局")
+    evaluate = ("batches", "evaluate", str(batch["id"]), "--score", "88", "--as", CITY)
     assert cli(url, *evaluate).exit_code == 1  # before the batch ended (A18.3)
     after = CliRunner().invoke(main, ["--db", url, "--now", "2024-06-10T09:00", *evaluate])
     assert after.exit_code == 0, after.output
@@ -146,8 +152,6 @@ def test_out_of_province_needs_an_approved_exception(url: str) -> None:
         *args,
         "--exception",
         "out_of_province",
-        "--approver",
-        "city_officer:赵敏",
         "--reason",
         "省内疗养院检修",
     )
@@ -181,7 +185,9 @@ def test_a_duplicate_is_exit_2_naming_it_not_a_traceback(
     assert cli(db_url, "db", "upgrade").exit_code == 0  # a server database is not auto-created
     first = cli(db_url, *args)
     assert first.exit_code == 0, first.output
-    second = CliRunner().invoke(main, ["--db", db_url, "--now", "2024-05-06T09:30", *args])
+    second = CliRunner().invoke(
+        main, ["--db", db_url, "--now", "2024-05-06T09:30", *args, "--as", CITY]
+    )
     assert second.exit_code == 2, second.output
     assert isinstance(second.exception, SystemExit)  # no IntegrityError escaped
     assert "Traceback" not in second.output
@@ -189,7 +195,7 @@ def test_a_duplicate_is_exit_2_naming_it_not_a_traceback(
     assert named in second.stderr
     assert "已有同名承办单位" in second.stderr
     as_json = CliRunner().invoke(
-        main, ["--db", db_url, "--now", "2024-05-06T09:30", *args, "--json"]
+        main, ["--db", db_url, "--now", "2024-05-06T09:30", *args, "--as", CITY, "--json"]
     )
     assert as_json.exit_code == 2
     assert json.loads(as_json.stdout)["field"] == field
@@ -269,7 +275,10 @@ def test_contractor_staff_see_and_report_only_their_own_batches(url: str) -> Non
     assert evaluate.exit_code == 1
 
 
-def test_without_as_or_by_an_evaluation_is_a_usage_error(url: str) -> None:
+def test_without_as_an_evaluation_is_a_usage_error_and_by_is_gone_A5_2(url: str) -> None:
+    """The evaluator is the checked --as actor; a typed --by name is no longer accepted."""
     plan_id, contractor_id = _plan_and_contractor(url)
     batch = ok(url, *_batch_args(plan_id, contractor_id))
-    assert cli(url, "batches", "evaluate", str(batch["id"]), "--score", "80").exit_code == 2
+    evaluate = ("batches", "evaluate", str(batch["id"]), "--score", "80")
+    assert cli(url, *evaluate, actor=None).exit_code == 2
+    assert cli(url, *evaluate, "--by", "市局").exit_code == 2

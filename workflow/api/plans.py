@@ -159,6 +159,7 @@ def create_plan(body: PlanIn, actor: Caller, svc: Svc) -> PlanOut:
         budget=Decimal(body.budget),
         cycle=body.cycle,
         county=county,
+        actor=actor,
     )
     return PlanOut.model_validate(_plain(row))
 
@@ -179,6 +180,7 @@ def create_contractor(body: ContractorIn, actor: Caller, svc: Svc) -> Contractor
         kind=body.kind,
         why_purchased=body.why_purchased,
         exit_threshold_override=_money(body.exit_threshold_override),
+        actor=actor,
     )
     return ContractorOut.model_validate(_plain(row))
 
@@ -227,6 +229,7 @@ def add_qualification(
         name=body.name,
         valid_from=body.valid_from,
         valid_until=body.valid_until,
+        actor=actor,
     )
     return QualificationOut.model_validate(row)
 
@@ -250,6 +253,7 @@ def add_agreement(contractor_id: Key, body: AgreementIn, actor: Caller, svc: Svc
         signed_on=body.signed_on,
         valid_from=body.valid_from,
         valid_until=body.valid_until,
+        actor=actor,
     )
     return AgreementOut.model_validate(row)
 
@@ -293,6 +297,7 @@ def create_batch(body: BatchIn, actor: Caller, svc: Svc) -> BatchOut:
         budget=_money(body.budget),
         actual_cost=_money(body.actual_cost),
         exceptions=[_grant(actor, e) for e in body.exceptions],
+        actor=actor,
     )
     return BatchOut.model_validate(_plain(row))
 
@@ -322,7 +327,7 @@ def record_exception(
 )
 def start_batch(batch_id: Key, actor: Caller, svc: Svc) -> BatchOut:
     _batch_for(actor, svc, batch_id, "batches:write")
-    return BatchOut.model_validate(_plain(service.start_batch(svc.engine, batch_id)))
+    return BatchOut.model_validate(_plain(service.start_batch(svc.engine, batch_id, actor=actor)))
 
 
 @router.post(
@@ -338,7 +343,7 @@ def evaluate_contractor(
     batch_id: Key, body: EvaluationIn, actor: Caller, svc: Svc
 ) -> EvaluationOut:
     _batch_for(actor, svc, batch_id, "batches:evaluate")
-    row = service.evaluate_contractor(svc.engine, batch_id, score=body.score, by=_who(actor))
+    row = service.evaluate_contractor(svc.engine, batch_id, score=body.score, actor=actor)
     return EvaluationOut.model_validate(row)
 
 
@@ -358,5 +363,6 @@ def record_incident(batch_id: Key, body: IncidentIn, actor: Caller, svc: Svc) ->
         description=body.description,
         reported_by=_who(actor),
         case_id=body.case_id,
+        actor=actor,
     )
     return IncidentOut.model_validate(row)

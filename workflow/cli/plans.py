@@ -3,11 +3,12 @@
 Thin shells over `workflow.plans.service`: the service runs the rules and refuses with the
 article; these commands only parse options and print the stored rows as a table or ``--json``.
 
-``--as ROLE:NAME@SCOPE`` says who acts. Given, the command is checked against the definition's
-``rules.permissions`` exactly as the API checks a token (`workflow.policy`, A5.2): a county
-officer writes only its own county's plans and batches, contractor staff see and report only
-for their own contractor, and a refusal exits 1 citing A5.2. Without it the command acts as the
-database's operator (whoever holds the database, as for ``db upgrade``), as it always has.
+``--as ROLE:NAME@SCOPE`` (required) says who acts. The command is checked against the
+definition's ``rules.permissions`` exactly as the API checks a token (`workflow.policy`, A5.2):
+a county officer writes only its own county's plans and batches, contractor staff see and
+report only for their own contractor, and a refusal exits 1 citing A5.2. Every write is
+recorded in the admin log with that actor (A19.1): an A6.2 exception's approver and a
+contractor evaluation's evaluator are the actor, never a name typed beside it.
 """
 
 from __future__ import annotations
@@ -57,22 +58,7 @@ def _contacts(
     return contacts
 
 
-def _approver(
-    _ctx: click.Context, _param: click.Parameter, value: str | None
-) -> tuple[str, str] | None:
-    if value is None:
-        return None
-    role, sep, name = value.partition(":")
-    if not sep:
-        raise click.BadParameter(
-            _("{value!r} 应形如 角色:姓名，如 city_officer:赵敏").format(value=value)
-        )
-    return role, name
-
-
-def _actor(_ctx: click.Context, _param: click.Parameter, value: str | None) -> Actor | None:
-    if value is None:
-        return None
+def _actor(_ctx: click.Context, _param: click.Parameter, value: str) -> Actor:
     try:
         return Actor.parse(value)
     except InputError as error:
@@ -84,54 +70,46 @@ Decorator = Callable[[Callable[..., Any]], Callable[..., Any]]
 as_option = click.option(
     "--as",
     "actor",
+    required=True,
     callback=_actor,
     metavar="ROLE:NAME@SCOPE",
     help=_(
-        "谁在操作，如 county_officer:李娜@东昌府区；按流程定义的 rules.permissions 检查，"
-        "与 API 检查令牌相同（A5.2）。省略时为数据库的管理者。"
+        "谁在操作（必填），如 county_officer:李娜@东昌府区；按流程定义的 rules.permissions "
+        "检查，与 API 检查令牌相同（A5.2），并记入管理日志（A19.1）。"
     ),
 )
 
 
 def _allow(
-    engine: Engine, actor: Actor | None, permission: str, target: policy.Target | None = None
+    engine: Engine, actor: Actor, permission: str, target: policy.Target | None = None
 ) -> None:
     """Refuse citing A5.2 when ``actor`` lacks ``permission`` (on ``target``)."""
-    if actor is None:
-        return
     refusal = service.permission_refusal(engine, actor, permission, target)
     if refusal is not None:
         raise RuleRefused([refusal])
 
 
-def _on_batch(engine: Engine, actor: Actor | None, permission: str, batch_id: int) -> None:
+def _on_batch(engine: Engine, actor: Actor, permission: str, batch_id: int) -> None:
     """The permission, then the actor's scope on the batch (its plan's county, contractor)."""
-    if actor is not None:
-        _allow(engine, actor, permission)
-        _allow(engine, actor, permission, service.batch_target(engine, batch_id))
+    _allow(engine, actor, permission)
+    _allow(engine, actor, permission, service.batch_target(engine, batch_id))
 
 
 def _visible(
     engine: Engine,
-    actor: Actor | None,
+    actor: Actor,
     permission: str,
     rows: Sequence[Mapping[str, Any]],
     key: str,
 ) -> list[Mapping[str, Any]]:
     """The rows in the actor's scope (contractor staff: their own contractor's)."""
-    if actor is None:
-        return list(rows)
     rules = service.policy_rules(engine)
     return [r for r in rows if policy.sees(rules, permission, actor, r[key])]
 
 
-def _who(actor: Actor | None, given: str | None, option: str) -> str:
-    """``--by`` as given, else the acting ``--as`` (as the API records the caller)."""
-    if given is not None:
-        return given
-    if actor is None:
-        raise click.UsageError(_("未给 --as 时须给出 {option}").format(option=option))
-    return str(actor)[:200]
+def _who(actor: Actor, given: str | None) -> str:
+    """``--by`` as given (who reported an incident), else the acting ``--as``."""
+    return given if given is not None else str(actor)[:200]
 
 
 def date_option(name: str, help_text: str, *, required: bool = True) -> Decorator:
@@ -189,7 +167,7 @@ def create_plan(
     county: str | None,
     budget: Decimal,
     cycle: str,
-    actor: Actor | None,
+    actor: Actor,
     as_json: bool,
 ) -> None:
     """A county officer creates only its own county's plan (A5.2), checked before writing."""
@@ -198,7 +176,13 @@ def create_plan(
     new = {"organiser_level": level, "county": county if level == "county" else None}
     _allow(engine, actor, "plans:write", policy.plan_target(new, "新计划"))
     plan = service.create_plan(
-        engine, year=year, organiser_level=level, county=county, budget=budget, cycle=cycle
+        engine,
+        year=year,
+        organiser_level=level,
+        county=county,
+        budget=budget,
+        cycle=cycle,
+        actor=actor,
     )
     _emit(
         plan,
@@ -212,12 +196,12 @@ def create_plan(
 @plans.command(
     "list",
     help=_("列出年度计划，最早的在前。"),
-    epilog=output.examples("convalescence plans list --year 2024 --json"),
+    epilog=output.examples("convalescence plans list --year 2024 --json --as auditor:审计员"),
 )
 @click.option("--year", type=int, help=_("只列此年度的计划。"))
 @as_option
 @output.json_option
-def list_plans(year: int | None, actor: Actor | None, as_json: bool) -> None:
+def list_plans(year: int | None, actor: Actor, as_json: bool) -> None:
     """Every role reading plans sees all of them (rules.permissions plans:read)."""
     engine = open_engine()
     _allow(engine, actor, "plans:read")
@@ -236,7 +220,7 @@ def list_plans(year: int | None, actor: Actor | None, as_json: bool) -> None:
 @click.argument("plan_id", type=int)
 @as_option
 @output.json_option
-def show_plan(plan_id: int, actor: Actor | None, as_json: bool) -> None:
+def show_plan(plan_id: int, actor: Actor, as_json: bool) -> None:
     """Contractor staff see only their own contractor's batches of the plan."""
     engine = open_engine()
     _allow(engine, actor, "plans:read")
@@ -290,7 +274,7 @@ def create_contractor(
     kind: str,
     why_purchased: str | None,
     exit_threshold: Decimal | None,
-    actor: Actor | None,
+    actor: Actor,
     as_json: bool,
 ) -> None:
     """Contractors serve every organiser (A14.1), so only the city writes them."""
@@ -302,6 +286,7 @@ def create_contractor(
         kind=kind,
         why_purchased=why_purchased,
         exit_threshold_override=exit_threshold,
+        actor=actor,
     )
     _emit(
         row,
@@ -324,9 +309,7 @@ def create_contractor(
 @date_option("--until", _("有效期止（含当日）。"))
 @as_option
 @output.json_option
-def qualify(
-    contractor_id: int, name: str, actor: Actor | None, as_json: bool, **dates: date
-) -> None:
+def qualify(contractor_id: int, name: str, actor: Actor, as_json: bool, **dates: date) -> None:
     """A batch is checked against these dates when it is added (A14.1)."""
     engine = open_engine()
     _allow(engine, actor, "contractors:write")
@@ -336,6 +319,7 @@ def qualify(
         name=name,
         valid_from=dates["from"],
         valid_until=dates["until"],
+        actor=actor,
     )
     _emit(
         row,
@@ -364,15 +348,14 @@ def agree(
     contractor_id: int,
     plan_id: int,
     agreement_no: str,
-    actor: Actor | None,
+    actor: Actor,
     as_json: bool,
     **dates: date,
 ) -> None:
     """The agreement belongs to the plan, so the plan's organiser writes it (A5.2)."""
     engine = open_engine()
-    if actor is not None:
-        _allow(engine, actor, "agreements:write")
-        _allow(engine, actor, "agreements:write", service.plan_target(engine, plan_id))
+    _allow(engine, actor, "agreements:write")
+    _allow(engine, actor, "agreements:write", service.plan_target(engine, plan_id))
     row = service.add_agreement(
         engine,
         contractor_id,
@@ -381,6 +364,7 @@ def agree(
         signed_on=dates["signed"],
         valid_from=dates["from"],
         valid_until=dates["until"],
+        actor=actor,
     )
     _emit(
         row,
@@ -392,11 +376,11 @@ def agree(
 @contractors.command(
     "list",
     help=_("列出承办单位。"),
-    epilog=output.examples("convalescence contractors list --json"),
+    epilog=output.examples("convalescence contractors list --json --as city_officer:赵敏"),
 )
 @as_option
 @output.json_option
-def list_contractors(actor: Actor | None, as_json: bool) -> None:
+def list_contractors(actor: Actor, as_json: bool) -> None:
     """Contractor staff see only their own contractor."""
     engine = open_engine()
     _allow(engine, actor, "contractors:read")
@@ -410,12 +394,12 @@ def list_contractors(actor: Actor | None, as_json: bool) -> None:
 @contractors.command(
     "show",
     help=_("查看承办单位 CONTRACTOR_ID、其资质与协议及平均评价分（A18.3）。"),
-    epilog=output.examples("convalescence contractors show 1"),
+    epilog=output.examples("convalescence contractors show 1 --as county_officer:李娜@东昌府区"),
 )
 @click.argument("contractor_id", type=int)
 @as_option
 @output.json_option
-def show_contractor(contractor_id: int, actor: Actor | None, as_json: bool) -> None:
+def show_contractor(contractor_id: int, actor: Actor, as_json: bool) -> None:
     """The average is what A18.3's exit threshold is compared with."""
     engine = open_engine()
     _allow(engine, actor, "contractors:read")
@@ -451,12 +435,6 @@ _BATCH_COLUMNS = [
     "staff_count",
     "started_at",
 ]
-approver_option = click.option(
-    "--approver",
-    callback=_approver,
-    metavar="ROLE:NAME",
-    help=_("谁批准了例外（流程定义规定谁可以批准，A5.2）；默认为 --as。"),
-)
 
 
 @click.group(help=_("疗养批次（A6）：日期、地点、名额与座位、工作人员、预案、联系人、费用。"))
@@ -505,31 +483,27 @@ def batches() -> None:
     "exceptions",
     multiple=True,
     type=click.Choice(BATCH_EXCEPTION_RULES),
-    help=_("经批准的例外（A6.2），可重复；需 --approver（或 --as）和 --reason。"),
+    help=_("经 --as 批准的例外（A6.2），可重复；需 --reason。"),
 )
-@approver_option
 @click.option("--reason", help=_("批准例外的理由（A6.2）。"))
 @as_option
 @output.json_option
 def add_batch(
     as_json: bool,
     exceptions: tuple[str, ...],
-    approver: tuple[str, str] | None,
     reason: str | None,
-    actor: Actor | None,
+    actor: Actor,
     **options: Any,
 ) -> None:
     """Exceptions given here are granted in the same write as the batch, never after."""
-    approver = approver or ((actor.role, actor.name) if actor else None)
     grants = []
     for rule in exceptions:
-        if approver is None or reason is None:
-            raise click.UsageError(_("--exception 需要 --approver（或 --as）和 --reason"))
-        grants.append(service.ExceptionGrant(rule, approver[0], approver[1], reason))
+        if reason is None:
+            raise click.UsageError(_("--exception 需要 --reason"))
+        grants.append(service.ExceptionGrant(rule, actor.role, actor.name, reason))
     engine = open_engine()
-    if actor is not None:
-        _allow(engine, actor, "batches:write")
-        _allow(engine, actor, "batches:write", service.plan_target(engine, options["plan_id"]))
+    _allow(engine, actor, "batches:write")
+    _allow(engine, actor, "batches:write", service.plan_target(engine, options["plan_id"]))
     row = service.create_batch(
         engine,
         plan_id=options["plan_id"],
@@ -546,6 +520,7 @@ def add_batch(
         contractor_contacts=options["contractor_contact"],
         budget=options["budget"],
         exceptions=grants,
+        actor=actor,
     )
     _emit(
         row,
@@ -557,12 +532,12 @@ def add_batch(
 @batches.command(
     "list",
     help=_("列出批次，可只列某一计划的。"),
-    epilog=output.examples("convalescence batches list --plan 1"),
+    epilog=output.examples("convalescence batches list --plan 1 --as contractor_staff:李强@1"),
 )
 @click.option("--plan", "plan_id", type=int, help=_("只列此计划的批次。"))
 @as_option
 @output.json_option
-def list_batches(plan_id: int | None, actor: Actor | None, as_json: bool) -> None:
+def list_batches(plan_id: int | None, actor: Actor, as_json: bool) -> None:
     """Contractor staff see only their own contractor's batches."""
     engine = open_engine()
     _allow(engine, actor, "batches:read")
@@ -582,12 +557,12 @@ def list_batches(plan_id: int | None, actor: Actor | None, as_json: bool) -> Non
 @batches.command(
     "show",
     help=_("查看批次 BATCH_ID 及其座位、例外、事件和评价。"),
-    epilog=output.examples("convalescence batches show 1 --json"),
+    epilog=output.examples("convalescence batches show 1 --json --as county_officer:李娜@东昌府区"),
 )
 @click.argument("batch_id", type=int)
 @as_option
 @output.json_option
-def show_batch(batch_id: int, actor: Actor | None, as_json: bool) -> None:
+def show_batch(batch_id: int, actor: Actor, as_json: bool) -> None:
     """The actor's scope is checked on the batch itself (its plan's county, contractor)."""
     engine = open_engine()
     _on_batch(engine, actor, "batches:read", batch_id)
@@ -617,11 +592,11 @@ def show_batch(batch_id: int, actor: Actor | None, as_json: bool) -> None:
 @click.argument("batch_id", type=int)
 @as_option
 @output.json_option
-def start(batch_id: int, actor: Actor | None, as_json: bool) -> None:
+def start(batch_id: int, actor: Actor, as_json: bool) -> None:
     """The checks run on the seats taken at the moment of starting, not the capacity."""
     engine = open_engine()
     _on_batch(engine, actor, "batches:write", batch_id)
-    row = service.start_batch(engine, batch_id)
+    row = service.start_batch(engine, batch_id, actor=actor)
     _emit(
         row,
         as_json,
@@ -668,7 +643,7 @@ def update(
     emergency_plan: str | None,
     organiser_contact: list[dict[str, str]],
     contractor_contact: list[dict[str, str]],
-    actor: Actor | None,
+    actor: Actor,
     as_json: bool,
 ) -> None:
     """Fewer cadres seated than planned: the staff are corrected to fit them (A12.1)."""
@@ -682,6 +657,7 @@ def update(
         emergency_plan_ref=emergency_plan,
         organiser_contacts=organiser_contact or None,
         contractor_contacts=contractor_contact or None,
+        actor=actor,
     )
     _emit(row, as_json, _("已更正批次 {id}").format(id=batch_id))
 
@@ -699,11 +675,11 @@ def update(
 )
 @as_option
 @output.json_option
-def cost(batch_id: int, actual: Decimal, actor: Actor | None, as_json: bool) -> None:
+def cost(batch_id: int, actual: Decimal, actor: Actor, as_json: bool) -> None:
     """Only after the batch's last day (A16.1)."""
     engine = open_engine()
     _on_batch(engine, actor, "batches:write", batch_id)
-    row = service.record_actual_cost(engine, batch_id, actual_cost=actual)
+    row = service.record_actual_cost(engine, batch_id, actual_cost=actual, actor=actor)
     _emit(
         row,
         as_json,
@@ -723,7 +699,6 @@ def cost(batch_id: int, actual: Decimal, actor: Actor | None, as_json: bool) -> 
 @click.option(
     "--rule", type=click.Choice(BATCH_EXCEPTION_RULES), required=True, help=_("例外的规则。")
 )
-@approver_option
 @click.option("--reason", required=True, help=_("理由（A6.2：例外从不默默放行）。"))
 @as_option
 @output.json_option
@@ -731,18 +706,14 @@ def exception(
     *,
     batch_id: int,
     rule: str,
-    approver: tuple[str, str] | None,
     reason: str,
-    actor: Actor | None,
+    actor: Actor,
     as_json: bool,
 ) -> None:
     """The grant names its approver and reason, so an auditor can read why (A6.2)."""
-    approver = approver or ((actor.role, actor.name) if actor else None)
-    if approver is None:
-        raise click.UsageError(_("须给出 --approver（或 --as）"))
     engine = open_engine()
     _on_batch(engine, actor, "batches:write", batch_id)
-    grant = service.ExceptionGrant(rule, approver[0], approver[1], reason)
+    grant = service.ExceptionGrant(rule, actor.role, actor.name, reason)
     row = service.record_exception(engine, batch_id, grant)
     _emit(
         row,
@@ -760,15 +731,14 @@ def exception(
 )
 @click.argument("batch_id", type=int)
 @click.option("--score", type=click.IntRange(0, 100), required=True, help=_("分数，0 至 100。"))
-@click.option("--by", help=_("评价人；默认为 --as。"))
 @as_option
 @output.json_option
-def evaluate(batch_id: int, score: int, by: str | None, actor: Actor | None, as_json: bool) -> None:
-    """Scores feed the contractor's average, compared with A18.3's exit threshold."""
-    who = _who(actor, by, "--by")
+def evaluate(batch_id: int, score: int, actor: Actor, as_json: bool) -> None:
+    """Scores feed the contractor's average, compared with A18.3's exit threshold; the
+    evaluator is the --as actor, checked like every other (A5.2), never a typed name."""
     engine = open_engine()
     _on_batch(engine, actor, "batches:evaluate", batch_id)
-    row = service.evaluate_contractor(engine, batch_id, score=score, by=who)
+    row = service.evaluate_contractor(engine, batch_id, score=score, actor=actor)
     _emit(
         row,
         as_json,
@@ -798,15 +768,15 @@ def incident(
     case_id: int | None,
     description: str,
     reported_by: str | None,
-    actor: Actor | None,
+    actor: Actor,
     as_json: bool,
 ) -> None:
     """Any role on the ground may report (A13.2); the auditor only reads."""
-    who = _who(actor, reported_by, "--by")
+    who = _who(actor, reported_by)
     engine = open_engine()
     _on_batch(engine, actor, "incidents:write", batch_id)
     row = service.record_incident(
-        engine, batch_id, description=description, reported_by=who, case_id=case_id
+        engine, batch_id, description=description, reported_by=who, case_id=case_id, actor=actor
     )
     _emit(
         row,
