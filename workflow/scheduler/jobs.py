@@ -18,14 +18,17 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from notifications.channels import Channel, ChannelSettings, build_channels
 from notifications.dispatch import DEFAULT_BATCH, DispatchReport, dispatch
+from workflow.audit import checkpoint
 from workflow.calendar import WorkingCalendar
 from workflow.clock import SHANGHAI
 from workflow.engine import Engine
@@ -59,6 +62,7 @@ class JobSpec:
     every_seconds: float | None = None
     daily_at_hour: int | None = None
     label: str = ""
+    due: bool = True  # run by `run_due` too (the sweeps); False: only on the service's schedule
 
 
 def _condolence(engine: Engine, _context: JobContext) -> JobResult:
@@ -85,6 +89,32 @@ def _dispatch(engine: Engine, context: JobContext) -> JobResult:
     return result
 
 
+CHECKPOINT_FILE = "CONVALESCENCE_CHECKPOINT_FILE"
+CHECKPOINT_KEY_FILE = "CONVALESCENCE_CHECKPOINT_KEY_FILE"
+
+
+def _checkpoint(engine: Engine, _context: JobContext) -> JobResult:
+    """An audit checkpoint (A19.1) appended to ``$CONVALESCENCE_CHECKPOINT_FILE`` (strftime codes
+    in the name, e.g. ``%Y-%m``, start a new file each period), signed with the key in
+    ``$CONVALESCENCE_CHECKPOINT_KEY_FILE`` when set. A broken chain fails the job (exit 6 in its
+    result) and writes nothing."""
+    target = os.environ.get(CHECKPOINT_FILE)
+    if not target:
+        log.warning("no audit checkpoint: %s is not set", CHECKPOINT_FILE)
+        return {"skipped": f"{CHECKPOINT_FILE} is not set"}
+    now = engine.clock.now()
+    key_file = os.environ.get(CHECKPOINT_KEY_FILE)
+    key = checkpoint.read_key(Path(key_file)) if key_file else None
+    path = Path(now.strftime(target))
+    written = checkpoint.write(engine.db, path, at=now, key=key)
+    return {
+        "file": str(path),
+        "hash": written.hash,
+        "signed": written.hmac is not None,
+        "cases": len(written.cases),
+    }
+
+
 # In the order `run_due` runs them: new visits first, so their timers and notices follow at once.
 JOBS: dict[str, JobSpec] = {
     spec.name: spec
@@ -92,8 +122,10 @@ JOBS: dict[str, JobSpec] = {
         JobSpec("condolence", _condolence, daily_at_hour=2, label="重点走访慰问排查（A9.3）"),
         JobSpec("timers", _timers, every_seconds=3600, label="状态期限提醒与督办"),
         JobSpec("dispatch", _dispatch, every_seconds=60, label="发送通知（发件箱）"),
+        JobSpec("checkpoint", _checkpoint, daily_at_hour=3, label="审计检查点（A19.1）", due=False),
     )
 }
+DUE = tuple(name for name, spec in JOBS.items() if spec.due)
 
 
 def claim_run(engine: Engine, job: str, slot: datetime, holder: str) -> int | None:
@@ -148,10 +180,12 @@ def run_due(
     *,
     holder: str = "once",
     context: JobContext | None = None,
-    jobs: tuple[str, ...] = tuple(JOBS),
+    jobs: tuple[str, ...] = DUE,
 ) -> dict[str, JobResult | None]:
-    """Run every job as of the engine clock's moment, in order; a job already run for that
-    moment is skipped (``None``). The demo and tests move a `SimulatedClock` and call this.
+    """Run every sweep (or ``jobs``) as of the engine clock's moment, in order; a job already
+    run for that moment is skipped (``None``). The demo and tests move a `SimulatedClock` and
+    call this. The audit checkpoint is not a sweep: it runs on the service's schedule, or by
+    ``audit checkpoint``, or when named in ``jobs``.
 
     A job that raises does not stop the others: its result is ``{"error": message,
     "exit_code": n}`` (the error's exit code; 70 for an unexpected one, logged with its
