@@ -43,7 +43,13 @@ def honour(kind: str, level: str, year: int) -> dict[str, Any]:
     return {"kind": kind, "level": level, "year": year}
 
 
-RECOMMENDED = {"by": "agency", "reason": "抗洪抢险事迹特别突出", "date": "2024-01-10"}
+RECOMMENDED = {  # A4.3: the kind of body, the body by name, the officer, the date, the reason
+    "by": "agency",
+    "body": "东昌府区军休所",
+    "officer": "王芳",
+    "reason": "抗洪抢险事迹特别突出",
+    "date": "2024-01-10",
+}
 
 TIERS = [
     ("class-1-merit", {"merits": [merit(1)]}, "city"),
@@ -61,6 +67,14 @@ TIERS = [
         "city",
     ),
     ("recommendation-without-third-class-merit", {"recommendation": RECOMMENDED}, "none"),
+    (
+        "recommendation-naming-only-the-kind-of-body",
+        {
+            "merits": [merit(3)],
+            "recommendation": {"by": "agency", "reason": "事迹突出", "date": "2024-01-10"},
+        },
+        "county",
+    ),
     (
         "recommendation-without-reason",
         {"merits": [merit(3)], "recommendation": {**RECOMMENDED, "reason": " "}},

@@ -8,7 +8,7 @@ at registration and approval, and the explanation stored with each case (A4.1, A
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
@@ -18,6 +18,14 @@ from workflow.definition.policy_rules import Criterion, PolicyRules
 from workflow.facts import age_in_full_years, as_date, health_problems, reaches_age_limit
 
 NO_TIER = "none"
+PLAN_ADMITS_RULE = "plan_admits_tier"  # A4.4: whether the tier reached is enough for the plan
+# A4.3: who recommended and when, as the registration records it (the definition's ``open``
+# fields) -> the key of the cadre's ``recommendation`` it fills in
+RECOMMENDATION_EVIDENCE = {
+    "recommender_body": "body",
+    "recommender_officer": "officer",
+    "recommended_on": "date",
+}
 _LEVEL_NAMES = {
     "county": "县级",
     "city": "设区的市级",
@@ -52,11 +60,16 @@ class Reason:
 
 @dataclass(frozen=True)
 class Explanation:
+    """The verdict and every check behind it. ``routes`` maps each art. 4 criterion (a route
+    into a tier) to its tier, highest tier first; an explanation read back from storage
+    without it is told apart by the article (4) and the A4.4 rule."""
+
     eligible: bool
     tier: str
     level: str
     on: date
     reasons: tuple[Reason, ...]
+    routes: Mapping[str, str] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -64,6 +77,8 @@ class Explanation:
             "tier": self.tier,
             "level": self.level,
             "on": self.on.isoformat(),
+            "decided_by": self.decided_by.rule if self.decided_by else None,
+            "routes": dict(self.routes),
             "reasons": [r.to_json() for r in self.reasons],
         }
 
@@ -71,8 +86,32 @@ class Explanation:
     def failed(self) -> tuple[Reason, ...]:
         return tuple(r for r in self.reasons if not r.passed)
 
+    def _is_route(self, reason: Reason) -> bool:
+        if self.routes:
+            return reason.rule in self.routes
+        return reason.article == 4 and reason.rule != PLAN_ADMITS_RULE
+
+    @property
+    def decided_by(self) -> Reason | None:
+        """The art. 4 route that gave the tier: the first criterion passed, highest tier first
+        (A4.2); None when no route applies."""
+        return next((r for r in self.reasons if self._is_route(r) and r.passed), None)
+
+    def _routes_not_met(self) -> list[Reason]:
+        """Routes worth reading out when the tier is not enough: those of the tiers above the
+        one reached (every route when none is reached)."""
+        failed = [r for r in self.reasons if self._is_route(r) and not r.passed]
+        if not self.routes or self.tier == NO_TIER:
+            return failed
+        order = list(dict.fromkeys(self.routes.values()))  # tiers, highest first
+        above = order[: order.index(self.tier)] if self.tier in order else order
+        return [r for r in failed if self.routes.get(r.rule) in above]
+
     def sentences(self) -> list[str]:
-        """The explanation in Chinese sentences an officer can read aloud."""
+        """The explanation in Chinese sentences an officer can read aloud: the verdict, then
+        the route that decides the tier (A4.2), then the other checks. Routes not taken are
+        read out only when the tier falls short, and then only those that would have
+        reached the tier wanted; ``--json`` keeps every check."""
         verdict = "符合" if self.eligible else "不符合"
         tier = {"city": "市级", "county": "县级"}.get(self.tier, "无")
         head = (
@@ -80,12 +119,35 @@ class Explanation:
             f"（按功勋荣誉可参加的最高层级：{tier}）。"
         )
         lines = [head]
-        for reason in self.reasons:
-            mark = "✓" if reason.passed else "✗"
-            lines.append(
-                f"{mark} {reason.message}（第{_chinese_number(reason.article)}条，{reason.clause}）"
-            )
+        route = self.decided_by
+        if route is not None:
+            lines.append(_line(route, "决定层级的途径："))
+        checks = [r for r in self.reasons if not self._is_route(r)]
+        tier_short = any(r.rule == PLAN_ADMITS_RULE and not r.passed for r in checks)
+        if route is None or tier_short:
+            lines += [_line(r, "未满足的途径：") for r in self._routes_not_met()]
+        lines += [_line(r) for r in checks]
         return lines
+
+
+def _line(reason: Reason, label: str = "") -> str:
+    mark = "✓" if reason.passed else "✗"
+    article = _chinese_number(reason.article)
+    return f"{mark} {label}{reason.message}（第{article}条，{reason.clause}）"
+
+
+def with_recommendation(cadre: Mapping[str, Any], evidence: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The cadre record with the A4.3 recommender the registration recorded (body, named
+    officer, date) filled into its ``recommendation``; unchanged when none was recorded."""
+    given = {
+        key: str(value).strip()
+        for field_name, key in RECOMMENDATION_EVIDENCE.items()
+        if (value := evidence.get(field_name)) is not None and str(value).strip()
+    }
+    if not given:
+        return cadre
+    recommendation = dict(cadre.get("recommendation") or {})
+    return {**cadre, "recommendation": {**recommendation, **given}}
 
 
 def article_number(clause: str) -> int:
@@ -100,14 +162,18 @@ def explain(
     policy: PolicyInfo,
     level: str,
     on: date,
+    evidence: Mapping[str, Any] | None = None,
 ) -> Explanation:
+    """``evidence``: what the registration records beside the cadre's record (the A4.3
+    recommender), so the explanation and the guard read the same facts."""
+    cadre = with_recommendation(cadre, evidence or {})
     tier, tier_reasons = highest_tier(cadre, rules)
     reasons = list(tier_reasons)
     admitted = tier in rules.plan_admits.get(level, ())
     reasons.append(
         _reason(
             "A4.4",
-            "plan_admits_tier",
+            PLAN_ADMITS_RULE,
             admitted,
             f"{_plan_name(level)}疗养接收"
             + "、".join(_tier_name(t) for t in rules.plan_admits.get(level, ()))
@@ -140,9 +206,11 @@ def explain(
     )
     # A failed tier criterion is information, not a refusal: one matching criterion suffices,
     # and whether the tier is enough is the A4.4 reason above.
-    criteria = {c.id for t in rules.tiers for c in t.criteria}
-    eligible = all(r.passed for r in reasons if r.rule not in criteria)
-    return Explanation(eligible=eligible, tier=tier, level=level, on=on, reasons=tuple(reasons))
+    routes = {c.id: t.tier for t in rules.tiers for c in t.criteria}
+    eligible = all(r.passed for r in reasons if r.rule not in routes)
+    return Explanation(
+        eligible=eligible, tier=tier, level=level, on=on, reasons=tuple(reasons), routes=routes
+    )
 
 
 def highest_tier(cadre: Mapping[str, Any], rules: PolicyRules) -> tuple[str, list[Reason]]:
@@ -169,6 +237,9 @@ def _criterion(
             if isinstance(m.get("class"), int)
             and m["class"] <= test.max_class
             and (test.wartime is None or bool(m.get("wartime")) is test.wartime)
+            # A4.3 is the way in for a merit of that class itself (三等功事迹特别突出); a
+            # higher merit takes its own route and is not "missing a recommendation"
+            and not (criterion.recommended_by and m["class"] < test.max_class)
         ]
         if not matches:
             return False, f"无符合“{criterion.clause}”的立功记录"
@@ -183,16 +254,34 @@ def _criterion(
 
 
 def _recommendation(cadre: Mapping[str, Any], criterion: Criterion, fact: str) -> tuple[bool, str]:
-    """A4.3: the recommender (county dept or agency) and the reason must be on record."""
+    """A4.3: who recommended (a county dept or agency: the body by name and the officer who
+    signed) and when, and the reason, must all be on record; the kind of body alone is not
+    a recommendation anyone can be held to (art. 19)."""
     recommendation = cadre.get("recommendation") or {}
     by = recommendation.get("by")
-    reason = str(recommendation.get("reason") or "").strip()
     names = {"county_dept": "县级退役军人事务部门", "agency": "军休机构"}
     if by not in criterion.recommended_by:
         return False, f"{fact}，但无县级退役军人事务部门或军休机构的推荐记录"
-    if not reason:
-        return False, f"{fact}，有{names.get(by, by)}推荐但未记录推荐理由"
-    return True, f"{fact}，经{names.get(by, by)}推荐（{reason}），符合“{criterion.clause}”"
+    kind = names.get(by, by)
+    text = {k: str(recommendation.get(k) or "").strip() for k in ("reason", "body", "officer")}
+    day = as_date(recommendation.get("date"))
+    missing = [
+        label
+        for label, present in (
+            ("推荐单位名称", text["body"]),
+            ("推荐人", text["officer"]),
+            ("推荐日期", day),
+            ("推荐理由", text["reason"]),
+        )
+        if not present
+    ]
+    if missing:
+        return False, f"{fact}，有{kind}推荐但未记录{'、'.join(missing)}"
+    assert day is not None
+    return True, (
+        f"{fact}，经{kind}{text['body']}（{text['officer']}）于{day.isoformat()}推荐"
+        f"（{text['reason']}），符合“{criterion.clause}”"
+    )
 
 
 def _honour(cadre: Mapping[str, Any], criterion: Criterion, rules: PolicyRules) -> tuple[bool, str]:

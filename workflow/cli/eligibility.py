@@ -85,6 +85,15 @@ def eligibility() -> None:
     ),
 )
 @click.option(
+    "--recommender-body",
+    metavar="NAME",
+    help=_("A4.3 推荐单位名称（县级退役军人事务部门或军休机构），与报名时登记的相同。"),
+)
+@click.option("--recommender-officer", metavar="NAME", help=_("A4.3 推荐人姓名。"))
+@click.option(
+    "--recommended-on", metavar="DATE", callback=output.iso_date, help=_("A4.3 推荐日期。")
+)
+@click.option(
     "--definition",
     default=DEFAULT_DEFINITION,
     show_default=True,
@@ -92,9 +101,20 @@ def eligibility() -> None:
     help=_("适用其规则的内置流程定义；使用 DATE 当日有效的版本。"),
 )
 @output.json_option
-def explain_command(*, profile: Path, level: str, on: date, definition: str, as_json: bool) -> None:
+def explain_command(
+    *,
+    profile: Path,
+    level: str,
+    on: date,
+    recommender_body: str | None,
+    recommender_officer: str | None,
+    recommended_on: date | None,
+    definition: str,
+    as_json: bool,
+) -> None:
     """Runs the engine's own pure evaluator, so what the officer hears is what registration
-    will decide; the verdict is the answer, so eligible or not both exit 0."""
+    will decide; the verdict is the answer, so eligible or not both exit 0. The A4.3
+    recommender options are the registration's fields of the same names."""
     chosen = definition_on(definition, on)
     rules = chosen.rules
     assert rules is not None  # definition_on refuses a definition without rules
@@ -107,7 +127,14 @@ def explain_command(*, profile: Path, level: str, on: date, definition: str, as_
             field="level",
         )
     record = load_profile(profile, rules)
-    explanation = evaluate(record, rules=rules, policy=chosen.policy, level=level, on=on)
+    evidence = {
+        "recommender_body": recommender_body,
+        "recommender_officer": recommender_officer,
+        "recommended_on": recommended_on,
+    }
+    explanation = evaluate(
+        record, rules=rules, policy=chosen.policy, level=level, on=on, evidence=evidence
+    )
     if as_json:
         body = explanation.to_json()
         reasons = body.pop("reasons")

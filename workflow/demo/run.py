@@ -26,7 +26,7 @@ from workflow.clock import SHANGHAI, SimulatedClock
 from workflow.definition.policy_rules import PolicyRules
 from workflow.demo.plans import DemoBatch, PlanBook
 from workflow.demo.roster import COUNTIES, generate_roster
-from workflow.eligibility import highest_tier
+from workflow.eligibility import highest_tier, with_recommendation
 from workflow.engine import Engine
 from workflow.errors import RuleRefused
 from workflow.reports import write_performance_report
@@ -160,6 +160,24 @@ _EXCEPTION_GRANTS = {
     ),
     "once_per_cycle": ("city_officer:钱处长", "A9.2", "上期因疫情防控缩短行程，经研究同意再次参加"),
 }
+
+
+def _recommender(record: dict[str, Any]) -> dict[str, Any]:
+    """Who recommended a 三等功 holder for the city level (A4.3), as the registration records
+    it: the body by name, the officer who signed, the date."""
+    recommendation = record.get("recommendation")
+    if not recommendation:
+        return {}
+    body = (
+        f"{record['county']}退役军人事务局"
+        if recommendation["by"] == "county_dept"
+        else record["agency"]
+    )
+    return {
+        "recommender_body": body,
+        "recommender_officer": "刘主任",
+        "recommended_on": recommendation["date"],
+    }
 
 
 class _Driver:
@@ -304,7 +322,8 @@ class _Driver:
             if on_paper
             else f"cadre:{record['name']}@{record['id']}"
         )
-        tier, _reasons = highest_tier(record, self.rules)
+        recommender = _recommender(record)
+        tier, _reasons = highest_tier(with_recommendation(record, recommender), self.rules)
         if not again:
             self.tiers[tier] += 1
         level = "city" if tier == "city" and self.rng.random() < 0.8 else "county"
@@ -312,7 +331,7 @@ class _Driver:
             case = self.engine.open_case(
                 record["id"],
                 actor=actor,
-                data={"plan_level": level, "registered_on_paper": on_paper},
+                data={"plan_level": level, "registered_on_paper": on_paper, **recommender},
             )
         except RuleRefused as error:  # A4.4 tier, A8.1 health, A2.1 scope
             self.refused(error)

@@ -3,7 +3,7 @@ one participation per cycle (art. 9). The data comes from the definition's ``rul
 
 from __future__ import annotations
 
-from workflow.eligibility import highest_tier
+from workflow.eligibility import highest_tier, with_recommendation
 from workflow.rules.registry import GuardContext, rule
 
 _TIER_NAMES = {"city": "市级", "county": "县级", "none": "无层级"}
@@ -20,7 +20,8 @@ def eligible_for_plan_level(ctx: GuardContext) -> str | None:
         return _NO_RULES
     level = ctx.evidence.get("plan_level")
     admitted = ctx.rules.plan_admits.get(str(level), ())
-    tier, reasons = highest_tier(ctx.cadre, ctx.rules)
+    # the A4.3 recommender (body, officer, date) as the registration recorded it
+    tier, reasons = highest_tier(with_recommendation(ctx.cadre, ctx.evidence), ctx.rules)
     if tier in admitted:
         return None
     facts = "；".join(r.message for r in reasons if not r.passed)
