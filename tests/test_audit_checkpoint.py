@@ -330,3 +330,28 @@ def test_compare_reads_only_what_the_checkpoint_recorded(
     engine.open_case("LC-DCF-0003", actor="cadre:王强@LC-DCF-0003", data=REGISTRATION)
     compared, findings = checkpoint.check(engine.db, [file], key=None, chunk=2)
     assert (compared, findings) == (1, [])
+
+
+@pytest.mark.parametrize("change", ["deleted", "rewritten"])
+def test_the_admin_log_s_tail_is_compared_with_the_checkpoint_A19_1(
+    office: tuple[Engine, int, Path], tmp_path: Path, change: str
+) -> None:
+    """The comparison alone (`checkpoint.check`), whatever `audit verify` says of the rest."""
+    engine, _second, _key = office
+    file = tmp_path / "checkpoints.jsonl"
+    take(engine, file)
+    log = sa.table("admin_log", sa.column("seq"), sa.column("hash"))
+    with engine.db.connect() as connection:
+        last = connection.execute(sa.select(sa.func.max(log.c.seq))).scalar_one()
+    assert last  # seeding the batch wrote the log
+    where = log.c.seq == last
+    tamper(
+        engine,
+        sa.delete(log).where(where)
+        if change == "deleted"
+        else sa.update(log).where(where).values(hash="f" * 64),
+    )
+    _compared, findings = checkpoint.check(engine.db, [file], key=None)
+    expected = {"deleted": "admin_missing", "rewritten": "admin_rewritten"}[change]
+    assert [(f.kind, f.then) for f in findings] == [(expected, last)]
+    assert findings[0].message.startswith(f"管理日志 seq {last} ")
