@@ -65,7 +65,7 @@ def test_purchased_service_needs_a_reason(engine: Engine) -> None:
         pytest.param({"staff_count": 2}, ("A12.1",), id="too-many-staff"),
         pytest.param(
             {"end_date": date(2025, 1, 5), "start_date": date(2024, 12, 31)},
-            ("A14.1",),
+            ("A3.1", "A14.1"),  # also leaves the plan's year (A3.1)
             id="agreement-lapses",
         ),
     ],

@@ -144,7 +144,8 @@ def plans() -> None:
     "create",
     help=_("新建年度计划。"),
     epilog=output.examples(
-        "convalescence plans create --year 2024 --level county --county 东昌府区 "
+        "convalescence --now 2024-05-06T09:30 plans create --year 2024 --level county "
+        "--county 东昌府区 "
         "--budget 60000.00 --cycle 2024-2025 --as county_officer:李娜@东昌府区",
     ),
 )
@@ -446,7 +447,8 @@ def batches() -> None:
     "add",
     help=_("为计划添加一个批次；规则不允许时被拒绝并引用条款。"),
     epilog=output.examples(
-        "convalescence batches add --plan 1 --contractor 1 --place 威海市荣成 "
+        "convalescence --now 2024-05-06T09:30 batches add --plan 1 --contractor 1 "
+        "--place 威海市荣成 "
         "--start 2024-06-03 --end 2024-06-09 --capacity 40 --staff 4 "
         "--organiser-contact 王芳:0635-1234567 --as county_officer:李娜@东昌府区",
     ),

@@ -27,6 +27,7 @@ from workflow.errors import InputError, Refusal, RuleRefused
 from workflow.i18n import _
 from workflow.plans import rules
 from workflow.plans.rules import Validity
+from workflow.rules import binding
 from workflow.store.plans import Author, PlanStore, plan_store
 
 ORGANISER_LEVELS = ("city", "county")
@@ -156,6 +157,14 @@ def create_plan(
     chosen = next(c for c in found.cycles if c.id == cycle) if found else None
     if chosen is not None:
         _refuse([rules.check_cycle(chosen.id, chosen.start, chosen.end, policy.limits(found))])
+        _refuse(  # A3.1 the year in its cycle, A21.1 while the policy is in force
+            binding.plan_refusals(
+                year=year,
+                cycle=chosen,
+                policy=_definition_now(engine).policy,
+                today=shanghai_date(engine.clock.now()),
+            )
+        )
     values = {
         "year": year,
         "organiser_level": organiser_level,
@@ -363,10 +372,18 @@ def create_batch(
     figures = policy.limits(found)
     now = engine.clock.now()
     with _store(engine, write=True, actor=actor) as store:
-        store.plan(plan_id)
+        plan = store.plan(plan_id)
         contractor = store.contractor(contractor_id)
         _refuse(
             [
+                *binding.batch_refusals(  # A3.1, A9.1, A21.1: the plan's year, cycle, policy
+                    plan=plan,
+                    cycles=found.cycles if found else (),
+                    policy=_definition_now(engine).policy,
+                    start=start_date,
+                    end=end_date,
+                    today=shanghai_date(now),
+                ),
                 rules.check_dates(start_date, end_date, figures),
                 rules.check_size(capacity, granted, figures),
                 rules.check_province(province, granted, figures),
