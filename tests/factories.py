@@ -21,6 +21,8 @@ def cadre(cadre_id: str = "LC-DCF-0001", **overrides: Any) -> dict[str, Any]:
         "honours": [],
         "recommendation": None,
         "health": {"self_care": True, "infectious": False, "mental": False, "critical": False},
+        # the roster's family contact: who may act as ``family`` on this cadre (issue 17)
+        "family_contact": {"name": "张丽", "relation": "女儿"},
     }
     record.update(overrides)
     return record

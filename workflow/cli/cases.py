@@ -13,18 +13,22 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from rich.table import Table
 
 from definitions import DEFAULT_DEFINITION
+from workflow.access import identity_refusal
 from workflow.cli import output
 from workflow.cli.db import open_engine
 from workflow.eligibility import Explanation, Reason
-from workflow.errors import InputError
+from workflow.errors import InputError, NotFoundError, RuleRefused
 from workflow.machine import Actor
 from workflow.views import CaseView, HistoryEntry
+
+if TYPE_CHECKING:
+    from workflow.engine import Engine
 
 
 def parse_actor(_ctx: click.Context, _param: click.Parameter, value: str) -> Actor:
@@ -110,6 +114,25 @@ fire_on_behalf_option = click.option(
 )
 
 
+def check_identity(
+    engine: Engine,
+    cadre_id: str,
+    actor: Actor,
+    on_behalf_of: str | None,
+    reason: str | None,
+) -> None:
+    """The roster vouches for who acts (issue 17, A5.2): a cadre under the roster's name, a
+    family member as the roster's contact, anyone else through an officer with a reason
+    (`workflow.access.identity_refusal`). A missing cadre is left to the engine to name."""
+    try:
+        record = engine.cadre(cadre_id)
+    except NotFoundError:
+        return
+    refusal = identity_refusal(actor, record, on_behalf_of=on_behalf_of, reason=reason)
+    if refusal is not None:
+        raise RuleRefused([refusal])
+
+
 @click.group()
 def cases() -> None:
     """Open cases, move them through the policy's steps, and read them."""
@@ -140,6 +163,7 @@ def open_case(
     without opening a case.
     """
     engine = open_engine()
+    check_identity(engine, cadre_id, actor, on_behalf_of, reason)
     view = engine.open_case(
         cadre_id,
         actor=actor,
@@ -173,6 +197,10 @@ def fire(
 ) -> None:
     """Move case CASE_ID one step by TRIGGER (see `cases show` for the steps open to it)."""
     engine = open_engine()
+    if actor.role in ("cadre", "family") or on_behalf_of:
+        # read in the actor's scope: an out-of-scope caller learns nothing of the case (A5.2)
+        case = engine.case(case_id, viewer=actor)
+        check_identity(engine, case.cadre_id, actor, on_behalf_of, reason)
     view = engine.fire(
         case_id,
         trigger,
