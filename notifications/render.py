@@ -54,6 +54,7 @@ from jinja2 import FileSystemLoader, StrictUndefined, select_autoescape
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from notifications.errors import TemplateError
+from workflow.i18n import _
 
 TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
 TEXT_SUFFIX = ".txt.j2"
@@ -307,7 +308,9 @@ def _shown(file: str | None) -> str | None:
 def _unknown(name: str) -> str:
     shipped = ", ".join(sorted(template_names()))
     missing = _shown(str(TEMPLATE_DIR / f"{name}{TEXT_SUFFIX}"))
-    return f"no such notice (no {missing}; shipped: {shipped})"
+    return _("没有这个通知（找不到 {missing}；已有：{shipped}）").format(
+        missing=missing, shipped=shipped
+    )
 
 
 @functools.cache
@@ -327,7 +330,7 @@ def _render_file(name: str, file_name: str, context: Mapping[str, Any]) -> str:
             name, message, file=_shown(error.filename), line=error.lineno
         ) from error
     except jinja2.TemplateNotFound as error:
-        raise TemplateError(name, f"template file not found: {error.name}") from error
+        raise TemplateError(name, _("找不到模板文件：{file}").format(file=error.name)) from error
     try:
         return template.render(dict(context))
     except jinja2.TemplateError as error:
@@ -346,18 +349,20 @@ def _runtime_line(error: BaseException, filename: str | None) -> int | None:
 
 
 def _split_subject(name: str, text: str) -> tuple[str, str]:
-    first, _, rest = text.lstrip("\n").partition("\n")
+    first, _newline, rest = text.lstrip("\n").partition("\n")
     if not first.startswith(SUBJECT_PREFIX):
         raise TemplateError(
             name,
-            f"the first line must be '{SUBJECT_PREFIX} …', not {first[:40]!r}",
+            _("第一行应为“{prefix} …”，实际为 {first}").format(
+                prefix=SUBJECT_PREFIX, first=repr(first[:40])
+            ),
             file=_shown(str(TEMPLATE_DIR / f"{name}{TEXT_SUFFIX}")),
             line=1,
         )
     subject = first.removeprefix(SUBJECT_PREFIX).strip()
     if not subject:
         raise TemplateError(
-            name, "the subject is empty", file=_shown(str(TEMPLATE_DIR / f"{name}{TEXT_SUFFIX}"))
+            name, _("标题为空"), file=_shown(str(TEMPLATE_DIR / f"{name}{TEXT_SUFFIX}"))
         )
     body = re.sub(r"\n{3,}", "\n\n", rest.strip("\n")).rstrip() + "\n"
     return subject, body

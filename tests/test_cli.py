@@ -327,10 +327,10 @@ def test_validate_reports_versions_whose_windows_overlap(tmp_path: Path) -> None
     result = CliRunner().invoke(main, ["definitions", "validate", str(tmp_path)])
     assert result.exit_code == 2
     line = next(n for n, row in enumerate(successor.splitlines(), 1) if "effective_from:" in row)
-    overlap = [row for row in result.stdout.splitlines() if "windows overlap" in row]
+    overlap = [row for row in result.stdout.splitlines() if "有效期重叠" in row]
     assert len(overlap) == 1, result.stdout
     where = f"{tmp_path / 'v2.yaml'}:{line}:3"
-    assert overlap[0].startswith(f"{where}: honor_convalescence v2 takes effect on 2025-06-01")
+    assert overlap[0].startswith(f"{where}: honor_convalescence v2 自 2025-06-01 起生效")
     assert f"{tmp_path / 'v1.yaml'}：通过" in result.stdout
 
 
@@ -477,7 +477,7 @@ def test_approval_into_a_batch_that_does_not_exist_is_bad_input_naming_the_field
     case_id = consented_case(url, CADRE)
     result = fire(url, case_id, "approve", AS_AGENCY, "--data", "batch_id=2")
     assert result.exit_code == 2
-    assert "batch 2 does not exist" in result.stderr
+    assert "批次 2 不存在" in result.stderr
     assert "batch_id" in result.stderr
     assert as_json(cli(url, "cases", "show", str(case_id), "--json"))["version"] == 2
 
@@ -613,7 +613,7 @@ def test_a_bad_data_item_is_a_usage_error_naming_it(url: str, extra: list[str], 
 def test_a_bad_actor_is_a_usage_error(url: str) -> None:
     result = cli(url, "cases", "open", "--cadre", CADRE, "--as", "cadre")
     assert result.exit_code == 2
-    assert "must look like ROLE:NAME" in result.stderr
+    assert "应写作 ROLE:NAME 或 ROLE:NAME@SCOPE" in result.stderr
 
 
 def test_an_unknown_trigger_is_bad_input(url: str) -> None:
@@ -621,7 +621,7 @@ def test_an_unknown_trigger_is_bad_input(url: str) -> None:
     args = ["cases", "fire", str(case_id), "teleport", "--as", AS_AGENCY]
     result = cli(url, *args)
     assert result.exit_code == 2
-    assert "'teleport' is not a step of honor_convalescence" in result.stderr
+    assert "“teleport”不是流程 honor_convalescence 的步骤" in result.stderr
     body = as_json(cli(url, *args, "--json"))
     assert (body["error"], body["field"]) == ("bad_input", "trigger")
 

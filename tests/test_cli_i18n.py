@@ -219,8 +219,8 @@ def test_a_subcommand_help_shows_required_and_defaults_in_chinese() -> None:
         ),
         pytest.param(
             ["cases", "show", "x"],
-            "错误：'CASE_ID' 的值无效：'x' 不是有效的数（integer）。",
-            "Error: Invalid value for 'CASE_ID': 'x' is not a valid integer.",
+            "错误：'CASE_ID' 的值无效：'x' 不是有效的数（integer",
+            "Error: Invalid value for 'CASE_ID': 'x' is not a valid integer",
             id="invalid-value",
         ),
     ],

@@ -26,6 +26,7 @@ from notifications.render import (
     zh_date,
 )
 from workflow.errors import InputError
+from workflow.i18n import set_language
 
 ROOT = Path(__file__).resolve().parents[1]
 REQUIRED = {
@@ -124,9 +125,16 @@ def test_a_syntax_error_is_located() -> None:
     assert info.value.line is not None
 
 
-def test_unknown_notice() -> None:
-    with pytest.raises(TemplateError, match="no such notice"):
-        render("no_such_notice", sample_context("approval_notice"))
+def test_unknown_notice_is_named_in_chinese_by_default_and_english_with_lang_en() -> None:
+    try:
+        set_language("zh")
+        with pytest.raises(TemplateError, match=r"没有这个通知（找不到 .*no_such_notice"):
+            render("no_such_notice", sample_context("approval_notice"))
+        set_language("en")
+        with pytest.raises(TemplateError, match="no such notice"):
+            render("no_such_notice", sample_context("approval_notice"))
+    finally:
+        set_language(None)
 
 
 def test_html_is_autoescaped_and_text_is_not() -> None:

@@ -18,6 +18,7 @@ from transitions import Machine, MachineError
 from workflow.definition.model import Definition, StepSpec, TransitionSpec
 from workflow.errors import InputError, Refusal, RuleRefused, TransitionNotAllowed
 from workflow.fields import coerce_fields
+from workflow.i18n import _
 from workflow.rules import GuardContext, Verdict, evaluate
 
 
@@ -40,8 +41,10 @@ class Actor:
         role, sep, name = who.partition(":")
         if not sep or not role.strip() or not name.strip() or (at and not scope.strip()):
             raise InputError(
-                f"actor {text!r} must look like ROLE:NAME or ROLE:NAME@SCOPE, "
-                "e.g. agency_officer:王芳@东昌府区军休所",
+                _(
+                    "办理人 {actor} 应写作 ROLE:NAME 或 ROLE:NAME@SCOPE，"
+                    "如 agency_officer:王芳@东昌府区军休所"
+                ).format(actor=repr(text)),
                 field="actor",
             )
         return cls(role=role.strip(), name=name.strip(), scope=scope.strip() or None)
@@ -135,7 +138,9 @@ class CompiledWorkflow:
         if trigger not in self.definition.triggers:
             known = ", ".join(sorted(self.definition.triggers))
             raise InputError(
-                f"'{trigger}' is not a step of {self.definition.name} (steps: {known})",
+                _("“{trigger}”不是流程 {workflow} 的步骤（步骤有：{steps}）").format(
+                    trigger=trigger, workflow=self.definition.name, steps=known
+                ),
                 field="trigger",
             )
         spec = self.definition.transition(trigger, state)
@@ -164,17 +169,25 @@ class CompiledWorkflow:
         declare it (A7.2), coerced once: a batch id is read here and nowhere else."""
         if actor.role not in self.definition.roles:
             known = ", ".join(self.definition.roles)
-            raise InputError(f"unknown role '{actor.role}' (roles: {known})", field="role")
+            raise InputError(
+                _("未知角色“{role}”（角色有：{roles}）").format(role=actor.role, roles=known),
+                field="role",
+            )
         if actor.role not in step.roles:
-            allowed = "、".join(self.definition.roles[r] for r in step.roles)
+            allowed = _("、").join(self.definition.roles[r] for r in step.roles)
             raise RuleRefused(
                 [
                     Refusal(
                         article="A5.2",
                         rule="role_may_fire",
-                        message=(
-                            f"“{self.definition.roles[actor.role]}”无权执行“{step.label}”"
-                            f"（缺少权限 {name}；可执行角色：{allowed}）"
+                        message=_(
+                            "“{role}”无权执行“{step}”"
+                            "（缺少权限 {permission}；可执行角色：{allowed}）"
+                        ).format(
+                            role=self.definition.roles[actor.role],
+                            step=step.label,
+                            permission=name,
+                            allowed=allowed,
                         ),
                     )
                 ],

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from workflow.definition.model import Definition
 from workflow.errors import DefinitionError, NotFoundError, Problem, RuleRefused
+from workflow.i18n import _
 from workflow.machine import CompiledWorkflow
 from workflow.ports import CaseStore, CaseTransaction
 from workflow.rules import RULES, GuardContext
@@ -146,9 +147,10 @@ def _find_or_insert(tx: CaseTransaction, definition: Definition, now: datetime) 
                     definition.source_name,
                     1,
                     1,
-                    f"{definition.name} version {definition.version} is already stored with "
-                    "different content; cases under it must finish on that text (A21.1): "
-                    "give the changed file a new version number",
+                    _(
+                        "{name} 第 {version} 版已以不同的内容存入数据库；按该版办理的案件须按原文"
+                        "办结（A21.1）：修改后的文件请另编版本号"
+                    ).format(name=definition.name, version=definition.version),
                 )
             ]
         )

@@ -16,6 +16,7 @@ from pathlib import Path
 from workflow.definition.loader import load_definition_file
 from workflow.definition.model import Definition
 from workflow.errors import DefinitionError, NotFoundError, Problem
+from workflow.i18n import _
 from workflow.ports import TemplateCheck
 
 
@@ -32,8 +33,11 @@ class Catalog:
                         definition.source_name,
                         1,
                         1,
-                        f"{definition.name} version {definition.version} is also defined in "
-                        f"{earlier.source_name} with different content",
+                        _("{name} 第 {version} 版也定义在 {other} 中，内容不同").format(
+                            name=definition.name,
+                            version=definition.version,
+                            other=earlier.source_name,
+                        ),
                     )
                 )
                 continue
@@ -101,10 +105,17 @@ def _overlaps(ordered: list[Definition]) -> list[Problem]:
                     later.source_name,
                     line,
                     column,
-                    f"{later.name} v{later.version} takes effect on "
-                    f"{later.policy.effective_from.isoformat()}, while v{earlier.version} "
-                    f"({earlier.source_name}) is still in force until "
-                    f"{until.isoformat() if until else 'further notice'}: windows overlap (A21.1)",
+                    _(
+                        "{name} v{version} 自 {start} 起生效，而 v{earlier}（{source}）"
+                        "有效至 {until}：有效期重叠（A21.1）"
+                    ).format(
+                        name=later.name,
+                        version=later.version,
+                        start=later.policy.effective_from.isoformat(),
+                        earlier=earlier.version,
+                        source=earlier.source_name,
+                        until=until.isoformat() if until else _("另行通知"),
+                    ),
                 )
             )
     return problems
