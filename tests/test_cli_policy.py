@@ -116,13 +116,18 @@ def test_a_class_3_merit_without_recommendation_is_county_tier_only(tmp_path: Pa
 def test_a_recommendation_by_the_agency_with_a_reason_lifts_class_3_to_city(
     tmp_path: Path,
 ) -> None:
-    """A4.3: recommender and reason on record."""
+    """A4.3: recommender (body by name, officer, date) and reason on record."""
     recommendation = {"by": "agency", "reason": "抗洪抢险事迹突出", "date": "2024-03-01"}
-    body = explained(tmp_path, "city", merits=THIRD_CLASS, recommendation=recommendation)
+    profile = write_profile(tmp_path, cadre(merits=THIRD_CLASS, recommendation=recommendation))
+    who = ("--recommender-body", "东昌府区军休所", "--recommender-officer", "王芳")
+    result = explain(profile, "city", FIRST_DAY, *who, "--json")
+    assert result.exit_code == 0, result.stderr
+    body = json.loads(result.stdout)
     assert (body["eligible"], body["tier"]) == (True, "city")
     recommended = reason(body, "recommended_third_class_merit")
     assert (recommended["clause"], recommended["passed"]) == ("A4.3", True)
     assert "抗洪抢险事迹突出" in recommended["message"]
+    assert "东昌府区军休所（王芳）于2024-03-01推荐" in recommended["message"]
 
 
 def test_a_wartime_class_3_merit_counts_as_class_2(tmp_path: Path) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from workflow.errors import Refusal
 from workflow.i18n import N_, _
@@ -108,3 +109,51 @@ def list_filter(actor: Actor, scopes: Mapping[str, str]) -> dict[str, str]:
     if kind is None or actor.scope is None:
         return {}
     return {{"cadre": "cadre_id", "contractor": "contractor_id"}.get(kind, kind): actor.scope}
+
+
+def identity_refusal(
+    actor: Actor,
+    cadre: Mapping[str, Any],
+    *,
+    on_behalf_of: str | None = None,
+    reason: str | None = None,
+) -> Refusal | None:
+    """Is the actor who the roster says (A5.2, A19.1)? None if so.
+
+    A cadre acts only under the roster's own name for that cadre; a family member only as the
+    roster's family contact. Anyone else in the family is recorded by an officer acting on
+    their behalf (``on_behalf_of``), and when that person is not the roster's contact the
+    officer must say why (``reason``), so the record shows who vouched for them. ``cadre`` is
+    the roster record (``name``, optional ``family_contact.name``). Pure; the caller reads the
+    roster.
+    """
+    name = str(cadre.get("name") or "")
+    contact = cadre.get("family_contact") or {}
+    family = str(contact.get("name") or "") if isinstance(contact, Mapping) else ""
+    if actor.role == "cadre" and actor.name != name:
+        return Refusal(
+            article="A5.2",
+            rule="identity",
+            message=_("{actor} 与花名册不符：军休干部 {cadre} 的姓名不是“{name}”").format(
+                actor=actor, cadre=cadre.get("id", actor.scope), name=actor.name
+            ),
+        )
+    if actor.role == "family" and (not family or actor.name != family):
+        return Refusal(
+            article="A5.2",
+            rule="identity",
+            message=_(
+                "{actor} 与花名册不符：“{name}”不是登记的家属联系人；其他家属的意见由军休机构"
+                "工作人员以 --on-behalf-of 代为记录并说明理由"
+            ).format(actor=actor, name=actor.name),
+        )
+    known = {n for n in (name, family) if n}
+    if on_behalf_of and on_behalf_of not in known and not (reason and reason.strip()):
+        return Refusal(
+            article="A19.1",
+            rule="on_behalf_reason",
+            message=_(
+                "代“{person}”办理：此人不是花名册登记的本人或家属联系人，须用 --reason 说明理由"
+            ).format(person=on_behalf_of),
+        )
+    return None
