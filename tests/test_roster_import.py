@@ -136,7 +136,13 @@ def test_a_repeated_id_is_a_problem_of_every_row_carrying_it(
         ("record 1", "id"),
         ("record 7", "id"),
     ]
+    assert caught.value.problems[0].reason.startswith("the same id appears 2 times in the file")
     assert "record 7" in caught.value.problems[0].reason
+    set_language("zh")
+    with pytest.raises(RosterError) as caught:
+        import_roster(engine, path)
+    assert caught.value.problems[0].reason.startswith("同一编号在文件中出现2次（另见 record 7")
+    set_language("en")
     # neither copy can be trusted, so skipping imports neither
     report = import_roster(engine, path, skip_invalid=True)
     assert (report.created, report.skipped) == (5, 2)

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from workflow.clock import shanghai_date
+from workflow.i18n import N_, _
 from workflow.roster.readers import Location, RawRow, RosterError, RowProblem, read_roster
 from workflow.roster.record import CadreRecord, InvalidRecord, parse_record
 from workflow.store import roster as store
@@ -230,9 +231,9 @@ def _duplicates(
     for location, record in records.items():
         if record.id_card is not None and location not in repeated:  # a repeated row says it once
             by_card[record.id_card].append(location)
-    for field, groups, zh, en in (
-        ("id", by_id, "编号", "id"),
-        ("id_card", by_card, "身份证号码", "ID number"),
+    for field, groups, what in (
+        ("id", by_id, N_("编号")),
+        ("id_card", by_card, N_("身份证号码")),
     ):
         for locations in groups.values():
             if len(locations) < 2:
@@ -244,7 +245,8 @@ def _duplicates(
                 yield (
                     location,
                     field,
-                    f"同一{zh}在文件中出现{count}次（另见 {listed}） / the same {en} appears "
-                    f"{count} times in the file (also {listed}); it must be unique: fix or "
-                    "remove the extra rows",
+                    _(
+                        "同一{what}在文件中出现{count}次（另见 {listed}）："
+                        "{what}不能重复，请改正或删去多余的行"
+                    ).format(what=_(what), count=count, listed=listed),
                 )
