@@ -2,8 +2,9 @@
 
 Rosters handed over by agencies carry each cadre's ID number (roster-format.md, `id_card`); a
 mistyped number is the most common roster error, and an officer can only fix it if told what
-exactly is wrong. These helpers say so in Chinese and English, in one sentence, so the roster
-importer and the demo roster generator share one implementation of the standard.
+exactly is wrong. These helpers say so in the officer's language (Chinese, or English with
+``--lang en``; workflow.i18n), so the roster importer and the demo roster generator share one
+implementation of the standard.
 
 Layout of the 18 characters: 6 digits of region (行政区划代码), 8 digits of birth date YYYYMMDD,
 3 digits of sequence (顺序码; the last of them odd for men, even for women), 1 check digit
