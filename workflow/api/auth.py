@@ -18,9 +18,11 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from workflow.api.errors import Forbidden, Unauthorized
-from workflow.api.tokens import TokenRegistry
+from workflow.api.tokens import TokenRegistry, hash_token
+from workflow.clock import shanghai_date
 from workflow.engine import Engine
 from workflow.machine import Actor
+from workflow.store import tokens as token_store
 
 OFFICERS = ("city_officer", "county_officer", "agency_officer", "auditor")
 
@@ -54,11 +56,17 @@ def caller(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> Actor:
-    """The actor behind the bearer token; 401 before anything else is looked at."""
+    """The actor behind the bearer token; 401 before anything else is looked at: no token, an
+    unknown or expired one (the file's ``expires``), or one revoked in the database (``tokens
+    revoke``). Each accepted use is recorded as the token's last use (issue 17)."""
     if credentials is None or not credentials.credentials:
         raise Unauthorized("需要 API 令牌：Authorization: Bearer <token>", invalid=False)
-    actor = services(request).tokens.actor_for(credentials.credentials)
+    svc = services(request)
+    now = svc.engine.clock.now()
+    actor = svc.tokens.actor_for(credentials.credentials, shanghai_date(now))
     if actor is None:
+        raise Unauthorized("API 令牌无效或已停用", invalid=True)
+    if not token_store.used(svc.engine.transaction, hash_token(credentials.credentials), now):
         raise Unauthorized("API 令牌无效或已停用", invalid=True)
     return actor
 

@@ -12,6 +12,11 @@ File format (YAML, or TOML with the same structure)::
         name: 王芳
         scope: 东昌府区军休所          # county, agency, cadre id or contractor id; none for
                                       # city_officer and auditor
+        expires: 2027-06-30           # optional: the last day the token is honoured
+
+A token given to ``tokens hash --token`` must be strong (`weak_token`: at least 32 characters
+of at least 12 different kinds); revocation and the last use live in the database
+(`workflow.store.tokens`, ``tokens revoke``), so every worker sees a revocation at once.
 """
 
 from __future__ import annotations
@@ -20,7 +25,8 @@ import hashlib
 import secrets
 import tomllib
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +37,19 @@ from workflow.i18n import _
 from workflow.machine import Actor
 
 DIGEST_LENGTH = 64  # hex characters of a SHA-256 digest
+MIN_LENGTH = 32  # characters of a token given by hand (a generated one has 43)
+MIN_DISTINCT = 12  # different characters in it: "aaaa…" or "12341234…" is not a secret
+
+
+def weak_token(token: str) -> str | None:
+    """Why ``token`` is too weak to guard the API, or None."""
+    distinct = len(set(token))
+    if len(token) < MIN_LENGTH or distinct < MIN_DISTINCT:
+        return _(
+            "令牌太弱：至少需要 {length} 个字符、{distinct} 种不同字符（现为 {have} 个字符、"
+            "{kinds} 种）；省略 --token 由程序生成随机令牌"
+        ).format(length=MIN_LENGTH, distinct=MIN_DISTINCT, have=len(token), kinds=distinct)
+    return None
 
 
 def hash_token(token: str) -> str:
@@ -43,11 +62,15 @@ def new_token() -> str:
     return secrets.token_urlsafe(32)
 
 
-def token_entry(digest: str, actor: Actor) -> dict[str, dict[str, str]]:
+def token_entry(
+    digest: str, actor: Actor, expires: date | None = None
+) -> dict[str, dict[str, str]]:
     """One entry of the token file, as ``tokens hash`` prints it for the host to paste."""
     fields = {"role": actor.role, "name": actor.name}
     if actor.scope is not None:
         fields["scope"] = actor.scope
+    if expires is not None:
+        fields["expires"] = expires.isoformat()
     return {digest: fields}
 
 
@@ -57,6 +80,7 @@ class TokenRegistry:
     hosts that keep tokens in their own secret store)."""
 
     actors: Mapping[str, Actor]
+    expires: Mapping[str, date] = field(default_factory=dict)  # digest -> last valid day
 
     @classmethod
     def from_tokens(cls, tokens: Mapping[str, Actor | str]) -> TokenRegistry:
@@ -101,24 +125,33 @@ class TokenRegistry:
                 field="tokens",
             )
         actors: dict[str, Actor] = {}
+        expires: dict[str, date] = {}
         problems: list[str] = []
         for digest, fields in entries.items():
             actor, problem = _entry(str(digest), fields)
-            if problem is not None:
-                problems.append(f"{shown}: tokens.{str(digest)[:12]}: {problem}")
+            last_day, late = _expiry(fields)
+            if problem is not None or late is not None:
+                problems.append(f"{shown}: tokens.{str(digest)[:12]}: {problem or late}")
             elif actor is not None:
                 actors[str(digest).lower()] = actor
+                if last_day is not None:
+                    expires[str(digest).lower()] = last_day
         if problems:
             raise InputError("\n".join(problems), field="tokens")
-        return cls(actors)
+        return cls(actors, expires)
 
-    def actor_for(self, token: str) -> Actor | None:
-        """The actor a presented token acts as, or None for an unknown token.
+    def actor_for(self, token: str, today: date | None = None) -> Actor | None:
+        """The actor a presented token acts as, or None for an unknown token or one whose
+        ``expires`` day is before ``today`` (Asia/Shanghai; not checked without it).
 
         The token is hashed before the lookup: timing the dictionary probe tells an attacker
         about digests, which give no way back to any stored token.
         """
-        return self.actors.get(hash_token(token))
+        digest = hash_token(token)
+        last_day = self.expires.get(digest)
+        if today is not None and last_day is not None and today > last_day:
+            return None
+        return self.actors.get(digest)
 
     def __iter__(self) -> Iterator[Actor]:
         return iter(self.actors.values())
@@ -153,7 +186,7 @@ def _entry(digest: str, fields: Any) -> tuple[Actor | None, str | None]:
         return None, _("键须为令牌的 sha256 十六进制摘要（convalescence tokens hash）")
     if not isinstance(fields, dict):
         return None, _("应为含 role、name（可另有 scope）的映射")
-    unknown = sorted(set(fields) - {"role", "name", "scope"})
+    unknown = sorted(set(fields) - {"role", "name", "scope", "expires"})
     if unknown:
         return None, _("未知的键：{keys}").format(keys=", ".join(unknown))
     role, name, scope = fields.get("role"), fields.get("name"), fields.get("scope")
@@ -164,3 +197,14 @@ def _entry(digest: str, fields: Any) -> tuple[Actor | None, str | None]:
     if scope is not None and (not isinstance(scope, str) or not scope.strip()):
         return None, _("scope 应为文本")
     return Actor(role.strip(), name.strip(), scope.strip() if scope else None), None
+
+
+def _expiry(fields: Any) -> tuple[date | None, str | None]:
+    """An entry's ``expires`` (a YAML/TOML date or ISO text): the day, or why it is bad."""
+    value = fields.get("expires") if isinstance(fields, dict) else None
+    if value is None or (isinstance(value, date) and not hasattr(value, "hour")):
+        return value, None
+    try:
+        return date.fromisoformat(str(value)), None
+    except ValueError:
+        return None, _("expires 应为日期，如 2027-06-30")

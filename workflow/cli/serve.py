@@ -7,17 +7,21 @@ hash`` makes a token and prints the entry to paste into it, and the token, once.
 from __future__ import annotations
 
 import os
+from datetime import date
 from pathlib import Path
 
 import click
 import yaml
 
-from workflow.api.tokens import TokenRegistry, hash_token, new_token, token_entry
+from workflow.api.tokens import TokenRegistry, hash_token, new_token, token_entry, weak_token
 from workflow.calendar import HOLIDAYS_VAR
 from workflow.cli import output
 from workflow.cli.db import Settings, open_engine
+from workflow.cli.output import iso_date
+from workflow.errors import InputError
 from workflow.i18n import _
 from workflow.machine import Actor
+from workflow.store import tokens as token_store
 
 
 @click.command(
@@ -131,14 +135,89 @@ def tokens() -> None:
     envvar="CONVALESCENCE_TOKEN",
     help=_("对此令牌求摘要，而不新生成（或取 $CONVALESCENCE_TOKEN）。"),
 )
-def hash_command(actor_text: str, token: str | None) -> None:
-    """The entry holds only the digest, so the token file grants nothing by itself."""
+@click.option(
+    "--expires",
+    metavar="DATE",
+    callback=iso_date,
+    help=_("令牌有效的最后一天（含当日），写入条目的 expires。"),
+)
+def hash_command(actor_text: str, token: str | None, expires: date | None) -> None:
+    """The entry holds only the digest, so the token file grants nothing by itself; a token
+    given by hand must be strong (issue 17: an 8-character one was accepted)."""
     actor = Actor.parse(actor_text)
     if token is None:
         token = new_token()
         click.echo(_("令牌（交给客户端；不予保存）：{token}").format(token=token), err=True)
-    entry = token_entry(hash_token(token), actor)
+    weak = weak_token(token)
+    if weak is not None:
+        raise InputError(weak, field="token")
+    entry = token_entry(hash_token(token), actor, expires)
     click.echo(yaml.safe_dump(entry, allow_unicode=True, sort_keys=False), nl=False)
+
+
+@tokens.command(
+    "revoke",
+    help=_("吊销一个令牌（记入数据库，所有服务进程立即拒绝它），须写明谁、为何吊销。"),
+    epilog=output.examples(
+        "convalescence tokens revoke "
+        "--digest 9f86d081884c7d65a6e3b3a95e4c8f2d0d8b2c1e4f6a7b8c9d0e1f2a3b4c5d6e "
+        "--reason 人员调离 --as city_officer:赵敏",
+    ),
+)
+@click.option("--token", "token", help=_("要吊销的令牌本身。"))
+@click.option("--digest", help=_("或令牌文件中它的 sha256 摘要（至少前 16 位）。"))
+@click.option("--reason", required=True, help=_("吊销理由（A19.1）。"))
+@click.option("--as", "actor_text", required=True, metavar="ROLE:NAME[@SCOPE]", help=_("谁吊销。"))
+@click.option(
+    "--tokens",
+    "tokens_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help=_("令牌文件：按摘要前缀查找完整摘要。"),
+)
+def revoke_command(
+    token: str | None,
+    digest: str | None,
+    reason: str,
+    actor_text: str,
+    tokens_file: Path | None,
+) -> None:
+    """A revocation is a database row, so no worker keeps honouring the token."""
+    actor = Actor.parse(actor_text)
+    if (token is None) == (digest is None):
+        raise InputError(_("须给出 --token 或 --digest 之一"), field="token")
+    if not reason.strip():
+        raise InputError(_("须写明吊销理由"), field="reason")
+    full = hash_token(token) if token is not None else _full_digest(str(digest), tokens_file)
+    engine = open_engine()
+    engine.ensure_schema()
+    state = token_store.revoke(
+        engine.transaction, full, now=engine.clock.now(), by=str(actor), reason=reason
+    )
+    click.echo(
+        _("已吊销令牌 {digest}（{at}，{by}）").format(
+            digest=full[:16], at=state.revoked_at, by=state.revoked_by
+        )
+    )
+
+
+def _full_digest(given: str, tokens_file: Path | None) -> str:
+    """A whole digest as given, or the one digest of the token file it starts."""
+    text = given.strip().lower()
+    if len(text) == 64:
+        return text
+    if len(text) < 16 or tokens_file is None:
+        raise InputError(
+            _("--digest 须为完整的 64 位摘要，或至少 16 位并给出 --tokens 文件"), field="digest"
+        )
+    found = [d for d in TokenRegistry.load(tokens_file).actors if d.startswith(text)]
+    if len(found) != 1:
+        raise InputError(
+            _("令牌文件中以 {prefix} 开头的摘要有 {count} 个").format(
+                prefix=text, count=len(found)
+            ),
+            field="digest",
+        )
+    return found[0]
 
 
 def register(group: click.Group) -> None:
