@@ -23,8 +23,9 @@ from click.testing import CliRunner
 
 import workflow
 from workflow import i18n
+from workflow.cadres import cadre_row
 from workflow.cli.main import language_in, main
-from workflow.errors import ConflictError, NotFoundError, TransitionNotAllowed
+from workflow.errors import ConflictError, InputError, NotFoundError, TransitionNotAllowed
 
 PACKAGE = Path(workflow.__file__).parent
 # the packages whose messages the catalogue carries (notifications speaks to officers too)
@@ -152,6 +153,27 @@ def test_chinese_is_the_default_and_english_is_one_call_away(restore_language: N
     assert i18n.ngettext("{count} 项任务", "{count} 项任务", 1).format(count=1) == "1 task"
     with pytest.raises(ValueError, match="fr"):
         i18n.set_language("fr")
+
+
+def test_a_cadre_record_the_engine_cannot_file_is_explained_in_either_language(
+    restore_language: None,
+) -> None:
+    """The engine's own minimum (workflow.cadres): every problem named, the first as the field."""
+    record = {"id": "LC-1", "name": "张三", "county": " ", "agency": "所", "birth_date": "1950/1/1"}
+    i18n.set_language("zh")
+    with pytest.raises(InputError) as caught:
+        cadre_row(record)
+    assert str(caught.value) == (
+        "军休干部 LC-1：“county”应为非空文本；“birth_date” '1950/1/1' 不是 YYYY-MM-DD 格式的日期"
+    )
+    assert caught.value.field == "county"
+    i18n.set_language("en")
+    with pytest.raises(InputError) as caught:
+        cadre_row(record)
+    assert str(caught.value) == (
+        "cadre LC-1: 'county' must be non-empty text; 'birth_date' '1950/1/1' is not a date "
+        "YYYY-MM-DD"
+    )
 
 
 @pytest.mark.parametrize(

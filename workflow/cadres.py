@@ -11,25 +11,32 @@ from datetime import date
 from typing import Any
 
 from workflow.errors import InputError
+from workflow.i18n import _
 
 REQUIRED_TEXT = ("id", "name", "county", "agency")
 
 
 def cadre_row(record: Mapping[str, Any]) -> dict[str, Any]:
     """Columns for the cadres table; the whole record is kept as JSON for the rules."""
-    problems = []
+    problems: list[tuple[str, str]] = []  # (field, what is wrong with it)
     for key in REQUIRED_TEXT:
         value = record.get(key)
         if not isinstance(value, str) or not value.strip():
-            problems.append(f"'{key}' must be non-empty text")
+            problems.append((key, _("“{field}”应为非空文本").format(field=key)))
     birth: date | None = None
     try:
         birth = date.fromisoformat(str(record.get("birth_date")))
     except ValueError:
-        problems.append(f"'birth_date' {record.get('birth_date')!r} is not a date YYYY-MM-DD")
+        value = repr(record.get("birth_date"))
+        problems.append(
+            ("birth_date", _("“birth_date” {value} 不是 YYYY-MM-DD 格式的日期").format(value=value))
+        )
     if problems or birth is None:
-        who = record.get("id", "?")
-        raise InputError(f"cadre {who}: " + "; ".join(problems), field=problems[0].split("'")[1])
+        listed = _("；").join(problem for _field, problem in problems)
+        raise InputError(
+            _("军休干部 {who}：{problems}").format(who=record.get("id", "?"), problems=listed),
+            field=problems[0][0],
+        )
     return {
         "id": record["id"].strip(),
         "name": record["name"].strip(),
