@@ -2,8 +2,10 @@
 
 `.ci/run` starts one for the whole run (``python tests/host/pgbouncer.py start``) and passes its
 address in ``CONVALESCENCE_TEST_PGBOUNCER``; without that, the host suite starts its own when
-Debian's ``pgbouncer`` is installed. Every database of the server is reachable through it under
-its own name (the ``*`` entry), so the tests' fresh databases need no configuration.
+Debian's ``pgbouncer`` is installed. Starting it needs only the standard library (`.ci/run`
+runs this file before the test environment exists). Every database of the server is reachable
+through it under its own name (the ``*`` entry), so the tests' fresh databases need no
+configuration.
 """
 
 from __future__ import annotations
@@ -18,9 +20,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-
-import psycopg
-from sqlalchemy.engine import make_url
+from urllib.parse import urlsplit
 
 ADDRESS_VAR = "CONVALESCENCE_TEST_PGBOUNCER"  # host:port of a running PgBouncer
 PG_URL = os.environ.get("CONVALESCENCE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -68,6 +68,8 @@ class Bouncer:
 
     def url(self, direct_url: str) -> str:
         """``direct_url`` (a database on the server) as reached through the pooler."""
+        from sqlalchemy.engine import make_url  # noqa: PLC0415
+
         return (
             make_url(direct_url)
             .set(host=self.host, port=self.port)
@@ -95,12 +97,12 @@ def start(port: int | None = None) -> Bouncer:
     port = port or free_port()
     directory = Path(tempfile.mkdtemp(prefix="convalescence-pgbouncer-"))
     directory.chmod(0o755)  # PgBouncer refuses to run as root: it drops to postgres (-u)
-    server = make_url(PG_URL)
+    server = urlsplit(PG_URL)
     user = server.username or "postgres"
     (directory / "userlist.txt").write_text(f'"{user}" ""\n')
     (directory / "pgbouncer.ini").write_text(
         CONFIG.format(
-            pg_host=server.host or "127.0.0.1",
+            pg_host=server.hostname or "127.0.0.1",
             pg_port=server.port or 5432,
             port=port,
             directory=directory,
@@ -112,12 +114,11 @@ def start(port: int | None = None) -> Bouncer:
         command[1:1] = ["-u", "postgres"]
     subprocess.run(command, check=True, capture_output=True)
     bouncer = Bouncer("127.0.0.1", port, directory)
-    probe = bouncer.url(PG_URL)
     deadline = time.monotonic() + 15
     while True:
         try:
-            psycopg.connect(probe, connect_timeout=2, prepare_threshold=None).close()
-        except psycopg.OperationalError:
+            socket.create_connection(("127.0.0.1", port), timeout=2).close()
+        except OSError:
             if time.monotonic() > deadline:
                 log = directory / "pgbouncer.log"
                 bouncer.stop()
@@ -146,7 +147,7 @@ def main() -> None:
     parser.add_argument("--dir", type=Path, help="stop: the directory `start` printed")
     arguments = parser.parse_args()
     if arguments.action == "start":
-        bouncer = start(arguments.port)
+        bouncer = start(free_port(arguments.port or 6432))
         print(f"{bouncer.host}:{bouncer.port} {bouncer.directory}")
     else:
         Bouncer("127.0.0.1", 0, arguments.dir).stop()
