@@ -200,3 +200,47 @@ def batch_refusals(
             )
         )
     return [r for r in found if r is not None]
+
+
+# -- registration names an annual plan (art. 3) --------------------------------------------------
+
+PLANS = "annual_plans"  # GuardContext.facts key: the plans of the registration day's year
+
+
+@rule(
+    "annual_plan_for_registration",
+    article="A3.2",
+    summary="报名须有当年该层级的年度疗养计划（县级计划为本县的计划）（第三条）",
+    needs=(PLANS,),
+)
+def annual_plan_for_registration(ctx: GuardContext) -> str | None:
+    """The step supplies ``facts[PLANS]``: the plans of ``ctx.today``'s year as mappings with
+    ``id``, ``organiser_level``, ``county``, ``year`` and ``cycle`` (`workflow.store.plan_facts`).
+    A registration for the city level needs a city plan of the year and cycle, for the county
+    level a county plan of the cadre's own county."""
+    plans = ctx.facts.get(PLANS)
+    if plans is None:
+        return _("报名步骤未读取年度计划，无法核对第三条")
+    level = str(ctx.evidence.get("plan_level") or "")
+    year = ctx.today.year
+    cycle = ctx.rules.cycle_on(ctx.today) if ctx.rules is not None else None
+    county = ctx.cadre.get("county") if level == "county" else None
+    if any(_plan_fits(p, level, year, cycle.id if cycle else None, county) for p in plans):
+        return None
+    which = _("{year} 年度{where}{level}荣誉疗养计划").format(
+        year=year, where=county or "", level=_LEVELS.get(level, level)
+    )
+    if cycle is not None:
+        which += _("（周期 {cycle}）").format(cycle=cycle.id)
+    return _("尚无{plan}，不能报名；请先制定年度计划（第三条）").format(plan=which)
+
+
+def _plan_fits(
+    plan: Mapping[str, Any], level: str, year: int, cycle: str | None, county: str | None
+) -> bool:
+    return (
+        plan.get("organiser_level") == level
+        and int(plan.get("year") or 0) == year
+        and (cycle is None or plan.get("cycle") == cycle)
+        and (county is None or plan.get("county") == county)
+    )
