@@ -7,7 +7,10 @@ Two kinds of pure check live here:
   slip past once-per-cycle), inside the policy's window and while it is in force (A21.1), and a
   county plan's batch takes only that county's cadres (A4.4, 第五条 A5.2);
 * checks the plans service runs before it writes a plan or a batch (`plan_refusals`,
-  `batch_refusals`), returning `Refusal`s that cite the article.
+  `batch_refusals`), returning `Refusal`s that cite the article;
+* the registration's annual plan (A3.2, `annual_plan_for_registration`): it reads the year's
+  plans from ``facts["annual_plans"]``, which the registration step must supply from
+  `workflow.store.plan_facts.annual_plans` before the definition can name the guard.
 
 None reads the database: the cycles and the policy window come from the definition.
 """
