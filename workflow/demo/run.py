@@ -26,13 +26,15 @@ from workflow.clock import SHANGHAI, SimulatedClock
 from workflow.definition.policy_rules import PolicyRules
 from workflow.demo.plans import DemoBatch, PlanBook
 from workflow.demo.roster import COUNTIES, generate_roster
-from workflow.eligibility import highest_tier, with_recommendation
+from workflow.eligibility import NO_TIER, highest_tier, with_recommendation
 from workflow.engine import Engine
-from workflow.errors import RuleRefused
+from workflow.errors import InputError, RuleRefused
+from workflow.machine import Actor
 from workflow.reports import write_performance_report
 from workflow.scheduler.jobs import JobContext, run_due
 from workflow.store.database import create_engine
 from workflow.store.outbox import SqlOutbox
+from workflow.unable import record_unable
 
 CYCLE_START = date(2024, 3, 4)
 CYCLE_END = date(2025, 12, 31)  # art. 9: at most two years; art. 21: the policy's last day
@@ -335,10 +337,30 @@ class _Driver:
             )
         except RuleRefused as error:  # A4.4 tier, A8.1 health, A2.1 scope
             self.refused(error)
+            if tier != NO_TIER and {r.rule for r in error.refusals} == {"fit_for_convalescence"}:
+                self.report_unable(record)
             return
         self.transitions += 1
         self.records[case.id] = record
         self.at(self.later(self.rng.randint(1, 6)), lambda: self.consent(case.id, record))
+
+    def report_unable(self, record: dict[str, Any]) -> None:
+        """Art. 9: a cadre who qualifies but whose health rules him out is reported unable by
+        the agency, so the condolence sweep visits him though no case exists (A9.3)."""
+        cycle = self.rules.cycle_on(self.clock.now().date())
+        if cycle is None:
+            return
+        try:
+            record_unable(
+                self.engine,
+                record["id"],
+                cycle=cycle.id,
+                reason="身体健康原因，不适宜参加疗养（第八条）",
+                actor=Actor("agency_officer", "经办人", record["agency"]),
+            )
+        except (RuleRefused, InputError):  # reported already this cycle
+            return
+        self.visits["visits.reported_unable"] += 1
 
     def consent(self, case_id: int, record: dict[str, Any]) -> None:
         family = record.get("family_contact") or {"name": "家属", "relation": "子女"}
