@@ -13,9 +13,10 @@ grant_exception history row of the same seq. Batch exceptions form one chain per
 
 What a chain without an outside anchor cannot prove: someone who deletes a case's last rows
 *and* rolls back ``cases.version`` and its state, or deletes a batch's last exception, leaves a
-consistent database. `Report.digest` (one hash over every chain's head) is what to write down
-outside the database to close that gap: a later digest that differs for the same moment means
-something changed.
+consistent database. `workflow.audit.checkpoint` closes that gap: ``audit checkpoint`` writes
+every chain's head and length outside the database, and ``audit verify --against`` names what
+disappeared since. `Report.digest` (one hash over every chain's head) is the short form of the
+same idea: a later digest that differs for the same moment means something changed.
 """
 
 from __future__ import annotations
