@@ -80,6 +80,8 @@ cadres = sa.Table(
     sa.Column("updated_at", Moment, nullable=False),
 )
 
+# A case row changes only together with the history row of its new version, its opening columns
+# never change, and it is never deleted: triggers of revision 0011 refuse anything else (A19.1).
 cases = sa.Table(
     "cases",
     metadata,
