@@ -89,8 +89,7 @@ CLICK_MODULES = (
 )
 
 _language: str | None = None  # None until asked: then the environment decides
-_catalogues: dict[str, gettext.NullTranslations] = {}
-_click_catalogues: dict[str, gettext.NullTranslations] = {}
+_catalogues: dict[tuple[str, str], gettext.NullTranslations] = {}  # (domain, language)
 
 
 def language_from_environment(environ: Mapping[str, str] = os.environ) -> str:
@@ -119,18 +118,24 @@ def current_language() -> str:
     return _language if _language is not None else set_language(None)
 
 
-def _catalogue() -> gettext.NullTranslations:
+def _translations(domain: str, ids_language: str) -> gettext.NullTranslations:
+    """``domain``'s catalogue for the current language, loaded once; when that is the language
+    its ids are written in (Chinese for ours, English for click's) the ids are the text."""
     language = current_language()
-    found = _catalogues.get(language)
+    found = _catalogues.get((domain, language))
     if found is None:
-        if language == DEFAULT_LANGUAGE:
-            found = gettext.NullTranslations()  # the ids are the Chinese text
+        if language == ids_language:
+            found = gettext.NullTranslations()
         else:
             found = gettext.translation(
-                DOMAIN, LOCALE_DIRECTORY, languages=[language], fallback=True
+                domain, LOCALE_DIRECTORY, languages=[language], fallback=True
             )
-        _catalogues[language] = found
+        _catalogues[domain, language] = found
     return found
+
+
+def _catalogue() -> gettext.NullTranslations:
+    return _translations(DOMAIN, DEFAULT_LANGUAGE)
 
 
 def _(message: str) -> str:
@@ -150,18 +155,7 @@ def N_(message: str) -> str:  # the gettext name Babel's extractor knows
 
 
 def _click_catalogue() -> gettext.NullTranslations:
-    """The reverse of `_catalogue`: click's ids are English, so Chinese needs the catalogue."""
-    language = current_language()
-    found = _click_catalogues.get(language)
-    if found is None:
-        if language == DEFAULT_LANGUAGE:
-            found = gettext.translation(
-                CLICK_DOMAIN, LOCALE_DIRECTORY, languages=[language], fallback=True
-            )
-        else:
-            found = gettext.NullTranslations()  # click's own English
-        _click_catalogues[language] = found
-    return found
+    return _translations(CLICK_DOMAIN, "en")  # click's ids are its English
 
 
 def click_gettext(message: str) -> str:
