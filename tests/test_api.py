@@ -98,15 +98,17 @@ def test_a5_2_a_role_that_may_not_fire_the_step_is_403_naming_the_permission(
     assert "缺少权限 reject" in body["message"]
 
 
-def test_a5_2_a_case_outside_the_callers_scope_is_403_to_read_and_to_move(
+def test_a5_2_a_case_outside_the_callers_scope_is_404_to_read_and_to_move(
     client: TestClient,
 ) -> None:
+    """Answered exactly as a case that does not exist (issue 17): the status must not tell
+    an outsider which ids exist; tests/test_hostile_api.py compares the bodies."""
     case = open_case(client)
     read = client.get(f"/cases/{case['id']}", headers=auth("t-other-agency"))
-    assert read.status_code == 403
-    assert read.json()["refusals"][0]["article"] == "A5.2"
+    assert read.status_code == 404
+    assert read.json()["error"] == "not_found"
     moved = step(client, case["id"], "consent", "t-other-agency", CONSENT)
-    assert moved.status_code == 403
+    assert moved.status_code == 404
     listed = client.get("/cases", headers=auth("t-other-agency"))
     assert listed.status_code == 200
     assert listed.json()["items"] == []  # not an error: nothing of theirs

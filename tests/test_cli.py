@@ -131,10 +131,13 @@ def test_database_comes_from_the_environment_then_the_working_directory(
     elsewhere.mkdir()
     monkeypatch.chdir(elsewhere)
     monkeypatch.delenv("CONVALESCENCE_DB", raising=False)
+    missing = CliRunner().invoke(main, ["cases", "list", "--json"])
+    assert missing.exit_code == 2, "only db upgrade and demo create a database (issue 17)"
+    assert not (elsewhere / "convalescence.db").exists()
+    assert CliRunner().invoke(main, ["db", "upgrade"]).exit_code == 0
     default = CliRunner().invoke(main, ["cases", "list", "--json"])
     assert default.exit_code == 0, default.stderr
     assert json.loads(default.stdout) == []
-    assert (elsewhere / "convalescence.db").exists(), "SQLite is the zero-set-up default"
 
 
 def test_a_bad_now_is_a_usage_error(url: str) -> None:
@@ -166,7 +169,7 @@ def test_db_upgrade_reports_before_and_after(tmp_path: Path) -> None:
 def test_an_unreachable_database_is_one_line_with_the_password_masked() -> None:
     secret = "postgresql://officer:s3cret-pw@127.0.0.1:1/cases"
     result = cli(secret, "cases", "list")
-    assert result.exit_code == 2
+    assert result.exit_code == 7  # database unavailable (issue 17), not bad input
     assert "s3cret-pw" not in result.stderr + result.stdout
     assert "postgresql://officer:***@127.0.0.1:1/cases" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
@@ -179,7 +182,10 @@ def test_an_unreachable_database_is_one_line_with_the_password_masked() -> None:
 def test_a_sqlite_file_that_cannot_be_created_is_bad_input(tmp_path: Path) -> None:
     result = cli(f"sqlite:///{tmp_path / 'no' / 'such' / 'dir.db'}", "cases", "list")
     assert result.exit_code == 2
-    assert "无法使用数据库" in result.stderr
+    assert "不存在" in result.stderr  # only db upgrade and demo create a database
+    upgrade = cli(f"sqlite:///{tmp_path / 'no' / 'such' / 'dir.db'}", "db", "upgrade")
+    assert upgrade.exit_code == 2
+    assert "不存在" in upgrade.stderr
 
 
 @pytest.mark.postgres
@@ -675,7 +681,7 @@ def test_the_installed_script_exits_with_the_documented_code(
 def test_the_installed_script_reports_an_unreachable_database_without_a_traceback() -> None:
     argv = [str(SCRIPT), "--db", "postgresql://officer:pw-123@127.0.0.1:1/x", "cases", "list"]
     result = subprocess.run(argv, capture_output=True, text=True, check=False, timeout=120)
-    assert result.returncode == 2
+    assert result.returncode == 7  # database unavailable (issue 17)
     assert "Traceback" not in result.stderr
     assert "pw-123" not in result.stderr
     assert result.stderr.count("\n") == 1

@@ -133,6 +133,8 @@ SEED = (
 def seeded(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The database the examples find (see the module's note), made once and copied."""
     path = tmp_path_factory.mktemp("seed") / "convalescence.db"
+    upgraded = CliRunner().invoke(main, ["--db", f"sqlite:///{path}", "db", "upgrade"])
+    assert upgraded.exit_code == 0, upgraded.output  # only db upgrade and demo create one
     for line in SEED:
         # the plans commands take a checked --as (issue 17, A5.2): the city officer seeds
         args = ["--db", f"sqlite:///{path}", "--now", "2024-05-06T09:30", *shlex.split(line)]

@@ -71,8 +71,8 @@ def test_a_global_option_after_the_command_takes_effect(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["calendar", "status", "--now", "2026-11-02T09:00", "--json"])
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["today"] == "2026-11-02"
-    result = CliRunner().invoke(main, ["cases", "list", "--json", "--db", url])
-    assert result.exit_code == 0, result.output
+    result = CliRunner().invoke(main, ["db", "upgrade", "--json", "--db", url])
+    assert result.exit_code == 0, result.output  # only db upgrade creates a database (issue 17)
     assert (tmp_path / "after.db").exists()
 
 

@@ -14,7 +14,10 @@ from workflow.cli.main import main
 
 @pytest.fixture
 def url(tmp_path: Path) -> str:
-    return f"sqlite:///{tmp_path / 'plans.db'}"
+    address = f"sqlite:///{tmp_path / 'plans.db'}"
+    upgraded = CliRunner().invoke(main, ["--db", address, "db", "upgrade"])  # only it creates one
+    assert upgraded.exit_code == 0, upgraded.output
+    return address
 
 
 CITY = "city_officer:赵敏"

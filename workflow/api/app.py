@@ -14,6 +14,7 @@ from fastapi.routing import APIRoute
 from workflow.api import cases, eligibility, followup, notices, plans, unable
 from workflow.api import errors as api_errors
 from workflow.api.auth import Services
+from workflow.api.limits import MAX_BODY_BYTES, BodyLimit
 from workflow.api.models import HealthOut, ReadyOut
 from workflow.api.tokens import TokenRegistry
 from workflow.calendar import WorkingCalendar, default_calendar
@@ -68,6 +69,7 @@ def create_app(
         dependencies=[Depends(refuse_unknown_query)],
     )
     app.state.services = Services(engine=engine, tokens=tokens)
+    app.add_middleware(BodyLimit, limit=MAX_BODY_BYTES)
     api_errors.install(app)
     app.include_router(cases.router)
     app.include_router(eligibility.router)

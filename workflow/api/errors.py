@@ -14,7 +14,12 @@ Status codes (the error class decides, as it decides the CLI's exit code):
   sent); 412 ``precondition_failed`` when the caller sent If-Match with a stale version.
 * 422 ``bad_input``: a malformed request, including step evidence the definition rejects;
   400 ``bad_input`` when the body cannot even be parsed.
-* 503 ``database_not_ready`` / ``database_unavailable``: schema not migrated, database down.
+* 413 ``too_large``: a request body over `workflow.api.limits.MAX_BODY_BYTES`, nothing read.
+* 503 ``database_not_ready`` / ``database_unavailable``: schema not migrated, database down,
+  disk full, file unreadable.
+
+A case outside the caller's scope (A5.2) is answered exactly like a case that does not exist
+(404, the same body): a caller must not learn from the status which ids exist elsewhere.
 
 Constraint violations are the store's to name (`workflow.store.errors`), which turns them into
 `InputError` naming the field; one that a store left unmapped is still answered 422 through the
@@ -42,8 +47,8 @@ from workflow.errors import (
     WorkflowError,
     error_json,
 )
-from workflow.store.connectivity import DatabaseUnreachable
-from workflow.store.errors import ConstraintViolation, translate
+from workflow.store.connectivity import DatabaseUnreachable, StorageFailure
+from workflow.store.errors import ConstraintViolation, ValueOutOfRange, out_of_range, translate
 
 PERMISSION_ARTICLE = "A5.2"
 BEARER_CHALLENGE = 'Bearer realm="convalescence"'
@@ -97,6 +102,22 @@ def status_of(error: WorkflowError, request: Request) -> int:
     return 500
 
 
+SCOPE_RULES = frozenset({"out_of_scope", "role_not_in_workflow"})
+
+
+def _hidden(error: WorkflowError, request: Request) -> WorkflowError:
+    """A case outside the caller's scope, as if it did not exist (see the module docstring)."""
+    case_id = request.path_params.get("case_id")
+    if (
+        isinstance(error, RuleRefused)
+        and error.refusals
+        and all(r.rule in SCOPE_RULES for r in error.refusals)
+        and case_id is not None
+    ):
+        return NotFoundError("案件", int(case_id))
+    return error
+
+
 def body_of(error: WorkflowError, status: int) -> dict[str, Any]:
     body = error_json(error)
     body.setdefault("refusals", [])
@@ -121,6 +142,7 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(WorkflowError)
     async def workflow_error(request: Request, error: Exception) -> JSONResponse:
         assert isinstance(error, WorkflowError)
+        error = _hidden(error, request)
         status = status_of(error, request)
         return _json(status, body_of(error, status))
 
@@ -181,7 +203,12 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_request: Request, error: Exception) -> JSONResponse:
         assert isinstance(error, StarletteHTTPException)
-        kinds = {400: "bad_input", 404: "not_found", 405: "method_not_allowed"}
+        kinds = {
+            400: "bad_input",
+            404: "not_found",
+            405: "method_not_allowed",
+            413: "too_large",
+        }
         body = {
             "error": kinds.get(error.status_code, "http_error"),
             "message": str(error.detail),
@@ -196,7 +223,16 @@ def install(app: FastAPI) -> None:
         status = status_of(mapped, request)
         return _json(status, body_of(mapped, status))
 
+    @app.exception_handler(ValueOutOfRange)
+    @app.exception_handler(OverflowError)
+    async def value_out_of_range(request: Request, error: Exception) -> JSONResponse:
+        mapped = out_of_range(error)
+        if mapped is None:  # an OverflowError of our own making: a bug, answered as one
+            return _json(500, {"error": "failed", "message": "internal error", "refusals": []})
+        return _json(422, body_of(mapped, 422))
+
     @app.exception_handler(DatabaseUnreachable)
+    @app.exception_handler(StorageFailure)
     async def unavailable(_request: Request, error: Exception) -> JSONResponse:
         # The driver's text may name the host and user; the officer needs only the fact.
         message = "the database cannot be reached; try again shortly (nothing was written)"

@@ -24,11 +24,15 @@ from workflow.cli import output
 from workflow.cli.db import open_engine
 from workflow.eligibility import Explanation, Reason
 from workflow.errors import InputError, NotFoundError, RuleRefused
+from workflow.fields import INT_MAX
 from workflow.machine import Actor
 from workflow.views import CaseView, HistoryEntry
 
 if TYPE_CHECKING:
     from workflow.engine import Engine
+
+# a case id is a database INTEGER: 2147483648 is bad input (exit 2), not a driver error
+CASE_ID = click.IntRange(1, INT_MAX)
 
 
 def parse_actor(_ctx: click.Context, _param: click.Parameter, value: str) -> Actor:
@@ -176,7 +180,7 @@ def open_case(
 
 
 @cases.command()
-@click.argument("case_id", type=int, metavar="CASE_ID")
+@click.argument("case_id", type=CASE_ID, metavar="CASE_ID")
 @click.argument("trigger")
 @actor_option
 @fire_on_behalf_option
@@ -214,7 +218,7 @@ def fire(
 
 
 @cases.command("grant-exception")
-@click.argument("case_id", type=int, metavar="CASE_ID")
+@click.argument("case_id", type=CASE_ID, metavar="CASE_ID")
 @click.argument("rule", metavar="RULE")
 @click.option(
     "--as",
@@ -257,7 +261,7 @@ def grant_exception(
 
 
 @cases.command()
-@click.argument("case_id", type=int, metavar="CASE_ID")
+@click.argument("case_id", type=CASE_ID, metavar="CASE_ID")
 @output.json_option
 def show(case_id: int, as_json: bool) -> None:
     """A case's state, evidence, cycle and tier, the eligibility explanation stored when it was
@@ -266,7 +270,7 @@ def show(case_id: int, as_json: bool) -> None:
 
 
 @cases.command()
-@click.argument("case_id", type=int, metavar="CASE_ID")
+@click.argument("case_id", type=CASE_ID, metavar="CASE_ID")
 @output.json_option
 def history(case_id: int, as_json: bool) -> None:
     """Every step the case took: who (and for whom), when, from where to where, what was

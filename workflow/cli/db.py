@@ -1,22 +1,28 @@
 """The database side of the CLI: the one place an `Engine` is built, and ``convalescence db
 upgrade``. (`Settings`, the global options, live in `workflow.cli.settings`.)
 
-SQLite is the zero-set-up default, so an officer's first command creates the file and its schema
-(``auto_upgrade``). PostgreSQL is shared by many nodes and officers: there the schema changes only
-when someone runs ``db upgrade`` on purpose, and every other command says so until then.
+SQLite is the zero-set-up default: ``db upgrade`` (or the demo) creates the file and its schema,
+and an existing file is brought to the current schema by any command (``auto_upgrade``). No
+other command creates a database: a mistyped ``--db sqlite:///nonexist.db`` is refused saying
+the file is missing, instead of answering "0 cases" from a new empty file. PostgreSQL is shared
+by many nodes and officers: there the schema changes only when someone runs ``db upgrade`` on
+purpose, and every other command says so until then.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
 
 from workflow.cli import output
 from workflow.cli.settings import Settings
+from workflow.errors import DatabaseNotReadyError
 from workflow.i18n import _
 from workflow.store.connectivity import is_sqlite_url as is_sqlite
 from workflow.store.connectivity import masked_url as masked
+from workflow.store.connectivity import sqlite_file
 
 if TYPE_CHECKING:
     from workflow.engine import Engine
@@ -24,13 +30,28 @@ if TYPE_CHECKING:
 __all__ = ["Settings", "db", "is_sqlite", "masked", "open_engine"]
 
 
-def open_engine() -> Engine:
-    """An engine for the running command, closed by click when the command ends."""
+def open_engine(*, create: bool = False) -> Engine:
+    """An engine for the running command, closed by click when the command ends; only
+    ``create`` (``db upgrade``) may bring a SQLite file into being."""
     from workflow.engine import Engine  # noqa: PLC0415 (a command's --help needs no engine)
 
     ctx = click.get_current_context()
     settings = ctx.ensure_object(Settings)
     url = settings.url
+    file = sqlite_file(url)
+    if create and file is not None and not Path(file).parent.is_dir():
+        raise DatabaseNotReadyError(
+            _("数据库 {url} 所在的目录不存在：请检查 --db（不会自动建目录）").format(
+                url=masked(url)
+            )
+        )
+    if not create and file is not None and not Path(file).exists():
+        raise DatabaseNotReadyError(
+            _(
+                "数据库 {url} 不存在：只有 convalescence db upgrade（或 demo）会新建数据库；"
+                "请检查 --db / $CONVALESCENCE_DB，或先运行 db upgrade"
+            ).format(url=masked(url))
+        )
     engine = Engine(url, clock=settings.clock(), auto_upgrade=is_sqlite(url))
     return ctx.with_resource(engine)
 
@@ -52,7 +73,7 @@ def db() -> None:
 @output.json_option
 def upgrade(as_json: bool) -> None:
     """PostgreSQL changes schema only through this command (SQLite upgrades itself)."""
-    engine = open_engine()
+    engine = open_engine(create=True)
     before, after = engine.upgrade_schema()
     url = masked(click.get_current_context().ensure_object(Settings).url)
     if as_json:

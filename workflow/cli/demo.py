@@ -11,8 +11,14 @@ from rich.table import Table
 
 from workflow.cli import output
 from workflow.cli.db import Settings
-from workflow.demo.run import DemoSummary, run_demo
+from workflow.demo.run import DB_FILE, DemoSummary, run_demo
+from workflow.errors import InputError
 from workflow.i18n import _
+
+# written beside the database the demo creates: only a database with this mark beside it is the
+# demo's own to replace (`demo --dir .` must not wipe the office's ./convalescence.db)
+DEMO_MARK = ".convalescence-demo"
+REPLACED = (DB_FILE, f"{DB_FILE}-wal", "notices")
 
 
 @click.command(
@@ -25,7 +31,7 @@ from workflow.i18n import _
     type=click.Path(file_okay=False, path_type=Path),
     default=Path("demo"),
     show_default=True,
-    help=_("演示用的新 SQLite 数据库所在目录（已存在则替换）。"),
+    help=_("演示用的新 SQLite 数据库所在目录（只替换演示自己建立的数据库）。"),
 )
 @click.option(
     "--cadres",
@@ -45,6 +51,7 @@ from workflow.i18n import _
 def demo(ctx: click.Context, directory: Path, cadres: int, seed: int) -> None:
     """Runs the main job on a fresh database so an officer can see a whole cycle at once."""
     calendar = ctx.ensure_object(Settings).calendar()  # --holidays counts here too
+    _claim(directory)
     console = Console()
     with Progress(
         TextColumn("[bold]" + _("模拟疗养周期")),
@@ -63,6 +70,26 @@ def demo(ctx: click.Context, directory: Path, cadres: int, seed: int) -> None:
             directory, cadres=cadres, seed=seed, on_progress=advance, calendar=calendar
         )
     _print_summary(console, summary)
+
+
+def _claim(directory: Path) -> None:
+    """Refuse a directory holding a database (or notices) the demo did not create; mark it as
+    the demo's otherwise, before anything is written, so a run cut short can be run again."""
+    if not (directory / DEMO_MARK).exists():
+        found = [name for name in REPLACED if (directory / name).exists()]
+        if found:
+            raise InputError(
+                _(
+                    "{directory} 中已有 {found}，不是演示建立的：演示不会覆盖它们；"
+                    "请用 --dir 指定另一个目录"
+                ).format(directory=directory, found="、".join(found)),
+                field="dir",
+            )
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / DEMO_MARK).write_text(
+        "convalescence demo: the database here is the demo's and is replaced by the next run\n",
+        encoding="utf-8",
+    )
 
 
 def _print_summary(console: Console, summary: DemoSummary) -> None:

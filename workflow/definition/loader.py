@@ -276,6 +276,7 @@ def _step(raw: dict[str, Any]) -> dict[str, Any]:
                 choices=tuple(spec.get("choices", ())),
                 minimum=spec.get("minimum"),
                 maximum=spec.get("maximum"),
+                max_length=spec.get("max_length"),
             )
             for name, spec in raw.get("requires", {}).items()
         ),

@@ -28,6 +28,7 @@ class FieldSpec:
     choices: tuple[str, ...] = ()
     minimum: float | None = None
     maximum: float | None = None
+    max_length: int | None = None  # characters of a string/text field; None: fields.py default
 
 
 @dataclass(frozen=True)

@@ -9,9 +9,19 @@ from __future__ import annotations
 
 from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
+from sqlalchemy.exc import ArgumentError, DatabaseError, DBAPIError, OperationalError
 
 DatabaseUnreachable = OperationalError
+# the driver's errors the caller cannot fix by changing the request: the server is down, the
+# disk is full, the file is read-only, unreadable or not a database at all. The command line
+# exits with its own code for them (7), the API answers 503.
+StorageFailure = DatabaseError
+
+
+def is_storage_failure(error: BaseException) -> bool:
+    """Whether ``error`` says the database cannot be reached, read or written (as opposed to a
+    constraint or a value the request brought, which are the request's fault)."""
+    return isinstance(error, OperationalError) or type(error) is DatabaseError
 
 
 def is_sqlite_url(url: str) -> bool:
@@ -19,6 +29,20 @@ def is_sqlite_url(url: str) -> bool:
         return make_url(url).get_backend_name() == "sqlite"
     except ArgumentError:
         return False  # the Engine refuses the URL itself, with a message naming it
+
+
+def sqlite_file(url: str) -> str | None:
+    """The file a SQLite URL names, or None (another database, or SQLite in memory)."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        return None
+    if parsed.get_backend_name() != "sqlite":
+        return None
+    database = parsed.database or ""
+    if database in {"", ":memory:"} or database.startswith("file:") or parsed.query.get("mode"):
+        return None
+    return database
 
 
 def masked_url(url: str) -> str:
@@ -29,7 +53,7 @@ def masked_url(url: str) -> str:
         return url
 
 
-def unreachable_reason(url: str, error: OperationalError) -> str:
+def unreachable_reason(url: str, error: DBAPIError) -> str:
     """The driver's first line of reason, with the URL's password (if any) masked."""
     lines = str(error.orig).strip().splitlines() or [type(error.orig).__name__]
     reason = lines[0]

@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Literal
 
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DataError, IntegrityError
 
 from workflow.errors import InputError, WorkflowError
 from workflow.i18n import N_, _
@@ -25,6 +25,9 @@ from workflow.store.schema import metadata
 # the driver's constraint error as SQLAlchemy raises it, for callers outside the store that
 # catch it (the API's last-resort handler) without importing SQLAlchemy themselves
 ConstraintViolation = IntegrityError
+# a value the column cannot hold (PostgreSQL: 2147483648 in an INTEGER, SQLSTATE 22003, or a
+# text it cannot convert); SQLite's driver raises a plain OverflowError past 64 bits instead
+ValueOutOfRange = DataError
 
 Kind = Literal["unique", "foreign_key", "check", "not_null", "other"]
 
@@ -151,3 +154,20 @@ def integrity(
         yield
     except IntegrityError as error:
         raise translate(error, messages, labels=labels, foreign_key=foreign_key) from error
+
+
+def out_of_range(error: BaseException) -> InputError | None:
+    """The engine's error for a value no column can hold (an id like 2147483648 typed or sent
+    by a caller), or None when ``error`` is something else. The edges check ids first; this is
+    the last resort that keeps the driver's text and a traceback from the officer."""
+    too_large = _("数值超出数据库允许的范围（整数最大为 2147483647）")
+    if isinstance(error, OverflowError) and "SQLite INTEGER" in str(error):
+        return InputError(too_large)
+    if not isinstance(error, DataError):
+        return None
+    sqlstate = str(getattr(error.orig, "sqlstate", "") or "")
+    if sqlstate == "22001":
+        return InputError(_("文本超出该项允许的长度"))
+    if sqlstate in {"22003", ""}:
+        return InputError(too_large)
+    return InputError(_("数据库不接受该值（SQLSTATE {sqlstate}）").format(sqlstate=sqlstate))
