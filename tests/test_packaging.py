@@ -1,11 +1,13 @@
 """A wheel built from the tree carries everything the engine reads at run time, so
-`pip install .` outside the source tree still finds definitions, schema and migrations."""
+`pip install .` outside the source tree still finds definitions, schema and migrations; FastAPI
+and uvicorn are the ``server`` extra (issue 16 item 6), which the test extra pulls in."""
 
 from __future__ import annotations
 
 import shutil
 import subprocess
 import sys
+import tomllib
 import zipfile
 from pathlib import Path
 
@@ -60,3 +62,66 @@ def test_the_wheel_ships_definitions_schema_and_migrations(tmp_path: Path) -> No
     assert "convalescence = workflow.cli.main:main" in (
         zipfile.ZipFile(wheel).read(entry_points).decode()
     )
+    metadata = zipfile.ZipFile(wheel).read(next(n for n in names if n.endswith("METADATA")))
+    requires = [
+        line.removeprefix("Requires-Dist: ")
+        for line in metadata.decode().splitlines()
+        if line.startswith("Requires-Dist: ")
+    ]
+    for server_package in ("fastapi", "uvicorn"):
+        (found,) = [r for r in requires if r.startswith(server_package)]
+        assert found.endswith('extra == "server"'), found
+    assert any(r.startswith("convalescence-workflow[server]") for r in requires), requires
+
+
+SERVER_PACKAGES = ("fastapi", "uvicorn")
+WITHOUT_SERVER = (
+    "import sys\n"
+    "for name in ('fastapi', 'uvicorn', 'starlette'):\n"
+    "    sys.modules[name] = None  # import raises ModuleNotFoundError, as when not installed\n"
+    "from workflow.cli.main import main\n"
+    "main(sys.argv[1:])\n"
+)
+
+
+def test_the_server_is_an_extra_that_the_test_extra_includes() -> None:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    names = [requirement.split(">")[0].split("[")[0] for requirement in project["dependencies"]]
+    assert not set(SERVER_PACKAGES) & set(names)
+    extras = project["optional-dependencies"]
+    assert sorted(r.split(">")[0] for r in extras["server"]) == sorted(SERVER_PACKAGES)
+    assert f"{project['name']}[server]" in extras["test"]
+
+
+def without_server(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-c", WITHOUT_SERVER, *args],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=cwd,
+        timeout=300,
+    )
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["serve", "--tokens", "tokens.yaml"],
+        ["tokens", "hash", "--as", "agency_officer:王芳@东昌府区军休所"],
+    ],
+    ids=["serve", "tokens-hash"],
+)
+def test_without_the_server_extra_the_api_commands_name_it(args: list[str], tmp_path: Path) -> None:
+    done = without_server(*args, cwd=tmp_path)
+    assert done.returncode == 2, done.stderr
+    assert "pip install 'convalescence-workflow[server]'" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+@pytest.mark.slow
+def test_the_demo_runs_without_the_server_extra(tmp_path: Path) -> None:
+    """README's first command installs no extra and runs `convalescence demo`."""
+    done = without_server("demo", "--cadres", "5", "--dir", str(tmp_path / "demo"), cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert (tmp_path / "demo" / "performance-2024.html").exists()

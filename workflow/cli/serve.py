@@ -2,18 +2,23 @@
 
 The token file maps SHA-256 digests to actors, so the file itself grants nothing; ``tokens
 hash`` makes a token and prints the entry to paste into it, and the token, once.
+
+FastAPI and uvicorn come with the ``server`` extra (``pip install
+'convalescence-workflow[server]'``); without it these commands say so instead of failing on an
+import (`workflow.api` loads FastAPI with the package).
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 
 import click
 import yaml
 
-from workflow.api.tokens import TokenRegistry, hash_token, new_token, token_entry, weak_token
 from workflow.calendar import HOLIDAYS_VAR
 from workflow.cli import output
 from workflow.cli.db import Settings, open_engine
@@ -22,6 +27,25 @@ from workflow.errors import InputError
 from workflow.i18n import _
 from workflow.machine import Actor
 from workflow.store import tokens as token_store
+
+SERVER_PACKAGES = {"fastapi", "starlette", "uvicorn", "pydantic", "pydantic_core"}
+
+
+@contextmanager
+def server_extra(command: str) -> Iterator[None]:
+    """Imports of the API inside this block: a package of the server extra that is missing is
+    bad input naming the extra to install (exit 2), not a traceback."""
+    try:
+        yield
+    except ModuleNotFoundError as missing:
+        if (missing.name or "").partition(".")[0] not in SERVER_PACKAGES:
+            raise
+        raise InputError(
+            _(
+                "convalescence {command} 需要 API 服务组件（缺少 {module}）：请安装 "
+                "pip install 'convalescence-workflow[server]'"
+            ).format(command=command, module=missing.name)
+        ) from None
 
 
 @click.command(
@@ -62,11 +86,13 @@ from workflow.store import tokens as token_store
 def serve(ctx: click.Context, host: str, port: int, tokens_file: Path, workers: int) -> None:
     """Checks everything a worker would trip over here, once, then hands over to uvicorn."""
     # FastAPI and uvicorn load only here: every other command starts without them
-    import uvicorn  # noqa: PLC0415
-    from uvicorn.supervisors import Multiprocess  # noqa: PLC0415
+    with server_extra("serve"):
+        import uvicorn  # noqa: PLC0415
+        from uvicorn.supervisors import Multiprocess  # noqa: PLC0415
 
-    from workflow.api.app import create_app  # noqa: PLC0415
-    from workflow.api.server import DB_VAR, NOW_VAR, TOKENS_VAR, no_delay  # noqa: PLC0415
+        from workflow.api.app import create_app  # noqa: PLC0415
+        from workflow.api.server import DB_VAR, NOW_VAR, TOKENS_VAR, no_delay  # noqa: PLC0415
+        from workflow.api.tokens import TokenRegistry  # noqa: PLC0415
 
     settings = ctx.ensure_object(Settings)
     # Fail here, with the CLI's message and exit code, rather than in every worker: a bad token
@@ -144,6 +170,9 @@ def tokens() -> None:
 def hash_command(actor_text: str, token: str | None, expires: date | None) -> None:
     """The entry holds only the digest, so the token file grants nothing by itself; a token
     given by hand must be strong (issue 17: an 8-character one was accepted)."""
+    with server_extra("tokens hash"):
+        from workflow.api.tokens import hash_token, new_token, token_entry, weak_token  # noqa: PLC0415
+
     actor = Actor.parse(actor_text)
     if token is None:
         token = new_token()
@@ -182,6 +211,9 @@ def revoke_command(
     tokens_file: Path | None,
 ) -> None:
     """A revocation is a database row, so no worker keeps honouring the token."""
+    with server_extra("tokens revoke"):
+        from workflow.api.tokens import hash_token  # noqa: PLC0415
+
     actor = Actor.parse(actor_text)
     if (token is None) == (digest is None):
         raise InputError(_("须给出 --token 或 --digest 之一"), field="token")
@@ -209,6 +241,9 @@ def _full_digest(given: str, tokens_file: Path | None) -> str:
         raise InputError(
             _("--digest 须为完整的 64 位摘要，或至少 16 位并给出 --tokens 文件"), field="digest"
         )
+    with server_extra("tokens revoke"):
+        from workflow.api.tokens import TokenRegistry  # noqa: PLC0415
+
     found = [d for d in TokenRegistry.load(tokens_file).actors if d.startswith(text)]
     if len(found) != 1:
         raise InputError(
