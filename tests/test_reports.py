@@ -205,7 +205,7 @@ def test_html_is_self_contained_well_formed_and_shows_the_figures(engine: Engine
     assert "85.00" in by_id(root, "contractor")  # A18.3 score
     assert "聊退役军人发〔2023〕2号" in html  # A1.1
     charts = root.findall(f".//{SVG}")
-    assert len(charts) == 5  # planned vs attended x3, satisfaction, visits
+    assert len(charts) == 6  # planned vs attended x3, satisfaction, A18.3 standing, visits
     lowered = html.lower()
     assert "<script" not in lowered
     assert "http://" not in lowered.replace("http://www.w3.org/2000/svg", "")

@@ -76,7 +76,7 @@ class PlanBook:
         """Plans for both years of the cycle (A3), contractors with papers and agreements
         (A10.1, A14.1); a purchased service records why (A10.2)."""
         for year in YEARS:
-            budget = Decimal("800000.00")
+            budget = Decimal("2600000.00")  # a city batch every two weeks (A16.1)
             self.plans[(year, "city", None)] = service.create_plan(
                 self.engine, year=year, organiser_level="city", budget=budget, cycle=CYCLE
             )["id"]
@@ -86,7 +86,7 @@ class PlanBook:
                     year=year,
                     organiser_level="county",
                     county=county,
-                    budget=Decimal("120000.00"),
+                    budget=Decimal("240000.00"),
                     cycle=CYCLE,
                 )["id"]
         for spec in CONTRACTORS:

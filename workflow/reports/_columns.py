@@ -28,7 +28,7 @@ def figure_columns(breakdown: str, articles: Sequence[str]) -> list[Column]:
     """A breakdown's columns; batches and capacity only where the breakdown owns batches, the
     contractor's evaluation score only for contractors (A18.3), one column per article that
     some exception of the report cites."""
-    columns = [Column(_NAME[breakdown], "text", lambda f: f.label, 26)]
+    columns = [Column(_NAME[breakdown], "text", _label, 26)]
     if breakdown != "county":
         columns += [
             Column("批次 batches", "count", lambda f: f.batches),
@@ -41,6 +41,8 @@ def figure_columns(breakdown: str, articles: Sequence[str]) -> list[Column]:
         Column("评价 evaluated", "count", lambda f: f.evaluated),
         Column("满意度 satisfaction", "mean", lambda f: f.mean_satisfaction, 12),
     ]
+    if breakdown != "county":  # planned cadres over the seats offered
+        columns.append(Column("名额利用率 seat use", "rate", lambda f: f.seat_utilisation, 12))
     columns += [
         Column(f"例外 {article}", "count", _exceptions_of(article), 10) for article in articles
     ]
@@ -52,8 +54,18 @@ def figure_columns(breakdown: str, articles: Sequence[str]) -> list[Column]:
         Column("按时率 on-time rate", "rate", lambda f: f.visits.on_time_rate, 12),
     ]
     if breakdown == "contractor":
-        columns.append(Column("评分 score (A18.3)", "mean", lambda f: f.contractor_score, 12))
+        columns += [
+            Column("累计评分 standing (A18.3)", "mean", lambda f: f.standing_score, 12),
+            Column("评分 score (A18.3)", "mean", lambda f: f.contractor_score, 12),
+        ]
     return columns
+
+
+def _label(figures: Figures) -> str:
+    """A contractor below the A18.3 exit line is marked where its name is read."""
+    if figures.below_exit_line:
+        return f"⚠ {figures.label}（低于退出线 below exit line）"
+    return figures.label
 
 
 _NAME = {
@@ -66,6 +78,17 @@ _NAME = {
 
 def _exceptions_of(article: str) -> Callable[[Figures], int]:
     return lambda f: f.exceptions.get(article, 0)
+
+
+BUDGET_COLUMNS: list[Column] = [
+    Column("计划 plan", "text", lambda b: b.label, 26),
+    Column("计划预算 plan budget", "mean", lambda b: b.budget, 14),
+    Column("批次 batches", "count", lambda b: b.batches),
+    Column("批次预算 batch budgets", "mean", lambda b: b.batch_budget, 14),
+    Column("已登记实际费用 costed", "count", lambda b: b.costed_batches, 12),
+    Column("实际费用 actual (A16.1)", "mean", lambda b: b.actual_recorded, 14),
+    Column("支出比例 spent", "rate", lambda b: b.share_spent, 10),
+]
 
 
 ROSTER_COLUMNS: list[Column] = [

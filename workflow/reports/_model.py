@@ -11,7 +11,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
+
+# A seat utilisation below this share of the seats offered is remarked on in the report: most
+# seats went unused, which the planning (A3.1) and the budget (A16.1) should know of.
+LOW_UTILISATION = 0.5
 
 
 def ratio(part: int, whole: int) -> float | None:
@@ -70,6 +75,30 @@ class Figures:
     batches: int | None = None
     capacity: int | None = None
     contractor_score: float | None = None
+    budget: Decimal | None = None
+    actual_cost: Decimal | None = None
+    costed_batches: int | None = None
+    standing_score: float | None = None  # A18.3: mean of every evaluation, not only the year's
+    exit_threshold: float | None = None  # A18.3: the exit line that applies to the contractor
+
+    @property
+    def seat_utilisation(self) -> float | None:
+        """Planned cadres over the seats the batches offered (None where no batches)."""
+        return ratio(self.planned, self.capacity) if self.capacity is not None else None
+
+    @property
+    def low_utilisation(self) -> bool:
+        rate = self.seat_utilisation
+        return rate is not None and rate < LOW_UTILISATION
+
+    @property
+    def below_exit_line(self) -> bool:
+        """A18.3: the contractor's standing is under its exit line, so it takes no new batch."""
+        return (
+            self.standing_score is not None
+            and self.exit_threshold is not None
+            and self.standing_score < self.exit_threshold
+        )
 
     @property
     def completion_rate(self) -> float | None:
@@ -100,6 +129,55 @@ class Figures:
             "exceptions_total": self.exceptions_total,
             "visits": self.visits.to_json(),
             "contractor_score": self.contractor_score,
+            "seat_utilisation": self.seat_utilisation,
+            "budget": _money(self.budget),
+            "actual_cost": _money(self.actual_cost),
+            "costed_batches": self.costed_batches,
+            "standing_score": self.standing_score,
+            "exit_threshold": self.exit_threshold,
+            "below_exit_line": self.below_exit_line,
+        }
+
+
+def _money(value: Decimal | None) -> str | None:
+    return None if value is None else f"{value:.2f}"
+
+
+@dataclass(frozen=True)
+class PlanBudget:
+    """A plan of the year: its budget (A3.1) against its batches' budgets and the actual costs
+    recorded after the trips (A16.1)."""
+
+    plan_id: int
+    label: str
+    budget: Decimal
+    batches: int
+    batch_budget: Decimal
+    actual_cost: Decimal
+    costed_batches: int
+
+    @property
+    def actual_recorded(self) -> Decimal | None:
+        """The actual cost recorded so far, None while no batch has one (not "0.00")."""
+        return self.actual_cost if self.costed_batches else None
+
+    @property
+    def share_spent(self) -> float | None:
+        """Actual cost over the plan's budget, once some batch's cost is recorded."""
+        if not self.costed_batches or not self.budget:
+            return None
+        return float(self.actual_cost / self.budget)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "plan_id": self.plan_id,
+            "label": self.label,
+            "budget": _money(self.budget),
+            "batches": self.batches,
+            "batch_budget": _money(self.batch_budget),
+            "actual_cost": _money(self.actual_recorded),
+            "costed_batches": self.costed_batches,
+            "share_spent": self.share_spent,
         }
 
 
@@ -124,6 +202,12 @@ class PerformanceReport:
     by_organiser: tuple[Figures, ...]
     by_county: tuple[Figures, ...]
     by_contractor: tuple[Figures, ...]
+    plan_budgets: tuple[PlanBudget, ...] = ()
+
+    @property
+    def below_exit_line(self) -> tuple[Figures, ...]:
+        """Contractors under the A18.3 exit line: flagged in every rendering."""
+        return tuple(f for f in self.by_contractor if f.below_exit_line)
 
     @property
     def articles(self) -> tuple[str, ...]:
@@ -154,10 +238,31 @@ class PerformanceReport:
             "by_organiser": [f.to_json() for f in self.by_organiser],
             "by_county": [f.to_json() for f in self.by_county],
             "by_contractor": [f.to_json() for f in self.by_contractor],
+            "plan_budgets": [b.to_json() for b in self.plan_budgets],
         }
 
 
 # -- batch roster ------------------------------------------------------------------------------
+
+_DAY_KEYS = ("day", "天")
+_TEXT_KEYS = ("plan", "activity", "text", "安排", "内容")
+
+
+def itinerary_line(item: Mapping[str, Any] | str) -> str:
+    """One itinerary entry as text: the day, then what happens, then any other field by
+    value; never the mapping's repr. A11.1 leaves the itinerary free, so unknown keys are
+    kept, only without their technical names."""
+    if isinstance(item, str):
+        return item
+    day = next((item[k] for k in _DAY_KEYS if item.get(k) not in (None, "")), None)
+    said = [str(item[k]) for k in _TEXT_KEYS if item.get(k) not in (None, "")]
+    known = {*_DAY_KEYS, *_TEXT_KEYS}
+    said += [str(v) for k, v in item.items() if k not in known and v not in (None, "")]
+    text = "，".join(said)
+    if day is None:
+        return text
+    prefix = f"第{day}天" if isinstance(day, int) or str(day).isdigit() else str(day)
+    return f"{prefix}：{text}" if text else prefix
 
 
 @dataclass(frozen=True)
@@ -219,6 +324,14 @@ class BatchRoster:
     policy: PolicySource
     generated_at: datetime
     entries: tuple[RosterEntry, ...]
+    started_at: datetime | None = None
+    budget: Decimal | None = None
+    actual_cost: Decimal | None = None
+
+    @property
+    def itinerary_lines(self) -> tuple[str, ...]:
+        """The itinerary (A11.1) as lines an officer reads: "第1天：报到、体检"."""
+        return tuple(itinerary_line(item) for item in self.itinerary)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -241,6 +354,10 @@ class BatchRoster:
             "organiser_contacts": [dict(c) for c in self.organiser_contacts],
             "contractor_contacts": [dict(c) for c in self.contractor_contacts],
             "itinerary": [dict(i) for i in self.itinerary],
+            "itinerary_text": list(self.itinerary_lines),
+            "started_at": self.started_at.isoformat() if self.started_at else None,
+            "budget": _money(self.budget),
+            "actual_cost": _money(self.actual_cost),
             "generated_at": self.generated_at.isoformat(),
             "cadres": [e.to_json() for e in self.entries],
         }

@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import date
 
 from workflow.definition.catalog import Catalog
+from workflow.definition.policy_rules import PolicyRules
 from workflow.errors import NotFoundError
 from workflow.reports._model import PolicySource
 from workflow.store.reports import (
@@ -29,6 +30,7 @@ __all__ = [
     "cycle_ends",
     "organiser_key",
     "organiser_label",
+    "policy_rules",
     "policy_source",
     "state_labels",
 ]
@@ -38,6 +40,11 @@ def policy_source(catalog: Catalog) -> PolicySource:
     """The latest honorary-convalescence policy's title and number (A1.1)."""
     policy = catalog.get(HONOR).policy
     return PolicySource(policy.title, policy.document)
+
+
+def policy_rules(catalog: Catalog) -> PolicyRules | None:
+    """The latest honorary-convalescence policy's rules (A18.3 exit score and the like)."""
+    return catalog.get(HONOR).rules
 
 
 def cycle_ends(catalog: Catalog) -> dict[str, date]:

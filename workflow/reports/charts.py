@@ -8,6 +8,7 @@ escaped by Jinja2's autoescaping like the rest of the page.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -17,6 +18,7 @@ VALUE_WIDTH = 70
 BAR_HEIGHT = 14
 GROUP_GAP = 10
 LEGEND_HEIGHT = 26
+AXIS_HEIGHT = 18  # room under the bars for the scale's tick labels
 COLOURS = ("#1f4e79", "#8fb8de", "#c55a11")  # dark, light, accent: distinct in greyscale print
 
 
@@ -49,6 +51,22 @@ class LegendItem:
 
 
 @dataclass(frozen=True)
+class Tick:
+    """A mark of the value axis: a grid line across the plot and its value under it."""
+
+    x: float
+    text: str
+
+
+@dataclass(frozen=True)
+class Marker:
+    """A reference value drawn across every group (the A18.3 exit line), with its label."""
+
+    x: float
+    text: str
+
+
+@dataclass(frozen=True)
 class Chart:
     title: str
     width: int
@@ -59,6 +77,29 @@ class Chart:
     axis_x: float
     axis_top: float
     axis_bottom: float
+    ticks: tuple[Tick, ...] = ()
+    axis_label: str = ""  # what the value axis measures, printed under the ticks
+    marker: Marker | None = None
+
+
+def nice_step(top: float, most: int = 5) -> float:
+    """A tick step of 1, 2 or 5 times a power of ten giving at most ``most`` steps to ``top``."""
+    if top <= 0:
+        return 1.0
+    raw = top / most
+    power = 10 ** math.floor(math.log10(raw))
+    for factor in (1, 2, 5, 10):
+        if factor * power >= raw:
+            return float(factor * power)
+    return float(10 * power)  # pragma: no cover - the loop always returns
+
+
+def drop_empty(
+    rows: Sequence[tuple[str, Sequence[float | None]]],
+) -> list[tuple[str, Sequence[float | None]]]:
+    """Rows with something to draw: a row whose every value is 0 or missing (0 planned, 0
+    attended) says nothing a bar could show, and the tables keep it."""
+    return [(label, values) for label, values in rows if any(v for v in values)]
 
 
 def bar_chart(
@@ -68,6 +109,8 @@ def bar_chart(
     *,
     scale_max: float | None = None,
     fmt: Callable[[float], str] = lambda v: f"{v:g}",
+    axis_label: str = "",
+    marker: tuple[float, str] | None = None,
 ) -> Chart:
     """Horizontal grouped bars: one group per row, one bar per series.
 
@@ -77,8 +120,12 @@ def bar_chart(
     """
     values = [v for _, vs in rows for v in vs if v is not None]
     top = scale_max if scale_max is not None else max(values, default=0.0)
+    step = nice_step(top)
+    if scale_max is None and top > 0:
+        top = math.ceil(top / step) * step  # the scale ends on a tick
     group_height = len(series) * BAR_HEIGHT + GROUP_GAP
-    height = LEGEND_HEIGHT + max(len(rows), 1) * group_height + 6
+    plot_bottom = LEGEND_HEIGHT + max(len(rows), 1) * group_height
+    height = plot_bottom + AXIS_HEIGHT + (14 if axis_label else 0) + 4
     bars: list[Bar] = []
     labels: list[Label] = []
     for index, (label, row_values) in enumerate(rows):
@@ -103,6 +150,17 @@ def bar_chart(
         LegendItem(LABEL_WIDTH + i * 130, 6, COLOURS[i % len(COLOURS)], name)
         for i, name in enumerate(series)
     )
+    ticks = []
+    if top > 0:
+        count = round(top / step)
+        ticks = [
+            Tick(round(LABEL_WIDTH + i * step / top * PLOT_WIDTH, 1), fmt(i * step))
+            for i in range(count + 1)
+        ]
+    drawn = None
+    if marker is not None and top > 0:
+        value, text = marker
+        drawn = Marker(round(LABEL_WIDTH + min(value / top, 1) * PLOT_WIDTH, 1), text)
     return Chart(
         title=title,
         width=LABEL_WIDTH + PLOT_WIDTH + VALUE_WIDTH,
@@ -112,5 +170,8 @@ def bar_chart(
         legend=legend,
         axis_x=LABEL_WIDTH,
         axis_top=LEGEND_HEIGHT - 4,
-        axis_bottom=height - 4,
+        axis_bottom=plot_bottom,
+        ticks=tuple(ticks),
+        axis_label=axis_label,
+        marker=drawn,
     )

@@ -18,9 +18,14 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
-from workflow.reports._columns import ROSTER_COLUMNS, figure_columns, visit_columns
-from workflow.reports._model import BatchRoster, PerformanceReport, VisitList
-from workflow.reports.charts import Chart, bar_chart
+from workflow.reports._columns import (
+    BUDGET_COLUMNS,
+    ROSTER_COLUMNS,
+    figure_columns,
+    visit_columns,
+)
+from workflow.reports._model import BatchRoster, Figures, PerformanceReport, VisitList
+from workflow.reports.charts import Chart, bar_chart, drop_empty
 
 TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
 MISSING = "—"
@@ -58,37 +63,71 @@ def environment() -> Environment:
 
 
 def performance_charts(report: PerformanceReport) -> list[Chart]:
-    """Planned vs attended for each breakdown, satisfaction per contractor, visits per county."""
+    """Planned vs attended for each breakdown, satisfaction and the A18.3 standing (with its
+    exit line) per contractor, visits per county. A row with nothing to draw (0 planned, 0
+    attended) is left out of a chart; the tables keep it."""
     series = ("计划 planned", "参加 attended")
-    charts = [
-        bar_chart(
-            f"计划与参加 Planned vs attended · {title.split(' ', 1)[0]}",
-            [(f.label, (f.planned, f.attended)) for f in rows],
-            series,
-        )
-        for _, title, rows in report.breakdowns()
-        if rows
-    ]
-    if report.by_contractor:
+    charts = []
+    for _, title, rows in report.breakdowns():
+        drawn = drop_empty([(f.label, (f.planned, f.attended)) for f in rows])
+        if drawn:
+            charts.append(
+                bar_chart(
+                    f"计划与参加 Planned vs attended · {title.split(' ', 1)[0]}",
+                    drawn,
+                    series,
+                    axis_label="人数 cadres",
+                )
+            )
+    scored = drop_empty([(f.label, (f.mean_satisfaction,)) for f in report.by_contractor])
+    if scored:
         charts.append(
             bar_chart(
                 "满意度 Mean satisfaction (1–5) · 承办单位",
-                [(f.label, (f.mean_satisfaction,)) for f in report.by_contractor],
+                scored,
                 ("满意度 satisfaction",),
                 scale_max=5,
-                fmt=lambda v: f"{v:.2f}",
+                fmt=_score,
+                axis_label="平均分 mean score, 1–5 (A18.1)",
             )
         )
-    visited = [f for f in report.by_county if f.visits.due]
+    standing = drop_empty([(_flagged(f), (f.standing_score,)) for f in report.by_contractor])
+    if standing:
+        lines = {f.exit_threshold for f in report.by_contractor if f.exit_threshold is not None}
+        line = lines.pop() if len(lines) == 1 else None  # one line for all, else none drawn
+        charts.append(
+            bar_chart(
+                "承办单位评分 Contractor score (A18.3)",
+                standing,
+                ("累计平均分 mean of all evaluations",),
+                scale_max=100,
+                fmt=lambda v: f"{v:.0f}",
+                axis_label="评分 score, 0–100",
+                marker=None if line is None else (line, f"退出线 exit {line:g}"),
+            )
+        )
+    visited = drop_empty(
+        [(f.label, (f.visits.due, f.visits.on_time)) for f in report.by_county if f.visits.due]
+    )
     if visited:
         charts.append(
             bar_chart(
                 "慰问走访 Condolence visits · 区县",
-                [(f.label, (f.visits.due, f.visits.on_time)) for f in visited],
+                visited,
                 ("应访 due", "按时 on time"),
+                axis_label="走访任务 visits",
             )
         )
     return charts
+
+
+def _score(value: float) -> str:
+    """A tick's whole number as it is, a mean to two places."""
+    return f"{value:g}" if value == int(value) else f"{value:.2f}"
+
+
+def _flagged(figures: Figures) -> str:
+    return f"⚠ {figures.label}" if figures.below_exit_line else figures.label
 
 
 def render_performance(report: PerformanceReport) -> str:
@@ -102,6 +141,7 @@ def render_performance(report: PerformanceReport) -> str:
             policy=report.policy,
             generated_at=report.generated_at,
             columns=columns,
+            budget_columns=BUDGET_COLUMNS,
             charts=performance_charts(report) if not report.empty else [],
         )
     )

@@ -24,11 +24,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from workflow import policy
 from workflow.clock import shanghai_date
+from workflow.definition.policy_rules import PolicyRules
 from workflow.engine import Engine
 from workflow.errors import InputError
 from workflow.reports import _sources as src
-from workflow.reports._model import Figures, PerformanceReport, VisitFigures
+from workflow.reports._model import Figures, PerformanceReport, PlanBudget, VisitFigures
 from workflow.store import reports as store
 
 FIRST_YEAR, LAST_YEAR = 2000, 2100  # plan years the report accepts; anything else is a typo
@@ -58,6 +60,7 @@ def performance_report(engine: Engine, year: int) -> PerformanceReport:
         engine.db, year=year, today=today, cycle_ends=src.cycle_ends(engine.catalog)
     )
     names = rows.contractor_names
+    rules = src.policy_rules(engine.catalog)
     return PerformanceReport(
         year=year,
         as_of=today,
@@ -74,10 +77,35 @@ def performance_report(engine: Engine, year: int) -> PerformanceReport:
             for k, t in sorted(rows.by_county.items(), key=lambda kv: str(kv[0][0]))
         ),
         by_contractor=tuple(
-            _figures(f"contractor:{k[0]}", names.get(k[0], f"#{k[0]}"), t)
+            _figures(
+                f"contractor:{k[0]}",
+                names.get(k[0], f"#{k[0]}"),
+                t,
+                exit_threshold=_exit_line(rules, t.exit_threshold_override),
+            )
             for k, t in sorted(rows.by_contractor.items(), key=lambda kv: int(kv[0][0]))
         ),
+        plan_budgets=tuple(
+            PlanBudget(
+                plan_id=c.plan_id,
+                label=f"{c.plan_id} · {src.organiser_label(c.organiser_level, c.county)}",
+                budget=c.budget,
+                batches=c.batches,
+                batch_budget=c.batch_budget,
+                actual_cost=c.actual_cost,
+                costed_batches=c.costed_batches,
+            )
+            for c in rows.plan_costs
+        ),
     )
+
+
+def _exit_line(rules: PolicyRules | None, override: float | None) -> float | None:
+    """The A18.3 exit line of a contractor, or None when the policy names none."""
+    try:
+        return policy.exit_score(rules, override)
+    except InputError:
+        return None
 
 
 def _organiser_order(item: tuple[Key, store.Tally]) -> tuple[int, str]:
@@ -85,7 +113,9 @@ def _organiser_order(item: tuple[Key, store.Tally]) -> tuple[int, str]:
     return (0 if level == "city" else 1 if level == "county" else 2, county or "")
 
 
-def _figures(key: str, label: str, tally: store.Tally) -> Figures:
+def _figures(
+    key: str, label: str, tally: store.Tally, *, exit_threshold: float | None = None
+) -> Figures:
     return Figures(
         key=key,
         label=label,
@@ -103,4 +133,9 @@ def _figures(key: str, label: str, tally: store.Tally) -> Figures:
         batches=tally.batches,
         capacity=tally.capacity,
         contractor_score=tally.contractor_score,
+        budget=tally.budget,
+        actual_cost=tally.actual_cost,
+        costed_batches=tally.costed_batches,
+        standing_score=tally.standing_score,
+        exit_threshold=exit_threshold,
     )

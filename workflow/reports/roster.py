@@ -52,6 +52,9 @@ def batch_roster(engine: Engine, batch_id: int) -> BatchRoster:
         policy=src.policy_source(engine.catalog),
         generated_at=engine.clock.now(),
         entries=tuple(_entry(row, labels) for row in rows.seated),
+        started_at=batch["started_at"],
+        budget=batch["budget"],
+        actual_cost=batch["actual_cost"],
     )
 
 

@@ -15,6 +15,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
+from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
@@ -131,6 +132,29 @@ class Tally:
     batches: int | None = None
     capacity: int | None = None
     contractor_score: float | None = None
+    # A16.1: the batches' budgets and actual costs (those recorded), where batches are owned
+    budget: Decimal | None = None
+    actual_cost: Decimal | None = None
+    costed_batches: int | None = None
+    # A18.3 standing: the mean of every evaluation of the contractor (not only this year's),
+    # as `workflow.plans` reads it when assigning a batch, and the contractor's own threshold
+    standing_score: float | None = None
+    exit_threshold_override: float | None = None
+
+
+@dataclass(frozen=True)
+class PlanCost:
+    """One plan of the year with its budget (A3.1) and its batches' budgets and actual costs
+    (A16.1): ``costed_batches`` of ``batches`` have an actual cost recorded."""
+
+    plan_id: int
+    organiser_level: str
+    county: str | None
+    budget: Decimal
+    batches: int
+    batch_budget: Decimal
+    actual_cost: Decimal
+    costed_batches: int
 
 
 @dataclass(frozen=True)
@@ -144,6 +168,7 @@ class PerformanceRows:
     by_county: dict[Key, Tally]
     by_contractor: dict[Key, Tally]
     contractor_names: dict[Any, str]
+    plan_costs: tuple[PlanCost, ...] = ()
 
 
 def performance_rows(
@@ -160,6 +185,7 @@ def performance_rows(
             sa.select(sa.func.count()).select_from(plans).where(plans.c.year == year)
         ).scalar_one()
         names = _contractor_names(connection, [k[0] for k in contractor_rows])
+        costs = _plan_costs(connection, year)
     return PerformanceRows(
         plans=int(plan_count),
         total=total,
@@ -167,6 +193,42 @@ def performance_rows(
         by_county=counties,
         by_contractor=contractor_rows,
         contractor_names=names,
+        plan_costs=costs,
+    )
+
+
+def _plan_costs(connection: sa.Connection, year: int) -> tuple[PlanCost, ...]:
+    """Budget vs actual per plan of ``year`` (A16.1), one grouped statement."""
+    query = (
+        sa.select(
+            plans.c.id,
+            plans.c.organiser_level,
+            plans.c.county,
+            plans.c.budget,
+            sa.func.count(batches.c.id),
+            sa.func.coalesce(sa.func.sum(batches.c.budget), 0),
+            sa.func.coalesce(sa.func.sum(batches.c.actual_cost), 0),
+            sa.func.count(batches.c.actual_cost),
+        )
+        .select_from(plans.outerjoin(batches, batches.c.plan_id == plans.c.id))
+        .where(plans.c.year == year)
+        .group_by(plans.c.id, plans.c.organiser_level, plans.c.county, plans.c.budget)
+        .order_by(plans.c.id)
+    )
+    return tuple(
+        PlanCost(
+            plan_id=int(key),
+            organiser_level=str(level),
+            county=county,
+            budget=Decimal(budget),
+            batches=int(count),
+            batch_budget=Decimal(batch_budget),
+            actual_cost=Decimal(actual),
+            costed_batches=int(costed),
+        )
+        for key, level, county, budget, count, batch_budget, actual, costed in connection.execute(
+            query
+        )
     )
 
 
@@ -231,6 +293,7 @@ class _Reader:
         self._visits(breakdown, result)
         if breakdown is CONTRACTOR:
             self._scores(result)
+            self._standing(result)
         return dict(result)
 
     def _grouped(
@@ -273,15 +336,21 @@ class _Reader:
                 keys,
                 sa.func.count().label("batches"),
                 sa.func.sum(batches.c.capacity).label("capacity"),
+                sa.func.sum(batches.c.budget).label("budget"),
+                sa.func.sum(batches.c.actual_cost).label("actual_cost"),
+                sa.func.count(batches.c.actual_cost).label("costed"),
             )
             .select_from(of_year)
             .where(plans.c.year == self.year)
         )
         for row in self.connection.execute(query):
-            key, (count, capacity) = _split(row, len(keys))
+            key, (count, capacity, budget, actual, costed) = _split(row, len(keys))
             tally = result[key]
             tally.batches = int(count)
             tally.capacity = int(capacity or 0)
+            tally.budget = None if budget is None else Decimal(budget)
+            tally.actual_cost = None if actual is None else Decimal(actual)
+            tally.costed_batches = int(costed)
         exceptions = (
             self._grouped((*keys, batch_exceptions.c.article), sa.func.count().label("granted"))
             .select_from(
@@ -375,6 +444,32 @@ class _Reader:
         )
         for contractor_id, total, count in self.connection.execute(query):
             result[(contractor_id,)].contractor_score = int(total) / int(count)
+
+    def _standing(self, result: dict[Key, Tally]) -> None:
+        """A18.3 standing of the year's contractors: every evaluation they ever had, and
+        their own exit threshold if one was set."""
+        ids = [k[0] for k in result if k and k[0] is not None]
+        if not ids:
+            return
+        query = (
+            sa.select(
+                contractors.c.id,
+                contractors.c.exit_threshold_override,
+                sa.func.avg(contractor_evaluations.c.score),
+            )
+            .select_from(
+                contractors.outerjoin(
+                    contractor_evaluations,
+                    contractor_evaluations.c.contractor_id == contractors.c.id,
+                )
+            )
+            .where(contractors.c.id.in_(ids))
+            .group_by(contractors.c.id, contractors.c.exit_threshold_override)
+        )
+        for contractor_id, override, average in self.connection.execute(query):
+            tally = result[(contractor_id,)]
+            tally.standing_score = None if average is None else float(average)
+            tally.exit_threshold_override = None if override is None else float(override)
 
 
 def _split(row: sa.Row[Any], width: int) -> tuple[Key, tuple[Any, ...]]:
