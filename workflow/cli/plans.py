@@ -613,7 +613,7 @@ def start(batch_id: int, actor: Actor, as_json: bool) -> None:
         "服务小组联系人（A15.1）；开始后不能更改。"
     ),
     epilog=output.examples(
-        "convalescence batches update 1 --staff 3 --contractor-contact 李强:0631-7654321 "
+        "convalescence batches update 1 --staff 5 --contractor-contact 李强:0631-7654321 "
         "--as county_officer:李娜@东昌府区",
     ),
 )
