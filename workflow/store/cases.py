@@ -25,6 +25,7 @@ from workflow.errors import ConflictError, InputError
 from workflow.snapshot import BatchRow, CadreFiling, CaseRow, Snapshot
 from workflow.store import seats
 from workflow.store.database import Database, Within
+from workflow.store.prepared import Prepared
 from workflow.store.schema import (
     batch_exceptions,
     batch_seats,
@@ -100,7 +101,7 @@ def _snapshot_query(*, participations: bool) -> sa.Select[Any]:
     )
 
 
-_SNAPSHOT = _snapshot_query(participations=False)
+_SNAPSHOT = Prepared(_snapshot_query(participations=False))
 _SNAPSHOT_WITH_PARTICIPATIONS = _snapshot_query(participations=True)
 _CASE = (
     sa.select(*_CASE_COLUMNS, _ELIGIBILITY_TEXT, *_EXCEPTION_COLUMNS)
@@ -149,7 +150,7 @@ _OTHER_CASES_IN_CYCLE = (
     )
     .order_by(cases.c.id)
 )
-_MOVE_CASE = (
+_MOVE_CASE = Prepared(
     sa.update(cases)
     .where(cases.c.id == sa.bindparam("b_case_id"), cases.c.version == sa.bindparam("b_version"))
     .values(
@@ -168,10 +169,14 @@ _INSERT_HISTORY = sa.insert(history)
 # row already there means a concurrent step moved the case first: nothing is inserted, and no
 # error aborts the transaction (a host's own keeps working after a ConflictError).
 # (RETURNING says whether it went in: psycopg reports no row count for such an insert.)
+_HISTORY_KEYS = [c.name for c in history.c if c.name != "id"]
 _APPEND_HISTORY = {
-    dialect.__name__.rsplit(".", 1)[-1]: dialect.insert(history)
-    .on_conflict_do_nothing(index_elements=["case_id", "seq"])
-    .returning(history.c.id)
+    dialect.__name__.rsplit(".", 1)[-1]: Prepared(
+        dialect.insert(history)
+        .on_conflict_do_nothing(index_elements=["case_id", "seq"])
+        .returning(history.c.id),
+        _HISTORY_KEYS,
+    )
     for dialect in (sqlite, postgresql)
 }
 _SET_CHAIN_HEAD = (
@@ -260,8 +265,9 @@ class SqlCaseTransaction:
         """The case and all it is decided on, in one statement; None if there is no such case.
         ``participation_states`` also gathers the cadre's other cases in the cycle in those
         states (A9.2)."""
+        rows: Sequence[Any]
         if participation_states is None:
-            rows = self.connection.execute(_SNAPSHOT, {"case_id": case_id}).all()
+            rows = _SNAPSHOT.rows(self.connection, {"case_id": case_id})
         else:
             rows = self.connection.execute(
                 _SNAPSHOT_WITH_PARTICIPATIONS,
@@ -383,17 +389,15 @@ class SqlCaseTransaction:
         when someone moved the case first."""
         prev_hash = case.chain_head or self._previous_hash(case.id, int(history_row["seq"]))
         row = chained(history_row, prev_hash)
-        appended = self.connection.execute(
-            _APPEND_HISTORY[self.connection.dialect.name], row
-        ).first()
+        appended = _APPEND_HISTORY[self.connection.dialect.name].first(self.connection, row)
         if appended is None:
             raise ConflictError(
                 case_id=case.id,
                 expected_version=case.version,
                 actual_version=self.case_version(case.id),
             )
-        result = self.connection.execute(
-            _MOVE_CASE,
+        moved = _MOVE_CASE.count(
+            self.connection,
             {
                 "b_case_id": case.id,
                 "b_version": case.version,
@@ -405,7 +409,7 @@ class SqlCaseTransaction:
                 "b_chain_head": row["hash"],
             },
         )
-        if result.rowcount != 1:
+        if moved != 1:
             raise ConflictError(
                 case_id=case.id,
                 expected_version=case.version,

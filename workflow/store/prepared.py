@@ -1,0 +1,133 @@
+"""The statements of a step's hot path, compiled once per dialect and run on the driver's cursor.
+
+A plain step is one SELECT, one INSERT and one UPDATE in one transaction. Run through
+SQLAlchemy's execution layer each costs several times what the database spends on it (about
+25 µs against 5 µs on SQLite: an execution context, parameter processing, a result object,
+event dispatch), and on the step's path that layer was the largest single cost
+(benchmarks/transitions.py). `Prepared` keeps what SQLAlchemy is good at — building the
+statement, rendering it for the dialect, the column types' conversions — and does once what the
+execution layer redoes on every call: the SQL text, the order of its parameters and each
+parameter's conversion are worked out on first use per dialect; a call converts the values,
+runs the text on the driver connection of the caller's `sa.Connection` (inside the caller's
+transaction) and converts the result columns back.
+
+What a host may rely on is kept: ``before_cursor_execute``/``after_cursor_execute`` listeners
+are called as SQLAlchemy would call them (tracing, statement counts), a driver error is raised
+as SQLAlchemy's own exception class (`sqlalchemy.exc.IntegrityError`, ...) so
+`workflow.store.errors` translates it as any other, and a lost connection is invalidated so the
+pool does not hand it out again.
+"""
+
+from __future__ import annotations
+
+from collections import namedtuple
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.sql.compiler import SQLCompiler
+
+Processor = Callable[[Any], Any] | None
+
+
+@dataclass(frozen=True, slots=True)
+class _Compiled:
+    sql: str
+    names: tuple[str, ...]  # parameter names in the order the text wants them
+    positional: bool
+    processors: tuple[Processor, ...]  # per name, the column type's conversion to the driver
+    row: type | None  # a named tuple of the result columns, None when there are none
+    results: tuple[Processor, ...]  # per result column, the conversion from the driver
+
+
+class Prepared:
+    """One statement, run many times with different values on the caller's connection."""
+
+    __slots__ = ("_by_dialect", "column_keys", "statement")
+
+    def __init__(self, statement: sa.ClauseElement, column_keys: Sequence[str] = ()) -> None:
+        """``column_keys``: the columns an INSERT is given values for (the rest take their
+        defaults), as SQLAlchemy would learn them from the first call's parameters."""
+        self.statement = statement
+        self.column_keys = list(column_keys)
+        self._by_dialect: dict[str, _Compiled] = {}
+
+    def rows(self, connection: sa.Connection, values: Mapping[str, Any]) -> list[Any]:
+        """The result rows (named tuples, values converted as SQLAlchemy would)."""
+        compiled, fetched, _count = self._run(connection, values, fetch=True)
+        if compiled.row is None or not fetched:
+            return []
+        make, results = compiled.row, compiled.results
+        return [
+            make(*[value if p is None else p(value) for p, value in zip(results, raw, strict=True)])
+            for raw in fetched
+        ]
+
+    def first(self, connection: sa.Connection, values: Mapping[str, Any]) -> Any | None:
+        found = self.rows(connection, values)
+        return found[0] if found else None
+
+    def count(self, connection: sa.Connection, values: Mapping[str, Any]) -> int:
+        """The number of rows the statement changed."""
+        return self._run(connection, values, fetch=False)[2]
+
+    # -- one call ---------------------------------------------------------------------------
+
+    def _run(
+        self, connection: sa.Connection, values: Mapping[str, Any], *, fetch: bool
+    ) -> tuple[_Compiled, Sequence[Any], int]:
+        dialect = connection.dialect
+        compiled = self._by_dialect.get(dialect.name) or self._compile(dialect)
+        converted = [
+            values[name] if p is None else p(values[name])
+            for name, p in zip(compiled.names, compiled.processors, strict=True)
+        ]
+        parameters: Any = (
+            tuple(converted)
+            if compiled.positional
+            else dict(zip(compiled.names, converted, strict=True))
+        )
+        driver = connection.connection.driver_connection
+        cursor = driver.cursor()  # type: ignore[union-attr]
+        dispatch = connection.dispatch
+        listened = bool(dispatch.before_cursor_execute) or bool(dispatch.after_cursor_execute)
+        sql = compiled.sql
+        try:
+            if listened:
+                dispatch.before_cursor_execute(connection, cursor, sql, parameters, None, False)
+            cursor.execute(sql, parameters)
+            fetched = cursor.fetchall() if fetch and cursor.description is not None else ()
+            count = cursor.rowcount
+            if listened:
+                dispatch.after_cursor_execute(connection, cursor, sql, parameters, None, False)
+        except dialect.loaded_dbapi.Error as error:
+            if dialect.is_disconnect(error, driver, cursor):
+                connection.invalidate(error)
+            raise DBAPIError.instance(
+                sql, parameters, error, dialect.loaded_dbapi.Error, dialect=dialect
+            ) from error
+        finally:
+            cursor.close()
+        return compiled, fetched, count
+
+    def _compile(self, dialect: Dialect) -> _Compiled:
+        compiled = self.statement.compile(dialect=dialect, column_keys=self.column_keys or None)
+        assert isinstance(compiled, SQLCompiler)  # a statement's, not DDL's
+        positional = bool(compiled.positional)
+        names = tuple(compiled.positiontup or ()) if positional else tuple(compiled.binds)
+        processors = tuple(
+            compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect)
+            for name in names
+        )
+        # a SELECT's columns, or what an INSERT/UPDATE returns (empty without RETURNING)
+        columns = list(getattr(self.statement, "exported_columns", ()))
+        row = namedtuple("Row", [c.name for c in columns]) if columns else None
+        results = tuple(
+            c.type.dialect_impl(dialect).result_processor(dialect, None) for c in columns
+        )
+        made = _Compiled(compiled.string, names, positional, processors, row, results)
+        self._by_dialect[dialect.name] = made
+        return made
