@@ -74,6 +74,20 @@ def token_entry(
     return {digest: fields}
 
 
+def _entries(document: Any) -> dict[Any, Any] | None:
+    """The digest entries of a token file: under ``tokens:``, or at the top level exactly as
+    ``convalescence tokens hash`` prints them (so ``tokens hash … >> tokens.yaml`` works), or
+    both; None when the file is not such a mapping."""
+    if document is None:
+        return {}
+    if not isinstance(document, dict):
+        return None
+    wrapped = document.get("tokens", {})
+    if not isinstance(wrapped, dict):
+        return None
+    return {**wrapped, **{key: value for key, value in document.items() if key != "tokens"}}
+
+
 @dataclass(frozen=True)
 class TokenRegistry:
     """Digest → actor. Built from a file with `load`, or in code with `from_tokens` (tests,
@@ -116,8 +130,8 @@ class TokenRegistry:
                 _("{file}：不是有效的 YAML/TOML：{reason}").format(file=shown, reason=error),
                 field="tokens",
             ) from None
-        entries = document.get("tokens") if isinstance(document, dict) else None
-        if not isinstance(entries, dict):
+        entries = _entries(document)
+        if entries is None:
             raise InputError(
                 _("{file}：须含 tokens: 映射，由 sha256 摘要对应 role、name、scope").format(
                     file=shown
