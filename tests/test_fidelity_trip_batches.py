@@ -166,3 +166,18 @@ def test_A12_1_A13_1_A15_1_A16_1_batches_update_and_cost_on_the_command_line(
     assert _ok(db_url, after, "batches", "cost", key, "--actual", "58000")["actual_cost"] == (
         "58000.00"
     )
+
+
+def test_A11_1_A15_1_batches_show_reads_itinerary_and_contacts_as_text(
+    db_url: str, clock: SimulatedClock
+) -> None:
+    with Engine(db_url, clock=clock) as engine:
+        engine.upgrade_schema()
+        made = batch(engine, itinerary=[{"day": 1, "plan": "报到"}, {"day": 2, "plan": "参观"}])
+    args = ["--db", db_url, "batches", "show", str(made["id"]), "--as", "city_officer:赵敏"]
+    result = CliRunner().invoke(main, args, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert "第1天：报到" in result.stdout
+    assert "第2天：参观" in result.stdout
+    assert "王芳 0635-1234567" in result.stdout
+    assert "{" not in result.stdout

@@ -573,6 +573,15 @@ def show_batch(batch_id: int, actor: Actor, as_json: bool) -> None:
         output.print_json(row)
         return
     details = {key: row.pop(key) for key in ("exceptions", "seats", "incidents", "evaluations")}
+    # read as text, not as the stored lists (A11.1 itinerary, A15.1 contacts); the reports
+    # package (Jinja2, openpyxl) is loaded only here, not at every command's start
+    from workflow.reports._model import itinerary_line  # noqa: PLC0415
+
+    row["itinerary"] = "\n".join(itinerary_line(item) for item in row["itinerary"] or ())
+    for key in ("organiser_contacts", "contractor_contacts"):
+        row[key] = "\n".join(
+            " ".join(str(c.get(f) or "") for f in ("name", "phone")).strip() for c in row[key] or ()
+        )
     _print_record(_("批次 {id}").format(id=batch_id), row)
     _print_rows(_("座位"), ["case_id", "at"], details["seats"])
     _print_rows(
