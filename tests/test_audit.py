@@ -14,6 +14,7 @@ from alembic import command
 from alembic.config import Config
 from click.testing import CliRunner
 from factories import APPROVAL, AS_AGENCY, AS_CADRE, AS_COUNTY, HAPPY_PATH, REGISTRATION, cadre
+from tampering import tamper
 
 from workflow import Engine
 from workflow.audit import Break, verify_database
@@ -56,23 +57,6 @@ def excepted(engine: Engine) -> int:
 def populated(engine: Engine) -> tuple[Engine, int, int]:
     engine.put_cadres([cadre()])
     return engine, walked(engine), excepted(engine)
-
-
-def tamper(engine: Engine, *statements: sa.Executable) -> None:
-    """Run ``statements`` with the append-only triggers out of the way, as a DBA could."""
-    with engine.db.connect().execution_options(**{WRITE: True}) as connection, connection.begin():
-        for table in ("history", "case_exceptions", "batch_exceptions", "cases"):
-            if connection.dialect.name == "postgresql":
-                connection.exec_driver_sql(f"ALTER TABLE {table} DISABLE TRIGGER USER")
-            else:
-                triggers = connection.exec_driver_sql(
-                    "SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = ?",
-                    (table,),
-                ).scalars()
-                for name in list(triggers):
-                    connection.exec_driver_sql(f"DROP TRIGGER {name}")
-        for statement in statements:
-            connection.execute(statement)
 
 
 def broken(engine: Engine) -> Break | None:

@@ -18,6 +18,7 @@ from alembic import command
 from alembic.config import Config
 from click.testing import CliRunner
 from factories import AS_CADRE, HAPPY_PATH, REGISTRATION, cadre
+from tampering import tamper
 
 from workflow import Engine, steps
 from workflow.audit import Break, verify_database
@@ -40,22 +41,6 @@ def walked(engine: Engine) -> tuple[Engine, int]:
     for trigger, actor, data in HAPPY_PATH:
         case = engine.fire(case.id, trigger, actor=actor, data=data)
     return engine, case.id
-
-
-def tamper(engine: Engine, *statements: sa.Executable) -> None:
-    """Run ``statements`` with every audit trigger out of the way, as a DBA could."""
-    with engine.db.connect().execution_options(**{WRITE: True}) as connection, connection.begin():
-        if connection.dialect.name == "postgresql":
-            for table in GUARDED:
-                connection.exec_driver_sql(f"ALTER TABLE {table} DISABLE TRIGGER USER")
-        else:
-            names = connection.exec_driver_sql(
-                "SELECT name FROM sqlite_master WHERE type = 'trigger'"
-            ).scalars()
-            for name in list(names):
-                connection.exec_driver_sql(f'DROP TRIGGER "{name}"')
-        for statement in statements:
-            connection.execute(statement)
 
 
 def case_row(engine: Engine, case_id: int) -> Any:

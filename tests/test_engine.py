@@ -274,7 +274,7 @@ def test_a_stored_version_whose_text_changed_is_refused(engine: Engine) -> None:
         connection.execute(sa.update(definitions).values(content_hash="0" * 64))
     with Engine(engine.db, clock=engine.clock) as other, pytest.raises(DefinitionError) as err:
         other.open_case("A-2", actor="cadre:张建国@A-2", data=REGISTRATION)
-    assert "new version number" in str(err.value)
+    assert "另编版本号" in str(err.value)  # A21.1: a changed text needs a new version
 
 
 def test_overlapping_policy_windows_are_a_definition_error(tmp_path: Path) -> None:
@@ -292,7 +292,7 @@ def test_overlapping_policy_windows_are_a_definition_error(tmp_path: Path) -> No
     (problem,) = err.value.problems
     assert problem.file.endswith("v2.yaml")
     assert problem.line == text.splitlines().index("  effective_from: 2023-03-23") + 1
-    assert "overlap" in problem.message
+    assert "有效期重叠（A21.1）" in problem.message
 
 
 def test_a_role_the_workflow_does_not_declare_reads_none_of_its_cases(engine: Engine) -> None:

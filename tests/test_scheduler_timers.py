@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 from factories import AS_CADRE, AS_FAMILY, CONSENT, REGISTRATION, cadre
+from tampering import tamper
 
 from notifications.channels import FileChannel
 from workflow import Engine
@@ -206,10 +207,7 @@ def test_one_failing_timer_does_not_stop_the_others_or_the_notices(
     engine, clock = probe
     damaged = engine.open_case("LC-DCF-0001", actor="clerk:李", definition="timer_probe")
     engine.open_case("LC-DCF-0001", actor="clerk:李", definition="timer_probe")
-    with engine.db.begin() as connection:
-        connection.execute(
-            sa.update(cases).where(cases.c.id == damaged.id).values(evidence="damaged")
-        )
+    tamper(engine, sa.update(cases).where(cases.c.id == damaged.id).values(evidence="damaged"))
     clock.set(at("2024-02-11", 1))  # the 2-day reminder and the 3-day expiry are both due
     results = run_due(
         engine, context=JobContext(channels={"file": FileChannel(tmp_path / "notices")})
