@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +28,7 @@ from factories import (
 from plans_setup import seed_batch
 
 from definitions import bundled_directory
-from workflow import Engine
+from workflow import SHANGHAI, Engine, SimulatedClock
 from workflow.cli.main import main
 from workflow.contrib.mermaid import to_mermaid
 from workflow.definition.loader import load_definition_file
@@ -45,7 +46,9 @@ BUNDLED = bundled_directory() / "honor_convalescence.yaml"
 def url(tmp_path: Path) -> str:
     """A SQLite file holding two cadres, written through the engine as a roster import would."""
     address = f"sqlite:///{tmp_path / 'cli.db'}"
-    with Engine(address, auto_upgrade=True) as engine:
+    # plans and batches are created while the policy is in force (A21.1)
+    planning = SimulatedClock(datetime(2024, 5, 6, 9, 30, tzinfo=SHANGHAI))
+    with Engine(address, auto_upgrade=True, clock=planning) as engine:
         engine.put_cadres([cadre(CADRE), cadre(OLD_CADRE, name="李振华", birth_date="1943-06-01")])
         seed_batch(engine)  # the batch APPROVAL names
     return address

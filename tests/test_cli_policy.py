@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +27,7 @@ from factories import (
 )
 from plans_setup import seed_batch
 
-from workflow import Engine
+from workflow import SHANGHAI, Engine, SimulatedClock
 from workflow.cli.main import main
 from workflow.clock import SystemClock, shanghai_date
 from workflow.engine import EXCEPTIONS_APPLIED
@@ -337,7 +338,9 @@ def test_the_installed_script_explains_and_reports_a_bad_file_without_a_tracebac
 @pytest.fixture
 def url(tmp_path: Path) -> str:
     address = f"sqlite:///{tmp_path / 'policy.db'}"
-    with Engine(address, auto_upgrade=True) as engine:
+    # plans and batches are created while the policy is in force (A21.1)
+    planning = SimulatedClock(datetime(2024, 5, 6, 9, 30, tzinfo=SHANGHAI))
+    with Engine(address, auto_upgrade=True, clock=planning) as engine:
         engine.put_cadres([cadre(CADRE), cadre(OLD_CADRE, name="李振华", birth_date="1943-06-01")])
         seed_batch(engine)  # the batch APPROVAL names
     return address
