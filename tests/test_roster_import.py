@@ -443,9 +443,16 @@ def english() -> Iterator[None]:
     set_language(None)
 
 
+def upgraded(url: str) -> str:
+    """Only db upgrade (or the demo) creates a database (issue 17)."""
+    result = CliRunner().invoke(main, ["--db", url, "db", "upgrade"])
+    assert result.exit_code == 0, result.output
+    return url
+
+
 @pytest.fixture
 def sqlite_url(tmp_path: Path) -> str:
-    return f"sqlite:///{tmp_path / 'cli.db'}"
+    return upgraded(f"sqlite:///{tmp_path / 'cli.db'}")
 
 
 @pytest.mark.parametrize("suffix", ["json", "csv", "xlsx"])
@@ -516,8 +523,9 @@ def test_cli_missing_file_exits_2(sqlite_url: str, tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_the_installed_command_exits_2_without_a_traceback(tmp_path: Path) -> None:
     path = write_json(tmp_path / "bad.json", bad_example())
+    url = upgraded(f"sqlite:///{tmp_path / 'p.db'}")
     done = subprocess.run(
-        [str(SCRIPT), "--db", f"sqlite:///{tmp_path / 'p.db'}", "cadres", "import", str(path)],
+        [str(SCRIPT), "--db", url, "cadres", "import", str(path)],
         capture_output=True,
         text=True,
         check=False,

@@ -22,6 +22,7 @@ never repeat them, since error output ends up in logs.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
@@ -31,9 +32,11 @@ from workflow.errors import InputError
 from workflow.i18n import _
 from workflow.idcard import id_card_problem
 from workflow.roster.vocabulary import (
+    AGENCIES,
     BRANCHES,
     CATEGORIES,
     CATEGORY_BRANCH,
+    COUNTIES,
     GENDERS,
     HEALTH_DEFAULTS,
     HONOUR_KINDS,
@@ -315,6 +318,16 @@ def _bad_character(text: str, *, multiline: bool = False) -> str | None:
     )
 
 
+# Characters no one can see that change what a key compares equal to: zero-width spaces and
+# joiners, the word joiner and invisible operators, bidirectional controls, the BOM (category
+# Cf), and the Hangul/ideographic fillers that render as blanks
+_INVISIBLE = re.compile(
+    "[\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180e\u200b-\u200f\u202a-\u202e"
+    "\u2060-\u206f\u3164\ufe00-\ufe0f\ufeff\uffa0\ufff0-\ufff8]"
+)
+_ID_SHAPE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
+
+
 class _Checker:
     """Collects problems while building a `CadreRecord`; each method returns None on failure so
     checks that depend on it (e.g. placed_on after birth_date) are skipped, not misreported."""
@@ -378,6 +391,23 @@ class _Checker:
             self.fail(path, problem)
             return None
         return text
+
+    def key(self, value: object, path: str, *, max_length: int) -> str | None:
+        """An id, county or agency: the scopes of A5.2 compare them, so one that merely looks
+        right (full-width letters, a compatibility ideograph, a zero-width space) would put the
+        cadre outside every real scope. NFKC-normalised; invisible characters are refused."""
+        if isinstance(value, str):
+            found = _INVISIBLE.search(value)
+            if found is not None:
+                self.fail(
+                    path,
+                    _("第{position}个字符是不可见字符（U+{code}）").format(
+                        position=found.start() + 1, code=f"{ord(found.group()):04X}"
+                    ),
+                )
+                return None
+            value = unicodedata.normalize("NFKC", value)
+        return self.text(value, path, max_length=max_length)
 
     def choice(self, value: object, path: str, options: tuple[str, ...]) -> str | None:
         if not isinstance(value, str) or value.strip() not in options:
@@ -460,7 +490,12 @@ class _Checker:
         values = self.fields(raw, "", REQUIRED_KEYS, OPTIONAL_KEYS)
         if values is None:
             return None
-        cadre_id = self.text(values.get("id"), "id", max_length=MAX_ID) if "id" in values else None
+        cadre_id = self.key(values.get("id"), "id", max_length=MAX_ID) if "id" in values else None
+        if cadre_id is not None and not _ID_SHAPE.fullmatch(cadre_id):
+            self.fail(
+                "id", _("编号只能由拉丁字母、数字和 - _ . 组成，实际为 {id}").format(id=cadre_id)
+            )
+            cadre_id = None
         name = self.text(values["name"], "name", max_length=MAX_NAME) if "name" in values else None
         gender = self.choice(values["gender"], "gender", GENDERS) if "gender" in values else None
         category = (
@@ -481,15 +516,39 @@ class _Checker:
                 ),
             )
         county = (
-            self.text(values["county"], "county", max_length=MAX_COUNTY)
+            self.key(values["county"], "county", max_length=MAX_COUNTY)
             if "county" in values
             else None
         )
+        if county is not None and county not in COUNTIES:
+            self.fail(
+                "county",
+                _("不是聊城市的县（市、区）：{county}；应为以下之一：{listed}").format(
+                    county=county, listed=", ".join(COUNTIES)
+                ),
+            )
+            county = None
         agency = (
-            self.text(values["agency"], "agency", max_length=MAX_AGENCY)
+            self.key(values["agency"], "agency", max_length=MAX_AGENCY)
             if "agency" in values
             else None
         )
+        if agency is not None and agency not in AGENCIES:
+            self.fail(
+                "agency",
+                _("不是登记的军休服务管理机构：{agency}；应为以下之一：{listed}").format(
+                    agency=agency, listed=", ".join(AGENCIES)
+                ),
+            )
+            agency = None
+        elif agency is not None and county is not None and AGENCIES[agency] != county:
+            self.fail(
+                "agency",
+                _("{agency}服务{served}，不是{county}").format(
+                    agency=agency, served=AGENCIES[agency], county=county
+                ),
+            )
+            agency = None
         birth = self.birth_date(values)
         placed = self.placed_on(values, birth)
         id_card = self.id_card(values, birth)

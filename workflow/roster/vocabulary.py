@@ -43,3 +43,7 @@ COUNTIES: Final[Mapping[str, str]] = {
     "高唐县": "371526",
     "临清市": "371581",
 }
+# the administrative list the roster's county and agency are checked against (A5.2: a cadre
+# filed under a county or agency no officer holds would fall outside every real scope): each
+# county's veterans' service agency (军休所) and the county it serves
+AGENCIES: Final[Mapping[str, str]] = {f"{county}军休所": county for county in COUNTIES}
