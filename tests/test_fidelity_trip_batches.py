@@ -133,7 +133,7 @@ def test_A16_1_the_actual_cost_is_recorded_after_the_trip(
 
 
 def _cli(url: str, now: str, *args: str) -> Result:
-    command = ["--db", url, "--now", now, *args, "--json"]
+    command = ["--db", url, "--now", now, *args, "--as", "city_officer:赵敏", "--json"]
     return CliRunner().invoke(main, command, catch_exceptions=False)
 
 
