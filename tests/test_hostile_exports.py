@@ -107,13 +107,14 @@ def test_report_batch_roster_xlsx_from_the_command_line(
 
 @pytest.mark.parametrize("payload", [p for p in PAYLOADS if "\x01" not in p and "\r" not in p])
 def test_roster_csv_export_quotes_formulas_and_round_trips(tmp_path: Path, payload: str) -> None:
-    record = cadre("LC-DCF-0001", agency=payload, placed_on="2008-09-01")
+    contact = {"name": "张丽", "relation": "女儿", "phone": "13800001234"}
+    record = cadre("LC-DCF-0001", name=payload, family_contact=contact)
     path = tmp_path / "roster.csv"
     write_csv(path, [record])
     with path.open(encoding="utf-8-sig", newline="") as handle:
         header, row = list(csv.reader(handle))
-    written = row[header.index("agency")]
+    written = row[header.index("name")]
     assert written == "'" + payload if payload.startswith(FORMULA_STARTS) else payload
     assert not written.startswith(FORMULA_STARTS)
     checked = check_roster(path, today=date(2024, 5, 6), shown_as="roster.csv")
-    assert checked.records[0].agency == payload.strip()
+    assert checked.records[0].name == payload.strip()
