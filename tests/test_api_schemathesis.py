@@ -77,6 +77,8 @@ OPERATIONS = [
     "POST /batches/{batch_id}/incidents",
     "GET /notifications",
     "GET /tasks",
+    "POST /cadres/{cadre_id}/unable",
+    "GET /unable-reports",
     "GET /reports/performance/{year}",
     "GET /health",
     "GET /ready",
