@@ -1,11 +1,15 @@
 """How much does the engine cost on top of the bare database writes it must make anyway?
 
-Every persisted transition has an irreducible price: one compare-and-set UPDATE of the case row
-and one INSERT of its history row, committed durably in one SQLite write transaction. This
-benchmark puts the engine's ``fire`` (and ``open_case``) next to exactly that, written with the
-standard library's ``sqlite3`` on an equivalent schema with the same journal mode and
-``synchronous`` setting, so the ratio engine/raw says how much of the database's speed the
-engine's reads, rules, SQLAlchemy and bookkeeping leave. The target is a ratio of at least 1/3.
+Every persisted transition has an irreducible price: the rows it writes, committed durably in
+one SQLite write transaction. This benchmark puts the engine's ``fire`` (and ``open_case``) next
+to exactly those rows written with the standard library's ``sqlite3`` on the engine's own schema
+(created by its migrations: the same indexes, the A19.1 append-only and case-row triggers), with
+the same journal mode and ``synchronous`` setting: a step's history row with its SHA-256 link
+and the case's compare-and-set with its new chain head; an opening's case row, first history
+row, chain head and notices (the same eligibility text and notice bodies the engine wrote). So
+the ratio engine/raw says how much of the database's speed the engine's reads, rules, scopes,
+SQLAlchemy and bookkeeping leave. Targets (issue 11): fire >= 0.40 at synchronous=FULL and >=
+0.25 at NORMAL, open_case >= 0.30.
 
 Run from the repository root::
 
@@ -21,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import cProfile
+import hashlib
 import json
 import pstats
 import sqlite3
@@ -43,7 +48,8 @@ from workflow import Engine, SimulatedClock  # noqa: E402
 from workflow.clock import SHANGHAI  # noqa: E402
 from workflow.store.database import create_engine  # noqa: E402
 
-TARGET = 1 / 3
+TARGETS = {"FULL": 0.40, "NORMAL": 0.25}  # fire / raw, by PRAGMA synchronous
+OPEN_TARGET = 0.30
 START = datetime(2024, 5, 1, 9, 0, tzinfo=SHANGHAI)
 REGISTRATION = {"plan_level": "city"}  # the record below holds a class-2 merit: city tier
 CONSENT = {"family_member": "张丽", "relation": "女儿"}
@@ -101,53 +107,121 @@ class EngineSide:
         self.db.dispose()
 
 
-RAW_SCHEMA = """
-CREATE TABLE cases (
-    id INTEGER PRIMARY KEY,
-    definition_id INTEGER NOT NULL,
-    cadre_id VARCHAR(64) NOT NULL,
-    county VARCHAR(100) NOT NULL,
-    agency VARCHAR(200) NOT NULL,
-    state VARCHAR(64) NOT NULL,
-    terminal BOOLEAN NOT NULL,
-    version INTEGER NOT NULL,
-    evidence JSON NOT NULL,
-    opened_at DATETIME NOT NULL,
-    updated_at DATETIME NOT NULL
-);
-CREATE INDEX ix_cases_state ON cases (state);
-CREATE INDEX ix_cases_cadre_id ON cases (cadre_id);
-CREATE INDEX ix_cases_county_agency ON cases (county, agency);
-CREATE TABLE history (
-    id INTEGER PRIMARY KEY,
-    case_id INTEGER NOT NULL REFERENCES cases (id),
-    seq INTEGER NOT NULL,
-    "trigger" VARCHAR(64) NOT NULL,
-    from_state VARCHAR(64),
-    to_state VARCHAR(64) NOT NULL,
-    actor VARCHAR(200) NOT NULL,
-    role VARCHAR(64) NOT NULL,
-    at DATETIME NOT NULL,
-    data JSON NOT NULL,
-    reason TEXT,
-    UNIQUE (case_id, seq)
-);
-"""
+@dataclass(frozen=True)
+class Payload:
+    """What the engine wrote for one opening, taken from its own database after the warm-up, so
+    the raw side writes rows of the same size: the stored eligibility explanation (A4.2) and
+    the notices of the opening step (outbox rows)."""
+
+    eligibility: str
+    notices: list[tuple[Any, ...]]
+
+    @classmethod
+    def of(cls, engine: EngineSide) -> Payload:
+        with engine.db.connect() as connection:
+            eligibility = connection.exec_driver_sql(
+                "SELECT eligibility FROM cases ORDER BY id LIMIT 1"
+            ).scalar_one()
+            notices = connection.exec_driver_sql(
+                "SELECT template, channel, recipient_role, recipient_name, address, subject,"
+                " body, body_html FROM outbox WHERE case_id = (SELECT min(id) FROM cases)"
+                " ORDER BY id"
+            ).all()
+        return cls(str(eligibility), [tuple(row) for row in notices])
 
 
 class RawSide:
-    """The floor: the same rows written with bare ``sqlite3``, one explicit transaction each."""
+    """The floor: the rows the engine writes, written with bare ``sqlite3`` on the engine's own
+    schema (its migrations: the same indexes and the A19.1 triggers), one explicit transaction
+    each. An opening inserts the case, its first history row with its SHA-256 link, the case's
+    chain head and the opening's notices; a step inserts the linked history row, then
+    compare-and-sets the case with its new chain head (the order the cases trigger requires)."""
 
-    def __init__(self, path: Path, synchronous: str) -> None:
+    def __init__(self, path: Path, synchronous: str, payload: Payload, cadres: int) -> None:
+        schema = create_engine(f"sqlite:///{path}", sqlite_synchronous=synchronous)
+        Engine(schema).upgrade_schema()
+        schema.dispose()
         self.conn = sqlite3.connect(path, isolation_level=None)
         self.conn.execute("PRAGMA busy_timeout = 30000")
         self.conn.execute("PRAGMA journal_mode = WAL")
         self.conn.execute(f"PRAGMA synchronous = {synchronous}")
         self.conn.execute("PRAGMA foreign_keys = ON")
-        self.conn.executescript(RAW_SCHEMA)
-        self.next_cadre = 0
-        self.pending: list[tuple[int, int, dict[str, Any]]] = []  # (id, version, evidence)
+        self.payload = payload
         self.now = START.astimezone(UTC).replace(tzinfo=None).isoformat(sep=" ")
+        self.conn.execute("BEGIN")
+        self.conn.execute(
+            "INSERT INTO definitions (id, name, version, content_hash, source_name, source_text,"
+            " effective_from, stored_at) VALUES (1, 'raw', 1, ?, 'raw.yaml', '', ?, ?)",
+            ("0" * 64, "2023-01-01", self.now),
+        )
+        self.conn.executemany(
+            "INSERT INTO cadres (id, name, county, agency, birth_date, record, updated_at)"
+            " VALUES (?,?,?,?,?,?,?)",
+            [
+                (
+                    record["id"],
+                    record["name"],
+                    record["county"],
+                    record["agency"],
+                    record["birth_date"],
+                    _json(record),
+                    self.now,
+                )
+                for record in (cadre_record(i) for i in range(cadres))
+            ],
+        )
+        self.conn.execute("COMMIT")
+        self.next_cadre = 0
+        # (id, version, evidence, chain head) of registered cases awaiting consent
+        self.pending: list[tuple[int, int, dict[str, Any], str]] = []
+
+    def _history(
+        self,
+        *,
+        case_id: int,
+        seq: int,
+        trigger: str,
+        states: tuple[str | None, str],
+        actor: tuple[str, str],
+        data: dict[str, Any],
+        prev_hash: str,
+    ) -> str:
+        content = _json(
+            {
+                "case_id": case_id,
+                "seq": seq,
+                "trigger": trigger,
+                "from_state": states[0],
+                "to_state": states[1],
+                "actor": actor[0],
+                "role": actor[1],
+                "on_behalf_of": None,
+                "at": self.now,
+                "data": data,
+                "reason": None,
+            }
+        )
+        digest = hashlib.sha256((prev_hash + content).encode()).hexdigest()
+        self.conn.execute(
+            'INSERT INTO history (case_id, seq, "trigger", from_state, to_state, actor, role,'
+            " at, data, reason, on_behalf_of, prev_hash, hash) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            (
+                case_id,
+                seq,
+                trigger,
+                states[0],
+                states[1],
+                actor[0],
+                actor[1],
+                self.now,
+                _json(data),
+                None,
+                None,
+                prev_hash,
+                digest,
+            ),
+        )
+        return digest
 
     def open_cases(self, n: int) -> None:
         conn, now = self.conn, self.now
@@ -156,7 +230,8 @@ class RawSide:
             conn.execute("BEGIN IMMEDIATE")
             case_id = conn.execute(
                 "INSERT INTO cases (definition_id, cadre_id, county, agency, state, terminal,"
-                " version, evidence, opened_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                " version, evidence, opened_at, updated_at, cycle, tier, eligibility)"
+                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (
                     1,
                     cadre_record(number)["id"],
@@ -165,51 +240,66 @@ class RawSide:
                     "registered",
                     0,
                     1,
-                    json.dumps(evidence, ensure_ascii=False, sort_keys=True),
+                    _json(evidence),
                     now,
                     now,
+                    "2024-2025",
+                    "city",
+                    self.payload.eligibility,
                 ),
             ).lastrowid
-            conn.execute(
-                'INSERT INTO history (case_id, seq, "trigger", from_state, to_state, actor,'
-                " role, at, data, reason) VALUES (?,?,?,?,?,?,?,?,?,?)",
-                (
-                    case_id,
-                    1,
-                    "open",
-                    None,
-                    "registered",
-                    "王芳",
-                    "agency_officer",
-                    now,
-                    json.dumps(evidence, ensure_ascii=False, sort_keys=True),
-                    None,
-                ),
-            )
-            conn.execute("COMMIT")
             assert case_id is not None
-            self.pending.append((case_id, 1, evidence))
+            head = self._history(
+                case_id=case_id,
+                seq=1,
+                trigger="open",
+                states=(None, "registered"),
+                actor=("王芳", "agency_officer"),
+                data=evidence,
+                prev_hash="0" * 64,
+            )
+            conn.execute("UPDATE cases SET chain_head = ? WHERE id = ?", (head, case_id))
+            for index, notice in enumerate(self.payload.notices):
+                conn.execute(
+                    "INSERT INTO outbox (idempotency_key, case_id, template, channel,"
+                    " recipient_role, recipient_name, address, subject, body, body_html,"
+                    " status, attempts, next_attempt_at, created_at)"
+                    " VALUES (?,?,?,?,?,?,?,?,?,?,'pending',0,?,?)",
+                    (f"{case_id}:1:{index}", case_id, *notice, now, now),
+                )
+            conn.execute("COMMIT")
+            self.pending.append((case_id, 1, evidence, head))
         self.next_cadre += n
 
     def fire(self, n: int) -> None:
-        """n transactions of one compare-and-set UPDATE plus one history INSERT."""
+        """n transactions of one linked history INSERT plus the case's compare-and-set."""
         batch, self.pending = self.pending[:n], self.pending[n:]
         if len(batch) < n:
             raise RuntimeError("not enough registered cases: open more before firing")
         conn, now = self.conn, self.now
-        for case_id, version, evidence in batch:
+        for case_id, version, evidence, head in batch:
             fields = dict(CONSENT)
             merged = {**evidence, **fields}
             conn.execute("BEGIN IMMEDIATE")
+            new_head = self._history(
+                case_id=case_id,
+                seq=version + 1,
+                trigger="consent",
+                states=("registered", "family_consented"),
+                actor=("张丽", "family"),
+                data=fields,
+                prev_hash=head,
+            )
             moved = conn.execute(
-                "UPDATE cases SET state=?, terminal=?, version=?, evidence=?, updated_at=?"
-                " WHERE id=? AND version=?",
+                "UPDATE cases SET state=?, terminal=?, version=?, evidence=?, updated_at=?,"
+                " chain_head=? WHERE id=? AND version=?",
                 (
                     "family_consented",
                     0,
                     version + 1,
-                    json.dumps(merged, ensure_ascii=False, sort_keys=True),
+                    _json(merged),
                     now,
+                    new_head,
                     case_id,
                     version,
                 ),
@@ -217,26 +307,14 @@ class RawSide:
             if moved != 1:
                 conn.execute("ROLLBACK")
                 raise RuntimeError(f"case {case_id} moved under us")
-            conn.execute(
-                'INSERT INTO history (case_id, seq, "trigger", from_state, to_state, actor,'
-                " role, at, data, reason) VALUES (?,?,?,?,?,?,?,?,?,?)",
-                (
-                    case_id,
-                    version + 1,
-                    "consent",
-                    "registered",
-                    "family_consented",
-                    "张丽",
-                    "family",
-                    now,
-                    json.dumps(fields, ensure_ascii=False, sort_keys=True),
-                    None,
-                ),
-            )
             conn.execute("COMMIT")
 
     def close(self) -> None:
         self.conn.close()
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
 
 
 def timed(action: Callable[[int], None], n: int) -> float:
@@ -288,7 +366,12 @@ def report(results: dict[str, Rates], args: argparse.Namespace) -> float:
             f"{min(pairs):>5.2f}-{max(pairs):<5.2f}   {spread}"
         )
     ratio = results["fire"].ratio
-    print(f"ratio engine/raw = {ratio:.2f} (target >= {TARGET:.2f})")
+    target = TARGETS[args.synchronous]
+    opened = results["open_case"].ratio
+    print(
+        f"ratio engine/raw = {ratio:.2f} (target >= {target:.2f}); "
+        f"open_case {opened:.2f} (target >= {OPEN_TARGET:.2f})"
+    )
     return ratio
 
 
@@ -315,7 +398,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="PRAGMA synchronous for both sides (FULL, the engine's default)",
     )
     parser.add_argument(
-        "--check", action="store_true", help=f"exit 1 if the fire ratio is below {TARGET:.2f}"
+        "--check",
+        action="store_true",
+        help="exit 1 if the fire ratio is below its target (0.40 FULL, 0.25 NORMAL)",
     )
     parser.add_argument(
         "--profile", action="store_true", help="also print a cProfile of one engine fire round"
@@ -335,9 +420,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="wf-bench-") as tmp:
-        cadres = args.warmup + args.n * (args.rounds + (1 if args.profile else 0))
+        cadres = 1 + args.warmup + args.n * (args.rounds + (1 if args.profile else 0))
         engine = EngineSide(Path(tmp) / "engine.db", args.synchronous, cadres)
-        raw = RawSide(Path(tmp) / "raw.db", args.synchronous)
+        engine.open_cases(1)  # what an opening writes, for the raw side to write the same
+        raw = RawSide(Path(tmp) / "raw.db", args.synchronous, Payload.of(engine), cadres)
         try:
             results = measure(args.n, args.rounds, args.warmup, engine, raw)
             ratio = report(results, args)
@@ -346,8 +432,9 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             engine.close()
             raw.close()
-    if args.check and ratio < TARGET:
-        print(f"FAIL: engine/raw {ratio:.2f} is below {TARGET:.2f}", file=sys.stderr)
+    if args.check and ratio < TARGETS[args.synchronous]:
+        target = TARGETS[args.synchronous]
+        print(f"FAIL: engine/raw {ratio:.2f} is below {target:.2f}", file=sys.stderr)
         return 1
     return 0
 
