@@ -23,7 +23,10 @@ REPLACED = (DB_FILE, f"{DB_FILE}-wal", "notices")
 
 @click.command(
     help=_("在生成的名册上模拟一个完整的 2024–2025 年疗养周期。"),
-    epilog=output.examples("convalescence demo --cadres 200 --dir demo"),
+    epilog=output.examples(
+        "convalescence demo --cadres 200 --dir demo",
+        "convalescence --db postgresql://postgres@127.0.0.1/demo demo --cadres 200",
+    ),
 )
 @click.option(
     "--dir",
@@ -49,8 +52,10 @@ REPLACED = (DB_FILE, f"{DB_FILE}-wal", "notices")
 )
 @click.pass_context
 def demo(ctx: click.Context, directory: Path, cadres: int, seed: int) -> None:
-    """Runs the main job on a fresh database so an officer can see a whole cycle at once."""
-    calendar = ctx.ensure_object(Settings).calendar()  # --holidays counts here too
+    """Runs the main job on a fresh database so an officer can see a whole cycle at once: a
+    SQLite file in ``--dir``, or the empty database the global ``--db`` names (PostgreSQL)."""
+    settings = ctx.ensure_object(Settings)
+    calendar = settings.calendar()  # --holidays counts here too
     _claim(directory)
     console = Console()
     with Progress(
@@ -67,7 +72,12 @@ def demo(ctx: click.Context, directory: Path, cadres: int, seed: int) -> None:
             progress.update(task, completed=done, total=total)
 
         summary = run_demo(
-            directory, cadres=cadres, seed=seed, on_progress=advance, calendar=calendar
+            directory,
+            cadres=cadres,
+            seed=seed,
+            on_progress=advance,
+            calendar=calendar,
+            db=settings.db,  # only an explicit --db, never $CONVALESCENCE_DB (an office's own)
         )
     _print_summary(console, summary)
 

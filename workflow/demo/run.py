@@ -29,10 +29,13 @@ from workflow.demo.roster import COUNTIES, generate_roster
 from workflow.eligibility import NO_TIER, highest_tier, with_recommendation
 from workflow.engine import Engine
 from workflow.errors import InputError, RuleRefused
+from workflow.i18n import _
 from workflow.machine import Actor
 from workflow.reports import write_performance_report
 from workflow.scheduler.jobs import JobContext, run_due
+from workflow.store.connectivity import masked_url
 from workflow.store.database import create_engine
+from workflow.store.migrate import current_revision
 from workflow.store.outbox import SqlOutbox
 from workflow.unable import record_unable
 
@@ -45,7 +48,7 @@ DB_FILE = "convalescence.db"
 @dataclass
 class DemoSummary:
     directory: Path
-    database: Path
+    database: Path | str  # the SQLite file, or the URL given (password masked)
     cadres: int
     cases: int
     transitions: int
@@ -89,16 +92,31 @@ def run_demo(
     seed: int = 2023,
     on_progress: Callable[[int, int], None] | None = None,
     calendar: WorkingCalendar | None = None,
+    db: str | None = None,
 ) -> DemoSummary:
+    """The cycle on a fresh SQLite file in ``directory``, or with ``db`` on that database (e.g.
+    PostgreSQL), which must be empty: the demo never writes into a database that has a schema."""
     directory.mkdir(parents=True, exist_ok=True)
-    database = directory / DB_FILE
-    for suffix in ("", "-wal", "-shm"):
-        Path(f"{database}{suffix}").unlink(missing_ok=True)
+    database: Path | str
+    if db is None:
+        database = directory / DB_FILE
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{database}{suffix}").unlink(missing_ok=True)
+        sa_engine = create_engine(f"sqlite:///{database}", sqlite_synchronous="NORMAL")
+    else:
+        database, sa_engine = masked_url(db), create_engine(db)
     rng = random.Random(seed)
     roster = generate_roster(cadres, seed, as_of=ROSTER_AS_OF)
     clock = SimulatedClock(datetime.combine(CYCLE_START, time(9), SHANGHAI))
-    sa_engine = create_engine(f"sqlite:///{database}", sqlite_synchronous="NORMAL")
     with Engine(sa_engine, clock=clock) as engine:
+        if db is not None and current_revision(sa_engine) is not None:
+            sa_engine.dispose()
+            raise InputError(
+                _("演示只在空数据库上运行：{database} 已有库结构，请指定一个新建的空数据库").format(
+                    database=database
+                ),
+                field="db",
+            )
         engine.upgrade_schema()
         engine.put_cadres(roster)
         rules = engine.catalog.get("honor_convalescence").rules
