@@ -25,7 +25,7 @@ from workflow.clock import SHANGHAI, SimulatedClock
 from workflow.errors import InputError, NotFoundError, RuleRefused
 from workflow.machine import Actor
 from workflow.scheduler import sweep_condolence
-from workflow.store.schema import cases, history, tasks, unable_reports, visit_keys
+from workflow.store.schema import cases, history, outbox, tasks, unable_reports, visit_keys
 from workflow.unable import list_unable, record_unable
 
 
@@ -191,6 +191,14 @@ def test_a9_3_reported_on_the_last_day_after_the_sweep_gets_one_late_visit(
     assert all(v.evidence["late"] is True for v in found)
     assert found[1].source_case_id == case.id
     assert "逾期" in opening_reason(engine, found[0].id)
+    with engine.transaction() as connection:
+        bodies = list(
+            connection.execute(
+                sa.select(outbox.c.body).where(outbox.c.template == "condolence_visit_task")
+            ).scalars()
+        )
+    assert len(bodies) == 2
+    assert all("逾期补开" in body for body in bodies)  # the agency is told it is late
     clock.set(datetime(2024, 1, 3, 8, 0, tzinfo=SHANGHAI))
     assert sweep_condolence(engine).opened == 0  # exactly one per cadre and cycle
 
