@@ -14,10 +14,10 @@ except in CI (``CI=true``), where they fail: the suite must run there.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import pytest
 import sqlalchemy as sa
@@ -41,18 +41,23 @@ def bouncer() -> Iterator[pgbouncer.Bouncer]:
         yield found
         return
     if pgbouncer.executable() is None:
-        reason = (
-            "pgbouncer is not installed here (`apt-get install pgbouncer`; .ci/run installs "
-            "it), so the PgBouncer transaction-mode cases cannot run"
-        )
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"CI=true: {reason}", pytrace=False)
-        pytest.skip(reason)
+        missing_pgbouncer(os.environ)
     started = pgbouncer.start()
     try:
         yield started
     finally:
         started.stop()
+
+
+def missing_pgbouncer(environ: Mapping[str, str]) -> NoReturn:
+    """Skip saying why, except in CI, where the PgBouncer cases must run: fail there."""
+    reason = (
+        "pgbouncer is not installed here (`apt-get install pgbouncer`; .ci/run installs "
+        "it), so the PgBouncer transaction-mode cases cannot run"
+    )
+    if environ.get("CI", "").lower() == "true":
+        pytest.fail(f"CI=true: {reason}", pytrace=False)
+    pytest.skip(reason)
 
 
 @dataclass

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 from factories import CONSENT, REGISTRATION, cadre
+from host.conftest import missing_pgbouncer
 from host.pgbouncer import Bouncer
 from pg_server import fresh_database
 
@@ -125,3 +126,11 @@ def test_prepare_off_reaches_psycopg(monkeypatch: pytest.MonkeyPatch) -> None:
     finally:
         for engine in (on, off, by_env):
             engine.dispose()
+
+
+@pytest.mark.parametrize(("ci", "outcome"), [("true", "Failed"), ("", "Skipped")])
+def test_a_missing_pgbouncer_skips_except_in_ci(ci: str, outcome: str) -> None:
+    with pytest.raises(BaseException) as raised:  # noqa: PT011 (pytest's own outcomes)
+        missing_pgbouncer({"CI": ci})
+    assert type(raised.value).__name__ == outcome
+    assert "apt-get install pgbouncer" in str(raised.value)
