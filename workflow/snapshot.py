@@ -80,6 +80,8 @@ class Snapshot:
     seat_batch: int | None  # the batch holding the case's seat (A6.2), if any
     seat_contractor: str | None  # that batch's contractor: contractor staff's scope (A5.2)
     participations: tuple[int, ...] | None = None
+    # when that batch started (A13.1: attendance only in a started batch); None if not yet
+    seat_batch_started_at: datetime | None = None
 
     @property
     def granted(self) -> frozenset[str]:

@@ -35,6 +35,7 @@ from workflow.ports import CaseStore, CaseTransaction
 from workflow.reader import case_scope, case_view, check_scope
 from workflow.registry import PARTICIPATIONS, DefinitionRegistry, needs_participations
 from workflow.rules import GuardContext
+from workflow.rules.trip import SEAT_BATCH_STARTED_AT
 from workflow.snapshot import BatchRow, CaseRow, Snapshot
 from workflow.views import CaseView, ExceptionView
 
@@ -345,9 +346,14 @@ class StepRunner:
     def _facts(
         self, tx: CaseTransaction, spec: TransitionSpec, snap: Snapshot, definition: Definition
     ) -> dict[str, Any]:
-        """What the step's rules declare they need beyond the case (A9.2), from the read."""
+        """What the step's rules declare they need beyond the case, from the read: the cycle
+        and the cadre's participations in it (A9.2), when the case's batch started (A13.1)."""
+        facts: dict[str, Any] = {
+            "cycle": snap.case.cycle,
+            SEAT_BATCH_STARTED_AT: snap.seat_batch_started_at,
+        }
         if not needs_participations(spec.guards):
-            return {"cycle": snap.case.cycle}
+            return facts
         states = tuple(definition.rules.participation_states) if definition.rules else ()
         participations = snap.participations
         if participations is None or states != self.registry.participation_states(spec.trigger):
@@ -359,7 +365,7 @@ class StepRunner:
                 if case.cycle
                 else ()
             )
-        return {"cycle": snap.case.cycle, PARTICIPATIONS: list(participations)}
+        return {**facts, PARTICIPATIONS: list(participations)}
 
     def _write(
         self,
@@ -544,7 +550,16 @@ def _eligibility_at_opening(
     level = decision.fields.get("plan_level")
     if level is None:
         return (cycle.id if cycle else None), None, None
-    explanation = explain(record, rules=rules, policy=definition.policy, level=level, on=today)
+    # the registration's own facts too (the A4.3 recommender), so the stored explanation reads
+    # what the guards that admitted the case read
+    explanation = explain(
+        record,
+        rules=rules,
+        policy=definition.policy,
+        level=level,
+        on=today,
+        evidence=decision.fields,
+    )
     return (cycle.id if cycle else None), explanation.tier, explanation.to_json()
 
 

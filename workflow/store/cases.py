@@ -78,6 +78,7 @@ def _snapshot_query(*, participations: bool) -> sa.Select[Any]:
         cadres.c.record.label("cadre_record"),
         batch_seats.c.batch_id.label("seat_batch"),
         batches.c.contractor_id.label("seat_contractor"),
+        batches.c.started_at.label("seat_batch_started_at"),
         *_EXCEPTION_COLUMNS,
     ]
     order = [case_exceptions.c.seq]
@@ -288,6 +289,7 @@ class SqlCaseTransaction:
             exceptions=_exceptions(case_id, rows),
             seat_batch=first.seat_batch,
             seat_contractor=None if seat_contractor is None else str(seat_contractor),
+            seat_batch_started_at=first.seat_batch_started_at,
             participations=participations,
         )
 
