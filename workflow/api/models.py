@@ -197,10 +197,12 @@ class CaseEligibilityOut(BaseModel):
 
 class ExplainIn(_Strict):
     profile: JsonObject = Field(
-        description="One cadre record in the roster format (shared/policy/roster-format.md)"
+        description="One cadre record in the roster format (docs/roster-formats.md)"
     )
     level: Name = Field(description="The level of the plan: city or county (A4.4)")
-    on: date = Field(description="The day to judge on, normally the batch's first day (A8.1)")
+    on: date = Field(
+        description="The day to judge on, normally the batch's first day (A8.2 age limit)"
+    )
     definition: Name = "honor_convalescence"
 
 
