@@ -69,7 +69,8 @@ def cadre_record(number: int) -> dict[str, Any]:
         "county": "东昌府区",
         "agency": "东昌府区军休所",
         "placed_on": "2008-09-01",
-        "merits": [{"class": 2, "wartime": False, "year": 1979}],
+        # in service, before placement: at 30 (the roster check refuses a merit outside it)
+        "merits": [{"class": 2, "wartime": False, "year": 1980 + number % 20}],
         "honours": [],
         "recommendation": None,
         "health": {"self_care": True, "infectious": False, "mental": False, "critical": False},
