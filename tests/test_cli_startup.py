@@ -12,6 +12,7 @@ from pathlib import Path
 import click
 import pytest
 from click.testing import CliRunner
+from factories import cadre
 
 from workflow.cli.main import COMMANDS, hoist_global_options, main
 
@@ -103,14 +104,13 @@ def test_a_host_stepping_on_a_migrated_database_loads_no_alembic_or_server(
         [sys.executable, "-c", migrate], check=False, capture_output=True, text=True
     )
     assert migrated.returncode == 0, migrated.stderr
+    record = cadre("A")
     code = (
-        "import sys\n"
+        "import json, sys\n"
         "from datetime import datetime\n"
         "from workflow import Engine, SimulatedClock, SHANGHAI\n"
         f"with Engine({url!r}, clock=SimulatedClock(datetime(2024, 5, 6, tzinfo=SHANGHAI))) as e:\n"
-        "    e.put_cadres([{'id': 'A', 'name': '张建国', 'birth_date': '1950-03-12',\n"
-        "        'county': '东昌府区', 'agency': '东昌府区军休所', 'category': '退休干部',\n"
-        "        'merits': [{'class': 2, 'year': 1979}]}])\n"
+        f"    e.put_cadres([json.loads({json.dumps(record, ensure_ascii=False)!r})])\n"
         "    case = e.open_case('A', actor='cadre:张建国@A', data={'plan_level': 'city'})\n"
         "    e.fire(case.id, 'consent', actor='family:张丽@A',\n"
         "           data={'family_member': '张丽', 'relation': '女儿'})\n"
