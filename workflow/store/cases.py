@@ -25,7 +25,7 @@ from workflow.errors import ConflictError, InputError
 from workflow.snapshot import BatchRow, CadreFiling, CaseRow, Snapshot
 from workflow.store import seats
 from workflow.store.database import Database, Within
-from workflow.store.prepared import Prepared
+from workflow.store.prepared import Prepared, insert_of
 from workflow.store.schema import (
     batch_exceptions,
     batch_seats,
@@ -180,7 +180,7 @@ _APPEND_HISTORY = {
     )
     for dialect in (sqlite, postgresql)
 }
-_SET_CHAIN_HEAD = (
+_SET_CHAIN_HEAD = Prepared(
     sa.update(cases)
     .where(cases.c.id == sa.bindparam("b_case_id"))
     .values(chain_head=sa.bindparam("b_chain_head"))
@@ -195,14 +195,14 @@ _INSERT_CASE = sa.insert(cases)
 _INSERT_NOTICES = sa.insert(outbox)
 # On PostgreSQL the cadre's row is locked until the opening commits, so two registrations of
 # one cadre at the same moment take turns and the second sees the first (A9.2 at open).
-_CADRE_FILED = (
+_CADRE_FILED = Prepared(
     sa.select(cadres.c.county, cadres.c.agency, cadres.c.record)
     .where(cadres.c.id == sa.bindparam("cadre_id"))
     .with_for_update(of=cadres)
 )
 # The cadre's registrations still under way in a cycle, under the same workflow: a second one
 # is refused at open (A9.2), before the family is asked to consent twice.
-_LIVE_REGISTRATIONS = (
+_LIVE_REGISTRATIONS = Prepared(
     sa.select(cases.c.id)
     .join(definitions, definitions.c.id == cases.c.definition_id)
     .where(
@@ -325,17 +325,17 @@ class SqlCaseTransaction:
 
     def cadre_filing(self, cadre_id: str) -> CadreFiling | None:
         """The cadre's record with the county and agency a case is filed under, in one read."""
-        row = self.connection.execute(_CADRE_FILED, {"cadre_id": cadre_id}).first()
+        row = _CADRE_FILED.first(self.connection, {"cadre_id": cadre_id})
         if row is None:
             return None
         return CadreFiling(cadre_id, row.county, row.agency, dict(row.record))
 
     def live_registrations(self, *, cadre_id: str, cycle: str, workflow: str) -> tuple[int, ...]:
         """Ids of the cadre's cases in ``cycle`` under ``workflow`` that are not closed."""
-        found = self.connection.execute(
-            _LIVE_REGISTRATIONS, {"cadre_id": cadre_id, "cycle": cycle, "workflow": workflow}
-        ).scalars()
-        return tuple(int(case_id) for case_id in found)
+        found = _LIVE_REGISTRATIONS.rows(
+            self.connection, {"cadre_id": cadre_id, "cycle": cycle, "workflow": workflow}
+        )
+        return tuple(int(row.id) for row in found)
 
     # -- writes of a step -------------------------------------------------------------------
 
@@ -365,16 +365,16 @@ class SqlCaseTransaction:
         self.connection.execute(_RELEASE_PARTICIPATION, {"case_id": case_id})
 
     def insert_case(self, values: Mapping[str, Any]) -> int:
-        return _new_id(self.connection.execute(_INSERT_CASE, dict(values)))
+        inserted = insert_of(cases, tuple(values), "id").first(self.connection, values)
+        assert inserted is not None, "an INSERT of one row returns its id"
+        return int(inserted.id)
 
     def start_chain(self, case_id: int, first: Mapping[str, Any]) -> str:
         """The first history row of a case just opened, and the case's chain head set to it
         (the row needs the case's id, so the head is set after the insert)."""
         row = chained(first, GENESIS)
-        self.connection.execute(_INSERT_HISTORY, row)
-        self.connection.execute(
-            _SET_CHAIN_HEAD, {"b_case_id": case_id, "b_chain_head": row["hash"]}
-        )
+        insert_of(history, tuple(row)).count(self.connection, row)
+        _SET_CHAIN_HEAD.count(self.connection, {"b_case_id": case_id, "b_chain_head": row["hash"]})
         return str(row["hash"])
 
     def move_case(
@@ -573,8 +573,8 @@ def chained(values: Mapping[str, Any], prev_hash: str) -> dict[str, Any]:
 
 def insert_notices(connection: sa.Connection, rows: Sequence[Mapping[str, Any]]) -> None:
     """Outbox rows in the caller's transaction (a step's or a timer's)."""
-    if rows:
-        connection.execute(_INSERT_NOTICES, [dict(r) for r in rows])
+    for row in rows:  # a step's one or two notices: cheaper one by one than as a batch
+        insert_of(outbox, tuple(row)).count(connection, row)
 
 
 def _case_row(row: Any) -> CaseRow:

@@ -20,6 +20,7 @@ pool does not hand it out again.
 
 from __future__ import annotations
 
+import functools
 from collections import namedtuple
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -131,3 +132,13 @@ class Prepared:
         made = _Compiled(compiled.string, names, positional, processors, row, results)
         self._by_dialect[dialect.name] = made
         return made
+
+
+@functools.cache
+def insert_of(table: sa.Table, keys: tuple[str, ...], returning: str | None = None) -> Prepared:
+    """An INSERT of one row with values for ``keys`` (the rest take their defaults), returning
+    column ``returning`` if given: one `Prepared` per table and set of keys."""
+    statement: sa.ClauseElement = sa.insert(table)
+    if returning is not None:
+        statement = sa.insert(table).returning(table.c[returning])
+    return Prepared(statement, keys)
