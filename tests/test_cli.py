@@ -605,9 +605,9 @@ def test_an_unknown_case_or_cadre_is_not_found(url: str, args: list[str]) -> Non
 @pytest.mark.parametrize(
     ("extra", "named"),
     [
-        (["--data", "relation"], "'relation' must look like KEY=VALUE"),
-        (["--data", "=女儿"], "'=女儿' must look like KEY=VALUE"),
-        (["--data", "relation=女儿", "--data", "relation=儿子"], "'relation' is given more"),
+        (["--data", "relation"], "'relation' 应形如 KEY=VALUE"),
+        (["--data", "=女儿"], "'=女儿' 应形如 KEY=VALUE"),
+        (["--data", "relation=女儿", "--data", "relation=儿子"], "'relation' 给出了不止一次"),
     ],
     ids=["no-equals", "no-key", "twice"],
 )

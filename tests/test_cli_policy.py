@@ -413,7 +413,7 @@ def test_a_blank_on_behalf_of_is_a_usage_error(url: str) -> None:
     args = ["cases", "fire", str(case_id), "consent", "--as", AS_AGENCY]
     result = cli(url, *args, "--on-behalf-of", "  ", *data(CONSENT))
     assert result.exit_code == 2
-    assert "must name a person" in result.stderr
+    assert "须写明一个人的姓名" in result.stderr
 
 
 def test_an_exception_granted_by_an_approver_lets_an_81_year_old_be_approved(url: str) -> None:

@@ -25,6 +25,7 @@ from workflow.cli.db import open_engine
 from workflow.eligibility import Explanation, Reason
 from workflow.errors import InputError, NotFoundError, RuleRefused
 from workflow.fields import INT_MAX
+from workflow.i18n import _
 from workflow.machine import Actor
 from workflow.views import CaseView, HistoryEntry
 
@@ -56,9 +57,11 @@ def parse_data(
         key, sep, value = item.partition("=")
         key = key.strip()
         if not sep or not key:
-            raise click.BadParameter(f"{item!r} must look like KEY=VALUE, e.g. relation=女儿")
+            raise click.BadParameter(
+                _("{item!r} 应形如 KEY=VALUE，如 relation=女儿").format(item=item)
+            )
         if key in data:
-            raise click.BadParameter(f"{key!r} is given more than once")
+            raise click.BadParameter(_("{key!r} 给出了不止一次").format(key=key))
         data[key] = value
     return data
 
@@ -69,8 +72,10 @@ actor_option = click.option(
     required=True,
     metavar="ROLE:NAME@SCOPE",
     callback=parse_actor,
-    help="Who acts, as ROLE:NAME@SCOPE (e.g. agency_officer:王芳@东昌府区军休所; the city "
-    "officer and the auditor take no scope); the role and scope must be allowed (A5.2).",
+    help=_(
+        "办理人，格式为 ROLE:NAME@SCOPE（如 agency_officer:王芳@东昌府区军休所；市级经办人员"
+        "和审计人员不写范围）；角色与范围须为规则所允许（A5.2）。"
+    ),
 )
 data_option = click.option(
     "--data",
@@ -78,14 +83,14 @@ data_option = click.option(
     multiple=True,
     metavar="KEY=VALUE",
     callback=parse_data,
-    help="Evidence the step records (A7.2), one KEY=VALUE per option; repeat as needed.",
+    help=_("本步骤记录的证据（A7.2），每个选项写一项 KEY=VALUE，可重复给出。"),
 )
-reason_option = click.option("--reason", help="Why, kept in the case history (A19.1).")
+reason_option = click.option("--reason", help=_("理由，记入案件历史（A19.1）。"))
 expect_version_option = click.option(
     "--expect-version",
     type=click.IntRange(min=1),
     metavar="N",
-    help="Refuse (exit 3) if the case is no longer at version N: someone acted first.",
+    help=_("案件已不是第 N 版（他人已先行办理）时不予办理（退出状态 3）。"),
 )
 
 
@@ -94,26 +99,27 @@ def parse_name(_ctx: click.Context, _param: click.Parameter, value: str | None) 
     if value is None:
         return None
     if not value.strip():
-        raise click.BadParameter("must name a person, e.g. 张丽")
+        raise click.BadParameter(_("须写明一个人的姓名，如 张丽"))
     return value.strip()
 
 
-_ON_BEHALF = "Whom the actor acts for, e.g. {}; history records both names (A19.1)."
 open_on_behalf_option = click.option(
     "--on-behalf-of",
     "on_behalf_of",
     metavar="NAME",
     callback=parse_name,
-    help=_ON_BEHALF.format("the cadre whose paper registration form an agency officer records"),
+    help=_(
+        "代谁办理，如军休所经办人代为录入纸质报名表的军休干部本人；历史同时记下双方姓名（A19.1）。"
+    ),
 )
 fire_on_behalf_option = click.option(
     "--on-behalf-of",
     "on_behalf_of",
     metavar="NAME",
     callback=parse_name,
-    help=_ON_BEHALF.format(
-        "the family member whose paper consent form an agency officer records; the consent "
-        "step then needs --data consent_form_ref=... (the form's number, A7.2)"
+    help=_(
+        "代谁办理，如军休所经办人代为录入纸质同意书的家属，此时同意步骤还须给出 "
+        "--data consent_form_ref=...（同意书编号，A7.2）；历史同时记下双方姓名（A19.1）。"
     ),
 )
 
@@ -137,16 +143,31 @@ def check_identity(
         raise RuleRefused([refusal])
 
 
-@click.group()
+@click.group(help=_("案件：报名登记，按政策规定的步骤办理，查看案件及其办理记录。"))
 def cases() -> None:
-    """Open cases, move them through the policy's steps, and read them."""
+    """The case commands (help above, through the catalogue)."""
 
 
-@cases.command("open")
-@click.option("--cadre", "cadre_id", required=True, metavar="ID", help="The cadre's roster id.")
+@cases.command(
+    "open",
+    help=_(
+        "为军休干部报名参加疗养（A7.1），按当日施行的政策版本办理。\n\n"
+        "当日的资格说明（A4.2）随案件保存并打印，经办人可当即看到由哪些条款作出决定；"
+        "不开案件而先作同样的判断，请用 eligibility explain。"
+    ),
+)
+@click.option(
+    "--cadre", "cadre_id", required=True, metavar="ID", help=_("军休干部在名册中的编号。")
+)
 @actor_option
 @open_on_behalf_option
-@click.option("--definition", default=DEFAULT_DEFINITION, show_default=True, metavar="NAME")
+@click.option(
+    "--definition",
+    default=DEFAULT_DEFINITION,
+    show_default=True,
+    metavar="NAME",
+    help=_("所用流程定义的名称。"),
+)
 @data_option
 @reason_option
 @output.json_option
@@ -160,12 +181,8 @@ def open_case(
     reason: str | None,
     as_json: bool,
 ) -> None:
-    """Register a cadre for convalescence (A7.1) under the policy version in force today.
-
-    The eligibility explanation of the day (A4.2) is stored with the case and printed, so the
-    officer sees at once which articles decided; `eligibility explain` asks the same question
-    without opening a case.
-    """
+    """Registers the cadre; the day's eligibility explanation is stored and printed (help
+    above, through the catalogue)."""
     engine = open_engine()
     check_identity(engine, cadre_id, actor, on_behalf_of, reason)
     view = engine.open_case(
@@ -179,9 +196,9 @@ def open_case(
     _print_case(view, as_json)
 
 
-@cases.command()
+@cases.command(help=_("按 TRIGGER 将案件 CASE_ID 推进一步（可走的步骤见 cases show）。"))
 @click.argument("case_id", type=CASE_ID, metavar="CASE_ID")
-@click.argument("trigger")
+@click.argument("trigger", metavar="TRIGGER")
 @actor_option
 @fire_on_behalf_option
 @data_option
@@ -199,7 +216,7 @@ def fire(
     expect_version: int | None,
     as_json: bool,
 ) -> None:
-    """Move case CASE_ID one step by TRIGGER (see `cases show` for the steps open to it)."""
+    """One step of the case, printed as every command prints a case (help above)."""
     engine = open_engine()
     if actor.role in ("cadre", "family") or on_behalf_of:
         # read in the actor's scope: an out-of-scope caller learns nothing of the case (A5.2)
@@ -217,7 +234,16 @@ def fire(
     _print_case(view, as_json, explain=False)
 
 
-@cases.command("grant-exception")
+@cases.command(
+    "grant-exception",
+    help=_(
+        "为案件 CASE_ID 记录一项“原则上”规则的例外（第八条、第九条）。\n\n"
+        "RULE 是政策允许经记录后不予适用的规则，如 under_age_limit_on_first_day"
+        "（A8.2，批次首日已满 80 周岁）或 once_per_cycle（A9.2）。批准单独记为一条历史；"
+        "此后原本会被该规则拒绝的步骤即可通过，并在其历史的 _exceptions_applied 中列出该例外。"
+        "不允许例外的规则属输入有误（退出状态 2），消息会列出允许例外的规则。"
+    ),
+)
 @click.argument("case_id", type=CASE_ID, metavar="CASE_ID")
 @click.argument("rule", metavar="RULE")
 @click.option(
@@ -226,13 +252,15 @@ def fire(
     required=True,
     metavar="ROLE:NAME@SCOPE",
     callback=parse_actor,
-    help="Who approves, as ROLE:NAME@SCOPE (e.g. city_officer:赵敏); only the approver roles the "
-    "policy lists for RULE may grant it (others exit 1 citing A5.2).",
+    help=_(
+        "批准人，格式为 ROLE:NAME@SCOPE（如 city_officer:赵敏）；只有政策为 RULE 列明的批准角色"
+        "可以批准（其他角色退出状态为 1，并引用 A5.2）。"
+    ),
 )
 @click.option(
     "--reason",
     required=True,
-    help="Why the exception is justified; mandatory, kept in the case history (A19.1).",
+    help=_("准予例外的理由；必填，记入案件历史（A19.1）。"),
 )
 @expect_version_option
 @output.json_option
@@ -245,14 +273,7 @@ def grant_exception(
     expect_version: int | None,
     as_json: bool,
 ) -> None:
-    """Record an exception to an "in principle" rule of case CASE_ID (art. 8, art. 9).
-
-    RULE is a rule the policy lets be waived with a record, e.g. under_age_limit_on_first_day
-    (A8.2, aged 80 or over on the batch's first day) or once_per_cycle (A9.2). The grant is a
-    history row of its own; the later step the rule would have refused then passes and lists
-    the exception under _exceptions_applied in its history. A rule that admits no exception is
-    bad input (exit 2); the message lists those that do.
-    """
+    """The grant, a history row of its own (help above, through the catalogue)."""
     engine = open_engine()
     view = engine.grant_exception(
         case_id, rule, actor=actor, reason=reason, expected_version=expect_version
@@ -260,21 +281,27 @@ def grant_exception(
     _print_case(view, as_json, explain=False)
 
 
-@cases.command()
+@cases.command(
+    help=_(
+        "查看案件：状态、证据、周期与层级、报名时保存的资格说明（A4.2）、已批准的例外，"
+        "以及可走的下一步和可以办理的角色。"
+    ),
+    short_help=_("查看案件的状态、证据、资格说明和下一步。"),
+)
 @click.argument("case_id", type=CASE_ID, metavar="CASE_ID")
 @output.json_option
 def show(case_id: int, as_json: bool) -> None:
-    """A case's state, evidence, cycle and tier, the eligibility explanation stored when it was
-    opened (A4.2), the exceptions granted, and the steps open to it with who may take them."""
+    """The case as every command prints it (help above, through the catalogue)."""
     _print_case(open_engine().case(case_id), as_json)
 
 
-@cases.command()
+@cases.command(
+    help=_("案件走过的每一步：谁办理（代谁办理）、何时、从何状态到何状态、记录了什么、理由。")
+)
 @click.argument("case_id", type=CASE_ID, metavar="CASE_ID")
 @output.json_option
 def history(case_id: int, as_json: bool) -> None:
-    """Every step the case took: who (and for whom), when, from where to where, what was
-    recorded, why."""
+    """The case's history rows, oldest first (help above, through the catalogue)."""
     entries = open_engine().history(case_id)
     if as_json:
         output.print_json([entry.to_json() for entry in entries])
@@ -282,14 +309,26 @@ def history(case_id: int, as_json: bool) -> None:
     output.stdout().print(_history_table(case_id, entries))
 
 
-@cases.command("list")
-@click.option("--state", metavar="STATE", help="Only cases in this state.")
-@click.option("--county", metavar="COUNTY", help="Only cases filed under this county.")
-@click.option("--agency", metavar="AGENCY", help="Only cases filed under this agency.")
-@click.option("--cadre", "cadre_id", metavar="ID", help="Only this cadre's cases.")
-@click.option("--open", "open_only", is_flag=True, help="Only cases not yet ended.")
-@click.option("--limit", type=click.IntRange(1, 10_000), default=100, show_default=True)
-@click.option("--offset", type=click.IntRange(min=0), default=0, show_default=True)
+@cases.command("list", help=_("按案件编号顺序列出案件，由数据库筛选；用 --limit/--offset 分页。"))
+@click.option("--state", metavar="STATE", help=_("只列处于此状态的案件。"))
+@click.option("--county", metavar="COUNTY", help=_("只列归属此县（市、区）的案件。"))
+@click.option("--agency", metavar="AGENCY", help=_("只列归属此军休服务管理机构的案件。"))
+@click.option("--cadre", "cadre_id", metavar="ID", help=_("只列此军休干部的案件。"))
+@click.option("--open", "open_only", is_flag=True, help=_("只列尚未结案的案件。"))
+@click.option(
+    "--limit",
+    type=click.IntRange(1, 10_000),
+    default=100,
+    show_default=True,
+    help=_("最多列出的件数。"),
+)
+@click.option(
+    "--offset",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help=_("先跳过的件数。"),
+)
 @output.json_option
 def list_cases(
     *,
@@ -302,7 +341,7 @@ def list_cases(
     offset: int,
     as_json: bool,
 ) -> None:
-    """List cases in case-number order, filtered by the database; page with --limit/--offset."""
+    """One page of cases (help above, through the catalogue)."""
     views = open_engine().cases(
         state=state,
         county=county,
