@@ -34,7 +34,8 @@ from workflow.plans.rules import BATCH_EXCEPTION_WAIVES
 from workflow.ports import CaseStore, CaseTransaction
 from workflow.reader import case_scope, case_view, check_scope
 from workflow.registry import PARTICIPATIONS, DefinitionRegistry, needs_participations
-from workflow.rules import GuardContext
+from workflow.rules import RULES, GuardContext
+from workflow.rules.binding import PLANS
 from workflow.rules.trip import SEAT_BATCH_STARTED_AT
 from workflow.snapshot import BatchRow, CaseRow, Snapshot
 from workflow.views import CaseView, ExceptionView
@@ -85,12 +86,15 @@ class StepRunner:
             if actor.role in chosen.roles:  # an unknown role is bad input (machine)
                 scope = CaseScope(filing.county, filing.agency, cadre_id)
                 check_scope(chosen, actor, scope, action="open")
+            facts: dict[str, Any] = {"on_behalf_of": on_behalf_of}
+            if any(PLANS in RULES[name].needs for name in chosen.open.guards):
+                facts[PLANS] = tx.annual_plans(today.year)  # A3.2: the year's plans
             context = GuardContext(
                 today=today,
                 policy=chosen.policy,
                 cadre=filing.record,
                 rules=chosen.rules,
-                facts={"on_behalf_of": on_behalf_of},
+                facts=facts,
             )
             decision = workflow.decide_open(actor, data, context)
             cycle, tier, explanation = _eligibility_at_opening(

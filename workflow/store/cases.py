@@ -23,7 +23,7 @@ from sqlalchemy.exc import IntegrityError
 from workflow.audit.chain import GENESIS, case_exception_hash, history_hash
 from workflow.errors import ConflictError, InputError
 from workflow.snapshot import BatchRow, CadreFiling, CaseRow, Snapshot
-from workflow.store import seats
+from workflow.store import plan_facts, seats
 from workflow.store.database import Database, Within
 from workflow.store.prepared import Prepared, insert_of
 from workflow.store.schema import (
@@ -329,6 +329,10 @@ class SqlCaseTransaction:
         if row is None:
             return None
         return CadreFiling(cadre_id, row.county, row.agency, dict(row.record))
+
+    def annual_plans(self, year: int) -> list[dict[str, Any]]:
+        """The plans of ``year`` a registration is checked against (A3.2)."""
+        return plan_facts.annual_plans(self.connection, year)
 
     def live_registrations(self, *, cadre_id: str, cycle: str, workflow: str) -> tuple[int, ...]:
         """Ids of the cadre's cases in ``cycle`` under ``workflow`` that are not closed."""
