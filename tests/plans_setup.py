@@ -3,14 +3,16 @@ every rule by default, plus cases to seat in it."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date
 from decimal import Decimal
 from typing import Any
 
 from factories import APPROVAL, REGISTRATION, cadre
 
-from workflow import Engine
+from workflow import CaseView, Engine, policy
 from workflow.plans import service
+from workflow.plans.rules import staff_bounds
 
 START, END = date(2024, 6, 3), date(2024, 6, 9)
 
@@ -73,3 +75,37 @@ def seed_batch(engine: Engine) -> int:
     made = batch(engine, capacity=50, staff_count=5)
     assert made["id"] == APPROVAL["batch_id"], "seed the batch first in a fresh database"
     return int(made["id"])
+
+
+def start_batch(engine: Engine, batch_id: int = APPROVAL["batch_id"]) -> None:
+    """Start a batch as its organiser does on the first morning (A13.1: attendance is recorded
+    only in a started batch): the plans and both service teams are on record already, the
+    staff are first fitted to the cadres seated now (A12.1). Starting it again is a no-op."""
+    if service.show_batch(engine, batch_id)["started_at"] is None:
+        fit_staff(engine, batch_id)
+        service.start_batch(engine, batch_id)
+
+
+def fit_staff(engine: Engine, batch_id: int = APPROVAL["batch_id"]) -> None:
+    """Correct the batch's staff to fit the cadres seated now (A12.1), as its organiser does
+    before starting a batch fewer cadres joined than planned (the seeded batch plans 50)."""
+    row = service.show_batch(engine, batch_id)
+    low, high = staff_bounds(row["seats_taken"], policy.limits(service.policy_rules(engine)))
+    if not low <= row["staff_count"] <= high:
+        service.update_batch(engine, batch_id, staff_count=high)
+
+
+def walk(
+    engine: Engine,
+    case_id: int,
+    steps: Iterable[tuple[str, str, dict[str, Any]]],
+    batch_id: int = APPROVAL["batch_id"],
+) -> CaseView:
+    """Fire ``steps`` (e.g. `factories.HAPPY_PATH`) on the case, starting the batch just before
+    ``attend`` (A13.1); returns the case after the last step."""
+    case = engine.case(case_id)
+    for trigger, actor, data in steps:
+        if trigger == "attend":
+            start_batch(engine, batch_id)
+        case = engine.fire(case_id, trigger, actor=actor, data=data)
+    return case

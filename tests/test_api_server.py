@@ -2,9 +2,11 @@
 clients holding the tokens of the roles art. 7 and A5.2 name.
 
 * End to end, on both databases: registration → consent → approval → agreement → insurance →
-  attendance → evaluation, each step by its own role, with If-Match on every write.
-* Load, on PostgreSQL: eight clients at once, each moving its own cases the whole way; no
-  request may fail and no update may be lost (each case ends at version 7 with 7 history rows).
+  (the city officer starts the batch, A13.1) → attendance → evaluation, each step by its own
+  role, with If-Match on every write.
+* Load, on PostgreSQL: eight clients at once, each moving its own cases to insurance, the batch
+  starts, then again at once to evaluation; no request may fail and no update may be lost
+  (each case ends at version 7 with 7 history rows).
   The full benchmark with throughput figures is benchmarks/api_load.py.
 """
 
@@ -17,7 +19,7 @@ from typing import Any
 import httpx
 import pytest
 from factories import AGREEMENT, APPROVAL, CONSENT, INSURANCE, REGISTRATION, cadre
-from plans_setup import seed_batch
+from plans_setup import fit_staff, seed_batch, start_batch
 
 from workflow import Engine, SimulatedClock
 from workflow.api import TokenRegistry, create_app
@@ -30,6 +32,7 @@ TOKENS = {
     "agency-token": "agency_officer:王芳@东昌府区军休所",
     "contractor-token": "contractor_staff:李强@1",  # the contractor of the seeded batch 1
     "auditor-token": "auditor:周审",
+    "city-token": "city_officer:赵敏",  # starts the batch (batches:write, A13.1)
 }
 ATTENDANCE = {"checked_in_on": "2024-06-03"}
 EVALUATION: dict[str, Any] = {"satisfaction": 5}
@@ -68,6 +71,7 @@ def test_a_case_goes_from_registration_to_evaluation_over_http(engine: Engine, s
         client(server, "agency-token") as agency_http,
         client(server, "contractor-token") as contractor_http,
         client(server, "auditor-token") as auditor_http,
+        client(server, "city-token") as city_http,
     ):
         opened = cadre_http.post("/cases", json={"cadre_id": "LC-DCF-0001", "data": REGISTRATION})
         assert opened.status_code == 201, opened.text
@@ -77,6 +81,9 @@ def test_a_case_goes_from_registration_to_evaluation_over_http(engine: Engine, s
         case = move(agency_http, case, "approve", APPROVAL)
         case = move(agency_http, case, "sign_agreement", AGREEMENT)
         case = move(agency_http, case, "insure", INSURANCE)
+        fit_staff(engine)  # one cadre seated of 50 planned (A12.1); the API has no update
+        started = city_http.post(f"/batches/{APPROVAL['batch_id']}/start")
+        assert started.status_code == 200, started.text
         case = move(contractor_http, case, "attend", ATTENDANCE)
         case = move(cadre_http, case, "evaluate", EVALUATION)
         assert (case["state"], case["terminal"], case["version"]) == ("evaluated", True, STEPS)
@@ -102,28 +109,46 @@ CLIENTS = 8
 CASES_PER_CLIENT = 5  # 40 approvals: all fit the seeded batch of 50
 
 
-def drive(base_url: str, cadre_ids: list[str], errors: list[str]) -> None:
-    """One client: each of its cases the whole way; any non-2xx answer is recorded."""
+# (token, trigger, data) before the batch starts, and after (attendance needs it, A13.1)
+TO_INSURED = [
+    ("agency-token", "consent", CONSENT),
+    ("agency-token", "approve", APPROVAL),
+    ("agency-token", "sign_agreement", AGREEMENT),
+    ("agency-token", "insure", INSURANCE),
+]
+TO_EVALUATED = [
+    ("contractor-token", "attend", ATTENDANCE),
+    ("agency-token", "evaluate", EVALUATION),
+]
+
+
+def drive(
+    base_url: str,
+    cases: dict[str, Any],
+    steps: list[tuple[str, str, dict[str, Any]]],
+    errors: list[str],
+) -> None:
+    """One client: each of its cases (cadre id -> case, None until opened) through ``steps``;
+    any non-2xx answer is recorded."""
     try:
         with (
             client(base_url, "agency-token") as agency,
             client(base_url, "contractor-token") as contractor,
         ):
-            for cadre_id in cadre_ids:
-                opened = agency.post("/cases", json={"cadre_id": cadre_id, "data": REGISTRATION})
-                if opened.status_code != 201:
-                    errors.append(opened.text)
-                    continue
-                case = opened.json()
-                for http, trigger, data in [
-                    (agency, "consent", CONSENT),
-                    (agency, "approve", APPROVAL),
-                    (agency, "sign_agreement", AGREEMENT),
-                    (agency, "insure", INSURANCE),
-                    (contractor, "attend", ATTENDANCE),
-                    (agency, "evaluate", EVALUATION),
-                ]:
-                    case = move(http, case, trigger, data)
+            https = {"agency-token": agency, "contractor-token": contractor}
+            for cadre_id, seen in cases.items():
+                case = seen
+                if case is None:
+                    opened = agency.post(
+                        "/cases", json={"cadre_id": cadre_id, "data": REGISTRATION}
+                    )
+                    if opened.status_code != 201:
+                        errors.append(opened.text)
+                        continue
+                    case = opened.json()
+                for token, trigger, data in steps:
+                    case = move(https[token], case, trigger, data)
+                cases[cadre_id] = case
     except (AssertionError, httpx.HTTPError) as error:
         errors.append(repr(error))
 
@@ -140,17 +165,21 @@ def test_eight_clients_at_once_on_postgresql_lose_nothing(
         seed_batch(engine)  # all approvals take a seat in this one batch, at once
         app = create_app(engine, TokenRegistry.from_tokens(TOKENS))
         errors: list[str] = []
+        shares: list[dict[str, Any]] = [dict.fromkeys(ids[n::CLIENTS]) for n in range(CLIENTS)]
         with serve_in_thread(app) as base_url:
-            threads = [
-                threading.Thread(
-                    target=drive, args=(base_url, ids[n::CLIENTS], errors), name=f"client-{n}"
-                )
-                for n in range(CLIENTS)
-            ]
-            for thread in threads:
-                thread.start()
-            for thread in threads:
-                thread.join(timeout=120)
+            for steps in (TO_INSURED, TO_EVALUATED):
+                threads = [
+                    threading.Thread(
+                        target=drive, args=(base_url, share, steps, errors), name=f"client-{n}"
+                    )
+                    for n, share in enumerate(shares)
+                ]
+                for thread in threads:
+                    thread.start()
+                for thread in threads:
+                    thread.join(timeout=120)
+                if steps is TO_INSURED:
+                    start_batch(engine)  # 40 seated, 5 staff (A12.1): the batch starts (A13.1)
         assert errors == []
         cases = engine.cases(limit=500)
         assert len(cases) == len(ids)

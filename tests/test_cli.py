@@ -67,6 +67,15 @@ def fire(url: str, case_id: int, trigger: str, actor: str, *extra: str) -> Resul
     return cli(url, "cases", "fire", str(case_id), trigger, "--as", actor, *extra)
 
 
+def start_seeded_batch(url: str) -> None:
+    """The organiser fits the staff to the one cadre seated (A12.1) and starts the batch
+    APPROVAL names (A13.1), as an officer would at the command line."""
+    batch, officer = str(APPROVAL["batch_id"]), "city_officer:赵敏"
+    for args in (("update", batch, "--staff", "1"), ("start", batch)):
+        result = cli(url, "batches", *args, "--as", officer)
+        assert result.exit_code == 0, (args, result.stderr)
+
+
 def as_json(result: Result) -> Any:
     return json.loads(result.stdout)
 
@@ -406,6 +415,8 @@ def test_a_case_runs_from_registration_to_evaluation(url: str) -> None:
     case = open_case(url)
     assert (case["state"], case["version"], case["cadre_id"]) == ("registered", 1, CADRE)
     for trigger, actor, values in HAPPY_PATH:
+        if trigger == "attend":  # attendance only in a started batch (A13.1)
+            start_seeded_batch(url)
         version = ["--expect-version", str(case["version"])]
         result = fire(url, case["id"], trigger, actor, *data(values), *version, "--json")
         assert result.exit_code == 0, (trigger, result.stderr)

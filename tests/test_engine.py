@@ -18,6 +18,7 @@ from factories import (
     REGISTRATION,
     cadre,
 )
+from plans_setup import start_batch
 from sqlalchemy.orm import Session
 
 from definitions import bundled_directory
@@ -49,6 +50,8 @@ def test_a_case_runs_from_registration_to_evaluation(engine: Engine) -> None:
     case = engine.open_case("LC-DCF-0001", actor=AS_CADRE, data=REGISTRATION)
     assert (case.state, case.version, case.definition_version) == ("registered", 1, 1)
     for trigger, actor, data in HAPPY_PATH:
+        if trigger == "attend":
+            start_batch(engine)  # attendance only in a started batch (A13.1)
         case = engine.fire(case.id, trigger, actor=actor, data=data, expected_version=case.version)
     assert case.state == "evaluated"
     assert case.terminal
