@@ -22,7 +22,7 @@ def cadre(cadre_id: str = "LC-DCF-0001", **overrides: Any) -> dict[str, Any]:
         "recommendation": None,
         "health": {"self_care": True, "infectious": False, "mental": False, "critical": False},
         # the roster's family contact: who may act as ``family`` on this cadre (issue 17)
-        "family_contact": {"name": "张丽", "relation": "女儿"},
+        "family_contact": {"name": "张丽", "relation": "女儿", "phone": "13800001234"},
     }
     record.update(overrides)
     return record

@@ -9,10 +9,12 @@ rather than reaching an English-speaking user in Chinese.
 from __future__ import annotations
 
 import gettext
+import json
 import os
 import subprocess
 import sys
 from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -158,21 +160,24 @@ def test_chinese_is_the_default_and_english_is_one_call_away(restore_language: N
 def test_a_cadre_record_the_engine_cannot_file_is_explained_in_either_language(
     restore_language: None,
 ) -> None:
-    """The engine's own minimum (workflow.cadres): every problem named, the first as the field."""
-    record = {"id": "LC-1", "name": "张三", "county": " ", "agency": "所", "birth_date": "1950/1/1"}
+    """The engine validates as the roster import does (workflow.cadres, issue 17): every
+    problem named, the first as the field."""
+    examples = Path(__file__).resolve().parents[1] / "examples"
+    example = json.loads((examples / "roster.json").read_text(encoding="utf-8"))[0]
+    record = {**example, "id": "LC-1", "county": " ", "birth_date": "1950/1/1"}
     i18n.set_language("zh")
     with pytest.raises(InputError) as caught:
-        cadre_row(record)
+        cadre_row(record, today=date(2024, 5, 6))
     assert str(caught.value) == (
-        "军休干部 LC-1：“county”应为非空文本；“birth_date” '1950/1/1' 不是 YYYY-MM-DD 格式的日期"
+        "军休干部 LC-1：county: 不能为空；birth_date: 应为日期 YYYY-MM-DD，实际为文本 '1950/1/1'"
     )
     assert caught.value.field == "county"
     i18n.set_language("en")
     with pytest.raises(InputError) as caught:
-        cadre_row(record)
+        cadre_row(record, today=date(2024, 5, 6))
     assert str(caught.value) == (
-        "cadre LC-1: 'county' must be non-empty text; 'birth_date' '1950/1/1' is not a date "
-        "YYYY-MM-DD"
+        "cadre LC-1: county: must not be empty; birth_date: must be a date YYYY-MM-DD, "
+        "got the text '1950/1/1'"
     )
 
 

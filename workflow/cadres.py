@@ -1,7 +1,9 @@
-"""The minimum a cadre record needs before a case can be opened for it.
+"""A cadre record on its way into the cadres table, however it comes in.
 
-Full roster validation (ID-card check digits, enumerations, CSV/XLSX) belongs to the roster
-importer; the engine itself only insists on what it files cases under and what its rules read.
+`Engine.put_cadres` validates exactly as ``cadres import`` validates a roster row (issue 17:
+one validation for every way in): the roster record check (`workflow.roster.record`) with its
+enumerations, ID-number check digit, merit years, administrative list and NFKC-normalised keys,
+and the record is stored in the roster format's normal form, as the importer stores it.
 """
 
 from __future__ import annotations
@@ -10,38 +12,23 @@ from collections.abc import Mapping
 from datetime import date
 from typing import Any
 
+from workflow.clock import SystemClock, shanghai_date
 from workflow.errors import InputError
 from workflow.i18n import _
+from workflow.roster.record import InvalidRecord, parse_record
 
-REQUIRED_TEXT = ("id", "name", "county", "agency")
 
-
-def cadre_row(record: Mapping[str, Any]) -> dict[str, Any]:
-    """Columns for the cadres table; the whole record is kept as JSON for the rules."""
-    problems: list[tuple[str, str]] = []  # (field, what is wrong with it)
-    for key in REQUIRED_TEXT:
-        value = record.get(key)
-        if not isinstance(value, str) or not value.strip():
-            problems.append((key, _("“{field}”应为非空文本").format(field=key)))
-    birth: date | None = None
+def cadre_row(record: Mapping[str, Any], *, today: date | None = None) -> dict[str, Any]:
+    """Columns for the cadres table, or an `InputError` naming every problem of ``record``
+    (the first as its field). ``today`` bounds dates as the importer's clock does; without it,
+    today in Asia/Shanghai."""
+    day = today if today is not None else shanghai_date(SystemClock().now())
     try:
-        birth = date.fromisoformat(str(record.get("birth_date")))
-    except ValueError:
-        value = repr(record.get("birth_date"))
-        problems.append(
-            ("birth_date", _("“birth_date” {value} 不是 YYYY-MM-DD 格式的日期").format(value=value))
-        )
-    if problems or birth is None:
-        listed = _("；").join(problem for _field, problem in problems)
+        parsed = parse_record(record, today=day)
+    except InvalidRecord as invalid:
+        who = record.get("id", "?") if isinstance(record, Mapping) else "?"
         raise InputError(
-            _("军休干部 {who}：{problems}").format(who=record.get("id", "?"), problems=listed),
-            field=problems[0][0],
-        )
-    return {
-        "id": record["id"].strip(),
-        "name": record["name"].strip(),
-        "county": record["county"].strip(),
-        "agency": record["agency"].strip(),
-        "birth_date": birth,
-        "record": dict(record),
-    }
+            _("军休干部 {who}：{problems}").format(who=who, problems=invalid.message),
+            field=invalid.field,
+        ) from None
+    return parsed.columns()

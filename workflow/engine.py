@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from definitions import DEFAULT_DEFINITION, bundled_directory
 from workflow.cadres import cadre_row
-from workflow.clock import Clock, SystemClock
+from workflow.clock import Clock, SystemClock, shanghai_date
 from workflow.machine import Actor
 from workflow.reader import Reader
 from workflow.registry import DefinitionRegistry
@@ -107,8 +107,9 @@ class Engine:
 
     def put_cadres(self, records: Sequence[Mapping[str, Any]], *, within: Within = None) -> int:
         """Insert or update cadre records (all or nothing); returns how many were written."""
-        rows = [cadre_row(record) for record in records]
         now = self.clock.now()
+        today = shanghai_date(now)  # validated as `cadres import` validates (issue 17)
+        rows = [cadre_row(record, today=today) for record in records]
         with self._store.transaction(within, write=True) as tx:
             for row in rows:
                 tx.upsert_cadre(row, now)
