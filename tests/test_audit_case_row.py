@@ -18,6 +18,7 @@ from alembic import command
 from alembic.config import Config
 from click.testing import CliRunner
 from factories import AS_CADRE, HAPPY_PATH, REGISTRATION, cadre
+from plans_setup import walk
 from tampering import tamper
 
 from workflow import Engine, steps
@@ -38,9 +39,7 @@ def walked(engine: Engine) -> tuple[Engine, int]:
     """A case taken along the whole of art. 7 (seven history rows, batch facts included)."""
     engine.put_cadres([cadre()])
     case = engine.open_case("LC-DCF-0001", actor=AS_CADRE, data=REGISTRATION)
-    for trigger, actor, data in HAPPY_PATH:
-        case = engine.fire(case.id, trigger, actor=actor, data=data)
-    return engine, case.id
+    return engine, walk(engine, case.id, HAPPY_PATH).id  # the batch starts first (A13.1)
 
 
 def case_row(engine: Engine, case_id: int) -> Any:

@@ -25,6 +25,7 @@ from factories import (
     REGISTRATION,
     cadre,
 )
+from plans_setup import walk
 
 from workflow import Engine, InputError, RuleRefused, SimulatedClock
 from workflow.clock import SHANGHAI
@@ -159,8 +160,7 @@ def test_an_exception_for_a_hard_rule_is_bad_input(engine: Engine) -> None:
 def test_a9_2_a_second_participation_in_the_cycle_needs_an_exception(engine: Engine) -> None:
     engine.put_cadres([cadre()])
     first = engine.open_case("LC-DCF-0001", actor=AS_CADRE, data=REGISTRATION)
-    for trigger, actor, data in HAPPY_PATH:
-        engine.fire(first.id, trigger, actor=actor, data=data)
+    walk(engine, first.id, HAPPY_PATH)  # the batch starts before attend (A13.1)
     second = consented(engine)
     with pytest.raises(RuleRefused) as refused:
         engine.fire(second, "approve", actor=AS_AGENCY, data=APPROVAL)
@@ -292,8 +292,7 @@ def test_a20_1_retired_ncos_are_treated_exactly_as_cadres(engine: Engine, catego
     assert stored is not None
     scope = next(r for r in stored["reasons"] if r["rule"] == "category_covered")
     assert (scope["clause"], scope["passed"], stored["eligible"]) == ("A20.1", True, True)
-    for trigger, actor, data in HAPPY_PATH:
-        case = engine.fire(case.id, trigger, actor=actor, data=data)
+    case = walk(engine, case.id, HAPPY_PATH)  # the batch starts before attend (A13.1)
     assert case.state == "evaluated"
 
 

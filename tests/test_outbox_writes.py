@@ -17,6 +17,7 @@ from factories import (
     REGISTRATION,
     cadre,
 )
+from plans_setup import walk
 from sqlalchemy.orm import Session
 
 from workflow import Engine, RuleRefused, SimulatedClock
@@ -84,8 +85,7 @@ def test_a_rolled_back_host_transaction_leaves_no_notice(engine: Engine) -> None
 def test_a_whole_case_sends_each_declared_notice_once(engine: Engine) -> None:
     engine.put_cadres([cadre(family_contact=FAMILY)])
     case = engine.open_case("LC-DCF-0001", actor=AS_CADRE, data=REGISTRATION)
-    for trigger, actor, data in HAPPY_PATH:
-        engine.fire(case.id, trigger, actor=actor, data=data)
+    walk(engine, case.id, HAPPY_PATH)  # the batch starts before attend (A13.1)
     templates = sorted(r.template for r in notices(engine))
     assert templates == sorted(
         [
