@@ -20,9 +20,11 @@ B4 at contractor B. Cases (one cadre each; 东 = 东昌府区, 临 = 临清市):
 11  东    city   B4     (2025) approved only
 ==  ====  =====  =====  =======================================================
 
-Contractor evaluations (A18.3): B1 90, B3 80, B2 70. Visits are opened by the scheduler's
-condolence sweep (`open_visit`) in 2024; the reports are read as of 2026-01-05, after the
-2024-2025 cycle ended, so the visit never made is overdue.
+B1, B2 and B3 are started before their check-ins (A13.1), each with its staff first fitted to
+the cadres seated (A12.1: one for up to five). Contractor evaluations (A18.3): B1 90, B3 80,
+B2 70. Visits are opened by the scheduler's condolence sweep (`open_visit`) in 2024; the
+reports are read as of 2026-01-05, after the 2024-2025 cycle ended, so the visit never made is
+overdue.
 
 Reports only read, so the year is built once per module and database (`scenario_database`)
 and shared by the tests that read it; a test that writes builds its own.
@@ -40,6 +42,7 @@ from typing import Any
 
 from factories import AGREEMENT, CONSENT, cadre
 from pg_server import fresh_database
+from plans_setup import start_batch
 
 from workflow import Engine, SimulatedClock
 from workflow.clock import SHANGHAI
@@ -186,6 +189,7 @@ def build(engine: Engine, clock: SimulatedClock) -> Scenario:
     }
     for n, score in ((1, 5), (2, 4), (3, None), (4, 3), (6, 2), (7, 5)):
         start, end = covered[batch_of[n]]
+        start_batch(engine, batches[batch_of[n]])  # once per batch: attend needs it (A13.1)
         _go(engine, ids[n], officer[n], start, end)
         if score is not None:
             engine.fire(ids[n], "evaluate", actor=officer[n], data={"satisfaction": score})

@@ -274,7 +274,9 @@ def test_batch_roster(engine: Engine, scenario: Scenario) -> None:
     assert first.state_label == "已完成满意度评价"
     assert roster.entries[1].id_card == ""  # no ID number on record
     assert (roster.contractor, roster.contractor_agreement_no) == ("威海荣成疗养院", "XY-A-1")
-    assert (roster.capacity, roster.seats_taken, roster.staff_count) == (60, 4, 6)
+    # planned for 60 with 6 staff; started with the 4 seated and 1 staff (A12.1, A13.1)
+    assert (roster.capacity, roster.seats_taken, roster.staff_count) == (60, 4, 1)
+    assert roster.started_at is not None
     root = parse(render_roster(roster))
     assert by_id(root, "dates") == "2024-06-03 — 2024-06-09"
     assert "干部04" in by_id(root, "cadres")
