@@ -38,25 +38,47 @@ def coerce_fields(
 ) -> dict[str, Any]:
     """Every problem at once in one InputError; unknown keys are refused, not dropped."""
     by_name = {spec.name: spec for spec in specs}
-    problems: list[str] = []
+    problems: list[tuple[str, str]] = []  # (field, message)
     values: dict[str, Any] = {}
     for key in raw:
         if key not in by_name:
-            expected = ", ".join(by_name) or "none"
-            problems.append(f"field '{key}' is not recorded by step '{step}' (fields: {expected})")
+            expected = ", ".join(by_name) or _("无")
+            problems.append(
+                (
+                    key,
+                    _("步骤 '{step}' 不记录字段 '{key}'（可记录的字段：{expected}）").format(
+                        step=step, key=key, expected=expected
+                    ),
+                )
+            )
     for spec in specs:
         value = raw.get(spec.name)
         if value is None or (isinstance(value, str) and not value.strip()):
             if spec.required:
-                problems.append(f"field '{spec.name}' ({spec.label}) is required")
+                problems.append(
+                    (
+                        spec.name,
+                        _("字段 '{name}'（{label}）必填").format(name=spec.name, label=spec.label),
+                    )
+                )
             continue
         try:
             values[spec.name] = _coerce(spec, value)
         except ValueError as exc:
-            problems.append(f"field '{spec.name}' ({spec.label}): {exc}")
+            problems.append(
+                (
+                    spec.name,
+                    _("字段 '{name}'（{label}）：{problem}").format(
+                        name=spec.name, label=spec.label, problem=exc
+                    ),
+                )
+            )
     if problems:
-        first = next((p.split("'")[1] for p in problems if "'" in p), None)
-        raise InputError(f"step '{step}': " + "; ".join(problems), field=first)
+        listed = _("；").join(message for _field, message in problems)
+        raise InputError(
+            _("步骤 '{step}'：{problems}").format(step=step, problems=listed),
+            field=problems[0][0],
+        )
     return values
 
 
@@ -64,7 +86,7 @@ def _coerce(spec: FieldSpec, value: Any) -> Any:
     match spec.type:
         case "string" | "text":
             if not isinstance(value, str):
-                raise ValueError(f"expected text, got {_shown(value)}")
+                raise ValueError(_("应为文本，实为 {value}").format(value=_shown(value)))
             text = value.strip()
             limit = max_length(spec)
             if len(text) > limit:
@@ -80,7 +102,9 @@ def _coerce(spec: FieldSpec, value: Any) -> Any:
             try:
                 return date.fromisoformat(str(value).strip()).isoformat()
             except ValueError:
-                raise ValueError(f"{_shown(value)} is not a date in the form YYYY-MM-DD") from None
+                raise ValueError(
+                    _("{value} 不是日期，应形如 YYYY-MM-DD").format(value=_shown(value))
+                ) from None
         case "integer":
             whole = _integer(value)
             if not INT_MIN <= whole <= INT_MAX:
@@ -95,7 +119,7 @@ def _coerce(spec: FieldSpec, value: Any) -> Any:
             try:
                 number = float(value)
             except (TypeError, ValueError, OverflowError):
-                raise ValueError(f"{_shown(value)} is not a number") from None
+                raise ValueError(_("{value} 不是数").format(value=_shown(value))) from None
             if not math.isfinite(number):
                 raise ValueError(_("{value} 不是有限的数").format(value=_shown(value)))
             return _bounded(spec, number)
@@ -107,12 +131,19 @@ def _coerce(spec: FieldSpec, value: Any) -> Any:
                 return True
             if text in _FALSE:
                 return False
-            raise ValueError(f"{_shown(value)} is not yes/no (true/false, 是/否)")
+            raise ValueError(
+                _("{value} 不是“是”或“否”（可写 是/否、true/false）").format(value=_shown(value))
+            )
         case "choice":
             if value not in spec.choices:
-                raise ValueError(f"{_shown(value)} is not one of {', '.join(spec.choices)}")
+                raise ValueError(
+                    _("{value} 不是以下之一：{choices}").format(
+                        value=_shown(value), choices=_("、").join(spec.choices)
+                    )
+                )
             return value
-    raise ValueError(f"unknown field type {spec.type}")  # pragma: no cover - schema forbids it
+    # the definition schema forbids any other type
+    raise ValueError(_("未知的字段类型：{type}").format(type=spec.type))  # pragma: no cover
 
 
 def _shown(value: Any) -> str:
@@ -127,7 +158,7 @@ def _shown(value: Any) -> str:
 
 def _integer(value: Any) -> int:
     if isinstance(value, bool):
-        raise ValueError(f"{_shown(value)} is not a whole number")
+        raise ValueError(_("{value} 不是整数").format(value=_shown(value)))
     if isinstance(value, int):
         return value
     text = str(value).strip()
@@ -140,12 +171,20 @@ def _integer(value: Any) -> int:
     try:
         return int(text)
     except ValueError:
-        raise ValueError(f"{_shown(value)} is not a whole number") from None
+        raise ValueError(_("{value} 不是整数").format(value=_shown(value))) from None
 
 
 def _bounded(spec: FieldSpec, number: float) -> Any:
     if spec.minimum is not None and number < spec.minimum:
-        raise ValueError(f"{number:g} is below the minimum {spec.minimum:g}")
+        raise ValueError(
+            _("{number} 低于下限 {minimum}").format(
+                number=f"{number:g}", minimum=f"{spec.minimum:g}"
+            )
+        )
     if spec.maximum is not None and number > spec.maximum:
-        raise ValueError(f"{number:g} is above the maximum {spec.maximum:g}")
+        raise ValueError(
+            _("{number} 超过上限 {maximum}").format(
+                number=f"{number:g}", maximum=f"{spec.maximum:g}"
+            )
+        )
     return number
