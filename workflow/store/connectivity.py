@@ -11,6 +11,8 @@ from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DatabaseError, DBAPIError, OperationalError
 
+from workflow.i18n import _
+
 DatabaseUnreachable = OperationalError
 # the driver's errors the caller cannot fix by changing the request: the server is down, the
 # disk is full, the file is read-only, unreadable or not a database at all. The command line
@@ -64,6 +66,14 @@ def unreachable_reason(url: str, error: DBAPIError) -> str:
     return reason.replace(str(password), "***") if password else reason
 
 
+def schema_not_current(revision: str | None, head: str | None) -> str:
+    """Why a database at ``revision`` cannot serve an engine that needs ``head``, and what to
+    run: the one message of the API's ``/ready``, the engine and the command line."""
+    return _(
+        "数据库结构版本为 {revision}，本程序需要 {head}：请先运行 convalescence db upgrade"
+    ).format(revision=revision or _("无"), head=head or _("无"))
+
+
 def readiness(db: Engine) -> tuple[str | None, list[str]]:
     """The schema revision and what keeps the database from serving (empty when ready)."""
     # Alembic loads here, not with the module: the CLI imports this module for every command
@@ -72,11 +82,8 @@ def readiness(db: Engine) -> tuple[str | None, list[str]]:
     try:
         revision = current_revision(db)
     except DBAPIError as error:
-        return None, [f"数据库无法连接 / database unreachable: {type(error.orig).__name__}"]
+        return None, [_("数据库无法连接：{reason}").format(reason=type(error.orig).__name__)]
     head = head_revision()
     if revision != head:
-        return revision, [
-            f"数据库结构版本为 {revision or '无'}，需要 {head}：请先运行 convalescence db upgrade"
-            " / schema not current"
-        ]
+        return revision, [schema_not_current(revision, head)]
     return revision, []

@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session
 
 from workflow.errors import DatabaseNotReadyError, InputError
 from workflow.i18n import _
+from workflow.store.connectivity import schema_not_current
 from workflow.store.schema import json_dumps
 
 DEFAULT_URL = "sqlite:///convalescence.db"
@@ -255,12 +256,7 @@ class Database:
         current, head = current_revision(on or self.engine), head_revision()
         if current != head:
             if not self._auto_upgrade:
-                raise DatabaseNotReadyError(
-                    f"数据库结构版本为 {current or '无'}，需要 {head}：请先运行 "
-                    f"`convalescence db upgrade`（the database is at schema revision "
-                    f"{current or 'none'}, the engine needs {head}: run "
-                    "`convalescence db upgrade` first）"
-                )
+                raise DatabaseNotReadyError(schema_not_current(current, head))
             self.upgrade_schema()
         self._schema_checked = True
 
