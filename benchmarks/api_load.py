@@ -3,10 +3,13 @@
 A real server (``convalescence serve``, uvicorn, ``--workers`` processes) on a fresh PostgreSQL
 database; clients are separate processes with httpx, each moving its own cases the whole way
 (open, consent, approve, sign, insure, attend, evaluate: seven writes per case, each with
-If-Match). First one client, then eight at once, then again (``--rounds``). Reported: requests
-per second for each, and the ratio 8 / 1. Checked afterwards, in the database: no request
-failed, every case is ``evaluated`` at version 7 with 7 history rows (no lost update), and each
-batch counts exactly the seats its rows hold.
+If-Match). Attendance is recorded only in a started batch (A13.1), so each run moves its cases
+to ``insured``, the organiser starts every batch they sit in (staff fitted to the cadres seated,
+A12.1; not timed), and the same clients then record attendance and evaluation. First one
+client, then eight at once, then again (``--rounds``). Reported: requests per second for each
+(both halves' requests over their time), and the ratio 8 / 1. Checked afterwards, in the
+database: no request failed, every case is ``evaluated`` at version 7 with 7 history rows (no
+lost update), and each batch counts exactly the seats its rows hold.
 
 Run from the repository root (PostgreSQL as in the tests: $CONVALESCENCE_TEST_PG or
 postgresql://postgres@127.0.0.1:5432/postgres, the server's maintenance database, as the admin
@@ -20,6 +23,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import math
 import multiprocessing
 import os
 import socket
@@ -61,6 +65,13 @@ INSURANCE = {
 }
 SEATS_PER_BATCH = 50  # A6.2: more needs an exception
 STEPS = 7
+# what each half of a run does to a case: up to insurance, then (the batch started) the rest
+TO_INSURED = "to_insured"
+ATTEND = [
+    (CONTRACTOR_TOKEN, "attend", {"checked_in_on": "2024-06-03"}),
+    (AGENCY_TOKEN, "evaluate", {"satisfaction": 5}),
+]
+Job = tuple[str, int, int, int]  # cadre id, batch id, case id and version once opened (else 0)
 
 
 def cadre_record(number: int) -> dict[str, Any]:
@@ -120,7 +131,19 @@ def seed(url: str, cadres: int) -> None:
                 staff_count=5,
                 safety_plan_ref="AQ-1",
                 emergency_plan_ref="YJ-1",
+                organiser_contacts=[{"name": "王芳", "phone": "0635-1234567"}],
+                contractor_contacts=[{"name": "李强", "phone": "0631-7654321"}],
             )
+
+
+def start_batches(engine: Engine) -> None:
+    """The organiser starts every batch with cadres seated that has not started (A13.1), its
+    staff first fitted to them (A12.1, 1:5); later cases are seated in it started."""
+    for batch in service.list_batches(engine):
+        if batch["started_at"] is None and batch["seats_taken"]:
+            staff = math.ceil(batch["seats_taken"] / 5)
+            service.update_batch(engine, batch["id"], staff_count=staff)
+            service.start_batch(engine, batch["id"])
 
 
 def token_file(directory: Path) -> Path:
@@ -175,30 +198,34 @@ def start_server(url: str, tokens: Path, workers: int) -> tuple[subprocess.Popen
     raise SystemExit(f"the server did not start: {reason}")
 
 
-def client(args: tuple[str, list[tuple[str, int]]]) -> tuple[int, list[str]]:
-    """One client process: every case of ``jobs`` (cadre id, batch id) the whole way."""
-    base, jobs = args
+def client(args: tuple[str, list[Job], str]) -> tuple[int, list[str], list[Job]]:
+    """One client process: every case of ``jobs`` through one half of the way: opened and
+    taken to insurance (``to_insured``), or attended and evaluated (``attend``)."""
+    base, jobs, half = args
     errors: list[str] = []
+    moved: list[Job] = []
     requests = 0
     auth = {"Authorization": f"Bearer {AGENCY_TOKEN}"}
     with httpx.Client(base_url=base, timeout=60) as http:
-        for cadre_id, batch_id in jobs:
-            answer = http.post(
-                "/cases", json={"cadre_id": cadre_id, "data": REGISTRATION}, headers=auth
-            )
-            requests += 1
-            if answer.status_code != 201:
-                errors.append(f"open {cadre_id}: {answer.status_code} {answer.text}")
-                continue
-            case = answer.json()
-            for token, trigger, data in [
-                (AGENCY_TOKEN, "consent", CONSENT),
-                (AGENCY_TOKEN, "approve", {"batch_id": batch_id}),
-                (AGENCY_TOKEN, "sign_agreement", AGREEMENT),
-                (AGENCY_TOKEN, "insure", INSURANCE),
-                (CONTRACTOR_TOKEN, "attend", {"checked_in_on": "2024-06-03"}),
-                (AGENCY_TOKEN, "evaluate", {"satisfaction": 5}),
-            ]:
+        for cadre_id, batch_id, case_id, version in jobs:
+            if half == TO_INSURED:
+                answer = http.post(
+                    "/cases", json={"cadre_id": cadre_id, "data": REGISTRATION}, headers=auth
+                )
+                requests += 1
+                if answer.status_code != 201:
+                    errors.append(f"open {cadre_id}: {answer.status_code} {answer.text}")
+                    continue
+                case = answer.json()
+                steps = [
+                    (AGENCY_TOKEN, "consent", CONSENT),
+                    (AGENCY_TOKEN, "approve", {"batch_id": batch_id}),
+                    (AGENCY_TOKEN, "sign_agreement", AGREEMENT),
+                    (AGENCY_TOKEN, "insure", INSURANCE),
+                ]
+            else:
+                case, steps = {"id": case_id, "version": version}, ATTEND
+            for token, trigger, data in steps:
                 answer = http.post(
                     f"/cases/{case['id']}/steps/{trigger}",
                     json={"data": data},
@@ -212,17 +239,26 @@ def client(args: tuple[str, list[tuple[str, int]]]) -> tuple[int, list[str]]:
                     errors.append(f"{trigger} {case['id']}: {answer.status_code} {answer.text}")
                     break
                 case = answer.json()
-    return requests, errors
+            else:
+                moved.append((cadre_id, batch_id, case["id"], case["version"]))
+    return requests, errors, moved
 
 
-def run(base: str, pool: Any, jobs_by_client: list[list[tuple[str, int]]]) -> tuple[float, int]:
-    started = time.perf_counter()
-    results = pool.map(client, [(base, jobs) for jobs in jobs_by_client])
-    elapsed = time.perf_counter() - started
-    errors = [e for _, errs in results for e in errs]
-    if errors:
-        raise SystemExit("requests failed:\n" + "\n".join(errors[:20]))
-    requests = sum(n for n, _ in results)
+def run(base: str, pool: Any, engine: Engine, jobs_by_client: list[list[Job]]) -> tuple[float, int]:
+    """Each client's cases to insurance, the batches started (not timed), then on to the end;
+    the rate is the requests of both halves over their time."""
+    elapsed, requests = 0.0, 0
+    for half in (TO_INSURED, "attend"):
+        started = time.perf_counter()
+        results = pool.map(client, [(base, jobs, half) for jobs in jobs_by_client])
+        elapsed += time.perf_counter() - started
+        errors = [e for _, errs, _ in results for e in errs]
+        if errors:
+            raise SystemExit("requests failed:\n" + "\n".join(errors[:20]))
+        requests += sum(n for n, _, _ in results)
+        jobs_by_client = [moved for _, _, moved in results]
+        if half == TO_INSURED:
+            start_batches(engine)
     return requests / elapsed, requests
 
 
@@ -276,8 +312,9 @@ def main() -> None:
     url = f"{ADMIN_URL.rsplit('/', 1)[0]}/{name}"
     try:
         seed(url, total)
-        ids = [(cadre_record(n)["id"], n // SEATS_PER_BATCH + 1) for n in range(total)]
-        with tempfile.TemporaryDirectory() as directory:
+        ids = [(cadre_record(n)["id"], n // SEATS_PER_BATCH + 1, 0, 0) for n in range(total)]
+        organiser = Engine(url, clock=SimulatedClock(NOW))  # starts the batches (A13.1)
+        with organiser, tempfile.TemporaryDirectory() as directory:
             server, base = start_server(url, token_file(Path(directory)), options.workers)
             try:
                 ctx = multiprocessing.get_context("spawn")
@@ -289,19 +326,20 @@ def main() -> None:
                     run(
                         base,
                         pool,
+                        organiser,
                         [ids[n : warm_up : options.clients] for n in range(options.clients)],
                     )
                     cursor = warm_up
                     for _ in range(options.rounds):
                         one = ids[cursor : cursor + options.cases]
                         cursor += options.cases
-                        rate, _n = run(base, pool, [one])
+                        rate, _n = run(base, pool, organiser, [one])
                         single.append(rate)
                         jobs = []
                         for _c in range(options.clients):
                             jobs.append(ids[cursor : cursor + options.cases])
                             cursor += options.cases
-                        rate, _n = run(base, pool, jobs)
+                        rate, _n = run(base, pool, organiser, jobs)
                         many.append(rate)
             finally:
                 server.terminate()
