@@ -487,7 +487,15 @@ def test_list_filters_and_pages(url: str) -> None:
     assert ids("--open") == [second]
     text = cli(url, "cases", "list").stdout
     assert "withdrawn" in text
-    assert "2 case(s)" in text
+    assert "2 件案件" in text
+    assert "更新时间" in text
+    try:  # one voice (issue 11): the same listing in English when asked
+        english = cli(url, "--lang", "en", "cases", "list").stdout
+    finally:
+        set_language(None)
+    assert "2 cases" in english
+    assert "updated" in english
+    assert "更新时间" not in english
 
 
 # -- cases: refusals and errors -----------------------------------------------------------
@@ -650,7 +658,7 @@ def test_missing_evidence_is_bad_input_naming_the_field(url: str) -> None:
     case_id = int(open_case(url)["id"])
     result = fire(url, case_id, "consent", AS_FAMILY, "--data", "family_member=张丽")
     assert result.exit_code == 2
-    assert "field 'relation'" in result.stderr
+    assert "字段 'relation'" in result.stderr
 
 
 # -- the installed script, in a real process ----------------------------------------------

@@ -404,7 +404,7 @@ def test_consent_recorded_on_behalf_of_a_family_member_needs_the_paper_form(url:
     assert history[1]["actor"] == "王芳"
     assert history[1]["data"]["consent_form_ref"] == "JSTY-1"
     text = cli(url, "cases", "history", str(case_id)).stdout
-    assert "on behalf of" in text
+    assert "代谁办理" in text
     assert "张丽" in text
 
 

@@ -25,7 +25,7 @@ from workflow.cli.db import open_engine
 from workflow.eligibility import Explanation, Reason
 from workflow.errors import InputError, NotFoundError, RuleRefused
 from workflow.fields import INT_MAX
-from workflow.i18n import _
+from workflow.i18n import N_, _, ngettext
 from workflow.machine import Actor
 from workflow.views import CaseView, HistoryEntry
 
@@ -356,8 +356,9 @@ def list_cases(
         return
     if views:
         output.stdout().print(_list_table(views))
-    more = " (limit reached: use --offset for more)" if len(views) == limit else ""
-    output.say(f"{len(views)} case(s){more}")
+    more = _("（已达上限：用 --offset 查看更多）") if len(views) == limit else ""
+    count = ngettext("{count} 件案件", "{count} 件案件", len(views)).format(count=len(views))
+    output.say(count + more)
 
 
 # -- rendering ----------------------------------------------------------------------------
@@ -410,38 +411,55 @@ def _print_case(view: CaseView, as_json: bool, *, explain: bool = True) -> None:
         return
     console = output.stdout()
     output.say(
-        f"案件 case {view.id} · {view.definition} v{view.definition_version} · "
-        f"军休干部 {view.cadre_id} · {view.county} / {view.agency}"
+        _(
+            "案件 {case_id} · {definition} v{definition_version} · 军休干部 {cadre_id} · "
+            "{county} / {agency}"
+        ).format(
+            case_id=view.id,
+            definition=view.definition,
+            definition_version=view.definition_version,
+            cadre_id=view.cadre_id,
+            county=view.county,
+            agency=view.agency,
+        )
     )
     output.say(
-        f"状态 state: {view.state}（{view.state_label}） · version {view.version}"
-        + (" · 已结案 closed" if view.terminal else ""),
+        _("状态：{state}（{label}） · 第 {version} 版").format(
+            state=view.state, label=view.state_label, version=view.version
+        )
+        + (_(" · 已结案") if view.terminal else ""),
         style="bold",
     )
+    tier_name = _(_TIER_NAMES.get(view.tier or "", N_("未记录")))
     output.say(
-        f"周期 cycle: {view.cycle or '—'} · 层级 tier: {view.tier or '—'}"
-        f"（{_TIER_NAMES.get(view.tier or '', '未记录')}）"
+        _("周期：{cycle} · 层级：{tier}（{tier_name}）").format(
+            cycle=view.cycle or "—", tier=view.tier or "—", tier_name=tier_name
+        )
     )
     if explain:
-        output.say(
-            "资格 eligibility（报名时记录 as recorded at registration, A4.2）:", style="bold"
-        )
+        output.say(_("资格（报名时记录，A4.2）："), style="bold")
         stored = view.eligibility
-        for sentence in stored_sentences(stored) if stored else ["未记录 none recorded"]:
+        for sentence in stored_sentences(stored) if stored else [_("未记录")]:
             output.say(sentence)
     if view.evidence:
-        console.print(output.table("证据 evidence", ["field", "value"], view.evidence.items()))
+        columns = [_("字段"), _("值")]
+        console.print(output.table(_("证据"), columns, view.evidence.items()))
     if view.exceptions:
         granted = [
             (e["rule"], e["article"], e["approver"], e["reason"], e["at"])
             for e in (exception.to_json() for exception in view.exceptions)
         ]
-        columns = ["rule", "article", "approver", "reason", "at"]
-        console.print(output.table("例外 exceptions granted (A19.1)", columns, granted))
+        columns = [_("规则"), _("条款"), _("批准人"), _("理由"), _("时间")]
+        console.print(output.table(_("已批准的例外（A19.1）"), columns, granted))
     if view.next_steps:
         rows = [(s.trigger, s.label, s.dest, ", ".join(s.roles)) for s in view.next_steps]
-        columns = ["trigger", "说明 label", "to", "roles (--as ROLE:NAME@SCOPE)"]
-        console.print(output.table("下一步 next steps", columns, rows))
+        columns = [
+            _("步骤（TRIGGER）"),
+            _("说明"),
+            _("到达状态"),
+            _("可办理的角色（--as ROLE:NAME@SCOPE）"),
+        ]
+        console.print(output.table(_("下一步"), columns, rows))
 
 
 def _history_table(case_id: int, entries: Sequence[HistoryEntry]) -> Table:
@@ -458,11 +476,20 @@ def _history_table(case_id: int, entries: Sequence[HistoryEntry]) -> Table:
         )
         for e in entries
     ]
-    columns = ["#", "at", "trigger", "state", "actor", "代 on behalf of", "data", "reason"]
-    return output.table(f"案件 {case_id} 历史 history (A19.1)", columns, rows)
+    columns = [
+        "#",
+        _("时间"),
+        _("步骤（TRIGGER）"),
+        _("状态"),
+        _("办理人"),
+        _("代谁办理"),
+        _("记录"),
+        _("理由"),
+    ]
+    return output.table(_("案件 {case_id} 历史（A19.1）").format(case_id=case_id), columns, rows)
 
 
-_TIER_NAMES = {"city": "市级", "county": "县级", "none": "无层级"}
+_TIER_NAMES = {"city": N_("市级"), "county": N_("县级"), "none": N_("无层级")}
 
 
 def _text(value: Any) -> str:
@@ -485,5 +512,14 @@ def _list_table(views: Sequence[CaseView]) -> Table:
         )
         for v in views
     ]
-    columns = ["case", "cadre", "county", "agency", "state", "说明 label", "version", "updated"]
-    return output.table("案件 cases", columns, rows)
+    columns = [
+        _("案件"),
+        _("军休干部"),
+        _("县（市、区）"),
+        _("机构"),
+        _("状态"),
+        _("说明"),
+        _("版本"),
+        _("更新时间"),
+    ]
+    return output.table(_("案件列表"), columns, rows)
