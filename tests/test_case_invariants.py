@@ -1,5 +1,6 @@
-"""Stateful property test: no sequence of steps, by any role, with good or bad evidence, can
-break a case's invariants (A19.1: the history explains the state exactly)."""
+"""Stateful property test: no sequence of steps, by any role, with good or bad evidence, and
+with the batch started at any moment or not at all, can break a case's invariants (A19.1: the
+history explains the state exactly; A13.1: a case is attended only once its batch started)."""
 
 from __future__ import annotations
 
@@ -14,8 +15,12 @@ import sqlalchemy as sa
 from factories import (
     AGREEMENT,
     APPROVAL,
+    AS_AGENCY,
     AS_CADRE,
+    AS_COUNTY,
+    AS_FAMILY,
     CONSENT,
+    HAPPY_PATH,
     INSURANCE,
     REGISTRATION,
     cadre,
@@ -23,17 +28,28 @@ from factories import (
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
+from plans_setup import seed_batch, start_batch
 
 from workflow import Engine, InputError, RuleRefused, SimulatedClock
 from workflow.clock import SHANGHAI
+from workflow.plans import service
 from workflow.store.schema import history
 
 # hypothesis walks many step sequences through a real database: ~17 s
 pytestmark = pytest.mark.slow
 
-SEED_BATCH = True  # approval takes a seat in batch 1 (conftest.engine)
-
-ROLES = ["cadre", "family", "agency_officer", "county_officer", "contractor_staff", "auditor"]
+# each role acting in the case's own scope (A5.2), so steps can succeed, not only be refused;
+# contractor 1 runs the batch seeded below
+ACTORS = {
+    "cadre": AS_CADRE,
+    "family": AS_FAMILY,
+    "agency_officer": AS_AGENCY,
+    "county_officer": AS_COUNTY,
+    "contractor_staff": "contractor_staff:李强@1",
+    "auditor": "auditor:周审",
+}
+ROLES = sorted(ACTORS)
+SEATED = {"agency_approved", "agreement_signed", "insured"}  # holding a seat, trip not begun
 EVIDENCE: dict[str, dict[str, Any]] = {
     "consent": CONSENT,
     "refuse_consent": CONSENT,
@@ -55,6 +71,7 @@ class CaseLifecycle(RuleBasedStateMachine):
         clock = SimulatedClock(datetime(2024, 5, 6, 9, 0, tzinfo=SHANGHAI))
         self.engine = Engine(f"sqlite:///{Path(self.directory.name) / 'c.db'}", clock=clock)
         self.engine.upgrade_schema()
+        seed_batch(self.engine)  # the batch APPROVAL names
         self.engine.put_cadres([cadre()])
         self.case = self.engine.open_case("LC-DCF-0001", actor=AS_CADRE, data=REGISTRATION)
         self.expected_version = 1
@@ -74,7 +91,7 @@ class CaseLifecycle(RuleBasedStateMachine):
         self.clock.advance(timedelta(hours=3))
         before = self.engine.case(self.case.id)
         try:
-            after = self.engine.fire(self.case.id, trigger, actor=f"{role}:某人", data=data)
+            after = self.engine.fire(self.case.id, trigger, actor=ACTORS[role], data=data)
         except (RuleRefused, InputError):
             assert self.engine.case(self.case.id) == before  # a refusal writes nothing
             return
@@ -87,6 +104,36 @@ class CaseLifecycle(RuleBasedStateMachine):
         )
         assert role in spec.roles
         assert after.state == spec.dest
+
+    @rule()
+    def take_the_next_happy_step(self) -> None:
+        """The next step of art. 7 as its officer would take it, so deep states are reached:
+        it succeeds, except attendance before the batch started, refused citing A13.1 only.
+        Nothing once the case has ended."""
+        before = self.engine.case(self.case.id)
+        step = next((s for s in HAPPY_PATH if s[0] in {n.trigger for n in before.next_steps}), None)
+        if step is None:
+            return
+        trigger, actor, data = step
+        self.clock.advance(timedelta(hours=3))
+        started = service.show_batch(self.engine, APPROVAL["batch_id"])["started_at"]
+        if trigger == "attend" and started is None:
+            with pytest.raises(RuleRefused) as refused:
+                self.engine.fire(self.case.id, trigger, actor=actor, data=data)
+            assert refused.value.articles == ("A13.1",)
+            assert self.engine.case(self.case.id) == before
+            return
+        after = self.engine.fire(self.case.id, trigger, actor=actor, data=data)
+        self.expected_version += 1
+        assert after.version == self.expected_version
+
+    @rule()
+    def start_the_batch(self) -> None:
+        """The organiser starts the batch the case sits in (A13.1; a no-op once started, and
+        nothing while the case holds no seat: a batch nobody sits in does not start)."""
+        if self.engine.case(self.case.id).state in SEATED:
+            self.clock.advance(timedelta(hours=3))
+            start_batch(self.engine)
 
     @precondition(lambda self: self.engine.case(self.case.id).terminal)
     @rule()
@@ -105,6 +152,14 @@ class CaseLifecycle(RuleBasedStateMachine):
         with self.engine.db.connect() as connection:
             count = connection.execute(sa.select(sa.func.count()).select_from(history))
             assert count.scalar_one() == len(steps)
+
+    @invariant()
+    def attended_only_in_a_started_batch(self) -> None:
+        attended = [h for h in self.engine.history(self.case.id) if h.trigger == "attend"]
+        if attended:
+            started_at = service.show_batch(self.engine, APPROVAL["batch_id"])["started_at"]
+            assert started_at is not None
+            assert started_at <= attended[0].at
 
     def _definition(self) -> Any:
         return self.engine.catalog.get("honor_convalescence")
