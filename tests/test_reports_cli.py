@@ -93,7 +93,7 @@ def test_an_empty_year_is_a_report_not_an_error(url: str) -> None:
 
 @pytest.mark.parametrize(
     ("value", "says"),
-    [("1800", "--year 1800 is not a plan year"), ("2024x", "'--year' 的值无效")],
+    [("1800", "--year 1800 不是计划年度"), ("2024x", "'--year' 的值无效")],
 )
 def test_bad_year_is_exit_2_naming_the_option(url: str, value: str, says: str) -> None:
     result = cli(url, "report", "performance", "--year", value)
@@ -107,7 +107,7 @@ def test_bad_year_in_json_names_the_field(url: str) -> None:
     assert result.exit_code == 2
     assert json.loads(result.stdout) == {
         "error": "bad_input",
-        "message": "--year 1800 is not a plan year (2000–2100)",
+        "message": "--year 1800 不是计划年度（应在 2000–2100 之间）",
         "field": "year",
     }
 
@@ -157,4 +157,4 @@ def test_visits(url: str, tmp_path: Path) -> None:
 def test_unknown_cycle_is_exit_2_naming_the_option(url: str) -> None:
     result = cli(url, "report", "visits", "--cycle", "2099")
     assert result.exit_code == 2
-    assert "--cycle '2099' is not a cycle of the policy" in result.stderr
+    assert "--cycle '2099' 不是政策规定的疗养周期（已有：2023、2024-2025）" in result.stderr

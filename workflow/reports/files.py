@@ -14,6 +14,7 @@ from typing import Literal
 
 from workflow.engine import Engine
 from workflow.errors import InputError
+from workflow.i18n import _
 from workflow.reports import html, xlsx
 from workflow.reports.performance import performance_report
 from workflow.reports.roster import batch_roster
@@ -43,7 +44,10 @@ def target(out: Path | None, default_name: str) -> Path:
     if out.is_dir():
         return out / default_name
     if not out.parent.is_dir():
-        raise InputError(f"--out {out}: directory {out.parent} does not exist", field="out")
+        raise InputError(
+            _("--out {out}：目录 {directory} 不存在").format(out=out, directory=out.parent),
+            field="out",
+        )
     return out
 
 

@@ -29,6 +29,7 @@ from workflow.clock import shanghai_date
 from workflow.definition.policy_rules import PolicyRules
 from workflow.engine import Engine
 from workflow.errors import InputError
+from workflow.i18n import _
 from workflow.reports import _sources as src
 from workflow.reports._model import Figures, PerformanceReport, PlanBudget, VisitFigures
 from workflow.store import reports as store
@@ -42,7 +43,10 @@ def check_year(year: int) -> None:
     printing an empty report that looks like a real "nothing happened"."""
     if not FIRST_YEAR <= year <= LAST_YEAR:
         raise InputError(
-            f"--year {year} is not a plan year ({FIRST_YEAR}–{LAST_YEAR})", field="year"
+            _("--year {year} 不是计划年度（应在 {first}–{last} 之间）").format(
+                year=year, first=FIRST_YEAR, last=LAST_YEAR
+            ),
+            field="year",
         )
 
 

@@ -16,6 +16,7 @@ from typing import Any
 from workflow.clock import shanghai_date
 from workflow.engine import Engine
 from workflow.errors import InputError
+from workflow.i18n import _
 from workflow.reports import _sources as src
 from workflow.reports._model import VisitEntry, VisitList
 from workflow.store import reports as store
@@ -25,9 +26,12 @@ def visit_list(engine: Engine, *, cycle: str | None = None, overdue: bool = Fals
     """Visit tasks, by due date then county; ``cycle`` must be a cycle of the policy (A9.1)."""
     ends = src.cycle_ends(engine.catalog)
     if cycle is not None and cycle not in ends:
-        known = "、".join(sorted(ends)) or "无"
+        known = _("、").join(sorted(ends)) or _("无")
         raise InputError(
-            f"--cycle {cycle!r} is not a cycle of the policy (known: {known})", field="cycle"
+            _("--cycle {cycle!r} 不是政策规定的疗养周期（已有：{known}）").format(
+                cycle=cycle, known=known
+            ),
+            field="cycle",
         )
     labels = src.state_labels(engine.catalog, src.VISIT)
     now = engine.clock.now()
