@@ -9,8 +9,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
 from workflow import i18n
+from workflow.cli.main import main
 from workflow.errors import DatabaseNotReadyError
 from workflow.store.connectivity import readiness
 from workflow.store.database import Database, create_engine
@@ -60,3 +62,32 @@ def test_an_unreachable_database_is_named_in_one_language(restore_language: None
         assert readiness(db) == (None, ["database unreachable: OperationalError"])
     finally:
         db.dispose()
+
+
+@pytest.mark.parametrize(
+    ("url", "chinese", "english"),
+    [
+        pytest.param(
+            "nonsense",
+            "错误：数据库 URL 无效：应形如 sqlite:///FILE 或 postgresql://",
+            "error: the database URL is not valid: expected sqlite:///FILE or postgresql://",
+            id="not-a-url",
+        ),
+        pytest.param(
+            "mysql://officer@db.example/convalescence",
+            "错误：不支持数据库 'mysql'：请用 sqlite:///FILE 或 postgresql://USER@HOST/DB",
+            "error: database 'mysql' is not supported: use sqlite:///FILE or postgresql://",
+            id="unsupported",
+        ),
+    ],
+)
+def test_a_bad_database_url_is_bad_input_in_one_language(
+    url: str, chinese: str, english: str, restore_language: None
+) -> None:
+    runner = CliRunner(env=dict.fromkeys(("LANGUAGE", "LC_ALL", "LC_MESSAGES", "LANG")))
+    result = runner.invoke(main, ["--db", url, "cases", "list"])
+    assert result.exit_code == 2  # input wrong (README exit codes)
+    assert result.stderr.startswith(chinese), result.stderr
+    result = runner.invoke(main, ["--db", url, "cases", "list", "--lang", "en"])
+    assert result.exit_code == 2
+    assert result.stderr.startswith(english), result.stderr

@@ -13,6 +13,7 @@ from workflow.api.errors import responses
 from workflow.api.models import ExplainIn, ExplainOut
 from workflow.eligibility import explain
 from workflow.errors import InputError
+from workflow.i18n import _
 from workflow.profile_check import profile_problems
 
 router = APIRouter(tags=["eligibility"])
@@ -32,10 +33,15 @@ def explain_profile(body: ExplainIn, actor: Caller, svc: Svc) -> ExplainOut:
     chosen = catalog.in_force(body.definition, body.on) or catalog.get(body.definition)
     rules = chosen.rules
     if rules is None:
-        raise InputError(f"{chosen.name} declares no eligibility rules", field="definition")
+        raise InputError(
+            _("流程定义 {name} 未规定资格规则").format(name=chosen.name), field="definition"
+        )
     if body.level not in rules.plan_admits:
         levels = ", ".join(rules.plan_admits)
-        raise InputError(f"level {body.level!r} is not one of {levels}", field="level")
+        raise InputError(
+            _("计划级别 {level!r} 不是以下之一：{levels}").format(level=body.level, levels=levels),
+            field="level",
+        )
     problems = profile_problems(body.profile, rules)
     if problems:
         raise InputError(
