@@ -346,7 +346,8 @@ class SqlCaseTransaction:
     def take_part(self, *, case: CaseRow, claim: str | None, now: datetime) -> int | None:
         """Record that ``case`` takes part in its cycle (A9.2). With ``claim`` set, only one
         case per cadre and cycle may hold it: returns None when this case took part, else the
-        id of the case that holds the claim (nothing written)."""
+        id of the other case that holds the claim (nothing written). `ConflictError` when the
+        case's own row is already there (the same step, concurrently)."""
         taken = self.connection.execute(
             _CLAIM_PARTICIPATION[self.connection.dialect.name],
             {
@@ -359,10 +360,19 @@ class SqlCaseTransaction:
         ).first()
         if taken is not None:
             return None
-        holder = self.connection.execute(
-            _CLAIM_HOLDER, {"cadre_id": case.cadre_id, "cycle": case.cycle, "claim": claim}
-        ).scalar()
-        return case.id if holder is None else int(holder)
+        holder = None
+        if claim is not None:
+            holder = self.connection.execute(
+                _CLAIM_HOLDER, {"cadre_id": case.cadre_id, "cycle": case.cycle, "claim": claim}
+            ).scalar()
+        if holder is None or int(holder) == case.id:
+            # the case's own row was there: the same step ran at the same moment and won
+            raise ConflictError(
+                case_id=case.id,
+                expected_version=case.version,
+                actual_version=self.case_version(case.id),
+            )
+        return int(holder)
 
     def leave(self, case_id: int) -> None:
         """The case no longer takes part in its cycle (withdrawn, unable to attend)."""

@@ -268,14 +268,30 @@ class Database:
         self, within: Within = None, *, write: bool = False, single_read: bool = False
     ) -> Iterator[sa.Connection]:
         """A connection in a transaction on a migrated schema: the host's own when ``within``
-        is given (never committed here), else a new one committed on success. ``write=True``
+        is given (never committed here; begun if the host had not begun it yet), else a new one
+        committed on success. A write inside the host's transaction runs in a savepoint: a step
+        that fails (a refusal, a conflict) leaves nothing behind even if the host goes on and
+        commits. ``write=True``
         takes SQLite's write lock up front (BEGIN IMMEDIATE) so read-then-write cannot fail;
         ``single_read=True`` promises one SELECT, which SQLite runs atomically without BEGIN."""
         self.ensure_schema(within)
         if isinstance(within, Session):
-            yield within.connection()
+            if write:  # all of the step or none of it, whatever the host does after an error
+                with within.begin_nested():
+                    yield within.connection()
+            else:
+                yield within.connection()
         elif within is not None:
-            yield within
+            if not within.in_transaction():
+                # what SQLAlchemy's autobegin would do on the first statement: the step's
+                # statements run on the driver's cursor (workflow.store.prepared), which does
+                # not autobegin, and must not run outside the host's transaction
+                within.begin()
+            if write:
+                with within.begin_nested():
+                    yield within
+            else:
+                yield within
         else:
             with self.engine.connect() as connection:
                 if write or single_read:
