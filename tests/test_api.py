@@ -19,7 +19,7 @@ from factories import APPROVAL, CONSENT, INSURANCE, REGISTRATION, cadre
 from fastapi.testclient import TestClient
 from plans_setup import batch, seed_batch
 
-from workflow import Engine
+from workflow import Engine, i18n
 from workflow.api import TokenRegistry, create_app, hash_token
 from workflow.cli.main import main
 from workflow.errors import InputError
@@ -379,3 +379,18 @@ def test_a_second_grant_of_the_same_exception_is_422_not_a_server_error(
     second = client.post(f"/cases/{case['id']}/exceptions", json=grant, headers=auth("t-county"))
     assert second.status_code == 422
     assert second.json()["field"] == "rule"
+
+
+def test_an_unknown_query_parameter_is_named_in_one_language(client: TestClient) -> None:
+    """One voice (issue 11): Chinese by default, the catalogue's English when asked."""
+    chinese = client.get("/cases", params={"opn": "1"}, headers=auth("t-city"))
+    assert chinese.status_code == 422
+    assert chinese.json()["field"] == "opn"
+    assert chinese.json()["message"].startswith("未知的查询参数 'opn'；此路由接受的参数：")
+    i18n.set_language("en")
+    try:
+        english = client.get("/cases", params={"opn": "1"}, headers=auth("t-city")).json()
+    finally:
+        i18n.set_language(None)
+    assert english["message"].startswith("unknown query parameter(s) 'opn'; this route takes ")
+    assert "limit" in english["message"]

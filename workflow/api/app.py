@@ -21,6 +21,7 @@ from workflow.calendar import WorkingCalendar, default_calendar
 from workflow.clock import shanghai_date
 from workflow.engine import Engine
 from workflow.errors import InputError
+from workflow.i18n import _
 from workflow.scheduler.calendar_watch import calendar_status
 from workflow.store.connectivity import readiness
 from workflow.store.migrate import current_revision
@@ -45,8 +46,9 @@ def refuse_unknown_query(request: Request) -> None:
     unknown = sorted(set(request.query_params) - known)
     if unknown:
         raise InputError(
-            f"unknown query parameter(s) {', '.join(map(repr, unknown))}; "
-            f"this route takes {', '.join(sorted(known)) or 'none'}",
+            _("未知的查询参数 {unknown}；此路由接受的参数：{known}").format(
+                unknown=", ".join(map(repr, unknown)), known=", ".join(sorted(known)) or _("无")
+            ),
             field=unknown[0],
         )
 
