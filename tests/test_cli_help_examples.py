@@ -52,6 +52,7 @@ CHECKED = (
     "report",
     "audit",
     "cadres",
+    "cases",
 )
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 PARSE_ONLY = ("postgresql://", " serve ", "scheduler run\n", " demo ")

@@ -309,7 +309,15 @@ def history(case_id: int, as_json: bool) -> None:
     output.stdout().print(_history_table(case_id, entries))
 
 
-@cases.command("list", help=_("按案件编号顺序列出案件，由数据库筛选；用 --limit/--offset 分页。"))
+@cases.command(
+    "list",
+    help=_("按案件编号顺序列出案件，由数据库筛选；用 --limit/--offset 分页。"),
+    epilog=output.examples(
+        "convalescence cases list --open",
+        "convalescence cases list --county 东昌府区 --state registered --json",
+        "convalescence cases list --limit 50 --offset 50",
+    ),
+)
 @click.option("--state", metavar="STATE", help=_("只列处于此状态的案件。"))
 @click.option("--county", metavar="COUNTY", help=_("只列归属此县（市、区）的案件。"))
 @click.option("--agency", metavar="AGENCY", help=_("只列归属此军休服务管理机构的案件。"))
