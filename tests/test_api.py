@@ -394,3 +394,11 @@ def test_an_unknown_query_parameter_is_named_in_one_language(client: TestClient)
         i18n.set_language(None)
     assert english["message"].startswith("unknown query parameter(s) 'opn'; this route takes ")
     assert "limit" in english["message"]
+
+
+def test_a_nul_character_in_evidence_is_refused_in_one_language(client: TestClient) -> None:
+    """PostgreSQL refuses NUL in JSON; the edge says so in the officer's language (issue 11)."""
+    body = {"cadre_id": "LC-DCF-0001", "data": {**REGISTRATION, "note": "a\x00b"}}
+    refused = client.post("/cases", json=body, headers=auth("t-cadre"))
+    assert refused.status_code == 422
+    assert "文本中不得含有 NUL（\\u0000）字符" in refused.json()["message"], refused.json()

@@ -12,6 +12,7 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
+from workflow.i18n import _
 from workflow.views import CaseView, HistoryEntry
 
 NO_NUL = r"^[^\x00]*$"
@@ -23,7 +24,7 @@ def _no_nul_inside(value: Any) -> Any:
     in JSON and text columns, and it is never meaningful in a back-office record."""
     if isinstance(value, str):
         if "\x00" in value:
-            raise ValueError("text must not contain NUL (\\u0000) characters")
+            raise ValueError(_("文本中不得含有 NUL（\\u0000）字符"))
     elif isinstance(value, dict):
         for key, item in value.items():
             _no_nul_inside(key)
