@@ -73,6 +73,8 @@ def cadre_record(number: int) -> dict[str, Any]:
         "merits": [{"class": 2, "wartime": False, "year": 1980 + number % 20}],
         "honours": [],
         "recommendation": None,
+        # the family member who consents is the roster's contact (A5.2)
+        "family_contact": {"name": "张丽", "relation": "女儿", "phone": "13800001234"},
         "health": {"self_care": True, "infectious": False, "mental": False, "critical": False},
     }
 

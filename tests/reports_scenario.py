@@ -171,7 +171,7 @@ def build(engine: Engine, clock: SimulatedClock) -> Scenario:
             cadre_id, actor=f"cadre:干部{n:02d}@{cadre_id}", data={"plan_level": level}
         ).id
         if n != 10:
-            engine.fire(ids[n], "consent", actor=f"family:家属@{cadre_id}", data=CONSENT)
+            engine.fire(ids[n], "consent", actor=f"family:张丽@{cadre_id}", data=CONSENT)
     officer = {n: _officer(c) for n, c, _, _ in people}
     engine.grant_exception(
         ids[4],

@@ -281,10 +281,13 @@ class Harness:
 
     def actor(self, role: str, variant: str, cadre_id: str) -> str:
         kind = SCOPES.get(role)
+        # a cadre or family actor is who the roster says (A5.2 identity; factories.cadre):
+        # the matrix is about roles and scopes, not names
+        name = {"cadre": "张建国", "family": "张丽"}.get(role, "测试")
         if kind is None:
-            return f"{role}:测试" + ("@冠县" if variant == "stray" else "")
+            return f"{role}:{name}" + ("@冠县" if variant == "stray" else "")
         if variant == "missing":
-            return f"{role}:测试"
+            return f"{role}:{name}"
         own = {
             "county": OWN_COUNTY,
             "agency": OWN_AGENCY,
@@ -297,7 +300,7 @@ class Harness:
             "cadre": OTHER_CADRE,
             "contractor": self.other_contractor,
         }
-        return f"{role}:测试@{(own if variant == 'own' else other)[kind]}"
+        return f"{role}:{name}@{(own if variant == 'own' else other)[kind]}"
 
 
 def _rescoped(actor: str, cadre_id: str) -> str:
@@ -488,7 +491,7 @@ def test_scoped_reader_without_scope_is_refused(harness: Harness, role: str) -> 
 def test_listing_for_another_scope_than_ones_own_is_empty(engine: Engine) -> None:
     engine.put_cadres([cadre(), cadre(OTHER_CADRE, county=OTHER_COUNTY, agency=OTHER_AGENCY)])
     mine = engine.open_case("LC-DCF-0001", actor=AS_AGENCY, data=REGISTRATION)
-    theirs = engine.open_case(OTHER_CADRE, actor=f"cadre:李某@{OTHER_CADRE}", data=REGISTRATION)
+    theirs = engine.open_case(OTHER_CADRE, actor=f"cadre:张建国@{OTHER_CADRE}", data=REGISTRATION)
     county = Actor.parse("county_officer:孙局长@冠县")
     assert [c.id for c in engine.cases(viewer=county)] == [theirs.id]
     assert engine.cases(viewer=county, county=OWN_COUNTY) == []

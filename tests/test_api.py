@@ -25,6 +25,8 @@ from workflow.cli.main import main
 from workflow.errors import InputError
 from workflow.plans import service
 
+# long and varied enough for tokens hash (at least 32 characters of 12 kinds, issue 17)
+STRONG_TOKEN = "k7Q-2mX9_vR4pL8sT1wZ6yB3nD5hF0jC"
 OLD = "1943-06-03"  # 81 on APPROVAL's first day, 2024-06-03, over A8.2's 80 (A8.2)
 
 TOKENS = {
@@ -328,15 +330,16 @@ def test_the_openapi_document_is_published_with_bearer_auth(client: TestClient) 
 
 def test_the_token_file_holds_digests_and_tokens_hash_prints_an_entry(tmp_path: Path) -> None:
     result = CliRunner().invoke(
-        main, ["tokens", "hash", "--as", "agency_officer:王芳@东昌府区军休所", "--token", "s3cret"]
+        main,
+        ["tokens", "hash", "--as", "agency_officer:王芳@东昌府区军休所", "--token", STRONG_TOKEN],
     )
     assert result.exit_code == 0, result.output
     entry = yaml.safe_load(result.stdout)
-    assert list(entry) == [hash_token("s3cret")]
+    assert list(entry) == [hash_token(STRONG_TOKEN)]
     path = tmp_path / "tokens.yaml"
     path.write_text(yaml.safe_dump({"tokens": entry}, allow_unicode=True), encoding="utf-8")
-    assert "s3cret" not in path.read_text(encoding="utf-8")
-    actor = TokenRegistry.load(path).actor_for("s3cret")
+    assert STRONG_TOKEN not in path.read_text(encoding="utf-8")
+    actor = TokenRegistry.load(path).actor_for(STRONG_TOKEN)
     assert actor is not None
     assert (actor.role, actor.name, actor.scope) == ("agency_officer", "王芳", "东昌府区军休所")
     toml = tmp_path / "tokens.toml"

@@ -42,7 +42,16 @@ def walk(engine: Engine) -> int:
 @pytest.fixture
 def office(engine: Engine, tmp_path: Path) -> tuple[Engine, int, Path]:
     """Two cases walked; the key file of the office's checkpoints."""
-    engine.put_cadres([cadre(), cadre("LC-DCF-0002", name="李明")])
+    engine.put_cadres(
+        [
+            cadre(),
+            cadre(
+                "LC-DCF-0002",
+                name="李明",
+                family_contact={"name": "李华", "relation": "儿子", "phone": "13800005678"},
+            ),
+        ]
+    )
     walk(engine)
     key_file = tmp_path / "checkpoint.key"
     key_file.write_bytes(KEY + b"\n")

@@ -88,7 +88,7 @@ def open_case(url: str, cadre_id: str = CADRE, *, now: str = NOW) -> dict[str, A
         "--cadre",
         cadre_id,
         "--as",
-        f"cadre:张建国@{cadre_id}",
+        AS_AGENCY,  # the agency registers any of its cadres (a cadre only under his own name)
         "--data",
         "plan_level=city",
         "--json",

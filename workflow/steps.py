@@ -22,7 +22,7 @@ from collections.abc import Mapping
 from datetime import date, datetime
 from typing import Any
 
-from workflow.access import CaseScope
+from workflow.access import CaseScope, identity_refusal
 from workflow.clock import Clock, shanghai_date
 from workflow.definition.model import Definition, StepSpec, TransitionSpec
 from workflow.eligibility import explain
@@ -86,6 +86,7 @@ class StepRunner:
             if actor.role in chosen.roles:  # an unknown role is bad input (machine)
                 scope = CaseScope(filing.county, filing.agency, cadre_id)
                 check_scope(chosen, actor, scope, action="open")
+            _check_identity(actor, filing.record, on_behalf_of, reason)
             facts: dict[str, Any] = {"on_behalf_of": on_behalf_of}
             if any(PLANS in RULES[name].needs for name in chosen.open.guards):
                 facts[PLANS] = tx.annual_plans(today.year)  # A3.2: the year's plans
@@ -189,6 +190,7 @@ class StepRunner:
                 # scope before anything else: an out-of-scope caller learns nothing of the
                 # case, not even its state from a refusal of the step (A5.2)
                 check_scope(definition, actor, _scope(snap), trigger)
+            _check_identity(actor, snap.cadre, on_behalf_of, reason, case_id=case_id)
             spec = workflow.transition(case_id, case.state, trigger)
             fields = workflow.check_step(spec, trigger, actor, data, case_id=case_id)
             batch = _batch(tx, spec, fields)
@@ -451,6 +453,22 @@ class StepRunner:
         )
 
 
+def _check_identity(
+    actor: Actor,
+    cadre: Mapping[str, Any],
+    on_behalf_of: str | None,
+    reason: str | None,
+    *,
+    case_id: int | None = None,
+) -> None:
+    """The roster vouches for who acts, whichever way the step came in (CLI, API, a host):
+    a cadre under the roster's own name, a family member as its family contact, anyone else
+    through an officer who says why (A5.2, A19.1; `workflow.access.identity_refusal`)."""
+    refusal = identity_refusal(actor, cadre, on_behalf_of=on_behalf_of, reason=reason)
+    if refusal is not None:
+        raise RuleRefused([refusal], case_id=case_id)
+
+
 def _takes_part_in_cycles(definition: Definition) -> bool:
     return definition.rules is not None and bool(definition.rules.participation_states)
 
@@ -524,7 +542,7 @@ def _batch(tx: CaseTransaction, spec: TransitionSpec, fields: Mapping[str, Any])
     batch = tx.batch(batch_id)
     if batch is None:
         raise InputError(
-            _("批次 {batch_id} 不存在（见 `convalescence batches list`）").format(
+            _("batch_id：批次 {batch_id} 不存在（见 `convalescence batches list`）").format(
                 batch_id=batch_id
             ),
             field="batch_id",

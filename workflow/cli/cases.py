@@ -13,24 +13,20 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from datetime import date
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import click
 from rich.table import Table
 
 from definitions import DEFAULT_DEFINITION
-from workflow.access import identity_refusal
 from workflow.cli import output
 from workflow.cli.db import open_engine
 from workflow.eligibility import Explanation, Reason
-from workflow.errors import InputError, NotFoundError, RuleRefused
+from workflow.errors import InputError
 from workflow.fields import INT_MAX
 from workflow.i18n import N_, _, ngettext
 from workflow.machine import Actor
 from workflow.views import CaseView, HistoryEntry
-
-if TYPE_CHECKING:
-    from workflow.engine import Engine
 
 # a case id is a database INTEGER: 2147483648 is bad input (exit 2), not a driver error
 CASE_ID = click.IntRange(1, INT_MAX)
@@ -124,25 +120,6 @@ fire_on_behalf_option = click.option(
 )
 
 
-def check_identity(
-    engine: Engine,
-    cadre_id: str,
-    actor: Actor,
-    on_behalf_of: str | None,
-    reason: str | None,
-) -> None:
-    """The roster vouches for who acts (issue 17, A5.2): a cadre under the roster's name, a
-    family member as the roster's contact, anyone else through an officer with a reason
-    (`workflow.access.identity_refusal`). A missing cadre is left to the engine to name."""
-    try:
-        record = engine.cadre(cadre_id)
-    except NotFoundError:
-        return
-    refusal = identity_refusal(actor, record, on_behalf_of=on_behalf_of, reason=reason)
-    if refusal is not None:
-        raise RuleRefused([refusal])
-
-
 @click.group(help=_("案件：报名登记，按政策规定的步骤办理，查看案件及其办理记录。"))
 def cases() -> None:
     """The case commands (help above, through the catalogue)."""
@@ -184,7 +161,6 @@ def open_case(
     """Registers the cadre; the day's eligibility explanation is stored and printed (help
     above, through the catalogue)."""
     engine = open_engine()
-    check_identity(engine, cadre_id, actor, on_behalf_of, reason)
     view = engine.open_case(
         cadre_id,
         actor=actor,
@@ -218,10 +194,7 @@ def fire(
 ) -> None:
     """One step of the case, printed as every command prints a case (help above)."""
     engine = open_engine()
-    if actor.role in ("cadre", "family") or on_behalf_of:
-        # read in the actor's scope: an out-of-scope caller learns nothing of the case (A5.2)
-        case = engine.case(case_id, viewer=actor)
-        check_identity(engine, case.cadre_id, actor, on_behalf_of, reason)
+    # the step checks the scope first (A5.2) and who acts against the roster (A5.2, A19.1)
     view = engine.fire(
         case_id,
         trigger,
