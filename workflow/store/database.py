@@ -234,6 +234,10 @@ class Database:
             self.engine, self._owns = create_engine(resolve_url(db)), True
         self._auto_upgrade = auto_upgrade
         self._schema_checked = False
+        # the pool's connections with the options a transaction declares, set up once rather
+        # than on every connection (which costs an event dispatch per transaction)
+        self._writer = self.engine.execution_options(**{WRITE: True})
+        self._single_reader = self.engine.execution_options(**{SINGLE_READ: True})
 
     def close(self) -> None:
         if self._owns:
@@ -293,10 +297,6 @@ class Database:
             else:
                 yield within
         else:
-            with self.engine.connect() as connection:
-                if write or single_read:
-                    connection.execution_options(
-                        **{WRITE: write, SINGLE_READ: single_read and not write}
-                    )
-                with connection.begin():
-                    yield connection
+            source = self._writer if write else self._single_reader if single_read else self.engine
+            with source.connect() as connection, connection.begin():
+                yield connection

@@ -9,10 +9,12 @@ statement, rendering it for the dialect, the column types' conversions — and d
 execution layer redoes on every call: the SQL text, the order of its parameters and each
 parameter's conversion are worked out on first use per dialect; a call converts the values,
 runs the text on the driver connection of the caller's `sa.Connection` (inside the caller's
-transaction) and converts the result columns back.
+transaction, which `workflow.store.database` has begun) and converts the result columns back.
 
-What a host may rely on is kept: ``before_cursor_execute``/``after_cursor_execute`` listeners
-are called as SQLAlchemy would call them (tracing, statement counts), a driver error is raised
+Nothing a host relies on is lost. When anyone listens for ``before_cursor_execute`` or
+``after_cursor_execute`` (tracing, statement counts, the tests), the same converted text goes
+through SQLAlchemy's ``exec_driver_sql``, so listeners get their execution context, ``retval``
+and ``handle_error`` as usual; only an unobserved call skips the layer. A driver error is raised
 as SQLAlchemy's own exception class (`sqlalchemy.exc.IntegrityError`, ...) so
 `workflow.store.errors` translates it as any other, and a lost connection is invalidated so the
 pool does not hand it out again.
@@ -21,6 +23,7 @@ pool does not hand it out again.
 from __future__ import annotations
 
 import functools
+import weakref
 from collections import namedtuple
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -54,7 +57,11 @@ class Prepared:
         defaults), as SQLAlchemy would learn them from the first call's parameters."""
         self.statement = statement
         self.column_keys = list(column_keys)
-        self._by_dialect: dict[str, _Compiled] = {}
+        # per dialect object, not name: two engines of one backend may convert differently
+        # (a host's JSON serializer); weak, so an engine disposed of takes its entry along
+        self._by_dialect: weakref.WeakKeyDictionary[Dialect, _Compiled] = (
+            weakref.WeakKeyDictionary()
+        )
 
     def rows(self, connection: sa.Connection, values: Mapping[str, Any]) -> list[Any]:
         """The result rows (named tuples, values converted as SQLAlchemy would)."""
@@ -81,7 +88,7 @@ class Prepared:
         self, connection: sa.Connection, values: Mapping[str, Any], *, fetch: bool
     ) -> tuple[_Compiled, Sequence[Any], int]:
         dialect = connection.dialect
-        compiled = self._by_dialect.get(dialect.name) or self._compile(dialect)
+        compiled = self._by_dialect.get(dialect) or self._compile(dialect)
         converted = [
             values[name] if p is None else p(values[name])
             for name, p in zip(compiled.names, compiled.processors, strict=True)
@@ -91,19 +98,21 @@ class Prepared:
             if compiled.positional
             else dict(zip(compiled.names, converted, strict=True))
         )
+        sql = compiled.sql
+        dispatch = connection.dispatch  # the engine's listeners and the connection's own
+        if dispatch.before_cursor_execute or dispatch.after_cursor_execute:
+            # through SQLAlchemy's execution layer, so listeners get everything they expect
+            # (an execution context, retval listeners, handle_error, echo); the values are
+            # converted already and the text is the dialect's, as a driver-level call sends it
+            result = connection.exec_driver_sql(sql, parameters)
+            fetched = result.fetchall() if fetch and result.returns_rows else ()
+            return compiled, fetched, result.rowcount
         driver = connection.connection.driver_connection
         cursor = driver.cursor()  # type: ignore[union-attr]
-        dispatch = connection.dispatch
-        listened = bool(dispatch.before_cursor_execute) or bool(dispatch.after_cursor_execute)
-        sql = compiled.sql
         try:
-            if listened:
-                dispatch.before_cursor_execute(connection, cursor, sql, parameters, None, False)
             cursor.execute(sql, parameters)
             fetched = cursor.fetchall() if fetch and cursor.description is not None else ()
             count = cursor.rowcount
-            if listened:
-                dispatch.after_cursor_execute(connection, cursor, sql, parameters, None, False)
         except dialect.loaded_dbapi.Error as error:
             if dialect.is_disconnect(error, driver, cursor):
                 connection.invalidate(error)
@@ -130,7 +139,7 @@ class Prepared:
             c.type.dialect_impl(dialect).result_processor(dialect, None) for c in columns
         )
         made = _Compiled(compiled.string, names, positional, processors, row, results)
-        self._by_dialect[dialect.name] = made
+        self._by_dialect[dialect] = made
         return made
 
 
