@@ -13,7 +13,7 @@ import yaml
 from click.testing import CliRunner, Result
 from fastapi.testclient import TestClient
 
-from workflow import Engine
+from workflow import Engine, InputError
 from workflow.api import TokenRegistry, create_app, hash_token
 from workflow.api.tokens import weak_token
 from workflow.cli.main import main
@@ -109,3 +109,47 @@ def test_a_revoked_token_is_refused_at_once_and_its_last_use_is_kept(
     assert revoked["revoked_by"] == "city_officer:赵敏"
     assert revoked["revoke_reason"] == "人员调离"
     assert revoked["last_used_at"] == again["last_used_at"]  # the refused call is no use
+
+
+def test_a_digest_that_is_not_hexadecimal_or_not_in_the_file_is_not_revoked(
+    tmp_path: Path, engine: Engine, db_url: str
+) -> None:
+    """A digest copied with one wrong character must not be "revoked" while the real token
+    keeps working (review finding): not hexadecimal is refused; with the token file given,
+    a whole digest must be one of its entries."""
+    wrong = hash_token(STRONG)[:-1] + "z"
+    refused = _revoke(db_url, "--digest", wrong, "--reason", "人员调离")
+    assert refused.exit_code == 2
+    assert "十六进制" in refused.stderr
+    path = tmp_path / "tokens.yaml"
+    path.write_text(
+        yaml.safe_dump({hash_token(STRONG): {"role": "city_officer", "name": "赵敏"}}),
+        encoding="utf-8",
+    )
+    other = hash_token(STRONG)[:-1] + ("0" if hash_token(STRONG)[-1] != "0" else "1")
+    unknown = _revoke(db_url, "--digest", other, "--tokens", str(path), "--reason", "人员调离")
+    assert unknown.exit_code == 2
+    assert "0 个" in unknown.stderr
+    assert _row(engine) is None
+
+
+def test_a_digest_listed_twice_in_the_token_file_is_refused(tmp_path: Path) -> None:
+    """Which of two entries for one token counts must not depend on the file's layout: an
+    admin lowering a token's role under tokens: while an older top-level line still says
+    city_officer (review finding)."""
+    digest = hash_token(STRONG)
+    both = tmp_path / "both.yaml"
+    both.write_text(
+        f"{digest}: {{role: city_officer, name: 赵敏}}\n"
+        f"tokens:\n  {digest}: {{role: auditor, name: 赵敏}}\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(InputError, match="只能写一处"):
+        TokenRegistry.load(both)
+    twice = tmp_path / "twice.yaml"
+    twice.write_text(
+        f"{digest}: {{role: city_officer, name: 赵敏}}\n{digest}: {{role: auditor, name: 赵敏}}\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(InputError, match=r"twice\.yaml:2"):
+        TokenRegistry.load(twice)

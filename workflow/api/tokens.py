@@ -30,8 +30,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from workflow.definition.yaml_source import parse_yaml
 from workflow.errors import InputError
 from workflow.i18n import _
 from workflow.machine import Actor
@@ -85,7 +84,17 @@ def _entries(document: Any) -> dict[Any, Any] | None:
     wrapped = document.get("tokens", {})
     if not isinstance(wrapped, dict):
         return None
-    return {**wrapped, **{key: value for key, value in document.items() if key != "tokens"}}
+    top = {key: value for key, value in document.items() if key != "tokens"}
+    twice = sorted(str(key) for key in set(wrapped) & set(top))
+    if twice:
+        # which of two entries counts would be an accident of the file's layout
+        raise InputError(
+            _("令牌摘要 {digests} 既在 tokens: 下又在顶层：只能写一处").format(
+                digests="、".join(d[:12] for d in twice)
+            ),
+            field="tokens",
+        )
+    return {**wrapped, **top}
 
 
 @dataclass(frozen=True)
@@ -122,10 +131,17 @@ class TokenRegistry:
             ) from None
         try:
             if path.suffix.lower() == ".toml":
-                document: Any = tomllib.loads(text)
+                document: Any = tomllib.loads(text)  # TOML itself refuses a key given twice
             else:
-                document = yaml.safe_load(text)
-        except (yaml.YAMLError, tomllib.TOMLDecodeError) as error:
+                # the definitions' reader: a digest listed twice is refused with both lines
+                # (PyYAML would keep the last one silently), and the size caps apply
+                located = parse_yaml(text, shown)
+                if located.problems:
+                    raise InputError(
+                        "\n".join(str(problem) for problem in located.problems), field="tokens"
+                    )
+                document = located.data
+        except tomllib.TOMLDecodeError as error:
             raise InputError(
                 _("{file}：不是有效的 YAML/TOML：{reason}").format(file=shown, reason=error),
                 field="tokens",

@@ -235,7 +235,9 @@ def revoke_command(
 def _full_digest(given: str, tokens_file: Path | None) -> str:
     """A whole digest as given, or the one digest of the token file it starts."""
     text = given.strip().lower()
-    if len(text) == 64:
+    if not text or any(c not in "0123456789abcdef" for c in text):
+        raise InputError(_("--digest 须为十六进制的 sha256 摘要（0-9、a-f）"), field="digest")
+    if len(text) == 64 and tokens_file is None:
         return text
     if len(text) < 16 or tokens_file is None:
         raise InputError(
@@ -244,6 +246,8 @@ def _full_digest(given: str, tokens_file: Path | None) -> str:
     with server_extra("tokens revoke"):
         from workflow.api.tokens import TokenRegistry  # noqa: PLC0415
 
+    # with the file at hand even a whole digest must be in it: a digest copied with one wrong
+    # character would otherwise be "revoked" while the real token keeps working
     found = [d for d in TokenRegistry.load(tokens_file).actors if d.startswith(text)]
     if len(found) != 1:
         raise InputError(

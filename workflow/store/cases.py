@@ -198,7 +198,9 @@ _INSERT_NOTICES = sa.insert(outbox)
 _CADRE_FILED = Prepared(
     sa.select(cadres.c.county, cadres.c.agency, cadres.c.record)
     .where(cadres.c.id == sa.bindparam("cadre_id"))
-    .with_for_update(of=cadres)
+    # FOR NO KEY UPDATE: serialises openings of one cadre without blocking the rows that only
+    # refer to the cadre (participations, visit keys) for the length of the opening
+    .with_for_update(of=cadres, key_share=True)
 )
 # The cadre's registrations still under way in a cycle, under the same workflow: a second one
 # is refused at open (A9.2), before the family is asked to consent twice.
