@@ -244,6 +244,7 @@ def test_deleted_notices_are_counted_A19_1(
         ("other_key", "签名与密钥不符"),
         ("unsigned", "没有签名，而校验时给出了密钥"),
         ("garbage", "不是本程序写的检查点"),
+        ("hmac_not_text", "不是本程序写的检查点"),  # a crafted line: no traceback (review)
     ],
 )
 def test_a_damaged_checkpoint_file_is_named_A19_1(
@@ -266,11 +267,15 @@ def test_a_damaged_checkpoint_file_is_named_A19_1(
         lines = lines[1:]
     elif damage == "garbage":
         lines[1] = "{not json"
+    elif damage == "hmac_not_text":
+        document = json.loads(lines[1])
+        document["hmac"] = 12345
+        lines[1] = json.dumps(document, ensure_ascii=False)
     file.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
     result = against(engine, file, key_file)
     assert result.exit_code == 6, result.output
-    line = 2 if damage == "garbage" else 1
+    line = 2 if damage in {"garbage", "hmac_not_text"} else 1
     assert f"检查点文件 {file} 第 {line} 行：{problem}" in result.stderr
 
 

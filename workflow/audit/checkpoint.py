@@ -224,6 +224,9 @@ def _parse(text: str) -> Checkpoint | None:
         document = json.loads(text)
         if not isinstance(document, dict) or document.pop("format", None) != FORMAT:
             return None
+        signature = document.get("hmac")
+        if signature is not None and not isinstance(signature, str):
+            return None  # a crafted line: unreadable, not a traceback in compare_digest
         known = {"at", "cases", "batches", "admin_log", "tallies", "prev", "hash", "hmac"}
         extra = {k: v for k, v in document.items() if k not in known}
         return Checkpoint(
@@ -234,7 +237,7 @@ def _parse(text: str) -> Checkpoint | None:
             tallies=dict(document["tallies"]),
             prev=str(document["prev"]),
             hash=str(document["hash"]),
-            hmac=document.get("hmac"),
+            hmac=signature,
             extra=extra,
         )
     except (ValueError, KeyError, TypeError):
