@@ -23,14 +23,8 @@ from notifications.dispatch import DispatchReport, Failure, dispatch
 from notifications.errors import ChannelConfigError, DeliveryError, TemplateError
 from notifications.masking import mask_address, mask_id_card, mask_phone, mask_text
 from notifications.outbox import OutboxEntry, OutboxMessage, list_entries, retry_dead
-from notifications.render import (
-    Rendered,
-    ShippedTemplates,
-    check_templates,
-    render,
-    sample_context,
-    template_names,
-)
+from notifications.render import Rendered, check_templates, render, sample_context
+from notifications.shipped import ShippedTemplates, template_names
 
 __all__ = [
     "Channel",

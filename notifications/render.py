@@ -39,7 +39,6 @@ from __future__ import annotations
 
 import copy
 import functools
-import hashlib
 import re
 import traceback
 from collections.abc import Iterable, Mapping
@@ -54,11 +53,9 @@ from jinja2 import FileSystemLoader, StrictUndefined, select_autoescape
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from notifications.errors import TemplateError
+from notifications.shipped import HTML_SUFFIX, TEMPLATE_DIR, TEXT_SUFFIX, template_names
 from workflow.i18n import _
 
-TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
-TEXT_SUFFIX = ".txt.j2"
-HTML_SUFFIX = ".html.j2"
 SUBJECT_PREFIX = "Subject:"
 # How problems name a template file: the path inside the source tree, which an editor opens.
 _SHOWN_ROOT = TEMPLATE_DIR.parent.parent
@@ -161,18 +158,6 @@ ENVIRONMENT.filters.update(article_zh=article_zh, zh_date=zh_date, lines=as_line
 # -- the contract the engine calls ---------------------------------------------------------
 
 
-@functools.cache
-def template_names() -> frozenset[str]:
-    """The notices shipped, by name (``approval_notice`` for ``approval_notice.txt.j2``).
-
-    Cached: the package's files do not change while it runs."""
-    return frozenset(
-        path.name.removesuffix(TEXT_SUFFIX)
-        for path in TEMPLATE_DIR.glob(f"*{TEXT_SUFFIX}")
-        if not path.name.startswith("_")
-    )
-
-
 @cache
 def has_html(name: str) -> bool:
     """Shipped templates do not change while the process runs: look on disk once per name."""
@@ -259,36 +244,8 @@ def check_templates(names: Iterable[str]) -> list[str]:
     return problems
 
 
-class ShippedTemplates:
-    """The shipped notices as definition validation sees them (`workflow.ports.TemplateCheck`).
-
-    Whoever loads definitions for real (the engine's registry, ``definitions validate``) passes
-    one in; `workflow.definition` itself never imports this package."""
-
-    def names(self) -> frozenset[str]:
-        return template_names()
-
-    def problems(self, name: str) -> list[str]:
-        return list(_template_problems(name))
-
-    def fingerprint(self) -> str:
-        """A digest of every shipped template file and of this module (the check's own code):
-        definitions validated against anything else are validated again."""
-        return _templates_fingerprint()
-
-
 @cache
-def _templates_fingerprint() -> str:
-    # the checking code itself counts too: a changed sample context or filter re-checks
-    digest = hashlib.sha256(Path(__file__).read_bytes())
-    for entry in sorted(TEMPLATE_DIR.iterdir()):
-        if entry.is_file():
-            digest.update(entry.name.encode("utf-8") + b"\0" + entry.read_bytes())
-    return digest.hexdigest()
-
-
-@cache
-def _template_problems(name: str) -> tuple[str, ...]:
+def template_problems(name: str) -> tuple[str, ...]:
     """Shipped templates do not change while the process runs: render each sample once."""
     return tuple(check_templates([name]))
 

@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from definitions import bundled_directory
-from notifications.render import ShippedTemplates, template_names
+from notifications.shipped import ShippedTemplates, template_names
 from workflow import DefinitionError, Engine
 from workflow.cli.main import main
 from workflow.definition.loader import load_definition_file, load_definition_text

@@ -56,7 +56,7 @@ class Engine:
         self.clock = clock or SystemClock()
         # The real template check is wired here, at the facade: workflow.definition takes it as
         # a port and imports no notifications (imported late: notifications imports workflow).
-        from notifications.render import ShippedTemplates  # noqa: PLC0415
+        from notifications.shipped import ShippedTemplates  # noqa: PLC0415
 
         # the YAML loader (PyYAML, jsonschema) loads here, when definitions are read, not with
         # `import workflow.engine`: a host importing the facade pays for it only when it builds one

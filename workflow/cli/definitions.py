@@ -14,7 +14,7 @@ import click
 from rich.table import Table
 
 from definitions import DEFAULT_DEFINITION, bundled_directory
-from notifications.render import ShippedTemplates
+from notifications.shipped import ShippedTemplates
 from workflow.cli import output
 from workflow.contrib.mermaid import to_mermaid
 from workflow.definition.catalog import Catalog

@@ -53,7 +53,7 @@ class Catalog:
         cls, directories: Iterable[Path], *, templates: TemplateCheck | None = None
     ) -> Catalog:
         """Every ``*.yaml`` in ``directories``; ``templates`` checks the notices they name
-        (the caller wires ``notifications.render.ShippedTemplates()``; see `loader`)."""
+        (the caller wires ``notifications.shipped.ShippedTemplates()``; see `loader`)."""
         files = sorted({p.resolve() for d in directories for p in Path(d).glob("*.yaml")}, key=str)
         definitions: list[Definition] = []
         problems: list[Problem] = []

@@ -13,9 +13,7 @@ from datetime import date
 from functools import cache
 from importlib import resources
 from pathlib import Path as FsPath
-from typing import Any, cast
-
-import jsonschema
+from typing import TYPE_CHECKING, Any, cast
 
 from workflow.definition.checks import graph_problems
 from workflow.definition.model import (
@@ -47,9 +45,14 @@ from workflow.i18n import _
 from workflow.ports import TemplateCheck
 from workflow.rules import RULES
 
+if TYPE_CHECKING:  # jsonschema loads when a text is validated, not on a validated-cache hit
+    import jsonschema
+
 
 @cache
 def _validator() -> jsonschema.Draft202012Validator:
+    import jsonschema  # noqa: PLC0415 - only a text not validated before needs it
+
     text = resources.files("workflow.definition").joinpath("schema.json").read_text("utf-8")
     schema = json.loads(text)
     jsonschema.Draft202012Validator.check_schema(schema)
@@ -84,7 +87,7 @@ def load_definition_text(
 
     ``templates`` checks the notices the definition names (they exist, and render against a
     sample and a sparse context). Whoever loads definitions to run or validate them passes the
-    real check (``notifications.render.ShippedTemplates()``); without one, template names are
+    real check (``notifications.shipped.ShippedTemplates()``); without one, template names are
     not checked, as for a stored text that was checked when it was first loaded. The check is
     passed in, not imported, so reading a definition does not load the notifications package.
     """
