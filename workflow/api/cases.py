@@ -1,9 +1,10 @@
 """``/cases``: open, list, show, move a case by one step, read its history and eligibility.
 
 Every call passes the token's actor to the engine, which applies the definition's roles and
-scopes (A5.2) to steps and reads alike. Optimistic concurrency is HTTP's own: a case's version
-is its ETag, and If-Match on a write becomes the engine's ``expected_version``, so a stale
-write is 412 with nothing written.
+scopes (A5.2) to steps and reads alike; a case or cadre outside the caller's scope is
+answered exactly like a missing one (404, the same body). Optimistic concurrency is HTTP's
+own: a case's version is its ETag, and If-Match on a write becomes the engine's
+``expected_version``, so a stale write is 412 with nothing written.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Path, Query, Response
 
 from workflow.api.auth import Caller, Svc
-from workflow.api.errors import PreconditionFailed, responses
+from workflow.api.errors import PreconditionFailed, outside_scope, responses
 from workflow.api.models import (
     NO_NUL,
     CaseEligibilityOut,
@@ -27,6 +28,7 @@ from workflow.api.models import (
     StepIn,
 )
 from workflow.engine import Engine
+from workflow.errors import NotFoundError, RuleRefused
 from workflow.machine import Actor
 from workflow.views import CaseView
 
@@ -73,7 +75,7 @@ def expected_version(
 
     A header that names no version this case can have (a weak tag, which If-Match never
     matches, a list, anything else) fails the precondition; the case is read first, so an
-    unknown or out-of-scope case is still a 404 or 403.
+    unknown or out-of-scope case is still a 404.
     """
     if if_match is None or if_match.strip() == "*":
         return None
@@ -99,13 +101,18 @@ def _answer(response: Response, view: CaseView) -> CaseOut:
     },
 )
 def open_case(body: OpenCaseIn, actor: Caller, svc: Svc, response: Response) -> CaseOut:
-    view = svc.engine.open_case(
-        body.cadre_id,
-        actor=actor,
-        data=body.data,
-        reason=body.reason,
-        on_behalf_of=body.on_behalf_of,
-    )
+    try:
+        view = svc.engine.open_case(
+            body.cadre_id,
+            actor=actor,
+            data=body.data,
+            reason=body.reason,
+            on_behalf_of=body.on_behalf_of,
+        )
+    except RuleRefused as refused:  # a cadre outside the scope: answered like a missing one
+        if outside_scope(refused):
+            raise NotFoundError("军休干部", body.cadre_id) from None
+        raise
     response.headers["Location"] = f"/cases/{view.id}"
     return _answer(response, view)
 

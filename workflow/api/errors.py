@@ -19,7 +19,11 @@ Status codes (the error class decides, as it decides the CLI's exit code):
   disk full, file unreadable.
 
 A case outside the caller's scope (A5.2) is answered exactly like a case that does not exist
-(404, the same body): a caller must not learn from the status which ids exist elsewhere.
+(404, the same body): a caller must not learn from the status which ids exist elsewhere. The
+same holds wherever a request names one thing by its id: a case's notices
+(``/notifications?case_id=``), a cadre to register (``POST /cases``), a batch contractor staff
+may not read (``GET /batches/{id}``). A 403 stays for what a role may not do at all, whatever
+the id.
 
 Constraint violations are the store's to name (`workflow.store.errors`), which turns them into
 `InputError` naming the field; one that a store left unmapped is still answered 422 through the
@@ -105,15 +109,20 @@ def status_of(error: WorkflowError, request: Request) -> int:
 SCOPE_RULES = frozenset({"out_of_scope", "role_not_in_workflow"})
 
 
+def outside_scope(error: BaseException) -> bool:
+    """Whether ``error`` says only that the thing lies outside the caller's scope (A5.2): such a
+    refusal is answered as the missing thing's 404 (see the module docstring)."""
+    return (
+        isinstance(error, RuleRefused)
+        and bool(error.refusals)
+        and all(r.rule in SCOPE_RULES for r in error.refusals)
+    )
+
+
 def _hidden(error: WorkflowError, request: Request) -> WorkflowError:
     """A case outside the caller's scope, as if it did not exist (see the module docstring)."""
     case_id = request.path_params.get("case_id")
-    if (
-        isinstance(error, RuleRefused)
-        and error.refusals
-        and all(r.rule in SCOPE_RULES for r in error.refusals)
-        and case_id is not None
-    ):
+    if outside_scope(error) and case_id is not None:
         return NotFoundError("案件", int(case_id))
     return error
 

@@ -2,7 +2,8 @@
 
 The outbox has no county or agency of its own, only the case it belongs to. So unscoped roles
 (city officers, auditors) may list all of it, and a scoped role must name a case it may read:
-the engine's read check on that case is the scope check for its notices (A5.2).
+the engine's read check on that case is the scope check for its notices (A5.2), and a case
+outside the caller's scope is answered exactly like a missing one (404, the same body).
 """
 
 from __future__ import annotations
@@ -13,8 +14,9 @@ from fastapi import APIRouter, Query
 
 from notifications.outbox import STATUSES, list_entries
 from workflow.api.auth import Caller, Svc
-from workflow.api.errors import Forbidden, responses
+from workflow.api.errors import Forbidden, outside_scope, responses
 from workflow.api.models import NotificationOut
+from workflow.errors import NotFoundError, RuleRefused
 from workflow.store.outbox import SqlOutbox
 
 router = APIRouter(tags=["notifications"])
@@ -36,7 +38,12 @@ def list_notifications(
 ) -> list[NotificationOut]:
     engine = svc.engine
     if case_id is not None:
-        engine.case(case_id, viewer=actor)  # 404, or 403 outside the caller's scope
+        try:
+            engine.case(case_id, viewer=actor)
+        except RuleRefused as refused:  # outside the scope: answered like a missing case
+            if outside_scope(refused):
+                raise NotFoundError("案件", case_id) from None
+            raise
     elif actor.scope is not None:
         raise Forbidden(
             "notifications:read",

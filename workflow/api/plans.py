@@ -6,7 +6,8 @@ A12.1 staff, A13.1 plans, A14.1 papers, A18.3 exit score) is a 409 citing its ar
 nothing written. Who may read and write what, and within which scope (a county officer only its
 own county's plans and batches, contractor staff only their own contractor's), is the
 definition's ``rules.permissions``, read through `workflow.policy` exactly as the command line
-reads it (A5.2; 403 naming the permission). An A6.2 exception's approver is the caller, and the
+reads it (A5.2; 403 naming the permission; a batch outside the caller's scope is read as a
+404 exactly like a missing one). An A6.2 exception's approver is the caller, and the
 definition decides whether that role may approve (A5.2, 403 otherwise). A duplicate name,
 number or evaluation is a 422 naming the field (`workflow.store.errors`).
 Dates are ISO text (``2024-06-03``), money decimal text (``"60000.00"``).
@@ -44,6 +45,7 @@ from workflow.api.models import (
     QualificationIn,
     QualificationOut,
 )
+from workflow.errors import NotFoundError
 from workflow.machine import Actor
 from workflow.plans import service
 
@@ -117,8 +119,11 @@ def list_batches(
 )
 def show_batch(batch_id: Key, actor: Caller, svc: Svc) -> BatchDetailOut:
     _allow(svc, actor, "batches:read")
-    batch = service.show_batch(svc.engine, batch_id)
-    _allow(svc, actor, "batches:read", service.batch_target(svc.engine, batch_id))
+    batch = service.show_batch(svc.engine, batch_id)  # 404 when there is no such batch
+    target = service.batch_target(svc.engine, batch_id)
+    if service.permission_refusal(svc.engine, actor, "batches:read", target) is not None:
+        # another contractor's batch is answered exactly like a missing one (A5.2)
+        raise NotFoundError("批次", batch_id)
     return BatchDetailOut.model_validate(_plain(batch))
 
 
