@@ -16,15 +16,18 @@ from workflow.clock import SystemClock, shanghai_date
 from workflow.errors import InputError
 from workflow.i18n import _
 from workflow.roster.record import InvalidRecord, parse_record
+from workflow.roster.vocabulary import ADMIN_LIST, AdminList
 
 
-def cadre_row(record: Mapping[str, Any], *, today: date | None = None) -> dict[str, Any]:
+def cadre_row(
+    record: Mapping[str, Any], *, today: date | None = None, admin: AdminList = ADMIN_LIST
+) -> dict[str, Any]:
     """Columns for the cadres table, or an `InputError` naming every problem of ``record``
     (the first as its field). ``today`` bounds dates as the importer's clock does; without it,
-    today in Asia/Shanghai."""
+    today in Asia/Shanghai. County and agency must be on ``admin``, the administrative list."""
     day = today if today is not None else shanghai_date(SystemClock().now())
     try:
-        parsed = parse_record(record, today=day)
+        parsed = parse_record(record, today=day, admin=admin)
     except InvalidRecord as invalid:
         who = record.get("id", "?") if isinstance(record, Mapping) else "?"
         raise InputError(

@@ -20,6 +20,7 @@ from workflow.clock import Clock, SystemClock, shanghai_date
 from workflow.machine import Actor
 from workflow.reader import Reader
 from workflow.registry import DefinitionRegistry
+from workflow.roster.vocabulary import ADMIN_LIST, AdminList
 from workflow.steps import EXCEPTIONS_APPLIED, GRANT_EXCEPTION, StepRunner
 from workflow.store.cases import SqlCaseStore
 from workflow.store.database import Database
@@ -40,6 +41,8 @@ class Engine:
     ``db`` is a URL or the host's own SQLAlchemy engine; an engine passed in is never disposed
     by us. ``clock`` defaults to the wall clock in Asia/Shanghai; tests and the demo pass a
     `SimulatedClock`. ``definition_dirs`` add directories of YAML definitions to the bundled ones.
+    ``admin_list`` is the administrative list (counties and their agencies) every cadre record
+    is checked against; the shipped one by default (`workflow.roster.admin_list` reads a file).
     """
 
     def __init__(
@@ -50,8 +53,11 @@ class Engine:
         definition_dirs: Sequence[str | Path] = (),
         auto_upgrade: bool = False,
         notice_channels: Mapping[str, str] | None = None,
+        admin_list: AdminList | None = None,
     ) -> None:
         self._database = Database(db, auto_upgrade=auto_upgrade)
+        # the counties and agencies a cadre record may name (`workflow.roster.admin_list`)
+        self.admin_list: AdminList = admin_list or ADMIN_LIST
         self.db: HostEngine = self._database.engine
         self.clock = clock or SystemClock()
         # The real template check is wired here, at the facade: workflow.definition takes it as
@@ -109,7 +115,7 @@ class Engine:
         """Insert or update cadre records (all or nothing); returns how many were written."""
         now = self.clock.now()
         today = shanghai_date(now)  # validated as `cadres import` validates (issue 17)
-        rows = [cadre_row(record, today=today) for record in records]
+        rows = [cadre_row(record, today=today, admin=self.admin_list) for record in records]
         with self._store.transaction(within, write=True) as tx:
             for row in rows:
                 tx.upsert_cadre(row, now)

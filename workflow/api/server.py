@@ -23,6 +23,7 @@ from workflow.api.tokens import TokenRegistry
 from workflow.calendar import HOLIDAYS_VAR, default_calendar
 from workflow.clock import Clock, SimulatedClock, SystemClock, as_shanghai
 from workflow.engine import Engine
+from workflow.roster.admin_list import ADMIN_LIST_VAR, admin_list
 
 DB_VAR = "CONVALESCENCE_DB"
 TOKENS_VAR = "CONVALESCENCE_API_TOKENS"
@@ -46,10 +47,14 @@ def clock_from(now: str | None) -> Clock:
 
 
 def app_from_environment() -> FastAPI:
-    """Build the app from $CONVALESCENCE_DB, $CONVALESCENCE_API_TOKENS,
-    $CONVALESCENCE_API_NOW and $CONVALESCENCE_HOLIDAYS; each worker process owns its engine for
-    the life of the process."""
-    engine = Engine(os.environ.get(DB_VAR), clock=clock_from(os.environ.get(NOW_VAR)))
+    """Build the app from $CONVALESCENCE_DB, $CONVALESCENCE_API_TOKENS, $CONVALESCENCE_API_NOW,
+    $CONVALESCENCE_HOLIDAYS and $CONVALESCENCE_ADMIN_LIST; each worker process owns its engine
+    for the life of the process."""
+    engine = Engine(
+        os.environ.get(DB_VAR),
+        clock=clock_from(os.environ.get(NOW_VAR)),
+        admin_list=admin_list(os.environ.get(ADMIN_LIST_VAR) or None),
+    )
     calendar = default_calendar(os.environ.get(HOLIDAYS_VAR) or None)
     return create_app(engine, TokenRegistry.load(os.environ[TOKENS_VAR]), calendar=calendar)
 

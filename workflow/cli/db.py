@@ -52,7 +52,12 @@ def open_engine(*, create: bool = False) -> Engine:
                 "请检查 --db / $CONVALESCENCE_DB，或先运行 db upgrade"
             ).format(url=masked(url))
         )
-    engine = Engine(url, clock=settings.clock(), auto_upgrade=is_sqlite(url))
+    engine = Engine(
+        url,
+        clock=settings.clock(),
+        auto_upgrade=is_sqlite(url),
+        admin_list=settings.admin_list(),
+    )
     return ctx.with_resource(engine)
 
 

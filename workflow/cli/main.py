@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, NoReturn, cast
 import click
 
 from workflow.cli import output
-from workflow.cli.settings import HOLIDAYS_VAR, Settings
+from workflow.cli.settings import ADMIN_LIST_VAR, HOLIDAYS_VAR, Settings
 from workflow.clock import as_shanghai
 from workflow.errors import WorkflowError, error_json
 from workflow.i18n import LANGUAGES, N_, _, set_language, speak_for_click
@@ -53,7 +53,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("workflow.cli.demo:demo", N_("演示：模拟一个疗养周期")),
 }
 # global options that may also be written after the command; each takes one value
-GLOBAL_OPTIONS = ("--db", "--now", "--holidays", "--lang")
+GLOBAL_OPTIONS = ("--db", "--now", "--holidays", "--admin-list", "--lang")
 
 EXIT_CODES = N_("""退出状态：
   0  成功
@@ -238,6 +238,17 @@ def _report_unreachable(ctx: click.Context, error: StorageFailure) -> None:
     ),
 )
 @click.option(
+    "--admin-list",
+    "admin_list",
+    metavar="FILE",
+    envvar=ADMIN_LIST_VAR,
+    type=click.Path(path_type=Path, dir_okay=False),
+    help=N_(
+        "行政区划名单（YAML：counties 下每个县名列出其机构名），扩充或替换内置的县和军休机构名单，"
+        "导入名册时据此核对 county/agency；默认取 $CONVALESCENCE_ADMIN_LIST。"
+    ),
+)
+@click.option(
     "--lang",
     type=click.Choice(LANGUAGES),
     help=N_("消息与帮助的语言：zh（默认）或 en；未给出时 LANG/LC_ALL/LANGUAGE 为 en* 即英文。"),
@@ -246,9 +257,11 @@ def _report_unreachable(ctx: click.Context, error: StorageFailure) -> None:
 @click.pass_context
 def main(
     ctx: click.Context,
+    *,
     db_url: str | None,
     now: datetime | None,
     holidays: Path | None,
+    admin_list: Path | None,
     lang: str | None,
 ) -> None:
     """The group: keeps the global options on ``ctx.obj`` (help text above, via the catalogue)."""
@@ -256,6 +269,14 @@ def main(
     # is configured (the scheduler service configures one), never Python's bare stderr fallback
     for name in ("workflow", "notifications"):
         logging.getLogger(name).addHandler(logging.NullHandler())
-    ctx.obj = Settings(db=db_url, now=now, holidays=holidays, lang=set_language(lang))
+    ctx.obj = Settings(
+        db=db_url,
+        now=now,
+        holidays=holidays,
+        lang=set_language(lang),
+        admin_list_file=admin_list,
+    )
     if holidays is not None:
         ctx.obj.calendar()  # a bad file stops every command at once, naming each problem
+    if admin_list is not None:
+        ctx.obj.admin_list()  # the same for the administrative list

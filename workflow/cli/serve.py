@@ -23,6 +23,7 @@ from workflow.calendar import HOLIDAYS_VAR
 from workflow.cli import output
 from workflow.cli.db import Settings, open_engine
 from workflow.cli.output import iso_date
+from workflow.cli.settings import ADMIN_LIST_VAR
 from workflow.errors import InputError
 from workflow.i18n import _
 from workflow.machine import Actor
@@ -110,6 +111,8 @@ def serve(ctx: click.Context, host: str, port: int, tokens_file: Path, workers: 
     os.environ["LANGUAGE"] = settings.lang
     if settings.holidays is not None:  # workers rebuild the same calendar from it
         os.environ[HOLIDAYS_VAR] = str(settings.holidays.resolve())
+    if settings.admin_list_file is not None:  # and the same administrative list
+        os.environ[ADMIN_LIST_VAR] = str(settings.admin_list_file.resolve())
     if settings.now is not None:
         os.environ[NOW_VAR] = settings.now.isoformat()
     else:

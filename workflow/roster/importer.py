@@ -26,6 +26,7 @@ from workflow.clock import shanghai_date
 from workflow.i18n import N_, _
 from workflow.roster.readers import Location, RawRow, RosterError, RowProblem, read_roster
 from workflow.roster.record import CadreRecord, InvalidRecord, parse_record
+from workflow.roster.vocabulary import ADMIN_LIST, AdminList
 from workflow.store import roster as store
 
 if TYPE_CHECKING:
@@ -73,17 +74,20 @@ class ImportReport:
         }
 
 
-def check_roster(path: Path, *, today: date, shown_as: str | None = None) -> CheckedRoster:
-    """Read and validate every row of a roster file without touching any database.
+def check_roster(
+    path: Path, *, today: date, shown_as: str | None = None, admin: AdminList = ADMIN_LIST
+) -> CheckedRoster:
+    """Read and validate every row of a roster file without touching any database; county and
+    agency are checked against ``admin`` (the shipped administrative list by default).
 
     Raises `RosterError` only when the file as a whole is unreadable; problems of single rows,
     including an id (or ID number) that occurs in more than one row, come back in the result.
     """
     with _cyclic_gc_paused():
-        return _check(path, today, shown_as or str(path))
+        return _check(path, today, shown_as or str(path), admin)
 
 
-def _check(path: Path, today: date, name: str) -> CheckedRoster:
+def _check(path: Path, today: date, name: str, admin: AdminList) -> CheckedRoster:
     rows = read_roster(path, shown_as=name)
     by_row: dict[Location, list[RowProblem]] = defaultdict(list)
     records: dict[Location, CadreRecord] = {}
@@ -91,7 +95,7 @@ def _check(path: Path, today: date, name: str) -> CheckedRoster:
         for problem in row.problems:
             by_row[row.location].append(_located(name, row, problem.field, problem.reason))
         try:
-            record = parse_record(row.values, today=today)
+            record = parse_record(row.values, today=today, admin=admin)
         except InvalidRecord as invalid:
             for problem in invalid.problems:
                 by_row[row.location].append(_located(name, row, problem.field, problem.reason))
@@ -122,10 +126,12 @@ def import_roster(
 
     Raises `RosterError` carrying every problem (row, field, reason) and writes nothing when any
     row is invalid, unless ``skip_invalid`` is set: then the valid rows are imported and the
-    invalid ones reported as skipped. Dates are checked against the engine's clock.
+    invalid ones reported as skipped. Dates are checked against the engine's clock, county and
+    agency against its administrative list (`Engine.admin_list`).
     """
     path = Path(path)
-    checked = check_roster(path, today=shanghai_date(engine.clock.now()), shown_as=shown_as)
+    today = shanghai_date(engine.clock.now())
+    checked = check_roster(path, today=today, shown_as=shown_as, admin=engine.admin_list)
     if checked.problems and not skip_invalid:
         raise RosterError(checked.file, checked.problems)
     return write_roster(engine, checked)

@@ -32,17 +32,17 @@ from workflow.errors import InputError
 from workflow.i18n import _
 from workflow.idcard import id_card_problem
 from workflow.roster.vocabulary import (
-    AGENCIES,
+    ADMIN_LIST,
     BRANCHES,
     CATEGORIES,
     CATEGORY_BRANCH,
-    COUNTIES,
     GENDERS,
     HEALTH_DEFAULTS,
     HONOUR_KINDS,
     HONOUR_LEVELS,
     MERIT_CLASSES,
     RECOMMENDERS,
+    AdminList,
 )
 
 REQUIRED_KEYS = (
@@ -255,13 +255,14 @@ class CadreRecord:
         }
 
 
-def parse_record(raw: object, *, today: date) -> CadreRecord:
+def parse_record(raw: object, *, today: date, admin: AdminList = ADMIN_LIST) -> CadreRecord:
     """Validate one record in the JSON shape; raises `InvalidRecord` listing every problem.
 
     ``today`` bounds the dates (nothing may lie in the future); it is a parameter so that tests
-    and a simulated clock decide it, not the wall clock.
+    and a simulated clock decide it, not the wall clock. ``admin`` is the administrative list
+    county and agency must be on (the shipped one, or an office's file).
     """
-    checker = _Checker(today)
+    checker = _Checker(today, admin)
     record = checker.record(raw)
     if checker.problems or record is None:
         raise InvalidRecord(checker.problems)
@@ -325,6 +326,19 @@ _INVISIBLE = re.compile(
     "[\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180e\u200b-\u200f\u202a-\u202e"
     "\u2060-\u206f\u3164\ufe00-\ufe0f\ufeff\uffa0\ufff0-\ufff8]"
 )
+
+
+def invisible_character(value: str) -> str | None:
+    """What is wrong with ``value`` if it holds an invisible character (a zero-width space, a
+    filler, a variation selector), else None: such a name only looks like a real one."""
+    found = _INVISIBLE.search(value)
+    if found is None:
+        return None
+    return _("第{position}个字符是不可见字符（U+{code}）").format(
+        position=found.start() + 1, code=f"{ord(found.group()):04X}"
+    )
+
+
 _ID_SHAPE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 
 
@@ -332,8 +346,10 @@ class _Checker:
     """Collects problems while building a `CadreRecord`; each method returns None on failure so
     checks that depend on it (e.g. placed_on after birth_date) are skipped, not misreported."""
 
-    def __init__(self, today: date) -> None:
+    def __init__(self, today: date, admin: AdminList = ADMIN_LIST) -> None:
         self.today = today
+        self.counties = admin.counties
+        self.agencies = admin.agencies
         self.problems: list[FieldProblem] = []
 
     def fail(self, path: str, reason: str) -> None:
@@ -397,14 +413,9 @@ class _Checker:
         right (full-width letters, a compatibility ideograph, a zero-width space) would put the
         cadre outside every real scope. NFKC-normalised; invisible characters are refused."""
         if isinstance(value, str):
-            found = _INVISIBLE.search(value)
+            found = invisible_character(value)
             if found is not None:
-                self.fail(
-                    path,
-                    _("第{position}个字符是不可见字符（U+{code}）").format(
-                        position=found.start() + 1, code=f"{ord(found.group()):04X}"
-                    ),
-                )
+                self.fail(path, found)
                 return None
             value = unicodedata.normalize("NFKC", value)
         return self.text(value, path, max_length=max_length)
@@ -520,11 +531,11 @@ class _Checker:
             if "county" in values
             else None
         )
-        if county is not None and county not in COUNTIES:
+        if county is not None and county not in self.counties:
             self.fail(
                 "county",
                 _("不是聊城市的县（市、区）：{county}；应为以下之一：{listed}").format(
-                    county=county, listed=", ".join(COUNTIES)
+                    county=county, listed=", ".join(self.counties)
                 ),
             )
             county = None
@@ -533,19 +544,19 @@ class _Checker:
             if "agency" in values
             else None
         )
-        if agency is not None and agency not in AGENCIES:
+        if agency is not None and agency not in self.agencies:
             self.fail(
                 "agency",
                 _("不是登记的军休服务管理机构：{agency}；应为以下之一：{listed}").format(
-                    agency=agency, listed=", ".join(AGENCIES)
+                    agency=agency, listed=", ".join(self.agencies)
                 ),
             )
             agency = None
-        elif agency is not None and county is not None and AGENCIES[agency] != county:
+        elif agency is not None and county is not None and self.agencies[agency] != county:
             self.fail(
                 "agency",
                 _("{agency}服务{served}，不是{county}").format(
-                    agency=agency, served=AGENCIES[agency], county=county
+                    agency=agency, served=self.agencies[agency], county=county
                 ),
             )
             agency = None

@@ -10,6 +10,8 @@ once. Pure data: importing it loads nothing else.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import cached_property
 from typing import Final, Literal, get_args
 
 GENDERS: Final = ("男", "女")
@@ -47,3 +49,21 @@ COUNTIES: Final[Mapping[str, str]] = {
 # filed under a county or agency no officer holds would fall outside every real scope): each
 # county's veterans' service agency (军休所) and the county it serves
 AGENCIES: Final[Mapping[str, str]] = {f"{county}军休所": county for county in COUNTIES}
+
+
+@dataclass(frozen=True)
+class AdminList:
+    """The administrative list a roster's county and agency are checked against: each county
+    and the agencies serving it. `ADMIN_LIST` is the shipped one (the counties above and their
+    军休所); an office extends or replaces it with a file (`workflow.roster.admin_list`)."""
+
+    counties: Mapping[str, tuple[str, ...]]
+    source: str = "built-in"
+
+    @cached_property
+    def agencies(self) -> Mapping[str, str]:
+        """Agency -> the county it serves."""
+        return {agency: county for county, names in self.counties.items() for agency in names}
+
+
+ADMIN_LIST: Final = AdminList({county: (f"{county}军休所",) for county in COUNTIES})
