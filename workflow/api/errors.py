@@ -3,8 +3,8 @@
 Status codes (the error class decides, as it decides the CLI's exit code):
 
 * 401 ``unauthorized``: no token, or a token the registry does not know (WWW-Authenticate).
-* 403 ``forbidden``: the role may not do this, or the case lies outside the caller's scope;
-  the message names the missing permission and every refusal cites A5.2.
+* 403 ``forbidden``: the role may not do this (whatever the id); the message names the missing
+  permission and every refusal cites A5.2. Something outside the caller's scope is a 404.
 * 404 ``not_found``: no such case, cadre, plan, batch or definition.
 * 409 ``refused``: a policy rule said no (the refusals carry their articles, e.g. A8.2), or the
   step does not apply to the case's state (A7.1). 409 rather than 422 because the request is
