@@ -27,6 +27,7 @@ import time
 import tracemalloc
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +39,7 @@ sys.path[:] = [entry for entry in sys.path if Path(entry or ".").resolve() != _H
 from workflow import Engine  # noqa: E402
 from workflow.audit.chain import GENESIS, history_hash  # noqa: E402
 from workflow.clock import SHANGHAI, SimulatedClock  # noqa: E402
+from workflow.plans import service  # noqa: E402
 from workflow.scheduler import sweep_condolence, sweep_timers  # noqa: E402
 
 NOW = datetime(2024, 6, 17, 9, 0, tzinfo=SHANGHAI)
@@ -54,6 +56,9 @@ def build(path: Path, n: int, due: int, unable: int) -> None:
     with Engine(url, clock=clock) as engine:
         engine.upgrade_schema()
         engine.put_cadres([_record("B-0000000")])
+        service.create_plan(  # the year's plan the registration names (A3.2)
+            engine, year=2024, organiser_level="city", budget=Decimal(1), cycle="2024-2025"
+        )
         engine.open_case(
             "B-0000000", actor="agency_officer:王@冠县军休所", data={"plan_level": "city"}
         )

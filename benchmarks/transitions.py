@@ -36,6 +36,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +47,7 @@ sys.path[:] = [entry for entry in sys.path if Path(entry or ".").resolve() != _H
 
 from workflow import Engine, SimulatedClock  # noqa: E402
 from workflow.clock import SHANGHAI  # noqa: E402
+from workflow.plans import service  # noqa: E402
 from workflow.store.database import create_engine  # noqa: E402
 
 TARGETS = {"FULL": 0.40, "NORMAL": 0.25}  # fire / raw, by PRAGMA synchronous
@@ -87,6 +89,9 @@ class EngineSide:
         self.engine = Engine(self.db, clock=SimulatedClock(START))
         self.engine.upgrade_schema()
         self.engine.put_cadres([cadre_record(i) for i in range(cadres)])
+        service.create_plan(  # the year's plan every registration names (A3.2)
+            self.engine, year=2024, organiser_level="city", budget=Decimal(1), cycle="2024-2025"
+        )
         self.next_cadre = 0  # one case per cadre, as in real life (A9.2: once per cycle)
         self.pending: list[tuple[int, str]] = []  # (case, its family actor) awaiting consent
 

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 from pg_server import fresh_database
-from plans_setup import seed_batch
+from plans_setup import seed_batch, seed_plans
 
 from workflow import Engine, SimulatedClock
 from workflow.clock import SHANGHAI
@@ -86,10 +86,14 @@ def clock() -> SimulatedClock:
 
 @pytest.fixture
 def engine(db_url: str, clock: SimulatedClock, request: pytest.FixtureRequest) -> Iterator[Engine]:
-    """A migrated database; modules that set ``SEED_BATCH = True`` also get the batch
-    `factories.APPROVAL` names (approval takes a seat in it, A6.2)."""
+    """A migrated database holding the annual plans of the clock's year a registration names
+    (A3.2: a city plan and the default cadre's county plan, `plans_setup.seed_plans`) unless
+    the module sets ``SEED_PLANS = False``; modules that set ``SEED_BATCH = True`` also get the
+    batch `factories.APPROVAL` names (approval takes a seat in it, A6.2)."""
     with Engine(db_url, clock=clock) as built:
         built.upgrade_schema()
         if getattr(request.module, "SEED_BATCH", False):
             seed_batch(built)
+        elif getattr(request.module, "SEED_PLANS", True):
+            seed_plans(built)
         yield built

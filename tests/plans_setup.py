@@ -11,6 +11,7 @@ from typing import Any
 from factories import APPROVAL, REGISTRATION, cadre
 
 from workflow import CaseView, Engine, policy
+from workflow.clock import shanghai_date
 from workflow.plans import service
 from workflow.plans.rules import staff_bounds
 
@@ -69,11 +70,42 @@ def open_cases(engine: Engine, count: int) -> list[int]:
     return [engine.open_case(i, actor=f"cadre:张建国@{i}", data=REGISTRATION).id for i in ids]
 
 
+COUNTY = "东昌府区"  # the county of `factories.cadre`
+
+
+def seed_plans(engine: Engine, counties: Iterable[str] = (COUNTY,)) -> list[int]:
+    """The annual plans a registration names (A3.2) for the clock's year and cycle: a city plan
+    and a county plan of each of ``counties``, each made only if the year has none yet."""
+    today = shanghai_date(engine.clock.now())
+    found = service.policy_rules(engine)
+    cycle = found.cycle_on(today) if found is not None else None
+    if cycle is None:
+        return []
+    have = {
+        (p["organiser_level"], p["county"]) for p in service.list_plans(engine, year=today.year)
+    }
+    made = []
+    for level, county in [("city", None), *(("county", c) for c in counties)]:
+        if (level, county) not in have:
+            row = service.create_plan(
+                engine,
+                year=today.year,
+                organiser_level=level,
+                county=county,
+                budget=Decimal("500000.00"),
+                cycle=cycle.id,
+            )
+            made.append(int(row["id"]))
+    return made
+
+
 def seed_batch(engine: Engine) -> int:
     """The batch `factories.APPROVAL` names: the first batch of a fresh database, a city plan
-    of the 2024-2025 cycle, 2024-06-03 to 06-09 in Shandong, room for 50 (A6.2)."""
+    of the 2024-2025 cycle, 2024-06-03 to 06-09 in Shandong, room for 50 (A6.2); with the
+    annual plans a registration names (A3.2, `seed_plans`)."""
     made = batch(engine, capacity=50, staff_count=5)
     assert made["id"] == APPROVAL["batch_id"], "seed the batch first in a fresh database"
+    seed_plans(engine)  # the batch's plan is the city plan; add the county plan (A3.2)
     return int(made["id"])
 
 

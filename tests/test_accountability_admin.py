@@ -28,6 +28,7 @@ from workflow.store.schema import (
     plans,
 )
 
+SEED_PLANS = False  # the tests make and count their own plans (conftest `engine`)
 CITY = Actor("city_officer", "赵敏")
 COUNTY = Actor("county_officer", "李娜", "东昌府区")
 

@@ -45,10 +45,13 @@ def auth(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
+SEED_PLANS = False  # `client` seeds the batch and, with it, the year's plans
+
+
 @pytest.fixture
 def client(engine: Engine) -> Iterator[TestClient]:
     engine.put_cadres([cadre(), cadre("LC-DCF-0002", birth_date=OLD)])
-    seed_batch(engine)  # the batch APPROVAL names: contractor 1, plan 1
+    seed_batch(engine)  # the batch APPROVAL names: contractor 1, plan 1; plan 2 the county's
     app = create_app(engine, TokenRegistry.from_tokens(TOKENS))
     with TestClient(app) as test_client:
         yield test_client
@@ -303,7 +306,7 @@ def test_plans_and_batches_contractor_staff_see_only_their_own(
     assert made["contractor_id"] == 1
     assert other["contractor_id"] == 2
     plans = client.get("/plans", headers=auth("t-city")).json()
-    assert len(plans) == 1
+    assert [p["organiser_level"] for p in plans] == ["city", "county"]  # A3.2: seed_plans
     assert isinstance(plans[0]["budget"], str)
     shown = client.get(f"/plans/{made['plan_id']}", headers=auth("t-county"))
     assert [b["id"] for b in shown.json()["batches"]] == [made["id"], other["id"]]

@@ -17,6 +17,7 @@ from workflow.api import TokenRegistry, create_app
 from workflow.clock import SHANGHAI
 from workflow.plans import take_seat
 
+SEED_PLANS = False  # the tests make and count their own plans (conftest `engine`)
 AFTER_THE_TRIP = datetime(2024, 6, 10, 9, 0, tzinfo=SHANGHAI)  # evaluations follow it (A18.3)
 
 TOKENS = {

@@ -560,6 +560,23 @@ def test_opening_after_the_policy_expired_is_refused_citing_article_21(url: str)
     assert as_json(cli(url, "cases", "list", "--json")) == []
 
 
+def test_opening_without_the_years_plan_is_refused_citing_a3_2(url: str) -> None:
+    """A3.2: the database holds the 2024 plans only; a registration in 2025 names none until
+    the city makes the year's plan."""
+    args = ["cases", "open", "--cadre", CADRE, "--as", AS_CADRE, "--data", "plan_level=city"]
+    result = cli(url, *args, now="2025-02-03T09:00")
+    assert result.exit_code == 1
+    assert "依据A3.2" in result.stderr
+    assert "尚无2025 年度市级荣誉疗养计划（周期 2024-2025）" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert as_json(cli(url, "cases", "list", "--json")) == []
+
+    plan = ["plans", "create", "--year", "2025", "--level", "city", "--budget", "500000"]
+    made = cli(url, *plan, "--cycle", "2024-2025", "--as", "city_officer:赵敏")
+    assert made.exit_code == 0, made.stderr
+    assert cli(url, *args, now="2025-02-03T09:00").exit_code == 0
+
+
 def test_a_role_that_may_not_take_the_step_is_refused_citing_a5_2(url: str) -> None:
     case_id = consented_case(url)
     result = fire(url, case_id, "approve", AS_FAMILY, *data(APPROVAL), "--json")

@@ -99,7 +99,16 @@ def test_a_host_stepping_on_a_migrated_database_loads_no_alembic_or_server(
     """The one-time schema check reads the revision files and the version row itself: a host
     that builds an Engine, steps and reads never loads Alembic, Mako, Pygments or FastAPI."""
     url = f"sqlite:///{tmp_path / 'host.db'}"
-    migrate = f"from workflow import Engine\nwith Engine({url!r}) as e:\n    e.upgrade_schema()\n"
+    migrate = (  # the office migrates and makes the year's plan a registration names (A3.2)
+        "from datetime import datetime\n"
+        "from decimal import Decimal\n"
+        "from workflow import Engine, SimulatedClock, SHANGHAI\n"
+        "from workflow.plans.service import create_plan\n"
+        f"with Engine({url!r}, clock=SimulatedClock(datetime(2024, 5, 6, tzinfo=SHANGHAI))) as e:\n"
+        "    e.upgrade_schema()\n"
+        "    create_plan(e, year=2024, organiser_level='city', budget=Decimal(1),\n"
+        "                cycle='2024-2025')\n"
+    )
     migrated = subprocess.run(
         [sys.executable, "-c", migrate], check=False, capture_output=True, text=True
     )

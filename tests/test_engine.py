@@ -18,7 +18,7 @@ from factories import (
     REGISTRATION,
     cadre,
 )
-from plans_setup import start_batch
+from plans_setup import seed_plans, start_batch
 from sqlalchemy.orm import Session
 
 from definitions import bundled_directory
@@ -144,6 +144,7 @@ def test_an_open_case_finishes_after_its_policy_expires(
     """A21.1: cases already open finish under the version they started with."""
     engine.put_cadres([cadre()])
     clock.set(datetime(2025, 12, 31, 16, 0, tzinfo=SHANGHAI))
+    seed_plans(engine)  # the 2025 plans the registration names (A3.2)
     case = engine.open_case("LC-DCF-0001", actor=AS_CADRE, data=REGISTRATION)
     clock.set(datetime(2026, 1, 2, 9, 0, tzinfo=SHANGHAI))
     case = engine.fire(case.id, "consent", actor=AS_FAMILY, data=CONSENT)
@@ -259,8 +260,10 @@ def test_a_successor_policy_takes_over_while_old_cases_finish_on_their_version(
     with Engine(db_url, clock=clock, definition_dirs=[extra]) as engine:
         engine.upgrade_schema()
         engine.put_cadres([cadre("A-1"), cadre("A-2")])
+        seed_plans(engine)  # each year's plans the registrations name (A3.2)
         old = engine.open_case("A-1", actor="cadre:张建国@A-1", data=REGISTRATION)
         clock.set(datetime(2026, 3, 2, 9, 0, tzinfo=SHANGHAI))
+        seed_plans(engine)  # under the successor's 2026-2027 cycle
         new = engine.open_case("A-2", actor="cadre:张建国@A-2", data=REGISTRATION)
         assert (old.definition_version, old.state_label) == (1, "已报名")
         assert (new.definition_version, new.state_label) == (2, "已报名（2026）")

@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from click.testing import CliRunner
 from factories import AS_AGENCY, AS_COUNTY, CONSENT, REGISTRATION, cadre
 from fastapi.testclient import TestClient
+from plans_setup import seed_plans
 
 from workflow import Engine
 from workflow.api import TokenRegistry, create_app
@@ -177,6 +178,7 @@ def test_a9_3_reported_on_the_last_day_after_the_sweep_gets_one_late_visit(
     assert sweep_condolence(engine).opened == 0
     clock.set(datetime(2023, 12, 31, 18, 0, tzinfo=SHANGHAI))
     record_unable(engine, "LC-DCF-0001", cycle="2023", reason="突发心脏病住院", actor=AGENCY)
+    seed_plans(engine)  # the 2023 plans the registration names (A3.2)
     case = engine.open_case("LC-DCF-0002", actor=AGENCY, data=REGISTRATION)
     engine.fire(case.id, "consent", actor="family:张丽@LC-DCF-0002", data=CONSENT)
     engine.fire(case.id, "report_unable", actor=AGENCY, data={"cause": "健康原因"})

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 from factories import AS_AGENCY, CONSENT, cadre
+from plans_setup import seed_plans
 
 from workflow import Engine
 from workflow.clock import SHANGHAI, SimulatedClock
@@ -142,6 +143,7 @@ def test_a9_2_a_batch_of_another_cycle_cannot_carry_an_approval(
     in_2024 = batch(engine, p2024, c, date(2024, 6, 3), date(2024, 6, 9))
     engine.put_cadres([cadre("LC-DCF-0001")])
     at(clock, date(2023, 12, 20))
+    seed_plans(engine)  # the 2023 plans a registration names (A3.2)
     case = registered(engine, "LC-DCF-0001", "city", "东昌府区军休所")
     assert case.cycle == "2023"
     at(clock, date(2024, 1, 8))
@@ -163,6 +165,7 @@ def test_a4_4_a5_2_a_county_plan_admits_only_its_own_county(
             cadre("LC-LQ-0001", county="临清市", agency="临清市军休所"),
         ]
     )
+    plan(engine, 2024, "2024-2025", county="临清市")  # the plan the outsider names (A3.2)
     outsider = registered(engine, "LC-LQ-0001", "county", "临清市军休所")
     with pytest.raises(RuleRefused) as refused:
         engine.fire(

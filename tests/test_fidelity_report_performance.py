@@ -20,6 +20,7 @@ from workflow.reports import performance_report
 from workflow.reports.html import performance_charts, render_performance, render_roster
 from workflow.reports.roster import batch_roster
 
+SEED_PLANS = False  # the report lists every plan: only the ones the tests make
 SVG = "{http://www.w3.org/2000/svg}"
 
 

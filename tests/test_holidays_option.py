@@ -17,6 +17,7 @@ import pytest
 from click.testing import CliRunner, Result
 from factories import AS_AGENCY, REGISTRATION, cadre
 from fastapi.testclient import TestClient
+from plans_setup import seed_plans
 
 from workflow import Engine
 from workflow.api import TokenRegistry, create_app
@@ -56,6 +57,7 @@ def url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     clock = SimulatedClock(datetime(2025, 12, 22, 9, 0, tzinfo=SHANGHAI))
     with Engine(url, clock=clock, auto_upgrade=True) as engine:
         engine.put_cadres([cadre("LC-DCF-0001")])
+        seed_plans(engine)  # the year's plan the registration names (A3.2)
         engine.open_case("LC-DCF-0001", actor=AS_AGENCY, data=REGISTRATION)
     return url
 

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from click.testing import CliRunner
 from factories import CONSENT, REGISTRATION, cadre
 from fastapi.testclient import TestClient
-from plans_setup import seed_batch
+from plans_setup import seed_batch, seed_plans
 
 from workflow import Engine, InputError, SimulatedClock
 from workflow.api import TokenRegistry, create_app
@@ -106,6 +106,7 @@ def test_cli_fire_with_batch_id_out_of_range_exits_2(db_url: str, clock: Simulat
     with Engine(db_url, clock=clock) as engine:
         engine.upgrade_schema()
         engine.put_cadres([cadre()])
+        seed_plans(engine)  # the year's plan the registration names (A3.2)
         case = engine.open_case("LC-DCF-0001", actor="cadre:张建国@LC-DCF-0001", data=REGISTRATION)
         engine.fire(case.id, "consent", actor="family:张丽@LC-DCF-0001", data=CONSENT)
     fired = CliRunner().invoke(
@@ -121,9 +122,10 @@ def test_cli_fire_with_batch_id_out_of_range_exits_2(db_url: str, clock: Simulat
 
 
 def test_post_batches_with_the_same_exception_twice_is_422(client: TestClient) -> None:
+    seeded = client.get("/batches/1", headers=auth("t-city")).json()
     body = {
-        "plan_id": 1,  # the seeded batch's plan and contractor
-        "contractor_id": 1,
+        "plan_id": seeded["plan_id"],  # the seeded batch's plan and contractor
+        "contractor_id": seeded["contractor_id"],
         "province": "山东",
         "place": "威海市荣成",
         "start_date": "2024-07-01",

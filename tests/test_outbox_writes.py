@@ -17,7 +17,7 @@ from factories import (
     REGISTRATION,
     cadre,
 )
-from plans_setup import walk
+from plans_setup import seed_plans, walk
 from sqlalchemy.orm import Session
 
 from workflow import Engine, RuleRefused, SimulatedClock
@@ -104,6 +104,7 @@ def test_routing_sends_a_role_through_another_channel(db_url: str) -> None:
     with Engine(db_url, clock=clock, notice_channels={"family": "webhook"}) as engine:
         engine.upgrade_schema()
         engine.put_cadres([cadre(family_contact=FAMILY)])
+        seed_plans(engine)  # the year's plan the registration names (A3.2)
         engine.open_case("LC-DCF-0001", actor=AS_CADRE, data=REGISTRATION)
         assert {(r.recipient_role, r.channel) for r in notices(engine)} == {
             ("cadre", "file"),

@@ -16,6 +16,7 @@ from workflow.errors import InputError, RuleRefused
 from workflow.plans import release_seat, service, take_seat
 from workflow.store.schema import batch_exceptions, batch_seats, batches
 
+SEED_PLANS = False  # the tests make and count their own plans (conftest `engine`)
 AFTER_THE_TRIP = datetime(2024, 6, 10, 9, 0, tzinfo=SHANGHAI)  # plans_setup's batch has ended
 
 

@@ -37,6 +37,9 @@ def test_the_embedding_example_runs_and_refuses_citing_a8_2(tmp_path: Path) -> N
         env={**os.environ, "PYTHONIOENCODING": "utf-8"},
     )
     assert result.returncode == 0, result.stderr
-    assert result.stdout.startswith("('A4.4',) 按功勋荣誉为县级对象，市级荣誉疗养只接收市级对象")
+    assert result.stdout.startswith(
+        "('A4.4', 'A3.2') 按功勋荣誉为县级对象，市级荣誉疗养只接收市级对象"
+    )
+    assert "尚无2024 年度市级荣誉疗养计划" in result.stdout  # the county plan alone (A3.2)
     assert result.stdout.splitlines()[-1] == "family_consented 2"
     assert (tmp_path / "backoffice.db").exists()

@@ -66,11 +66,12 @@ def test_open_fire_and_approve_each_run_in_one_transaction(
     case, opened = costs(
         lambda: engine.open_case("LC-DCF-0001", actor=AS_AGENCY, data=REGISTRATION)
     )
-    # read (and on PostgreSQL lock) the cadre; the cadre's live registrations in the cycle
-    # (A9.2); insert the case, its first history row, its chain head, its two notices (one
-    # prepared INSERT each: cheaper than SQLAlchemy's batch of two)
+    # read (and on PostgreSQL lock) the cadre; the year's annual plans (A3.2); the cadre's
+    # live registrations in the cycle (A9.2); insert the case, its first history row, its
+    # chain head, its two notices (one prepared INSERT each: cheaper than SQLAlchemy's batch
+    # of two)
     assert opened.statements == [
-        *("SELECT", "SELECT"),
+        *("SELECT", "SELECT", "SELECT"),
         *("INSERT", "INSERT", "UPDATE"),
         *("INSERT", "INSERT"),
     ]

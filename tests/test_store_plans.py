@@ -31,6 +31,7 @@ from workflow.store.errors import violation
 from workflow.store.plans import PlanStore, plan_store
 from workflow.store.schema import contractors
 
+SEED_PLANS = False  # the tests make and count their own plans (conftest `engine`)
 NOW = datetime(2024, 5, 6, 9, 30, tzinfo=SHANGHAI)
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 from factories import AS_AGENCY, REGISTRATION, cadre
+from plans_setup import seed_plans
 
 from workflow import Engine
 from workflow.cli.main import main
@@ -32,6 +33,7 @@ def url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
                 cadre("LC-GX-0001", county="冠县", agency="冠县军休所"),
             ]
         )
+        seed_plans(engine)  # the year's plan the registrations name (A3.2)
         for cadre_id, agency in (("LC-DCF-0001", "东昌府区军休所"), ("LC-GX-0001", "冠县军休所")):
             actor = f"agency_officer:王芳@{agency}"
             case = engine.open_case(cadre_id, actor=actor, data=REGISTRATION)

@@ -24,6 +24,7 @@ import sqlalchemy as sa
 from host import pgbouncer
 from host.app import BackOffice, metadata
 from pg_server import fresh_database
+from plans_setup import seed_plans
 
 from workflow import Engine, SimulatedClock
 
@@ -99,9 +100,11 @@ def host_engine(host_db: HostDatabase) -> Iterator[sa.Engine]:
 
 @pytest.fixture
 def workflow_engine(host_engine: sa.Engine, clock: SimulatedClock) -> Iterator[Engine]:
-    """The workflow engine on the host's engine: migrated, never disposing what it was given."""
+    """The workflow engine on the host's engine: migrated, with the year's annual plans a
+    registration names (A3.2), never disposing what it was given."""
     with Engine(host_engine, clock=clock) as built:
         built.upgrade_schema()
+        seed_plans(built)
         yield built
 
 

@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from factories import cadre
 from host.app import BackOffice, HostFailure, metadata
 from host.conftest import HostDatabase
+from plans_setup import seed_plans
 from sqlalchemy.orm import Session
 
 from workflow import ConflictError, Engine, SimulatedClock
@@ -70,6 +71,7 @@ def test_the_first_step_of_a_fresh_engine_rolled_back_by_the_host_A21_1(
         with Engine(db, clock=clock) as setup:
             setup.upgrade_schema()
             setup.put_cadres([cadre("A-1"), cadre("A-2")])
+            seed_plans(setup)  # the year's plans a registration names (A3.2)
         with Engine(db, clock=clock) as fresh:
             office = BackOffice(db, fresh)
             with pytest.raises(HostFailure):
@@ -155,6 +157,7 @@ def test_a_host_pool_of_one_connection_is_enough(
     with Engine(setup, clock=clock) as migrating:
         migrating.upgrade_schema()
         migrating.put_cadres([cadre("A-1")])
+        seed_plans(migrating)  # the year's plans a registration names (A3.2)
     setup.dispose()
     db = host_db.create_engine(pool_size=1, max_overflow=0, pool_timeout=2)
     try:

@@ -22,6 +22,7 @@ from factories import CONSENT, REGISTRATION, cadre
 from host.conftest import missing_pgbouncer
 from host.pgbouncer import Bouncer
 from pg_server import fresh_database
+from plans_setup import seed_plans
 
 from workflow import Engine, InputError, SimulatedClock
 from workflow.store.database import PREPARE_VAR, create_engine
@@ -56,6 +57,7 @@ def test_engines_one_after_another_through_transaction_pooling(
     url = f"{bounced_url}?prepare=off"
     with Engine(url, clock=clock) as engine:
         engine.upgrade_schema()
+        seed_plans(engine)  # the year's plans a registration names (A3.2)
     for prefix in ("A", "B", "C"):
         steps(url, prefix, clock)
 
@@ -81,6 +83,8 @@ def test_the_command_line_through_transaction_pooling(bounced_url: str, tmp_path
     roster = [{**example, "id": f"P-{n}", "id_card": None} for n in range(4)]
     (tmp_path / "roster.json").write_text(json.dumps(roster, ensure_ascii=False), "utf-8")
     run("db", "upgrade")
+    plan = ("plans", "create", "--year", "2024", "--level", "city", "--budget", "500000")
+    run("--now", "2024-05-06T09:30", *plan, "--cycle", "2024-2025", "--as", "city_officer:赵敏")
     for _ in range(2):
         run("cadres", "import", str(tmp_path / "roster.json"))
     for record in roster:

@@ -12,6 +12,7 @@ import pytest
 import sqlalchemy as sa
 from factories import cadre
 from host.app import BackOffice, metadata
+from plans_setup import seed_plans
 from sqlalchemy.orm import Session
 
 from workflow import Engine, InputError, SimulatedClock, begin_write
@@ -51,6 +52,7 @@ def test_threads_of_host_requests_that_read_first_all_succeed_with_begin_write(
     with Engine(bare, clock=clock) as engine:
         engine.upgrade_schema()
         engine.put_cadres([cadre(cadre_id) for cadre_id in ids])
+        seed_plans(engine)  # the year's plans a registration names (A3.2)
         office = BackOffice(bare, engine)
         failures: list[BaseException] = []
 
