@@ -9,8 +9,9 @@ Two kinds of pure check live here:
 * checks the plans service runs before it writes a plan or a batch (`plan_refusals`,
   `batch_refusals`), returning `Refusal`s that cite the article;
 * the registration's annual plan (A3.2, `annual_plan_for_registration`): it reads the year's
-  plans from ``facts["annual_plans"]``, which the registration step must supply from
-  `workflow.store.plan_facts.annual_plans` before the definition can name the guard.
+  plans from ``facts["annual_plans"]``, which the registration step reads through
+  `workflow.store.plan_facts.annual_plans` whenever its guards name the rule (the bundled
+  definition's ``open:`` step does).
 
 None reads the database: the cycles and the policy window come from the definition.
 """
