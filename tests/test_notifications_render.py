@@ -13,7 +13,6 @@ from jinja2.sandbox import SandboxedEnvironment
 from notifications.errors import TemplateError
 from notifications.render import (
     ENVIRONMENT,
-    TEMPLATE_DIR,
     Rendered,
     article_zh,
     check_templates,
@@ -22,9 +21,9 @@ from notifications.render import (
     render_string,
     sample_context,
     sparse_context,
-    template_names,
     zh_date,
 )
+from notifications.shipped import TEMPLATE_DIR, template_names
 from workflow.errors import InputError
 from workflow.i18n import set_language
 

@@ -18,7 +18,8 @@ from rich.table import Table
 from notifications.channels import ChannelSettings, build_channels
 from notifications.dispatch import DEFAULT_BATCH, DEFAULT_MAX_ATTEMPTS, DispatchReport, dispatch
 from notifications.outbox import STATUSES, OutboxEntry, list_entries, retry_dead
-from notifications.render import render, sample_context, template_names
+from notifications.render import render, sample_context
+from notifications.shipped import template_names
 from workflow.cli import output
 from workflow.cli.db import open_engine
 from workflow.engine import Engine
