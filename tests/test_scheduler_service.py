@@ -21,6 +21,7 @@ import sqlalchemy as sa
 from apscheduler.events import EVENT_JOB_EXECUTED, EVENT_JOB_MISSED, JobExecutionEvent
 from apscheduler.triggers.interval import IntervalTrigger
 from factories import AS_AGENCY, REGISTRATION, cadre
+from plans_setup import seed_plans
 
 from workflow import Engine
 from workflow.clock import SHANGHAI, SimulatedClock
@@ -105,6 +106,7 @@ def test_two_nodes_one_active_standby_takes_over_after_sigkill(
     clock = SimulatedClock(datetime.fromisoformat(NOW))
     with Engine(pg_url, clock=clock) as engine:
         engine.upgrade_schema()
+        seed_plans(engine)  # registrations need the year's plan (A3.2)
         unable_to_attend(engine, 1, 2)
         nodes["A"] = node(pg_url, "A", tmp_path)
         nodes["B"] = node(pg_url, "B", tmp_path)
