@@ -87,12 +87,19 @@ def _admin() -> Iterator[psycopg.Connection[Any]]:
 
 
 @contextmanager
-def fresh_database(prefix: str = "cv_test") -> Iterator[str]:
-    """A new, empty database on the test server for the ``with`` block; its SQLAlchemy URL."""
+def fresh_database(prefix: str = "cv_test", *, template: str | None = None) -> Iterator[str]:
+    """A new database on the test server for the ``with`` block; its SQLAlchemy URL. Empty, or
+    a copy of the database ``template`` (PostgreSQL copies it file by file: far cheaper than
+    running the migrations again)."""
     name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    statement = sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name))
+    if template is not None:
+        statement = sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
+            sql.Identifier(name), sql.Identifier(template)
+        )
     with _admin() as admin:
         try:
-            admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+            admin.execute(statement)
         except psycopg.Error as error:
             refused: psycopg.Error | None = error
         else:
