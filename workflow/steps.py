@@ -4,10 +4,13 @@
    its cadre, its exceptions, its seat and its contractor, and the cadre's participations in
    the cycle when a rule needs them; for an approval, the batch it names) into frozen values.
 2. **Decide** purely: scope (A5.2) first, so an outside caller learns nothing of the case, then
-   the transition, the role, the step's fields, and the named rules with the exceptions granted.
-3. **Write once**: the compare-and-set on the case's version with its chained history row
-   (A19.1), the notices the step declares, and its seat (A6.2). If the version moved since the
-   read, `ConflictError` and nothing is written.
+   who acts against the roster (A5.2), the transition, the role, the step's fields, and the
+   named rules with the exceptions granted.
+3. **Write once**: the cycle's participation claim when the case enters or leaves a
+   participating state (A9.2), the chained history row of the new version (A19.1) and then the
+   compare-and-set on the case's version (the cases trigger requires that order), the notices
+   the step declares, and its seat (A6.2). If the case moved since the read, `ConflictError`
+   and nothing is written.
 
 The read happens inside the write transaction: on PostgreSQL that saves round trips and, for an
 approval, locks the batch the rules ran on; on SQLite the write lock is taken up front, so no
@@ -482,7 +485,7 @@ def _refuse_a_second_registration(
     exception (A9.2 原则上)."""
     live = tx.live_registrations(cadre_id=cadre_id, cycle=cycle, workflow=definition.name)
     if live:
-        listed = "、".join(_("案件 {case_id}").format(case_id=case_id) for case_id in live)
+        listed = _("、").join(_("案件 {case_id}").format(case_id=case_id) for case_id in live)
         raise RuleRefused(
             [
                 Refusal(
