@@ -165,21 +165,32 @@ _MOVE_CASE = Prepared(
 )
 _CASE_VERSION = sa.select(cases.c.version).where(cases.c.id == sa.bindparam("case_id"))
 _INSERT_HISTORY = sa.insert(history)
+
+
 # A step's history row goes in before the case row moves, so the database can refuse a case
 # change that comes without one (the A19.1 trigger); seq is the version the row creates, and a
 # row already there means a concurrent step moved the case first: nothing is inserted, and no
 # error aborts the transaction (a host's own keeps working after a ConflictError).
 # (RETURNING says whether it went in: psycopg reports no row count for such an insert.)
+def _insert_unless_there(
+    table: sa.Table, keys: Sequence[str], *, on: Sequence[str] | None = None
+) -> dict[str, Prepared]:
+    """Per dialect, an INSERT of one row that does nothing when a unique key (``on``, else any)
+    already holds it, and returns the new id so the caller knows which happened (psycopg
+    reports no row count for such an insert)."""
+    return {
+        dialect.__name__.rsplit(".", 1)[-1]: Prepared(
+            dialect.insert(table)
+            .on_conflict_do_nothing(index_elements=list(on) if on else None)
+            .returning(table.c.id),
+            keys,
+        )
+        for dialect in (sqlite, postgresql)
+    }
+
+
 _HISTORY_KEYS = [c.name for c in history.c if c.name != "id"]
-_APPEND_HISTORY = {
-    dialect.__name__.rsplit(".", 1)[-1]: Prepared(
-        dialect.insert(history)
-        .on_conflict_do_nothing(index_elements=["case_id", "seq"])
-        .returning(history.c.id),
-        _HISTORY_KEYS,
-    )
-    for dialect in (sqlite, postgresql)
-}
+_APPEND_HISTORY = _insert_unless_there(history, _HISTORY_KEYS, on=("case_id", "seq"))
 _SET_CHAIN_HEAD = Prepared(
     sa.update(cases)
     .where(cases.c.id == sa.bindparam("b_case_id"))
@@ -217,12 +228,9 @@ _LIVE_REGISTRATIONS = Prepared(
 )
 # A participation claims the cycle for its cadre; a claim already held stops it without an
 # error that would abort a host's transaction (RETURNING: psycopg reports no row count here).
-_CLAIM_PARTICIPATION = {
-    dialect.__name__.rsplit(".", 1)[-1]: dialect.insert(participations)
-    .on_conflict_do_nothing()
-    .returning(participations.c.id)
-    for dialect in (sqlite, postgresql)
-}
+_CLAIM_PARTICIPATION = _insert_unless_there(
+    participations, ("cadre_id", "cycle", "case_id", "claim", "taken_at")
+)
 _CLAIM_HOLDER = sa.select(participations.c.case_id).where(
     participations.c.cadre_id == sa.bindparam("cadre_id"),
     participations.c.cycle == sa.bindparam("cycle"),
@@ -350,8 +358,8 @@ class SqlCaseTransaction:
         case per cadre and cycle may hold it: returns None when this case took part, else the
         id of the other case that holds the claim (nothing written). `ConflictError` when the
         case's own row is already there (the same step, concurrently)."""
-        taken = self.connection.execute(
-            _CLAIM_PARTICIPATION[self.connection.dialect.name],
+        taken = _CLAIM_PARTICIPATION[self.connection.dialect.name].first(
+            self.connection,
             {
                 "cadre_id": case.cadre_id,
                 "cycle": case.cycle,
@@ -359,7 +367,7 @@ class SqlCaseTransaction:
                 "claim": claim,
                 "taken_at": now,
             },
-        ).first()
+        )
         if taken is not None:
             return None
         holder = None
@@ -369,11 +377,7 @@ class SqlCaseTransaction:
             ).scalar()
         if holder is None or int(holder) == case.id:
             # the case's own row was there: the same step ran at the same moment and won
-            raise ConflictError(
-                case_id=case.id,
-                expected_version=case.version,
-                actual_version=self.case_version(case.id),
-            )
+            raise self._lost(case)
         return int(holder)
 
     def leave(self, case_id: int) -> None:
@@ -409,11 +413,7 @@ class SqlCaseTransaction:
         row = chained(history_row, prev_hash)
         appended = _APPEND_HISTORY[self.connection.dialect.name].first(self.connection, row)
         if appended is None:
-            raise ConflictError(
-                case_id=case.id,
-                expected_version=case.version,
-                actual_version=self.case_version(case.id),
-            )
+            raise self._lost(case)
         moved = _MOVE_CASE.count(
             self.connection,
             {
@@ -428,11 +428,7 @@ class SqlCaseTransaction:
             },
         )
         if moved != 1:
-            raise ConflictError(
-                case_id=case.id,
-                expected_version=case.version,
-                actual_version=self.case_version(case.id),
-            )
+            raise self._lost(case)
         return str(row["hash"])
 
     def _previous_hash(self, case_id: int, seq: int) -> str:
@@ -440,6 +436,14 @@ class SqlCaseTransaction:
             return GENESIS
         found = self.connection.execute(_PREV_HASH, {"case_id": case_id, "seq": seq - 1})
         return str(found.scalar_one())
+
+    def _lost(self, case: CaseRow) -> ConflictError:
+        """Someone moved ``case`` since this step read it: nothing of the step is written."""
+        return ConflictError(
+            case_id=case.id,
+            expected_version=case.version,
+            actual_version=self.case_version(case.id),
+        )
 
     def case_version(self, case_id: int) -> int | None:
         return self.connection.execute(_CASE_VERSION, {"case_id": case_id}).scalar_one_or_none()
