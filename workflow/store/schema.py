@@ -65,6 +65,12 @@ definitions = sa.Table(
     sa.Column("effective_from", sa.Date, nullable=False),
     sa.Column("effective_until", sa.Date, nullable=True),
     sa.Column("stored_at", Moment, nullable=False),
+    # published by an officer (`convalescence definitions publish`); NULL for the bundled files
+    # the engine stored on first use (0013)
+    sa.Column("published_by", sa.String(200), nullable=True),
+    sa.Column("published_at", Moment, nullable=True),
+    # a version cut short so that a successor may start earlier (A21.1); why is in admin_log
+    sa.Column("ends_early_on", sa.Date, nullable=True),
     sa.UniqueConstraint("name", "version"),
 )
 
