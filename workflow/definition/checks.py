@@ -8,7 +8,7 @@ reported those.
 from __future__ import annotations
 
 from collections import defaultdict, deque
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from datetime import date
 from typing import Any
 
@@ -120,6 +120,7 @@ def graph_problems(
         if trigger == "open":
             problems.append(located.problem((*path, "trigger"), _("'open' 是保留名称")))
 
+    problems += _migration_map_problems(located, data, unknown_state)
     problems += _timer_problems(located, data.get("states"), roles, seen_pairs)
     problems += _scope_and_seat_problems(located, data, roles)
     problems += _timer_template_problems(located, data.get("states"), templates)
@@ -131,6 +132,32 @@ def graph_problems(
         problems += _reachability_problems(
             located, states=states, terminal=terminal, initial=initial, edges=edges, movers=movers
         )
+    return problems
+
+
+def _migration_map_problems(
+    located: Located, data: dict[str, Any], unknown_state: Callable[[Path, object], None]
+) -> list[Problem]:
+    """A21.1: a successor maps states of an *earlier* version onto states of its own; the
+    earlier version's state names are checked when cases are carried over, against its text."""
+    mapping = data.get("migrates_from")
+    if not isinstance(mapping, dict):
+        return []
+    problems = []
+    version, own = mapping.get("version"), data.get("version")
+    if isinstance(version, int) and isinstance(own, int) and version >= own:
+        problems.append(
+            located.problem(
+                ("migrates_from", "version"),
+                _(
+                    "只能从较早的版本迁入：本文件是第 {own} 版，迁入自第 {version} 版（A21.1）"
+                ).format(own=own, version=version),
+            )
+        )
+    states = mapping.get("states")
+    if isinstance(states, dict):
+        for old, new in states.items():
+            unknown_state(("migrates_from", "states", old), new)
     return problems
 
 

@@ -20,6 +20,7 @@ from workflow.definition.model import (
     Definition,
     FieldSpec,
     FieldType,
+    MigrationMap,
     NoticeSpec,
     PolicyInfo,
     StateSpec,
@@ -213,7 +214,14 @@ def _build(data: dict[str, Any], text: str, source_name: str) -> Definition:
         source_text=text,
         content_hash=hashlib.sha256(text.encode("utf-8")).hexdigest(),
         rules=_rules(data["rules"]) if "rules" in data else None,
+        migrates_from=_migration_map(data.get("migrates_from")),
     )
+
+
+def _migration_map(raw: dict[str, Any] | None) -> MigrationMap | None:
+    if raw is None:
+        return None
+    return MigrationMap(version=raw["version"], states=dict(raw["states"]))
 
 
 def _rules(raw: dict[str, Any]) -> PolicyRules:

@@ -97,6 +97,16 @@ class TransitionSpec(StepSpec):
 
 
 @dataclass(frozen=True)
+class MigrationMap:
+    """Which open cases of an earlier version may move onto this one, and into which state
+    (A21.1): the successor says so itself, so carrying cases over is part of the policy text an
+    office publishes, not a decision taken case by case. A state the map leaves out refuses."""
+
+    version: int
+    states: dict[str, str]
+
+
+@dataclass(frozen=True)
 class Definition:
     name: str
     version: int
@@ -113,6 +123,7 @@ class Definition:
     rules: PolicyRules | None = None
     # A5.2: role -> what its scope names (county, agency, cadre, contractor); absent = all cases
     scopes: dict[str, str] = field(default_factory=dict)
+    migrates_from: MigrationMap | None = None
 
     def state(self, name: str) -> StateSpec:
         for spec in self.states:
