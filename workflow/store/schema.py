@@ -486,6 +486,47 @@ participations = sa.Table(
     sa.UniqueConstraint("cadre_id", "cycle", "claim"),
 )
 
+# Bulk runs (issue 13, revision 0014, workflow/bulk.py): one step fired on a cohort, who fired it
+# on which filters with which evidence; the cohort's cases are listed before anything is fired,
+# each with the version it had when chosen, and each item's outcome is written in the case's own
+# step transaction, so a resumed run never fires a case twice.
+bulk_runs = sa.Table(
+    "bulk_runs",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("trigger", sa.String(64), nullable=False),
+    sa.Column("actor", sa.String(200), nullable=False),
+    sa.Column("role", sa.String(64), nullable=False),
+    sa.Column("scope", sa.String(200), nullable=True),
+    sa.Column("filters", Json, nullable=False),
+    sa.Column("data", Json, nullable=False),
+    sa.Column("reason", sa.Text, nullable=True),
+    sa.Column("total", sa.Integer, nullable=False),
+    sa.Column("created_at", Moment, nullable=False),
+    sa.Column("finished_at", Moment, nullable=True),
+)
+
+bulk_run_items = sa.Table(
+    "bulk_run_items",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("run_id", sa.ForeignKey("bulk_runs.id"), nullable=False),
+    sa.Column("position", sa.Integer, nullable=False),
+    sa.Column("case_id", sa.ForeignKey("cases.id"), nullable=False),
+    sa.Column("expected_version", sa.Integer, nullable=False),
+    # NULL until fired: succeeded | refused | conflict | not_found | bad_input
+    sa.Column("outcome", sa.String(16), nullable=True),
+    sa.Column("new_state", sa.String(64), nullable=True),
+    sa.Column("new_version", sa.Integer, nullable=True),
+    sa.Column("article", sa.String(16), nullable=True),
+    sa.Column("rule", sa.String(64), nullable=True),
+    sa.Column("message", sa.Text, nullable=True),
+    sa.Column("detail", Json, nullable=True),
+    sa.Column("finished_at", Moment, nullable=True),
+    sa.UniqueConstraint("run_id", "case_id"),
+    sa.UniqueConstraint("run_id", "position"),
+)
+
 # APScheduler 3's own job table, declared exactly as its SQLAlchemyJobStore declares it, so that
 # Alembic creates it (the store's ``create(checkfirst=True)`` then finds it) and the schema
 # comparison sees no stranger.
