@@ -31,7 +31,9 @@ ADMIN_FIELDS = (
     "reason",
 )
 
-# entity -> the table it lives in (`workflow.store.audit` streams them by these names)
+# entity -> the table it lives in (`workflow.store.audit` streams them by these names). Entries
+# about other entities (a published definition version, a closed cycle) record an event whose
+# own row is guarded otherwise (a stored definition by its content hash), and are only chained.
 ENTITIES = {
     "plan": "plans",
     "contractor": "contractors",
@@ -116,7 +118,8 @@ def check(log: Iterable[Any], rows: Callable[[str], Iterable[Any]]) -> AdminChec
             return AdminCheck(count, prev, AdminProblem("admin_log", entry.seq, "relinked"))
         if admin_hash(entry.prev_hash, entry._mapping) != entry.hash:
             return AdminCheck(count, prev, AdminProblem("admin_log", entry.seq, "edited"))
-        latest[(entry.entity, entry.entity_id)] = entry.data
+        if entry.entity in ENTITIES:  # other entries record events, not a row's content
+            latest[(entry.entity, entry.entity_id)] = entry.data
         prev, expected, count = entry.hash, expected + 1, count + 1
     for entity, table in ENTITIES.items():
         for row in rows(table):

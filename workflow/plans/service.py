@@ -28,7 +28,8 @@ from workflow.i18n import _
 from workflow.plans import rules
 from workflow.plans.rules import Validity
 from workflow.rules import binding
-from workflow.store.plans import Author, PlanStore, plan_store
+from workflow.store.admin_log import Author
+from workflow.store.plans import PlanStore, plan_store
 
 ORGANISER_LEVELS = ("city", "county")
 CONTRACTOR_KINDS = ("own_resource", "partner_unit", "purchased_service")  # A10.1

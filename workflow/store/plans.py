@@ -12,15 +12,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 
-from workflow.audit.admin import HOST, admin_hash, record
+from workflow.audit.admin import HOST
 from workflow.audit.chain import GENESIS, batch_exception_hash
 from workflow.errors import NotFoundError
+from workflow.store.admin_log import Author, append_entry
 from workflow.store.errors import integrity
 from workflow.store.schema import (
     admin_log,
@@ -50,15 +50,6 @@ _LABELS = {
     "score": "评分（0 至 100）",
     "seats": "已占名额",
 }
-
-
-@dataclass(frozen=True)
-class Author:
-    """Who writes (A19.1): recorded with every entry of the admin log."""
-
-    role: str
-    name: str
-    scope: str | None = None
 
 
 @contextmanager
@@ -105,30 +96,17 @@ class PlanStore:
         row: Mapping[str, Any],
         reason: str | None = None,
     ) -> None:
-        """Append one entry to the admin log's chain. PostgreSQL: the table lock (which
-        readers do not wait for) orders concurrent writers, so two cannot link to the same
-        predecessor; SQLite writers are serialised by BEGIN IMMEDIATE already."""
-        if self.connection.dialect.name == "postgresql":
-            self.connection.execute(sa.text("LOCK TABLE admin_log IN SHARE ROW EXCLUSIVE MODE"))
-        last = self.connection.execute(
-            sa.select(admin_log.c.seq, admin_log.c.hash).order_by(admin_log.c.seq.desc()).limit(1)
-        ).first()
-        prev_hash, seq = (GENESIS, 1) if last is None else (str(last.hash), int(last.seq) + 1)
-        entry: dict[str, Any] = {
-            "seq": seq,
-            "entity": entity,
-            "entity_id": key,
-            "action": action,
-            "actor": self.author.name[:200],
-            "role": self.author.role[:64],
-            "scope": None if self.author.scope is None else self.author.scope[:200],
-            "at": self.now or datetime.now(UTC),
-            "data": record(entity, row),
-            "reason": reason,
-            "prev_hash": prev_hash,
-        }
-        entry["hash"] = admin_hash(prev_hash, entry)
-        self.connection.execute(sa.insert(admin_log).values(**entry))
+        """Append one entry to the admin log's chain (`workflow.store.admin_log`)."""
+        append_entry(
+            self.connection,
+            author=self.author,
+            now=self.now,
+            entity=entity,
+            key=key,
+            action=action,
+            row=row,
+            reason=reason,
+        )
 
     def log_entries(self, entity: str, key: int) -> list[Row]:
         """The admin log's entries about one row, oldest first (``show`` commands)."""

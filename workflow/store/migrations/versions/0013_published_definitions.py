@@ -25,14 +25,13 @@ depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("definitions") as table:
-        table.add_column(sa.Column("published_by", sa.String(200), nullable=True))
-        table.add_column(sa.Column("published_at", Moment, nullable=True))
-        table.add_column(sa.Column("ends_early_on", sa.Date, nullable=True))
+    op.add_column("definitions", sa.Column("published_by", sa.String(200), nullable=True))
+    op.add_column("definitions", sa.Column("published_at", Moment, nullable=True))
+    op.add_column("definitions", sa.Column("ends_early_on", sa.Date, nullable=True))
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("definitions") as table:
-        table.drop_column("ends_early_on")
-        table.drop_column("published_at")
-        table.drop_column("published_by")
+    # plain DROP COLUMN (SQLite 3.35+): a batch copy of the table would drop ``definitions``
+    # while cases still point at it, which SQLite's foreign keys refuse
+    for column in ("ends_early_on", "published_at", "published_by"):
+        op.drop_column("definitions", column)
