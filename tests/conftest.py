@@ -6,6 +6,11 @@ nothing but a role that may create databases has to exist on the server. If the 
 be reached, or a role or database it needs is missing, the tests fail saying which: both
 backends must pass the same suite.
 
+The suite runs in parallel (README: ``pytest -n 2``, pytest-xdist): each worker is a process of
+its own with its own tmp folder, its own migrated templates (below) and database names that
+carry its pid, so workers share nothing but the server; the templates are dropped when the
+worker ends, and what a killed run left on the server is dropped when the next run starts.
+
 Tests write only under their tmp paths: `repository_root_unchanged` fails the run when a test
 leaves a new file or folder in the repository root (a ``notices/`` folder from the file
 channel's default, a database file from a default ``--db``).
@@ -20,7 +25,7 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
-from pg_server import fresh_database
+from pg_server import drop_abandoned, fresh_database
 from plans_setup import seed_batch, seed_plans
 from sqlalchemy.engine import make_url
 
@@ -38,6 +43,13 @@ TOOL_DIRECTORIES = {
     "__pycache__",
     "convalescence_workflow.egg-info",  # pip install -e (test_packaging builds from a copy)
 }
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Once per run, in the main process (not in each xdist worker): drop the databases a run
+    killed before its clean-up left on this machine's server."""
+    if not hasattr(session.config, "workerinput"):
+        drop_abandoned()
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -79,7 +91,9 @@ def migrated_sqlite(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def migrated_postgresql() -> Iterator[str]:
-    """A PostgreSQL database migrated once per run, the template of the `engine` fixture's."""
+    """A PostgreSQL database migrated once per run (per xdist worker: a template may not be
+    copied while another session is connected to it), the template of the `engine` fixture's;
+    dropped when the run ends."""
     with fresh_database("cv_template") as url:
         with Engine(url) as built:
             built.upgrade_schema()

@@ -10,6 +10,11 @@ gives another URL, whose database part is then the maintenance database to conne
 When something is missing, the failure says exactly what: the server is not reachable (and how
 to start it), or it is running but has no such role or database, or the role may not create
 databases. Both backends must pass the same suite, so none of this skips a test.
+
+A database's name carries the process that made it (``cv_test_<ns>x<pid>_<random>``): pytest-xdist
+workers and other runs on the machine never collide, and a run killed before its ``finally``
+(a timeout, a second Ctrl-C) leaves databases that the next run on this machine drops
+(`drop_abandoned`) once their process is gone.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ import re
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any, NoReturn
 
 import psycopg
@@ -28,6 +34,22 @@ from sqlalchemy.engine import make_url
 
 ADMIN_URL = os.environ.get("CONVALESCENCE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 START_HINT = "`pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start`"
+# cv_<prefix>_<pid namespace>x<pid>_<random>: who made the database, so that leftovers of a
+# killed run can be told from the databases of a run still going (see drop_abandoned)
+OWNED = re.compile(r"^cv_[a-z0-9_]+_([0-9a-f]+)x([0-9]+)_[0-9a-f]{8}$")
+LOOPBACK = {None, "", "localhost", "127.0.0.1", "::1"}
+
+
+def _pid_namespace() -> str:
+    """The PID namespace's inode, in hex: a PID means this process's only inside it."""
+    try:
+        return f"{Path('/proc/self/ns/pid').stat().st_ino:x}"
+    except OSError:
+        return "0"
+
+
+NAMESPACE = _pid_namespace()
+OWNER = f"{NAMESPACE}x{os.getpid()}"
 
 
 def diagnose(error: psycopg.Error, admin_url: str = ADMIN_URL) -> str:
@@ -91,7 +113,7 @@ def fresh_database(prefix: str = "cv_test", *, template: str | None = None) -> I
     """A new database on the test server for the ``with`` block; its SQLAlchemy URL. Empty, or
     a copy of the database ``template`` (PostgreSQL copies it file by file: far cheaper than
     running the migrations again)."""
-    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    name = f"{prefix}_{OWNER}_{uuid.uuid4().hex[:8]}"
     statement = sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name))
     if template is not None:
         statement = sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
@@ -113,3 +135,44 @@ def fresh_database(prefix: str = "cv_test", *, template: str | None = None) -> I
             admin.execute(
                 sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
             )
+
+
+def _gone(namespace: str, pid: int) -> bool:
+    """Whether the process that made a database is no more (only decidable in our namespace)."""
+    if namespace != NAMESPACE or namespace == "0":
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
+def drop_abandoned(admin_url: str = ADMIN_URL) -> list[str]:
+    """Drop the databases a killed run on this machine left behind; their names.
+
+    Only on a server on this machine, and only databases whose maker (pid namespace and pid in
+    the name) is gone: a run going on beside this one (another xdist worker, another checkout)
+    keeps its databases. Quietly nothing when the server cannot be reached: the tests that need
+    it say so themselves.
+    """
+    if make_url(admin_url).host not in LOOPBACK:
+        return []
+    dropped: list[str] = []
+    try:
+        with psycopg.connect(admin_url, autocommit=True, connect_timeout=5) as admin:
+            rows = admin.execute("SELECT datname FROM pg_database WHERE datname LIKE 'cv%'")
+            for (name,) in rows.fetchall():
+                owner = OWNED.match(name)
+                if owner and _gone(owner[1], int(owner[2])):
+                    admin.execute(
+                        sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
+                            sql.Identifier(name)
+                        )
+                    )
+                    dropped.append(name)
+    except psycopg.Error:
+        return dropped
+    return dropped
