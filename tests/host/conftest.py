@@ -43,7 +43,9 @@ def bouncer() -> Iterator[pgbouncer.Bouncer]:
         return
     if pgbouncer.executable() is None:
         missing_pgbouncer(os.environ)
-    started = pgbouncer.start()
+    # xdist workers each start their own: on a port the system picks, not both on 6432
+    worker = "PYTEST_XDIST_WORKER" in os.environ
+    started = pgbouncer.start(pgbouncer.free_port(0) if worker else None)
     try:
         yield started
     finally:
