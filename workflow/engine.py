@@ -24,6 +24,7 @@ from workflow.roster.vocabulary import ADMIN_LIST, AdminList
 from workflow.steps import EXCEPTIONS_APPLIED, GRANT_EXCEPTION, StepRunner
 from workflow.store.cases import SqlCaseStore
 from workflow.store.database import Database
+from workflow.store.definitions import SqlPublishedVersions
 from workflow.views import CaseView, HistoryEntry
 
 if TYPE_CHECKING:
@@ -40,7 +41,9 @@ class Engine:
 
     ``db`` is a URL or the host's own SQLAlchemy engine; an engine passed in is never disposed
     by us. ``clock`` defaults to the wall clock in Asia/Shanghai; tests and the demo pass a
-    `SimulatedClock`. ``definition_dirs`` add directories of YAML definitions to the bundled ones.
+    `SimulatedClock`. ``definition_dirs`` add directories of YAML definitions to the bundled ones;
+    versions published into the database join them (seen by every node within
+    ``published_check_seconds``).
     ``admin_list`` is the administrative list (counties and their agencies) every cadre record
     is checked against; the shipped one by default (`workflow.roster.admin_list` reads a file).
     """
@@ -54,6 +57,7 @@ class Engine:
         auto_upgrade: bool = False,
         notice_channels: Mapping[str, str] | None = None,
         admin_list: AdminList | None = None,
+        published_check_seconds: float = 2.0,
     ) -> None:
         self._database = Database(db, auto_upgrade=auto_upgrade)
         # the counties and agencies a cadre record may name (`workflow.roster.admin_list`)
@@ -68,14 +72,27 @@ class Engine:
         # `import workflow.engine`: a host importing the facade pays for it only when it builds one
         from workflow.definition.catalog import Catalog  # noqa: PLC0415
 
-        self.catalog: Catalog = Catalog.from_directories(
+        files = Catalog.from_directories(
             [bundled_directory(), *map(Path, definition_dirs)], templates=ShippedTemplates()
         )
         self.notice_channels = dict(notice_channels or {})  # role -> channel; default "file"
         self._store = SqlCaseStore(self._database)
-        self._registry = DefinitionRegistry(self.catalog)
+        # the versions an office published (`workflow.publishing`) join the files; a node
+        # looks for newly published ones at most every ``published_check_seconds``
+        published = SqlPublishedVersions(self._database.transaction)
+        self._registry = DefinitionRegistry(files, published, check_every=published_check_seconds)
         self._reader = Reader(self._registry, self._store)
         self._steps = StepRunner(self._registry, self._store, self.clock, self.notice_channels)
+
+    @property
+    def catalog(self) -> Catalog:
+        """Every definition version known: the files, and the versions published into the
+        database (A21.1), each in force for its window as an office may have cut it short."""
+        return self._registry.catalog
+
+    def published_changed(self) -> None:
+        """This process published or cut short a version: read the stored versions again."""
+        self._registry.forget_published()
 
     def close(self) -> None:
         self._database.close()

@@ -22,6 +22,7 @@ from workflow.clock import Clock
 
 if TYPE_CHECKING:  # the case ports' values; only types, so importing the ports stays cheap
     from workflow.snapshot import BatchRow, CadreFiling, CaseRow, Snapshot
+    from workflow.store.definitions import StoredVersion
     from workflow.views import ExceptionView, HistoryEntry
 
 __all__ = [
@@ -33,6 +34,7 @@ __all__ = [
     "OutboxLog",
     "OutboxQueue",
     "OutboxStatus",
+    "PublishedVersions",
     "RenderedNotice",
     "RetryOutcome",
     "TemplateCheck",
@@ -235,3 +237,16 @@ class CaseStore(Protocol):
     def transaction(
         self, within: Any = None, *, write: bool = False, single_read: bool = False
     ) -> AbstractContextManager[CaseTransaction]: ...
+
+
+class PublishedVersions(Protocol):
+    """The definition versions an office published, and the versions it cut short (A21.1), as
+    the definition registry reads them to add to the files it was built with."""
+
+    def mark(self) -> object:
+        """A cheap value that changes whenever a version is published or cut short."""
+        ...
+
+    def versions(self) -> Sequence[StoredVersion]:
+        """Those versions' stored rows, oldest first."""
+        ...

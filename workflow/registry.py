@@ -9,15 +9,17 @@ hash. A case opened under a version no longer in the catalog still finishes on i
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import date, datetime
 from pathlib import Path
+from time import monotonic
 from typing import TYPE_CHECKING, Any
 
 from workflow.definition.model import Definition
 from workflow.errors import DefinitionError, NotFoundError, Problem, RuleRefused
 from workflow.i18n import _
 from workflow.machine import CompiledWorkflow
-from workflow.ports import CaseStore, CaseTransaction
+from workflow.ports import CaseStore, CaseTransaction, PublishedVersions
 from workflow.rules import RULES, GuardContext
 
 if TYPE_CHECKING:
@@ -27,12 +29,64 @@ PARTICIPATIONS = "participations_in_cycle"  # the fact once_per_cycle needs (A9.
 
 
 class DefinitionRegistry:
-    def __init__(self, catalog: Catalog) -> None:
-        self.catalog = catalog
+    """``catalog`` holds the definition files the engine was built with; ``published`` (the
+    store) adds the versions an office published and the days versions were cut short. They
+    are re-read when their mark changes, checked at most every ``check_every`` seconds, so a
+    node sees a version another node published without a restart (A21.1)."""
+
+    def __init__(
+        self,
+        catalog: Catalog,
+        published: PublishedVersions | None = None,
+        *,
+        check_every: float = 2.0,
+    ) -> None:
+        self._files = tuple(catalog)
+        self._catalog = catalog
+        self._published = published
+        self._check_every = check_every
+        self._checked_at: float | None = None
+        self._mark: object = ()
         self._by_id: dict[int, CompiledWorkflow] = {}  # by stored definition id
         self._by_hash: dict[str, CompiledWorkflow] = {}  # by content hash
         self._stored_ids: dict[str, int] = {}  # content hash -> stored id
         self._participations: dict[str, tuple[str, ...] | None] = {}  # by trigger
+
+    @property
+    def catalog(self) -> Catalog:
+        """The files and the published versions, each cut short where an office said so."""
+        if self._published is not None:
+            moment = monotonic()
+            if self._checked_at is None or moment - self._checked_at >= self._check_every:
+                self._refresh(self._published)
+                self._checked_at = moment
+        return self._catalog
+
+    def forget_published(self) -> None:
+        """Read the published versions again on next use (after this process published one)."""
+        self._checked_at = None
+
+    def _refresh(self, published: PublishedVersions) -> None:
+        mark = published.mark()
+        if mark == self._mark:
+            return
+        # the YAML loader only when a published text must be read (see `Engine.__init__`)
+        from workflow.definition.loader import load_definition_text  # noqa: PLC0415
+
+        known = {(d.name, d.version): d for d in self._files}
+        last_days: dict[tuple[str, int], date] = {}
+        for row in published.versions():
+            key = (row.name, row.version)
+            if row.published and key not in known:
+                known[key] = load_definition_text(row.source_text, row.source_name)
+                self._stored_ids.setdefault(row.content_hash, row.id)
+            if row.ends_early_on is not None:
+                last_days[key] = row.ends_early_on
+        self._catalog = type(self._catalog)(
+            cut_short(definition, last_days.get(key)) for key, definition in known.items()
+        )
+        self._mark = mark
+        self._participations.clear()
 
     def in_force(self, name: str, today: date) -> Definition:
         """The version of ``name`` in force on ``today``; refused citing art. 21 if none is."""
@@ -118,6 +172,16 @@ class DefinitionRegistry:
             for role, kind in definition.scopes.items():
                 merged.setdefault(role, kind)
         return merged
+
+
+def cut_short(definition: Definition, last_day: date | None) -> Definition:
+    """``definition`` in force only until ``last_day`` if that is earlier than its own end:
+    the text (and its content hash) stays as published, the window is what an office decided
+    when it published a successor (A21.1)."""
+    until = definition.policy.effective_until
+    if last_day is None or (until is not None and until <= last_day):
+        return definition
+    return replace(definition, policy=replace(definition.policy, effective_until=last_day))
 
 
 def needs_participations(guards: Sequence[str]) -> bool:
