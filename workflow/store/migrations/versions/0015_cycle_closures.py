@@ -8,8 +8,8 @@ revision 0010 does for the admin log, with the same PostgreSQL function); the cl
 entry in the admin log's hash chain. Once a cycle is closed, no step moves a case filed under it
 and no batch of its plans is created or changed (`workflow.steps`, `workflow.plans.service`).
 
-Revision ID: 0014
-Revises: 0013
+Revision ID: 0015
+Revises: 0014
 Create Date: 2026-12-01
 """
 
@@ -20,8 +20,8 @@ from alembic import op
 
 from workflow.store.schema import Moment
 
-revision = "0014"
-down_revision = "0013"
+revision = "0015"
+down_revision = "0014"
 branch_labels = None
 depends_on = None
 
