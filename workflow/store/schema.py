@@ -537,3 +537,20 @@ apscheduler_jobs = sa.Table(
     sa.Column("next_run_time", sa.Float(25), index=True),
     sa.Column("job_state", sa.LargeBinary, nullable=False),
 )
+
+# Closed cycles (issue 13, revision 0015, workflow/cycles.py): who closed a policy cycle (A9.1),
+# when, the `audit verify` digest read at closing and the SHA-256 of the archive's manifest
+# (A18.2's final report and the digest, archived by the office). One row per cycle; never
+# changed or deleted (triggers); the closing is also an admin-log entry (A19.1).
+cycle_closures = sa.Table(
+    "cycle_closures",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("cycle", sa.String(32), nullable=False, unique=True),
+    sa.Column("closed_by", sa.String(200), nullable=False),
+    sa.Column("role", sa.String(64), nullable=False),
+    sa.Column("scope", sa.String(200), nullable=True),
+    sa.Column("closed_at", Moment, nullable=False),
+    sa.Column("audit_digest", sa.String(64), nullable=False),
+    sa.Column("archive_digest", sa.String(64), nullable=False),
+)
