@@ -11,7 +11,7 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 
-from workflow.api import cases, eligibility, followup, notices, plans, unable
+from workflow.api import cases, eligibility, followup, notices, plans, published, unable
 from workflow.api import errors as api_errors
 from workflow.api.auth import Services
 from workflow.api.limits import MAX_BODY_BYTES, BodyLimit
@@ -79,6 +79,7 @@ def create_app(
     app.include_router(notices.router)
     app.include_router(followup.router)
     app.include_router(unable.router)
+    app.include_router(published.router)
 
     @app.get("/health", tags=["service"], summary="Liveness and schema revision; no token")
     def health() -> HealthOut:
