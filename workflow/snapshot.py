@@ -57,14 +57,26 @@ class CaseRow:
 
 
 @dataclass(frozen=True)
+class CycleClosure:
+    """A closed cycle (A9.1, A18.2; `workflow.cycles`): who closed it and when. No step moves
+    a case filed under it any more, and no case is opened into it."""
+
+    cycle: str
+    closed_by: str
+    role: str
+    closed_at: datetime
+
+
+@dataclass(frozen=True)
 class CadreFiling:
     """The cadre a case is opened for: the county and agency it is filed under, and the record
-    the rules read."""
+    the rules read; ``closure`` if the cycle the case would be filed under is closed."""
 
     cadre_id: str
     county: str
     agency: str
     record: Mapping[str, Any]
+    closure: CycleClosure | None = None
 
 
 @dataclass(frozen=True)
@@ -82,6 +94,7 @@ class Snapshot:
     participations: tuple[int, ...] | None = None
     # when that batch started (A13.1: attendance only in a started batch); None if not yet
     seat_batch_started_at: datetime | None = None
+    closure: CycleClosure | None = None  # the case's cycle, if it was closed (A9.1, A18.2)
 
     @property
     def granted(self) -> frozenset[str]:

@@ -40,7 +40,7 @@ from workflow.registry import PARTICIPATIONS, DefinitionRegistry, needs_particip
 from workflow.rules import RULES, GuardContext
 from workflow.rules.binding import PLANS
 from workflow.rules.trip import SEAT_BATCH_STARTED_AT
-from workflow.snapshot import BatchRow, CaseRow, Snapshot
+from workflow.snapshot import BatchRow, CaseRow, CycleClosure, Snapshot
 from workflow.views import CaseView, ExceptionView
 
 GRANT_EXCEPTION = "grant_exception"  # history trigger of an exception record
@@ -83,13 +83,14 @@ class StepRunner:
         workflow = self.registry.compile(chosen)
         definition_id = self.registry.stored_id(chosen, self.store, within, now)
         with self.store.transaction(within, write=True) as tx:
-            filing = tx.cadre_filing(cadre_id)
+            filing = tx.cadre_filing(cadre_id, _filed_under(chosen, data, today))
             if filing is None:
                 raise NotFoundError("军休干部", cadre_id)
             if actor.role in chosen.roles:  # an unknown role is bad input (machine)
                 scope = CaseScope(filing.county, filing.agency, cadre_id)
                 check_scope(chosen, actor, scope, action="open")
             _check_identity(actor, filing.record, on_behalf_of, reason)
+            _refuse_in_a_closed_cycle(chosen, filing.closure, None)
             facts: dict[str, Any] = {"on_behalf_of": on_behalf_of}
             if any(PLANS in RULES[name].needs for name in chosen.open.guards):
                 facts[PLANS] = tx.annual_plans(today.year)  # A3.2: the year's plans
@@ -194,6 +195,7 @@ class StepRunner:
                 # case, not even its state from a refusal of the step (A5.2)
                 check_scope(definition, actor, _scope(snap), trigger)
             _check_identity(actor, snap.cadre, on_behalf_of, reason, case_id=case_id)
+            _refuse_in_a_closed_cycle(definition, snap.closure, case_id)
             spec = workflow.transition(case_id, case.state, trigger)
             fields = workflow.check_step(spec, trigger, actor, data, case_id=case_id)
             batch = _batch(tx, spec, fields)
@@ -258,6 +260,7 @@ class StepRunner:
             workflow = self.registry.workflow(case.definition_id, tx)
             definition = workflow.definition
             check_scope(definition, actor, _scope(snap), action=GRANT_EXCEPTION)
+            _refuse_in_a_closed_cycle(definition, snap.closure, case_id)
             rules = definition.rules
             allowed = rules.exception_for(rule) if rules else None
             if allowed is None:
@@ -470,6 +473,37 @@ def _check_identity(
     refusal = identity_refusal(actor, cadre, on_behalf_of=on_behalf_of, reason=reason)
     if refusal is not None:
         raise RuleRefused([refusal], case_id=case_id)
+
+
+def _filed_under(definition: Definition, data: Mapping[str, Any], today: date) -> str | None:
+    """The cycle an opening files the case under (as `_eligibility_at_opening` decides it),
+    known before the read so the read can say whether it is closed: the day's cycle (A9.1),
+    or the one a workflow keeping no cycles names in its opening step (a condolence visit)."""
+    if definition.rules is not None:
+        cycle = definition.rules.cycle_on(today)
+        return cycle.id if cycle else None
+    served = data.get("cycle")
+    return served.strip() if isinstance(served, str) else None
+
+
+def _refuse_in_a_closed_cycle(
+    definition: Definition, closure: CycleClosure | None, case_id: int | None
+) -> None:
+    """A closed cycle is frozen (A9.1, A18.2; `workflow.cycles`): its final report is
+    archived, so no case filed under it moves or is opened any more. Checked before the step
+    itself, so the officer learns why, not merely that a closed case has no steps left."""
+    if closure is None:
+        return
+    message = _(
+        "{cycle} 疗养周期已于 {at} 由{role} {by} 关闭，终期报告已归档（A18.2），"
+        "该周期的案件不能再办理"
+    ).format(
+        cycle=closure.cycle,
+        at=closure.closed_at.strftime("%Y-%m-%d %H:%M"),
+        role=definition.roles.get(closure.role, closure.role),
+        by=closure.closed_by,
+    )
+    raise RuleRefused([Refusal("A9.1", "cycle_closed", message)], case_id=case_id)
 
 
 def _takes_part_in_cycles(definition: Definition) -> bool:

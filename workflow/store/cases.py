@@ -22,7 +22,7 @@ from sqlalchemy.exc import IntegrityError
 
 from workflow.audit.chain import GENESIS, case_exception_hash, history_hash
 from workflow.errors import ConflictError, InputError
-from workflow.snapshot import BatchRow, CadreFiling, CaseRow, Snapshot
+from workflow.snapshot import BatchRow, CadreFiling, CaseRow, CycleClosure, Snapshot
 from workflow.store import plan_facts, seats
 from workflow.store.database import Database, Within
 from workflow.store.prepared import Prepared, insert_of
@@ -33,6 +33,7 @@ from workflow.store.schema import (
     cadres,
     case_exceptions,
     cases,
+    cycle_closures,
     definitions,
     history,
     outbox,
@@ -60,17 +61,25 @@ _EXCEPTION_COLUMNS = [
     case_exceptions.c.at.label("x_at"),
 ]
 _others = cases.alias("others")
+_CLOSURE_COLUMNS = [
+    cycle_closures.c.cycle.label("closed_cycle"),
+    cycle_closures.c.closed_by,
+    cycle_closures.c.role.label("closed_role"),
+    cycle_closures.c.closed_at,
+]
 
 
 def _snapshot_query(*, participations: bool) -> sa.Select[Any]:
     """One SELECT for all a step reads about its case: the row, the cadre's record, the seat
-    and its contractor, every exception granted (one result row each) and, when a rule needs
-    them, the cadre's other cases in the cycle that count as taking part (A9.2)."""
+    and its contractor, every exception granted (one result row each), the closing of the
+    case's cycle if it was closed (A9.1, A18.2) and, when a rule needs them, the cadre's other
+    cases in the cycle that count as taking part (A9.2)."""
     joined = (
         cases.join(cadres, cadres.c.id == cases.c.cadre_id)
         .outerjoin(batch_seats, batch_seats.c.case_id == cases.c.id)
         .outerjoin(batches, batches.c.id == batch_seats.c.batch_id)
         .outerjoin(case_exceptions, case_exceptions.c.case_id == cases.c.id)
+        .outerjoin(cycle_closures, cycle_closures.c.cycle == cases.c.cycle)
     )
     columns: list[Any] = [
         *_CASE_COLUMNS,
@@ -80,6 +89,7 @@ def _snapshot_query(*, participations: bool) -> sa.Select[Any]:
         batches.c.contractor_id.label("seat_contractor"),
         batches.c.started_at.label("seat_batch_started_at"),
         *_EXCEPTION_COLUMNS,
+        *_CLOSURE_COLUMNS,
     ]
     order = [case_exceptions.c.seq]
     if participations:
@@ -205,9 +215,13 @@ _INSERT_EXCEPTION = sa.insert(case_exceptions)
 _INSERT_CASE = sa.insert(cases)
 _INSERT_NOTICES = sa.insert(outbox)
 # On PostgreSQL the cadre's row is locked until the opening commits, so two registrations of
-# one cadre at the same moment take turns and the second sees the first (A9.2 at open).
+# one cadre at the same moment take turns and the second sees the first (A9.2 at open). The
+# same read says whether the cycle the case would be filed under is closed (A9.1, A18.2);
+# closing a cycle locks the cadres table against this lock, so an opening and a closing take
+# turns too (`workflow.store.cycles`).
 _CADRE_FILED = Prepared(
-    sa.select(cadres.c.county, cadres.c.agency, cadres.c.record)
+    sa.select(cadres.c.county, cadres.c.agency, cadres.c.record, *_CLOSURE_COLUMNS)
+    .select_from(cadres.outerjoin(cycle_closures, cycle_closures.c.cycle == sa.bindparam("cycle")))
     .where(cadres.c.id == sa.bindparam("cadre_id"))
     # FOR NO KEY UPDATE: serialises openings of one cadre without blocking the rows that only
     # refer to the cadre (participations, visit keys) for the length of the opening
@@ -301,6 +315,7 @@ class SqlCaseTransaction:
             seat_contractor=None if seat_contractor is None else str(seat_contractor),
             seat_batch_started_at=first.seat_batch_started_at,
             participations=participations,
+            closure=_closure(first),
         )
 
     def participations(
@@ -333,12 +348,13 @@ class SqlCaseTransaction:
             exception_rules=frozenset(r.exception_rule for r in rows if r.exception_rule),
         )
 
-    def cadre_filing(self, cadre_id: str) -> CadreFiling | None:
-        """The cadre's record with the county and agency a case is filed under, in one read."""
-        row = _CADRE_FILED.first(self.connection, {"cadre_id": cadre_id})
+    def cadre_filing(self, cadre_id: str, cycle: str | None = None) -> CadreFiling | None:
+        """The cadre's record with the county and agency a case is filed under, and whether
+        ``cycle`` (the one it would be filed under) is closed, in one read."""
+        row = _CADRE_FILED.first(self.connection, {"cadre_id": cadre_id, "cycle": cycle})
         if row is None:
             return None
-        return CadreFiling(cadre_id, row.county, row.agency, dict(row.record))
+        return CadreFiling(cadre_id, row.county, row.agency, dict(row.record), _closure(row))
 
     def annual_plans(self, year: int) -> list[dict[str, Any]]:
         """The plans of ``year`` a registration is checked against (A3.2)."""
@@ -615,6 +631,13 @@ def _case_row(row: Any) -> CaseRow:
         tier=row.tier,
         eligibility_json=row.eligibility_json,
     )
+
+
+def _closure(row: Any) -> CycleClosure | None:
+    """The closing of a cycle a read joined in (`_CLOSURE_COLUMNS`), if there was one."""
+    if row.closed_cycle is None:
+        return None
+    return CycleClosure(row.closed_cycle, row.closed_by, row.closed_role, row.closed_at)
 
 
 def _exceptions(case_id: int, rows: Sequence[Any]) -> tuple[ExceptionView, ...]:
