@@ -504,3 +504,6 @@ def _list_table(views: Sequence[CaseView]) -> Table:
         _("更新时间"),
     ]
     return output.table(_("案件列表"), columns, rows)
+
+
+import workflow.cli.bulk  # noqa: E402, F401  (registers cases fire-many, issue 13)
