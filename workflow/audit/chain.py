@@ -27,6 +27,11 @@ EXCEPTIONS_APPLIED = "_exceptions_applied"
 name as `workflow.steps.EXCEPTIONS_APPLIED`): part of the step's record, not of the case's
 evidence."""
 
+RECORD_ONLY = "_"
+"""History ``data`` keys starting with this are the row's own record, never the case's evidence:
+the exceptions a step relied on, a correction's previous values, a rebook's batches (issue 13).
+Declared fields are identifiers (``^[a-z]…``), so none can start with it."""
+
 HISTORY_FIELDS = (
     "case_id",
     "seq",
@@ -92,7 +97,7 @@ def batch_exception_hash(prev_hash: str, row: Mapping[str, Any]) -> str:
 def evidence_after(evidence: Mapping[str, Any], data: Mapping[str, Any]) -> dict[str, Any]:
     """The case's evidence once a step whose history ``data`` is given has run: each step adds
     its fields (and the batch's facts) to what the case already had."""
-    return {**evidence, **{k: v for k, v in data.items() if k != EXCEPTIONS_APPLIED}}
+    return {**evidence, **{k: v for k, v in data.items() if not k.startswith(RECORD_ONLY)}}
 
 
 def same_content(left: Any, right: Any) -> bool:

@@ -121,6 +121,7 @@ def graph_problems(
             problems.append(located.problem((*path, "trigger"), _("'open' 是保留名称")))
 
     problems += _migration_map_problems(located, data, unknown_state)
+    problems += _correction_problems(located, data, roles, unknown_state, known_guards)
     problems += _timer_problems(located, data.get("states"), roles, seen_pairs)
     problems += _scope_and_seat_problems(located, data, roles)
     problems += _timer_template_problems(located, data.get("states"), templates)
@@ -158,6 +159,51 @@ def _migration_map_problems(
     if isinstance(states, dict):
         for old, new in states.items():
             unknown_state(("migrates_from", "states", old), new)
+    return problems
+
+
+def _correction_problems(
+    located: Located,
+    data: dict[str, Any],
+    roles: set[str] | None,
+    unknown_state: Callable[[Path, object], None],
+    known_guards: Mapping[str, object],
+) -> list[Problem]:
+    """Issue 13: a correction names declared roles, states and guards, and only fields a
+    transition records; a batch is changed by rebook, never by correcting its id (A6.2)."""
+    block = data.get("corrections")
+    if not isinstance(block, dict):
+        return []
+    recorded: set[str] = set()
+    seat_fields: set[str] = set()
+    for transition in _list(data.get("transitions")):
+        requires = transition.get("requires") if isinstance(transition, dict) else None
+        if isinstance(requires, dict):
+            recorded |= set(requires)
+            if transition.get("batch") == "take":
+                seat_fields |= set(requires)
+    problems: list[Problem] = []
+    for kind, spec in block.items():
+        if not isinstance(spec, dict):
+            continue
+        path: Path = ("corrections", kind)
+        problems += _step_reference_problems(
+            located, path=path, step=spec, roles=roles, known_guards=known_guards
+        )
+        for index, state in enumerate(_list(spec.get("states"))):
+            unknown_state((*path, "states", index), state)
+        for index, name in enumerate(_list(spec.get("fields"))):
+            if not isinstance(name, str):
+                continue
+            if name not in recorded:
+                message = _("字段 '{name}' 不是任何步骤记录的字段，无从更正").format(name=name)
+            elif name in seat_fields:
+                message = _("字段 '{name}' 由占用批次座位的步骤记录，须用 rebook 改签").format(
+                    name=name
+                )
+            else:
+                continue
+            problems.append(located.problem((*path, "fields", index), message))
     return problems
 
 

@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING, Any, cast
 
 from workflow.definition.checks import graph_problems
 from workflow.definition.model import (
+    Corrections,
+    CorrectionSpec,
     Definition,
     FieldSpec,
     FieldType,
@@ -215,6 +217,7 @@ def _build(data: dict[str, Any], text: str, source_name: str) -> Definition:
         content_hash=hashlib.sha256(text.encode("utf-8")).hexdigest(),
         rules=_rules(data["rules"]) if "rules" in data else None,
         migrates_from=_migration_map(data.get("migrates_from")),
+        corrections=_corrections(data.get("corrections") or {}),
     )
 
 
@@ -222,6 +225,25 @@ def _migration_map(raw: dict[str, Any] | None) -> MigrationMap | None:
     if raw is None:
         return None
     return MigrationMap(version=raw["version"], states=dict(raw["states"]))
+
+
+def _corrections(raw: dict[str, Any]) -> Corrections:
+    """The ``corrections:`` block (issue 13): rebook and correct, each only if declared."""
+
+    def spec(kind: str) -> CorrectionSpec | None:
+        found = raw.get(kind)
+        if found is None:
+            return None
+        return CorrectionSpec(
+            label=found["label"],
+            roles=tuple(found["roles"]),
+            states=tuple(found["states"]),
+            article=found["article"],
+            fields=tuple(found.get("fields", ())),
+            guards=tuple(found.get("guards", ())),
+        )
+
+    return Corrections(rebook=spec("rebook"), correct=spec("correct"))
 
 
 def _rules(raw: dict[str, Any]) -> PolicyRules:

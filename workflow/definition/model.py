@@ -107,6 +107,30 @@ class MigrationMap:
 
 
 @dataclass(frozen=True)
+class CorrectionSpec:
+    """Who may correct a case's record without moving it, in which states, and what (issue 13):
+    ``rebook`` moves its seat to another batch of the same plan (A6.2), ``correct`` amends
+    evidence a step recorded (A7.2); either is a history row of its own with a reason (A19.1).
+    ``fields`` names the recorded fields it may amend; ``guards`` are checked besides the rules
+    of the steps whose record it changes (`workflow.corrections`)."""
+
+    label: str
+    roles: tuple[str, ...]
+    states: tuple[str, ...]
+    article: str
+    fields: tuple[str, ...] = ()
+    guards: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Corrections:
+    """The definition's ``corrections:`` block; a kind it leaves out is refused."""
+
+    rebook: CorrectionSpec | None = None
+    correct: CorrectionSpec | None = None
+
+
+@dataclass(frozen=True)
 class Definition:
     name: str
     version: int
@@ -124,6 +148,7 @@ class Definition:
     # A5.2: role -> what its scope names (county, agency, cadre, contractor); absent = all cases
     scopes: dict[str, str] = field(default_factory=dict)
     migrates_from: MigrationMap | None = None
+    corrections: Corrections = field(default_factory=Corrections)  # rebook, correct (issue 13)
 
     def state(self, name: str) -> StateSpec:
         for spec in self.states:
