@@ -120,8 +120,9 @@ def graph_problems(
         if trigger == "open":
             problems.append(located.problem((*path, "trigger"), _("'open' 是保留名称")))
 
-    problems += _migration_map_problems(located, data, unknown_state)
-    problems += _correction_problems(located, data, roles, unknown_state, known_guards)
+    problems += _migration_map_problems(located, data, unknown_state) + _correction_problems(
+        located, data, roles, unknown_state, known_guards
+    )
     problems += _timer_problems(located, data.get("states"), roles, seen_pairs)
     problems += _scope_and_seat_problems(located, data, roles)
     problems += _timer_template_problems(located, data.get("states"), templates)
