@@ -6,8 +6,10 @@ validate and review it on any machine before it is deployed.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import os
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 
 import click
@@ -16,8 +18,18 @@ from rich.table import Table
 from definitions import DEFAULT_DEFINITION, bundled_directory
 from notifications.shipped import ShippedTemplates
 from workflow.cli import output
+from workflow.cli.settings import Settings
+from workflow.clock import shanghai_date
 from workflow.contrib.mermaid import to_mermaid
 from workflow.definition.catalog import Catalog
+from workflow.definition.diff import (
+    SECTIONS,
+    Change,
+    diff_definitions,
+    diff_report,
+    parse_reference,
+)
+from workflow.definition.draft import SuccessorTerms, draft_successor
 from workflow.definition.loader import load_definition_file
 from workflow.definition.model import Definition, StepSpec
 from workflow.errors import DefinitionError, InputError, Problem, problem_json
@@ -230,6 +242,259 @@ def diagram(name: str | None, version: int | None, as_json: bool) -> None:
         click.echo(mermaid, nl=False)
 
 
+# -- draft and diff (issue 13 item 2) -----------------------------------------------------
+
+
+def engine_catalog() -> Catalog:
+    """Every version the engine knows: the definition files and the versions published into
+    the database (A21.1). With no database named and no default file, the files alone: a
+    database that does not exist holds nothing published."""
+    from workflow.cli.db import open_engine  # noqa: PLC0415 (loads the engine and SQLAlchemy)
+    from workflow.store.database import DEFAULT_URL  # noqa: PLC0415
+
+    settings = click.get_current_context().ensure_object(Settings)
+    if settings.url == DEFAULT_URL and not Path(DEFAULT_URL.removeprefix("sqlite:///")).exists():
+        return Catalog.from_directories([bundled_directory()], templates=ShippedTemplates())
+    return open_engine().catalog
+
+
+@definitions.command(
+    help=_(
+        "由 NAME 的现行版本（目录中最高的版本）起草后继版本文件，供人工修改后校验、发布。\n\n"
+        "草稿保留原文件的注释和排版，只改动：版本号、政策文号、印发日期（默认为生效日期）、"
+        "生效和失效日期、按新有效期重排的疗养周期（每个周期不超过 cycle_max_years 年，A9.1），"
+        "并写入 migrates_from：现行版本的每个非终态都对应到同名状态（A21.1）。"
+        "新有效期须在现行版本失效之后开始（A21.1），否则不写文件、退出状态为 2。"
+    ),
+    short_help=_("起草后继版本（新文号、新有效期、新周期）"),
+    epilog=output.examples(
+        "convalescence definitions draft honor_convalescence --version 2 "
+        "--document 聊退役军人发〔2026〕1号 --effective-from 2026-01-01 "
+        "--effective-until 2027-12-31 -o honor_convalescence_v2.yaml",
+    ),
+)
+@click.argument("name")
+@click.option(
+    "--version",
+    "version",
+    type=click.IntRange(min=1),
+    help=_("新版本号；默认为现行版本号加一。"),
+)
+@click.option("--document", required=True, metavar="TEXT", help=_("新政策文件的文号。"))
+@click.option(
+    "--effective-from",
+    "effective_from",
+    required=True,
+    metavar="DATE",
+    callback=output.iso_date,
+    help=_("新版本的生效日期。"),
+)
+@click.option(
+    "--effective-until",
+    "effective_until",
+    required=True,
+    metavar="DATE",
+    callback=output.iso_date,
+    help=_("新版本的失效日期（含当日）。"),
+)
+@click.option(
+    "--issued-on",
+    "issued_on",
+    metavar="DATE",
+    callback=output.iso_date,
+    help=_("新政策文件的印发日期；默认为生效日期。"),
+)
+@click.option(
+    "-o",
+    "--output",
+    "target",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help=_("写出的草稿文件。"),
+)
+@click.option("--force", is_flag=True, help=_("覆盖已存在的文件。"))
+@output.json_option
+def draft(
+    *,
+    name: str,
+    version: int | None,
+    document: str,
+    effective_from: date,
+    effective_until: date,
+    issued_on: date | None,
+    target: Path,
+    force: bool,
+    as_json: bool,
+) -> None:
+    """The draft is loaded before it is written; on any refusal nothing is written."""
+    if target.exists() and not force:
+        raise InputError(_("{file} 已存在；要覆盖请加 --force").format(file=target), field="output")
+    if not document.strip():
+        raise InputError(_("--document 不能为空"), field="document")
+    current = engine_catalog().get(name)
+    terms = SuccessorTerms(
+        version=version or current.version + 1,
+        document=document.strip(),
+        effective_from=effective_from,
+        effective_until=effective_until,
+        issued_on=issued_on,
+    )
+    settings = click.get_current_context().ensure_object(Settings)
+    drafted = draft_successor(
+        current,
+        terms,
+        today=shanghai_date(settings.clock().now()),
+        source_name=str(target),
+        templates=ShippedTemplates(),
+    )
+    _write_whole(target, drafted.text)
+    report = {
+        "file": str(target),
+        "name": current.name,
+        "version": terms.version,
+        "from_version": current.version,
+        "document": terms.document,
+        "effective_from": effective_from.isoformat(),
+        "effective_until": effective_until.isoformat(),
+        "cycles": [
+            {"id": c.id, "start": c.start.isoformat(), "end": c.end.isoformat()}
+            for c in drafted.cycles
+        ],
+        "migrates_from": {"version": current.version, "states": drafted.migrates},
+    }
+    if as_json:
+        output.print_json(report)
+        return
+    output.say(
+        _(
+            "已写出草稿 {file}：{name} 第 {version} 版（起草自第 {previous} 版），{document}，"
+            "有效期 {start} – {until}，周期 {cycles}"
+        ).format(
+            file=target,
+            name=current.name,
+            version=terms.version,
+            previous=current.version,
+            document=terms.document,
+            start=effective_from.isoformat(),
+            until=effective_until.isoformat(),
+            cycles="、".join(c.id for c in drafted.cycles) or _("无"),
+        )
+    )
+    output.say(_("请逐项审阅后运行 convalescence definitions validate {file}").format(file=target))
+
+
+def _write_whole(target: Path, text: str) -> None:
+    """Written beside the target and renamed over it: never half a file."""
+    partial = target.with_name(f".{target.name}.partial")
+    try:
+        partial.write_text(text, encoding="utf-8")
+        os.replace(partial, target)
+    except OSError as error:
+        partial.unlink(missing_ok=True)
+        raise InputError(
+            _("无法写入 {file}：{reason}").format(file=target, reason=error.strerror or error),
+            field="output",
+        ) from None
+
+
+def resolve_reference(reference: str, catalog: Callable[[], Catalog]) -> Definition:
+    """A YAML file by its path, else NAME@VERSION (or NAME: its latest) from the catalog."""
+    if reference.endswith(DEFINITION_SUFFIXES) or Path(reference).is_file():
+        return load_definition_file(reference)
+    name, version = parse_reference(reference)
+    return catalog().get(name, version)
+
+
+@definitions.command(
+    help=_(
+        "比较两个流程定义在政策上的差别：政策文件与有效期、资格层级与条件、限额（天数、人数、"
+        "年龄、人员配备比例、周期年数、退出分数）、周期、例外、权限、步骤（角色、规则、计时、"
+        "通知模板、条款）、角色和状态。\n\n"
+        "A 和 B 各是一个 YAML 文件，或 NAME@VERSION（在内置和已发布的版本中查找；只写 NAME "
+        "即最高版本）。没有差别时如实说明，退出状态为 0。"
+    ),
+    short_help=_("比较两个版本在政策上的差别"),
+    epilog=output.examples(
+        "convalescence definitions diff honor_convalescence@1 definitions/honor_convalescence.yaml",
+        "convalescence definitions diff definitions/honor_convalescence.yaml "
+        "definitions/condolence_visit.yaml --json",
+    ),
+)
+@click.argument("a", metavar="A")
+@click.argument("b", metavar="B")
+@output.json_option
+def diff(a: str, b: str, as_json: bool) -> None:
+    """Each change is one row, grouped by section (the sections of `workflow.definition.diff`)."""
+    loaded: list[Catalog] = []
+
+    def catalog() -> Catalog:
+        if not loaded:
+            loaded.append(engine_catalog())
+        return loaded[0]
+
+    before, after = resolve_reference(a, catalog), resolve_reference(b, catalog)
+    report = diff_report(before, after)
+    if as_json:
+        output.print_json(report)
+        return
+    console = output.stdout()
+    for side, definition in (("A", before), ("B", after)):
+        output.say(f"{side}  {_side(definition)}")
+    changes = diff_definitions(before, after)
+    if not changes:
+        output.say(_("两者在政策上没有差别。"), style="green")
+        return
+    for section, label in SECTIONS.items():
+        rows = [_change_row(c) for c in changes if c.section == section]
+        if rows:
+            title = _("{section}（{count}）").format(section=_(label), count=len(rows))
+            columns = [_("项目"), _("原"), _("新"), _("变化")]
+            console.print(output.table(title, columns, rows))
+    output.say(
+        ngettext("共 {count} 处差别", "共 {count} 处差别", len(changes)).format(count=len(changes))
+    )
+
+
+def _side(definition: Definition) -> str:
+    return _("{name} 第 {version} 版（{document}，{source}）").format(
+        name=definition.name,
+        version=definition.version,
+        document=definition.policy.document,
+        source=definition.source_name,
+    )
+
+
+def _change_row(change: Change) -> tuple[str, str, str, str]:
+    return (change.item, _shown(change.before), _shown(change.after), _what(change))
+
+
+def _shown(value: object) -> str:
+    """A value as an officer reads it: lists joined, mappings as key: value, nothing empty."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return _("是") if value else _("否")
+    if isinstance(value, list):
+        return ", ".join(_shown(v) for v in value)
+    if isinstance(value, dict):
+        return "; ".join(f"{k}: {_shown(v)}" for k, v in value.items())
+    return str(value)
+
+
+def _what(change: Change) -> str:
+    if change.before is None:
+        return _("新增")
+    if change.after is None:
+        return _("删除")
+    if isinstance(change.before, list) and isinstance(change.after, list):
+        added = [f"+{_shown(v)}" for v in change.after if v not in change.before]
+        removed = [f"−{_shown(v)}" for v in change.before if v not in change.after]
+        if added or removed:
+            return " ".join(added + removed)
+        return _("顺序改变")
+    return _("修改")
+
+
 def _policy_table(definition: Definition) -> Table:
     policy = definition.policy
     rows = [
@@ -287,3 +552,10 @@ def _step_row(trigger: str, sources: str, dest: str, step: StepSpec) -> tuple[st
         fields,
         step.article or "",
     )
+
+
+# -- publishing (uses the database; workflow.cli.publishing) ---------------------------------
+from workflow.cli.publishing import list_versions, publish  # noqa: E402
+
+definitions.add_command(publish)
+definitions.add_command(list_versions)

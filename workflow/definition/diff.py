@@ -19,7 +19,8 @@ from typing import Any
 
 from workflow.definition.model import Definition, StepSpec, TimerSpec, TransitionSpec
 from workflow.definition.policy_rules import Criterion, Limits, PolicyRules
-from workflow.i18n import N_
+from workflow.errors import InputError
+from workflow.i18n import N_, _
 
 # the sections in the order they are shown, with their labels (translated where shown)
 SECTIONS: dict[str, str] = {
@@ -80,6 +81,41 @@ def diff_definitions(a: Definition, b: Definition) -> list[Change]:
         *_migration(a, b),
     ]
     return changes
+
+
+def diff_report(a: Definition, b: Definition) -> dict[str, Any]:
+    """What ``definitions diff --json`` prints and the API answers: both sides, and the
+    changes (an empty list when the two say the same)."""
+    changes = diff_definitions(a, b)
+    return {
+        "a": _side(a),
+        "b": _side(b),
+        "identical": not changes,
+        "changes": [c.to_json() for c in changes],
+    }
+
+
+def _side(definition: Definition) -> dict[str, Any]:
+    return {
+        "name": definition.name,
+        "version": definition.version,
+        "document": definition.policy.document,
+        "source": definition.source_name,
+        "content_hash": definition.content_hash,
+    }
+
+
+def parse_reference(reference: str) -> tuple[str, int | None]:
+    """``NAME@VERSION`` as (name, version); a bare ``NAME`` means its latest version (None)."""
+    name, at, version = reference.strip().partition("@")
+    if not name or (at and not version.isdigit()) or (at and int(version) < 1):
+        raise InputError(
+            _("{reference!r} 应形如 NAME@VERSION（如 honor_convalescence@1）").format(
+                reference=reference
+            ),
+            field="reference",
+        )
+    return name, int(version) if at else None
 
 
 # -- helpers ------------------------------------------------------------------------------
