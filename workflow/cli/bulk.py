@@ -62,7 +62,7 @@ def parse_where(
         "--reason 计划撤销 --json",
     ),
 )
-@click.argument("trigger", required=False, metavar="TRIGGER")
+@click.argument("trigger", required=False, metavar="[TRIGGER]")
 @click.option(
     "--where",
     "where",
