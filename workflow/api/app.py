@@ -14,6 +14,7 @@ from fastapi.routing import APIRoute
 from workflow.api import cases, eligibility, followup, notices, plans, published, unable
 from workflow.api import errors as api_errors
 from workflow.api.auth import Services
+from workflow.api.definition_diff import router as definition_diff_router
 from workflow.api.limits import MAX_BODY_BYTES, BodyLimit
 from workflow.api.models import HealthOut, ReadyOut
 from workflow.api.tokens import TokenRegistry
@@ -80,6 +81,7 @@ def create_app(
     app.include_router(followup.router)
     app.include_router(unable.router)
     app.include_router(published.router)
+    app.include_router(definition_diff_router)
 
     @app.get("/health", tags=["service"], summary="Liveness and schema revision; no token")
     def health() -> HealthOut:
