@@ -61,12 +61,11 @@ def downgrade() -> None:
     drop_triggers(op.get_bind())
 
 
-def _accounted(new: str, old: str, same: str) -> str:
+def _accounted(new: str, old: str, same: str, moved: tuple[str, ...]) -> str:
     """The condition under which a change of the moved columns is a step's (or the opening's
     chain head): its history row is there. ``same`` is the dialect's null-safe equality."""
     unchanged = " AND ".join(
-        f"{new}.{c} {same} {old}.{c}"
-        for c in ("version", "state", "terminal", "evidence", "updated_at")
+        f"{new}.{c} {same} {old}.{c}" for c in moved if c not in {"chain_head"}
     )
     return (
         "EXISTS (SELECT 1 FROM history h WHERE h.case_id = NEW.id AND h.seq = NEW.version"
@@ -75,11 +74,18 @@ def _accounted(new: str, old: str, same: str) -> str:
     )
 
 
-def create_triggers(connection: sa.Connection) -> None:
+def create_triggers(
+    connection: sa.Connection,
+    *,
+    fixed_columns: tuple[str, ...] = FIXED,
+    moved_columns: tuple[str, ...] = MOVED,
+) -> None:
+    """The triggers, over the columns a revision fixes and the ones it lets move with a history
+    row (revision 0016 moves the definition and cycle of a case carried over, A21.1)."""
     if connection.dialect.name == "postgresql":
-        fixed = " OR ".join(f"NEW.{c} IS DISTINCT FROM OLD.{c}" for c in FIXED)
-        moved = " OR ".join(f"NEW.{c} IS DISTINCT FROM OLD.{c}" for c in MOVED)
-        accounted = _accounted("NEW", "OLD", "IS NOT DISTINCT FROM")
+        fixed = " OR ".join(f"NEW.{c} IS DISTINCT FROM OLD.{c}" for c in fixed_columns)
+        moved = " OR ".join(f"NEW.{c} IS DISTINCT FROM OLD.{c}" for c in moved_columns)
+        accounted = _accounted("NEW", "OLD", "IS NOT DISTINCT FROM", moved_columns)
         _run(
             connection,
             f"CREATE OR REPLACE FUNCTION {PG_FUNCTION}() RETURNS trigger LANGUAGE plpgsql AS $$ "
@@ -103,9 +109,9 @@ def create_triggers(connection: sa.Connection) -> None:
             f"FOR EACH STATEMENT EXECUTE PROCEDURE {PG_FUNCTION}()",
         )
         return
-    fixed = " OR ".join(f"NEW.{c} IS NOT OLD.{c}" for c in FIXED)
-    moved = " OR ".join(f"NEW.{c} IS NOT OLD.{c}" for c in MOVED)
-    accounted = _accounted("NEW", "OLD", "IS")
+    fixed = " OR ".join(f"NEW.{c} IS NOT OLD.{c}" for c in fixed_columns)
+    moved = " OR ".join(f"NEW.{c} IS NOT OLD.{c}" for c in moved_columns)
+    accounted = _accounted("NEW", "OLD", "IS", moved_columns)
     _run(
         connection,
         f"CREATE TRIGGER cases_fixed BEFORE UPDATE ON cases WHEN {fixed} "
