@@ -14,6 +14,7 @@ from fastapi.routing import APIRoute
 from workflow.api import cases, eligibility, followup, notices, plans, published, unable
 from workflow.api import errors as api_errors
 from workflow.api.auth import Services
+from workflow.api.bulk import router as bulk_router
 from workflow.api.definition_diff import router as definition_diff_router
 from workflow.api.limits import MAX_BODY_BYTES, BodyLimit
 from workflow.api.models import HealthOut, ReadyOut
@@ -75,6 +76,7 @@ def create_app(
     app.add_middleware(BodyLimit, limit=MAX_BODY_BYTES)
     api_errors.install(app)
     app.include_router(cases.router)
+    app.include_router(bulk_router)  # /cases/fire-many, /bulk-runs (issue 13)
     app.include_router(eligibility.router)
     app.include_router(plans.router)
     app.include_router(notices.router)
