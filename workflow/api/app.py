@@ -13,6 +13,7 @@ from fastapi.routing import APIRoute
 
 from workflow.api import cases, eligibility, followup, notices, plans, published, unable
 from workflow.api import errors as api_errors
+from workflow.api import whatif as policy_whatif
 from workflow.api.auth import Services
 from workflow.api.bulk import router as bulk_router
 from workflow.api.definition_diff import router as definition_diff_router
@@ -82,6 +83,7 @@ def create_app(
     app.include_router(notices.router)
     app.include_router(followup.router)
     app.include_router(unable.router)
+    app.include_router(policy_whatif.router)
     app.include_router(published.router)
     app.include_router(definition_diff_router)
 

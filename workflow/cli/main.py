@@ -36,6 +36,7 @@ speak_for_click()
 COMMANDS: dict[str, tuple[str, str]] = {
     "db": ("workflow.cli.db:db", N_("建库与迁移")),
     "definitions": ("workflow.cli.definitions:definitions", N_("流程定义：校验、查看、状态图")),
+    "policy": ("workflow.cli.policy:policy", N_("政策修订：发布前试算草案")),
     "cadres": ("workflow.cli.cadres:cadres", N_("军休干部名册导入")),
     "eligibility": ("workflow.cli.eligibility:eligibility", N_("资格说明（第四、八条）")),
     "cases": ("workflow.cli.cases:cases", N_("案件：报名、办理、查看")),
