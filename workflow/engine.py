@@ -17,12 +17,14 @@ from typing import TYPE_CHECKING, Any
 from definitions import DEFAULT_DEFINITION, bundled_directory
 from workflow.cadres import cadre_row
 from workflow.clock import Clock, SystemClock, shanghai_date
+from workflow.correction_steps import CorrectionRunner
 from workflow.machine import Actor
 from workflow.reader import Reader
 from workflow.registry import DefinitionRegistry
 from workflow.roster.vocabulary import ADMIN_LIST, AdminList
 from workflow.steps import EXCEPTIONS_APPLIED, GRANT_EXCEPTION, StepRunner
 from workflow.store.cases import SqlCaseStore
+from workflow.store.corrections import SqlCorrectionStore
 from workflow.store.database import Database
 from workflow.store.definitions import SqlPublishedVersions
 from workflow.views import CaseView, HistoryEntry
@@ -31,6 +33,7 @@ if TYPE_CHECKING:
     # Typing only: a host hands us its own SQLAlchemy engine, or its session or connection as
     # ``within=``, and `transaction` yields a connection; the engine never runs SQL itself.
     from workflow.definition.catalog import Catalog
+    from workflow.definition.model import Definition
     from workflow.store.database import Connection, HostEngine, Within
 
 __all__ = ["DEFAULT_DEFINITION", "EXCEPTIONS_APPLIED", "GRANT_EXCEPTION", "Engine"]
@@ -89,6 +92,11 @@ class Engine:
         """Every definition version known: the files, and the versions published into the
         database (A21.1), each in force for its window as an office may have cut it short."""
         return self._registry.catalog
+
+    def stored_definition_id(self, definition: Definition) -> int:
+        """The stored row of ``definition`` (inserted the first time it is used), for a case
+        carried over onto it (`workflow.carry_over`)."""
+        return self._registry.stored_id(definition, self._store, None, self.clock.now())
 
     def published_changed(self) -> None:
         """This process published or cut short a version: read the stored versions again."""
@@ -272,6 +280,58 @@ class Engine:
 
     def count_by_state(self) -> dict[str, int]:
         return self._reader.count_by_state()
+
+    # -- corrections (issue 13): a record put right without pretending ----------------------
+
+    def rebook(
+        self,
+        case_id: int,
+        batch_id: int,
+        *,
+        actor: Actor | str,
+        reason: str,
+        fields: Mapping[str, Any] | None = None,
+        expected_version: int | None = None,
+        within: Within = None,
+    ) -> CaseView:
+        """Move the case to batch ``batch_id`` of the same plan, its seat with it, in one
+        transaction (A6.2): not a withdrawal, not a new case. The new batch must pass the rules
+        the first one passed; ``fields`` may amend the insurance at the same time (A7.3). Roles
+        and states are the definition's ``corrections.rebook``; the reason is mandatory."""
+        return self._corrections().rebook(
+            case_id,
+            batch_id,
+            actor=_actor(actor),
+            fields=fields or {},
+            reason=reason,
+            expected_version=expected_version,
+            within=within,
+        )
+
+    def correct(
+        self,
+        case_id: int,
+        fields: Mapping[str, Any],
+        *,
+        actor: Actor | str,
+        reason: str,
+        expected_version: int | None = None,
+        within: Within = None,
+    ) -> CaseView:
+        """Amend evidence a step recorded (e.g. a mistyped agreement number, A7.2) with a
+        reason; the case keeps its state, the history row keeps both values (A19.1). Which
+        fields, roles and states: the definition's ``corrections.correct``."""
+        return self._corrections().correct(
+            case_id,
+            fields,
+            actor=_actor(actor),
+            reason=reason,
+            expected_version=expected_version,
+            within=within,
+        )
+
+    def _corrections(self) -> CorrectionRunner:
+        return CorrectionRunner(self._registry, SqlCorrectionStore(self._database), self.clock)
 
 
 def _actor(actor: Actor | str) -> Actor:
