@@ -105,7 +105,7 @@ _WHAT: Mapping[str, str] = {  # translated with `_` when shown
     "cases": N_(
         "尚有 {count} 个案件未结案：{items}；办结或迁移到后续版本（cases migrate）后再关闭"
     ),
-    "visits": N_("尚有 {count} 次重点走访慰问未记录：{items}"),
+    "visits": N_("尚有 {count} 个重点走访慰问案件未办结：{items}"),
     "visits_to_open": N_(
         "尚有 {count} 名军休干部须重点走访慰问而尚未立案：{items}；先运行定时任务（scheduler run）"
     ),
@@ -237,14 +237,13 @@ def _status(engine: Engine, connection: Connection, cycle: Cycle, limit: int) ->
         kinds.append(OpenKind("cases", "A9.1", total, tuple(items), tuple(lines)))
     visits = by_definition.get(VISIT)
     if visits is not None:
-        late = _("，已逾期") if today > cycle.end else ""
         lines = [
-            _("走访案件 {id}（{cadre}，{agency}，{state}{late}）").format(
+            _("走访案件 {id}（{cadre}，{agency}，{state}{note}）").format(
                 id=r["id"],
                 cadre=r["cadre_id"],
                 agency=r["agency"],
                 state=labels.get((VISIT, r["state"]), r["state"]),
-                late=late,
+                note=_visit_note(r, today, cycle),
             )
             for r in visits.rows
         ]
@@ -282,6 +281,14 @@ def _status(engine: Engine, connection: Connection, cycle: Cycle, limit: int) ->
         article = str(waiting.rows[0]["article"] or "A9.1") if waiting.rows else "A9.1"
         kinds.append(OpenKind("tasks", article, waiting.total, tuple(waiting.rows), tuple(lines)))
     return CycleStatus(cycle, today, None, tuple(kinds))
+
+
+def _visit_note(row: Mapping[str, Any], today: date, cycle: Cycle) -> str:
+    """A visit made waits only to be closed; one not made is overdue after the cycle's end,
+    when it was due (A9.3)."""
+    if row["visited_on"]:
+        return _("，{day} 已走访，待办结").format(day=row["visited_on"])
+    return _("，已逾期") if today > cycle.end else ""
 
 
 def _source(row: Mapping[str, Any]) -> str:

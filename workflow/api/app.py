@@ -17,6 +17,7 @@ from workflow.api import whatif as policy_whatif
 from workflow.api.auth import Services
 from workflow.api.bulk import router as bulk_router
 from workflow.api.corrections import router as corrections_router
+from workflow.api.cycles import router as cycles_router
 from workflow.api.definition_diff import router as definition_diff_router
 from workflow.api.limits import MAX_BODY_BYTES, BodyLimit
 from workflow.api.models import HealthOut, ReadyOut
@@ -88,6 +89,7 @@ def create_app(
     app.include_router(policy_whatif.router)
     app.include_router(published.router)
     app.include_router(definition_diff_router)
+    app.include_router(cycles_router)  # /cycles, /cycles/{id}/close (issue 13)
 
     @app.get("/health", tags=["service"], summary="Liveness and schema revision; no token")
     def health() -> HealthOut:

@@ -64,7 +64,8 @@ def closure(connection: sa.Connection, cycle: str) -> Row | None:
 
 
 def open_cases(connection: sa.Connection, cycle: str, limit: int) -> dict[str, Found]:
-    """The cycle's cases not in a final state, per definition name, by id."""
+    """The cycle's cases not in a final state, per definition name, by id (with the day a
+    condolence visit was made, if it was)."""
     where = sa.and_(cases.c.cycle == cycle, cases.c.terminal.is_(False))
     counted = connection.execute(
         sa.select(definitions.c.name, sa.func.count())
@@ -82,6 +83,8 @@ def open_cases(connection: sa.Connection, cycle: str, limit: int) -> dict[str, F
                 cases.c.agency,
                 cases.c.state,
                 cases.c.version,
+                # a condolence visit's record (A9.3): made, or still to make
+                cases.c.evidence["visited_on"].as_string().label("visited_on"),
             )
             .join(definitions, definitions.c.id == cases.c.definition_id)
             .where(where, definitions.c.name == name)
