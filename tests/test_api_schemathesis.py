@@ -57,6 +57,8 @@ OPERATIONS = [
     "GET /cases/{case_id}",
     "POST /cases/{case_id}/steps/{trigger}",
     "POST /cases/{case_id}/exceptions",
+    "POST /cases/{case_id}/rebook",  # issue 13 item 7
+    "POST /cases/{case_id}/correct",
     "GET /cases/{case_id}/history",
     "GET /cases/{case_id}/eligibility",
     "POST /eligibility/explain",
