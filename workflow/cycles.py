@@ -14,7 +14,7 @@ then records the closing in one write transaction that checks again what is open
 ``cycle_closures`` (who, when, the audit digest, the manifest's SHA-256) and an admin-log entry
 (A19.1). Only then is the folder put in place; a refused or lost closing leaves nothing behind.
 From then on the cycle is frozen: no step moves or opens a case filed under it
-(`workflow.steps`), and no batch of its plans is created or changed (`refuse_frozen_batch`).
+(`workflow.steps`), and no plan or batch of it is created or changed (`refuse_frozen`).
 """
 
 from __future__ import annotations
@@ -314,7 +314,7 @@ def close_cycle(engine: Engine, cycle_id: str, *, actor: Actor, out: Path | None
     ``out`` (default ``./cycle-ID``; refused if it exists and is not empty). Refused (exit 1)
     while anything is open, naming it; a second closing names the first."""
     # the archive's writers load Jinja2 and openpyxl: only a closing needs them, not the plans
-    # service asking `refuse_frozen_batch`
+    # service asking `refuse_frozen`
     from workflow import cycle_archive  # noqa: PLC0415
 
     cycle = find_cycle(engine, cycle_id)
@@ -371,28 +371,31 @@ def _already_closed(engine: Engine, closure: Closure) -> RuleRefused:
     return RuleRefused([Refusal("A9.1", "cycle_closed", message)])
 
 
-# -- the freeze on batches ------------------------------------------------------------------
+# -- the freeze on plans and batches -------------------------------------------------------
 
 
-def refuse_frozen_batch(
-    connection: Connection, *, plan_id: int | None = None, batch_id: int | None = None
+def refuse_frozen(
+    connection: Connection,
+    *,
+    cycle: str | None = None,
+    plan_id: int | None = None,
+    batch_id: int | None = None,
 ) -> None:
-    """A batch of a closed cycle's plan is not created or changed (A9.1, A18.2: its cycle's
-    final report is archived). Call inside the write's transaction, after its first write
-    on PostgreSQL (`workflow.store.cycles.lock_for_closing` then orders the two)."""
-    cycle = (
-        store.plan_cycle(connection, plan_id)
-        if plan_id is not None
-        else store.batch_cycle(connection, batch_id)
-        if batch_id is not None
-        else None
-    )
+    """No plan of a closed cycle and no batch of such a plan is created or changed (A9.1,
+    A18.2: the cycle's final report is archived). Name the cycle, the plan or the batch. Call
+    inside the write's transaction after its first write or locked read, so that on PostgreSQL
+    the write and a closing take turns (`workflow.store.cycles.lock_for_closing`)."""
+    if cycle is None and plan_id is not None:
+        cycle = store.plan_cycle(connection, plan_id)
+    elif cycle is None and batch_id is not None:
+        cycle = store.batch_cycle(connection, batch_id)
     row = None if cycle is None else store.closure(connection, cycle)
     if row is None:
         return
     closure = Closure.of(row)
     message = _(
-        "{cycle} 疗养周期已由 {by} 于 {at} 关闭，终期报告已归档（A18.2），其批次不能再新建或更改"
+        "{cycle} 疗养周期已由 {by} 于 {at} 关闭，终期报告已归档（A18.2），"
+        "其计划和批次不能再新建或更改"
     ).format(cycle=closure.cycle, by=closure.actor, at=closure.closed_at.strftime("%Y-%m-%d %H:%M"))
     raise RuleRefused([Refusal("A9.1", "cycle_closed", message)])
 

@@ -20,6 +20,7 @@ from typing import Any
 
 from workflow import policy
 from workflow.clock import shanghai_date
+from workflow.cycles import refuse_frozen
 from workflow.definition.model import Definition
 from workflow.definition.policy_rules import PolicyRules
 from workflow.engine import DEFAULT_DEFINITION, Engine
@@ -175,7 +176,9 @@ def create_plan(
         "created_at": engine.clock.now(),
     }
     with _store(engine, write=True, actor=actor) as store:
-        return store.insert_plan(values)
+        plan = store.insert_plan(values)
+        refuse_frozen(store.connection, cycle=cycle)  # A9.1: a closed cycle is frozen
+        return plan
 
 
 def list_plans(engine: Engine, *, year: int | None = None) -> list[Row]:
@@ -419,6 +422,7 @@ def create_batch(
             "version": 1,
         }
         key = store.insert_batch(values)
+        refuse_frozen(store.connection, plan_id=plan_id)  # A9.1: a closed cycle is frozen
         for grant in exceptions:
             store.append_exception(key, _exception_values(grant, now))
         return store.batch(key)
@@ -442,6 +446,7 @@ def record_exception(engine: Engine, batch_id: int, grant: ExceptionGrant) -> Ro
     _check_approver(engine, grant)
     with _store(engine, write=True) as store:
         store.batch(batch_id)
+        refuse_frozen(store.connection, batch_id=batch_id)  # A9.1: a closed cycle is frozen
         if store.has_exception(batch_id, grant.rule):
             raise InputError(
                 _("批次 {batch} 已有例外 {rule}").format(batch=batch_id, rule=grant.rule),
@@ -457,6 +462,7 @@ def start_batch(engine: Engine, batch_id: int, *, actor: policy.Who | None = Non
     figures = policy.limits(policy_rules(engine))
     with _store(engine, write=True, actor=actor) as store:
         batch = store.batch(batch_id, lock=True)
+        refuse_frozen(store.connection, batch_id=batch_id)  # A9.1: a closed cycle is frozen
         if batch["started_at"] is not None:
             raise InputError(
                 _("批次 {batch} 已于 {at} 开始").format(batch=batch_id, at=batch["started_at"])
@@ -514,6 +520,7 @@ def update_batch(
         raise InputError(_("没有要更改的内容"))
     with _store(engine, write=True, actor=actor) as store:
         batch = store.batch(batch_id, lock=True)
+        refuse_frozen(store.connection, batch_id=batch_id)  # A9.1: a closed cycle is frozen
         article = (
             "A12.1"
             if "staff_count" in values
@@ -544,6 +551,7 @@ def record_actual_cost(
     today = shanghai_date(engine.clock.now())
     with _store(engine, write=True, actor=actor) as store:
         batch = store.batch(batch_id, lock=True)
+        refuse_frozen(store.connection, batch_id=batch_id)  # A9.1: a closed cycle is frozen
         _refuse(
             [rules.check_after_end(batch["end_date"], today, _("实际费用"), "A16.1", "actual_cost")]
         )
@@ -569,6 +577,7 @@ def evaluate_contractor(
     today = shanghai_date(engine.clock.now())
     with _store(engine, write=True, actor=actor) as store:
         batch = store.batch(batch_id)
+        refuse_frozen(store.connection, batch_id=batch_id)  # A9.1: a closed cycle is frozen
         _refuse(
             [
                 rules.check_after_end(
@@ -604,6 +613,7 @@ def record_incident(
         raise InputError(_("须描述事件"), field="description")
     with _store(engine, write=True, actor=actor) as store:
         store.batch(batch_id)
+        refuse_frozen(store.connection, batch_id=batch_id)  # A9.1: a closed cycle is frozen
         values = {
             "batch_id": batch_id,
             "case_id": case_id,
