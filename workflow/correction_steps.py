@@ -39,6 +39,7 @@ from workflow.reader import case_scope, case_view, check_scope
 from workflow.registry import PARTICIPATIONS, DefinitionRegistry
 from workflow.rules.trip import SEAT_BATCH_STARTED_AT
 from workflow.snapshot import CaseRow, Snapshot
+from workflow.steps import _refuse_in_a_closed_cycle as refuse_in_a_closed_cycle
 from workflow.views import CaseView
 
 
@@ -196,6 +197,8 @@ def _situation(
     if actor.role in definition.roles:  # an unknown role is bad input (`allowed`)
         # scope before anything else: an out-of-scope caller learns nothing of the case (A5.2)
         check_scope(definition, actor, case_scope(case, snap.seat_contractor), kind)
+    # a closed cycle is frozen, corrections included (A9.1, A18.2), as for any step
+    refuse_in_a_closed_cycle(definition, snap.closure, case_id)
     refusal = identity_refusal(actor, snap.cadre, reason=reason)
     if refusal is not None:
         raise RuleRefused([refusal], case_id=case_id)
