@@ -60,6 +60,10 @@ OPERATIONS = [
     "POST /cases/{case_id}/rebook",  # issue 13 item 7
     "POST /cases/{case_id}/correct",
     "GET /cases/{case_id}/history",
+    "POST /cases/fire-many",  # issue 13 item 6
+    "POST /cases/fire-many/dry-run",
+    "GET /bulk-runs/{run_id}",
+    "POST /bulk-runs/{run_id}/resume",
     "GET /cases/{case_id}/eligibility",
     "POST /eligibility/explain",
     "GET /plans",
