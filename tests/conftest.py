@@ -47,7 +47,15 @@ TOOL_DIRECTORIES = {
 
 def pytest_sessionstart(session: pytest.Session) -> None:
     """Once per run, in the main process (not in each xdist worker): drop the databases a run
-    killed before its clean-up left on this machine's server."""
+    killed before its clean-up left on this machine's server.
+
+    And in every process: take back the terminal size GNU readline writes into the C
+    environment when something imports it (``COLUMNS=80``, ``LINES``), unseen by ``os.environ``
+    but inherited by every child: xdist's workers and the tests' subprocesses would print the
+    CLI's tables 80 columns wide, where a pipe gets them whole. A size the user set stays."""
+    for name in ("COLUMNS", "LINES"):
+        if name not in os.environ:
+            os.unsetenv(name)
     if not hasattr(session.config, "workerinput"):
         drop_abandoned()
 
