@@ -9,18 +9,25 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 from datetime import date
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 from click.testing import CliRunner, Result
+from factories import AS_CADRE, REGISTRATION, cadre
 from reports_scenario import AGENCY, AS_OF, DONG, LIN, Scenario, scenario_database
 
 from workflow import Engine, RuleRefused, SimulatedClock
 from workflow.audit import verify_database
 from workflow.cli.main import main
+from workflow.cycles import close_cycle
+from workflow.machine import Actor
 from workflow.plans import service
+from workflow.store import cycles as store
+from workflow.store.admin_log import Author
 from workflow.store.schema import admin_log, cycle_closures
 
 NOW = "2026-01-05T09:00"  # the scenario's AS_OF
@@ -224,3 +231,65 @@ def test_only_a_city_officer_closes_and_a_full_folder_is_refused(tmp_path: Path)
     assert closed.exit_code == 0, closed.stderr
     assert "performance-2023.html" in {p.name for p in empty.iterdir()}
     assert date(2023, 12, 31).isoformat() in cli(url, "cycles", "list").stdout
+
+
+def test_two_officers_closing_at_the_same_moment_one_wins(
+    engine: Engine, db_url: str, tmp_path: Path
+) -> None:
+    """Both find nothing open in the 2024-2025 cycle (its plans only, on 2024-05-06: an early
+    closing, nothing to wait for) and build their archives; the closings take turns, the second
+    is refused naming the first, and only the first's folder exists. Then the cycle is frozen
+    for an opening and a plan too, and the unique cycle stops a closing that skipped the check."""
+    barrier = threading.Barrier(2)
+    outcomes: dict[str, str] = {}
+
+    def close(name: str) -> None:
+        clock = SimulatedClock(engine.clock.now())
+        with Engine(db_url, clock=clock) as own:
+            own.ensure_schema()
+            barrier.wait(timeout=60)
+            try:
+                close_cycle(own, CYCLE, actor=Actor("city_officer", name), out=tmp_path / name)
+                outcomes[name] = "won"
+            except RuleRefused as refused:
+                outcomes[name] = ",".join(r.rule for r in refused.refusals)
+
+    threads = [threading.Thread(target=close, args=(name,)) for name in ("赵敏", "钱军")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert sorted(outcomes.values()) == ["cycle_closed", "won"], outcomes
+    winner = next(name for name, outcome in outcomes.items() if outcome == "won")
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name in outcomes) == [winner]
+    assert not list(tmp_path.glob(".*"))  # the loser's archive, built aside, is gone
+    with engine.transaction() as connection:
+        rows = connection.execute(sa.select(cycle_closures.c.closed_by)).scalars().all()
+        logged = (
+            connection.execute(sa.select(admin_log.c.actor).where(admin_log.c.entity == "cycle"))
+            .scalars()
+            .all()
+        )
+    assert rows == logged == [winner]
+
+    engine.put_cadres([cadre()])
+    with pytest.raises(RuleRefused) as opened:
+        engine.open_case("LC-DCF-0001", actor=AS_CADRE, data=REGISTRATION)
+    assert [(r.article, r.rule) for r in opened.value.refusals] == [("A9.1", "cycle_closed")]
+    assert engine.cases() == []
+    with pytest.raises(RuleRefused) as planned:
+        service.create_plan(
+            engine, year=2025, organiser_level="city", budget=Decimal("1.00"), cycle=CYCLE
+        )
+    assert planned.value.refusals[0].rule == "cycle_closed"
+    assert [p["year"] for p in service.list_plans(engine)] == [2024, 2024]
+    with engine.transaction(write=True) as connection:
+        skipped = store.record_closure(
+            connection,
+            cycle=CYCLE,
+            author=Author("city_officer", "孙丽"),
+            at=engine.clock.now(),
+            audit_digest="0" * 64,
+            archive_digest="0" * 64,
+        )
+    assert skipped is None
