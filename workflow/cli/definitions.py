@@ -1,7 +1,9 @@
-"""``convalescence definitions``: check, read and draw workflow definition files.
+"""``convalescence definitions``: check, read, draw, draft and compare workflow definitions.
 
-None of these commands touches the database: an officer editing a successor policy file can
-validate and review it on any machine before it is deployed.
+``validate``, ``show`` and ``diagram`` read files only: an officer editing a successor policy
+file can validate and review it on any machine before it is published. ``draft`` and ``diff``
+also read the versions published into the database when one is named (``--db``,
+$CONVALESCENCE_DB) or the default file exists, since the current version may be one of them.
 """
 
 from __future__ import annotations
