@@ -506,5 +506,5 @@ def _list_table(views: Sequence[CaseView]) -> Table:
     return output.table(_("案件列表"), columns, rows)
 
 
-import workflow.cli.bulk  # noqa: E402, F401  (registers cases fire-many, issue 13)
+import workflow.cli.bulk  # noqa: E402  (registers cases fire-many, issue 13)
 import workflow.cli.corrections  # noqa: E402  (registers cases rebook, cases correct, issue 13)
