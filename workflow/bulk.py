@@ -265,7 +265,7 @@ class Report:
 
     id: int | None  # None: the cohort was empty and nothing was recorded
     trigger: str
-    actor: str
+    actor: Actor
     filters: Mapping[str, Any]
     data: Mapping[str, Any]
     reason: str | None
@@ -290,7 +290,7 @@ class Report:
         return {
             "id": self.id,
             "trigger": self.trigger,
-            "actor": self.actor,
+            "actor": str(self.actor),
             "filters": dict(self.filters),
             "data": dict(self.data),
             "reason": self.reason,
@@ -371,7 +371,7 @@ def start(
     cohort = choose(engine, trigger=trigger, filters=filters, actor=actor, limit=limit)
     now = engine.clock.now()
     if not cohort:
-        return Report(None, trigger, str(actor), filters.to_json(), dict(data), reason, now, now)
+        return Report(None, trigger, actor, filters.to_json(), dict(data), reason, now, now)
     _trial(engine, cohort[0], trigger=trigger, actor=actor, data=data, reason=reason)
     values = {
         "trigger": trigger,
@@ -431,7 +431,7 @@ def resume(engine: Engine, run_id: int, *, actor: Actor) -> Report:
     """The run, checked to be the actor's own: only who started a run continues it, so every
     step of the run is fired by the one officer its record names (A19.1)."""
     found = report(engine, run_id)
-    if found.actor != str(actor):
+    if found.actor != actor:
         raise RuleRefused(
             [
                 Refusal(
@@ -451,7 +451,6 @@ def fire_pending(engine: Engine, run_id: int, *, progress: Progress | None = Non
     report as recorded. Items already recorded (by this process, an earlier one that crashed,
     or another resuming the same run) are never fired again."""
     started = report(engine, run_id)
-    actor = Actor.parse(started.actor)
     with engine.transaction() as connection:
         todo = store.pending(connection, run_id)
     total = len(started.items)
@@ -463,7 +462,7 @@ def fire_pending(engine: Engine, run_id: int, *, progress: Progress | None = Non
             case_id=case_id,
             expected_version=expected_version,
             trigger=started.trigger,
-            actor=actor,
+            actor=started.actor,
             data=started.data,
             reason=started.reason,
         )
@@ -527,11 +526,10 @@ def report(engine: Engine, run_id: int) -> Report:
         rows = store.items(connection, run_id) if row is not None else ()
     if row is None:
         raise NotFoundError(RUN_KIND, run_id)
-    actor = Actor(role=row.role, name=row.actor, scope=row.scope)
     return Report(
         id=row.id,
         trigger=row.trigger,
-        actor=str(actor),
+        actor=Actor(role=row.role, name=row.actor, scope=row.scope),
         filters=dict(row.filters),
         data=dict(row.data),
         reason=row.reason,
@@ -544,7 +542,7 @@ def report(engine: Engine, run_id: int) -> Report:
 def visible(found: Report, viewer: Actor, scopes: Mapping[str, str]) -> bool:
     """Who may read a run: the officer who started it, and the roles without a scope (the city
     officer, the auditor, A5.1) who see every case anyway."""
-    return found.actor == str(viewer) or viewer.role not in scopes
+    return found.actor == viewer or viewer.role not in scopes
 
 
 def _item(row: Any) -> Item:
