@@ -329,3 +329,21 @@ def test_only_the_officer_who_started_a_run_continues_it(engine: Engine, db_url:
     finished = fire_many(db_url, "--resume", "1", "--as", COUNTY_OFFICER)
     assert finished.exit_code == 0, finished.output
     assert [c.version for c in engine.cases()] == versions  # a finished run fires nothing
+
+
+@SQLITE_ONLY
+def test_the_definition_cycle_and_agency_filters_narrow_the_cohort(engine: Engine) -> None:
+    cases = registered_cases(engine, 2)
+    officer = Actor.parse(COUNTY_OFFICER)
+
+    def chosen(**where: str) -> list[int]:
+        filters = bulk.Filters.parse({"state": "registered", **where})
+        cohort = bulk.choose(engine, trigger="reject", filters=filters, actor=officer)
+        return [c.case_id for c in cohort]
+
+    assert chosen(definition="honor_convalescence@1", cycle="2024-2025") == cases
+    assert chosen(definition="honor_convalescence") == cases
+    assert chosen(definition="honor_convalescence@2") == []
+    assert chosen(cycle="2026-2027") == []
+    assert chosen(agency="东昌府区军休所") == cases
+    assert chosen(agency="茌平区军休所") == []
