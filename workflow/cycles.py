@@ -319,9 +319,8 @@ def close_cycle(engine: Engine, cycle_id: str, *, actor: Actor, out: Path | None
 
     cycle = find_cycle(engine, cycle_id)
     _check_closer(engine, actor)
+    _refuse_unless_closable(engine, cycle_status(engine, cycle.id))
     folder = cycle_archive.target_folder(out, cycle.id)
-    status = cycle_status(engine, cycle.id)
-    _refuse_unless_closable(engine, status)
     at = engine.clock.now()
     author = Author(actor.role, actor.name, actor.scope)
     built = cycle_archive.build(engine, cycle, closed_by=str(actor), at=at, folder=folder)
