@@ -16,6 +16,7 @@ from workflow.api import errors as api_errors
 from workflow.api import whatif as policy_whatif
 from workflow.api.auth import Services
 from workflow.api.bulk import router as bulk_router
+from workflow.api.carry_over import router as carry_over_router
 from workflow.api.corrections import router as corrections_router
 from workflow.api.cycles import router as cycles_router
 from workflow.api.definition_diff import router as definition_diff_router
@@ -78,6 +79,7 @@ def create_app(
     app.state.services = Services(engine=engine, tokens=tokens)
     app.add_middleware(BodyLimit, limit=MAX_BODY_BYTES)
     api_errors.install(app)
+    app.include_router(carry_over_router)  # /cases/migrate (issue 13), before /cases/{id}
     app.include_router(cases.router)
     app.include_router(bulk_router)  # /cases/fire-many, /bulk-runs (issue 13)
     app.include_router(corrections_router)  # /cases/{id}/rebook, /correct (issue 13)
