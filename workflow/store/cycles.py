@@ -7,10 +7,11 @@ visits still to be opened (the sweep's own searches), batches of the cycle's pla
 without the A18.3 evaluation, and follow-up tasks of the cycle's cases still waiting.
 
 The closing (`record_closure`) runs in one write transaction with the re-check of what is open:
-on PostgreSQL it first locks the admin log (as every administrative write does), the batches and
-the cadres tables against writers, so an opening (which locks its cadre's row), a batch written
-or evaluated, and a closing take turns, and whichever comes second sees the other; SQLite's
-BEGIN IMMEDIATE serialises writers already. ``UNIQUE (cycle)`` lets one of two closings in.
+on PostgreSQL it first locks the cadres and batches tables against writers and then the admin log
+(as every administrative write does), so an opening (which locks its cadre's row), a batch
+written or evaluated (its row or insert, then its log entry) and a closing take turns, and
+whichever comes second sees the other; SQLite's BEGIN IMMEDIATE serialises writers already.
+``UNIQUE (cycle)`` lets one of two closings in.
 """
 
 from __future__ import annotations
@@ -187,11 +188,13 @@ def waiting_tasks(connection: sa.Connection, cycle: str, limit: int) -> Found:
 
 def lock_for_closing(connection: sa.Connection) -> None:
     """PostgreSQL: make the closing and every write it must see take turns (see the module
-    docstring). Readers are not blocked. The locks last until the transaction ends."""
+    docstring). Plain readers are not blocked. The locks last until the transaction ends, and
+    are taken in the order the writers take theirs (a batch's row, then the admin log), so a
+    closing and a batch write wait for each other instead of deadlocking."""
     if connection.dialect.name != "postgresql":
         return
-    connection.execute(sa.text("LOCK TABLE admin_log IN SHARE ROW EXCLUSIVE MODE"))
     connection.execute(sa.text("LOCK TABLE cadres, batches IN EXCLUSIVE MODE"))
+    connection.execute(sa.text("LOCK TABLE admin_log IN SHARE ROW EXCLUSIVE MODE"))
 
 
 def record_closure(
