@@ -9,6 +9,7 @@ The CLI runs in-process through click's runner against the test's database; the 
 from __future__ import annotations
 
 import json
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from click.testing import CliRunner, Result
@@ -347,3 +348,34 @@ def test_the_definition_cycle_and_agency_filters_narrow_the_cohort(engine: Engin
     assert chosen(cycle="2026-2027") == []
     assert chosen(agency="东昌府区军休所") == cases
     assert chosen(agency="茌平区军休所") == []
+
+
+def test_two_processes_resuming_one_run_fire_each_case_once(engine: Engine) -> None:
+    """Two officers' terminals (here two threads on one pool) continue the same run at once:
+    each item is claimed inside its case's transaction, so every case is fired by one of
+    them, exactly once, and neither sees a conflict."""
+    cases = registered_cases(engine, 12)
+    filters = bulk.Filters.parse({"state": "registered"})
+    started = bulk.start(
+        engine,
+        trigger="reject",
+        filters=filters,
+        actor=Actor.parse(COUNTY_OFFICER),
+        data={"article": "A4.1"},
+        reason="计划撤销",
+    )
+    assert started.id is not None
+    run_id = started.id
+    seen: list[bulk.Item] = []  # list.append is atomic: both threads report here
+
+    def resume(_: int) -> bulk.Report:
+        return bulk.fire_pending(engine, run_id, progress=lambda item, _total: seen.append(item))
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        reports = list(pool.map(resume, range(2)))
+    for report in reports:
+        assert report.counts["succeeded"] == 12, report.counts
+    # each case was taken by one of them: none fired twice (a second try would be a conflict)
+    assert sorted(item.case_id for item in seen) == cases
+    assert {item.outcome for item in seen} == {"succeeded"}
+    assert [steps_of(engine, case_id, "reject") for case_id in cases] == [1] * 12
