@@ -164,11 +164,14 @@ def _tables(console: Console, report: WhatIfReport, limit: int) -> None:
             f"{tier_label(b)} → {tier_label(a)}: {n}" for b, a, n in report.tier_moves
         )
         output.say(_("层级变动：{moves}").format(moves=moves))
+    row = report.eligibility
     console.print(
         output.table(
-            _("可参加的计划层级（A4.4）"),
-            [_("计划层级"), _("现行符合"), _("草案符合"), _("新增"), _("失去")],
-            [(level_label(r.level), r.before, r.after, r.gained, r.lost) for r in report.levels],
+            _("参加资格（A4.4，按{plan}）").format(
+                plan="、".join(dict.fromkeys(map(level_label, (row.level_before, row.level_after))))
+            ),
+            [_("现行符合"), _("草案符合"), _("新增"), _("失去"), _("仍符合、层级变化")],
+            [(row.before, row.after, row.gained, row.lost, row.tier_moved)],
         )
     )
     if report.articles:
@@ -200,18 +203,15 @@ def _tables(console: Console, report: WhatIfReport, limit: int) -> None:
             _("资格变化的干部（共 {count} 人，列前 {shown} 人）").format(
                 count=len(changes), shown=min(limit, len(changes))
             ),
-            [_("编号"), _("姓名"), _("区县"), _("层级"), _("失去"), _("新增"), _("原因")],
+            [_("编号"), _("姓名"), _("区县"), _("层级"), _("变化"), _("原因")],
             [
                 (
                     c.cadre_id,
                     c.name,
                     c.county,
-                    f"{tier_label(c.tier_before)} → {tier_label(c.tier_after)}",
-                    "、".join(level_label(x) for x in c.lost),
-                    "、".join(level_label(x) for x in c.gained),
-                    "；".join(
-                        r.describe() for r in c.why
-                    ),
+                    c.tiers,
+                    c.kind_label,
+                    "；".join(r.describe() for r in c.why),
                 )
                 for c in changes[:limit]
             ],

@@ -16,6 +16,7 @@ from workflow.i18n import _
 
 Direction = Literal["now_fails", "now_passes", "removed", "added"]
 Outcome = Literal["refused", "waived", "unjudged", "passed"]
+ChangeKind = Literal["gains", "loses", "tier"]
 
 
 def tier_label(tier: str) -> str:
@@ -65,7 +66,6 @@ class ReasonChange:
 
     clause: str
     rule: str
-    level: str | None  # the plan level, for A4.4's plan_admits_tier only
     before: bool | None
     after: bool | None
     message_before: str | None
@@ -92,7 +92,6 @@ class ReasonChange:
         return {
             "clause": self.clause,
             "rule": self.rule,
-            "level": self.level,
             "direction": self.direction,
             "before": self.before,
             "after": self.after,
@@ -103,8 +102,9 @@ class ReasonChange:
 
 @dataclass(frozen=True)
 class CadreChange:
-    """A cadre whose eligibility differs: the plan levels open to them under each version, the
-    tiers, and the checks that changed and decide it, article by article."""
+    """A cadre who gains or loses eligibility, or stays eligible in another tier (a city-tier
+    cadre now of the county tier loses the city plans, A4.4), with the checks that changed and
+    decide it, article by article."""
 
     cadre_id: str
     name: str
@@ -112,17 +112,25 @@ class CadreChange:
     agency: str
     tier_before: str
     tier_after: str
-    levels_before: tuple[str, ...]
-    levels_after: tuple[str, ...]
+    eligible_before: bool
+    eligible_after: bool
     why: tuple[ReasonChange, ...]
 
     @property
-    def gained(self) -> tuple[str, ...]:
-        return tuple(level for level in self.levels_after if level not in self.levels_before)
+    def kind(self) -> ChangeKind:
+        if self.eligible_before == self.eligible_after:
+            return "tier"
+        return "gains" if self.eligible_after else "loses"
 
     @property
-    def lost(self) -> tuple[str, ...]:
-        return tuple(level for level in self.levels_before if level not in self.levels_after)
+    def kind_label(self) -> str:
+        return {"gains": _("新增资格"), "loses": _("失去资格"), "tier": _("层级变化")}[self.kind]
+
+    @property
+    def tiers(self) -> str:
+        """The tier, or its move (市级 → 县级)."""
+        before, after = tier_label(self.tier_before), tier_label(self.tier_after)
+        return before if before == after else f"{before} → {after}"
 
     @property
     def articles(self) -> tuple[str, ...]:
@@ -134,12 +142,11 @@ class CadreChange:
             "name": self.name,
             "county": self.county,
             "agency": self.agency,
+            "change": self.kind,
             "tier_before": self.tier_before,
             "tier_after": self.tier_after,
-            "levels_before": list(self.levels_before),
-            "levels_after": list(self.levels_after),
-            "gained": list(self.gained),
-            "lost": list(self.lost),
+            "eligible_before": self.eligible_before,
+            "eligible_after": self.eligible_after,
             "why": [r.to_json() for r in self.why],
         }
 
@@ -156,14 +163,28 @@ class TierRow:
 
 
 @dataclass(frozen=True)
-class LevelRow:
-    """Cadres eligible for a plan level under each version, and who gained or lost it."""
+class EligibilityRow:
+    """Cadres eligible under each version (at its broadest plan level, A4.4), who gained or lost
+    eligibility, and who stays eligible in another tier."""
 
-    level: str
+    level_before: str
+    level_after: str
     before: int
     after: int
     gained: int
     lost: int
+    tier_moved: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "level_before": self.level_before,
+            "level_after": self.level_after,
+            "eligible_before": self.before,
+            "eligible_after": self.after,
+            "gained": self.gained,
+            "lost": self.lost,
+            "tier_moved": self.tier_moved,
+        }
 
 
 @dataclass(frozen=True)
@@ -173,7 +194,6 @@ class ArticleRow:
 
     clause: str
     rule: str
-    level: str | None
     label: str
     now_fails: int
     now_passes: int
@@ -185,7 +205,6 @@ class ArticleRow:
         return {
             "clause": self.clause,
             "rule": self.rule,
-            "level": self.level,
             "label": self.label,
             "now_fails": self.now_fails,
             "now_passes": self.now_passes,
@@ -319,7 +338,7 @@ class WhatIfReport:
     roster: int
     tiers: tuple[TierRow, ...]
     tier_moves: tuple[tuple[str, str, int], ...]  # (before, after, cadres), only moves
-    levels: tuple[LevelRow, ...]
+    eligibility: EligibilityRow
     articles: tuple[ArticleRow, ...]
     changes: tuple[CadreChange, ...]
     open_cases: int
@@ -330,14 +349,6 @@ class WhatIfReport:
     @property
     def refused_cases(self) -> int:
         return len(self.cases)
-
-    @property
-    def gained(self) -> tuple[CadreChange, ...]:
-        return tuple(c for c in self.changes if c.gained)
-
-    @property
-    def lost(self) -> tuple[CadreChange, ...]:
-        return tuple(c for c in self.changes if c.lost)
 
     @property
     def notices(self) -> tuple[str, ...]:
@@ -376,16 +387,7 @@ class WhatIfReport:
                 {"before": before, "after": after, "cadres": count}
                 for before, after, count in self.tier_moves
             ],
-            "levels": [
-                {
-                    "level": row.level,
-                    "eligible_before": row.before,
-                    "eligible_after": row.after,
-                    "gained": row.gained,
-                    "lost": row.lost,
-                }
-                for row in self.levels
-            ],
+            "eligibility": self.eligibility.to_json(),
             "articles": [a.to_json() for a in self.articles],
             "changes": [c.to_json() for c in self.changes],
             "open_cases": {

@@ -19,10 +19,6 @@ from workflow.whatif.model import CadreChange, CaseOutcome, WhatIfReport, level_
 HTML_ROWS = 500
 
 
-def _levels(levels: tuple[str, ...]) -> str:
-    return "、".join(level_label(level) for level in levels) or "—"
-
-
 def _why(change: CadreChange) -> str:
     return "；".join(r.describe() for r in change.why)
 
@@ -44,12 +40,12 @@ TIER_COLUMNS = [
     Column("草案 draft", "count", lambda t: t.after, 12),
     Column("变化 change", "count", lambda t: t.difference, 12),
 ]
-LEVEL_COLUMNS = [
-    Column("计划层级 plan level", "text", lambda r: level_label(r.level), 16),
+ELIGIBILITY_COLUMNS = [
     Column("现行符合 eligible now", "count", lambda r: r.before, 14),
     Column("草案符合 eligible under draft", "count", lambda r: r.after, 14),
     Column("新增 gain", "count", lambda r: r.gained),
     Column("失去 lose", "count", lambda r: r.lost),
+    Column("仍符合、层级变化 tier moved", "count", lambda r: r.tier_moved, 14),
 ]
 ARTICLE_COLUMNS = [
     Column("条款 article", "text", lambda a: a.clause, 10),
@@ -65,14 +61,8 @@ CHANGE_COLUMNS = [
     Column("编号 cadre", "text", lambda c: c.cadre_id, 14),
     Column("姓名 name", "text", lambda c: c.name, 10),
     Column("区县 county", "text", lambda c: c.county, 10),
-    Column(
-        "层级 tier",
-        "text",
-        lambda c: f"{tier_label(c.tier_before)} → {tier_label(c.tier_after)}",
-        14,
-    ),
-    Column("失去 loses", "text", lambda c: _levels(c.lost), 16),
-    Column("新增 gains", "text", lambda c: _levels(c.gained), 16),
+    Column("层级 tier", "text", lambda c: c.tiers, 14),
+    Column("变化 change", "text", lambda c: c.kind_label, 12),
     Column("条款 articles", "text", lambda c: "、".join(c.articles), 14),
     Column("原因 why (draft)", "text", _why, 80),
 ]
@@ -107,7 +97,13 @@ def render_html(report: WhatIfReport, rows: int = HTML_ROWS) -> str:
             generated_at=report.generated_at,
             rows=rows,
             tier_columns=TIER_COLUMNS,
-            level_columns=LEVEL_COLUMNS,
+            eligibility_columns=ELIGIBILITY_COLUMNS,
+            plan_levels="、".join(
+                dict.fromkeys(
+                    level_label(level)
+                    for level in (report.eligibility.level_before, report.eligibility.level_after)
+                )
+            ),
             article_columns=ARTICLE_COLUMNS,
             change_columns=CHANGE_COLUMNS,
             case_rule_columns=CASE_RULE_COLUMNS,
@@ -146,7 +142,7 @@ def render_xlsx(report: WhatIfReport) -> bytes:
     xlsx._facts_sheet(book, "概要 Summary", _facts(report))
     tables: list[tuple[str, list[Column], tuple[Any, ...]]] = [
         ("层级 Tiers", TIER_COLUMNS, report.tiers),
-        ("计划层级 Levels", LEVEL_COLUMNS, report.levels),
+        ("资格 Eligibility", ELIGIBILITY_COLUMNS, (report.eligibility,)),
         ("条款 Articles", ARTICLE_COLUMNS, report.articles),
         ("干部 Cadres", CHANGE_COLUMNS, report.changes),
         ("案件规则 Case rules", CASE_RULE_COLUMNS, report.case_rules),

@@ -2,9 +2,9 @@
 checks that changed, article by article. Pure: records in, figures out.
 
 Each cadre is explained by the engine's own evaluator (`workflow.eligibility.explain`) once per
-plan level of each version, with that version's rules and window: what the office reads here is
-what registration would decide under each text. Nothing of the policy is restated here; the
-comparison only lines up the explanations' reasons by rule and counts.
+version, at the version's broadest plan level, with that version's rules and window: what the
+office reads here is what registration would decide under each text. Nothing of the policy is
+restated here; the comparison only lines up the explanations' reasons by rule and counts.
 """
 
 from __future__ import annotations
@@ -24,13 +24,13 @@ from workflow.rules import RULES
 from workflow.whatif.model import (
     ArticleRow,
     CadreChange,
-    LevelRow,
+    EligibilityRow,
     ReasonChange,
     TierRow,
     level_label,
 )
 
-Key = tuple[str, str, str | None]  # (clause, rule, level for plan_admits_tier)
+Key = tuple[str, str]  # (clause, rule)
 # A21.1 as the explanation checks it: whether the version is in force on the day. It is the same
 # for every cadre, so the report states it once per version (`WhatIfReport.notices`) and the
 # cadres are compared on the rules, as if both versions were in force on the day.
@@ -49,67 +49,69 @@ def rules_of(definition: Definition) -> PolicyRules:
     return definition.rules
 
 
+def broadest_level(rules: PolicyRules) -> str:
+    """The plan level whose plan admits the most tiers (A4.4: a county plan takes the city and
+    the county tier): eligible there is eligible for honorary convalescence at all, and which
+    plans beyond it take the cadre is the tier's matter (`WhatIfReport.tiers`)."""
+    return max(rules.plan_admits, key=lambda level: len(rules.plan_admits[level]))
+
+
 @dataclass(frozen=True)
 class _Verdict:
-    """One cadre under one version: the tier, the explanation per plan level and the levels
-    whose plan would take the cadre."""
+    """One cadre under one version: the engine's explanation at the version's broadest plan
+    level, read with the version's window set aside."""
 
-    tier: str
-    by_level: Mapping[str, Explanation]
-    routes: frozenset[str]
+    explanation: Explanation
 
     @property
-    def levels(self) -> tuple[str, ...]:
-        """The plan levels whose plan would take the cadre, the version's window aside: the
-        explanation's verdict, unless the only check it fails is A21.1's."""
-        return tuple(
-            level
-            for level, e in self.by_level.items()
-            if all(
-                r.rule == WINDOW_RULE for r in e.reasons if not r.passed and r.rule not in e.routes
-            )
+    def tier(self) -> str:
+        return self.explanation.tier
+
+    @property
+    def routes(self) -> frozenset[str]:
+        return frozenset(self.explanation.routes)
+
+    @property
+    def eligible(self) -> bool:
+        """The explanation's verdict, unless the only check it fails is A21.1's."""
+        e = self.explanation
+        return e.eligible or all(
+            r.rule == WINDOW_RULE for r in e.reasons if not r.passed and r.rule not in e.routes
         )
 
     def reasons(self) -> dict[Key, Reason]:
-        found: dict[Key, Reason] = {}
-        for level, explanation in self.by_level.items():
-            for reason in explanation.reasons:
-                if reason.rule == WINDOW_RULE:
-                    continue
-                tagged = level if reason.rule == PLAN_ADMITS_RULE else None
-                found.setdefault((reason.clause, reason.rule, tagged), reason)
-        return found
+        return {(r.clause, r.rule): r for r in self.explanation.reasons if r.rule != WINDOW_RULE}
 
 
 class RosterComparison:
     """Feed it the roster (`add`, in any number of partitions), then read the figures. Only
-    the cadres whose eligibility changed are kept, so 100,000 cadres fit in memory."""
+    the cadres whose eligibility or tier changed are kept, so 100,000 cadres fit in memory.
+    Each cadre costs one explanation per version (the engine's, at the broadest plan level)."""
 
     def __init__(self, current: Definition, draft: Definition, on: date) -> None:
         self.current, self.draft, self.on = current, draft, on
         self._rules = (rules_of(current), rules_of(draft))
-        self.levels = tuple(
-            dict.fromkeys([*self._rules[0].plan_admits, *self._rules[1].plan_admits])
-        )
+        self.levels = (broadest_level(self._rules[0]), broadest_level(self._rules[1]))
         self.count = 0
         self._tiers: tuple[Counter[str], Counter[str]] = (Counter(), Counter())
         self._moves: Counter[tuple[str, str]] = Counter()
-        self._eligible: tuple[Counter[str], Counter[str]] = (Counter(), Counter())
-        self._gained: Counter[str] = Counter()
-        self._lost: Counter[str] = Counter()
+        self._eligible = [0, 0]
+        self._kinds: Counter[str] = Counter()
         self._flips: dict[Key, Counter[str]] = {}
         self._decisive: Counter[Key] = Counter()
         self.changes: list[CadreChange] = []
 
     def _verdict(self, side: int, record: Mapping[str, Any]) -> _Verdict:
         definition = (self.current, self.draft)[side]
-        rules = self._rules[side]
-        by_level = {
-            level: explain(record, rules=rules, policy=definition.policy, level=level, on=self.on)
-            for level in rules.plan_admits
-        }
-        first = next(iter(by_level.values()))
-        return _Verdict(first.tier, by_level, frozenset(first.routes))
+        return _Verdict(
+            explain(
+                record,
+                rules=self._rules[side],
+                policy=definition.policy,
+                level=self.levels[side],
+                on=self.on,
+            )
+        )
 
     def add(
         self, cadre_id: str, name: str, county: str, agency: str, record: Mapping[str, Any]
@@ -120,37 +122,30 @@ class RosterComparison:
         self._tiers[1][after.tier] += 1
         if before.tier != after.tier:
             self._moves[(before.tier, after.tier)] += 1
-        levels_before, levels_after = before.levels, after.levels
-        for level in levels_before:
-            self._eligible[0][level] += 1
-        for level in levels_after:
-            self._eligible[1][level] += 1
+        self._eligible[0] += before.eligible
+        self._eligible[1] += after.eligible
         flips = _flips(before, after)
-        for change in flips:
-            key = (change.clause, change.rule, change.level)
-            self._flips.setdefault(key, Counter())[change.direction] += 1
-        if set(levels_before) == set(levels_after):
+        for flip in flips:
+            self._flips.setdefault((flip.clause, flip.rule), Counter())[flip.direction] += 1
+        moved = before.eligible and after.eligible and before.tier != after.tier
+        if before.eligible == after.eligible and not moved:
             return
-        for level in set(levels_after) - set(levels_before):
-            self._gained[level] += 1
-        for level in set(levels_before) - set(levels_after):
-            self._lost[level] += 1
         why = tuple(self._decisive_flips(flips, before, after))
-        for change in why:
-            self._decisive[(change.clause, change.rule, change.level)] += 1
-        self.changes.append(
-            CadreChange(
-                cadre_id=cadre_id,
-                name=name,
-                county=county,
-                agency=agency,
-                tier_before=before.tier,
-                tier_after=after.tier,
-                levels_before=levels_before,
-                levels_after=levels_after,
-                why=why,
-            )
+        for flip in why:
+            self._decisive[(flip.clause, flip.rule)] += 1
+        change = CadreChange(
+            cadre_id=cadre_id,
+            name=name,
+            county=county,
+            agency=agency,
+            tier_before=before.tier,
+            tier_after=after.tier,
+            eligible_before=before.eligible,
+            eligible_after=after.eligible,
+            why=why,
         )
+        self._kinds[change.kind] += 1
+        self.changes.append(change)
 
     @staticmethod
     def _decisive_flips(
@@ -174,16 +169,15 @@ class RosterComparison:
     def tier_moves(self) -> tuple[tuple[str, str, int], ...]:
         return tuple((b, a, n) for (b, a), n in sorted(self._moves.items()))
 
-    def level_rows(self) -> tuple[LevelRow, ...]:
-        return tuple(
-            LevelRow(
-                level,
-                self._eligible[0][level],
-                self._eligible[1][level],
-                self._gained[level],
-                self._lost[level],
-            )
-            for level in self.levels
+    def eligibility(self) -> EligibilityRow:
+        return EligibilityRow(
+            level_before=self.levels[0],
+            level_after=self.levels[1],
+            before=self._eligible[0],
+            after=self._eligible[1],
+            gained=self._kinds["gains"],
+            lost=self._kinds["loses"],
+            tier_moved=self._kinds["tier"],
         )
 
     def articles(self) -> tuple[ArticleRow, ...]:
@@ -191,19 +185,18 @@ class RosterComparison:
             ArticleRow(
                 clause=clause,
                 rule=rule,
-                level=level,
-                label=self._label(rule, level),
+                label=self._label(rule),
                 now_fails=counts["now_fails"],
                 now_passes=counts["now_passes"],
                 removed=counts["removed"],
                 added=counts["added"],
-                decisive=self._decisive[(clause, rule, level)],
+                decisive=self._decisive[(clause, rule)],
             )
-            for (clause, rule, level), counts in self._flips.items()
+            for (clause, rule), counts in self._flips.items()
         ]
-        return tuple(sorted(rows, key=lambda r: (_clause_order(r.clause), r.rule, r.level or "")))
+        return tuple(sorted(rows, key=lambda r: (_clause_order(r.clause), r.rule)))
 
-    def _label(self, rule: str, level: str | None) -> str:
+    def _label(self, rule: str) -> str:
         """What the check is, in the policy's words: the criterion's clause from the draft (or
         the current version), else the registered rule's summary."""
         for rules in reversed(self._rules):
@@ -212,7 +205,9 @@ class RosterComparison:
                     if criterion.id == rule:
                         return criterion.clause
         if rule == PLAN_ADMITS_RULE:
-            return _("{plan}接收的层级（第四条）").format(plan=level_label(level or ""))
+            return _("{plan}接收的层级（第四条）").format(
+                plan="、".join(dict.fromkeys(level_label(level) for level in self.levels))
+            )
         registered = RULES.get(rule)
         return registered.summary if registered is not None else rule
 
@@ -229,12 +224,11 @@ def _flips(before: _Verdict, after: _Verdict) -> list[ReasonChange]:
         one_sided = was is None or now is None
         if passed_before == passed_after or (one_sided and not (passed_before or passed_after)):
             continue
-        clause, rule, level = key
+        clause, rule = key
         found.append(
             ReasonChange(
                 clause=clause,
                 rule=rule,
-                level=level,
                 before=passed_before,
                 after=passed_after,
                 message_before=was.message if was is not None else None,
