@@ -64,6 +64,11 @@ OPERATIONS = [
     "POST /cases/fire-many/dry-run",
     "GET /bulk-runs/{run_id}",
     "POST /bulk-runs/{run_id}/resume",
+    "POST /cases/migrate",  # issue 13 item 4
+    "GET /definitions/versions",  # issue 13 item 1
+    "POST /definitions/versions",
+    "GET /definitions/diff",  # issue 13 item 2
+    "POST /definitions/diff",
     "GET /cases/{case_id}/eligibility",
     "POST /eligibility/explain",
     "GET /plans",

@@ -34,7 +34,7 @@ class MigrateIn(BaseModel):
 @router.post(
     "/cases/migrate",
     summary="Carry open cases over to a successor definition version (city officer)",
-    responses=responses(401, 403, 404, 409, 422, 503),
+    responses=responses(400, 401, 403, 404, 409, 422, 503),
 )
 def migrate(body: MigrateIn, actor: Caller, svc: Svc) -> dict[str, Any]:
     report = carry_over.carry_over(

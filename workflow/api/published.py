@@ -48,7 +48,7 @@ def list_versions(actor: Caller, svc: Svc) -> list[dict[str, Any]]:
     "/definitions/versions",
     status_code=201,
     summary="Publish a definition version (city officer); 422 lists every problem",
-    responses=responses(401, 403, 409, 422, 503),
+    responses=responses(400, 401, 403, 409, 422, 503),
 )
 def publish_version(body: PublishIn, actor: Caller, svc: Svc) -> Any:
     try:

@@ -102,12 +102,11 @@ def load_definition_text(
     problems = list(located.problems)
     if located.data is not None and not problems and trust_cache and was_validated(key):
         return _build(located.data, text, source_name)
-    if located.data is not None:
-        if isinstance(located.data, dict):
-            problems += _schema_problems(located)
-            problems += graph_problems(located, guards, templates)
-        else:
-            problems.append(located.problem((), _("流程定义须为由键组成的映射")))
+    if isinstance(located.data, dict):
+        problems += _schema_problems(located)
+        problems += graph_problems(located, guards, templates)
+    elif not problems:  # a scalar, a list, or nothing at all (an empty file, ``null``)
+        problems.append(located.problem((), _("流程定义须为由键组成的映射")))
     if problems:
         raise DefinitionError(sorted(set(problems), key=lambda p: (p.line, p.column, p.message)))
     remember_validated(key)
