@@ -135,6 +135,7 @@ def test_roster_and_open_cases_under_a_draft(engine: Engine) -> None:
     assert set(refused) == {"eligible_for_plan_level"}
     assert refused["eligible_for_plan_level"].article == "A4.4"
     assert refused["eligible_for_plan_level"].new  # v1 admits a wartime third-class merit
+    assert report.newly_refused == 1
     unjudged = {g.rule: g.needs for g in approve.unjudged}
     assert "batch_start" in unjudged["under_age_limit_on_first_day"]
     assert "province" in unjudged["within_shandong"]

@@ -222,10 +222,13 @@ def _tables(console: Console, report: WhatIfReport, limit: int) -> None:
 def _cases(console: Console, report: WhatIfReport, limit: int) -> None:
     output.say(
         _(
-            "在办案件 {open} 件：按草案下一步会被拒绝 {refused} 件；{unjudged} 件有须待办理时"
-            "才能判断的守卫"
+            "在办案件 {open} 件：按草案下一步会被拒绝 {refused} 件"
+            "（其中现行版本不会拒绝的 {new} 件）；{unjudged} 件有须待办理时才能判断的守卫"
         ).format(
-            open=report.open_cases, refused=report.refused_cases, unjudged=report.unjudged_cases
+            open=report.open_cases,
+            refused=report.refused_cases,
+            new=report.newly_refused,
+            unjudged=report.unjudged_cases,
         )
     )
     if report.case_rules:

@@ -351,6 +351,16 @@ class WhatIfReport:
         return len(self.cases)
 
     @property
+    def newly_refused(self) -> int:
+        """Cases the draft stops where their own version would not: a refusal of a rule the
+        case's own version does not make at that step, or a state the draft cannot take."""
+        return sum(
+            1
+            for c in self.cases
+            if c.problem is not None or any(g.new for s in c.steps for g in s.refusals)
+        )
+
+    @property
     def notices(self) -> tuple[str, ...]:
         """What the reader must know before reading the figures: a side not in force on the
         day refuses every cadre under A21.1."""
@@ -393,6 +403,7 @@ class WhatIfReport:
             "open_cases": {
                 "total": self.open_cases,
                 "refused": self.refused_cases,
+                "newly_refused": self.newly_refused,
                 "unjudged": self.unjudged_cases,
                 "by_rule": [r.to_json() for r in self.case_rules],
                 "cases": [c.to_json() for c in self.cases],
