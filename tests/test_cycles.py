@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
 
@@ -23,16 +23,20 @@ from reports_scenario import AGENCY, AS_OF, DONG, LIN, Scenario, scenario_databa
 from workflow import Engine, RuleRefused, SimulatedClock
 from workflow.audit import verify_database
 from workflow.cli.main import main
+from workflow.clock import SHANGHAI
 from workflow.cycles import close_cycle
 from workflow.machine import Actor
 from workflow.plans import service
+from workflow.scheduler.condolence import sweep_condolence
 from workflow.store import cycles as store
 from workflow.store.admin_log import Author
 from workflow.store.schema import admin_log, cycle_closures
+from workflow.unable import record_unable
 
 NOW = "2026-01-05T09:00"  # the scenario's AS_OF
 CYCLE = "2024-2025"
 CLOSER = "city_officer:赵敏"
+DECEMBER = datetime(2025, 12, 1, 9, 0, tzinfo=SHANGHAI)  # the cycle's last month
 
 
 def cli(url: str, *args: str) -> Result:
@@ -81,16 +85,28 @@ def test_a_cycle_closes_only_when_nothing_is_open_and_then_is_frozen(
 
 
 def _refused_while_open(url: str, scenario: Scenario, tmp_path: Path) -> None:
-    """Case 3 attended but not evaluated, case 11 approved only, three visits not closed (one
-    never made, after the cycle's end), and batch B4, whose cadre is still seated, not
-    evaluated: each named under its article, and nothing written."""
+    """Case 3 attended but not evaluated, case 11 approved only, the visits not closed (one
+    never made, after the cycle's end), a cadre reported unable whose visit the sweep has not
+    opened yet, then the visit tasks the sweep gives the agencies, and batch B4, whose cadre is
+    still seated, not evaluated: each named under its article, and nothing written."""
+    with Engine(url, clock=SimulatedClock(DECEMBER)) as engine:
+        record_unable(
+            engine, "LC-0010", cycle=CYCLE, reason="身体健康原因", actor=Actor.parse(officer(LIN))
+        )
     status = json.loads(cli(url, "cycles", "status", CYCLE, "--json").stdout)
     kinds = {k["kind"]: k for k in status["open"]}
     assert (status["state"], status["closable"]) == ("ended", False)
     assert [i["id"] for i in kinds["cases"]["items"]] == [scenario.cases[3], scenario.cases[11]]
     assert (kinds["visits"]["total"], kinds["visits"]["article"]) == (3, "A9.3")
+    assert [i["cadre_id"] for i in kinds["visits_to_open"]["items"]] == ["LC-0010"]
     assert [i["id"] for i in kinds["batches"]["items"]] == [scenario.batches["B4"]]
-    assert set(kinds) == {"cases", "visits", "batches"}
+    assert set(kinds) == {"cases", "visits", "visits_to_open", "batches"}
+    with Engine(url, clock=SimulatedClock(DECEMBER)) as engine:
+        swept = sweep_condolence(engine)  # as on a December morning: the visit, the tasks
+    assert (swept.opened, swept.tasks_created) == (1, 2)
+    shown = cli(url, "cycles", "status", CYCLE)
+    assert "未结案件（A9.1）：共 2 项" in shown.stdout
+    assert "待办任务（A9.3）：共 2 项" in shown.stdout
     folder = tmp_path / "refused"
     refused = cli(url, "cycles", "close", CYCLE, "--as", CLOSER, "--out", str(folder), "--json")
     assert refused.exit_code == 1
@@ -99,6 +115,7 @@ def _refused_while_open(url: str, scenario: Scenario, tmp_path: Path) -> None:
         ("A9.1", "cycle_cases_open"),
         ("A9.3", "cycle_visits_open"),
         ("A18.3", "cycle_batches_open"),
+        ("A9.3", "cycle_tasks_open"),
     ]
     message = refused.stderr
     assert f"{CYCLE} 疗养周期尚不能关闭" in message
@@ -114,15 +131,16 @@ def _refused_while_open(url: str, scenario: Scenario, tmp_path: Path) -> None:
 
 def _resolve(engine: Engine, scenario: Scenario) -> None:
     """What the office does: the satisfaction score of case 3, case 11 withdrawn (its seat in
-    B4 given back: a batch nobody went on needs no evaluation), the visits closed."""
+    B4 given back: a batch nobody went on needs no evaluation), the visits made and closed
+    (their tasks then wait no more)."""
     engine.fire(scenario.cases[3], "evaluate", actor=officer(LIN), data={"satisfaction": 4})
     engine.fire(scenario.cases[11], "withdraw", actor=officer(DONG), data={"for_health": False})
     visits = [c for c in engine.cases(open_only=True) if c.definition == "condolence_visit"]
     for visit in visits:
         if visit.state == "flagged":
             record = {"visited_by": "王芳", "visited_on": "2026-01-05", "items_brought": "慰问金"}
-            engine.fire(visit.id, "record_visit", actor=officer(DONG), data=record)
-        engine.fire(visit.id, "close", actor=officer(DONG), data={})
+            engine.fire(visit.id, "record_visit", actor=officer(visit.county), data=record)
+        engine.fire(visit.id, "close", actor=officer(visit.county), data={})
     assert [c.id for c in engine.cases(open_only=True)] == []
 
 

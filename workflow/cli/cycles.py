@@ -16,8 +16,16 @@ import click
 from workflow.cli import output
 from workflow.cli.db import open_engine
 from workflow.errors import InputError
-from workflow.i18n import _
+from workflow.i18n import N_, _
 from workflow.machine import Actor
+
+KIND_TITLES = {  # translated with `_` when shown
+    "cases": N_("未结案件"),
+    "visits": N_("未办结的重点走访慰问"),
+    "visits_to_open": N_("须走访慰问而尚未立案的军休干部"),
+    "batches": N_("未评价承办单位的批次"),
+    "tasks": N_("待办任务"),
+}
 
 
 def _actor(_ctx: click.Context, _param: click.Parameter, value: str) -> Actor:
@@ -100,11 +108,13 @@ def status_command(*, cycle: str, as_json: bool) -> None:
         return
     output.say(_("{window}尚有未了结的事项：").format(window=window))
     for kind in status.open:
-        refusal = kind.refusal()
-        title = _("{article}：共 {count} 项").format(article=kind.article, count=kind.total)
+        title = _("{what}（{article}）：共 {count} 项").format(
+            what=_(KIND_TITLES[kind.kind]), article=kind.article, count=kind.total
+        )
         if kind.total > LIST_LIMIT:
             title += _("（列出前 {limit} 项）").format(limit=LIST_LIMIT)
-        output.stdout().print(output.table(title, [refusal.rule], ([line] for line in kind.lines)))
+        rows = ([line] for line in kind.lines)
+        output.stdout().print(output.table(title, [""], rows, header=False))
 
 
 @cycles.command(
@@ -149,6 +159,6 @@ def close_command(*, cycle: str, actor: Actor, out: Path | None, as_json: bool) 
     )
     output.say(_("归档目录 {folder}").format(folder=closed.folder))
     rows = [[f["name"], f["bytes"], f["sha256"]] for f in closed.files]
-    output.stdout().print(output.table(_("归档文件"), [_("文件"), _("字节"), "SHA-256"], rows))
+    output.stdout().print(output.table(_("归档文件"), [_("文件名"), _("字节"), "SHA-256"], rows))
     output.say(_("审计摘要 {digest}").format(digest=closure.audit_digest))
     output.say(_("归档清单（manifest.json）摘要 {digest}").format(digest=closure.archive_digest))
