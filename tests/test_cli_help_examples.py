@@ -127,7 +127,9 @@ SEED = (
     "--until 2024-12-31",
     "batches add --plan 1 --contractor 1 --place 威海市荣成 --start 2024-06-03 --end 2024-06-09 "
     "--capacity 40 --staff 4 --safety-plan AQ-1 --emergency-plan YJ-1",
+    f"definitions publish {Path(__file__).resolve().parents[1] / 'examples'}/{{successor}}",
 )
+SUCCESSOR = "honor_convalescence-v2.yaml"  # the sample successor (A21.1) the examples publish
 
 
 @pytest.fixture(scope="module")
@@ -138,6 +140,7 @@ def seeded(tmp_path_factory: pytest.TempPathFactory) -> Path:
     assert upgraded.exit_code == 0, upgraded.output  # only db upgrade and demo create one
     for line in SEED:
         # the plans commands take a checked --as (issue 17, A5.2): the city officer seeds
+        line = line.format(successor=SUCCESSOR)
         args = ["--db", f"sqlite:///{path}", "--now", "2024-05-06T09:30", *shlex.split(line)]
         args += ["--as", "city_officer:赵敏"]
         result = CliRunner().invoke(main, args, catch_exceptions=False)
@@ -155,6 +158,7 @@ def scratch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, seeded: Path) -> Pa
     (tmp_path / "2027.yaml").write_text(YEAR_2027, encoding="utf-8")
     (tmp_path / "tokens.yaml").write_text("{}\n", encoding="utf-8")
     shutil.copytree(bundled_directory(), tmp_path / "definitions")
+    shutil.copyfile(EXAMPLES / SUCCESSOR, tmp_path / SUCCESSOR)  # published in `seeded` too
     shutil.copyfile(seeded, tmp_path / "convalescence.db")  # the default --db
     for suffix in ("csv", "xlsx"):
         shutil.copyfile(EXAMPLES / f"roster.{suffix}", tmp_path / f"roster.{suffix}")

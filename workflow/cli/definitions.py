@@ -270,9 +270,9 @@ def engine_catalog() -> Catalog:
     ),
     short_help=_("起草后继版本（新文号、新有效期、新周期）"),
     epilog=output.examples(
-        "convalescence definitions draft honor_convalescence --version 2 "
-        "--document 聊退役军人发〔2026〕1号 --effective-from 2026-01-01 "
-        "--effective-until 2027-12-31 -o honor_convalescence_v2.yaml",
+        "convalescence definitions draft honor_convalescence "
+        "--document 聊退役军人发〔2028〕1号 --effective-from 2028-01-01 "
+        "--effective-until 2029-12-31 -o honor_convalescence-next.yaml",
     ),
 )
 @click.argument("name")

@@ -31,8 +31,8 @@ from workflow.machine import Actor
     epilog=output.examples(
         "convalescence definitions publish honor_convalescence-v2.yaml "
         "--as city_officer:张伟@聊城市",
-        "convalescence definitions publish v2.yaml --as city_officer:张伟@聊城市 "
-        '--cut-short-previous --reason "新细则提前施行"',
+        "convalescence definitions publish honor_convalescence-v2.yaml "
+        "--as city_officer:张伟@聊城市 --json",
     ),
 )
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
