@@ -42,6 +42,7 @@ def cycles() -> None:
 
 @cycles.command(
     "list",
+    short_help=_("列出疗养周期及其状态。"),
     help=_("列出流程定义中的疗养周期：起止日期、是否已关闭、尚未了结的事项数。"),
     epilog=output.examples("convalescence cycles list", "convalescence cycles list --json"),
 )
@@ -73,6 +74,7 @@ def list_command(*, as_json: bool) -> None:
 
 @cycles.command(
     "status",
+    short_help=_("一个周期尚未了结的事项或其关闭记录。"),
     help=_("一个周期尚未了结的事项（未结案件、未评价批次、逾期走访、待办任务），或其关闭记录。"),
     epilog=output.examples(
         "convalescence cycles status 2024-2025", "convalescence cycles status 2024-2025 --json"
@@ -119,6 +121,7 @@ def status_command(*, cycle: str, as_json: bool) -> None:
 
 @cycles.command(
     "close",
+    short_help=_("关闭周期并归档终期报告（仅市级）。"),
     help=_(
         "关闭一个疗养周期（仅市级主管部门）：有未了结事项时拒绝并列出；关闭后该周期的案件和批次"
         "不能再办理，终期绩效报告（A18.2）、走访名单和审计摘要写入一个归档目录。"
