@@ -508,4 +508,4 @@ def _list_table(views: Sequence[CaseView]) -> Table:
 
 import workflow.cli.bulk  # noqa: E402  (registers cases fire-many, issue 13)
 import workflow.cli.carry_over  # noqa: E402  (registers cases migrate, issue 13)
-import workflow.cli.corrections  # noqa: E402  (registers cases rebook, cases correct, issue 13)
+import workflow.cli.corrections  # noqa: E402, F401  (registers cases rebook, cases correct)
