@@ -214,7 +214,6 @@ def _situation(
         definition=definition,
         case=case,
         cadre=snap.cadre,
-        actor=actor,
         today=shanghai_date(now),
         taken=tx.steps_taken(case_id),
         granted=snap.granted,

@@ -79,7 +79,6 @@ class Situation:
     definition: Definition
     case: CaseRow
     cadre: Mapping[str, Any]
-    actor: Actor
     today: date
     taken: tuple[TakenStep, ...]  # the case's history, oldest first
     granted: frozenset[str]  # rules the case holds an exception to (A8.2, A9.2)
