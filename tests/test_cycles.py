@@ -19,6 +19,7 @@ import sqlalchemy as sa
 from click.testing import CliRunner, Result
 from factories import AS_CADRE, REGISTRATION, cadre
 from reports_scenario import AGENCY, AS_OF, DONG, LIN, Scenario, scenario_database
+from tampering import tamper
 
 from workflow import Engine, RuleRefused, SimulatedClock
 from workflow.audit import verify_database
@@ -257,7 +258,8 @@ def test_two_officers_closing_at_the_same_moment_one_wins(
     """Both find nothing open in the 2024-2025 cycle (its plans only, on 2024-05-06: an early
     closing, nothing to wait for) and build their archives; the closings take turns, the second
     is refused naming the first, and only the first's folder exists. Then the cycle is frozen
-    for an opening and a plan too, and the unique cycle stops a closing that skipped the check."""
+    for an opening and a plan too, the unique cycle stops a closing that skipped the check, and
+    the closing can be neither deleted nor deleted unnoticed (A19.1)."""
     barrier = threading.Barrier(2)
     outcomes: dict[str, str] = {}
 
@@ -311,3 +313,9 @@ def test_two_officers_closing_at_the_same_moment_one_wins(
             archive_digest="0" * 64,
         )
     assert skipped is None
+    with pytest.raises(sa.exc.DBAPIError), engine.transaction(write=True) as connection:
+        connection.execute(sa.delete(cycle_closures))  # append-only (A19.1)
+    tamper(engine, sa.delete(cycle_closures))  # a DBA unfreezing the cycle behind our back
+    broken = verify_database(engine.db).broken
+    assert broken is not None
+    assert (broken.table, broken.problem) == ("cycle_closures", "vanished")

@@ -32,8 +32,8 @@ ADMIN_FIELDS = (
 )
 
 # entity -> the table it lives in (`workflow.store.audit` streams them by these names). Entries
-# about other entities (a published definition version, a closed cycle) record an event whose
-# own row is guarded otherwise (a stored definition by its content hash), and are only chained.
+# about other entities (a published definition version) record an event whose own row is
+# guarded otherwise (a stored definition by its content hash), and are only chained.
 ENTITIES = {
     "plan": "plans",
     "contractor": "contractors",
@@ -42,6 +42,9 @@ ENTITIES = {
     "batch": "batches",
     "evaluation": "contractor_evaluations",
     "incident": "incidents",
+    # a closed cycle (A9.1, A18.2): a closing deleted or rewritten behind the engine's back
+    # would unfreeze its cycle, so its row is checked against its entry like the rest
+    "cycle": "cycle_closures",
 }
 
 # columns a log entry does not pin: a batch's seat counter and version move with the cases'

@@ -73,6 +73,7 @@ _TABLES = {
     "batches": N_("批次"),
     "contractor_evaluations": N_("承办单位评价"),
     "incidents": N_("事件"),
+    "cycle_closures": N_("疗养周期关闭记录"),
 }
 
 

@@ -38,7 +38,7 @@ from workflow.store.schema import (
 from workflow.store.unable import report_candidates
 
 Row = dict[str, Any]
-ENTITY = "cycle"  # the admin log's entity for a closing (an event, chained only)
+ENTITY = "cycle"  # the admin log's entity for a closing (`workflow.audit.admin.ENTITIES`)
 ACTION = "close"
 
 
