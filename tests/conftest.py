@@ -25,7 +25,7 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
-from pg_server import drop_abandoned, fresh_database
+from pg_server import DatabaseFactory, drop_abandoned, fresh_database
 from plans_setup import seed_batch, seed_plans
 from sqlalchemy.engine import make_url
 
@@ -98,20 +98,28 @@ def migrated_sqlite(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def migrated_postgresql() -> Iterator[str]:
+def migrated_postgresql() -> Iterator[DatabaseFactory]:
     """A PostgreSQL database migrated once per run (per xdist worker: a template may not be
-    copied while another session is connected to it), the template of the `engine` fixture's;
-    dropped when the run ends."""
+    copied while another session is connected to it), and copies of it for the `engine`
+    fixture, made ahead and dropped behind (`DatabaseFactory`); all dropped when the run ends."""
     with fresh_database("cv_template") as url:
         with Engine(url) as built:
             built.upgrade_schema()
-        yield str(make_url(url).database)
+        with DatabaseFactory(str(make_url(url).database)) as copies:
+            yield copies
+
+
+@pytest.fixture(scope="session")
+def empty_postgresql() -> Iterator[DatabaseFactory]:
+    """Brand-new, empty PostgreSQL databases, made ahead and dropped behind."""
+    with DatabaseFactory() as empty:
+        yield empty
 
 
 @pytest.fixture
-def pg_url() -> Iterator[str]:
+def pg_url(empty_postgresql: DatabaseFactory) -> Iterator[str]:
     """A brand-new, empty PostgreSQL database for one test."""
-    with fresh_database() as url:
+    with empty_postgresql.database() as url:
         yield url
 
 
@@ -126,7 +134,8 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
             shutil.copyfile(request.getfixturevalue("migrated_sqlite"), path)
         yield f"sqlite:///{path}"
     elif migrated:
-        with fresh_database(template=request.getfixturevalue("migrated_postgresql")) as url:
+        copies: DatabaseFactory = request.getfixturevalue("migrated_postgresql")
+        with copies.database() as url:
             yield url
     else:
         yield str(request.getfixturevalue("pg_url"))
