@@ -26,6 +26,7 @@ RATIO_LINES = {
     "scheduler_sweep.py": r"^ratio steady sweep / count\(\*\) join at \d+ cases: condolence "
     r"\d+\.\d\d, timer \d+\.\d\d",
     "api_load.py": r"^ratio 2/1: \d+\.\d+; \d+ cases checked: no error",
+    "whatif.py": r"^ratio what-if / \(raw read \+ bare explain\): \d+\.\d\dx",
 }
 # a real server with uvicorn workers and client processes: ~10 s even at the smoke size
 SLOW = {"api_load.py": (pytest.mark.slow, pytest.mark.postgres)}

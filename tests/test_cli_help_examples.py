@@ -140,8 +140,8 @@ def seeded(tmp_path_factory: pytest.TempPathFactory) -> Path:
     assert upgraded.exit_code == 0, upgraded.output  # only db upgrade and demo create one
     for line in SEED:
         # the plans commands take a checked --as (issue 17, A5.2): the city officer seeds
-        line = line.format(successor=SUCCESSOR)
-        args = ["--db", f"sqlite:///{path}", "--now", "2024-05-06T09:30", *shlex.split(line)]
+        command = line.format(successor=SUCCESSOR)
+        args = ["--db", f"sqlite:///{path}", "--now", "2024-05-06T09:30", *shlex.split(command)]
         args += ["--as", "city_officer:赵敏"]
         result = CliRunner().invoke(main, args, catch_exceptions=False)
         assert result.exit_code == 0, (line, result.output)

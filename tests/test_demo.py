@@ -97,3 +97,25 @@ def test_convalescence_demo_runs_as_a_command(tmp_path: Path) -> None:
     assert "案件最终状态" in result.stdout
     assert "evaluated" in result.stdout
     assert (tmp_path / "d" / "convalescence.db").exists()
+
+
+def test_after_the_cycle_the_office_publishes_a_successor_and_carries_cases_over(summary) -> None:  # type: ignore[no-untyped-def]
+    """A21.1: the 2023 rules expired; on today's date the demo drafts, checks (what-if),
+    publishes the successor, moves the open registrations onto it, closes the old cycle and
+    registers a few cadres under the new version."""
+    change = summary.successor
+    assert change is not None
+    assert change.draft_file.exists()
+    assert change.published.version == 2
+    assert change.roster == summary.cadres
+    assert change.carried is not None
+    assert change.carried.count("moved") > 0
+    assert change.carried.count("refused") == 0
+    assert change.closed_folder is not None, change.still_open
+    assert (change.closed_folder / "manifest.json").exists()
+    assert change.new_cases
+    assert all(state == "family_consented" for _case, state in change.new_cases)
+    with Engine(f"sqlite:///{summary.database}") as engine:
+        for case_id, _state in change.new_cases:
+            assert engine.case(case_id).definition_version == 2
+    assert summary.audit.intact

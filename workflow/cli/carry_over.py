@@ -34,6 +34,7 @@ OUTCOME_LABELS = {  # translated when printed (--lang is read after import)
 
 @cases.command(
     "migrate",
+    short_help=_("把在办案件迁入后续版本（A21.1）"),
     help=_(
         "把在办案件迁入流程定义的后续版本（A21.1）：按后续版本 migrates_from 的状态映射"
         "（未映射的状态拒绝），并按新版本对案件下一步的规则逐件复核（今天的日期、新版本今天所在"

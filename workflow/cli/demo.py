@@ -12,6 +12,7 @@ from rich.table import Table
 from workflow.cli import output
 from workflow.cli.db import Settings
 from workflow.demo.run import DB_FILE, DemoSummary, run_demo
+from workflow.demo.successor import SuccessorSummary
 from workflow.errors import InputError
 from workflow.i18n import _
 
@@ -174,6 +175,8 @@ def _print_summary(console: Console, summary: DemoSummary) -> None:
     console.print(text.format(count=summary.notices, directory=summary.notices_dir), markup=False)
     text = _("2024 年度绩效报告（A18.2）：{report}")
     console.print(text.format(report=summary.report), markup=False)
+    if summary.successor is not None:
+        _print_policy_change(console, summary.successor)
     if summary.audit is not None:
         audit = summary.audit
         verdict = _("完好") if audit.intact else _("已损坏：{broken}").format(broken=audit.broken)
@@ -187,6 +190,55 @@ def _print_summary(console: Console, summary: DemoSummary) -> None:
             ),
             markup=False,
         )
+
+
+def _print_policy_change(console: Console, change: SuccessorSummary) -> None:
+    """What the office did when the 2023 rules expired (A21.1), one line per step."""
+    published = change.published
+    lines = [
+        _("政策变更（A21.1）：{today} 由第 1 版起草第 {version} 版样例 {file}").format(
+            today=change.today.isoformat(), version=published.version, file=change.draft_file
+        ),
+        _(
+            "  预演（policy what-if）：名册 {roster} 人，新增符合 {gained} 人，不再符合 {lost} 人；"
+            "在办案件下一步将被拒绝 {refused} 件"
+        ).format(
+            roster=change.roster,
+            gained=change.gained,
+            lost=change.lost,
+            refused=change.refused_cases,
+        ),
+        _("  已发布第 {version} 版，有效期 {start} 至 {end}").format(
+            version=published.version,
+            start=published.effective_from.isoformat(),
+            end=published.effective_until.isoformat() if published.effective_until else "-",
+        ),
+    ]
+    if change.carried is not None:
+        carried = change.carried
+        lines.append(
+            _(
+                "  在办案件迁入第 {version} 版（cases migrate）：已迁移 {moved}，拒绝 {refused}"
+            ).format(
+                version=published.version,
+                moved=carried.count("moved"),
+                refused=carried.count("refused"),
+            )
+        )
+    if change.closed_folder is not None:
+        lines.append(
+            _("  2024-2025 周期已关闭（cycles close），归档目录：{folder}").format(
+                folder=change.closed_folder
+            )
+        )
+    else:
+        lines.append(
+            _("  2024-2025 周期尚不能关闭：{why}").format(why=_("；").join(change.still_open))
+        )
+    cases = _("，").join(f"{case_id} {state}" for case_id, state in change.new_cases) or _("无")
+    lines.append(_("  按新版本办理的案件：{cases}").format(cases=cases))
+    for line in lines:
+        console.print(line, markup=False, highlight=False)
 
 
 def _by_article(item: tuple[str, int]) -> tuple[int, ...]:

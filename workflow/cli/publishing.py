@@ -20,6 +20,7 @@ from workflow.machine import Actor
 
 @click.command(
     "publish",
+    short_help=_("把新版本发布到数据库（A21.1）"),
     help=_(
         "把流程定义的新版本发布到数据库（A21.1）：先像 validate 一样全面校验（问题逐条列出"
         "“文件:行:列”，退出状态 2），再与已有版本比对——同一版本号内容不同、有效期与其他版本"
@@ -98,6 +99,7 @@ def publish(
 
 @click.command(
     "list",
+    short_help=_("列出全部版本、有效期与案件数"),
     help=_(
         "列出每个流程定义的全部版本（内置文件与已发布的）：有效期（含提前终止）、今天是否施行、"
         "来源、发布人，以及按该版本办理的在办案件数和案件总数。"

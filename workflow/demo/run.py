@@ -26,6 +26,7 @@ from workflow.clock import SHANGHAI, SimulatedClock
 from workflow.definition.policy_rules import PolicyRules
 from workflow.demo.plans import DemoBatch, PlanBook
 from workflow.demo.roster import COUNTIES, generate_roster
+from workflow.demo.successor import SuccessorSummary, change_policy
 from workflow.eligibility import NO_TIER, highest_tier, with_recommendation
 from workflow.engine import Engine
 from workflow.errors import InputError, RuleRefused
@@ -42,6 +43,8 @@ from workflow.unable import record_unable
 CYCLE_START = date(2024, 3, 4)
 CYCLE_END = date(2025, 12, 31)  # art. 9: at most two years; art. 21: the policy's last day
 ROSTER_AS_OF = date(2024, 3, 1)
+LATE_REGISTRATIONS = date(2025, 12, 8)  # the first of the registrations left open at the end
+LATE_COUNT = 6
 DB_FILE = "convalescence.db"
 
 
@@ -68,6 +71,7 @@ class DemoSummary:
     visits: Counter[str] = field(default_factory=Counter)  # opened, reminders, escalations, …
     report: Path | None = None  # the A18.2 performance report (HTML)
     audit: Report | None = None  # the A19.1 hash chains checked at the end of the cycle
+    successor: SuccessorSummary | None = None  # the policy change after the cycle (A21.1)
 
 
 def _deliver_notices(engine: Engine, directory: Path) -> tuple[Path, int]:
@@ -126,8 +130,12 @@ def run_demo(
         driver = _Driver(engine, clock, rng, book, rules, jobs=JobContext(calendar=calendar))
         driver.schedule_planning()
         driver.schedule_scheduler()
+        late = _late_registrants(roster, rules)
         for record in roster:
-            driver.schedule_registration(record)
+            if record["id"] in late:
+                driver.schedule_late_registration(record, late[record["id"]])
+            else:
+                driver.schedule_registration(record)
         total_days = (CYCLE_END - CYCLE_START).days
         for day in driver.run():
             if on_progress:
@@ -136,6 +144,8 @@ def run_demo(
             on_progress(
                 total_days, total_days
             )  # the cycle is over even if its last weeks were quiet
+        # the rules expired on 2025-12-31: today the office publishes their successor (A21.1)
+        successor = change_policy(engine, clock, directory)
         notices_dir, delivered = _deliver_notices(engine, directory)
         report = write_performance_report(engine, 2024, directory)
         audit = verify_database(engine.db)
@@ -164,12 +174,21 @@ def run_demo(
             visits=driver.visits,
             report=report,
             audit=audit,
+            successor=successor,
         )
     sa_engine.dispose()
     return summary
 
 
 Step = Callable[[], None]
+
+
+def _late_registrants(roster: list[dict[str, Any]], rules: PolicyRules) -> dict[str, int]:
+    """Cadre id -> n for the few eligible cadres who register only in December 2025."""
+    eligible = [r for r in roster if highest_tier(r, rules)[0] != NO_TIER]
+    chosen = eligible[7 :: max(1, len(eligible) // LATE_COUNT)][:LATE_COUNT]
+    return {record["id"]: n for n, record in enumerate(chosen)}
+
 
 # rule -> (approver, article, reason) for the exceptions officers grant in the demo
 _EXCEPTION_GRANTS = {
@@ -226,6 +245,9 @@ class _Driver:
         self.refusals: Counter[str] = Counter()
         self.last_day = CYCLE_START
         self.visits: Counter[str] = Counter()
+        # registrations of the cycle's last weeks that are still open when the rules expire,
+        # carried over to the successor afterwards (`workflow.demo.successor`, A21.1)
+        self.late: set[int] = set()
 
     def at(self, moment: datetime, step: Step) -> None:
         self.sequence += 1
@@ -333,7 +355,13 @@ class _Driver:
         moment = datetime.combine(CYCLE_START + timedelta(days=offset), time(9), SHANGHAI)
         self.at(moment, lambda: self.register(record))
 
-    def register(self, record: dict[str, Any], *, again: bool = False) -> None:
+    def schedule_late_registration(self, record: dict[str, Any], nth: int) -> None:
+        """A registration in December 2025 that the office does not finish before the rules
+        expire (the first few get the family's consent, then wait)."""
+        moment = datetime.combine(LATE_REGISTRATIONS + timedelta(days=nth), time(10), SHANGHAI)
+        self.at(moment, lambda: self.register(record, late=True))
+
+    def register(self, record: dict[str, Any], *, again: bool = False, late: bool = False) -> None:
         """Cadres apply to the programme their honours suggest; those with none try the county
         programme anyway, as some do, and art. 4 refuses them."""
         on_paper = self.rng.random() < 0.3
@@ -360,6 +388,10 @@ class _Driver:
             return
         self.transitions += 1
         self.records[case.id] = record
+        if late:
+            self.late.add(case.id)
+            if len(self.late) % 2:  # every other one waits for the family still
+                return
         self.at(self.later(self.rng.randint(1, 6)), lambda: self.consent(case.id, record))
 
     def report_unable(self, record: dict[str, Any]) -> None:
@@ -397,7 +429,7 @@ class _Driver:
             self.on_behalf += 1
         else:
             actor = f"family:{family['name']}@{record['id']}"
-        if self.fire(case_id, "consent", actor, data, on_behalf_of):
+        if self.fire(case_id, "consent", actor, data, on_behalf_of) and case_id not in self.late:
             self.at(self.later(self.rng.randint(2, 8)), lambda: self.approve(case_id, first=True))
 
     def officer(self, case_id: int) -> str:
