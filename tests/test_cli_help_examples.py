@@ -53,6 +53,8 @@ CHECKED = (
     "audit",
     "cadres",
     "cases",
+    "policy",
+    "cycles",
 )
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 PARSE_ONLY = ("postgresql://", " serve ", "scheduler run\n", " demo ")

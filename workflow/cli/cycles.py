@@ -128,7 +128,7 @@ def status_command(*, cycle: str, as_json: bool) -> None:
     ),
     epilog=output.examples(
         "convalescence --now 2026-01-05T09:00 cycles close 2024-2025 --as city_officer:赵敏",
-        "convalescence cycles close 2024-2025 --as city_officer:赵敏 --out 归档/2024-2025",
+        "convalescence cycles close 2024-2025 --as city_officer:赵敏 --out 归档-2024-2025",
     ),
 )
 @click.argument("cycle")

@@ -44,9 +44,10 @@ def policy() -> None:
         "DRAFT_FILE 先按 definitions validate 校验；有问题时逐条列出“文件:行:列”，退出状态为 2。"
     ),
     epilog=output.examples(
-        "convalescence policy what-if successor.yaml --on 2026-03-01",
-        "convalescence policy what-if successor.yaml --html whatif.html --xlsx whatif.xlsx",
-        "convalescence policy what-if successor.yaml --json",
+        "convalescence policy what-if honor_convalescence-v2.yaml --on 2026-03-01",
+        "convalescence policy what-if honor_convalescence-v2.yaml "
+        "--html whatif.html --xlsx whatif.xlsx",
+        "convalescence policy what-if honor_convalescence-v2.yaml --json",
     ),
 )
 @click.argument("draft_file", type=click.Path(dir_okay=False, path_type=Path), metavar="DRAFT_FILE")
