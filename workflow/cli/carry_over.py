@@ -98,7 +98,14 @@ def migrate(
 
 
 def _print(report: CarryOverReport) -> None:
-    """The per-case table, then one line of counts."""
+    """The per-case table, then one line of counts; a sentence when there was nothing to move."""
+    if not report.moves:
+        output.say(
+            _("{source} 没有符合条件的在办案件，无需迁移到 {target}").format(
+                source=report.source, target=report.target
+            )
+        )
+        return
     rows = [
         (
             move.case_id,
