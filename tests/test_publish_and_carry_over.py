@@ -265,3 +265,42 @@ def test_the_api_publishes_and_migrates(engine: Engine, clock: SimulatedClock) -
         )
         assert real.json()["counts"]["moved"] == 3
         assert client.post("/cases/migrate", json={"to": "nope"}, headers=city).status_code == 422
+
+
+@pytest.mark.postgres
+def test_two_officers_migrating_at_once_move_each_case_once(pg_url: str) -> None:
+    """Two processes' worth of engines carry the same cohort over at the same moment: the
+    compare-and-set lets each case move once; the loser reports it skipped or a conflict."""
+    import threading  # noqa: PLC0415
+
+    clock = SimulatedClock(datetime(2024, 5, 6, 9, 30, tzinfo=SHANGHAI))
+    with Engine(pg_url, clock=clock, auto_upgrade=True) as engine:
+        engine.upgrade_schema()
+        seed_plans(engine)
+        opened = open_three(engine)
+        clock.set(LATER)
+        publishing.publish(engine, successor(states=MAP_BOTH), "v2.yaml", actor=CITY)
+    reports: list[carry_over.CarryOverReport] = []
+    barrier = threading.Barrier(2)
+
+    def migrate() -> None:
+        with Engine(pg_url, clock=SimulatedClock(LATER)) as own:
+            barrier.wait()
+            reports.append(
+                carry_over.carry_over(own, "honor_convalescence@2", actor=CITY, reason="新细则")
+            )
+
+    threads = [threading.Thread(target=migrate) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    moved = [m.case_id for r in reports for m in r.moves if m.outcome == "moved"]
+    assert sorted(moved) == sorted(opened)
+    others = {m.outcome for r in reports for m in r.moves if m.outcome != "moved"}
+    assert others <= {"skipped", "conflict"}
+    with Engine(pg_url, clock=SimulatedClock(LATER)) as engine:
+        for case_id in opened:
+            rows = [h for h in engine.history(case_id) if h.trigger == "migrate"]
+            assert len(rows) == 1
+        assert verify_database(engine.db).intact
