@@ -62,6 +62,7 @@ def test_engines_one_after_another_through_transaction_pooling(
         steps(url, prefix, clock)
 
 
+@pytest.mark.slow  # fourteen CLI processes, ~10 s
 def test_the_command_line_through_transaction_pooling(bounced_url: str, tmp_path: Path) -> None:
     """`cadres import`, `cases open` and `scheduler run --once`, each a new process and so a
     new client, all exit 0 with CONVALESCENCE_PG_PREPARE=off (before: exit 1)."""
