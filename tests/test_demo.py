@@ -107,6 +107,7 @@ def test_after_the_cycle_the_office_publishes_a_successor_and_carries_cases_over
     assert change is not None
     assert change.draft_file.exists()
     assert change.published.version == 2
+    assert change.visits_version == 3
     assert change.roster == summary.cadres
     assert change.carried is not None
     assert change.carried.count("moved") > 0

@@ -214,6 +214,12 @@ def _print_policy_change(console: Console, change: SuccessorSummary) -> None:
             end=published.effective_until.isoformat() if published.effective_until else "-",
         ),
     ]
+    if change.visits_version is not None:
+        lines.append(
+            _("  重点走访慰问流程同步发布第 {version} 版（A9.3）").format(
+                version=change.visits_version
+            )
+        )
     if change.carried is not None:
         carried = change.carried
         lines.append(

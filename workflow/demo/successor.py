@@ -30,6 +30,7 @@ from workflow.plans import service
 from workflow.publishing import Published
 
 NAME = "honor_convalescence"
+VISITS = "condolence_visit"  # the A9.3 visits' definition expired with the same document
 OLD_CYCLE = "2024-2025"
 SUCCESSOR_FROM = date(2026, 1, 1)
 CITY = Actor("city_officer", "钱处长")
@@ -52,6 +53,7 @@ class SuccessorSummary:
     still_open: list[str] = field(default_factory=list)  # why the old cycle stayed open
     new_cases: list[tuple[int, str]] = field(default_factory=list)  # (case id, state)
     refusals: list[str] = field(default_factory=list)  # refusals met on the way (article rule)
+    visits_version: int | None = None  # the condolence visits' successor, published alongside
 
 
 def change_policy(engine: Engine, clock: SimulatedClock, directory: Path) -> SuccessorSummary:
@@ -84,6 +86,7 @@ def change_policy(engine: Engine, clock: SimulatedClock, directory: Path) -> Suc
         lost=sum(1 for c in foreseen.changes if c.eligible_before and not c.eligible_after),
         refused_cases=foreseen.refused_cases,
     )
+    summary.visits_version = _publish_visits_successor(engine, terms, today, directory)
     summary.carried = carry_over.carry_over(
         engine,
         f"{NAME}@{published.version}",
@@ -93,6 +96,30 @@ def change_policy(engine: Engine, clock: SimulatedClock, directory: Path) -> Suc
     _close_old_cycle(engine, directory, summary)
     _run_new_cases(engine, today, summary)
     return summary
+
+
+def _publish_visits_successor(
+    engine: Engine, terms: SuccessorTerms, today: date, directory: Path
+) -> int:
+    """The condolence visits (A9.3) follow the same document: without a version in force no
+    visit for a cadre reported unable after 2025 could open (A21.1)."""
+    current = engine.catalog.get(VISITS)
+    visits_terms = SuccessorTerms(
+        version=current.version + 1,
+        document=terms.document,
+        effective_from=terms.effective_from,
+        effective_until=terms.effective_until,
+    )
+    draft_file = directory / f"{VISITS}-v{visits_terms.version}.yaml"
+    draft = draft_successor(
+        current,
+        visits_terms,
+        today=today,
+        source_name=str(draft_file),
+        templates=ShippedTemplates(),
+    )
+    draft_file.write_text(draft.text, encoding="utf-8")
+    return publishing.publish(engine, draft.text, str(draft_file), actor=CITY).version
 
 
 def _last_day_of_cycles_to(today: date) -> date:
