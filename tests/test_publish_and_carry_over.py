@@ -304,3 +304,30 @@ def test_two_officers_migrating_at_once_move_each_case_once(pg_url: str) -> None
             rows = [h for h in engine.history(case_id) if h.trigger == "migrate"]
             assert len(rows) == 1
         assert verify_database(engine.db).intact
+
+
+def test_publishing_a_bundled_version_writes_nothing_new(engine: Engine) -> None:
+    again = publishing.publish(engine, V1, "honor_convalescence.yaml", actor=CITY)
+    assert again.already
+    assert again.version == 1
+
+
+def test_the_sample_successor_is_the_bundled_rules_drafted_forward() -> None:
+    """examples/honor_convalescence-v2.yaml (the README and help examples publish it) is what
+    `definitions draft` makes of the bundled rules today: it cannot drift from them."""
+    from datetime import date  # noqa: PLC0415
+
+    from workflow.definition.catalog import Catalog  # noqa: PLC0415
+    from workflow.definition.draft import SuccessorTerms, draft_successor  # noqa: PLC0415
+
+    sample = Path(__file__).resolve().parents[1] / "examples" / "honor_convalescence-v2.yaml"
+    current = Catalog.from_directories([bundled_directory()]).get("honor_convalescence")
+    terms = SuccessorTerms(
+        version=2,
+        document="聊退役军人发〔2026〕1号（样例）",
+        effective_from=date(2026, 1, 1),
+        effective_until=date(2027, 12, 31),
+    )
+    drafted = draft_successor(current, terms, today=date(2026, 12, 1)).text
+    labelled = sample.read_text(encoding="utf-8").split("\n", 2)[2]  # after the sample's label
+    assert labelled == drafted, "regenerate with definitions draft (see the file's header)"

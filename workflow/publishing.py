@@ -130,10 +130,8 @@ def publish(
     if same is not None:
         if same.content_hash != definition.content_hash:
             raise DefinitionError([located.problem(("version",), _different(definition, same))])
-        with definition_store(engine.transaction) as store:
-            stored = store.find(definition.name, definition.version)
-        if stored is not None and stored.published:
-            return _outcome(definition, stored.id, already=True)
+        # the very same text, published before or shipped as a file: nothing to write
+        return _outcome(definition, engine.stored_definition_id(same), already=True)
     earlier = _overlapping_earlier(definition, others, located, cut_short_reason)
     problems = _migration_problems(engine, definition, others, located)
     if problems:
