@@ -362,6 +362,20 @@ api_tokens = sa.Table(
     sa.Column("revoke_reason", sa.Text, nullable=True),
 )
 
+# Console log-in sessions (revision 0018, workflow/console): the cookie's random id is stored
+# only as its SHA-256; log-out or the token's revocation ends a session on every worker.
+console_sessions = sa.Table(
+    "console_sessions",
+    metadata,
+    sa.Column("id_hash", sa.String(64), primary_key=True),
+    sa.Column("token_digest", sa.String(64), nullable=False),
+    sa.Column("actor", sa.String(200), nullable=False),
+    sa.Column("csrf", sa.String(64), nullable=False),
+    sa.Column("created_at", Moment, nullable=False),
+    sa.Column("expires_at", Moment, nullable=False),
+    sa.Column("ended_at", Moment, nullable=True),
+)
+
 # -- scheduler: lease, job runs, timer marks, condolence-visit keys, tasks (A9.3; revision 0005,
 # -- workflow/scheduler, workflow/tasks.py) ---------------------------------------------------
 
