@@ -84,6 +84,9 @@ cadres = sa.Table(
     sa.Column("birth_date", sa.Date, nullable=False),
     sa.Column("record", Json, nullable=False),
     sa.Column("updated_at", Moment, nullable=False),
+    # the roster listing pages by id within a county or an agency (revision 0019, issue 19)
+    sa.Index(None, "county", "id"),
+    sa.Index(None, "agency", "id"),
 )
 
 # A case row changes only together with the history row of its new version, its opening columns
