@@ -106,6 +106,13 @@ class OutboxQueue(Protocol):
         dead with ``abandoned_error`` instead of being claimed again)."""
         ...
 
+    def renew(self, claims: Mapping[int, int], *, now: datetime, until: datetime) -> set[int]:
+        """The dispatcher's heartbeat: move the expiry of the claims ``claims`` (outbox id ->
+        the claim's ``attempts``) to ``until``, for those still held, i.e. sending under that
+        token with their expiry still after ``now``; returns their ids. A claim that ran out or
+        was taken over is never revived: the caller must not deliver it."""
+        ...
+
     def mark_sent(self, outbox_id: int, attempts: int, *, now: datetime) -> bool: ...
 
     def mark_failed(

@@ -95,6 +95,25 @@ class SqlOutbox:
             ).all()
         return [dict(r._mapping) for r in claimed], len(abandoned)
 
+    def renew(self, claims: Mapping[int, int], *, now: datetime, until: datetime) -> set[int]:
+        """One statement for the whole batch. The ``claimed_until > now`` condition is what
+        makes a lapsed claim stay lost even when nobody has re-claimed the row yet: the
+        dispatcher already counts it as gone, and another may be about to take it."""
+        if not claims:
+            return set()
+        with write_connection(self.db) as connection, connection.begin():
+            result = connection.execute(
+                sa.update(outbox)
+                .where(
+                    sa.tuple_(outbox.c.id, outbox.c.attempts).in_(sorted(claims.items())),
+                    outbox.c.status == SENDING,
+                    outbox.c.claimed_until > now,
+                )
+                .values(claimed_until=until)
+                .returning(outbox.c.id)
+            )
+            return set(result.scalars())
+
     def mark_sent(self, outbox_id: int, attempts: int, *, now: datetime) -> bool:
         return self._update_claimed(
             outbox_id, attempts, status=SENT, sent_at=now, claimed_until=None
