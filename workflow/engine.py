@@ -19,6 +19,7 @@ from workflow.cadres import cadre_row
 from workflow.clock import Clock, SystemClock, shanghai_date
 from workflow.correction_steps import CorrectionRunner
 from workflow.machine import Actor
+from workflow.observability.steps import StepObservers
 from workflow.reader import Reader
 from workflow.registry import DefinitionRegistry
 from workflow.roster.vocabulary import ADMIN_LIST, AdminList
@@ -86,6 +87,8 @@ class Engine:
         self._registry = DefinitionRegistry(files, published, check_every=published_check_seconds)
         self._reader = Reader(self._registry, self._store)
         self._steps = StepRunner(self._registry, self._store, self.clock, self.notice_channels)
+        # told how each step ended (metrics: `workflow.observability`); none unless one is added
+        self.observers = StepObservers()
 
     @property
     def catalog(self) -> Catalog:
@@ -167,15 +170,16 @@ class Engine:
         The eligibility explanation of that day is stored with the case (A4.2), so an audit
         later sees what the officer saw, and the case is filed under the day's cycle (A9.1).
         """
-        return self._steps.open(
-            cadre_id,
-            actor=_actor(actor),
-            definition=definition,
-            data=data or {},
-            reason=reason,
-            on_behalf_of=on_behalf_of,
-            within=within,
-        )
+        with self.observers.step("open"):
+            return self._steps.open(
+                cadre_id,
+                actor=_actor(actor),
+                definition=definition,
+                data=data or {},
+                reason=reason,
+                on_behalf_of=on_behalf_of,
+                within=within,
+            )
 
     def fire(
         self,
@@ -194,16 +198,17 @@ class Engine:
 
         ``on_behalf_of`` names the person the actor acts for, e.g. the family member whose
         paper consent an agency officer records (history keeps both)."""
-        return self._steps.fire(
-            case_id,
-            trigger,
-            actor=_actor(actor),
-            data=data or {},
-            reason=reason,
-            on_behalf_of=on_behalf_of,
-            expected_version=expected_version,
-            within=within,
-        )
+        with self.observers.step(trigger):
+            return self._steps.fire(
+                case_id,
+                trigger,
+                actor=_actor(actor),
+                data=data or {},
+                reason=reason,
+                on_behalf_of=on_behalf_of,
+                expected_version=expected_version,
+                within=within,
+            )
 
     def grant_exception(
         self,
@@ -220,14 +225,15 @@ class Engine:
         Only a role the policy lists as approver may grant it, the reason is mandatory, and the
         grant is a history row of its own (A19.1); later steps then let that rule pass and
         say so in their history."""
-        return self._steps.grant_exception(
-            case_id,
-            rule,
-            actor=_actor(actor),
-            reason=reason,
-            expected_version=expected_version,
-            within=within,
-        )
+        with self.observers.step("grant_exception"):
+            return self._steps.grant_exception(
+                case_id,
+                rule,
+                actor=_actor(actor),
+                reason=reason,
+                expected_version=expected_version,
+                within=within,
+            )
 
     # -- reads ----------------------------------------------------------------------------
 
@@ -298,15 +304,16 @@ class Engine:
         transaction (A6.2): not a withdrawal, not a new case. The new batch must pass the rules
         the first one passed; ``fields`` may amend the insurance at the same time (A7.3). Roles
         and states are the definition's ``corrections.rebook``; the reason is mandatory."""
-        return self._corrections().rebook(
-            case_id,
-            batch_id,
-            actor=_actor(actor),
-            fields=fields or {},
-            reason=reason,
-            expected_version=expected_version,
-            within=within,
-        )
+        with self.observers.step("rebook"):
+            return self._corrections().rebook(
+                case_id,
+                batch_id,
+                actor=_actor(actor),
+                fields=fields or {},
+                reason=reason,
+                expected_version=expected_version,
+                within=within,
+            )
 
     def correct(
         self,
@@ -321,14 +328,15 @@ class Engine:
         """Amend evidence a step recorded (e.g. a mistyped agreement number, A7.2) with a
         reason; the case keeps its state, the history row keeps both values (A19.1). Which
         fields, roles and states: the definition's ``corrections.correct``."""
-        return self._corrections().correct(
-            case_id,
-            fields,
-            actor=_actor(actor),
-            reason=reason,
-            expected_version=expected_version,
-            within=within,
-        )
+        with self.observers.step("correct"):
+            return self._corrections().correct(
+                case_id,
+                fields,
+                actor=_actor(actor),
+                reason=reason,
+                expected_version=expected_version,
+                within=within,
+            )
 
     def _corrections(self) -> CorrectionRunner:
         return CorrectionRunner(self._registry, SqlCorrectionStore(self._database), self.clock)
