@@ -113,9 +113,30 @@ cases = sa.Table(
     sa.Column("cycle", sa.String(32), nullable=True),
     sa.Column("tier", sa.String(16), nullable=True),
     sa.Column("eligibility", Json, nullable=True),
-    sa.Index(None, "state"),
+    # every listing filter is a range on an index that ends in the listing's order, id
+    # (keyset paging, revision 0017; tests/test_listing_indexes.py reads the plans)
+    sa.Index(None, "state", "id"),
     sa.Index(None, "cadre_id"),
     sa.Index(None, "county", "agency"),
+    sa.Index(None, "county", "id"),
+    sa.Index(None, "agency", "id"),
+    sa.Index(
+        "ix_cases_open_id",
+        "id",
+        sqlite_where=sa.text("terminal IS 0"),
+        postgresql_where=sa.text("terminal IS false"),
+    ),
+)
+
+# Cases per state, kept by SQLite triggers in the transaction that inserts a case or moves it
+# (revision 0017), so `count_by_state` reads a dozen rows instead of counting a million index
+# entries. Empty on PostgreSQL, which counts through ix_cases_state_id (index only): a shared
+# counter row there would make concurrent steps queue for it.
+case_state_counts = sa.Table(
+    "case_state_counts",
+    metadata,
+    sa.Column("state", sa.String(64), primary_key=True),
+    sa.Column("total", sa.Integer, nullable=False),
 )
 
 history = sa.Table(
@@ -198,6 +219,7 @@ outbox = sa.Table(
     sa.Column("sent_at", Moment, nullable=True),
     sa.Index(None, "status", "next_attempt_at"),
     sa.Index(None, "case_id"),
+    sa.Index(None, "status", "id"),  # the officers' listing by status, newest first (0017)
 )
 
 # -- annual plans, contractors and batches (art. 6, 9-16, 18; workflow/plans) ------------------
@@ -485,6 +507,25 @@ tasks = sa.Table(
     sa.Index(None, "case_id"),
     sa.Index(None, "done_at", "due_on"),
     sa.Index(None, "assignee_role", "county", "agency"),
+    # the listing, soonest due first: open tasks by a partial index per filter, all tasks
+    # (--all) by full ones (revision 0017)
+    sa.Index(None, "due_on", "id"),
+    sa.Index(None, "county", "due_on", "id"),
+    sa.Index(None, "agency", "due_on", "id"),
+    *(
+        sa.Index(
+            f"ix_tasks_open_{'_'.join(columns)}",
+            *columns,
+            sqlite_where=sa.text("done_at IS NULL"),
+            postgresql_where=sa.text("done_at IS NULL"),
+        )
+        for columns in (
+            ("due_on", "id"),
+            ("assignee_role", "due_on", "id"),
+            ("county", "due_on", "id"),
+            ("agency", "due_on", "id"),
+        )
+    ),
 )
 
 # A case taking part in a cycle (A9.2): written by the step that moves it into a participating

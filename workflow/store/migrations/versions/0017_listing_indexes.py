@@ -1,6 +1,18 @@
-"""Listings at a million cases (issue 14 item 2): indexes behind every listing filter.
+"""Listings at a million cases (issue 14 item 2): an index behind every listing filter, partial
+indexes for open cases and open tasks, and cases counted per state as they move.
 
-Placeholder claiming the revision number; the indexes follow in the next commit.
+A listing pages by keyset (`workflow.store.keyset`): the next page is the rows after the last
+one shown in the listing's order. So each filter gets an index whose columns are the filter and
+then the order (``id`` for cases, ``due_on, id`` for tasks, ``id`` for the outbox), and a filter
+that matches nothing is an empty range instead of a scan of the table. ``ix_cases_state``
+becomes ``(state, id)``: PostgreSQL does not add the row id to an index as SQLite does.
+
+``case_state_counts`` holds the number of cases in each state, kept by SQLite triggers in the
+transaction that inserts a case or changes its state, so the state counts read a dozen rows
+instead of a million index entries (47 ms at 1M cases). PostgreSQL keeps the table empty and
+counts through the index: a counter row updated by every step would make concurrent steps wait
+for each other's commits. A later revision that rebuilds ``cases`` on SQLite (batch mode) must
+recreate these triggers as it recreates 0011's.
 
 Revision ID: 0017
 Revises: 0016
@@ -9,15 +21,90 @@ Create Date: 2026-12-02
 
 from __future__ import annotations
 
+import sqlalchemy as sa
+from alembic import op
+
 revision = "0017"
 down_revision = "0016"
 branch_labels = None
 depends_on = None
 
+OPEN_CASE = {"sqlite": "terminal IS 0", "postgresql": "terminal IS false"}
+OPEN_TASK = "done_at IS NULL"
+CASE_INDEXES = {
+    "ix_cases_state_id": ["state", "id"],
+    "ix_cases_county_id": ["county", "id"],
+    "ix_cases_agency_id": ["agency", "id"],
+}
+TASK_INDEXES = {
+    "ix_tasks_due_on_id": ["due_on", "id"],
+    "ix_tasks_county_due_on_id": ["county", "due_on", "id"],
+    "ix_tasks_agency_due_on_id": ["agency", "due_on", "id"],
+}
+OPEN_TASK_INDEXES = {
+    "ix_tasks_open_due_on_id": ["due_on", "id"],
+    "ix_tasks_open_assignee_role_due_on_id": ["assignee_role", "due_on", "id"],
+    "ix_tasks_open_county_due_on_id": ["county", "due_on", "id"],
+    "ix_tasks_open_agency_due_on_id": ["agency", "due_on", "id"],
+}
+COUNT_TRIGGERS = ("cases_count_opened", "cases_count_moved")
+_ADD_ONE = (
+    "INSERT INTO case_state_counts (state, total) VALUES (new.state, 1) "
+    "ON CONFLICT (state) DO UPDATE SET total = total + 1;"
+)
+
 
 def upgrade() -> None:
-    pass
+    dialect = op.get_bind().dialect.name
+    op.drop_index("ix_cases_state", "cases")
+    for name, columns in CASE_INDEXES.items():
+        op.create_index(name, "cases", columns)
+    op.create_index(
+        "ix_cases_open_id", "cases", ["id"], **{f"{dialect}_where": sa.text(OPEN_CASE[dialect])}
+    )
+    for name, columns in TASK_INDEXES.items():
+        op.create_index(name, "tasks", columns)
+    for name, columns in OPEN_TASK_INDEXES.items():
+        op.create_index(name, "tasks", columns, **{f"{dialect}_where": sa.text(OPEN_TASK)})
+    op.create_index("ix_outbox_status_id", "outbox", ["status", "id"])
+    op.create_table(
+        "case_state_counts",
+        sa.Column("state", sa.String(64), nullable=False),
+        sa.Column("total", sa.Integer, nullable=False),
+        sa.PrimaryKeyConstraint("state", name="pk_case_state_counts"),
+    )
+    if dialect == "sqlite":
+        create_count_triggers(op.get_bind())
+
+
+def create_count_triggers(connection: sa.Connection) -> None:
+    """Fill the counts from the cases there are and keep them with every insert and state
+    change (SQLite only; a case is never deleted, revision 0011)."""
+    connection.exec_driver_sql("DELETE FROM case_state_counts")
+    connection.exec_driver_sql(
+        "INSERT INTO case_state_counts (state, total) "
+        "SELECT state, count(*) FROM cases GROUP BY state"
+    )
+    connection.exec_driver_sql(
+        f"CREATE TRIGGER cases_count_opened AFTER INSERT ON cases BEGIN {_ADD_ONE} END"
+    )
+    connection.exec_driver_sql(
+        "CREATE TRIGGER cases_count_moved AFTER UPDATE OF state ON cases "
+        "WHEN old.state IS NOT new.state BEGIN "
+        "UPDATE case_state_counts SET total = total - 1 WHERE state = old.state; "
+        f"{_ADD_ONE} END"
+    )
 
 
 def downgrade() -> None:
-    pass
+    if op.get_bind().dialect.name == "sqlite":
+        for trigger in COUNT_TRIGGERS:
+            op.execute(f"DROP TRIGGER IF EXISTS {trigger}")
+    op.drop_table("case_state_counts")
+    op.drop_index("ix_outbox_status_id", "outbox")
+    for name in (*OPEN_TASK_INDEXES, *TASK_INDEXES):
+        op.drop_index(name, "tasks")
+    op.drop_index("ix_cases_open_id", "cases")
+    for name in CASE_INDEXES:
+        op.drop_index(name, "cases")
+    op.create_index("ix_cases_state", "cases", ["state"])
