@@ -26,7 +26,8 @@ def after(
 ) -> sa.ColumnElement[bool]:
     """The rows that come after ``last`` (the sort key of a page's last row) in ``order``."""
     if len(order) == 1:
-        return order[0] < last[0] if descending else order[0] > last[0]
+        single: sa.ColumnElement[bool] = order[0] < last[0] if descending else order[0] > last[0]
+        return single
     key = sa.tuple_(*order)
     pairs = zip(order, last, strict=True)  # a cursor has one value per column of the order
     values = sa.tuple_(*(sa.literal(value, column.type) for column, value in pairs))

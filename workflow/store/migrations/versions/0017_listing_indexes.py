@@ -21,6 +21,8 @@ Create Date: 2026-12-02
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -59,13 +61,11 @@ def upgrade() -> None:
     op.drop_index("ix_cases_state", "cases")
     for name, columns in CASE_INDEXES.items():
         op.create_index(name, "cases", columns)
-    op.create_index(
-        "ix_cases_open_id", "cases", ["id"], **{f"{dialect}_where": sa.text(OPEN_CASE[dialect])}
-    )
+    _partial_index("ix_cases_open_id", "cases", ["id"], where=OPEN_CASE[dialect])
     for name, columns in TASK_INDEXES.items():
         op.create_index(name, "tasks", columns)
     for name, columns in OPEN_TASK_INDEXES.items():
-        op.create_index(name, "tasks", columns, **{f"{dialect}_where": sa.text(OPEN_TASK)})
+        _partial_index(name, "tasks", columns, where=OPEN_TASK)
     op.create_index("ix_outbox_status_id", "outbox", ["status", "id"])
     op.create_table(
         "case_state_counts",
@@ -75,6 +75,12 @@ def upgrade() -> None:
     )
     if dialect == "sqlite":
         create_count_triggers(op.get_bind())
+
+
+def _partial_index(name: str, table: str, columns: list[str], *, where: str) -> None:
+    """An index of the rows ``where`` holds (the same predicate a listing's query carries)."""
+    predicate: dict[str, Any] = {f"{op.get_bind().dialect.name}_where": sa.text(where)}
+    op.create_index(name, table, columns, **predicate)
 
 
 def create_count_triggers(connection: sa.Connection) -> None:
