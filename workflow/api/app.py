@@ -8,7 +8,7 @@ requests apart (two officers moving one case: one wins, the other gets 409/412).
 from __future__ import annotations
 
 from fastapi import Depends, FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from fastapi.routing import APIRoute
 
 from workflow.api import cases, eligibility, followup, notices, plans, published, unable
@@ -28,6 +28,9 @@ from workflow.clock import shanghai_date
 from workflow.engine import Engine
 from workflow.errors import InputError
 from workflow.i18n import _
+from workflow.observability.database import DatabaseCollector
+from workflow.observability.http import RequestObserver
+from workflow.observability.metrics import CatalogTriggers, Metrics
 from workflow.scheduler.calendar_watch import calendar_status
 from workflow.store.connectivity import readiness
 from workflow.store.migrate import current_revision
@@ -78,6 +81,12 @@ def create_app(
     )
     app.state.services = Services(engine=engine, tokens=tokens)
     app.add_middleware(BodyLimit, limit=MAX_BODY_BYTES)
+    # issue 18: request id, access log line and request metrics; outermost, so a 413 is logged
+    metrics = Metrics(known_triggers=CatalogTriggers(engine))
+    metrics.registry.register(DatabaseCollector(engine.db, engine.clock))
+    engine.observers.add(metrics.step_ended)
+    app.state.metrics = metrics
+    app.add_middleware(RequestObserver, metrics=metrics)
     api_errors.install(app)
     app.include_router(carry_over_router)  # /cases/migrate (issue 13), before /cases/{id}
     app.include_router(cases.router)
@@ -118,5 +127,13 @@ def create_app(
             calendar=status.to_json(),
         )
         return JSONResponse(body.model_dump(mode="json"), status_code=503 if problems else 200)
+
+    @app.get("/metrics", tags=["service"], include_in_schema=False)
+    def metrics_text() -> Response:
+        """Prometheus text format, no token (README: Operating it): this process's counters
+        and the database's figures read now. Not in the OpenAPI document: it is for Prometheus,
+        not for back-office clients."""
+        body, content_type = metrics.exposition()
+        return Response(body, media_type=content_type)
 
     return app

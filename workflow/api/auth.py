@@ -68,6 +68,7 @@ def caller(
         raise Unauthorized("API 令牌无效或已停用", invalid=True)
     if not token_store.used(svc.engine.transaction, hash_token(credentials.credentials), now):
         raise Unauthorized("API 令牌无效或已停用", invalid=True)
+    request.state.actor = actor  # the access log line names who called (workflow.observability)
     return actor
 
 
