@@ -272,14 +272,18 @@ class Engine:
         offset: int = 0,
         viewer: Actor | None = None,
         within: Within = None,
+        after: int | None = None,
     ) -> list[CaseView]:
-        """Cases by filter, oldest first; a ``viewer`` sees only its own scope (A5.2)."""
+        """Cases by filter, oldest first; a ``viewer`` sees only its own scope (A5.2).
+        ``after`` continues after that case id (keyset paging, `workflow.paging.Page`);
+        ``offset`` is the slow path."""
         return self._reader.cases(
             filters={"county": county, "agency": agency, "cadre_id": cadre_id},
             state=state,
             open_only=open_only,
             limit=limit,
             offset=offset,
+            after=after,
             viewer=viewer,
             within=within,
         )

@@ -225,6 +225,7 @@ class CaseTransaction(Protocol):
         open_only: bool = False,
         limit: int = 100,
         offset: int = 0,
+        after: int | None = None,
     ) -> list[CaseRow]: ...
 
     def history(self, case_id: int) -> list[HistoryEntry]: ...

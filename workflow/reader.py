@@ -54,8 +54,10 @@ class Reader:
         offset: int,
         viewer: Actor | None,
         within: Any,
+        after: int | None = None,
     ) -> list[CaseView]:
-        """Cases by filter, oldest first; a ``viewer`` sees only its own scope (A5.2)."""
+        """Cases by filter, oldest first, after the case id ``after`` if given (keyset
+        paging); a ``viewer`` sees only its own scope (A5.2)."""
         narrowed = {"contractor_id": None, **filters}
         if viewer is not None:
             scopes = self.registry.listing_scopes()
@@ -73,6 +75,7 @@ class Reader:
                 open_only=open_only,
                 limit=limit,
                 offset=offset,
+                after=after,
             )
             workflows = {r.definition_id: self.registry.workflow(r.definition_id, tx) for r in rows}
         return [case_view(r, workflows[r.definition_id].definition) for r in rows]
