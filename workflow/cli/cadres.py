@@ -1,10 +1,15 @@
-"""``convalescence cadres``: import an agency roster (JSON, CSV or XLSX) into the cadre table.
+"""``convalescence cadres``: import an agency roster (JSON, CSV or XLSX) into the cadre table,
+read it (``list``, ``show``, ``search``, issue 19 item 5) and record a cadre unable to take part.
 
 The command is a shell over `workflow.roster.import_roster`. It renders a `RosterError` itself
 instead of leaving it to the group's error boundary, for one reason: an officer fixes a roster
 with the file open beside the terminal, so every problem gets its own ``FILE:ROW: field: reason``
 line (greppable, one per problem) and ``--json`` carries the same list, which the generic
 one-message rendering of the boundary cannot show. The exit status is still the error's own.
+
+The reads take ``--as ROLE:NAME@SCOPE`` like the plans reads: a county officer reads its county's
+cadres, an agency officer its agency's (A5.2), through `workflow.cadre_views`; pages go by cadre
+id (``--after`` the last id shown), and the next page's command is printed under each page.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 from rich.text import Text
@@ -19,12 +25,15 @@ from rich.text import Text
 from workflow.cli import output
 from workflow.cli.cases import parse_actor
 from workflow.cli.db import open_engine
-from workflow.i18n import _, ngettext
+from workflow.i18n import N_, _, ngettext
 from workflow.machine import Actor
 from workflow.roster import ImportReport, RosterError, RowProblem, import_roster
 
+if TYPE_CHECKING:
+    from workflow.cadre_views import CadreDetail, CadrePage
 
-@click.group(help=_("军休干部名册：导入各军休机构交来的名册文件。"))
+
+@click.group(help=_("军休干部名册：导入各军休机构交来的名册文件，查看、查找干部，登记无法参加。"))
 def cadres() -> None:
     """The roster commands (help above, through the catalogue)."""
 
@@ -192,3 +201,259 @@ def unable_list(*, cycle: str | None, cadre_id: str | None, as_json: bool) -> No
             ],
         )
     )
+
+
+# -- reading the roster (issue 19 item 5) ------------------------------------------------------
+
+reader_option = click.option(
+    "--as",
+    "actor",
+    required=True,
+    metavar="ROLE:NAME@SCOPE",
+    callback=parse_actor,
+    help=_(
+        "查看人（必填），如 county_officer:李娜@东昌府区；县级部门只看到本县、军休机构只看到本机构"
+        "的干部（A5.2），市级经办人员和审计人员看到全部。"
+    ),
+)
+after_option = click.option(
+    "--after",
+    metavar="ID",
+    help=_("从此编号之后列起（上一页最后一名干部的编号，每页下方会给出）。"),
+)
+limit_option = click.option(
+    "--limit",
+    type=click.IntRange(1, 500),
+    default=50,
+    show_default=True,
+    help=_("每页最多列出的人数。"),
+)
+
+
+@cadres.command(
+    "list",
+    help=_(
+        "按编号顺序列出查看人权限范围内的军休干部：姓名、县（市、区）、机构、今天的年龄和"
+        "按第四条计算的层级。每页下方给出下一页的 --after。"
+    ),
+    short_help=_("按编号列出权限范围内的军休干部。"),
+    epilog=output.examples(
+        "convalescence cadres list --as county_officer:李娜@东昌府区",
+        "convalescence cadres list --tier city --limit 20 --json --as city_officer:赵敏",
+    ),
+)
+@click.option("--county", metavar="COUNTY", help=_("只列此县（市、区）的干部。"))
+@click.option("--agency", metavar="AGENCY", help=_("只列此军休服务管理机构的干部。"))
+@click.option(
+    "--tier",
+    metavar="city|county|none",
+    help=_(
+        "只列今天按第四条属于此层级的干部（city 市级、county 县级、none 无层级）；层级按名册"
+        "记录计算，每页最多检查 2000 人，不足一页时也给出下一页的 --after。"
+    ),
+)
+@after_option
+@limit_option
+@reader_option
+@output.json_option
+def list_command(
+    *,
+    county: str | None,
+    agency: str | None,
+    tier: str | None,
+    after: str | None,
+    limit: int,
+    actor: Actor,
+    as_json: bool,
+) -> None:
+    from workflow.cadre_views import list_cadres  # noqa: PLC0415  # help loads no engine
+
+    found = list_cadres(
+        open_engine(), actor, county=county, agency=agency, tier=tier, after=after, limit=limit
+    )
+    _print_page(found, as_json, title=_("军休干部名册"))
+
+
+@cadres.command(
+    "search",
+    help=_(
+        "按编号或姓名的一部分查找查看人权限范围内的军休干部（编号不分大小写），按编号顺序分页。"
+    ),
+    short_help=_("按编号或姓名查找军休干部。"),
+    epilog=output.examples(
+        "convalescence cadres search 张 --as agency_officer:王芳@东昌府区军休所",
+        "convalescence cadres search LC-DCF --limit 10 --as auditor:审计员",
+    ),
+)
+@click.argument("text", metavar="TEXT")
+@after_option
+@limit_option
+@reader_option
+@output.json_option
+def search_command(
+    *, text: str, after: str | None, limit: int, actor: Actor, as_json: bool
+) -> None:
+    from workflow.cadre_views import list_cadres  # noqa: PLC0415  # help loads no engine
+
+    if not text.strip():
+        raise click.BadParameter(_("须写出编号或姓名的一部分，如 张 或 LC-DCF"), param_hint="TEXT")
+    found = list_cadres(open_engine(), actor, text=text.strip(), after=after, limit=limit)
+    _print_page(found, as_json, title=_("查找“{text}”").format(text=text.strip()))
+
+
+@cadres.command(
+    "show",
+    help=_(
+        "查看一名军休干部：名册记录（身份证号、电话已遮盖）、今天的年龄、按第四条计算的层级及"
+        "理由（A4.2）、各周期报名和参加疗养的情况（A9.2）、案件及其状态、重点走访慰问和无法参加"
+        "登记（A9.3）、名册导入的变更（A19.1）。权限范围外的干部与不存在的一样，退出状态 4。"
+    ),
+    short_help=_("查看一名军休干部的层级、案件、走访和变更。"),
+)
+@click.argument("cadre_id", metavar="ID")
+@reader_option
+@output.json_option
+def show_command(*, cadre_id: str, actor: Actor, as_json: bool) -> None:
+    from workflow.cadre_views import show_cadre  # noqa: PLC0415  # help loads no engine
+
+    detail = show_cadre(open_engine(), actor, cadre_id)
+    if as_json:
+        output.print_json(detail.to_json())
+        return
+    _print_detail(detail)
+
+
+_TIER_NAMES = {"city": N_("市级"), "county": N_("县级"), "none": N_("无层级")}
+
+
+def _tier(tier: str | None) -> str:
+    return _(_TIER_NAMES[tier]) if tier in _TIER_NAMES else (tier or "—")
+
+
+def _print_page(found: CadrePage, as_json: bool, *, title: str) -> None:
+    if as_json:
+        output.print_json(found.to_json())
+        return
+    if found.items:
+        rows = [
+            (r.id, r.name, r.county, r.agency, r.birth_date.isoformat(), r.age, _tier(r.tier))
+            for r in found.items
+        ]
+        columns = [
+            _("编号"),
+            _("姓名"),
+            _("县（市、区）"),
+            _("机构"),
+            _("出生日期"),
+            _("年龄"),
+            _("层级（第四条）"),
+        ]
+        output.stdout().print(output.table(title, columns, rows))
+    count = ngettext("{count} 名军休干部", "{count} 名军休干部", len(found.items)).format(
+        count=len(found.items)
+    )
+    if found.examined > len(found.items):
+        count += _("（检查了 {examined} 名）").format(examined=found.examined)
+    output.say(count)
+    if found.next_after is not None:
+        output.say(_("下一页：加上 --after {cursor}").format(cursor=found.next_after))
+    else:
+        output.say(_("已是最后一页"))
+
+
+def _print_detail(detail: CadreDetail) -> None:
+    console = output.stdout()
+    row = detail.cadre
+    output.say(
+        _("军休干部 {id} {name} · {county} / {agency}").format(
+            id=row.id, name=row.name, county=row.county, agency=row.agency
+        ),
+        style="bold",
+    )
+    output.say(
+        _("出生日期 {birth}，今天 {age} 周岁 · 层级（第四条）：{tier}").format(
+            birth=row.birth_date.isoformat(), age=row.age, tier=_tier(row.tier)
+        )
+    )
+    output.say(
+        _("资格（按今天、{definition} 第 {version} 版的规则，A4.2）：").format(
+            definition=detail.definition, version=detail.definition_version
+        ),
+        style="bold",
+    )
+    for sentence in detail.explanation.sentences():
+        output.say("  " + sentence)
+    if detail.cycles:
+        cycle_rows = [
+            (
+                line.cycle,
+                _ids(line.cases),
+                _ids(line.taking_part),
+                _("是") if line.unable_reported else "",
+                line.visit_case or "",
+            )
+            for line in detail.cycles
+        ]
+        columns = [
+            _("周期"),
+            _("报名案件"),
+            _("参加疗养的案件（A9.2）"),
+            _("无法参加登记"),
+            _("重点走访案件"),
+        ]
+        console.print(output.table(_("各周期（第九条）"), columns, cycle_rows))
+    if detail.cases:
+        case_rows = [
+            (
+                c.id,
+                f"{c.definition} v{c.definition_version}",
+                c.state,
+                c.state_label,
+                c.cycle or "—",
+                c.updated_at.isoformat(timespec="minutes"),
+            )
+            for c in detail.cases
+        ]
+        columns = [_("案件"), _("流程"), _("状态"), _("说明"), _("周期"), _("更新时间")]
+        console.print(output.table(_("案件"), columns, case_rows))
+    else:
+        output.say(_("无可查看的案件"))
+    if detail.visits:
+        visit_rows = [
+            (
+                v["cycle"],
+                v["case_id"],
+                v["state_label"] or v["state"],
+                _("是") if v["late"] else "",
+                v["opened_at"][:10],
+            )
+            for v in detail.visits
+        ]
+        columns = [_("周期"), _("案件"), _("状态"), _("周期结束后补开"), _("开启日期")]
+        console.print(output.table(_("重点走访慰问（A9.3）"), columns, visit_rows))
+    if detail.unable:
+        unable_rows = [
+            (u["id"], u["cycle"], u["occurred_on"], u["reason"], u["reporter"])
+            for u in detail.unable
+        ]
+        columns = [_("编号"), _("周期"), _("日期"), _("原因"), _("登记人")]
+        console.print(output.table(_("无法参加疗养登记（A9.3）"), columns, unable_rows))
+    if detail.changes:
+        change_rows = [
+            (
+                c["at"][:16].replace("T", " "),
+                c["source"],
+                _("新增") if c["kind"] == "created" else _("更新"),
+                "、".join(sorted(c["changes"])),
+            )
+            for c in detail.changes
+        ]
+        columns = [_("时间"), _("来源文件"), _("类型"), _("变更的字段")]
+        title = _("名册变更（最近 {shown} 条，共 {total} 条，A19.1）").format(
+            shown=len(detail.changes), total=detail.changes_total
+        )
+        console.print(output.table(title, columns, change_rows))
+
+
+def _ids(ids: Sequence[int]) -> str:
+    return "、".join(str(i) for i in ids)
