@@ -79,9 +79,15 @@ class OutboxEntry:
 
 
 def list_entries(
-    outbox: OutboxLog, *, status: str | None = None, case_id: int | None = None, limit: int = 100
+    outbox: OutboxLog,
+    *,
+    status: str | None = None,
+    case_id: int | None = None,
+    limit: int = 100,
+    after: int | None = None,
 ) -> list[OutboxEntry]:
-    """Newest first, so the officer sees what just happened before older history."""
+    """Newest first, so the officer sees what just happened before older history; ``after``
+    (an id from the previous page) continues with the older ones."""
     if status is not None and status not in STATUSES:
         raise InputError(
             _("状态 {status!r} 不是以下之一：{options}").format(
@@ -89,7 +95,7 @@ def list_entries(
             ),
             field="status",
         )
-    rows = outbox.entries(status=status, case_id=case_id, limit=limit)
+    rows = outbox.entries(status=status, case_id=case_id, limit=limit, after=after)
     return [OutboxEntry.from_row(row) for row in rows]
 
 

@@ -144,9 +144,9 @@ class OutboxLog(Protocol):
     """The outbox as an officer sees it: a listing, and dead letters put back in the queue."""
 
     def entries(
-        self, *, status: str | None, case_id: int | None, limit: int
+        self, *, status: str | None, case_id: int | None, limit: int, after: int | None = None
     ) -> list[Mapping[str, Any]]:
-        """Newest first."""
+        """Newest first; with ``after``, the rows older than that id (keyset paging)."""
         ...
 
     def retry_dead(self, ids: Sequence[int] | None, *, now: datetime) -> RetryOutcome:

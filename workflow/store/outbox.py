@@ -15,6 +15,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from workflow.ports import OUTBOX_STATUSES
+from workflow.store import keyset
 from workflow.store.database import WRITE
 from workflow.store.schema import outbox
 
@@ -154,13 +155,17 @@ class SqlOutbox:
     # -- officers (OutboxLog) -----------------------------------------------------------------
 
     def entries(
-        self, *, status: str | None, case_id: int | None, limit: int
+        self, *, status: str | None, case_id: int | None, limit: int, after: int | None = None
     ) -> list[Mapping[str, Any]]:
-        query = sa.select(outbox).order_by(outbox.c.id.desc()).limit(limit)
+        """Newest first; ``after`` (an outbox id) continues with the older rows (keyset paging,
+        each filter a range on (status, id) or (case_id) by revision 0017)."""
+        query = sa.select(outbox)
         if status is not None:
             query = query.where(outbox.c.status == status)
         if case_id is not None:
             query = query.where(outbox.c.case_id == case_id)
+        cursor = None if after is None else [after]
+        query = keyset.page_after(query, [outbox.c.id], cursor, limit=limit, descending=True)
         with self.db.connect() as connection, connection.begin():
             return [dict(row._mapping) for row in connection.execute(query)]
 

@@ -13,6 +13,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
+from workflow.errors import NotFoundError
+from workflow.store import keyset
 from workflow.store.schema import cases, tasks
 from workflow.tasks import Task
 
@@ -94,11 +96,16 @@ def list_tasks(
     include_done: bool = False,
     case_id: int | None = None,
     limit: int = 100,
+    after: int | None = None,
 ) -> list[Task]:
-    """Open tasks (all with ``include_done``), soonest due first."""
+    """Open tasks (all with ``include_done``), soonest due first, then by id; ``after`` (a task
+    id) continues after that task (keyset paging on (due_on, id), `workflow.store.keyset`).
+    Each filter is a range on an index that ends in (due_on, id), a partial one for open tasks
+    (revision 0017), so a deep page or a filter matching nothing reads no more than a page.
+    `NotFoundError` when ``after`` names no task (tasks are never deleted: a cursor stays)."""
     query = sa.select(tasks)
     if not include_done:
-        query = query.where(tasks.c.done_at.is_(None))
+        query = query.where(_OPEN_TASK)
     if role is not None:
         query = query.where(tasks.c.assignee_role == role)
     if county is not None:
@@ -108,11 +115,22 @@ def list_tasks(
     if due_before is not None:
         query = query.where(tasks.c.due_on < due_before)
     if overdue:
-        query = query.where(tasks.c.done_at.is_(None), tasks.c.due_on < today)
+        query = query.where(_OPEN_TASK, tasks.c.due_on < today)
     if case_id is not None:
         query = query.where(tasks.c.case_id == case_id)
-    query = query.order_by(tasks.c.due_on, tasks.c.id).limit(limit)
+    last = None
+    if after is not None:
+        due_on = connection.execute(_DUE_ON, {"task_id": after}).scalar_one_or_none()
+        if due_on is None:
+            raise NotFoundError("任务", after)
+        last = (due_on, after)
+    query = keyset.page_after(query, [tasks.c.due_on, tasks.c.id], last, limit=limit)
     return [Task(**row._mapping) for row in connection.execute(query)]
+
+
+# the listing's "open" filter, written as the partial indexes ix_tasks_open_* are (0017)
+_OPEN_TASK = tasks.c.done_at.is_(None)
+_DUE_ON = sa.select(tasks.c.due_on).where(tasks.c.id == sa.bindparam("task_id"))
 
 
 def read_tasks(db: sa.Engine, *, today: date, **filters: Any) -> list[Task]:
