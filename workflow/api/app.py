@@ -16,6 +16,7 @@ from workflow.api import errors as api_errors
 from workflow.api import whatif as policy_whatif
 from workflow.api.auth import Services
 from workflow.api.bulk import router as bulk_router
+from workflow.api.cadres import router as cadres_router
 from workflow.api.carry_over import router as carry_over_router
 from workflow.api.corrections import router as corrections_router
 from workflow.api.cycles import router as cycles_router
@@ -101,6 +102,7 @@ def create_app(
     app.include_router(published.router)
     app.include_router(definition_diff_router)
     app.include_router(cycles_router)  # /cycles, /cycles/{id}/close (issue 13)
+    app.include_router(cadres_router)  # /cadres, /cadres/{id} (issue 19 item 5)
 
     @app.get("/health", tags=["service"], summary="Liveness and schema revision; no token")
     def health() -> HealthOut:
