@@ -33,6 +33,7 @@ from workflow.calendar import WorkingCalendar
 from workflow.clock import SHANGHAI
 from workflow.engine import Engine
 from workflow.errors import WorkflowError
+from workflow.observability.records import log_batch
 from workflow.scheduler.condolence import sweep_condolence
 from workflow.scheduler.timers import sweep_timers
 from workflow.store import scheduler as store
@@ -81,6 +82,7 @@ def _dispatch(engine: Engine, context: JobContext) -> JobResult:
     total = DispatchReport()
     while True:
         report = dispatch(SqlOutbox(engine.db), channels, engine.clock, batch=DEFAULT_BATCH)
+        log_batch(report)  # one line per batch (issue 18; workflow.observability.records)
         total = total + report
         if report.claimed < DEFAULT_BATCH:
             break
@@ -162,16 +164,33 @@ def run_one(
 ) -> JobResult | None:
     """Run job ``name`` for ``slot`` unless some node already did; None when skipped."""
     run_id = claim_run(engine, name, slot, holder)
+    # each run's record carries its fields (issue 18): the JSON log line and the scheduler's
+    # run counters are both made from it (workflow.observability.records)
+    fields: dict[str, object] = {"job": name, "slot": slot.isoformat(), "holder": holder}
     if run_id is None:
-        log.info("job %s for %s already ran", name, slot.isoformat())
+        log.info(
+            "job %s for %s already ran",
+            name,
+            slot.isoformat(),
+            extra=fields | {"outcome": "skipped"},
+        )
         return None
+    fields["run_id"] = run_id
     try:
         result = JOBS[name].run(engine, context or JobContext())
     except Exception:
         release_run(engine, run_id)
+        log.warning("job %s failed; slot given back", name, extra=fields | {"outcome": "failed"})
         raise
     finish_run(engine, run_id, result)
-    log.info("job %s ran for %s: %s", name, slot.isoformat(), result)
+    outcome = "done" if is_complete(result) else "incomplete"
+    log.info(
+        "job %s ran for %s: %s",
+        name,
+        slot.isoformat(),
+        outcome,
+        extra=fields | {"outcome": outcome, "result": result},
+    )
     return result
 
 
