@@ -84,7 +84,7 @@ def create_app(
     app.add_middleware(BodyLimit, limit=MAX_BODY_BYTES)
     # issue 18: request id, access log line and request metrics; outermost, so a 413 is logged
     metrics = Metrics(known_triggers=CatalogTriggers(engine))
-    metrics.registry.register(DatabaseCollector(engine.db, engine.clock))
+    metrics.add_collector(DatabaseCollector(engine.db, engine.clock))
     engine.observers.add(metrics.step_ended)
     app.state.metrics = metrics
     app.add_middleware(RequestObserver, metrics=metrics)

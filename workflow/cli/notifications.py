@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from contextlib import ExitStack
 
 import click
 from rich.table import Table
@@ -24,6 +25,14 @@ from workflow.cli import output
 from workflow.cli.db import open_engine
 from workflow.engine import Engine
 from workflow.i18n import _, ngettext
+from workflow.observability import logs
+from workflow.observability.metrics import Metrics
+from workflow.observability.options import (
+    log_format_option,
+    metrics_address_option,
+    serve_metrics,
+)
+from workflow.observability.records import count_into, log_batch
 from workflow.store.outbox import SqlOutbox
 
 POLL_SECONDS = 10.0
@@ -71,29 +80,50 @@ def _ready_engine() -> Engine:
     show_default=True,
     help=_("不加 --once 时两次轮询之间的秒数。"),
 )
+@log_format_option(None)
+@metrics_address_option
 @output.json_option
 def dispatch_command(
-    *, once: bool, batch: int, max_attempts: int, interval: float, as_json: bool
+    *,
+    once: bool,
+    batch: int,
+    max_attempts: int,
+    interval: float,
+    log_format: str | None,
+    metrics_address: tuple[str, int] | None,
+    as_json: bool,
 ) -> None:
-    """Channels come from the environment, so one command serves files, SMTP and webhooks."""
+    """Channels come from the environment, so one command serves files, SMTP and webhooks.
+
+    Polling (no ``--once``) it logs each batch (text unless ``--log-format json``) and counts
+    its deliveries and failures (``--metrics-address`` serves them); ``--once`` logs only when
+    ``--log-format`` is given."""
     engine = _ready_engine()
     channels = build_channels(ChannelSettings.from_env())
     outbox = SqlOutbox(engine.db)
     total = DispatchReport()
-    try:
-        while True:
-            report = dispatch(
-                outbox, channels, engine.clock, batch=batch, max_attempts=max_attempts
-            )
-            total = total + report
-            if not as_json and (report.claimed or report.abandoned):
-                _print_report(report)
-            if report.claimed < batch:  # nothing more is due right now
-                if once:
-                    break
-                time.sleep(interval)
-    except KeyboardInterrupt:
-        output.say(_("已停止"))
+    with ExitStack() as stack:
+        if log_format is not None or not once:
+            stack.enter_context(logs.configured(log_format or "text"))
+        metrics = Metrics()
+        stack.callback(count_into(metrics))
+        if metrics_address is not None:
+            stack.callback(serve_metrics(metrics, metrics_address).shutdown)
+        try:
+            while True:
+                report = dispatch(
+                    outbox, channels, engine.clock, batch=batch, max_attempts=max_attempts
+                )
+                log_batch(report)
+                total = total + report
+                if not as_json and (report.claimed or report.abandoned):
+                    _print_report(report)
+                if report.claimed < batch:  # nothing more is due right now
+                    if once:
+                        break
+                    time.sleep(interval)
+        except KeyboardInterrupt:
+            output.say(_("已停止"))
     if as_json:
         output.print_json(total.to_json())
     elif once:

@@ -13,18 +13,27 @@ while next year's notice is missing.
 
 from __future__ import annotations
 
-import logging
 import signal
+from contextlib import ExitStack
 from datetime import datetime, timedelta
 from types import FrameType
 
 import click
 
-from workflow.calendar import CalendarDataError
+from workflow.calendar import CalendarDataError, WorkingCalendar
 from workflow.cli import output
 from workflow.cli.db import Settings, open_engine
 from workflow.clock import as_shanghai, shanghai_date
+from workflow.engine import Engine
 from workflow.i18n import _
+from workflow.observability import logs
+from workflow.observability.metrics import CatalogTriggers, Metrics
+from workflow.observability.options import (
+    log_format_option,
+    metrics_address_option,
+    serve_metrics,
+)
+from workflow.observability.records import count_into
 from workflow.scheduler import JOBS, SchedulerService, current_holder, run_due
 from workflow.scheduler.calendar_watch import calendar_status, say_once_a_day
 from workflow.scheduler.jobs import JobContext, JobResult
@@ -80,6 +89,8 @@ def scheduler() -> None:
     type=click.FloatRange(0.1, 86400),
     help=_("每隔这么多秒运行每个任务，而不按其自身的计划（用于测试、演示）。"),
 )
+@log_format_option(None)
+@metrics_address_option
 @output.json_option
 @click.pass_context
 def run_command(
@@ -90,51 +101,76 @@ def run_command(
     holder: str | None,
     lease_seconds: float,
     every: float | None,
+    log_format: str | None,
+    metrics_address: tuple[str, int] | None,
     as_json: bool,
 ) -> None:
-    """Every node may run this: only the lease holder runs jobs, the others stand by."""
+    """Every node may run this: only the lease holder runs jobs, the others stand by.
+
+    As a service it logs (text unless ``--log-format json``) each run with its id, job and
+    outcome; ``--once`` prints its table and logs only when ``--log-format`` is given."""
     settings = ctx.ensure_object(Settings)
     if at is not None:
         settings.now = at
     engine = open_engine()
     engine.ensure_schema()  # checked (created on SQLite) before anything runs
     working = settings.calendar()
-    if once:
-        results = run_due(engine, holder=holder or "once", context=JobContext(calendar=working))
-        if as_json:
-            output.print_json({"now": engine.clock.now().isoformat(), "jobs": results})
-        else:
-            rows = [
-                (name, JOBS[name].label, _("跳过：本时段已运行") if r is None else _summary(r))
-                for name, r in results.items()
-            ]
-            output.stdout().print(
-                output.table(
-                    _("截至 {moment} 的任务").format(moment=engine.clock.now().isoformat()),
-                    [_("任务"), "", _("结果")],
-                    rows,
-                )
+    with ExitStack() as stack:
+        if log_format is not None or not once:
+            stack.enter_context(logs.configured(log_format or "text"))
+        if once:
+            _run_once(ctx, engine, holder=holder, calendar=working, as_json=as_json)
+            return
+        # this process's counters: its runs, its dispatch batches, the steps its sweeps fired
+        metrics = Metrics(known_triggers=CatalogTriggers(engine))
+        engine.observers.add(metrics.step_ended)
+        stack.callback(count_into(metrics))
+        if metrics_address is not None:
+            stack.callback(serve_metrics(metrics, metrics_address).shutdown)
+        say_once_a_day(calendar_status(working, shanghai_date(engine.clock.now())))
+        service = SchedulerService(
+            engine,
+            holder=holder or default_holder(),
+            lease=timedelta(seconds=lease_seconds),
+            every=every,
+            calendar=working,
+        )
+
+        def stop(_signal: int, _frame: FrameType | None) -> None:
+            service.stop.set()
+
+        signal.signal(signal.SIGTERM, stop)
+        signal.signal(signal.SIGINT, stop)
+        output.say(_("调度节点 {holder}：等待调度租约").format(holder=service.holder))
+        service.run()
+        output.say(_("已停止"))
+
+
+def _run_once(
+    ctx: click.Context,
+    engine: Engine,
+    *,
+    holder: str | None,
+    calendar: WorkingCalendar,
+    as_json: bool,
+) -> None:
+    """``run --once``: every sweep as of the engine clock's moment, then a table or JSON."""
+    results = run_due(engine, holder=holder or "once", context=JobContext(calendar=calendar))
+    if as_json:
+        output.print_json({"now": engine.clock.now().isoformat(), "jobs": results})
+    else:
+        rows = [
+            (name, JOBS[name].label, _("跳过：本时段已运行") if r is None else _summary(r))
+            for name, r in results.items()
+        ]
+        output.stdout().print(
+            output.table(
+                _("截至 {moment} 的任务").format(moment=engine.clock.now().isoformat()),
+                [_("任务"), "", _("结果")],
+                rows,
             )
-        _finish(ctx, results)
-        return
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    say_once_a_day(calendar_status(working, shanghai_date(engine.clock.now())))
-    service = SchedulerService(
-        engine,
-        holder=holder or default_holder(),
-        lease=timedelta(seconds=lease_seconds),
-        every=every,
-        calendar=working,
-    )
-
-    def stop(_signal: int, _frame: FrameType | None) -> None:
-        service.stop.set()
-
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
-    output.say(_("调度节点 {holder}：等待调度租约").format(holder=service.holder))
-    service.run()
-    output.say(_("已停止"))
+        )
+    _finish(ctx, results)
 
 
 def _summary(result: dict[str, object]) -> str:

@@ -11,6 +11,8 @@ import (`workflow.api` loads FastAPI with the package).
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
@@ -27,6 +29,9 @@ from workflow.cli.settings import ADMIN_LIST_VAR
 from workflow.errors import InputError
 from workflow.i18n import _
 from workflow.machine import Actor
+from workflow.observability.logs import uvicorn_config
+from workflow.observability.metrics import MULTIPROCESS_VAR
+from workflow.observability.options import log_format_option
 from workflow.store import tokens as token_store
 
 SERVER_PACKAGES = {"fastapi", "starlette", "uvicorn", "pydantic", "pydantic_core"}
@@ -83,8 +88,11 @@ def server_extra(command: str) -> Iterator[None]:
     show_default=True,
     help=_("工作进程数（PostgreSQL；SQLite 本就逐个写入）。"),
 )
+@log_format_option("json")
 @click.pass_context
-def serve(ctx: click.Context, host: str, port: int, tokens_file: Path, workers: int) -> None:
+def serve(
+    ctx: click.Context, *, host: str, port: int, tokens_file: Path, workers: int, log_format: str
+) -> None:
     """Checks everything a worker would trip over here, once, then hands over to uvicorn."""
     # FastAPI and uvicorn load only here: every other command starts without them
     with server_extra("serve"):
@@ -129,14 +137,29 @@ def serve(ctx: click.Context, host: str, port: int, tokens_file: Path, workers: 
         port=port,
         workers=workers,
         log_level="info",
+        # one line per request from the API's own middleware (request id, actor, duration),
+        # every logger through the same handler, in each worker (workflow.observability.logs)
+        log_config=uvicorn_config(log_format),
+        access_log=False,
     )
     if workers == 1:
         uvicorn.Server(config).run()
         return
-    # as uvicorn.run does for workers, but with Nagle off on the shared socket (see no_delay)
-    sock = config.bind_socket()
-    no_delay(sock)
-    Multiprocess(config, sockets=[sock]).run()
+    # each worker counts into files of a folder all of them read, so /metrics adds up every
+    # worker's counters whichever worker answers (unless the operator named a folder)
+    shared = None
+    if not os.environ.get(MULTIPROCESS_VAR):
+        shared = tempfile.mkdtemp(prefix="convalescence-metrics-")
+        os.environ[MULTIPROCESS_VAR] = shared
+    try:
+        # as uvicorn.run does for workers, but with Nagle off on the shared socket (no_delay)
+        sock = config.bind_socket()
+        no_delay(sock)
+        Multiprocess(config, sockets=[sock]).run()
+    finally:
+        if shared is not None:
+            shutil.rmtree(shared, ignore_errors=True)
+            os.environ.pop(MULTIPROCESS_VAR, None)
 
 
 @click.group(help=_("API 令牌：生成令牌并打印其在令牌文件中的条目。"))

@@ -17,6 +17,8 @@ from __future__ import annotations
 import json
 import logging
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import datetime
 from typing import IO, Any
@@ -114,6 +116,20 @@ def configure(
     root.addHandler(handler)
     root.setLevel(level)
     return handler
+
+
+@contextmanager
+def configured(log_format: str, *, level: int = logging.INFO) -> Iterator[logging.Handler]:
+    """`configure` for the life of a command; the handler (bound to this command's standard
+    error) is taken away and the root level restored when the block ends."""
+    root = logging.getLogger()
+    previous = root.level
+    handler = configure(log_format, level=level)
+    try:
+        yield handler
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(previous)
 
 
 def uvicorn_config(log_format: str, level: str = "INFO") -> dict[str, Any]:

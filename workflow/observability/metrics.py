@@ -11,13 +11,16 @@ the database itself (the outbox, the scheduler's runs) is read at scrape time in
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable, Collection
 from typing import TYPE_CHECKING, Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest, start_http_server
+from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.process_collector import ProcessCollector
+from prometheus_client.registry import Collector
 
 from workflow.observability.steps import OUTCOMES, StepEnded
 
@@ -29,6 +32,9 @@ ENGINE_STEPS = ("open", "grant_exception", "rebook", "correct")
 OTHER = "other"  # the label of a trigger no definition knows (a typo in a URL, say)
 # request and step latencies: a step is ~5-50 ms, a report or a what-if several seconds
 BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+# ``serve --workers N`` sets it for its workers: each worker's counters go to files there, and
+# whichever worker a scrape reaches adds them all up (prometheus_client's multiprocess mode)
+MULTIPROCESS_VAR = "PROMETHEUS_MULTIPROC_DIR"
 JOB_OUTCOMES = ("done", "incomplete", "failed", "skipped")
 DISPATCH_FAILURES = ("retrying", "dead")
 
@@ -97,7 +103,14 @@ class Metrics:
             ["job", "outcome"],
             registry=r,
         )
-        ProcessCollector(registry=r)  # process_cpu_seconds_total, resident memory, open fds
+        shared = os.environ.get(MULTIPROCESS_VAR)
+        if shared:
+            # the counters above write to files in ``shared``; a scrape reads every worker's
+            self.exposed = CollectorRegistry()
+            MultiProcessCollector(self.exposed, path=shared)  # type: ignore[no-untyped-call]
+        else:
+            self.exposed = r
+            ProcessCollector(registry=r)  # process_cpu_seconds_total, resident memory, open fds
         for outcome in DISPATCH_FAILURES:  # present from the first scrape, at 0
             self.dispatch_failures.labels(outcome)
 
@@ -129,14 +142,18 @@ class Metrics:
 
     # -- exposition -------------------------------------------------------------------------
 
+    def add_collector(self, collector: Collector) -> None:
+        """Expose ``collector``'s figures beside the counters (the database's, on the API)."""
+        self.exposed.register(collector)
+
     def exposition(self) -> tuple[bytes, str]:
-        """The Prometheus text format of everything registered, and its content type."""
-        return generate_latest(self.registry), CONTENT_TYPE_LATEST
+        """The Prometheus text format of everything exposed, and its content type."""
+        return generate_latest(self.exposed), CONTENT_TYPE_LATEST
 
     def serve(self, host: str, port: int) -> Any:
         """Serve ``/metrics`` on ``host:port`` from a daemon thread (the scheduler and the
         dispatcher, which have no API of their own); returns the server (``shutdown()``)."""
-        server, _thread = start_http_server(port, addr=host, registry=self.registry)
+        server, _thread = start_http_server(port, addr=host, registry=self.exposed)
         return server
 
     def _trigger_label(self, trigger: str) -> str:
