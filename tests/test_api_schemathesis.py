@@ -89,6 +89,8 @@ OPERATIONS = [
     "GET /notifications",
     "GET /tasks",
     "POST /cadres/{cadre_id}/unable",
+    "GET /cadres",  # issue 19 item 5
+    "GET /cadres/{cadre_id}",
     "GET /unable-reports",
     "GET /reports/performance/{year}",
     "GET /health",

@@ -35,7 +35,7 @@ from workflow.corrections import (
 from workflow.errors import ConflictError, NotFoundError, RuleRefused
 from workflow.machine import Actor
 from workflow.ports import CaseTransaction
-from workflow.reader import case_scope, case_view, check_scope
+from workflow.reader import case_scope, case_view, check_scope, roster_name
 from workflow.registry import PARTICIPATIONS, DefinitionRegistry
 from workflow.rules.trip import SEAT_BATCH_STARTED_AT
 from workflow.snapshot import CaseRow, Snapshot
@@ -115,7 +115,9 @@ class CorrectionRunner:
                 version=snap.case.version,
                 now=now,
             )
-        return case_view(moved, situation.definition, snap.exceptions)
+        return case_view(
+            moved, situation.definition, snap.exceptions, cadre_name=roster_name(snap.cadre)
+        )
 
     def correct(
         self,
@@ -144,7 +146,9 @@ class CorrectionRunner:
             moved = _write(
                 tx, snap.case, CORRECT, actor=actor, decided=decided, reason=reason, now=now
             )
-        return case_view(moved, situation.definition, snap.exceptions)
+        return case_view(
+            moved, situation.definition, snap.exceptions, cadre_name=roster_name(snap.cadre)
+        )
 
     @contextmanager
     def _gathered(

@@ -29,7 +29,8 @@ class Reader:
         """One case with its exceptions; with ``viewer`` only if it lies in its scope."""
         with self.store.transaction(within) as tx:
             row, exceptions, definition = self._visible_case(tx, case_id, viewer)
-        return case_view(row, definition, exceptions)
+            names = _cadre_names(tx, [row.cadre_id])
+        return case_view(row, definition, exceptions, cadre_name=names.get(row.cadre_id))
 
     def history(
         self, case_id: int, *, viewer: Actor | None = None, within: Any = None
@@ -78,7 +79,11 @@ class Reader:
                 after=after,
             )
             workflows = {r.definition_id: self.registry.workflow(r.definition_id, tx) for r in rows}
-        return [case_view(r, workflows[r.definition_id].definition) for r in rows]
+            names = _cadre_names(tx, [r.cadre_id for r in rows])
+        return [
+            case_view(r, workflows[r.definition_id].definition, cadre_name=names.get(r.cadre_id))
+            for r in rows
+        ]
 
     def cadre(self, cadre_id: str) -> dict[str, Any]:
         with self.store.transaction(single_read=True) as tx:
@@ -122,8 +127,30 @@ def check_scope(definition: Definition, actor: Actor, case: CaseScope, action: s
         raise RuleRefused([refusal])
 
 
+def _cadre_names(tx: CaseTransaction, cadre_ids: list[str]) -> dict[str, str]:
+    """The roster name of each cadre (issue 19 item 5: a case shows whom it is about), read in
+    the listing's own transaction, once per distinct cadre of the page."""
+    names: dict[str, str] = {}
+    for cadre_id in dict.fromkeys(cadre_ids):
+        name = roster_name(tx.cadre_record(cadre_id))
+        if name is not None:
+            names[cadre_id] = name
+    return names
+
+
+def roster_name(record: Mapping[str, Any] | None) -> str | None:
+    """The name a roster record gives (None without one): what a case view shows beside the
+    cadre's id, from a read or from the record a step already holds."""
+    name = None if record is None else record.get("name")
+    return name if isinstance(name, str) else None
+
+
 def case_view(
-    row: CaseRow, definition: Definition, exceptions: tuple[ExceptionView, ...] = ()
+    row: CaseRow,
+    definition: Definition,
+    exceptions: tuple[ExceptionView, ...] = (),
+    *,
+    cadre_name: str | None = None,
 ) -> CaseView:
     """The case as callers see it: labels and the steps open to it from its definition."""
     return CaseView(
@@ -148,4 +175,5 @@ def case_view(
         ),
         exceptions=exceptions,
         eligibility_json=row.eligibility_json,
+        cadre_name=cadre_name,
     )

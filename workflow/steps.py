@@ -35,7 +35,7 @@ from workflow.machine import Actor, CompiledWorkflow, Decision
 from workflow.notices import notice_rows
 from workflow.plans.rules import BATCH_EXCEPTION_WAIVES
 from workflow.ports import CaseStore, CaseTransaction
-from workflow.reader import case_scope, case_view, check_scope
+from workflow.reader import case_scope, case_view, check_scope, roster_name
 from workflow.registry import PARTICIPATIONS, DefinitionRegistry, needs_participations
 from workflow.rules import RULES, GuardContext
 from workflow.rules.binding import PLANS
@@ -168,7 +168,7 @@ class StepRunner:
                     now=now,
                 )
             )
-        return case_view(row, chosen)
+        return case_view(row, chosen, cadre_name=roster_name(filing.record))
 
     # -- fire -------------------------------------------------------------------------------
 
@@ -237,7 +237,7 @@ class StepRunner:
                 tx.take_seat(batch_id=batch.id, case_id=case_id, version=case.version, now=now)
             elif spec.batch == "release" and snap.seat_batch is not None:
                 tx.release_seat(batch_id=snap.seat_batch, case_id=case_id)
-        return case_view(moved, definition, snap.exceptions)
+        return case_view(moved, definition, snap.exceptions, cadre_name=roster_name(snap.cadre))
 
     # -- grant an exception -----------------------------------------------------------------
 
@@ -332,7 +332,9 @@ class StepRunner:
                 ),
             )
             tx.insert_exception(granted.as_row())
-        return case_view(moved, definition, (*snap.exceptions, granted))
+        return case_view(
+            moved, definition, (*snap.exceptions, granted), cadre_name=roster_name(snap.cadre)
+        )
 
     # -- the three moves' parts -------------------------------------------------------------
 

@@ -82,6 +82,9 @@ class CaseView:
     opened_at: datetime
     updated_at: datetime
     next_steps: tuple[NextStep, ...] = field(default=())
+    # the cadre's name in the roster as it is now (issue 19 item 5), from the reads (`Reader`)
+    # and from the record a step holds; None only if the record has none
+    cadre_name: str | None = None
     cycle: str | None = None  # A9.1
     tier: str | None = None  # A4.2, as computed when the case was opened
     exceptions: tuple[ExceptionView, ...] = ()  # granted on the case, oldest first (A19.1)
@@ -103,6 +106,7 @@ class CaseView:
             "definition": self.definition,
             "definition_version": self.definition_version,
             "cadre_id": self.cadre_id,
+            "cadre_name": self.cadre_name,
             "county": self.county,
             "agency": self.agency,
             "state": self.state,

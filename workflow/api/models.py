@@ -92,6 +92,9 @@ class CaseOut(BaseModel):
     definition: str
     definition_version: int
     cadre_id: str
+    cadre_name: str | None = Field(
+        default=None, description="The cadre's name in the roster as it is now (issue 19)"
+    )
     county: str
     agency: str
     state: str

@@ -399,7 +399,7 @@ def _print_case(view: CaseView, as_json: bool, *, explain: bool = True) -> None:
             case_id=view.id,
             definition=view.definition,
             definition_version=view.definition_version,
-            cadre_id=view.cadre_id,
+            cadre_id=_cadre(view),
             county=view.county,
             agency=view.agency,
         )
@@ -473,6 +473,11 @@ def _history_table(case_id: int, entries: Sequence[HistoryEntry]) -> Table:
 _TIER_NAMES = {"city": N_("市级"), "county": N_("县级"), "none": N_("无层级")}
 
 
+def _cadre(view: CaseView) -> str:
+    """The cadre as a case names him: id and roster name (issue 19 item 5), when read."""
+    return f"{view.cadre_id} {view.cadre_name}" if view.cadre_name else view.cadre_id
+
+
 def _text(value: Any) -> str:
     """Recorded values as an officer reads them: text as is, anything structured (such as the
     exceptions a step relied on) as JSON rather than a Python repr."""
@@ -484,6 +489,7 @@ def _list_table(views: Sequence[CaseView]) -> Table:
         (
             v.id,
             v.cadre_id,
+            v.cadre_name or "—",
             v.county,
             v.agency,
             v.state,
@@ -496,6 +502,7 @@ def _list_table(views: Sequence[CaseView]) -> Table:
     columns = [
         _("案件"),
         _("军休干部"),
+        _("姓名"),
         _("县（市、区）"),
         _("机构"),
         _("状态"),
