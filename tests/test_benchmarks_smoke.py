@@ -27,9 +27,15 @@ RATIO_LINES = {
     r"\d+\.\d\d, timer \d+\.\d\d",
     "api_load.py": r"^ratio 2/1: \d+\.\d+; \d+ cases checked: no error",
     "whatif.py": r"^ratio what-if / \(raw read \+ bare explain\): \d+\.\d\dx",
+    # issue 18: zero violations, and at least one process killed
+    "soak.py": r"^ratio violations / invariants checked: 0 / \d+ \(processes killed [1-9]",
 }
 # a real server with uvicorn workers and client processes: ~10 s even at the smoke size
-SLOW = {"api_load.py": (pytest.mark.slow, pytest.mark.postgres)}
+SLOW = {
+    "api_load.py": (pytest.mark.slow, pytest.mark.postgres),
+    # six processes restarted every simulated day and SIGKILLed: ~30 s at the smoke size
+    "soak.py": (pytest.mark.slow, pytest.mark.postgres),
+}
 
 
 def test_every_benchmark_has_a_smoke_run() -> None:

@@ -324,3 +324,22 @@ def step_notices_in_outbox(
             if key not in present
         )
     return Found(checked, missing[:SHOWN], len(missing))
+
+
+def soak_counts(connection: sa.Connection) -> dict[str, Any]:
+    """What a run left behind, for its report: steps (history rows), cases by state, outbox by
+    status, seats, participations, visits."""
+
+    def grouped(column: sa.ColumnElement[Any]) -> dict[str, int]:
+        rows = connection.execute(sa.select(column, sa.func.count()).group_by(column)).all()
+        return {str(key): int(count) for key, count in sorted(rows, key=lambda r: str(r[0]))}
+
+    return {
+        "history_rows": _count(connection, history),
+        "cases": _count(connection, cases),
+        "cases_by_state": grouped(cases.c.state),
+        "outbox_by_status": grouped(outbox.c.status),
+        "seats": _count(connection, batch_seats),
+        "participations": _count(connection, participations),
+        "visits": _count(connection, visit_keys),
+    }
