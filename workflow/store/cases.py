@@ -24,8 +24,8 @@ from workflow.audit.chain import GENESIS, case_exception_hash, history_hash
 from workflow.errors import ConflictError, InputError
 from workflow.snapshot import BatchRow, CadreFiling, CaseRow, CycleClosure, Snapshot
 from workflow.store import keyset, plan_facts, seats
-from workflow.store.database import Database, Within
-from workflow.store.prepared import Prepared, insert_of
+from workflow.store.database import Database, DriverTransaction, Within
+from workflow.store.prepared import On, Prepared, insert_of
 from workflow.store.schema import (
     batch_exceptions,
     batch_seats,
@@ -273,15 +273,30 @@ class SqlCaseStore:
     def transaction(
         self, within: Within = None, *, write: bool = False, single_read: bool = False
     ) -> Iterator[SqlCaseTransaction]:
+        if write and within is None:
+            # a step's own write transaction: on the driver, unless someone listens
+            own = self.database.driver_write()
+            if own is not None:
+                with own:
+                    yield SqlCaseTransaction(own)
+                return
         with self.database.transaction(within, write=write, single_read=single_read) as c:
             yield SqlCaseTransaction(c)
 
 
 class SqlCaseTransaction:
-    """The reads and writes of one transaction, on a connection the caller owns."""
+    """The reads and writes of one transaction, on a connection the caller owns: a SQLAlchemy
+    connection, or the engine's own write transaction on the driver (`DriverTransaction`),
+    whose prepared statements skip SQLAlchemy's execution layer."""
 
-    def __init__(self, connection: sa.Connection) -> None:
-        self.connection = connection
+    def __init__(self, on: sa.Connection | DriverTransaction) -> None:
+        self._on = on
+
+    @property
+    def connection(self) -> sa.Connection:
+        """A SQLAlchemy connection in this transaction, for statements not prepared."""
+        on = self._on
+        return on.connection if isinstance(on, DriverTransaction) else on
 
     # -- reads a step decides on ------------------------------------------------------------
 
@@ -293,7 +308,7 @@ class SqlCaseTransaction:
         states (A9.2)."""
         rows: Sequence[Any]
         if participation_states is None:
-            rows = _SNAPSHOT.rows(self.connection, {"case_id": case_id})
+            rows = _SNAPSHOT.rows(self._on, {"case_id": case_id})
         else:
             rows = self.connection.execute(
                 _SNAPSHOT_WITH_PARTICIPATIONS,
@@ -352,7 +367,7 @@ class SqlCaseTransaction:
     def cadre_filing(self, cadre_id: str, cycle: str | None = None) -> CadreFiling | None:
         """The cadre's record with the county and agency a case is filed under, and whether
         ``cycle`` (the one it would be filed under) is closed, in one read."""
-        row = _CADRE_FILED.first(self.connection, {"cadre_id": cadre_id, "cycle": cycle})
+        row = _CADRE_FILED.first(self._on, {"cadre_id": cadre_id, "cycle": cycle})
         if row is None:
             return None
         return CadreFiling(cadre_id, row.county, row.agency, dict(row.record), _closure(row))
@@ -364,7 +379,7 @@ class SqlCaseTransaction:
     def live_registrations(self, *, cadre_id: str, cycle: str, workflow: str) -> tuple[int, ...]:
         """Ids of the cadre's cases in ``cycle`` under ``workflow`` that are not closed."""
         found = _LIVE_REGISTRATIONS.rows(
-            self.connection, {"cadre_id": cadre_id, "cycle": cycle, "workflow": workflow}
+            self._on, {"cadre_id": cadre_id, "cycle": cycle, "workflow": workflow}
         )
         return tuple(int(row.id) for row in found)
 
@@ -375,8 +390,8 @@ class SqlCaseTransaction:
         case per cadre and cycle may hold it: returns None when this case took part, else the
         id of the other case that holds the claim (nothing written). `ConflictError` when the
         case's own row is already there (the same step, concurrently)."""
-        taken = _CLAIM_PARTICIPATION[self.connection.dialect.name].first(
-            self.connection,
+        taken = _CLAIM_PARTICIPATION[self._on.dialect.name].first(
+            self._on,
             {
                 "cadre_id": case.cadre_id,
                 "cycle": case.cycle,
@@ -402,7 +417,7 @@ class SqlCaseTransaction:
         self.connection.execute(_RELEASE_PARTICIPATION, {"case_id": case_id})
 
     def insert_case(self, values: Mapping[str, Any]) -> int:
-        inserted = insert_of(cases, tuple(values), "id").first(self.connection, values)
+        inserted = insert_of(cases, tuple(values), "id").first(self._on, values)
         assert inserted is not None, "an INSERT of one row returns its id"
         return int(inserted.id)
 
@@ -410,8 +425,8 @@ class SqlCaseTransaction:
         """The first history row of a case just opened, and the case's chain head set to it
         (the row needs the case's id, so the head is set after the insert)."""
         row = chained(first, GENESIS)
-        insert_of(history, tuple(row)).count(self.connection, row)
-        _SET_CHAIN_HEAD.count(self.connection, {"b_case_id": case_id, "b_chain_head": row["hash"]})
+        insert_of(history, tuple(row)).count(self._on, row)
+        _SET_CHAIN_HEAD.count(self._on, {"b_case_id": case_id, "b_chain_head": row["hash"]})
         return str(row["hash"])
 
     def move_case(
@@ -428,11 +443,11 @@ class SqlCaseTransaction:
         when someone moved the case first."""
         prev_hash = case.chain_head or self._previous_hash(case.id, int(history_row["seq"]))
         row = chained(history_row, prev_hash)
-        appended = _APPEND_HISTORY[self.connection.dialect.name].first(self.connection, row)
+        appended = _APPEND_HISTORY[self._on.dialect.name].first(self._on, row)
         if appended is None:
             raise self._lost(case)
         moved = _MOVE_CASE.count(
-            self.connection,
+            self._on,
             {
                 "b_case_id": case.id,
                 "b_version": case.version,
@@ -466,7 +481,7 @@ class SqlCaseTransaction:
         return self.connection.execute(_CASE_VERSION, {"case_id": case_id}).scalar_one_or_none()
 
     def insert_notices(self, rows: Sequence[Mapping[str, Any]]) -> None:
-        insert_notices(self.connection, rows)
+        insert_notices(self._on, rows)
 
     def insert_exception(self, values: Mapping[str, Any]) -> None:
         """Record a granted exception with the hash of its content; `audit verify` checks it
@@ -625,10 +640,10 @@ def chained(values: Mapping[str, Any], prev_hash: str) -> dict[str, Any]:
     return row
 
 
-def insert_notices(connection: sa.Connection, rows: Sequence[Mapping[str, Any]]) -> None:
+def insert_notices(on: On, rows: Sequence[Mapping[str, Any]]) -> None:
     """Outbox rows in the caller's transaction (a step's or a timer's)."""
     for row in rows:  # a step's one or two notices: cheaper one by one than as a batch
-        insert_of(outbox, tuple(row)).count(connection, row)
+        insert_of(outbox, tuple(row)).count(on, row)
 
 
 def _case_row(row: Any) -> CaseRow:

@@ -19,13 +19,15 @@ import warnings
 import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
+from types import TracebackType
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
+from sqlalchemy.exc import ArgumentError, DBAPIError
 from sqlalchemy.orm import Session
+from sqlalchemy.pool import PoolProxiedConnection
 
 from workflow.errors import DatabaseNotReadyError, InputError
 from workflow.i18n import _
@@ -36,6 +38,7 @@ DEFAULT_URL = "sqlite:///convalescence.db"
 ENV_VAR = "CONVALESCENCE_DB"
 WRITE = "convalescence_write"  # execution option: this transaction will write
 SINGLE_READ = "convalescence_single_read"  # execution option: one SELECT, no BEGIN needed
+BEGUN = "convalescence_begun"  # execution option: the driver's transaction is begun already
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 PREPARE_VAR = "CONVALESCENCE_PG_PREPARE"  # "off": no server-side prepared statements (PgBouncer)
 PREPARE_OPTION = "prepare"  # the same as a URL query option: postgresql://…/db?prepare=off
@@ -144,8 +147,10 @@ def _take_over_transactions(dbapi_connection: Any) -> None:
 
 def _on_begin(connection: sa.Connection) -> None:
     options = connection.get_execution_options()
-    if options.get(SINGLE_READ, False):
-        return  # one SELECT is atomic on its own; skip the BEGIN/COMMIT round trips
+    if options.get(SINGLE_READ, False) or options.get(BEGUN, False):
+        # one SELECT is atomic on its own; skip the BEGIN/COMMIT round trips. BEGUN: a
+        # `DriverTransaction` sent BEGIN IMMEDIATE itself before this connection existed
+        return
     # Straight to the driver: this runs before every transaction, and SQLAlchemy's statement
     # machinery would cost more than the BEGIN itself (benchmarks/transitions.py).
     driver = connection.connection.driver_connection
@@ -238,6 +243,7 @@ class Database:
         # than on every connection (which costs an event dispatch per transaction)
         self._writer = self.engine.execution_options(**{WRITE: True})
         self._single_reader = self.engine.execution_options(**{SINGLE_READ: True})
+        self._begun = self.engine.execution_options(**{WRITE: True, BEGUN: True})
 
     def close(self) -> None:
         if self._owns:
@@ -300,3 +306,124 @@ class Database:
             source = self._writer if write else self._single_reader if single_read else self.engine
             with source.connect() as connection, connection.begin():
                 yield connection
+
+    def driver_write(self) -> DriverTransaction | None:
+        """A write transaction of the engine's own begun on the pool's driver connection (see
+        `DriverTransaction`); None when someone listens to the engine's statements or
+        transactions, who must then see them all: the caller uses `transaction` instead."""
+        if self._observed():
+            return None
+        self.ensure_schema()
+        engine = self.engine
+        dialect = engine.dialect
+        try:
+            fairy = engine.pool.connect()
+        except dialect.loaded_dbapi.Error as error:
+            raise DBAPIError.instance(
+                None, None, error, dialect.loaded_dbapi.Error, dialect=dialect
+            ) from error
+        try:
+            return DriverTransaction(self._begun, fairy)
+        except BaseException:
+            fairy.close()
+            raise
+
+    def _observed(self) -> bool:
+        """Whether anyone but this module listens to the engine: a tracer, a statement
+        counter (the tests), SQL echo. The engine's own BEGIN listener does not count."""
+        engine = self.engine
+        events = engine.dispatch
+        return bool(
+            engine.echo
+            or events.before_cursor_execute
+            or events.after_cursor_execute
+            or events.before_execute
+            or events.after_execute
+            or events.engine_connect
+            or events.commit
+            or events.rollback
+            or any(listener is not _on_begin for listener in events.begin)
+            or engine.dialect.dispatch.handle_error
+            or engine.dialect.dispatch.do_execute
+        )
+
+
+class DriverTransaction:
+    """A write transaction of the engine's own, begun and committed on the driver.
+
+    A plain step is three statements; wrapped in SQLAlchemy's `Connection` and its root
+    transaction (connect, begin, commit and close, each with its event dispatch and
+    bookkeeping) the wrapping cost a step about as much as the three statements together
+    (benchmarks/transitions.py). This one checks a connection out of the pool, sends BEGIN
+    IMMEDIATE on SQLite (psycopg begins by itself on the first statement) and commits or rolls
+    back on the driver. `workflow.store.prepared` runs its statements on ``driver``; anything
+    else asks for `connection`, a SQLAlchemy connection made on first use around the same
+    driver connection, in the same transaction (its own begin sends nothing: `BEGUN`).
+
+    `Database.driver_write` hands one out only when nobody listens to the engine, so a tracer
+    or a statement counter still sees every statement and transaction through SQLAlchemy."""
+
+    __slots__ = ("_begun", "_connection", "_fairy", "dialect", "driver")
+
+    def __init__(self, begun: sa.Engine, fairy: PoolProxiedConnection) -> None:
+        self._begun = begun
+        self._fairy = fairy
+        self._connection: sa.Connection | None = None
+        self.dialect = begun.dialect
+        driver: Any = fairy.driver_connection
+        self.driver = driver
+        if self.dialect.name == "sqlite":
+            self._call(driver.execute, "BEGIN IMMEDIATE")
+
+    @property
+    def connection(self) -> sa.Connection:
+        """A SQLAlchemy connection inside this transaction, for statements not prepared."""
+        if self._connection is None:
+            self._connection = sa.Connection(self._begun, connection=self._fairy)
+        return self._connection
+
+    def invalidate(self, error: BaseException) -> None:
+        """The driver connection is lost: the pool must not hand it out again."""
+        self._fairy.invalidate(error)
+
+    def __enter__(self) -> DriverTransaction:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        connection = self._connection
+        try:
+            if kind is None:
+                if connection is not None and connection.in_transaction():
+                    connection.commit()
+                else:
+                    self._call(self.driver.commit, None)
+            elif connection is not None and connection.in_transaction():
+                connection.rollback()
+            elif self._fairy.is_valid:
+                self._call(self.driver.rollback, None)
+        finally:
+            if connection is not None:
+                connection.close()  # returns the driver connection to the pool
+            else:
+                self._fairy.close()
+
+    def _call(self, method: Any, sql: str | None) -> None:
+        """A driver call, its error raised as SQLAlchemy's class (as a statement's would be:
+        `workflow.store.errors` maps those), a lost connection invalidated."""
+        dialect = self.dialect
+        try:
+            if sql is None:
+                method()
+            else:
+                method(sql)
+        except dialect.loaded_dbapi.Error as error:
+            if dialect.is_disconnect(error, self.driver, None):
+                self.invalidate(error)
+            raise DBAPIError.instance(
+                sql, None, error, dialect.loaded_dbapi.Error, dialect=dialect
+            ) from error

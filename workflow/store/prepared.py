@@ -9,7 +9,8 @@ statement, rendering it for the dialect, the column types' conversions — and d
 execution layer redoes on every call: the SQL text, the order of its parameters and each
 parameter's conversion are worked out on first use per dialect; a call converts the values,
 runs the text on the driver connection of the caller's `sa.Connection` (inside the caller's
-transaction, which `workflow.store.database` has begun) and converts the result columns back.
+transaction, which `workflow.store.database` has begun), or of the engine's own write
+transaction run on the driver (`DriverTransaction`), and converts the result columns back.
 
 Nothing a host relies on is lost. When anyone listens for ``before_cursor_execute`` or
 ``after_cursor_execute`` (tracing, statement counts, the tests), the same converted text goes
@@ -34,7 +35,12 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql.compiler import SQLCompiler
 
+from workflow.store.database import DriverTransaction
+
 Processor = Callable[[Any], Any] | None
+# where a statement runs: a SQLAlchemy connection in a transaction, or the engine's own write
+# transaction on the driver (`workflow.store.database.DriverTransaction`)
+On = sa.Connection | DriverTransaction
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,9 +69,9 @@ class Prepared:
             weakref.WeakKeyDictionary()
         )
 
-    def rows(self, connection: sa.Connection, values: Mapping[str, Any]) -> list[Any]:
+    def rows(self, on: On, values: Mapping[str, Any]) -> list[Any]:
         """The result rows (named tuples, values converted as SQLAlchemy would)."""
-        compiled, fetched, _count = self._run(connection, values, fetch=True)
+        compiled, fetched, _count = self._run(on, values, fetch=True)
         if compiled.row is None or not fetched:
             return []
         make, results = compiled.row, compiled.results
@@ -74,20 +80,20 @@ class Prepared:
             for raw in fetched
         ]
 
-    def first(self, connection: sa.Connection, values: Mapping[str, Any]) -> Any | None:
-        found = self.rows(connection, values)
+    def first(self, on: On, values: Mapping[str, Any]) -> Any | None:
+        found = self.rows(on, values)
         return found[0] if found else None
 
-    def count(self, connection: sa.Connection, values: Mapping[str, Any]) -> int:
+    def count(self, on: On, values: Mapping[str, Any]) -> int:
         """The number of rows the statement changed."""
-        return self._run(connection, values, fetch=False)[2]
+        return self._run(on, values, fetch=False)[2]
 
     # -- one call ---------------------------------------------------------------------------
 
     def _run(
-        self, connection: sa.Connection, values: Mapping[str, Any], *, fetch: bool
+        self, on: On, values: Mapping[str, Any], *, fetch: bool
     ) -> tuple[_Compiled, Sequence[Any], int]:
-        dialect = connection.dialect
+        dialect = on.dialect
         compiled = self._by_dialect.get(dialect) or self._compile(dialect)
         converted = [
             values[name] if p is None else p(values[name])
@@ -99,23 +105,29 @@ class Prepared:
             else dict(zip(compiled.names, converted, strict=True))
         )
         sql = compiled.sql
-        dispatch = connection.dispatch  # the engine's listeners and the connection's own
-        if dispatch.before_cursor_execute or dispatch.after_cursor_execute:
-            # through SQLAlchemy's execution layer, so listeners get everything they expect
-            # (an execution context, retval listeners, handle_error, echo); the values are
-            # converted already and the text is the dialect's, as a driver-level call sends it
-            result = connection.exec_driver_sql(sql, parameters)
-            fetched = result.fetchall() if fetch and result.returns_rows else ()
-            return compiled, fetched, result.rowcount
-        driver = connection.connection.driver_connection
-        cursor = driver.cursor()  # type: ignore[union-attr]
+        if type(on) is DriverTransaction:
+            # nobody listens (`Database.driver_write` made sure): straight to the driver
+            driver = on.driver
+        else:
+            connection: sa.Connection = on  # type: ignore[assignment]
+            dispatch = connection.dispatch  # the engine's listeners and the connection's own
+            if dispatch.before_cursor_execute or dispatch.after_cursor_execute:
+                # through SQLAlchemy's execution layer, so listeners get everything they expect
+                # (an execution context, retval listeners, handle_error, echo); the values are
+                # converted already and the text is the dialect's, as a driver-level call
+                # sends it
+                result = connection.exec_driver_sql(sql, parameters)
+                fetched = result.fetchall() if fetch and result.returns_rows else ()
+                return compiled, fetched, result.rowcount
+            driver = connection.connection.driver_connection
+        cursor = driver.cursor()
         try:
             cursor.execute(sql, parameters)
             fetched = cursor.fetchall() if fetch and cursor.description is not None else ()
             count = cursor.rowcount
         except dialect.loaded_dbapi.Error as error:
             if dialect.is_disconnect(error, driver, cursor):
-                connection.invalidate(error)
+                on.invalidate(error)
             raise DBAPIError.instance(
                 sql, parameters, error, dialect.loaded_dbapi.Error, dialect=dialect
             ) from error
