@@ -11,7 +11,16 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from fastapi.routing import APIRoute
 
-from workflow.api import cases, eligibility, followup, notices, plans, published, unable
+from workflow.api import (
+    cases,
+    eligibility,
+    followup,
+    notices,
+    offline_docs,
+    plans,
+    published,
+    unable,
+)
 from workflow.api import errors as api_errors
 from workflow.api import whatif as policy_whatif
 from workflow.api.auth import Services
@@ -26,6 +35,7 @@ from workflow.api.models import HealthOut, ReadyOut
 from workflow.api.tokens import TokenRegistry
 from workflow.calendar import WorkingCalendar, default_calendar
 from workflow.clock import shanghai_date
+from workflow.console import install as install_console
 from workflow.engine import Engine
 from workflow.errors import InputError
 from workflow.i18n import _
@@ -64,12 +74,18 @@ def refuse_unknown_query(request: Request) -> None:
 
 
 def create_app(
-    engine: Engine, tokens: TokenRegistry, *, calendar: WorkingCalendar | None = None
+    engine: Engine,
+    tokens: TokenRegistry,
+    *,
+    calendar: WorkingCalendar | None = None,
+    console: bool = True,
 ) -> FastAPI:
     """The app; the caller keeps ownership of ``engine`` (close it after the server stops).
 
     ``calendar`` is the working-day calendar ``/ready`` reports on (``None``: the built-in
-    notices); ``convalescence serve`` passes the one its ``--holidays`` file extends."""
+    notices); ``convalescence serve`` passes the one its ``--holidays`` file extends.
+    ``console``: mount the officer console at ``/console`` with ``/`` leading to it (issue 19;
+    ``serve --no-console`` leaves it out)."""
     working = calendar or default_calendar()
     roles = {role for definition in engine.catalog for role in definition.roles}
     scopes = {r: k for definition in engine.catalog for r, k in definition.scopes.items()}
@@ -79,6 +95,8 @@ def create_app(
         version="1",
         description=DESCRIPTION,
         dependencies=[Depends(refuse_unknown_query)],
+        docs_url=None,  # /docs with Swagger UI's files from the package (offline_docs)
+        redoc_url=None,
     )
     app.state.services = Services(engine=engine, tokens=tokens)
     app.add_middleware(BodyLimit, limit=MAX_BODY_BYTES)
@@ -102,6 +120,9 @@ def create_app(
     app.include_router(published.router)
     app.include_router(definition_diff_router)
     app.include_router(cycles_router)  # /cycles, /cycles/{id}/close (issue 13)
+    offline_docs.install(app)  # /docs served offline (issue 19)
+    if console:  # the officer console at /console, / leads there (issue 19)
+        install_console(app, engine, tokens)
     app.include_router(cadres_router)  # /cadres, /cadres/{id} (issue 19 item 5)
 
     @app.get("/health", tags=["service"], summary="Liveness and schema revision; no token")

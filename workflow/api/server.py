@@ -27,6 +27,7 @@ from workflow.roster.admin_list import ADMIN_LIST_VAR, admin_list
 
 DB_VAR = "CONVALESCENCE_DB"
 TOKENS_VAR = "CONVALESCENCE_API_TOKENS"
+CONSOLE_VAR = "CONVALESCENCE_CONSOLE"  # "0": serve --no-console (no officer console)
 NOW_VAR = "CONVALESCENCE_API_NOW"  # ISO moment: serve as of a simulated time (demo, benchmarks)
 STARTUP_SECONDS = 30.0
 
@@ -56,7 +57,12 @@ def app_from_environment() -> FastAPI:
         admin_list=admin_list(os.environ.get(ADMIN_LIST_VAR) or None),
     )
     calendar = default_calendar(os.environ.get(HOLIDAYS_VAR) or None)
-    return create_app(engine, TokenRegistry.load(os.environ[TOKENS_VAR]), calendar=calendar)
+    return create_app(
+        engine,
+        TokenRegistry.load(os.environ[TOKENS_VAR]),
+        calendar=calendar,
+        console=os.environ.get(CONSOLE_VAR, "1") != "0",
+    )
 
 
 @contextmanager

@@ -89,9 +89,21 @@ def server_extra(command: str) -> Iterator[None]:
     help=_("工作进程数（PostgreSQL；SQLite 本就逐个写入）。"),
 )
 @log_format_option("json")
+@click.option(
+    "--no-console",
+    is_flag=True,
+    help=_("不提供网页办理平台（/console）：只提供 REST API。"),
+)
 @click.pass_context
 def serve(
-    ctx: click.Context, *, host: str, port: int, tokens_file: Path, workers: int, log_format: str
+    ctx: click.Context,
+    *,
+    host: str,
+    port: int,
+    tokens_file: Path,
+    workers: int,
+    log_format: str,
+    no_console: bool,
 ) -> None:
     """Checks everything a worker would trip over here, once, then hands over to uvicorn."""
     # FastAPI and uvicorn load only here: every other command starts without them
@@ -100,7 +112,13 @@ def serve(
         from uvicorn.supervisors import Multiprocess  # noqa: PLC0415
 
         from workflow.api.app import create_app  # noqa: PLC0415
-        from workflow.api.server import DB_VAR, NOW_VAR, TOKENS_VAR, no_delay  # noqa: PLC0415
+        from workflow.api.server import (  # noqa: PLC0415
+            CONSOLE_VAR,
+            DB_VAR,
+            NOW_VAR,
+            TOKENS_VAR,
+            no_delay,
+        )
         from workflow.api.tokens import TokenRegistry  # noqa: PLC0415
 
     settings = ctx.ensure_object(Settings)
@@ -110,10 +128,11 @@ def serve(
     registry = TokenRegistry.load(tokens_file)
     engine = open_engine()
     # checks every token's role and scope against the definitions
-    create_app(engine, registry, calendar=settings.calendar())
+    create_app(engine, registry, calendar=settings.calendar(), console=not no_console)
     engine.ensure_schema()
     os.environ[DB_VAR] = settings.url
     os.environ[TOKENS_VAR] = str(tokens_file.resolve())
+    os.environ[CONSOLE_VAR] = "0" if no_console else "1"  # the officer console (issue 19)
     # workers speak the language this command was given (--lang, else the locale): LANGUAGE is
     # the first variable workflow.i18n reads
     os.environ["LANGUAGE"] = settings.lang
