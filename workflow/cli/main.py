@@ -49,6 +49,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "calendar": ("workflow.cli.calendar:calendar", N_("工作日数据：年份、节假日")),
     "report": ("workflow.cli.report:report", N_("报表（第十八条）")),
     "audit": ("workflow.cli.audit:audit", N_("审计链校验（A19.1）")),
+    "backup": ("workflow.cli.backup:backup", N_("备份数据库（SQLite 在线备份、pg_dump）")),
     "cycles": ("workflow.cli.cycles:cycles", N_("疗养周期：关闭与归档（第九、十八条）")),
     "serve": ("workflow.cli.serve:serve", N_("启动 REST API 服务")),
     "tokens": ("workflow.cli.serve:tokens", N_("API 令牌")),
