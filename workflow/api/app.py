@@ -35,7 +35,6 @@ from workflow.api.models import HealthOut, ReadyOut
 from workflow.api.tokens import TokenRegistry
 from workflow.calendar import WorkingCalendar, default_calendar
 from workflow.clock import shanghai_date
-from workflow.console import install as install_console
 from workflow.engine import Engine
 from workflow.errors import InputError
 from workflow.i18n import _
@@ -122,6 +121,9 @@ def create_app(
     app.include_router(cycles_router)  # /cycles, /cycles/{id}/close (issue 13)
     offline_docs.install(app)  # /docs served offline (issue 19)
     if console:  # the officer console at /console, / leads there (issue 19)
+        # imported here: the console's modules import the API's (tokens, errors)
+        from workflow.console.app import install as install_console  # noqa: PLC0415
+
         install_console(app, engine, tokens)
     app.include_router(cadres_router)  # /cadres, /cadres/{id} (issue 19 item 5)
 

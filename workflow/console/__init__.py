@@ -43,9 +43,3 @@ Engine errors need no handling of their own in a page: the app turns a missing o
 thing into a 404 page, a refusal into a page citing its article, a database that is down into a
 503 page. A step's form handles its own errors in place (see `cases`).
 """
-
-from __future__ import annotations
-
-from workflow.console.app import MOUNT, console_app, install
-
-__all__ = ["MOUNT", "console_app", "install"]
