@@ -37,8 +37,10 @@ def backup(*, file: Path, force: bool, as_json: bool) -> None:
     """A broken audit chain in the copy is exit 6, after the copy is in place (it is evidence)."""
     engine = open_engine()
     done = back_up(engine.db, file, force=force)
+    report = done.audit
     if as_json:
-        output.print_json(done.to_json())
+        if report is None or report.broken is None:  # else the error is the one document
+            output.print_json(done.to_json())
     else:
         click.echo(
             _("已备份到 {file}：{size}（{bytes} 字节，{format}）。").format(
@@ -48,7 +50,6 @@ def backup(*, file: Path, force: bool, as_json: bool) -> None:
                 format=_("SQLite 在线备份") if done.format == "sqlite" else "pg_dump -Fc",
             )
         )
-    report = done.audit
     if report is None:
         output.warn(_("未校验审计链：{reason}").format(reason=done.unchecked or ""))
         return
