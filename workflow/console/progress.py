@@ -50,11 +50,16 @@ def progress(definition: Definition, state: str, reached: Iterable[str]) -> Prog
     steps = main_path(definition)
     seen = set(reached) | {state}
     names = [step.state for step in steps]
-    current = names.index(state) if state in names else None
+    at = names.index(state) if state in names else None
+    # a case at the path's end (evaluated) has done every step; one that left the path has
+    # done the steps its history reached
+    finished = at is not None and definition.state(state).terminal
+    current = None if finished else at
     done = tuple(
-        step.state in seen and (current is None or i <= current) for i, step in enumerate(steps)
+        step.state in seen and (at is None or i <= at) and i != current
+        for i, step in enumerate(steps)
     )
-    exit_label = None if current is not None else definition.state(state).label
+    exit_label = None if at is not None else definition.state(state).label
     return Progress(steps, done, current, exit_label)
 
 
