@@ -5,7 +5,9 @@ A listing pages by keyset (`workflow.store.keyset`): the next page is the rows a
 one shown in the listing's order. So each filter gets an index whose columns are the filter and
 then the order (``id`` for cases, ``due_on, id`` for tasks, ``id`` for the outbox), and a filter
 that matches nothing is an empty range instead of a scan of the table. ``ix_cases_state``
-becomes ``(state, id)``: PostgreSQL does not add the row id to an index as SQLite does.
+becomes ``(state, id)`` and ``ix_tasks_case_id`` ``(case_id, due_on, id)``: PostgreSQL does not
+add the row id to an index as SQLite does, and SQLite would rather walk all open tasks in due
+order than look up a case's few tasks and sort them.
 
 ``case_state_counts`` holds the number of cases in each state, kept by SQLite triggers in the
 transaction that inserts a case or changes its state, so the state counts read a dozen rows
@@ -39,6 +41,7 @@ CASE_INDEXES = {
     "ix_cases_agency_id": ["agency", "id"],
 }
 TASK_INDEXES = {
+    "ix_tasks_case_id_due_on_id": ["case_id", "due_on", "id"],  # ix_tasks_case_id, ordered
     "ix_tasks_due_on_id": ["due_on", "id"],
     "ix_tasks_county_due_on_id": ["county", "due_on", "id"],
     "ix_tasks_agency_due_on_id": ["agency", "due_on", "id"],
@@ -62,6 +65,7 @@ def upgrade() -> None:
     for name, columns in CASE_INDEXES.items():
         op.create_index(name, "cases", columns)
     _partial_index("ix_cases_open_id", "cases", ["id"], where=OPEN_CASE[dialect])
+    op.drop_index("ix_tasks_case_id", "tasks")
     for name, columns in TASK_INDEXES.items():
         op.create_index(name, "tasks", columns)
     for name, columns in OPEN_TASK_INDEXES.items():
@@ -110,6 +114,7 @@ def downgrade() -> None:
     op.drop_index("ix_outbox_status_id", "outbox")
     for name in (*OPEN_TASK_INDEXES, *TASK_INDEXES):
         op.drop_index(name, "tasks")
+    op.create_index("ix_tasks_case_id", "tasks", ["case_id"])
     op.drop_index("ix_cases_open_id", "cases")
     for name in CASE_INDEXES:
         op.drop_index(name, "cases")
