@@ -23,7 +23,7 @@ from sqlalchemy.exc import IntegrityError
 from workflow.audit.chain import GENESIS, case_exception_hash, history_hash
 from workflow.errors import ConflictError, InputError
 from workflow.snapshot import BatchRow, CadreFiling, CaseRow, CycleClosure, Snapshot
-from workflow.store import keyset, plan_facts, seats
+from workflow.store import keyset, seats
 from workflow.store.database import Database, DriverTransaction, Within
 from workflow.store.prepared import On, Prepared, insert_of
 from workflow.store.schema import (
@@ -228,6 +228,13 @@ _CADRE_FILED = Prepared(
     # refer to the cadre (participations, visit keys) for the length of the opening
     .with_for_update(of=cadres, key_share=True)
 )
+# The plans of the registration day's year (A3.2), as `plan_facts.annual_plans` reads them for
+# the carry-over and the what-if; prepared here, since every registration asks.
+_ANNUAL_PLANS = Prepared(
+    sa.select(
+        plans.c.id, plans.c.organiser_level, plans.c.county, plans.c.year, plans.c.cycle
+    ).where(plans.c.year == sa.bindparam("year"))
+)
 # The cadre's registrations still under way in a cycle, under the same workflow: a second one
 # is refused at open (A9.2), before the family is asked to consent twice.
 _LIVE_REGISTRATIONS = Prepared(
@@ -373,8 +380,9 @@ class SqlCaseTransaction:
         return CadreFiling(cadre_id, row.county, row.agency, dict(row.record), _closure(row))
 
     def annual_plans(self, year: int) -> list[dict[str, Any]]:
-        """The plans of ``year`` a registration is checked against (A3.2)."""
-        return plan_facts.annual_plans(self.connection, year)
+        """The plans of ``year`` a registration is checked against (A3.2): the columns of
+        `plan_facts.annual_plans`, as a statement prepared for the registration step."""
+        return [row._asdict() for row in _ANNUAL_PLANS.rows(self._on, {"year": year})]
 
     def live_registrations(self, *, cadre_id: str, cycle: str, workflow: str) -> tuple[int, ...]:
         """Ids of the cadre's cases in ``cycle`` under ``workflow`` that are not closed."""
