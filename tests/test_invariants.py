@@ -4,13 +4,16 @@ back is named by the invariant it breaks, with the row that shows it."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import sqlalchemy as sa
+from click.testing import CliRunner
 from factories import AS_AGENCY, CONSENT, HAPPY_PATH, REGISTRATION, cadre
 from plans_setup import walk
 
 from workflow import Engine
+from workflow.cli.main import main
 from workflow.invariants import InvariantReport, check_invariants
 from workflow.scheduler import run_due
 from workflow.store.schema import batches, outbox, participations, visit_keys
@@ -83,3 +86,20 @@ def test_damage_is_named_by_its_invariant(engine: Engine) -> None:
         assert found[invariant].examples
         assert {r.name for r in report.results if r.violations} == expected, report.to_json()
         assert report.violations == sum(r.violations for r in report.results)
+
+
+def test_audit_invariants_command(engine: Engine, db_url: str) -> None:
+    """``convalescence audit invariants``: exit 0 and every invariant listed; exit 6 naming the
+    broken one and its row, in English with --lang en."""
+    month(engine)
+    runner = CliRunner()
+    ok = runner.invoke(main, ["--db", db_url, "audit", "invariants", "--json"])
+    assert ok.exit_code == 0, ok.output
+    listed = json.loads(ok.stdout)
+    assert listed["violations"] == 0
+    assert {i["name"] for i in listed["invariants"]} >= {"seats_match_their_rows", "audit_verify"}
+    damage(engine, DAMAGE[0][1])
+    broken = runner.invoke(main, ["--db", db_url, "--lang", "en", "audit", "invariants"])
+    assert broken.exit_code == 6, broken.output
+    assert "seats_match_their_rows: {'batch_id': 1" in broken.stderr
+    assert "1 invariant violations" in broken.stderr

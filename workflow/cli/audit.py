@@ -131,3 +131,42 @@ def checkpoint_command(*, path: Path, key_file: Path | None, as_json: bool) -> N
             path=path, cases=len(written.cases), batches=len(written.batches), hash=written.hash
         )
     )
+
+
+# -- issue 18: the invariants benchmarks/soak.py checks after killing its nodes ---------------
+
+
+@audit.command(
+    "invariants",
+    help=_(
+        "核对案件、历史、批次名额、参加记录、重点走访和发件箱之间必须成立的关系，以及审计链；"
+        "有违反时退出状态为 6，并列出违反的记录。"
+    ),
+    epilog=output.examples(
+        "convalescence audit invariants",
+        "convalescence audit invariants --json",
+    ),
+)
+@output.json_option
+@click.pass_context
+def invariants_command(ctx: click.Context, *, as_json: bool) -> None:
+    """Read-only; each invariant on its own read (`workflow.invariants`)."""
+    from workflow.invariants import check_invariants  # noqa: PLC0415 (loads the definitions)
+
+    engine = open_engine()
+    engine.ensure_schema()
+    report = check_invariants(engine)
+    if as_json:
+        output.print_json(report.to_json())
+    else:
+        rows = [(r.name, r.article, r.checked, r.violations) for r in report.results]
+        columns = [_("不变量"), _("条款"), _("核对数"), _("违反数")]
+        output.stdout().print(output.table(_("不变量"), columns, rows))
+        for result in report.results:
+            for example in result.examples:
+                output.warn(f"{result.name}: {example}")
+    if report.violations:
+        output.warn(_("{count} 处违反不变量（见上表）").format(count=report.violations))
+        ctx.exit(6)
+    if not as_json:
+        output.say(_("不变量全部成立：共核对 {count} 项。").format(count=len(report.results)))
