@@ -146,6 +146,7 @@ class Browser:
         height = self.driver.execute_script("return document.documentElement.scrollHeight")
         size = self.driver.get_window_size()
         self.driver.set_window_size(size["width"], max(int(height) + 120, 400))
+        self.driver.execute_script("window.scrollTo(0, 0)")
         try:
             path = folder / name
             self.driver.save_screenshot(str(path))

@@ -234,8 +234,8 @@ def test_the_case_page_shows_progress_evidence_eligibility_notices_and_a_verifie
         "参加疗养",
         "满意度评价",
     ]
-    assert progress.group(0).count('class="done"') == 2
-    assert 'class="current" aria-current="step"' in progress.group(0)
+    assert progress.group(0).count('class="done"') == 3  # up to the approval
+    assert re.search(r'class="current" aria-current="step">\s*<span class="dot" aria-hidden="true">4<', progress.group(0))
     assert "市级荣誉疗养" in body and "A4.1" in body  # tier and why
     assert "疗养首日（2024-06-03）时 74 周岁" in body  # age on the batch's first day
     assert "同意的家属姓名" in body and "张丽" in body  # evidence with its label

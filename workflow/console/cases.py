@@ -189,6 +189,17 @@ def _field_labels(definition: Definition) -> dict[str, str]:
     return labels
 
 
+def _labelled(
+    definition: Definition, values: Mapping[str, Any]
+) -> tuple[list[tuple[str, Any]], list[tuple[str, Any]]]:
+    """Recorded values as (label, value) for the fields the definition labels, and the rest
+    (what the engine copied beside them, e.g. the batch's dates) as (name, value)."""
+    labels = _field_labels(definition)
+    named = [(labels[k], v) for k, v in values.items() if k in labels]
+    other = [(k, v) for k, v in values.items() if k not in labels]
+    return named, other
+
+
 def _age_on(birth: Any, day: date) -> int | None:
     try:
         born = date.fromisoformat(str(birth))
@@ -299,8 +310,12 @@ def case_page(
         age_day=age_day,
         seat=seat,
         progress=progress(definition, view.state, [e.to_state for e in entries]),
-        evidence=[(k, _field_labels(definition).get(k, k), v) for k, v in view.evidence.items()],
-        history=[(e, labels.get(e.trigger, e.trigger), _states(definition, e)) for e in entries],
+        evidence=_labelled(definition, view.evidence),
+        history=[
+            (e, labels.get(e.trigger, e.trigger), _states(definition, e), _labelled(definition, e.data))
+            for e in entries
+        ],
+        role_labels=dict(definition.roles),
         chain=check_chain(rows, version, head),
         notices=notices,
         forms=step_forms(request, definition, view, actor, posted),

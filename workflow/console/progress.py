@@ -27,7 +27,7 @@ class PathStep:
 class Progress:
     steps: tuple[PathStep, ...]
     done: tuple[bool, ...]
-    current: int | None  # index of the step the case stands on, None once it left the path
+    current: int | None  # index of the step to take next; None once the case is closed
     exit_label: str | None  # the exit the case took (本人撤回 …), if it left the path
 
 
@@ -51,14 +51,11 @@ def progress(definition: Definition, state: str, reached: Iterable[str]) -> Prog
     seen = set(reached) | {state}
     names = [step.state for step in steps]
     at = names.index(state) if state in names else None
-    # a case at the path's end (evaluated) has done every step; one that left the path has
-    # done the steps its history reached
-    finished = at is not None and definition.state(state).terminal
-    current = None if finished else at
-    done = tuple(
-        step.state in seen and (at is None or i <= at) and i != current
-        for i, step in enumerate(steps)
-    )
+    # every step up to the case's state is done; the one after it is the step to take now,
+    # unless the case is closed (at the path's end, or on an exit such as 本人撤回)
+    done = tuple(step.state in seen and (at is None or i <= at) for i, step in enumerate(steps))
+    closed = definition.state(state).terminal
+    current = None if at is None or closed or at + 1 >= len(steps) else at + 1
     exit_label = None if at is not None else definition.state(state).label
     return Progress(steps, done, current, exit_label)
 
