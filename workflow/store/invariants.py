@@ -26,6 +26,8 @@ from workflow.store.schema import (
     history,
     outbox,
     participations,
+    tasks,
+    timer_marks,
     visit_keys,
 )
 
@@ -342,4 +344,7 @@ def soak_counts(connection: sa.Connection) -> dict[str, Any]:
         "seats": _count(connection, batch_seats),
         "participations": _count(connection, participations),
         "visits": _count(connection, visit_keys),
+        # the scheduler's own work: reminders and escalations (timer marks), officers' tasks
+        "timers_fired": _count(connection, timer_marks),
+        "tasks_by_kind": grouped(tasks.c.kind),
     }
