@@ -142,9 +142,9 @@ def _lines(console: Console, lines: list[str]) -> None:
 
 def _states_table(summary: DemoSummary) -> Table:
     states = Table(title=_("案件最终状态"))
-    states.add_column(_("状态"))
+    states.add_column(_("状态"), overflow="fold", min_width=8)
     states.add_column(_("案件数"), justify="right", no_wrap=True)
-    states.add_column(_("查询用代码（cases list --state）"), no_wrap=True)
+    states.add_column(_("代码（--state）"), overflow="fold")
     for state, (label, count) in summary.final_states.items():
         states.add_row(label, str(count), state)
     states.add_row(_("合计"), str(summary.cases), "", end_section=True)
@@ -153,7 +153,7 @@ def _states_table(summary: DemoSummary) -> Table:
 
 def _tiers_table(summary: DemoSummary) -> Table:
     tiers = Table(title=_("花名册资格层级（第四条）"))
-    tiers.add_column(_("层级"))
+    tiers.add_column(_("层级"), overflow="fold")
     tiers.add_column(_("人数"), justify="right", no_wrap=True)
     for tier, label in (
         ("city", _("市级")),
@@ -214,7 +214,7 @@ def rule_phrase(rule: str) -> str:
 def _refusals_table(summary: DemoSummary) -> Table:
     refusals = Table(title=_("规则拒绝次数"))
     refusals.add_column(_("条款"), no_wrap=True)
-    refusals.add_column(_("拒绝的原因"))
+    refusals.add_column(_("拒绝的原因"), overflow="fold", min_width=8)
     refusals.add_column(_("次数"), justify="right", no_wrap=True)
     for key, count in sorted(summary.refusals.items(), key=_by_article):
         article, rule = key.split(" ", 1)
@@ -270,7 +270,7 @@ SCHEDULER_PHRASES = {
 
 def _scheduler_table(summary: DemoSummary) -> Table:
     table = Table(title=_("定时任务与重点走访慰问（第七、九条）"))
-    table.add_column(_("事项"))
+    table.add_column(_("事项"), overflow="fold", min_width=8)
     table.add_column(_("次数"), justify="right", no_wrap=True)
     known = [key for key in SCHEDULER_PHRASES if summary.visits.get(key)]
     others = sorted(key for key in summary.visits if key not in SCHEDULER_PHRASES)
