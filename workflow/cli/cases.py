@@ -21,11 +21,13 @@ from rich.table import Table
 from definitions import DEFAULT_DEFINITION
 from workflow.cli import output
 from workflow.cli.db import open_engine
+from workflow.cli.paging import print_page_end
 from workflow.eligibility import Explanation, Reason
 from workflow.errors import InputError
 from workflow.fields import INT_MAX
 from workflow.i18n import N_, _, ngettext
 from workflow.machine import Actor
+from workflow.paging import Page
 from workflow.views import CaseView, HistoryEntry
 
 # a case id is a database INTEGER: 2147483648 is bad input (exit 2), not a driver error
@@ -284,11 +286,14 @@ def history(case_id: int, as_json: bool) -> None:
 
 @cases.command(
     "list",
-    help=_("按案件编号顺序列出案件，由数据库筛选；用 --limit/--offset 分页。"),
+    help=_(
+        "按案件编号顺序列出案件，由数据库筛选。一页列完时末尾提示下一页的 --after ID；"
+        "用 --json 时提示写在标准错误上，也可取最后一件的编号作 --after。"
+    ),
     epilog=output.examples(
         "convalescence cases list --open",
         "convalescence cases list --county 东昌府区 --state registered --json",
-        "convalescence cases list --limit 50 --offset 50",
+        "convalescence cases list --limit 50 --after 50",
     ),
 )
 @click.option("--state", metavar="STATE", help=_("只列处于此状态的案件。"))
@@ -304,11 +309,17 @@ def history(case_id: int, as_json: bool) -> None:
     help=_("最多列出的件数。"),
 )
 @click.option(
+    "--after",
+    type=click.IntRange(0, INT_MAX),
+    metavar="ID",
+    help=_("从编号大于 ID 的案件列起（上一页末尾提示的下一页；任何一页都一样快）。"),
+)
+@click.option(
     "--offset",
     type=click.IntRange(min=0),
     default=0,
     show_default=True,
-    help=_("先跳过的件数。"),
+    help=_("先跳过的件数（跳得越多越慢；翻页请用 --after）。"),
 )
 @output.json_option
 def list_cases(
@@ -319,27 +330,29 @@ def list_cases(
     cadre_id: str | None,
     open_only: bool,
     limit: int,
+    after: int | None,
     offset: int,
     as_json: bool,
 ) -> None:
-    """One page of cases (help above, through the catalogue)."""
-    views = open_engine().cases(
+    """One page of cases and the cursor to the next (help above, through the catalogue)."""
+    rows = open_engine().cases(
         state=state,
         county=county,
         agency=agency,
         cadre_id=cadre_id,
         open_only=open_only,
-        limit=limit,
+        limit=limit + 1,  # one more says whether another page exists
         offset=offset,
+        after=after,
     )
+    page = Page.of(rows, limit, key=lambda view: view.id)
     if as_json:
-        output.print_json([view.to_json() for view in views])
-        return
-    if views:
-        output.stdout().print(_list_table(views))
-    more = _("（已达上限：用 --offset 查看更多）") if len(views) == limit else ""
-    count = ngettext("{count} 件案件", "{count} 件案件", len(views)).format(count=len(views))
-    output.say(count + more)
+        output.print_json([view.to_json() for view in page.items])
+    elif page.items:
+        output.stdout().print(_list_table(page.items))
+    count = len(page.items)
+    listed = ngettext("{count} 件案件", "{count} 件案件", count).format(count=count)
+    print_page_end(listed, page.next_after, as_json=as_json)
 
 
 # -- rendering ----------------------------------------------------------------------------

@@ -23,7 +23,9 @@ from notifications.render import render, sample_context
 from notifications.shipped import template_names
 from workflow.cli import output
 from workflow.cli.db import open_engine
+from workflow.cli.paging import print_page_end
 from workflow.engine import Engine
+from workflow.fields import INT_MAX
 from workflow.i18n import _, ngettext
 from workflow.observability import logs
 from workflow.observability.metrics import Metrics
@@ -33,6 +35,7 @@ from workflow.observability.options import (
     serve_metrics,
 )
 from workflow.observability.records import count_into, log_batch
+from workflow.paging import Page
 from workflow.store.outbox import SqlOutbox
 
 POLL_SECONDS = 10.0
@@ -185,20 +188,33 @@ def _print_report(report: DispatchReport, *, final: bool = False) -> None:
     show_default=True,
     help=_("最多列出的条数。"),
 )
+@click.option(
+    "--after",
+    type=click.IntRange(1, INT_MAX),
+    metavar="ID",
+    help=_("接着编号为 ID 的通知往下列更早的（上一页末尾提示的下一页）。"),
+)
 @output.json_option
-def list_command(*, status: str | None, case_id: int | None, limit: int, as_json: bool) -> None:
+def list_command(
+    *, status: str | None, case_id: int | None, limit: int, after: int | None, as_json: bool
+) -> None:
     """Addresses are masked: the list tells notices apart, the notice itself is the letter."""
-    entries = list_entries(
-        SqlOutbox(_ready_engine().db), status=status, case_id=case_id, limit=limit
+    found = list_entries(
+        SqlOutbox(_ready_engine().db),
+        status=status,
+        case_id=case_id,
+        limit=limit + 1,  # one more says whether another page exists
+        after=after,
     )
+    page = Page.of(found, limit, key=lambda entry: entry.id)
+    entries = page.items
     if as_json:
         output.print_json([entry.to_json() for entry in entries])
-        return
-    if entries:
+    elif entries:
         output.stdout().print(_entries_table(entries))
-    more = _("（已达上限：调高 --limit 可看更多）") if len(entries) == limit else ""
     count = len(entries)
-    output.say(ngettext("{count} 条通知", "{count} 条通知", count).format(count=count) + more)
+    listed = ngettext("{count} 条通知", "{count} 条通知", count).format(count=count)
+    print_page_end(listed, page.next_after, as_json=as_json)
 
 
 def _entries_table(entries: Sequence[OutboxEntry]) -> Table:

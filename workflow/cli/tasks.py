@@ -9,8 +9,11 @@ import click
 from workflow.cli import output
 from workflow.cli.db import open_engine
 from workflow.cli.output import iso_date
+from workflow.cli.paging import print_page_end
 from workflow.clock import shanghai_date
+from workflow.fields import INT_MAX
 from workflow.i18n import _, ngettext
+from workflow.paging import Page
 from workflow.store.tasks import read_tasks
 
 
@@ -43,6 +46,12 @@ def tasks() -> None:
     show_default=True,
     help=_("最多列出的条数。"),
 )
+@click.option(
+    "--after",
+    type=click.IntRange(1, INT_MAX),
+    metavar="ID",
+    help=_("接着编号为 ID 的任务往下列（上一页末尾提示的下一页）。"),
+)
 @output.json_option
 def list_command(
     *,
@@ -54,6 +63,7 @@ def list_command(
     include_done: bool,
     case_id: int | None,
     limit: int,
+    after: int | None,
     as_json: bool,
 ) -> None:
     """Reads the store as of the engine's clock, so --now shows what will be overdue then."""
@@ -70,10 +80,14 @@ def list_command(
         overdue=overdue,
         include_done=include_done,
         case_id=case_id,
-        limit=limit,
+        limit=limit + 1,  # one more says whether another page exists
+        after=after,
     )
+    page = Page.of(found, limit, key=lambda task: task.id)
+    found = page.items
     if as_json:
         output.print_json([task.to_json(today) for task in found])
+        print_page_end("", page.next_after, as_json=True)
         return
     rows = [
         (
@@ -100,6 +114,5 @@ def list_command(
             _("任务"),
         ]
         output.stdout().print(output.table(_("任务"), columns, rows))
-    more = _("（已达上限：加大 --limit 可列出更多）") if len(found) == limit else ""
     count = ngettext("{count} 项任务", "{count} 项任务", len(found)).format(count=len(found))
-    output.say(count + more)
+    print_page_end(count, page.next_after, as_json=False)
