@@ -254,8 +254,7 @@ def test_a_killed_dispatchers_claims_come_back_within_a_lease_and_go_out_once(
     db: sa.Engine, db_url: str, receiver: tuple[SlowReceiver, str]
 ) -> None:
     state, hook = receiver
-    lease = 2.0  # seconds; the heartbeat beats every third of a second
-    every = lease / 6
+    lease = 2.0  # seconds; the heartbeat beats every sixth of it
     keys = add_rows(db, 30, channel="webhook", at=datetime.now(SHANGHAI) - timedelta(minutes=1))
     first = start_dispatcher(db_url, f"{hook}/first", lease, batch=25)  # 25 x 0.2 s: 5 s
     second: subprocess.Popen[str] | None = None
@@ -287,9 +286,10 @@ def test_a_killed_dispatchers_claims_come_back_within_a_lease_and_go_out_once(
                 process.kill()
                 process.wait(timeout=10)
 
-    # held until its last renewal ran out (not released early), and back within one lease
-    # plus the second's poll
-    assert lease - every - 0.2 <= came_back <= lease + 1.0, came_back
+    # not released early: the first's last delivery started with at least half a lease on its
+    # claims (just before the kill); and back within one lease, plus the second's poll and
+    # some slack for a loaded machine (the old lease was 5 minutes)
+    assert lease / 2 - 0.2 <= came_back <= lease + 2.0, came_back
     assert state.overlaps == []  # never two dispatchers on one notice at once
     first_batch, second_batch = set(keys[:25]), set(keys[25:])  # each claim's, in id order
     assert orphans < first_batch
