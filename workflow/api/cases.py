@@ -13,6 +13,7 @@ import re
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Path, Query, Response
+from pydantic import Field
 
 from workflow.api.auth import Caller, Svc
 from workflow.api.errors import PreconditionFailed, outside_scope, responses
@@ -30,6 +31,7 @@ from workflow.api.models import (
 from workflow.engine import Engine
 from workflow.errors import NotFoundError, RuleRefused
 from workflow.machine import Actor
+from workflow.paging import Page
 from workflow.views import CaseView
 
 router = APIRouter(prefix="/cases", tags=["cases"])
@@ -62,6 +64,15 @@ ETAG_HEADER = {
 }
 
 STEP_ERRORS = responses(400, 401, 403, 404, 409, 412, 422, 503)
+
+
+class CaseListPage(CasePage):
+    """A page of cases with the cursor to the next (issue 14): ``next`` as ``after``."""
+
+    next: int | None = Field(
+        None,
+        description="Pass as after for the next page (keyset paging); null on the last page",
+    )
 
 
 def etag(view: CaseView) -> str:
@@ -132,8 +143,19 @@ def list_cases(
     cadre_id: Filter = None,
     open_only: bool = False,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 100,
-    offset: Annotated[int, Query(ge=0, le=MAX_ID)] = 0,
-) -> CasePage:
+    offset: Annotated[
+        int, Query(ge=0, le=MAX_ID, description="Cases to skip: slower the more it skips")
+    ] = 0,
+    after: Annotated[
+        int | None,
+        Query(
+            ge=0,
+            le=MAX_ID,
+            description="Start after this case id: the `next` of the previous page (keyset "
+            "paging, every page as fast as the first)",
+        ),
+    ] = None,
+) -> CaseListPage:
     """A scoped caller sees only its own scope (A5.2): a filter naming another scope gives an
     empty page, not an error."""
     views = svc.engine.cases(
@@ -144,14 +166,18 @@ def list_cases(
         open_only=open_only,
         limit=limit + 1,  # one more tells whether another page exists
         offset=offset,
+        after=after,
         viewer=actor,
     )
-    more = len(views) > limit
-    return CasePage(
-        items=[CaseOut.of(v) for v in views[:limit]],
+    page = Page.of(views, limit, key=lambda view: view.id)
+    more = page.next_after is not None
+    return CaseListPage(
+        items=[CaseOut.of(v) for v in page.items],
         limit=limit,
         offset=offset,
-        next_offset=offset + limit if more else None,
+        # an offset counts from the cursor when both are given: only offset paging gets one
+        next_offset=offset + limit if more and after is None else None,
+        next=page.next_after,
     )
 
 

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path, Query, Request, Response
 
 from workflow.api.auth import Caller, Svc, require
 from workflow.api.errors import responses
 from workflow.api.models import NO_NUL, TaskOut
+from workflow.api.paging import NEXT_HEADERS, link_next
 from workflow.clock import shanghai_date
+from workflow.paging import Page
 from workflow.reports.performance import performance_report
 from workflow.store.tasks import read_tasks
 
@@ -27,13 +29,15 @@ Filter = Annotated[str | None, Query(min_length=1, max_length=200, pattern=NO_NU
 
 @router.get(
     "/tasks",
-    summary="Open follow-up tasks, soonest due first (A9.3)",
-    responses=responses(401, 403, 422, 503),
+    summary="Open follow-up tasks, soonest due first (A9.3), a page at a time",
+    responses={200: {"headers": NEXT_HEADERS}, **responses(401, 403, 404, 422, 503)},
 )
 def tasks(
     *,
     actor: Caller,
     svc: Svc,
+    request: Request,
+    response: Response,
     role: Filter = None,
     county: Filter = None,
     agency: Filter = None,
@@ -41,6 +45,15 @@ def tasks(
     overdue: bool = False,
     include_done: bool = False,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    after: Annotated[
+        int | None,
+        Query(
+            ge=1,
+            le=MAX_ID,
+            description="Continue after this task (X-Next-After of the previous page); 404 "
+            "if there is no such task",
+        ),
+    ] = None,
 ) -> list[TaskOut]:
     require("tasks:read", actor)
     if actor.role == "county_officer":
@@ -62,9 +75,12 @@ def tasks(
         overdue=overdue,
         include_done=include_done,
         case_id=case_id,
-        limit=limit,
+        limit=limit + 1,  # one more tells whether another page exists
+        after=after,
     )
-    return [TaskOut.model_validate(task.to_json(today)) for task in found]
+    page = Page.of(found, limit, key=lambda task: task.id)
+    link_next(request, response, page.next_after)
+    return [TaskOut.model_validate(task.to_json(today)) for task in page.items]
 
 
 @router.get(

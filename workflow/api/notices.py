@@ -10,13 +10,15 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request, Response
 
 from notifications.outbox import STATUSES, list_entries
 from workflow.api.auth import Caller, Svc
 from workflow.api.errors import Forbidden, outside_scope, responses
 from workflow.api.models import NotificationOut
+from workflow.api.paging import NEXT_HEADERS, link_next
 from workflow.errors import NotFoundError, RuleRefused
+from workflow.paging import Page
 from workflow.store.outbox import SqlOutbox
 
 router = APIRouter(tags=["notifications"])
@@ -26,15 +28,27 @@ MAX_ID = 2**31 - 1
 
 @router.get(
     "/notifications",
-    summary="Notices in the outbox, newest first, masked",
-    responses=responses(401, 403, 404, 422, 503),
+    summary="Notices in the outbox, newest first, masked, a page at a time",
+    responses={200: {"headers": NEXT_HEADERS}, **responses(401, 403, 404, 422, 503)},
 )
 def list_notifications(
+    *,
     actor: Caller,
     svc: Svc,
+    request: Request,
+    response: Response,
     status: Annotated[str | None, Query(pattern="^(" + "|".join(STATUSES) + ")$")] = None,
     case_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    after: Annotated[
+        int | None,
+        Query(
+            ge=1,
+            le=MAX_ID,
+            description="Continue with the notices older than this id (X-Next-After of the "
+            "previous page)",
+        ),
+    ] = None,
 ) -> list[NotificationOut]:
     engine = svc.engine
     if case_id is not None:
@@ -50,5 +64,13 @@ def list_notifications(
             f"{actor.name}的权限限于“{actor.scope}”：请用 case_id 指明本范围内的案件"
             "（缺少权限 notifications:read@全部）",
         )
-    entries = list_entries(SqlOutbox(engine.db), status=status, case_id=case_id, limit=limit)
-    return [NotificationOut.model_validate(entry.to_json()) for entry in entries]
+    entries = list_entries(
+        SqlOutbox(engine.db),
+        status=status,
+        case_id=case_id,
+        limit=limit + 1,  # one more tells whether another page exists
+        after=after,
+    )
+    page = Page.of(entries, limit, key=lambda entry: entry.id)
+    link_next(request, response, page.next_after)
+    return [NotificationOut.model_validate(entry.to_json()) for entry in page.items]
