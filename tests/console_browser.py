@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 from selenium import webdriver
-from selenium.common.exceptions import NoAlertPresentException
+from selenium.common.exceptions import NoAlertPresentException, StaleElementReferenceException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
@@ -91,7 +91,23 @@ class Browser:
             if found:
                 return found[0]
             if time.monotonic() > deadline:
-                raise AssertionError(f"{css} not on {self.driver.current_url}: {self.text('body')[:500]}")
+                raise AssertionError(
+                    f"{css} not on {self.driver.current_url}: {self.text('body')[:500]}"
+                )
+            time.sleep(0.05)
+
+    def wait_text(self, css: str, text: str, seconds: float = 10) -> WebElement:
+        """The first ``css`` element once it shows ``text`` (after a form's page loaded)."""
+        deadline = time.monotonic() + seconds
+        while True:
+            try:
+                found = self.all(css)
+                if found and text in found[0].text:
+                    return found[0]
+            except StaleElementReferenceException:
+                pass  # the old page went away while it was read
+            if time.monotonic() > deadline:
+                raise AssertionError(f"no {text!r} in {css} on {self.driver.current_url}")
             time.sleep(0.05)
 
     def fill(self, form: str, values: dict[str, str]) -> None:

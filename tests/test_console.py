@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
@@ -81,9 +81,10 @@ def log_in(client: TestClient, token: str) -> Response:
     """A fresh session for ``token`` on ``client`` (any earlier one's cookie is dropped)."""
     client.cookies.clear()
     page = client.get("/console/login")
-    return client.post(
+    answer: Response = client.post(
         "/console/login", data={"csrf": csrf_of(page), "token": token, "next": ""}
     )
+    return answer
 
 
 def main_of(page: Response) -> str:
@@ -106,7 +107,8 @@ def test_a_visitor_is_sent_to_the_log_in_page_and_comes_back_after_it(
     assert page.headers["location"] == f"/console/login?next=%2Fconsole%2Fcases%2F{case_id}"
     login = app_client.get(page.headers["location"])
     assert login.status_code == 200
-    assert 'type="password"' in login.text and "登录" in login.text
+    assert 'type="password"' in login.text
+    assert "登录" in login.text
     answer = app_client.post(
         "/console/login",
         data={"csrf": csrf_of(login), "token": "t-agency", "next": f"/console/cases/{case_id}"},
@@ -115,13 +117,16 @@ def test_a_visitor_is_sent_to_the_log_in_page_and_comes_back_after_it(
     assert (answer.status_code, answer.headers["location"]) == (303, f"/console/cases/{case_id}")
     cookie = answer.headers["set-cookie"]
     assert "cv_session=" in cookie
-    assert "HttpOnly" in cookie and "SameSite=strict" in cookie and "Path=/console" in cookie
+    assert "HttpOnly" in cookie
+    assert "SameSite=strict" in cookie
+    assert "Path=/console" in cookie
     assert "Max-Age=28800" in cookie
     shown = app_client.get(answer.headers["location"])
     assert shown.status_code == 200
     banner = re.search(r'<div class="actor".*?</div>', shown.text, re.S)
     assert banner is not None  # role, name and scope on every page
-    assert "王芳" in banner.group(0) and "军休机构工作人员" in banner.group(0)
+    assert "王芳" in banner.group(0)
+    assert "军休机构工作人员" in banner.group(0)
     assert "东昌府区军休所" in banner.group(0)
     # the next page must stay inside the console: another host is refused
     for elsewhere in ("//evil.example/", "https://evil.example/", "/docs"):
@@ -165,9 +170,7 @@ def test_log_out_and_revocation_end_the_session_on_the_server(
     stolen = app_client.cookies["cv_session"]
     inbox = app_client.get("/console/inbox")
     assert inbox.status_code == 200
-    out = app_client.post(
-        "/console/logout", data={"csrf": csrf_of(inbox)}, follow_redirects=False
-    )
+    out = app_client.post("/console/logout", data={"csrf": csrf_of(inbox)}, follow_redirects=False)
     assert out.status_code == 303
     assert 'cv_session=""' in out.headers["set-cookie"] or "Max-Age=0" in out.headers["set-cookie"]
     # the cookie itself, replayed, opens nothing any more
@@ -235,15 +238,21 @@ def test_the_case_page_shows_progress_evidence_eligibility_notices_and_a_verifie
         "满意度评价",
     ]
     assert progress.group(0).count('class="done"') == 3  # up to the approval
-    assert re.search(r'class="current" aria-current="step">\s*<span class="dot" aria-hidden="true">4<', progress.group(0))
-    assert "市级荣誉疗养" in body and "A4.1" in body  # tier and why
+    assert re.search(
+        r'class="current" aria-current="step">\s*<span class="dot" aria-hidden="true">4<',
+        progress.group(0),
+    )
+    assert "市级荣誉疗养" in body
+    assert "A4.1" in body
     assert "疗养首日（2024-06-03）时 74 周岁" in body  # age on the batch's first day
-    assert "同意的家属姓名" in body and "张丽" in body  # evidence with its label
+    assert "同意的家属姓名" in body
+    assert "张丽" in body
     assert "审计链完整：3 条记录逐条核对无误" in body
     assert "approval_notice" not in body  # notices by subject, not template names
     assert body.count("<tr><td>2024-05-06") >= 2  # the notices sent so far
     # a county officer may take none of the agency's steps from here
-    assert "签订疗养协议" in body and 'action="/console/cases/' not in body.split("军休干部")[0]
+    assert "签订疗养协议" in body
+    assert 'action="/console/cases/' not in body.split("军休干部")[0]
 
 
 def test_a_step_posted_from_its_form_moves_the_case_and_errors_name_their_field(
@@ -252,16 +261,21 @@ def test_a_step_posted_from_its_form_moves_the_case_and_errors_name_their_field(
     case_id = register(engine_with_cases)
     log_in(app_client, "t-agency")
     page = app_client.get(f"/console/cases/{case_id}")
-    form = re.search(r'<form method="post" action="/console/cases/\d+/steps/consent".*?</form>', page.text, re.S)
+    form = re.search(
+        r'<form method="post" action="/console/cases/\d+/steps/consent".*?</form>', page.text, re.S
+    )
     assert form is not None
-    assert 'name="family_member"' in form.group(0) and 'name="version" value="1"' in form.group(0)
+    assert 'name="family_member"' in form.group(0)
+    assert 'name="version" value="1"' in form.group(0)
     missing = app_client.post(
         f"/console/cases/{case_id}/steps/consent",
         data={"csrf": csrf_of(page), "version": "1", "family_member": "", "relation": "女儿"},
     )
     assert missing.status_code == 422
     error = re.search(r'id="step-consent-family_member-error">(.*?)</p>', missing.text)
-    assert error is not None and "同意的家属姓名" in error.group(1) and "必填" in error.group(1)
+    assert error is not None
+    assert "同意的家属姓名" in error.group(1)
+    assert "必填" in error.group(1)
     assert 'value="女儿"' in missing.text  # what was typed is kept
     assert engine_with_cases.case(case_id).version == 1
     done = app_client.post(
@@ -279,7 +293,9 @@ def test_a_step_posted_from_its_form_moves_the_case_and_errors_name_their_field(
         data={"csrf": csrf_of(page), "version": "2", "batch_id": "第一批"},
     )
     assert typed.status_code == 422
-    assert re.search(r'id="step-approve-batch_id-error">[^<]*安排的疗养批次编号[^<]*不是整数', typed.text)
+    assert re.search(
+        r'id="step-approve-batch_id-error">[^<]*安排的疗养批次编号[^<]*不是整数', typed.text
+    )
 
 
 @SQLITE_ONLY
@@ -287,7 +303,9 @@ def test_a_refusal_is_shown_with_its_article(
     app_client: TestClient, engine_with_cases: Engine
 ) -> None:
     case_id = register(engine_with_cases, "LC-DCF-0002")
-    engine_with_cases.fire(case_id, "consent", actor=TOKENS["t-agency"], data=CONSENT | {"family_member": "张丽"})
+    engine_with_cases.fire(
+        case_id, "consent", actor=TOKENS["t-agency"], data=CONSENT | {"family_member": "张丽"}
+    )
     log_in(app_client, "t-agency")
     page = app_client.get(f"/console/cases/{case_id}")
     refused = app_client.post(
@@ -297,7 +315,8 @@ def test_a_refusal_is_shown_with_its_article(
     assert refused.status_code == 409
     panel = re.search(r'<div class="refusal" role="alert">.*?</div>', refused.text, re.S)
     assert panel is not None
-    assert "依据 A8.2" in panel.group(0) and "80周岁" in panel.group(0)
+    assert "依据 A8.2" in panel.group(0)
+    assert "80周岁" in panel.group(0)
     assert engine_with_cases.case(case_id).state == "family_consented"
     # the county officer may waive it (A8.2 approvers) with a reason; then the approval goes
     log_in(app_client, "t-county")
@@ -340,8 +359,10 @@ def test_two_officers_on_one_case_one_wins_and_the_other_sees_the_conflict(
     )
     assert lost.status_code == 409
     body = main_of(lost)
-    assert "案件已被他人修改" in body and "本次操作未写入任何内容" in body
-    assert "家属同意" in body and "王芳" in body  # what changed, and who did it
+    assert "案件已被他人修改" in body
+    assert "本次操作未写入任何内容" in body
+    assert "家属同意" in body
+    assert "王芳" in body
     assert "“家属不同意”在案件当前状态下已不能办理" in body
     assert engine_with_cases.case(case_id).state == "family_consented"
     assert engine_with_cases.case(case_id).version == 2
@@ -357,7 +378,11 @@ def test_two_officers_on_one_case_one_wins_and_the_other_sees_the_conflict(
         data={"csrf": csrf_of(first), "version": "2", **AGREEMENT},
     )
     assert stale_again.status_code == 409
-    retry = re.search(r'<form method="post" action="/console/cases/\d+/steps/sign_agreement".*?</form>', stale_again.text, re.S)
+    retry = re.search(
+        r'<form method="post" action="/console/cases/\d+/steps/sign_agreement".*?</form>',
+        stale_again.text,
+        re.S,
+    )
     assert retry is not None
     assert 'name="version" value="3"' in retry.group(0)
     assert f'value="{AGREEMENT["agreement_no"]}"' in retry.group(0)
@@ -373,9 +398,11 @@ def test_a_case_outside_the_scope_is_the_page_of_a_missing_case(
     assert outside.status_code == missing.status_code == 404
     unnamed = re.compile(r"找不到案件：\d+")
     assert unnamed.sub("", main_of(outside)) == unnamed.sub("", main_of(missing))
-    assert "张建国" not in outside.text and "LC-DCF-0001" not in outside.text
+    assert "张建国" not in outside.text
+    assert "LC-DCF-0001" not in outside.text
     listed = app_client.get("/console/cases")
-    assert "LC-DCF-0001" not in listed.text and "没有符合条件的案件" in listed.text
+    assert "LC-DCF-0001" not in listed.text
+    assert "没有符合条件的案件" in listed.text
     # naming another county in the filter shows nothing either
     assert "LC-DCF-0001" not in app_client.get("/console/cases?county=东昌府区").text
     inbox = app_client.get("/console/inbox")
@@ -483,7 +510,8 @@ def test_the_inbox_lists_overdue_tasks_first_with_counts_and_waiting_cases(
     inbox = app_client.get("/console/inbox")
     body = main_of(inbox)
     assert re.findall(r"催办 (\w+)", body) == ["overdue", "later"]  # its role's, overdue first
-    assert re.search(r'id="count-overdue">1<', body) and re.search(r'id="count-tasks">2<', body)
+    assert re.search(r'id="count-overdue">1<', body)
+    assert re.search(r'id="count-tasks">2<', body)
     assert re.search(r'id="count-waiting">2<', body)  # two registrations wait for consent
     assert f'href="/console/cases/{other}"' in body
     log_in(app_client, "t-other-agency")
@@ -509,7 +537,8 @@ def test_docs_load_swagger_ui_from_the_server_itself(app_client: TestClient) -> 
     page = app_client.get("/docs")
     assert page.status_code == 200
     sources = re.findall(r'(?:src|href)="([^"]+)"', page.text)
-    assert sources and all(s.startswith("/") for s in sources), sources
+    assert sources
+    assert all(s.startswith("/") for s in sources), sources
     for source in sources:
         asset = app_client.get(source)
         assert asset.status_code == 200, source
@@ -517,7 +546,8 @@ def test_docs_load_swagger_ui_from_the_server_itself(app_client: TestClient) -> 
     assert len(script.content) > 500_000
     assert app_client.get("/openapi.json").status_code == 200
     css = app_client.get("/console/static/console.css")
-    assert css.status_code == 200 and "Noto Sans CJK SC" in css.text
+    assert css.status_code == 200
+    assert "Noto Sans CJK SC" in css.text
 
 
 TEMPLATE_TEXT = re.compile(r'_\("((?:[^"\\]|\\.)+)"\)')
@@ -545,6 +575,7 @@ def test_the_console_speaks_english_when_asked(app_client: TestClient) -> None:
     i18n.set_language("en")
     try:
         page = app_client.get("/console/login")
-        assert 'lang="en"' in page.text and "Log in" in page.text
+        assert 'lang="en"' in page.text
+        assert "Log in" in page.text
     finally:
         i18n.set_language(None)

@@ -50,8 +50,11 @@ def driver() -> Iterator[webdriver.Chrome]:
 @pytest.fixture
 def server(engine: Engine) -> Iterator[str]:
     engine.put_cadres(
-        [cadre(), cadre("LC-DCF-0002", name="李老", birth_date="1943-06-03")]
-        + [cadre("LC-DCF-0003", name=SCRIPT)]
+        [
+            cadre(),
+            cadre("LC-DCF-0002", name="李老", birth_date="1943-06-03"),
+            cadre("LC-DCF-0003", name=SCRIPT),
+        ]
     )
     seed_batch(engine)
     with serve_in_thread(create_app(engine, TokenRegistry.from_tokens(TOKENS))) as base_url:
@@ -74,7 +77,7 @@ def step(browser: Browser, case_id: int, token: str, trigger: str, values: dict[
     browser.open(f"/console/cases/{case_id}")
     browser.fill(f"step-{trigger}", values)
     browser.submit(f"step-{trigger}")
-    assert browser.wait_for("#done").text.startswith("已办理"), browser.text()
+    browser.wait_text("#done", "已办理")
 
 
 def test_one_case_from_registration_to_evaluation_each_step_by_its_role(
@@ -85,7 +88,7 @@ def test_one_case_from_registration_to_evaluation_each_step_by_its_role(
     browser.find("a.button").click()  # 登记报名
     browser.fill("step-open", {"cadre_id": "LC-DCF-0001", "plan_level": "city"})
     browser.submit("step-open")
-    assert "已办理：个人报名" in browser.wait_for("#done").text
+    browser.wait_text("#done", "已办理：个人报名")
     case_id = int(browser.driver.current_url.split("/cases/")[1].split("?")[0])
     step(browser, case_id, "family-token", "consent", {"family_member": "张丽", "relation": "女儿"})
     step(browser, case_id, "agency-token", "approve", {"batch_id": "1"})
@@ -158,8 +161,8 @@ def test_a_refusal_shows_its_article_and_the_inbox_its_work(
     browser.open(f"/console/cases/{old}")
     browser.fill("step-approve", {"batch_id": str(APPROVAL["batch_id"])})
     browser.submit("step-approve")
-    panel = browser.wait_for(".refusal")
-    assert "依据 A8.2" in panel.text and "80周岁" in panel.text
+    panel = browser.wait_text(".refusal", "依据 A8.2")
+    assert "80周岁" in panel.text
     browser.driver.execute_script("arguments[0].scrollIntoView()", panel)
     browser.screenshot(tmp_path, "refusal.png")
     assert engine.case(old).state == "family_consented"
@@ -180,7 +183,7 @@ def test_two_officers_on_one_case_one_wins_the_other_sees_the_conflict(
         browser.submit("step-consent")
         browser.wait_for("#done")
         second.submit("step-consent")
-        assert "案件已被他人修改" in second.wait_for("h1").text
+        second.wait_text("h1", "案件已被他人修改")
         assert "本次操作未写入任何内容" in second.text()
         assert "王芳" in second.text()  # who changed it
     finally:
@@ -195,9 +198,12 @@ def test_an_officer_of_another_county_sees_nothing_of_the_case(
     browser.log_in("other-county-token")
     browser.open(f"/console/cases/{case_id}")
     shown = browser.text()
-    assert "找不到案件" in shown and "张建国" not in shown and "LC-DCF" not in shown
+    assert "找不到案件" in shown
+    assert "张建国" not in shown
+    assert "LC-DCF" not in shown
     browser.open("/console/cases")
-    assert "LC-DCF-0001" not in browser.text() and "没有符合条件的案件" in browser.text()
+    assert "LC-DCF-0001" not in browser.text()
+    assert "没有符合条件的案件" in browser.text()
 
 
 @SQLITE_ONLY
@@ -206,11 +212,9 @@ def test_a_form_posted_without_its_csrf_token_is_refused(browser: Browser, engin
     browser.log_in("agency-token")
     browser.open(f"/console/cases/{case_id}")
     browser.fill("step-consent", dict(CONSENT))
-    browser.driver.execute_script(
-        "document.querySelector('#step-consent [name=csrf]').remove()"
-    )
+    browser.driver.execute_script("document.querySelector('#step-consent [name=csrf]').remove()")
     browser.submit("step-consent")
-    assert "CSRF" in browser.wait_for("main p.error").text
+    browser.wait_text("main p.error", "CSRF")
     assert engine.case(case_id).version == 1
 
 
@@ -239,7 +243,7 @@ def test_one_step_done_with_the_keyboard_alone(browser: Browser, engine: Engine)
     browser.type("\t女儿")
     browser.tab_to('#step-consent button[type="submit"]')
     browser.type("\n")
-    assert "已办理：家属同意" in browser.wait_for("#done").text
+    browser.wait_text("#done", "已办理：家属同意")
     assert engine.case(case_id).state == "family_consented"
 
 

@@ -312,7 +312,12 @@ def case_page(
         progress=progress(definition, view.state, [e.to_state for e in entries]),
         evidence=_labelled(definition, view.evidence),
         history=[
-            (e, labels.get(e.trigger, e.trigger), _states(definition, e), _labelled(definition, e.data))
+            (
+                e,
+                labels.get(e.trigger, e.trigger),
+                _states(definition, e),
+                _labelled(definition, e.data),
+            )
             for e in entries
         ],
         role_labels=dict(definition.roles),
