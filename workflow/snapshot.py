@@ -8,12 +8,29 @@ version, which proves nothing moved since the read.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
 from workflow.views import ExceptionView
+
+
+class JsonText(str):
+    """A value already written as JSON text (`json_text`), which the store writes as it is.
+
+    The A4.2 explanation an opening stores is the largest value a step writes, and the step
+    needs its text anyway for the case it returns: written once, not once for the view and
+    again by the column's type."""
+
+    __slots__ = ()
+
+
+def json_text(value: Any) -> JsonText:
+    """``value`` as the store's JSON columns write it (`workflow.store.schema.json_dumps`:
+    Chinese kept readable, keys sorted)."""
+    return JsonText(json.dumps(value, ensure_ascii=False, sort_keys=True))
 
 
 @dataclass(frozen=True)

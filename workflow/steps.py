@@ -20,7 +20,6 @@ with its exceptions and stored eligibility, so nobody has to read it again to sh
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from datetime import date, datetime
 from typing import Any
@@ -40,7 +39,7 @@ from workflow.registry import PARTICIPATIONS, DefinitionRegistry, needs_particip
 from workflow.rules import RULES, GuardContext
 from workflow.rules.binding import PLANS
 from workflow.rules.trip import SEAT_BATCH_STARTED_AT
-from workflow.snapshot import BatchRow, CaseRow, CycleClosure, Snapshot
+from workflow.snapshot import BatchRow, CaseRow, CycleClosure, Snapshot, json_text
 from workflow.views import CaseView, ExceptionView
 
 GRANT_EXCEPTION = "grant_exception"  # history trigger of an exception record
@@ -107,6 +106,8 @@ class StepRunner:
             )
             if cycle is not None and _takes_part_in_cycles(chosen):
                 _refuse_a_second_registration(tx, chosen, cadre_id, cycle)
+            # the explanation's text, once: the case row stores it, the view returns it
+            eligibility = None if explanation is None else json_text(explanation)
             values: dict[str, Any] = {
                 "definition_id": definition_id,
                 "cadre_id": cadre_id,
@@ -120,7 +121,7 @@ class StepRunner:
                 "updated_at": now,
                 "cycle": cycle,
                 "tier": tier,
-                "eligibility": explanation,
+                "eligibility": explanation if eligibility is None else eligibility,
             }
             case_id = tx.insert_case(values)
             head = tx.start_chain(
@@ -153,9 +154,7 @@ class StepRunner:
                 updated_at=now,
                 cycle=cycle,
                 tier=tier,
-                eligibility_json=(
-                    None if explanation is None else json.dumps(explanation, ensure_ascii=False)
-                ),
+                eligibility_json=eligibility,
             )
             tx.insert_notices(
                 self._notices(

@@ -11,6 +11,7 @@ a seat taken by a concurrent step is `ConflictError`.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime
@@ -22,7 +23,7 @@ from sqlalchemy.exc import IntegrityError
 
 from workflow.audit.chain import GENESIS, case_exception_hash, history_hash
 from workflow.errors import ConflictError, InputError
-from workflow.snapshot import BatchRow, CadreFiling, CaseRow, CycleClosure, Snapshot
+from workflow.snapshot import BatchRow, CadreFiling, CaseRow, CycleClosure, JsonText, Snapshot
 from workflow.store import keyset, seats
 from workflow.store.database import Database, DriverTransaction, Within
 from workflow.store.prepared import On, Prepared, insert_of
@@ -212,6 +213,19 @@ _SET_CHAIN_HEAD = Prepared(
 _PREV_HASH = sa.select(history.c.hash).where(
     history.c.case_id == sa.bindparam("case_id"), history.c.seq == sa.bindparam("seq")
 )
+
+
+@functools.cache
+def _case_insert(keys: tuple[str, ...], dialect: str) -> Prepared:
+    """An opening's INSERT whose eligibility explanation comes as JSON text already
+    (`workflow.snapshot.JsonText`): bound as text, cast to JSONB on PostgreSQL (SQLite keeps
+    JSON as text; its CAST to JSON would read it as a number)."""
+    text = sa.bindparam("eligibility", type_=sa.Text)
+    value = sa.cast(text, postgresql.JSONB) if dialect == "postgresql" else text
+    statement = sa.insert(cases).values(eligibility=value).returning(cases.c.id)
+    return Prepared(statement, [key for key in keys if key != "eligibility"])
+
+
 _INSERT_EXCEPTION = sa.insert(case_exceptions)
 _INSERT_CASE = sa.insert(cases)
 _INSERT_NOTICES = sa.insert(outbox)
@@ -425,7 +439,13 @@ class SqlCaseTransaction:
         self.connection.execute(_RELEASE_PARTICIPATION, {"case_id": case_id})
 
     def insert_case(self, values: Mapping[str, Any]) -> int:
-        inserted = insert_of(cases, tuple(values), "id").first(self._on, values)
+        """Insert a case row; its ``eligibility`` may come as `JsonText`, written as it is."""
+        on = self._on
+        if type(values.get("eligibility")) is JsonText:
+            insert = _case_insert(tuple(values), on.dialect.name)
+        else:
+            insert = insert_of(cases, tuple(values), "id")
+        inserted = insert.first(on, values)
         assert inserted is not None, "an INSERT of one row returns its id"
         return int(inserted.id)
 
