@@ -1,11 +1,13 @@
 """The PostgreSQL server the tests run on, and a database of their own on it.
 
-Every PostgreSQL test gets a brand-new database, created for it and dropped after it, so no run
-ever sees another's rows. The databases are created through the server's maintenance database
-(``postgres``, the one ``createdb`` uses), so the suite needs nothing on the server but a role
-that may create databases: no database of the project's own has to exist first. The server is
-the machine's (127.0.0.1:5432, user ``postgres``, trust auth) unless ``CONVALESCENCE_TEST_PG``
-gives another URL, whose database part is then the maintenance database to connect to.
+Every PostgreSQL test gets a brand-new database of its own, so no run ever sees another's rows
+(`fresh_database` makes one for a ``with`` block; the conftest's fixtures take theirs from a
+`DatabaseFactory`, which makes them ahead and drops them behind, off the test's clock). The
+databases are created through the server's maintenance database (``postgres``, the one ``createdb``
+uses), so the suite needs nothing on the server but a role that may create databases: no database
+of the project's own has to exist first. The server is the machine's (127.0.0.1:5432, user
+``postgres``, trust auth) unless ``CONVALESCENCE_TEST_PG`` gives another URL, whose database part
+is then the maintenance database to connect to.
 
 When something is missing, the failure says exactly what: the server is not reachable (and how
 to start it), or it is running but has no such role or database, or the role may not create
@@ -303,11 +305,7 @@ def drop_abandoned(admin_url: str = ADMIN_URL) -> list[str]:
             for (name,) in rows.fetchall():
                 owner = OWNED.match(name)
                 if owner and _gone(owner[1], int(owner[2])):
-                    admin.execute(
-                        sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
-                            sql.Identifier(name)
-                        )
-                    )
+                    _drop(admin, name)
                     dropped.append(name)
     except psycopg.Error:
         return dropped
