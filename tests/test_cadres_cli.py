@@ -14,10 +14,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from click.testing import CliRunner, Result
 from factories import AS_AGENCY, AS_COUNTY, CONSENT, REGISTRATION, cadre
 
 from workflow import Engine
+from workflow.cadre_views import list_cadres
 from workflow.cli.main import main
 from workflow.machine import Actor
 from workflow.scheduler import sweep_condolence
@@ -215,3 +217,38 @@ def test_cases_list_and_show_name_the_cadre(engine: Engine, db_url: str) -> None
     assert f"案件 {case.id} · honor_convalescence v1 · 军休干部 LC-DCF-0001 张建国" in shown.stdout
     assert as_json(cli(db_url, "cases", "show", str(case.id), "--json"))["cadre_name"] == "张建国"
     assert case.cadre_name == "张建国"  # a step's answer names him too: one shape everywhere
+
+
+@SQLITE_ONLY
+@pytest.mark.parametrize(
+    ("scope", "index"),
+    [
+        (CITY, "sqlite_autoindex_cadres_1"),  # the primary key
+        (CHIPING, "ix_cadres_county_id"),
+        (AS_AGENCY, "ix_cadres_agency_id"),
+    ],
+)
+def test_a_page_is_one_range_of_an_index(engine: Engine, scope: str, index: str) -> None:
+    """Keyset paging (revision 0019): a page from ``--after`` on reads one index range, in
+    scope and in id order, and sorts nothing, however deep the page."""
+    roster(engine)
+    statements: list[tuple[str, Any]] = []
+
+    def seen(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
+        if "FROM cadres" in statement and not statement.startswith("EXPLAIN"):
+            statements.append((statement, parameters))
+
+    sa.event.listen(engine.db, "before_cursor_execute", seen)
+    try:
+        list_cadres(engine, Actor.parse(scope), after="LC-CP-0002", limit=2)
+    finally:
+        sa.event.remove(engine.db, "before_cursor_execute", seen)
+    ((statement, parameters),) = statements
+    with engine.db.connect() as connection:
+        plan = " ".join(
+            str(row[-1])
+            for row in connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", parameters)
+        )
+    assert f"INDEX {index} (" in plan, plan
+    assert "id>?" in plan, plan
+    assert "TEMP B-TREE" not in plan, plan
