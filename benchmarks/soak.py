@@ -743,7 +743,8 @@ def chaos(
 
 
 def run(options: argparse.Namespace, url: str, directory: Path) -> dict[str, Any]:
-    rng = random.Random(options.seed)
+    rng = random.Random(options.seed)  # the office's decisions
+    kills = random.Random(options.seed + 1)  # the chaos thread's own: it runs beside them
     days = working_days(options.days)
     cadre_ids = [f"LC-SOAK-{n:05d}" for n in range(options.cadres)]
     clock = SimulatedClock(datetime.combine(days[0], OFFICE_HOURS, SHANGHAI))
@@ -776,7 +777,7 @@ def run(options: argparse.Namespace, url: str, directory: Path) -> dict[str, Any
                 sweeps.append(wait_for_sweeps(url, since))
                 stop = threading.Event()
                 killer = threading.Thread(
-                    target=chaos, args=(topology, rng, options.kill_every, stop, index)
+                    target=chaos, args=(topology, kills, options.kill_every, stop, index)
                 )
                 killer.start()
                 try:
