@@ -140,10 +140,7 @@ class Prepared:
         assert isinstance(compiled, SQLCompiler)  # a statement's, not DDL's
         positional = bool(compiled.positional)
         names = tuple(compiled.positiontup or ()) if positional else tuple(compiled.binds)
-        processors = tuple(
-            compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect)
-            for name in names
-        )
+        processors = tuple(_bind_processor(compiled.binds[name].type, dialect) for name in names)
         # a SELECT's columns, or what an INSERT/UPDATE returns (empty without RETURNING)
         columns = list(getattr(self.statement, "exported_columns", ()))
         row = namedtuple("Row", [c.name for c in columns]) if columns else None
@@ -153,6 +150,37 @@ class Prepared:
         made = _Compiled(compiled.string, names, positional, processors, row, results)
         self._by_dialect[dialect] = made
         return made
+
+
+_INSTANTS = (sa.DateTime, sa.Date, sa.Time)
+_NOTHING = object()
+
+
+def _bind_processor(type_: sa.types.TypeEngine[Any], dialect: Dialect) -> Processor:
+    """The column type's conversion to the driver; for an instant, remembering its last value.
+
+    A step writes its one ``now`` into several columns (the case's ``updated_at``, the history
+    row's ``at``, each notice's ``created_at`` and ``next_attempt_at``: seven at an opening),
+    and each conversion (to UTC, then to SQLite's text) costs more than the INSERT's share of
+    the database's time. An instant is immutable, so the same object converts to the same value:
+    the last one (a tuple, replaced whole, so threads sharing the statement never see half of
+    it) is answered without converting again."""
+    process = type_.dialect_impl(dialect).bind_processor(dialect)
+    plain = type_.impl_instance if isinstance(type_, sa.TypeDecorator) else type_
+    if process is None or not isinstance(plain, _INSTANTS):
+        return process
+    last: tuple[Any, Any] = (_NOTHING, None)
+
+    def remembering(value: Any) -> Any:
+        nonlocal last
+        seen = last
+        if seen[0] is value:
+            return seen[1]
+        converted = process(value)
+        last = (value, converted)
+        return converted
+
+    return remembering
 
 
 @functools.cache
