@@ -34,13 +34,17 @@ _STANDARD = frozenset(
     | {"message", "asctime", "taskName"}
 )
 _HANDLER_MARK = "_convalescence_handler"
+_LEFT_OUT = frozenset({"color_message"})  # uvicorn's copy of the message with ANSI colours
 
 
 def _fields(record: logging.LogRecord) -> dict[str, Any]:
     return {
         key: value
         for key, value in vars(record).items()
-        if key not in _STANDARD and not key.startswith("_") and value is not None
+        if key not in _STANDARD
+        and key not in _LEFT_OUT
+        and not key.startswith("_")
+        and value is not None
     }
 
 
