@@ -69,6 +69,10 @@ OPERATIONS = [
     "POST /definitions/versions",
     "GET /definitions/diff",  # issue 13 item 2
     "POST /definitions/diff",
+    "POST /policy/what-if",  # issue 13 item 3
+    "GET /cycles",  # issue 13 item 5
+    "GET /cycles/{cycle_id}",
+    "POST /cycles/{cycle_id}/close",
     "GET /cases/{case_id}/eligibility",
     "POST /eligibility/explain",
     "GET /plans",
