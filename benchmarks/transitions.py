@@ -18,7 +18,10 @@ Run from the repository root::
     python benchmarks/transitions.py --n 500 --profile   # cProfile of one engine fire round
 
 Both sides run in this one process, on fresh files in one temporary directory, warmed up first,
-then measured several times interleaved (engine, raw, engine, raw, ...); the medians are reported.
+then measured in rounds; within a round the two sides take turns every ``--block`` calls, so
+load from elsewhere on the machine falls on both alike. The ratio is the median over rounds of
+each round's engine/raw; the CPU columns (this thread's CPU time per call, the database's work
+included) show what the engine adds without the waiting, which a loaded machine inflates.
 """
 
 from __future__ import annotations
@@ -33,7 +36,6 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -325,53 +327,81 @@ def _json(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
 
 
-def timed(action: Callable[[int], None], n: int) -> float:
-    """Calls per second of ``action(n)``."""
-    started = time.perf_counter()
-    action(n)
-    return n / (time.perf_counter() - started)
-
-
 @dataclass
 class Rates:
+    """Calls per second of each side, one figure per round, with the CPU time the calls took
+    in this thread (the database's work included: SQLite runs in the caller's thread)."""
+
     engine: list[float]
     raw: list[float]
+    engine_cpu: list[float]
+    raw_cpu: list[float]
+
+    @property
+    def pairs(self) -> list[float]:
+        """Engine/raw per round: both sides ran in the same stretch of time, block by block."""
+        return [e / r for e, r in zip(self.engine, self.raw, strict=True)]
 
     @property
     def ratio(self) -> float:
-        return statistics.median(self.engine) / statistics.median(self.raw)
+        return statistics.median(self.pairs)
+
+    @property
+    def cpu_ratio(self) -> float:
+        """Engine/raw in CPU time: what the engine adds, less the time spent waiting (for the
+        disk, for the other processes of a loaded machine)."""
+        return statistics.median(r / e for e, r in zip(self.engine_cpu, self.raw_cpu, strict=True))
 
 
-def measure(n: int, rounds: int, warmup: int, engine: EngineSide, raw: RawSide) -> dict[str, Rates]:
+def measure(
+    engine: EngineSide, raw: RawSide, *, n: int, rounds: int, warmup: int, block: int
+) -> dict[str, Rates]:
+    """``rounds`` rounds of ``n`` openings, then ``n`` steps, per side; within a round the sides
+    take turns every ``block`` calls, so a burst of load from elsewhere on the machine falls on
+    both rather than on whichever side happened to run then."""
     for side in (engine, raw):
         side.open_cases(warmup)
         side.fire(warmup)
-    results = {"fire": Rates([], []), "open_case": Rates([], [])}
+    results = {"fire": Rates([], [], [], []), "open_case": Rates([], [], [], [])}
+    sizes = [block] * (n // block) + ([n % block] if n % block else [])
     for _ in range(rounds):
-        for name, side in (("engine", engine), ("raw", raw)):
-            opened = timed(side.open_cases, n)
-            fired = timed(side.fire, n)
-            getattr(results["open_case"], name).append(opened)
-            getattr(results["fire"], name).append(fired)
+        for name, operation in (("open_case", "open_cases"), ("fire", "fire")):
+            wall = {"engine": 0.0, "raw": 0.0}
+            cpu = {"engine": 0.0, "raw": 0.0}
+            for size in sizes:
+                for label, side in (("engine", engine), ("raw", raw)):
+                    action = getattr(side, operation)
+                    started, started_cpu = time.perf_counter(), time.thread_time()
+                    action(size)
+                    cpu[label] += time.thread_time() - started_cpu
+                    wall[label] += time.perf_counter() - started
+            rates = results[name]
+            rates.engine.append(n / wall["engine"])
+            rates.raw.append(n / wall["raw"])
+            rates.engine_cpu.append(cpu["engine"] / n)
+            rates.raw_cpu.append(cpu["raw"] / n)
     return results
 
 
 def report(results: dict[str, Rates], args: argparse.Namespace) -> float:
     print(
         f"synchronous={args.synchronous}  n={args.n} per round  rounds={args.rounds}  "
-        f"sqlite {sqlite3.sqlite_version}  python {sys.version.split()[0]}"
+        f"block={args.block}  sqlite {sqlite3.sqlite_version}  python {sys.version.split()[0]}"
     )
     print(
         f"{'operation':<10} {'engine/s':>9} {'raw/s':>9} {'ratio':>6} {'per round':>11}"
-        "   engine/s by round"
+        f" {'cpu µs engine/raw':>18} {'cpu ratio':>9}"
     )
     for name, rates in results.items():
-        pairs = [e / r for e, r in zip(rates.engine, rates.raw, strict=True)]
-        spread = " ".join(f"{r:.0f}" for r in rates.engine)
+        pairs = rates.pairs
+        cpu = (
+            f"{statistics.median(rates.engine_cpu) * 1e6:.0f}/"
+            f"{statistics.median(rates.raw_cpu) * 1e6:.0f}"
+        )
         print(
             f"{name:<10} {statistics.median(rates.engine):>9.0f} "
             f"{statistics.median(rates.raw):>9.0f} {rates.ratio:>6.2f} "
-            f"{min(pairs):>5.2f}-{max(pairs):<5.2f}   {spread}"
+            f"{min(pairs):>5.2f}-{max(pairs):<5.2f} {cpu:>18} {rates.cpu_ratio:>9.2f}"
         )
     ratio = results["fire"].ratio
     target = TARGETS[args.synchronous]
@@ -398,6 +428,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--n", type=int, default=2000, help="timed calls per round (2000)")
     parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds (5)")
     parser.add_argument("--warmup", type=int, default=200, help="untimed calls first (200)")
+    parser.add_argument(
+        "--block", type=int, default=50, help="calls per turn of a side within a round (50)"
+    )
     parser.add_argument(
         "--synchronous",
         type=str.upper,
@@ -433,7 +466,9 @@ def main(argv: list[str] | None = None) -> int:
         engine.open_cases(1)  # what an opening writes, for the raw side to write the same
         raw = RawSide(Path(tmp) / "raw.db", args.synchronous, Payload.of(engine), cadres)
         try:
-            results = measure(args.n, args.rounds, args.warmup, engine, raw)
+            results = measure(
+                engine, raw, n=args.n, rounds=args.rounds, warmup=args.warmup, block=args.block
+            )
             ratio = report(results, args)
             if args.profile:
                 profile(engine, args.n)
