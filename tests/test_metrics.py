@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -242,6 +243,28 @@ def test_a_scrape_without_the_database_says_so_and_keeps_the_rest() -> None:
     assert value(found, "convalescence_database_up") == 0
     assert value(found, "convalescence_outbox_retrying") is None
     assert value(found, "convalescence_dispatch_failures_total", outcome="dead") == 0
+
+
+def test_when_the_database_breaks_under_a_running_app_ready_and_metrics_say_so(
+    tmp_path: Path, migrated_sqlite: Path
+) -> None:
+    path = tmp_path / "cases.db"
+    shutil.copyfile(migrated_sqlite, path)
+    with Engine(f"sqlite:///{path}") as engine:
+        client = TestClient(create_app(engine, TokenRegistry.from_tokens(TOKENS)))
+        assert client.get("/ready").status_code == 200
+        assert value(scrape(client), "convalescence_database_up") == 1
+        engine.db.dispose()  # no pooled connection still reading the old pages
+        with path.open("r+b") as overwritten:
+            overwritten.write(b"not a database " * 512)
+        ready = client.get("/ready")
+        assert ready.status_code == 503
+        assert ready.json()["status"] == "not_ready"
+        found = scrape(client)  # still 200: the process's own figures are still worth having
+    assert value(found, "convalescence_database_up") == 0
+    assert value(found, "convalescence_outbox_notices", status="pending") is None
+    ready_route = {"method": "GET", "route": "/ready", "status": "503"}
+    assert value(found, "convalescence_http_requests_total", **ready_route) == 1
 
 
 # -- real processes --------------------------------------------------------------------------
