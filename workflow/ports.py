@@ -253,8 +253,9 @@ class PublishedVersions(Protocol):
     """The definition versions an office published, and the versions it cut short (A21.1), as
     the definition registry reads them to add to the files it was built with."""
 
-    def mark(self) -> object:
-        """A cheap value that changes whenever a version is published or cut short."""
+    def mark(self) -> object | None:
+        """A cheap value that changes whenever a version is published or cut short; None when
+        the database cannot be read (no schema yet, or unreachable)."""
         ...
 
     def versions(self) -> Sequence[StoredVersion]:

@@ -57,8 +57,8 @@ class DefinitionRegistry:
         """The files and the published versions, each cut short where an office said so."""
         if self._published is not None:
             moment = monotonic()
-            if self._checked_at is None or moment - self._checked_at >= self._check_every:
-                self._refresh(self._published)
+            due = self._checked_at is None or moment - self._checked_at >= self._check_every
+            if due and self._refresh(self._published):
                 self._checked_at = moment
         return self._catalog
 
@@ -66,10 +66,15 @@ class DefinitionRegistry:
         """Read the published versions again on next use (after this process published one)."""
         self._checked_at = None
 
-    def _refresh(self, published: PublishedVersions) -> None:
+    def _refresh(self, published: PublishedVersions) -> bool:
+        """Read the published versions if their mark changed; False when the database could
+        not say (not migrated yet, or unreachable): the files serve meanwhile (a server starts
+        and reports itself not ready rather than failing), and the next use asks again."""
         mark = published.mark()
+        if mark is None:
+            return False
         if mark == self._mark:
-            return
+            return True
         # the YAML loader only when a published text must be read (see `Engine.__init__`)
         from workflow.definition.loader import load_definition_text  # noqa: PLC0415
 
@@ -87,6 +92,7 @@ class DefinitionRegistry:
         )
         self._mark = mark
         self._participations.clear()
+        return True
 
     def in_force(self, name: str, today: date) -> Definition:
         """The version of ``name`` in force on ``today``; refused citing art. 21 if none is."""

@@ -17,6 +17,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from workflow.errors import DatabaseNotReadyError
 from workflow.i18n import _
 from workflow.store.admin_log import Author, append_entry
 from workflow.store.errors import integrity
@@ -89,9 +90,12 @@ class SqlPublishedVersions:
     def __init__(self, transaction: Transaction) -> None:
         self._transaction = transaction
 
-    def mark(self) -> object:
-        with self._transaction(single_read=True) as connection:
-            return publication_mark(connection)
+    def mark(self) -> object | None:
+        try:
+            with self._transaction(single_read=True) as connection:
+                return publication_mark(connection)
+        except (DatabaseNotReadyError, sa.exc.OperationalError, sa.exc.ProgrammingError):
+            return None  # the registry keeps to the files and asks again next time
 
     def versions(self) -> list[StoredVersion]:
         with self._transaction(single_read=True) as connection:
