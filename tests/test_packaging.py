@@ -4,6 +4,7 @@ and uvicorn are the ``server`` extra (issue 16 item 6), which the test extra pul
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
@@ -68,13 +69,14 @@ def test_the_wheel_ships_definitions_schema_and_migrations(tmp_path: Path) -> No
         for line in metadata.decode().splitlines()
         if line.startswith("Requires-Dist: ")
     ]
-    for server_package in ("fastapi", "uvicorn"):
-        (found,) = [r for r in requires if r.startswith(server_package)]
+    for server_package in SERVER_PACKAGES:
+        (found,) = [r for r in requires if re.split(r"[<>=!~;\[ ]", r)[0] == server_package]
         assert found.endswith('extra == "server"'), found
     assert any(r.startswith("convalescence-workflow[server]") for r in requires), requires
 
 
-SERVER_PACKAGES = ("fastapi", "uvicorn")
+# fastapi-offline: Swagger UI's files for /docs, served without the internet (issue 19)
+SERVER_PACKAGES = ("fastapi", "fastapi-offline", "uvicorn")
 WITHOUT_SERVER = (
     "import sys\n"
     "for name in ('fastapi', 'uvicorn', 'starlette'):\n"

@@ -34,7 +34,14 @@ from workflow.observability.metrics import MULTIPROCESS_VAR
 from workflow.observability.options import log_format_option
 from workflow.store import tokens as token_store
 
-SERVER_PACKAGES = {"fastapi", "starlette", "uvicorn", "pydantic", "pydantic_core"}
+SERVER_PACKAGES = {
+    "fastapi",
+    "fastapi_offline",
+    "starlette",
+    "uvicorn",
+    "pydantic",
+    "pydantic_core",
+}
 
 
 @contextmanager
