@@ -46,15 +46,14 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from functools import cache
 from pathlib import Path
-from typing import Any
-
-import jinja2
-from jinja2 import FileSystemLoader, StrictUndefined, select_autoescape
-from jinja2.sandbox import ImmutableSandboxedEnvironment
+from typing import TYPE_CHECKING, Any
 
 from notifications.errors import TemplateError
 from notifications.shipped import HTML_SUFFIX, TEMPLATE_DIR, TEXT_SUFFIX, template_names
 from workflow.i18n import _
+
+if TYPE_CHECKING:
+    import jinja2
 
 SUBJECT_PREFIX = "Subject:"
 # How problems name a template file: the path inside the source tree, which an editor opens.
@@ -143,35 +142,59 @@ def _finalize(value: Any) -> Any:
 _DICT_ATTRIBUTES = frozenset(dir(dict))
 
 
-class _NoticeSandbox(ImmutableSandboxedEnvironment):
-    """The sandbox, reading ``case.id`` from a plain dict without an exception on the way.
+@cache
+def _jinja() -> Any:
+    """Jinja2, imported when a notice is first rendered or checked: a command that renders
+    none (``cases show``) does not pay for it, though importing `notifications` loads this
+    module."""
+    import jinja2  # noqa: PLC0415
 
-    Jinja's sandbox resolves ``x.name`` by asking ``getattr`` first and subscribing when that
-    raises; every value a notice prints comes out of a dict of the context, so each one cost
-    an `AttributeError`. A plain dict has no attributes beyond its type's (no ``__dict__``), so
-    for any other name ``getattr`` is bound to fail: the item is read straight away. Same
-    value, same refusals (a dict method still goes through the sandbox's check), a render
-    about a tenth cheaper (benchmarks/transitions.py renders two notices per opening)."""
-
-    def getattr(self, obj: Any, attribute: str) -> Any:
-        if type(obj) is dict and attribute not in _DICT_ATTRIBUTES and attribute in obj:
-            return obj[attribute]
-        return super().getattr(obj, attribute)
+    return jinja2
 
 
-ENVIRONMENT = _NoticeSandbox(
-    loader=FileSystemLoader(TEMPLATE_DIR),
-    undefined=StrictUndefined,
-    # "NAME.html.j2" must count as HTML: select_autoescape matches on the name's ending.
-    autoescape=select_autoescape(["html", "html.j2"], default_for_string=False),
-    trim_blocks=True,
-    lstrip_blocks=True,
-    finalize=_finalize,
-    # The shipped files do not change while a process runs: no stat per render (and per
-    # include) to ask whether they did. A deployment restarts to ship new templates.
-    auto_reload=False,
-)
-ENVIRONMENT.filters.update(article_zh=article_zh, zh_date=zh_date, lines=as_lines)
+@cache
+def _environment() -> jinja2.Environment:
+    """The one sandbox every notice renders in (`ENVIRONMENT`), built on first use."""
+    from jinja2 import FileSystemLoader, StrictUndefined, select_autoescape  # noqa: PLC0415
+    from jinja2.sandbox import ImmutableSandboxedEnvironment  # noqa: PLC0415
+
+    class _NoticeSandbox(ImmutableSandboxedEnvironment):
+        """The sandbox, reading ``case.id`` from a plain dict without an exception on the way.
+
+        Jinja's sandbox resolves ``x.name`` by asking ``getattr`` first and subscribing when
+        that raises; every value a notice prints comes out of a dict of the context, so each
+        one cost an `AttributeError`. A plain dict has no attributes beyond its type's (no
+        ``__dict__``), so for any other name ``getattr`` is bound to fail: the item is read
+        straight away. Same value, same refusals (a dict method still goes through the
+        sandbox's check), a render about a fifth cheaper (benchmarks/transitions.py renders
+        two notices per opening)."""
+
+        def getattr(self, obj: Any, attribute: str) -> Any:
+            if type(obj) is dict and attribute not in _DICT_ATTRIBUTES and attribute in obj:
+                return obj[attribute]
+            return super().getattr(obj, attribute)
+
+    environment = _NoticeSandbox(
+        loader=FileSystemLoader(TEMPLATE_DIR),
+        undefined=StrictUndefined,
+        # "NAME.html.j2" must count as HTML: select_autoescape matches on the name's ending.
+        autoescape=select_autoescape(["html", "html.j2"], default_for_string=False),
+        trim_blocks=True,
+        lstrip_blocks=True,
+        finalize=_finalize,
+        # The shipped files do not change while a process runs: no stat per render (and per
+        # include) to ask whether they did. A deployment restarts to ship new templates.
+        auto_reload=False,
+    )
+    environment.filters.update(article_zh=article_zh, zh_date=zh_date, lines=as_lines)
+    return environment
+
+
+def __getattr__(name: str) -> jinja2.Environment:
+    """``ENVIRONMENT``: the sandbox, made on first use (PEP 562)."""
+    if name == "ENVIRONMENT":
+        return _environment()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 # -- the contract the engine calls ---------------------------------------------------------
@@ -206,10 +229,10 @@ def render_string(source: str, context: Mapping[str, Any], *, html: bool = False
     if html:
         source = "{% autoescape true %}" + source + "{% endautoescape %}"
     try:
-        return ENVIRONMENT.from_string(source).render(dict(context))
-    except jinja2.TemplateSyntaxError as error:
+        return _environment().from_string(source).render(dict(context))
+    except _jinja().TemplateSyntaxError as error:
         raise TemplateError(name, error.message or str(error), line=error.lineno) from error
-    except jinja2.TemplateError as error:
+    except _jinja().TemplateError as error:
         raise TemplateError(name, str(error), line=_runtime_line(error, "<template>")) from error
 
 
@@ -299,17 +322,17 @@ def _compiled(environment: jinja2.Environment, file_name: str) -> jinja2.Templat
 
 def _render_file(name: str, file_name: str, context: Mapping[str, Any]) -> str:
     try:
-        template = _compiled(ENVIRONMENT, file_name)
-    except jinja2.TemplateSyntaxError as error:
+        template = _compiled(_environment(), file_name)
+    except _jinja().TemplateSyntaxError as error:
         message = error.message or str(error)
         raise TemplateError(
             name, message, file=_shown(error.filename), line=error.lineno
         ) from error
-    except jinja2.TemplateNotFound as error:
+    except _jinja().TemplateNotFound as error:
         raise TemplateError(name, _("找不到模板文件：{file}").format(file=error.name)) from error
     try:
         return template.render(dict(context))
-    except jinja2.TemplateError as error:
+    except _jinja().TemplateError as error:
         line = _runtime_line(error, template.filename)
         raise TemplateError(name, str(error), file=_shown(template.filename), line=line) from error
 
