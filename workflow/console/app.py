@@ -57,6 +57,8 @@ STATIC = Path(__file__).parent / "static"
 PAGE_MODULES = (
     "workflow.console.inbox",
     "workflow.console.cases",
+    # issue 19 items 5-9: the page areas beside the core's
+    "workflow.console.roster",
 )
 
 

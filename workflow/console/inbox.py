@@ -67,7 +67,13 @@ def inbox(request: Request, console: ConsoleDep, viewer: ViewerDep) -> HTMLRespo
         )
         total, overdue = (0, 0) if found is None else store.task_counts(connection, found, today)
         people = store.case_cadres(connection, [t.case_id for t in tasks if t.case_id is not None])
-        counts = store.open_counts_by_state(connection, store.CaseFilter(scope=scope))
+        counts = (
+            store.open_counts_by_state(
+                connection, store.CaseFilter(scope=scope, states=list(waiting_steps))
+            )
+            if waiting_steps
+            else {}
+        )
         waiting = []
         for state, step in waiting_steps.items():
             if counts.get(state):
