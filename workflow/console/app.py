@@ -59,6 +59,7 @@ PAGE_MODULES = (
     "workflow.console.cases",
     # issue 19 items 5-9: the page areas beside the core's
     "workflow.console.roster",
+    "workflow.console.batches",
 )
 
 
