@@ -93,7 +93,9 @@ class Reader:
         return record
 
     def count_by_state(self) -> dict[str, int]:
-        with self.store.transaction(single_read=True) as tx:
+        """Cases per state; not a single read: on PostgreSQL it folds the steps' moves into
+        the totals first (`workflow.store.cases`)."""
+        with self.store.transaction() as tx:
             return tx.count_by_state()
 
     def _visible_case(

@@ -10,6 +10,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
+from sqlalchemy.ext.compiler import compiles
 
 from workflow.clock import SHANGHAI
 
@@ -52,6 +53,31 @@ def json_dumps(value: Any) -> str:
 
 
 Json = sa.JSON().with_variant(JSONB(), "postgresql")
+
+
+class ApprovedBatch(sa.sql.expression.ColumnElement[int]):
+    """The approval's ``batch_id`` in a case's evidence, as each database computes the generated
+    column ``cases.approved_batch_id`` (revision 0020, issue 14): only a JSON integer counts."""
+
+    type = sa.Integer()
+    inherit_cache = True
+
+
+@compiles(ApprovedBatch, "sqlite")
+def _approved_batch_sqlite(element: ApprovedBatch, compiler: Any, **kw: Any) -> str:
+    return (
+        "CASE WHEN json_type(evidence, '$.batch_id') = 'integer' "
+        "THEN json_extract(evidence, '$.batch_id') END"
+    )
+
+
+@compiles(ApprovedBatch, "postgresql")
+def _approved_batch_postgresql(element: ApprovedBatch, compiler: Any, **kw: Any) -> str:
+    return (
+        "CASE WHEN jsonb_typeof(evidence -> 'batch_id') = 'number' "
+        "AND (evidence ->> 'batch_id') ~ '^[0-9]{1,9}$' "
+        "THEN CAST(evidence ->> 'batch_id' AS INTEGER) END"
+    )
 
 definitions = sa.Table(
     "definitions",
@@ -126,17 +152,31 @@ cases = sa.Table(
         sqlite_where=sa.text("terminal IS 0"),
         postgresql_where=sa.text("terminal IS false"),
     ),
+    # the batch the case was approved into, computed by the database from the evidence (virtual
+    # on SQLite, stored on PostgreSQL), and the visits of a year by opening time: the A18.2
+    # report reads its year as index ranges (revision 0020, issue 14 item 1)
+    sa.Column("approved_batch_id", sa.Integer, sa.Computed(ApprovedBatch()), nullable=True),
+    sa.Index(None, "approved_batch_id"),
+    sa.Index(None, "definition_id", "opened_at"),
 )
 
-# Cases per state, kept by SQLite triggers in the transaction that inserts a case or moves it
-# (revision 0017), so `count_by_state` reads a dozen rows instead of counting a million index
-# entries. Empty on PostgreSQL, which counts through ix_cases_state_id (index only): a shared
-# counter row there would make concurrent steps queue for it.
+# Cases per state (revision 0017), so `count_by_state` reads a dozen rows instead of counting a
+# million index entries. SQLite's triggers keep the totals in the transaction that inserts a
+# case or moves it. On PostgreSQL a counter row updated by every step would make concurrent
+# steps queue for it, so its triggers only append the step's moves (no row anyone else
+# writes), and a count folds the moves appended since the last count into the totals.
 case_state_counts = sa.Table(
     "case_state_counts",
     metadata,
     sa.Column("state", sa.String(64), primary_key=True),
     sa.Column("total", sa.Integer, nullable=False),
+)
+case_state_moves = sa.Table(  # PostgreSQL only; empty on SQLite
+    "case_state_moves",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("state", sa.String(64), nullable=False),
+    sa.Column("delta", sa.Integer, nullable=False),
 )
 
 history = sa.Table(
