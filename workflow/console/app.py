@@ -60,6 +60,7 @@ PAGE_MODULES = (
     # issue 19 items 5-9: the page areas beside the core's
     "workflow.console.roster",
     "workflow.console.batches",
+    "workflow.console.visits",
 )
 
 
