@@ -61,6 +61,7 @@ PAGE_MODULES = (
     "workflow.console.roster",
     "workflow.console.batches",
     "workflow.console.visits",
+    "workflow.console.reports",
 )
 
 
