@@ -158,6 +158,19 @@ cases = sa.Table(
     sa.Column("approved_batch_id", sa.Integer, sa.Computed(ApprovedBatch()), nullable=True),
     sa.Index(None, "approved_batch_id"),
     sa.Index(None, "definition_id", "opened_at"),
+    # the day from which a scheduler sweep has work on the case (revision 0021): no later than
+    # the next unmarked deadline of its stay, or the day a case of a cycle-keeping definition
+    # ended outside the participating states (A9.3); NULL when there is none. Its partial
+    # index makes a sweep's search one range read of the work there is.
+    sa.Column("sweep_on", sa.Date, nullable=True),
+    sa.Index(
+        "ix_cases_sweep_on",
+        "terminal",
+        "sweep_on",
+        "id",
+        sqlite_where=sa.text("sweep_on IS NOT NULL"),
+        postgresql_where=sa.text("sweep_on IS NOT NULL"),
+    ),
 )
 
 # Cases per state (revision 0017), so `count_by_state` reads a dozen rows instead of counting a
@@ -523,6 +536,15 @@ visit_keys = sa.Table(
     sa.Column("late", sa.Boolean, nullable=False, server_default=sa.false()),  # after cycle end
     sa.Column("created_at", Moment, nullable=False),
     sa.UniqueConstraint("cadre_id", "cycle"),
+    sa.Index(None, "case_id"),  # open visits joined to their keys (revision 0021)
+)
+
+# The unable reports whose visit the condolence sweep has not settled yet (revision 0021):
+# inserted with the report, deleted once its visit is opened or found not needed.
+unable_report_queue = sa.Table(
+    "unable_report_queue",
+    metadata,
+    sa.Column("report_id", sa.ForeignKey("unable_reports.id"), primary_key=True),
 )
 
 # Follow-up work for officers (reminders, escalations, visits to make); closed when the case
