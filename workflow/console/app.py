@@ -62,6 +62,7 @@ PAGE_MODULES = (
     "workflow.console.batches",
     "workflow.console.visits",
     "workflow.console.reports",
+    "workflow.console.selfservice",
 )
 
 
