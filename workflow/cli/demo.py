@@ -11,6 +11,7 @@ from rich.table import Table
 
 from workflow.cli import output
 from workflow.cli.db import Settings
+from workflow.demo.logins import TOKENS_FILE, DemoLogin, write_demo_tokens
 from workflow.demo.roster import COUNTIES
 from workflow.demo.run import DB_FILE, DemoSummary, run_demo
 from workflow.demo.successor import SuccessorSummary
@@ -82,7 +83,9 @@ def demo(ctx: click.Context, directory: Path, cadres: int, seed: int) -> None:
             calendar=calendar,
             db=settings.db,  # only an explicit --db, never $CONVALESCENCE_DB (an office's own)
         )
-    _print_summary(console, summary)
+    # the console's log-ins (issue 19 item 10): a token file beside the database
+    logins = write_demo_tokens(summary.directory, next(iter(COUNTIES)))
+    _print_summary(console, summary, logins)
 
 
 def _claim(directory: Path) -> None:
@@ -105,7 +108,9 @@ def _claim(directory: Path) -> None:
     )
 
 
-def _print_summary(console: Console, summary: DemoSummary) -> None:
+def _print_summary(
+    console: Console, summary: DemoSummary, logins: tuple[DemoLogin, ...] = ()
+) -> None:
     """What the cycle came to, in plain Chinese for an officer: every figure with its words on
     one short line (``soft_wrap``: rich breaks no line, so no figure is parted from its unit),
     no internal counter names, and how to open the demo's database from the command line."""
@@ -130,7 +135,7 @@ def _print_summary(console: Console, summary: DemoSummary) -> None:
                 ),
             ],
         )
-    _lines(console, look_around_lines(summary))
+    _lines(console, look_around_lines(summary, logins))
 
 
 def _lines(console: Console, lines: list[str]) -> None:
@@ -351,7 +356,7 @@ def _policy_change_lines(change: SuccessorSummary, labels: dict[str, str]) -> li
     return lines
 
 
-def look_around_lines(summary: DemoSummary) -> list[str]:
+def look_around_lines(summary: DemoSummary, logins: tuple[DemoLogin, ...] = ()) -> list[str]:
     """How to open the demo's database from the command line (issue 19 item 10), commands that
     work as printed from the directory the demo ran in; then the console's, once it exists."""
     database = summary.database
@@ -369,16 +374,27 @@ def look_around_lines(summary: DemoSummary) -> list[str]:
         lines.insert(2, f"  {prefix} cases show 1")
     if not isinstance(database, Path):
         lines.append(_("  （网址中的密码已隐去，请换成实际的密码）"))
-    return lines + console_lines(summary, url)
+    return lines + console_lines(summary, url, logins)
 
 
-def console_lines(summary: DemoSummary, url: str) -> list[str]:
+def console_lines(summary: DemoSummary, url: str, logins: tuple[DemoLogin, ...] = ()) -> list[str]:
     """The officer console's part of the demo's last words (issue 19 item 10): the one command
-    that serves this database with the console, and a log-in link for a demo city officer and
-    a county officer. Left empty here for the console to fill; ``look_around_lines`` prints
-    whatever it returns after the command-line lines."""
-    del summary, url  # the console command line goes here (issue 19 item 10)
-    return []
+    that serves this database with the console (its token file beside the database), the
+    address to open, and the tokens of a demo city officer and a county officer, printed this
+    once (the file keeps only their digests). Nothing without log-ins to offer."""
+    if not logins:
+        return []
+    lines = [
+        _("用浏览器查看（办理平台）："),
+        f"  convalescence --db {url} serve --tokens {summary.directory / TOKENS_FILE}",
+        _("  然后打开 http://127.0.0.1:8000/ ，用以下令牌登录（令牌只显示这一次）："),
+    ]
+    for login in logins:
+        who = f"{login.actor.name}@{login.actor.scope}" if login.actor.scope else login.actor.name
+        lines.append(
+            _("    {who}（{role}）：{token}").format(who=who, role=_(login.who), token=login.token)
+        )
+    return lines
 
 
 def _by_article(item: tuple[str, int]) -> tuple[int, ...]:
