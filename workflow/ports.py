@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Final, Literal, Protocol, get_args
 
 from workflow.clock import Clock
@@ -194,6 +194,7 @@ class CaseTransaction(Protocol):
         terminal: bool,
         evidence: Mapping[str, Any],
         history_row: Mapping[str, Any],
+        sweep_on: date | Literal["step day"] | None = "step day",
     ) -> str: ...
 
     def insert_notices(self, rows: Sequence[Mapping[str, Any]]) -> None: ...

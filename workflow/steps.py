@@ -40,6 +40,7 @@ from workflow.rules import RULES, GuardContext
 from workflow.rules.binding import PLANS
 from workflow.rules.trip import SEAT_BATCH_STARTED_AT
 from workflow.snapshot import BatchRow, CaseRow, CycleClosure, Snapshot, json_text
+from workflow.sweep_on import sweep_on
 from workflow.views import CaseView, ExceptionView
 
 GRANT_EXCEPTION = "grant_exception"  # history trigger of an exception record
@@ -122,6 +123,7 @@ class StepRunner:
                 "cycle": cycle,
                 "tier": tier,
                 "eligibility": explanation if eligibility is None else eligibility,
+                "sweep_on": sweep_on(chosen, decision.dest, now),
             }
             case_id = tx.insert_case(values)
             head = tx.start_chain(
@@ -399,7 +401,12 @@ class StepRunner:
         terminal = definition.state(dest).terminal
         _claim_or_leave_the_cycle(tx, snap, definition, dest, now)  # before any write
         head = tx.move_case(
-            case=case, state=dest, terminal=terminal, evidence=evidence, history_row=history
+            case=case,
+            state=dest,
+            terminal=terminal,
+            evidence=evidence,
+            history_row=history,
+            sweep_on=sweep_on(definition, dest, now),
         )
         moved = CaseRow(
             id=case.id,

@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
 from workflow.audit.chain import GENESIS
+from workflow.clock import shanghai_date
 from workflow.errors import ConflictError, Refusal, RuleRefused
 from workflow.i18n import _
 from workflow.store.cases import chained
@@ -113,6 +114,8 @@ def move_to_successor(
                     version=case.version + 1,
                     updated_at=row["at"],
                     chain_head=row["hash"],
+                    # under the successor the sweeps look at the case afresh (revision 0021)
+                    sweep_on=shanghai_date(row["at"]),
                 )
             ).rowcount
             if moved != 1:

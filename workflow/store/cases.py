@@ -14,14 +14,15 @@ from __future__ import annotations
 import functools
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from datetime import datetime
-from typing import Any
+from datetime import date, datetime
+from typing import Any, Literal
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
 from workflow.audit.chain import GENESIS, case_exception_hash, history_hash
+from workflow.clock import shanghai_date
 from workflow.errors import ConflictError, InputError
 from workflow.snapshot import BatchRow, CadreFiling, CaseRow, CycleClosure, JsonText, Snapshot
 from workflow.store import keyset, seats
@@ -173,6 +174,11 @@ _MOVE_CASE = Prepared(
         evidence=sa.bindparam("b_evidence", type_=cases.c.evidence.type),
         updated_at=sa.bindparam("b_updated_at", type_=cases.c.updated_at.type),
         chain_head=sa.bindparam("b_chain_head"),
+        # a step that keeps the state keeps the stay's sweep day (revision 0021)
+        sweep_on=sa.case(
+            (cases.c.state == sa.bindparam("b_state"), cases.c.sweep_on),
+            else_=sa.bindparam("b_sweep_on", type_=sa.Date),
+        ),
     )
 )
 _CASE_VERSION = sa.select(cases.c.version).where(cases.c.id == sa.bindparam("case_id"))
@@ -439,8 +445,11 @@ class SqlCaseTransaction:
         self.connection.execute(_RELEASE_PARTICIPATION, {"case_id": case_id})
 
     def insert_case(self, values: Mapping[str, Any]) -> int:
-        """Insert a case row; its ``eligibility`` may come as `JsonText`, written as it is."""
+        """Insert a case row; its ``eligibility`` may come as `JsonText`, written as it is.
+        Without a ``sweep_on`` the sweeps look at the case from the day it opened."""
         on = self._on
+        if "sweep_on" not in values:
+            values = {**values, "sweep_on": shanghai_date(values["opened_at"])}
         if type(values.get("eligibility")) is JsonText:
             insert = _case_insert(tuple(values), on.dialect.name)
         else:
@@ -465,10 +474,12 @@ class SqlCaseTransaction:
         terminal: bool,
         evidence: Mapping[str, Any],
         history_row: Mapping[str, Any],
+        sweep_on: date | Literal["step day"] | None = "step day",
     ) -> str:
         """Append the case's history row, linked to its chain head (A19.1), then compare-and-set
         the case on its version; returns the new head. `ConflictError` with nothing written
-        when someone moved the case first."""
+        when someone moved the case first. ``sweep_on``: the new state's sweep day
+        (`workflow.sweep_on`); by default the sweeps look at the case from the step's day."""
         prev_hash = case.chain_head or self._previous_hash(case.id, int(history_row["seq"]))
         row = chained(history_row, prev_hash)
         appended = _APPEND_HISTORY[self._on.dialect.name].first(self._on, row)
@@ -485,6 +496,9 @@ class SqlCaseTransaction:
                 "b_evidence": dict(evidence),
                 "b_updated_at": history_row["at"],
                 "b_chain_head": row["hash"],
+                "b_sweep_on": (
+                    shanghai_date(history_row["at"]) if sweep_on == "step day" else sweep_on
+                ),
             },
         )
         if moved != 1:
