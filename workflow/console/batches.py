@@ -30,6 +30,7 @@ from workflow import policy
 from workflow.console.documents import document, download
 from workflow.console.session import Viewer, check_csrf
 from workflow.console.site import Console, ConsoleDep, FormDep, NavItem, ViewerDep, render, url
+from workflow.definition.policy_rules import Limits
 from workflow.errors import InputError, NotFoundError, Refusal, RuleRefused
 from workflow.i18n import N_, _
 from workflow.plans import service
@@ -138,6 +139,10 @@ def batch_list(request: Request, console: ConsoleDep, viewer: ViewerDep) -> HTML
     )
 
 
+def _kind(kind: str) -> str:
+    return _(CONTRACTOR_KINDS[kind]) if kind in CONTRACTOR_KINDS else kind
+
+
 def _organiser(plan: Mapping[str, Any]) -> str:
     if plan["organiser_level"] == "city":
         return _("市级")
@@ -148,7 +153,7 @@ def _organiser(plan: Mapping[str, Any]) -> str:
 
 
 def _start_conditions(
-    batch: Mapping[str, Any], limits: policy.Limits
+    batch: Mapping[str, Any], limits: Limits
 ) -> list[tuple[str, str, Refusal | None]]:
     """Each condition of starting (label, article, why not or None), as `start_batch` checks
     them."""
@@ -182,7 +187,7 @@ def batch_page(
     posted: Posted | None = None,
     status: int = 200,
 ) -> HTMLResponse:
-    engine, actor = console.engine, viewer.actor
+    engine = console.engine
     batch = service.show_batch(engine, batch_id)
     target = service.batch_target(engine, batch_id)
     plan = service.show_plan(engine, batch["plan_id"])
@@ -203,7 +208,7 @@ def batch_page(
         plan=plan,
         organiser=_organiser(plan),
         contractor=contractor,
-        kind=_(CONTRACTOR_KINDS.get(contractor["kind"], contractor["kind"])),
+        kind=_kind(contractor["kind"]),
         roster=roster,
         staff=(low, high),
         staff_planned=(cap_low, cap_high),
@@ -211,8 +216,7 @@ def batch_page(
         conditions=conditions,
         ready=all(why is None for _label, _article, why in conditions),
         may_start=batch["started_at"] is None and _may(console, viewer, "batches:write", target),
-        may_evaluate=not batch["evaluations"]
-        and _may(console, viewer, "batches:evaluate", target),
+        may_evaluate=not batch["evaluations"] and _may(console, viewer, "batches:evaluate", target),
         may_report=_may(console, viewer, "incidents:write", target),
         posted=posted or Posted(name=""),
         done={
@@ -227,7 +231,7 @@ def batch_page(
 @router.get("/batches/new", include_in_schema=False)
 def new_batch_page(request: Request, console: ConsoleDep, viewer: ViewerDep) -> HTMLResponse:
     plans = _writable_plans(console, viewer)
-    return _new_page(request, console, viewer, plans, Posted(name="create"))
+    return _new_page(request, console, viewer, plans, posted=Posted(name="create"))
 
 
 @router.get("/batches/{batch_id}", include_in_schema=False)
@@ -261,6 +265,7 @@ def _act(
     console: Console,
     viewer: Viewer,
     batch_id: int,
+    *,
     posted: Posted,
     action: Callable[[], object],
 ) -> Response:
@@ -307,8 +312,8 @@ def start(
         console,
         viewer,
         number,
-        Posted(name="start"),
-        lambda: service.start_batch(console.engine, number, actor=viewer.actor),
+        posted=Posted(name="start"),
+        action=lambda: service.start_batch(console.engine, number, actor=viewer.actor),
     )
 
 
@@ -328,8 +333,8 @@ def evaluate(
         console,
         viewer,
         number,
-        posted,
-        lambda: service.evaluate_contractor(
+        posted=posted,
+        action=lambda: service.evaluate_contractor(
             console.engine, number, score=score or 0, actor=viewer.actor
         ),
     )
@@ -359,8 +364,8 @@ def incident(
         console,
         viewer,
         number,
-        posted,
-        lambda: service.record_incident(
+        posted=posted,
+        action=lambda: service.record_incident(
             console.engine,
             number,
             description=values["description"],
@@ -417,6 +422,7 @@ def _new_page(
     console: Console,
     viewer: Viewer,
     plans: list[dict[str, Any]],
+    *,
     posted: Posted,
     status: int = 200,
 ) -> HTMLResponse:
@@ -454,7 +460,7 @@ def create(request: Request, console: ConsoleDep, viewer: ViewerDep, form: FormD
             id=parsed["plan_id"]
         )
     if posted.errors:
-        return _new_page(request, console, viewer, plans, posted, 422)
+        return _new_page(request, console, viewer, plans, posted=posted, status=422)
     contacts = {
         side: [{"name": values[f"{side}_name"], "phone": values[f"{side}_phone"]}]
         if values[f"{side}_name"]
@@ -481,14 +487,14 @@ def create(request: Request, console: ConsoleDep, viewer: ViewerDep, form: FormD
         )
     except RuleRefused as refused:
         posted.refusals = refused.refusals
-        return _new_page(request, console, viewer, plans, posted, 409)
+        return _new_page(request, console, viewer, plans, posted=posted, status=409)
     except (InputError, NotFoundError) as problem:
         named = getattr(problem, "field", None)
         if named in values:
             posted.errors[str(named)] = problem.message
         else:
             posted.problem = problem.message
-        return _new_page(request, console, viewer, plans, posted, 422)
+        return _new_page(request, console, viewer, plans, posted=posted, status=422)
     target = url(request, f"/batches/{made['id']}", {"done": "created"})
     return RedirectResponse(target, status_code=303)
 
@@ -561,7 +567,7 @@ def contractor_page(
         viewer=viewer,
         title=contractor["name"],
         contractor=contractor,
-        kind=_(CONTRACTOR_KINDS.get(contractor["kind"], contractor["kind"])),
+        kind=_kind(contractor["kind"]),
         batches=batches,
         below=contractor["average_score"] is not None
         and contractor["average_score"] < contractor["exit_threshold"],

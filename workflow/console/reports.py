@@ -49,14 +49,14 @@ def _year(text: str | None, default: int) -> int:
 def report_page(request: Request, console: ConsoleDep, viewer: ViewerDep) -> HTMLResponse:
     _reader(viewer)
     today = console.today()
+    problem: str | None = None
     try:
         year = _year(request.query_params.get("year"), today.year)
     except NotFoundError:
-        year, problem = today.year, _("年度应为 {first}–{last} 之间的四位数字").format(
+        year = today.year
+        problem = _("年度应为 {first}–{last} 之间的四位数字").format(
             first=FIRST_YEAR, last=LAST_YEAR
         )
-    else:
-        problem = None
     years = sorted({p["year"] for p in service.list_plans(console.engine)} | {today.year})
     html = render_performance(performance_report(console.engine, year))
     return render(

@@ -51,7 +51,7 @@ from workflow.console.site import (
     render,
     url,
 )
-from workflow.definition.model import StepSpec
+from workflow.definition.model import StepSpec, TransitionSpec
 from workflow.errors import ConflictError, InputError, NotFoundError, Refusal, RuleRefused
 from workflow.i18n import N_, _
 from workflow.store import console as store
@@ -139,7 +139,7 @@ def _questions(
     definition = console.engine.catalog.get(view.definition, view.definition_version)
     role = viewer.actor.role
     specs = [s for s in definition.transitions_from(view.state) if role in s.roles]
-    groups: list[list[StepSpec]] = []
+    groups: list[list[TransitionSpec]] = []
     for spec in specs:  # steps asking the same fields share one form (consent / refusal)
         for group in groups:
             if _asked(group[0]) == _asked(spec):
