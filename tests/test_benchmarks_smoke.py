@@ -28,6 +28,7 @@ RATIO_LINES = {
     "api_load.py": r"^ratio 2/1: \d+\.\d+; \d+ cases checked: no error",
     "whatif.py": r"^ratio what-if / \(raw read \+ bare explain\): \d+\.\d\dx",
     "listings.py": r"^ratio listing / bare SQL at \d+ cases \(postgresql\): deep page \d+\.\d\d",
+    "report_scale.py": r"^ratio report / bare SQL at \d+ cases \(postgresql\): \d+\.\d\d",
     # issue 18: zero violations, and at least one process killed
     "soak.py": r"^ratio violations / invariants checked: 0 / \d+ \(processes killed [1-9]",
 }
