@@ -6,17 +6,23 @@ the state and ``from_state`` differs — a granted exception writes a row that k
 does not restart the clock). Its ``seq`` identifies the stay, so a case that comes back to a
 state gets fresh timers.
 
-Finding due cases is set-based. Deadlines only grow with the entry date, so for each timer the
-sweep computes, once, the latest entry date whose deadline has come (`latest_due_entry`, a few
-calendar look-ups), and the database does the rest in one query per timer: cases in the state,
-entered before that date's end, with no ``timer_marks`` row for that stay and timer. It pages by
-case id in chunks of ``chunk`` rows, so memory stays flat however many cases there are.
+Finding due cases reads the due work only. Each case keeps the day from which a sweep has work
+on it (``cases.sweep_on``, `workflow.sweep_on`): the step that enters a state writes the entry
+day plus the smallest ``after`` of its timers, a bound that no holiday data can undercut. The
+sweep reads the cases whose day has come, one page of ``chunk`` rows at a time from a partial
+index (`workflow.store.scheduler.due_timer_cases`), decides with the calendar which of their
+unmarked timers are due, and acts on them; then it moves each case's day to its next real
+deadline (the first of the next year without holiday data when that deadline is beyond the
+data), or clears it when the stay has no timer left. A case whose due timer could not act (a
+refused or failed step, a working-day timer waiting for holiday data) keeps its day and is read
+again next time. So a sweep costs what is due, not what the table holds.
 
-Each chunk is one transaction: the marks go in first (``ON CONFLICT DO NOTHING … RETURNING``),
-and only the cases whose mark this run inserted get their task and outbox row, so a sweep that
-runs twice, or on two nodes at once, reminds nobody twice. A ``fire`` timer moves its case
-through the engine in the transaction of its mark; a refusal rolls both back and the next sweep
-tries again.
+Each timer's work on a page is one transaction: the marks go in first (``ON CONFLICT DO NOTHING
+… RETURNING``), and only the cases whose mark this run inserted get their task and outbox row,
+so a sweep that runs twice, or on two nodes at once, reminds nobody twice. A ``fire`` timer
+moves its case through the engine in the transaction of its mark; a refusal rolls both back and
+the next sweep tries again. The sweep day is a hint: only the marks say what was done, so a day
+set late or a sweep killed before setting it makes a case read again, never acted on twice.
 
 Each timer runs on its own: one timer's failure is logged and reported in the sweep's result
 (``problems``) and the others still run. Past the end of the holiday data the sweep never
@@ -29,11 +35,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from workflow.calendar import CalendarDataError, WorkingCalendar, default_calendar
-from workflow.clock import SHANGHAI, shanghai_date
+from workflow.clock import shanghai_date
 from workflow.definition.model import Definition, StateSpec, TimerSpec
 from workflow.engine import Engine
 from workflow.errors import WorkflowError
@@ -48,7 +54,13 @@ from workflow.scheduler.calendar_watch import (
     say_once_a_day,
 )
 from workflow.store.cases import insert_notices
-from workflow.store.scheduler import due_cases, insert_marks, stored_definition_rows
+from workflow.store.scheduler import (
+    due_timer_cases,
+    insert_marks,
+    set_sweep_days,
+    stay_marks,
+    stored_definition_rows,
+)
 from workflow.store.tasks import close_left_tasks, insert_tasks, record_alarms
 
 log = logging.getLogger(__name__)
@@ -118,7 +130,8 @@ def stored_definitions(engine: Engine) -> list[tuple[int, Definition]]:
 def latest_due_entry(
     calendar: WorkingCalendar, timer: TimerSpec, today: date, *, lookback: int = 400
 ) -> date | None:
-    """The latest date a case may have entered the state on for ``timer`` to be due today.
+    """The latest date a case may have entered the state on for ``timer`` to be due today
+    (the whole day's question; the sweep asks `WorkingCalendar.is_due` of each due case).
 
     Deadlines never decrease as the entry date grows, so every earlier entry is due too. A
     deadline beyond the holiday data is not due yet while today is covered; a working-day timer
@@ -130,10 +143,6 @@ def latest_due_entry(
             return day
         day -= timedelta(days=1)
     return None
-
-
-def start_of(day: date) -> datetime:
-    return datetime.combine(day, time(), SHANGHAI)
 
 
 def state_article(definition: Definition, state: str) -> str | None:
@@ -159,42 +168,34 @@ def sweep_timers(
         closed = close_left_tasks(connection, now)
         alarms = alarm_rows(status, now)
         record_alarms(connection, ALARM_PREFIX, alarms, covered_through=calendar.last_year, now=now)
-    totals = {"remind": 0, "escalate": 0, "fire": 0, "refused": 0}
-    waiting = 0
-    problems: list[str] = []
-    exit_codes: list[int] = []
+    sweep = _Sweep(engine, dict(stored), calendar, now, status.missing_today)
+    after: tuple[date, int] | None = None
+    while True:
+        with engine.transaction() as connection:
+            page = due_timer_cases(connection, today=today, after=after, limit=chunk)
+        if not page:
+            break
+        sweep.page(page)
+        if len(page) < chunk:
+            break
+        after = (page[-1].sweep_on, page[-1].id)
+    problems, exit_codes = sweep.problems(stored)
+    waiting = len(sweep.data_missing)
+    if status.missing_today is not None:  # every working-day timer waits for the data
+        waiting += sum(
+            timer.unit == "working_days"
+            for _, definition in stored
+            for state in definition.states
+            for timer in state.timers
+        )
     missing = status.missing_today
-    for definition_id, definition in stored:
-        for state in definition.states:
-            for index, timer in enumerate(state.timers):
-                if timer.unit == "working_days" and status.missing_today is not None:
-                    waiting += 1
-                    continue
-                run = _TimerRun(
-                    engine, definition_id, definition, state, index, timer, now, calendar
-                )
-                try:
-                    for action, count in run.run(today, chunk):
-                        totals[action] += count
-                    if run.failures:
-                        problems.append(_problem(definition, state, index, "；".join(run.failures)))
-                        exit_codes.append(70)
-                except CalendarDataError as error:  # a stay that began in a year without data
-                    waiting += 1
-                    missing = missing if missing is not None else error.year
-                except Exception as error:  # one timer's failure must not stop the others
-                    problems.append(_problem(definition, state, index, error))
-                    if isinstance(error, WorkflowError):
-                        exit_codes.append(error.exit_code)
-                        log.warning("%s", problems[-1])
-                    else:
-                        exit_codes.append(70)
-                        log.exception("%s", problems[-1])
+    if missing is None and sweep.data_missing:
+        missing = next(iter(sweep.data_missing.values()))
     return TimerReport(
-        reminded=totals["remind"],
-        escalated=totals["escalate"],
-        fired=totals["fire"],
-        refused=totals["refused"],
+        reminded=sweep.totals["remind"],
+        escalated=sweep.totals["escalate"],
+        fired=sweep.totals["fire"],
+        refused=sweep.totals["refused"],
         tasks_closed=closed,
         waiting=waiting,
         problems=tuple(problems),
@@ -202,6 +203,150 @@ def sweep_timers(
         calendar_missing=missing,
         calendar_warning=_warning(status),
     )
+
+
+TimerKey = tuple[int, str, int]  # (stored definition id, state, timer index)
+
+
+@dataclass
+class _Sweep:
+    """One sweep's pages of due cases: which timers act on which case, and each case's next
+    sweep day."""
+
+    engine: Engine
+    definitions: dict[int, Definition]
+    calendar: WorkingCalendar
+    now: datetime
+    missing_today: int | None  # today is beyond the holiday data: working-day timers wait
+    totals: dict[str, int] = field(
+        default_factory=lambda: {"remind": 0, "escalate": 0, "fire": 0, "refused": 0}
+    )
+    runs: dict[TimerKey, _TimerRun] = field(default_factory=dict)
+    broken: dict[TimerKey, Exception] = field(default_factory=dict)  # a timer that failed
+    data_missing: dict[TimerKey, int] = field(default_factory=dict)  # a stay without data
+
+    @property
+    def today(self) -> date:
+        return shanghai_date(self.now)
+
+    def page(self, page: Sequence[Any]) -> None:
+        """Act on the page's due timers, timer by timer, then set each case's next day."""
+        with self.engine.transaction() as connection:
+            marked = stay_marks(connection, [(row.id, row.entry_seq) for row in page])
+        due: dict[TimerKey, list[Any]] = {}
+        for row in page:
+            for key in self._due_timers(row, marked):
+                due.setdefault(key, []).append(row)
+        moved: set[int] = set()  # cases a fire timer moved: later timers of the page skip them
+        for key in sorted(due, key=self._order):
+            rows = [row for row in due[key] if row.id not in moved]
+            if key in self.broken or not rows:
+                continue
+            run = self._run(key)
+            try:
+                for action, count in run.act(rows):
+                    self.totals[action] += count
+            except CalendarDataError as error:  # a stay that began in a year without data
+                self.data_missing.setdefault(key, error.year)
+            except Exception as error:  # one timer's failure must not stop the others
+                self.broken[key] = error
+                message = _problem(run.definition, run.state, run.index, error)
+                if isinstance(error, WorkflowError):
+                    log.warning("%s", message)
+                else:
+                    log.exception("%s", message)
+            moved |= run.fired
+        with self.engine.transaction() as connection:
+            marked = stay_marks(connection, [(row.id, row.entry_seq) for row in page])
+        days = [day for row in page if (day := self._next_day(row, marked)) is not None]
+        with self.engine.transaction(write=True) as connection:
+            set_sweep_days(connection, days)
+
+    def _due_timers(self, row: Any, marked: set[tuple[int, int]]) -> Iterator[TimerKey]:
+        definition = self.definitions.get(row.definition_id)
+        if definition is None:  # no longer on disk (logged): the case waits for it
+            return
+        entered = shanghai_date(row.entered_at)
+        for index, timer in enumerate(definition.state(row.state).timers):
+            key = (row.definition_id, row.state, index)
+            if (row.id, index) in marked or key in self.broken:
+                continue
+            if timer.unit == "working_days" and self.missing_today is not None:
+                continue
+            try:
+                if self.calendar.is_due(entered, timer.after, timer.unit, self.today):
+                    yield key
+            except CalendarDataError as error:
+                self.data_missing.setdefault(key, error.year)
+
+    def _next_day(self, row: Any, marked: set[tuple[int, int]]) -> dict[str, Any] | None:
+        """The case's next sweep day: its earliest unmarked deadline, NULL when none is left;
+        None (keep the day) while a timer that is due, or cannot be dated, is unmarked."""
+        definition = self.definitions.get(row.definition_id)
+        if definition is None:
+            return None
+        entered = shanghai_date(row.entered_at)
+        days = []
+        for index, timer in enumerate(definition.state(row.state).timers):
+            if (row.id, index) in marked:
+                continue
+            day = _deadline(self.calendar, entered, timer)
+            if day is None or day <= self.today:
+                return None
+            days.append(day)
+        return {"id": row.id, "version": row.version, "sweep_on": min(days, default=None)}
+
+    def _run(self, key: TimerKey) -> _TimerRun:
+        if key not in self.runs:
+            definition_id, state_name, index = key
+            definition = self.definitions[definition_id]
+            state = definition.state(state_name)
+            self.runs[key] = _TimerRun(
+                self.engine,
+                definition_id,
+                definition,
+                state,
+                index,
+                state.timers[index],
+                self.now,
+                self.calendar,
+            )
+        return self.runs[key]
+
+    def _order(self, key: TimerKey) -> tuple[int, int, int]:
+        """Definitions as stored, states and timers as declared (the order problems list in)."""
+        definition_id, state_name, index = key
+        states = [state.name for state in self.definitions[definition_id].states]
+        return definition_id, states.index(state_name), index
+
+    def problems(self, stored: Sequence[tuple[int, Definition]]) -> tuple[list[str], list[int]]:
+        """One line per timer that failed or could not handle a case, in declaration order."""
+        problems: list[str] = []
+        exit_codes: list[int] = []
+        for key in sorted({*self.broken, *self.runs}, key=self._order):
+            run = self._run(key)
+            error = self.broken.get(key)
+            if error is not None:
+                problems.append(_problem(run.definition, run.state, run.index, error))
+                exit_codes.append(error.exit_code if isinstance(error, WorkflowError) else 70)
+            elif run.failures:
+                reason = "；".join(run.failures)
+                problems.append(_problem(run.definition, run.state, run.index, reason))
+                exit_codes.append(70)
+        return problems, exit_codes
+
+
+def _deadline(calendar: WorkingCalendar, entered: date, timer: TimerSpec) -> date | None:
+    """The timer's deadline for a stay entered on ``entered``; beyond the holiday data, the
+    first day of the first year without it (the deadline is no earlier); None when the stay
+    began in a year without data (it cannot be dated)."""
+    if timer.unit == "calendar_days":
+        return entered + timedelta(days=timer.after)
+    try:
+        deadline = calendar.deadline(entered, timer.after, timer.unit)
+    except CalendarDataError:
+        return None
+    return deadline if deadline is not None else date(calendar.last_year + 1, 1, 1)
 
 
 def _warning(status: CalendarStatus) -> str | None:
@@ -231,35 +376,16 @@ class _TimerRun:
     calendar: WorkingCalendar
     deadlines: dict[date, date] = field(default_factory=dict)  # entry date -> deadline
     failures: list[str] = field(default_factory=list)  # cases a fire timer could not handle
+    fired: set[int] = field(default_factory=set)  # cases a fire timer moved
 
-    def run(self, today: date, chunk: int) -> Iterator[tuple[str, int]]:
-        cutoff = latest_due_entry(self.calendar, self.timer, today)
-        if cutoff is None:
-            return
-        bound = start_of(cutoff + timedelta(days=1))
-        after_id = 0
-        while True:
-            with self.engine.transaction() as connection:
-                page = due_cases(
-                    connection,
-                    definition_id=self.definition_id,
-                    state=self.state.name,
-                    timer_index=self.index,
-                    entered_before=bound,
-                    after_id=after_id,
-                    limit=chunk,
-                )
-            if not page:
-                return
-            after_id = page[-1].id
-            if self.timer.action == "fire":
-                done, refused = self.fire(page)
-                yield "fire", done
-                yield "refused", refused
-            else:
-                yield self.timer.action, self.notify(page)
-            if len(page) < chunk:
-                return
+    def act(self, rows: Sequence[Any]) -> Iterator[tuple[str, int]]:
+        """The timer's action on ``rows`` (due cases of its state whose mark is not there)."""
+        if self.timer.action == "fire":
+            done, refused = self.fire(rows)
+            yield "fire", done
+            yield "refused", refused
+        else:
+            yield self.timer.action, self.notify(rows)
 
     def deadline(self, entered_at: datetime) -> date:
         entered = shanghai_date(entered_at)
@@ -389,6 +515,7 @@ class _TimerRun:
                 self.failures.append(f"案件 {row.id}：{type(error).__name__}: {error}")
             else:
                 fired += 1
+                self.fired.add(row.id)
         return fired, refused
 
 

@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from sqlalchemy.dialects import postgresql, sqlite
 
+from workflow.store import keyset
 from workflow.store.schema import (
     cadres,
     cases,
@@ -125,30 +126,18 @@ def entry_seq(case_table: sa.Table = cases) -> sa.ScalarSelect[Any]:
     )
 
 
-def due_cases(
-    connection: sa.Connection,
-    *,
-    definition_id: int,
-    state: str,
-    timer_index: int,
-    entered_before: datetime,
-    after_id: int,
-    limit: int,
+def due_timer_cases(
+    connection: sa.Connection, *, today: date, after: tuple[date, int] | None, limit: int
 ) -> Sequence[Any]:
-    """One page of cases whose timer is due and not yet marked, in case id order."""
-    mark = (
-        sa.select(timer_marks.c.id)
-        .where(
-            timer_marks.c.case_id == cases.c.id,
-            timer_marks.c.entry_seq == history.c.seq,
-            timer_marks.c.timer_index == timer_index,
-        )
-        .exists()
-    )
+    """One page of open cases whose sweep day has come (``sweep_on`` <= ``today``), in
+    (sweep_on, id) order after ``after``: a range of ix_cases_sweep_on, so a sweep reads the
+    work there is, not the table. Each row carries what a timer's task, notice or step needs:
+    the history row that began the stay (``entry_seq``, ``entered_at``) and the cadre's record."""
     query = (
         sa.select(
             cases.c.id,
             cases.c.version,
+            cases.c.definition_id,
             cases.c.cadre_id,
             cases.c.county,
             cases.c.agency,
@@ -156,6 +145,7 @@ def due_cases(
             cases.c.cycle,
             cases.c.tier,
             cases.c.evidence,
+            cases.c.sweep_on,
             history.c.seq.label("entry_seq"),
             history.c.at.label("entered_at"),
             cadres.c.record,
@@ -163,18 +153,61 @@ def due_cases(
         .select_from(cases)
         .join(history, sa.and_(history.c.case_id == cases.c.id, history.c.seq == entry_seq()))
         .join(cadres, cadres.c.id == cases.c.cadre_id)
-        .where(
-            cases.c.definition_id == definition_id,
-            cases.c.state == state,
-            cases.c.terminal.is_(False),
-            cases.c.id > after_id,
-            history.c.at < entered_before,
-            ~mark,
-        )
-        .order_by(cases.c.id)
-        .limit(limit)
+        .where(cases.c.terminal == sa.false(), cases.c.sweep_on <= today)
     )
-    return connection.execute(query).all()
+    order = [cases.c.sweep_on, cases.c.id]
+    return connection.execute(keyset.page_after(query, order, after, limit=limit)).all()
+
+
+def stay_marks(connection: sa.Connection, stays: Sequence[tuple[int, int]]) -> set[tuple[int, int]]:
+    """The (case id, timer index) marked for each (case id, entry seq) stay of ``stays``."""
+    if not stays:
+        return set()
+    wanted = set(stays)
+    rows = connection.execute(
+        sa.select(timer_marks.c.case_id, timer_marks.c.entry_seq, timer_marks.c.timer_index).where(
+            timer_marks.c.case_id.in_(sorted({case_id for case_id, _ in stays}))
+        )
+    )
+    return {(r.case_id, r.timer_index) for r in rows if (r.case_id, r.entry_seq) in wanted}
+
+
+def set_sweep_days(connection: sa.Connection, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Set each case's ``sweep_on`` (``{"id", "version", "sweep_on"}``) unless the case moved
+    since the sweep read it (its step wrote the new stay's day). In id order, so two sweeps
+    at once take the rows' locks in the same order."""
+    if not rows:
+        return
+    statement = (
+        sa.update(cases)
+        .where(cases.c.id == sa.bindparam("b_id"), cases.c.version == sa.bindparam("b_version"))
+        .values(sweep_on=sa.bindparam("b_sweep_on", type_=sa.Date))
+    )
+    connection.execute(
+        statement,
+        [
+            {"b_id": r["id"], "b_version": r["version"], "b_sweep_on": r["sweep_on"]}
+            for r in sorted(rows, key=lambda r: int(r["id"]))
+        ],
+    )
+
+
+def ended_cases(
+    connection: sa.Connection, *, after: tuple[date, int] | None, limit: int
+) -> Sequence[Any]:
+    """One page of ended cases with a sweep day (the condolence sweep's to look at once, A9.3),
+    in (sweep_on, id) order after ``after``; a range of ix_cases_sweep_on."""
+    query = sa.select(
+        cases.c.id,
+        cases.c.version,
+        cases.c.definition_id,
+        cases.c.cadre_id,
+        cases.c.cycle,
+        cases.c.state,
+        cases.c.sweep_on,
+    ).where(cases.c.terminal == sa.true(), cases.c.sweep_on.is_not(None))
+    order = [cases.c.sweep_on, cases.c.id]
+    return connection.execute(keyset.page_after(query, order, after, limit=limit)).all()
 
 
 def insert_marks(connection: sa.Connection, rows: list[dict[str, Any]]) -> set[int]:
@@ -215,9 +248,16 @@ def _attended(source_ids: Sequence[int], cadre: Any, cycle: Any) -> sa.Exists:
 
 
 def visit_candidates(
-    connection: sa.Connection, source_ids: Sequence[int], cycle: str, after: str, limit: int
+    connection: sa.Connection,
+    source_ids: Sequence[int],
+    cycle: str,
+    after: str,
+    limit: int,
+    *,
+    cadre_id: str | None = None,
 ) -> Sequence[Any]:
-    """One page of (cadre, first such case) that need a visit in ``cycle`` and have none."""
+    """One page of (cadre, first such case) that need a visit in ``cycle`` and have none;
+    with ``cadre_id``, only that cadre's (what one ended case asks, through ix_cases_cadre_id)."""
     could_not = sa.or_(
         cases.c.state == "unable_to_attend",
         sa.and_(cases.c.state == "withdrawn", cases.c.evidence["for_health"].as_boolean()),
@@ -237,6 +277,7 @@ def visit_candidates(
             cases.c.cadre_id > after,
             ~keyed,
             ~_attended(source_ids, cases.c.cadre_id, cycle),
+            *(() if cadre_id is None else (cases.c.cadre_id == cadre_id,)),
         )
         .group_by(cases.c.cadre_id)
         .order_by(cases.c.cadre_id)

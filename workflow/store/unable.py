@@ -14,7 +14,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
-from workflow.store.schema import cadres, cases, unable_reports, visit_keys
+from workflow.store.schema import cadres, cases, unable_report_queue, unable_reports, visit_keys
 
 ATTENDED_STATES = ("attended", "evaluated")  # as in workflow.store.scheduler
 
@@ -38,7 +38,32 @@ def insert_report(connection: sa.Connection, values: Mapping[str, Any]) -> int |
         .returning(unable_reports.c.id)
     )
     row = connection.execute(statement).first()
-    return None if row is None else int(row.id)
+    if row is None:
+        return None
+    # the condolence sweep settles the report's visit from the queue (revision 0021)
+    connection.execute(sa.insert(unable_report_queue).values(report_id=row.id))
+    return int(row.id)
+
+
+def queued_reports(connection: sa.Connection, *, after: int, limit: int) -> Sequence[Any]:
+    """One page of the queued reports (`insert_report`) after report id ``after``."""
+    return connection.execute(
+        sa.select(unable_reports.c.id, unable_reports.c.cadre_id, unable_reports.c.cycle)
+        .join(unable_report_queue, unable_report_queue.c.report_id == unable_reports.c.id)
+        .where(unable_report_queue.c.report_id > after)
+        .order_by(unable_report_queue.c.report_id)
+        .limit(limit)
+    ).all()
+
+
+def dequeue_reports(connection: sa.Connection, report_ids: Sequence[int]) -> None:
+    """The reports whose visit is settled (opened, or not needed) leave the queue."""
+    if report_ids:
+        connection.execute(
+            sa.delete(unable_report_queue).where(
+                unable_report_queue.c.report_id.in_(list(report_ids))
+            )
+        )
 
 
 def report(connection: sa.Connection, report_id: int) -> Any | None:
@@ -95,10 +120,16 @@ def reports(
 
 
 def report_candidates(
-    connection: sa.Connection, source_ids: Sequence[int], cycle: str, after: str, limit: int
+    connection: sa.Connection,
+    source_ids: Sequence[int],
+    cycle: str,
+    after: str,
+    limit: int,
+    *,
+    cadre_id: str | None = None,
 ) -> Sequence[Any]:
     """One page of reports in ``cycle`` whose cadre has no visit for it yet and did not take
-    part in it after all, by cadre id."""
+    part in it after all, by cadre id; with ``cadre_id``, only that cadre's."""
     keyed = (
         sa.select(visit_keys.c.id)
         .where(
@@ -131,6 +162,7 @@ def report_candidates(
             unable_reports.c.cadre_id > after,
             ~keyed,
             ~attended,
+            *(() if cadre_id is None else (unable_reports.c.cadre_id == cadre_id,)),
         )
         .order_by(unable_reports.c.cadre_id)
         .limit(limit)
