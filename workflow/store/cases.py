@@ -174,9 +174,13 @@ _MOVE_CASE = Prepared(
         evidence=sa.bindparam("b_evidence", type_=cases.c.evidence.type),
         updated_at=sa.bindparam("b_updated_at", type_=cases.c.updated_at.type),
         chain_head=sa.bindparam("b_chain_head"),
-        # a step that keeps the state keeps the stay's sweep day (revision 0021)
+        # a step that keeps an open case's state keeps the stay's sweep day (its timers count
+        # from the entry); on an ended case (a correction) the sweeps look again (revision 0021)
         sweep_on=sa.case(
-            (cases.c.state == sa.bindparam("b_state"), cases.c.sweep_on),
+            (
+                sa.and_(cases.c.state == sa.bindparam("b_state"), cases.c.terminal == sa.false()),
+                cases.c.sweep_on,
+            ),
             else_=sa.bindparam("b_sweep_on", type_=sa.Date),
         ),
     )
