@@ -14,7 +14,9 @@ id (``--after`` the last id shown), and the next page's command is printed under
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -31,6 +33,8 @@ from workflow.roster import ImportReport, RosterError, RowProblem, import_roster
 
 if TYPE_CHECKING:
     from workflow.cadre_views import CadreDetail, CadrePage
+    from workflow.roster.importer import Progress as RosterProgress
+    from workflow.roster.importer import ProgressHook
 
 
 @click.group(help=_("军休干部名册：导入各军休机构交来的名册文件，查看、查找干部，登记无法参加。"))
@@ -41,9 +45,11 @@ def cadres() -> None:
 @cadres.command(
     "import",
     help=_(
-        "导入名册文件 FILE（.json、.csv 或 .xlsx，格式见 docs/roster-formats.md）。\n\n"
+        "导入名册文件 FILE（.json、.jsonl、.csv 或 .xlsx，格式见 docs/roster-formats.md）。\n\n"
         "先检查每一行；新干部新建、有变化的更新、相同的不动，在一个事务内完成，"
         "每项变更记入该干部的变更记录。问题逐行输出，格式为 文件:行: 字段: 原因。"
+        "CSV 可为 UTF-8 或 GB18030（中文 Excel 的“CSV（逗号分隔）”）编码，输出中注明所用编码。"
+        "文件逐行读取，再大也不会占满内存；在终端上，标准错误输出显示进度（行数、每秒行数、错误数）。"
     ),
     epilog=output.examples(
         "convalescence cadres import roster.xlsx",
@@ -62,13 +68,19 @@ def cadres() -> None:
 @output.json_option
 @click.pass_context
 def import_file(ctx: click.Context, file: Path, skip_invalid: bool, as_json: bool) -> None:
-    """A RosterError is rendered here, not at the boundary: one line per problem (module note)."""
+    """A RosterError is rendered here, not at the boundary: one line per problem (module note).
+    The progress bar is drawn only on a terminal and never with ``--json``."""
     engine = open_engine()
     try:
-        report = import_roster(engine, file, skip_invalid=skip_invalid, shown_as=str(file))
+        with _progress_bar(enabled=not as_json and output.stderr().is_terminal) as progress:
+            report = import_roster(
+                engine, file, skip_invalid=skip_invalid, shown_as=str(file), progress=progress
+            )
     except RosterError as error:
         _print_problems(error.problems)
         output.stderr().print(Text(error.summary, style="red"))
+        if error.encoding is not None:
+            output.stderr().print(Text(_encoding_line(error.encoding)))
         if as_json:
             output.print_json(error.to_json())
         ctx.exit(error.exit_code)
@@ -97,6 +109,8 @@ def _print_report(report: ImportReport) -> None:
         ),
         style="bold",
     )
+    if report.encoding is not None:
+        output.say(_encoding_line(report.encoding))
     if report.skipped:
         output.say(
             ngettext(
@@ -105,6 +119,56 @@ def _print_report(report: ImportReport) -> None:
                 report.skipped,
             ).format(count=report.skipped)
         )
+    if report.unlisted:
+        output.say(
+            _("另有 {count} 处错误未列出：请先改正上方列出的，再导入一次").format(
+                count=report.unlisted
+            )
+        )
+
+
+def _encoding_line(encoding: str) -> str:
+    from workflow.roster.encoding import SHOWN  # noqa: PLC0415  # help loads no roster code
+
+    return _("文件编码：{encoding}").format(encoding=SHOWN.get(encoding, encoding))
+
+
+@contextmanager
+def _progress_bar(*, enabled: bool) -> Iterator[ProgressHook | None]:
+    """A transient rich progress bar on stderr for `import_roster`'s progress reports: the
+    phase, rows so far, rows per second and problems found; None (no bar) when not enabled."""
+    if not enabled:
+        yield None
+        return
+    from rich.progress import BarColumn, TaskID, TextColumn, TimeElapsedColumn  # noqa: PLC0415
+    from rich.progress import Progress as Bar  # noqa: PLC0415
+
+    labels = {"check": _("检查"), "write": _("写入")}
+    columns = (TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn())
+    with Bar(*columns, console=output.stderr(), transient=True) as bar:
+        tasks: dict[str, tuple[TaskID, float]] = {}
+
+        def report(progress: RosterProgress) -> None:
+            if progress.phase not in tasks:
+                for task_id, _started in tasks.values():
+                    bar.update(task_id, visible=False)
+                tasks[progress.phase] = (bar.add_task("", total=None), time.monotonic())
+            task_id, started = tasks[progress.phase]
+            rate = progress.rows / max(time.monotonic() - started, 1e-3)
+            description = _("{phase} {rows} 行 · {rate} 行/秒 · 错误 {problems}").format(
+                phase=labels[progress.phase],
+                rows=f"{progress.rows:,}",
+                rate=f"{rate:,.0f}",
+                problems=f"{progress.problems:,}",
+            )
+            bar.update(
+                task_id,
+                description=description,
+                completed=progress.done,
+                total=progress.total or None,
+            )
+
+        yield report
 
 
 # -- A9.3: a cadre who cannot take part in a cycle ---------------------------------------------

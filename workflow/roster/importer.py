@@ -1,4 +1,4 @@
-"""Importing an agency roster: validate the whole file, then write it in one transaction.
+"""Importing an agency roster: check the whole file, then write it in one transaction.
 
 The order is the point. Every row is read and validated before the database is touched, so a
 file with one bad row writes nothing (an officer fixes the file and imports it again, rather
@@ -6,25 +6,42 @@ than untangling which half went in); ``skip_invalid`` is the explicit choice to 
 rows and get the bad ones back as a list. The write itself is one transaction that reads the
 stored records of the file's ids, inserts the new cadres, updates the changed ones and leaves
 identical ones alone, recording a field-level diff per created or updated cadre in
-``cadre_changes`` (A19.1: who changed what is never lost). Rows go to the database in bulk
-(executemany), because a city roster of 100,000 cadres must import in seconds, not minutes.
-The statements are in `workflow.store.roster`; what to write is decided here.
+``cadre_changes`` (A19.1: who changed what is never lost).
+
+An import streams (issue 14 item 4): a city or province roster of a million rows is read one
+row at a time (`workflow.roster.readers.open_roster`), each checked row goes to a scratch spool
+(`workflow.store.roster.RosterSpool`) with its record already serialised, the spool finds the
+ids the file repeats, and the write transaction reads the good rows back a chunk at a time, so
+memory stays flat whatever the size. At most `MAX_LISTED_PROBLEMS` problems are listed, the
+rest counted. `check_roster` is the same check keeping the records in memory, for callers that
+want them (the console's upload, the tests). The statements are in `workflow.store.roster`;
+what to write is decided here.
 """
 
 from __future__ import annotations
 
 import gc
-from collections import defaultdict
-from collections.abc import Iterator, Mapping, Sequence
+import heapq
+import itertools
+import json
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from workflow.clock import shanghai_date
 from workflow.i18n import N_, _
-from workflow.roster.readers import Location, RawRow, RosterError, RowProblem, read_roster
+from workflow.roster.readers import (
+    MAX_LISTED_PROBLEMS,
+    Location,
+    LocationKind,
+    RawRow,
+    RosterError,
+    RowProblem,
+    open_roster,
+)
 from workflow.roster.record import CadreRecord, InvalidRecord, parse_record
 from workflow.roster.vocabulary import ADMIN_LIST, AdminList
 from workflow.store import roster as store
@@ -45,12 +62,17 @@ class CheckedRoster:
     records: tuple[CadreRecord, ...]
     problems: tuple[RowProblem, ...]
     bad_rows: int
+    encoding: str | None = "utf-8"  # see `ImportReport`
+    unlisted: int = 0  # problems found beyond the listed ones
 
 
 @dataclass(frozen=True)
 class ImportReport:
     """What an import did. ``skipped`` rows (only with ``skip_invalid``) are listed in
-    ``problems`` with their row and field, so the officer can fix and re-import just those."""
+    ``problems`` with their row and field, so the officer can fix and re-import just those
+    (the first `MAX_LISTED_PROBLEMS`; ``unlisted`` counts the rest). ``encoding`` is the text
+    encoding the file was read in: ``utf-8``, ``utf-8-sig`` (UTF-8 with a BOM) or ``gb18030``
+    (a CSV as Chinese Excel saves it); None for a workbook."""
 
     file: str
     created: int
@@ -58,6 +80,8 @@ class ImportReport:
     unchanged: int
     skipped: int
     problems: tuple[RowProblem, ...] = ()
+    encoding: str | None = "utf-8"
+    unlisted: int = 0
 
     @property
     def total(self) -> int:
@@ -66,75 +90,268 @@ class ImportReport:
     def to_json(self) -> dict[str, Any]:
         return {
             "file": self.file,
+            "encoding": self.encoding,
             "created": self.created,
             "updated": self.updated,
             "unchanged": self.unchanged,
             "skipped": self.skipped,
             "problems": [problem.to_json() for problem in self.problems],
+            "unlisted": self.unlisted,
         }
+
+
+@dataclass(frozen=True)
+class Progress:
+    """How far an import is, for a progress bar: in the ``check`` phase ``rows`` read so far and
+    ``done`` of ``total`` bytes (0 of 0 for a workbook); in the ``write`` phase ``rows`` written
+    of ``total`` good rows (``done`` = ``rows``). ``problems`` is how many were found so far
+    (repeated ids are found only at the end of reading)."""
+
+    phase: Literal["check", "write"]
+    rows: int
+    problems: int
+    done: int
+    total: int
+
+
+ProgressHook = Callable[[Progress], None]
+PROGRESS_EVERY = store.SPOOL_BATCH  # rows between two progress reports
 
 
 def check_roster(
     path: Path, *, today: date, shown_as: str | None = None, admin: AdminList = ADMIN_LIST
 ) -> CheckedRoster:
     """Read and validate every row of a roster file without touching any database; county and
-    agency are checked against ``admin`` (the shipped administrative list by default).
+    agency are checked against ``admin`` (the shipped administrative list by default). The good
+    records are kept in memory: an import of a large file streams instead (`import_roster`).
 
     Raises `RosterError` only when the file as a whole is unreadable; problems of single rows,
     including an id (or ID number) that occurs in more than one row, come back in the result.
     """
-    with _cyclic_gc_paused():
-        return _check(path, today, shown_as or str(path), admin)
-
-
-def _check(path: Path, today: date, name: str, admin: AdminList) -> CheckedRoster:
-    rows = read_roster(path, shown_as=name)
-    by_row: dict[Location, list[RowProblem]] = defaultdict(list)
-    records: dict[Location, CadreRecord] = {}
-    for row in rows:
-        for problem in row.problems:
-            by_row[row.location].append(_located(name, row, problem.field, problem.reason))
-        try:
-            record = parse_record(row.values, today=today, admin=admin)
-        except InvalidRecord as invalid:
-            for problem in invalid.problems:
-                by_row[row.location].append(_located(name, row, problem.field, problem.reason))
-            continue
-        if not row.problems:
-            records[row.location] = record
-    for location, field, reason in _duplicates(rows, records):
-        by_row[location].append(RowProblem(name, location, field, reason))
-    problems = [problem for row in rows for problem in by_row.get(row.location, ())]
-    good = tuple(
-        records[row.location]
-        for row in rows
-        if row.location in records and row.location not in by_row
-    )
+    name = shown_as or str(path)
+    with _cyclic_gc_paused(), store.RosterSpool() as spool:
+        scan = _scan(path, spool, today=today, name=name, admin=admin, keep=True)
+        records = tuple(scan.kept[seq] for seq in spool.good_seqs())
     return CheckedRoster(
         file=name,
         source=path.name,
-        records=good,
-        problems=tuple(problems),
-        bad_rows=sum(1 for row in rows if row.location in by_row),
+        records=records,
+        problems=scan.problems,
+        bad_rows=scan.bad_rows,
+        encoding=scan.encoding,
+        unlisted=scan.unlisted,
     )
 
 
 def import_roster(
-    engine: Engine, path: Path | str, *, skip_invalid: bool = False, shown_as: str | None = None
+    engine: Engine,
+    path: Path | str,
+    *,
+    skip_invalid: bool = False,
+    shown_as: str | None = None,
+    progress: ProgressHook | None = None,
 ) -> ImportReport:
-    """Import a roster file (JSON, CSV or XLSX) into the cadres table, all or nothing.
+    """Import a roster file (JSON, JSON Lines, CSV or XLSX) into the cadres table, all or nothing,
+    streaming it in bounded memory (module note).
 
-    Raises `RosterError` carrying every problem (row, field, reason) and writes nothing when any
+    Raises `RosterError` carrying the problems (row, field, reason) and writes nothing when any
     row is invalid, unless ``skip_invalid`` is set: then the valid rows are imported and the
     invalid ones reported as skipped. Dates are checked against the engine's clock, county and
-    agency against its administrative list (`Engine.admin_list`).
+    agency against its administrative list (`Engine.admin_list`). ``progress`` is called every
+    `PROGRESS_EVERY` rows of each phase.
     """
     path = Path(path)
+    name = shown_as or str(path)
     today = shanghai_date(engine.clock.now())
-    checked = check_roster(path, today=today, shown_as=shown_as, admin=engine.admin_list)
-    if checked.problems and not skip_invalid:
-        raise RosterError(checked.file, checked.problems)
-    return write_roster(engine, checked)
+    with _cyclic_gc_paused(), store.RosterSpool() as spool:
+        scan = _scan(
+            path, spool, today=today, name=name, admin=engine.admin_list, progress=progress
+        )
+        if scan.problems and not skip_invalid:
+            raise RosterError(
+                name,
+                scan.problems,
+                unlisted=scan.unlisted,
+                bad_rows=scan.bad_rows if scan.unlisted else None,
+                encoding=scan.encoding,
+            )
+        engine.ensure_schema()
+        good = scan.rows - scan.bad_rows
+        found = len(scan.problems) + scan.unlisted
+
+        def written(rows: int) -> None:
+            if progress is not None:
+                progress(Progress("write", rows, found, rows, good))
+
+        totals = store.import_spooled(
+            engine.db,
+            spool.good_rows(),
+            _decide,
+            now=engine.clock.now(),
+            source=path.name,
+            progress=written,
+        )
+    return ImportReport(
+        file=name,
+        created=totals.created,
+        updated=totals.updated,
+        unchanged=totals.written - totals.created - totals.updated,
+        skipped=scan.bad_rows,
+        problems=scan.problems,
+        encoding=scan.encoding,
+        unlisted=scan.unlisted,
+    )
+
+
+# -- reading and checking into the spool --------------------------------------------------------
+
+_to_json_text = json.JSONEncoder(ensure_ascii=False, sort_keys=True).encode  # as the store writes
+
+
+@dataclass
+class _Scan:
+    """What checking a file found: its encoding, its rows, the listed problems (file order) and
+    how many more there were, the rows with problems, and (``keep``) the valid records."""
+
+    encoding: str | None = None
+    rows: int = 0
+    problems: tuple[RowProblem, ...] = ()
+    unlisted: int = 0
+    bad_rows: int = 0
+    kept: dict[int, CadreRecord] = field(default_factory=dict)
+
+
+def _scan(
+    path: Path,
+    spool: store.RosterSpool,
+    *,
+    today: date,
+    name: str,
+    admin: AdminList,
+    keep: bool = False,
+    progress: ProgressHook | None = None,
+) -> _Scan:
+    """Check every row of ``path`` into ``spool``, then settle the repeated ids and ID numbers.
+
+    A row's problems are its reader's, then its record's (`parse_record`), then a repeated id or
+    ID number; problems are listed in file order, the first `MAX_LISTED_PROBLEMS` of them."""
+    scan = _Scan()
+    listed: list[tuple[int, int, RowProblem]] = []
+    found = 0
+    batch: list[tuple[Any, ...]] = []
+    with open_roster(path, shown_as=name) as source:
+        scan.encoding = source.encoding
+        seq = 0
+        for seq, row in enumerate(source, 1):
+            problems = [_located(name, row, p.field, p.reason) for p in row.problems]
+            record: CadreRecord | None = None
+            try:
+                record = parse_record(row.values, today=today, admin=admin)
+            except InvalidRecord as invalid:
+                problems.extend(_located(name, row, p.field, p.reason) for p in invalid.problems)
+            values = row.values
+            raw = values.get("id") if isinstance(values, Mapping) else None
+            raw_id = raw.strip() if isinstance(raw, str) and raw.strip() else None
+            where = row.location
+            if problems or record is None:
+                found += len(problems)
+                room = MAX_LISTED_PROBLEMS - len(listed)
+                listed.extend((seq, 0, problem) for problem in problems[:room])
+                batch.append((seq, where.kind, where.number, where.line, raw_id, None, 0, *_NO_ROW))
+            else:
+                batch.append(_spooled(seq, where, raw_id, record))
+                if keep:
+                    scan.kept[seq] = record
+            if len(batch) >= store.SPOOL_BATCH:
+                spool.add(batch)
+                batch.clear()
+                if progress is not None:
+                    progress(Progress("check", seq, found, source.position(), source.size))
+        spool.add(batch)
+        if progress is not None:
+            progress(Progress("check", seq, found, source.size, source.size))
+    scan.rows = seq
+    scan.bad_rows = spool.settle()
+    merged = heapq.merge(
+        listed,
+        _repeated(spool, name, "id", N_("编号")),
+        _repeated(spool, name, "id_card", N_("身份证号码")),
+        key=lambda item: item[:2],
+    )
+    scan.problems = tuple(
+        problem for _seq, _order, problem in itertools.islice(merged, MAX_LISTED_PROBLEMS)
+    )
+    total = found + spool.repeated_rows("id") + spool.repeated_rows("id_card")
+    scan.unlisted = total - len(scan.problems)
+    return scan
+
+
+_NO_ROW = (None,) * 7  # a row with problems has no record columns
+
+
+def _spooled(seq: int, where: Location, raw_id: str | None, record: CadreRecord) -> tuple[Any, ...]:
+    """A valid row as the spool keeps it, its JSON written once: the record as stored, and its
+    change-log entry should it turn out new (every field from null)."""
+    new = record.to_json()
+    return (
+        seq,
+        where.kind,
+        where.number,
+        where.line,
+        raw_id,
+        record.id_card,
+        1,
+        record.id,
+        record.name,
+        record.county,
+        record.agency,
+        record.birth_date.isoformat(),
+        _to_json_text(new),
+        _to_json_text({key: [None, value] for key, value in new.items()}),
+    )
+
+
+def _repeated(
+    spool: store.RosterSpool, name: str, field_name: str, what: str
+) -> Iterator[tuple[int, int, RowProblem]]:
+    """An id must be unique in the file: when it repeats, no row can be trusted to be the right
+    one, so every row carrying it is a problem (and with ``skip_invalid`` none is imported).
+    The same goes for an ID number given for two different rows (checked among valid rows whose
+    id is not repeated: a repeated row says it once)."""
+    order = 1 if field_name == "id" else 2
+    for found in spool.repeated(field_name, MAX_LISTED + 1):
+        location = _location(found.location)
+        others = [str(other) for other in map(_location, found.group) if other != location]
+        listed = ", ".join(others[:MAX_LISTED]) + ("…" if found.count - 1 > MAX_LISTED else "")
+        reason = _(
+            "同一{what}在文件中出现{count}次（另见 {listed}）：{what}不能重复，请改正或删去多余的行"
+        ).format(what=_(what), count=found.count, listed=listed)
+        yield found.seq, order, RowProblem(name, location, field_name, reason)
+
+
+def _location(spooled: store.SpooledLocation) -> Location:
+    kind, number, line = spooled
+    return Location(_KINDS[kind], number, line)  # a kind the spool was given by a Location
+
+
+_KINDS: dict[str, LocationKind] = {"row": "row", "record": "record", "line": "line", "file": "file"}
+
+
+def _decide(chunk: Sequence[store.SpooledRow], stored: Mapping[str, Any]) -> store.BulkWrites:
+    """What a chunk of good rows writes against the stored records of its ids: new cadres are
+    inserted, changed ones updated with their diff logged, identical ones left alone."""
+    writes = store.BulkWrites()
+    for row in chunk:
+        old = stored.get(row.id)
+        if old is None:
+            writes.inserts.append(row[:6])
+            writes.changes.append((row.id, "created", row.created))
+            continue
+        new = json.loads(row.record)
+        if old != new:  # equal is the common case of a re-import, decided at C speed
+            writes.updates.append(row[:6])
+            writes.changes.append((row.id, "updated", _to_json_text(_diff(old, new))))
+    return writes
 
 
 @contextmanager
@@ -189,6 +406,8 @@ def write_roster(engine: Engine, checked: CheckedRoster) -> ImportReport:
         unchanged=len(checked.records) - created - updated,
         skipped=checked.bad_rows,
         problems=checked.problems,
+        encoding=checked.encoding,
+        unlisted=checked.unlisted,
     )
 
 
@@ -217,42 +436,3 @@ def _change(
 
 def _located(name: str, row: RawRow, path: str, reason: str) -> RowProblem:
     return RowProblem(name, row.location, row.name_of(path), reason)
-
-
-def _duplicates(
-    rows: Sequence[RawRow], records: Mapping[Location, CadreRecord]
-) -> Iterator[tuple[Location, str, str]]:
-    """An id must be unique in the file: when it repeats, no row can be trusted to be the right
-    one, so every row carrying it is a problem (and with ``skip_invalid`` none is imported).
-    The same goes for an ID number given for two different rows."""
-    by_id: dict[str, list[Location]] = defaultdict(list)
-    for row in rows:
-        raw_id = row.values.get("id") if isinstance(row.values, Mapping) else None
-        if isinstance(raw_id, str) and raw_id.strip():
-            by_id[raw_id.strip()].append(row.location)
-    repeated = {
-        location for locations in by_id.values() if len(locations) > 1 for location in locations
-    }
-    by_card: dict[str, list[Location]] = defaultdict(list)
-    for location, record in records.items():
-        if record.id_card is not None and location not in repeated:  # a repeated row says it once
-            by_card[record.id_card].append(location)
-    for field, groups, what in (
-        ("id", by_id, N_("编号")),
-        ("id_card", by_card, N_("身份证号码")),
-    ):
-        for locations in groups.values():
-            if len(locations) < 2:
-                continue
-            for location in locations:
-                others = [str(other) for other in locations if other != location]
-                listed = ", ".join(others[:MAX_LISTED]) + ("…" if len(others) > MAX_LISTED else "")
-                count = len(locations)
-                yield (
-                    location,
-                    field,
-                    _(
-                        "同一{what}在文件中出现{count}次（另见 {listed}）："
-                        "{what}不能重复，请改正或删去多余的行"
-                    ).format(what=_(what), count=count, listed=listed),
-                )

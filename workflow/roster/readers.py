@@ -19,14 +19,13 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import re
 import zipfile
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TextIO
 from xml.etree.ElementTree import ParseError
 
 import openpyxl
@@ -101,14 +100,28 @@ class RosterError(InputError):
     file in one round instead of one error per attempt.
     """
 
-    def __init__(self, file: str, problems: Sequence[RowProblem]) -> None:
+    def __init__(
+        self,
+        file: str,
+        problems: Sequence[RowProblem],
+        *,
+        unlisted: int = 0,
+        bad_rows: int | None = None,
+        encoding: str | None = None,
+    ) -> None:
+        """``unlisted``: further problems found but not listed (a streamed import lists the first
+        `MAX_LISTED_PROBLEMS` and counts the rest); ``bad_rows``: how many rows have problems,
+        when not all are listed; ``encoding``: the text encoding the file was read in."""
         self.file = file
         self.problems = tuple(problems)
+        self.unlisted = unlisted
+        self.encoding = encoding
         rows = {p.location for p in self.problems if p.location.kind in ("row", "record")}
-        count = len(self.problems)
+        row_count = len(rows) if bad_rows is None else bad_rows
+        count = len(self.problems) + unlisted
         within = (
-            ngettext("（涉及{rows}行/条）", "（涉及{rows}行/条）", len(rows)).format(rows=len(rows))
-            if rows
+            ngettext("（涉及{rows}行/条）", "（涉及{rows}行/条）", row_count).format(rows=row_count)
+            if row_count
             else ""
         )
         self.summary = ngettext(
@@ -116,6 +129,8 @@ class RosterError(InputError):
             "{file}：名册有{count}处错误{within}，未导入任何记录",
             count,
         ).format(file=file, count=count, within=within)
+        if unlisted:
+            self.summary += _("；只列出了前 {listed} 处").format(listed=len(self.problems))
         first = self.problems[0].field if self.problems else None
         super().__init__(
             "\n".join([self.summary, *(str(problem) for problem in self.problems)]), field=first
@@ -126,8 +141,13 @@ class RosterError(InputError):
             "error": "invalid_roster",
             "message": self.summary,
             "file": self.file,
+            "encoding": self.encoding,
             "problems": [problem.to_json() for problem in self.problems],
+            "unlisted": self.unlisted,
         }
+
+
+MAX_LISTED_PROBLEMS = 10_000  # problems an import lists; more are counted (memory stays bounded)
 
 
 # -- what a reader yields -----------------------------------------------------------------
@@ -163,154 +183,150 @@ class RawRow:
 _ITEM_PATH = re.compile(r"(merits|honours)\[([0-9]+)\](?:\.([a-z_]+))?")
 
 
-def read_roster(path: Path, *, shown_as: str | None = None) -> list[RawRow]:
-    """Every record of a roster file, by extension: ``.json``, ``.csv`` or ``.xlsx``.
+SUFFIXES = (".json", ".jsonl", ".ndjson", ".csv", ".xlsx")
 
-    Raises `RosterError` when the file as a whole cannot be read (missing, not UTF-8, not a JSON
-    array, no header, unknown columns): then no row can be trusted, skipping rows would not help.
-    ``shown_as`` is how messages name the file (default: the path as given).
+
+def read_roster(path: Path, *, shown_as: str | None = None) -> list[RawRow]:
+    """Every record of a roster file, by extension (`SUFFIXES`), in memory: for a small file
+    (the console's upload, the tests). An import streams it instead (`open_roster`).
+
+    Raises `RosterError` when the file as a whole cannot be read (missing, in no encoding we
+    read, not a JSON array, no header, unknown columns): then no row can be trusted, skipping
+    rows would not help. ``shown_as`` is how messages name the file (default: the path).
     """
+    with open_roster(path, shown_as=shown_as) as source:
+        return list(source)
+
+
+class RosterFile:
+    """A roster file open for reading one row at a time (`open_roster`); close it when done.
+
+    ``encoding`` is the text encoding it is read in (`workflow.roster.encoding`; None for a
+    workbook); ``size`` its bytes and `position` how many of them were read so far, for a
+    progress bar (0 for a workbook, whose rows are not in file order). Iterating raises
+    `RosterError` as soon as the file turns out unreadable as a whole."""
+
+    def __init__(
+        self,
+        name: str,
+        rows: Iterator[RawRow],
+        *,
+        encoding: str | None,
+        size: int,
+        handle: io.BufferedReader | None,
+    ) -> None:
+        self.name = name
+        self.encoding = encoding
+        self.size = size
+        self._rows = rows
+        self._handle = handle
+
+    def __iter__(self) -> Iterator[RawRow]:
+        return self._rows
+
+    def position(self) -> int:
+        handle = self._handle
+        return 0 if handle is None or handle.closed else handle.tell()
+
+    def close(self) -> None:
+        close = getattr(self._rows, "close", None)
+        if close is not None:
+            close()
+        if self._handle is not None:
+            self._handle.close()
+
+    def __enter__(self) -> RosterFile:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def open_roster(path: Path, *, shown_as: str | None = None) -> RosterFile:
+    """Open a roster file for streaming: JSON (an array, or JSON Lines as ``.jsonl``/
+    ``.ndjson``) and CSV are decoded a chunk at a time, XLSX read with openpyxl's read-only
+    mode. CSV may be UTF-8 or GB18030, JSON must be UTF-8; a UTF-8 BOM is allowed in both.
+
+    Raises `RosterError` when the type is not supported or the file cannot be opened or decoded.
+    """
+    from workflow.roster import encoding as encodings  # noqa: PLC0415  # both import this module
+
     name = shown_as or str(path)
     suffix = path.suffix.lower()
-    readers = {".json": _read_json, ".csv": _read_csv, ".xlsx": _read_xlsx}
-    if suffix not in readers:
+    if suffix not in SUFFIXES:
         hint = _("；旧版 .xls 请在 Excel 中另存为 .xlsx") if suffix == ".xls" else ""
         raise _fatal(
             name,
             WHOLE_FILE,
             "file",
-            _("不支持的文件类型“{suffix}”，应为 .json、.csv 或 .xlsx").format(suffix=path.suffix)
+            _("不支持的文件类型“{suffix}”，应为 .json、.jsonl、.csv 或 .xlsx").format(
+                suffix=path.suffix
+            )
             + hint,
         )
     try:
-        data = path.read_bytes()
+        handle = path.open("rb")
     except OSError as error:
-        reason = error.strerror or type(error).__name__
+        raise _unreadable(name, error) from None
+    try:
+        size = path.stat().st_size
+        if suffix == ".xlsx":
+            return RosterFile(
+                name,
+                _guarded(_xlsx_rows(handle, name), name),
+                encoding=None,
+                size=size,
+                handle=None,
+            )
+        encoding = encodings.detect(path, gb18030=suffix == ".csv")
+    except encodings.Undecodable as undecodable:
+        handle.close()
+        raise _fatal(name, Location("line", undecodable.line), "file", undecodable.reason) from None
+    except OSError as error:
+        handle.close()
+        raise _unreadable(name, error) from None
+    except BaseException:
+        handle.close()
+        raise
+    text = io.TextIOWrapper(handle, encoding=encoding, newline="")
+    rows = _guarded(_text_reader(suffix)(text, name), name)
+    return RosterFile(name, rows, encoding=encoding, size=size, handle=handle)
+
+
+def _text_reader(suffix: str) -> Callable[[TextIO, str], Iterator[RawRow]]:
+    from workflow.roster import json_stream  # noqa: PLC0415  # it imports this module
+
+    if suffix == ".json":
+        return json_stream.json_array
+    if suffix == ".csv":
+        return _csv_rows
+    return json_stream.json_lines
+
+
+def _guarded(rows: Iterator[RawRow], name: str) -> Iterator[RawRow]:
+    """A read that fails half-way (the file changed or vanished while being read) is one
+    problem of the whole file, like a file that could not be opened."""
+    try:
+        yield from rows
+    except UnicodeDecodeError:
         raise _fatal(
-            name, WHOLE_FILE, "file", _("无法读取文件：{reason}").format(reason=reason)
+            name, WHOLE_FILE, "file", _("文件在读取过程中被改动，编码已不一致；请重新导入")
         ) from None
-    return readers[suffix](data, name)
+    except OSError as error:
+        raise _unreadable(name, error) from None
 
 
-def _fatal(name: str, location: Location, field_name: str, reason: str) -> RosterError:
+def _unreadable(name: str, error: OSError) -> RosterError:
+    reason = error.strerror or type(error).__name__
+    return _fatal(name, WHOLE_FILE, "file", _("无法读取文件：{reason}").format(reason=reason))
+
+
+def fatal_problem(name: str, location: Location, field_name: str, reason: str) -> RosterError:
+    """A `RosterError` of one problem: the file as a whole cannot be read."""
     return RosterError(name, [RowProblem(name, location, field_name, reason)])
 
 
-# -- JSON -----------------------------------------------------------------------------------
-
-_WHITESPACE = re.compile(r"[ \t\n\r]*")
-
-
-def _skip_space(text: str, position: int) -> int:
-    """The position of the next non-whitespace character (JSON's four whitespace characters)."""
-    match = _WHITESPACE.match(text, position)
-    return match.end() if match else position
-
-
-def _read_json(data: bytes, name: str) -> list[RawRow]:
-    """A JSON array of records, decoded one element at a time so that every record knows the
-    line it starts on; duplicate keys, which `json` would silently resolve to the last, are
-    reported, since one of the two values is a mistake."""
-    text = _decode_utf8(data, name)
-    duplicates: list[str] = []
-
-    def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
-        result: dict[str, Any] = {}
-        for key, value in items:
-            if key in result:
-                duplicates.append(key)
-            result[key] = value
-        return result
-
-    decoder = json.JSONDecoder(object_pairs_hook=pairs, parse_constant=_no_constant)
-    position = _skip_space(text, 0)
-    if position >= len(text) or text[position] != "[":
-        raise _fatal(
-            name,
-            Location("line", _line_at(text, position)),
-            "file",
-            _("JSON 名册应为由记录组成的数组 [ … ]"),
-        )
-    rows: list[RawRow] = []
-    position += 1
-    line, counted = 1, 0
-    while True:
-        position = _skip_space(text, position)
-        if position < len(text) and text[position] == "]" and not rows:
-            position += 1
-            break
-        line += text.count("\n", counted, position)
-        counted = position
-        duplicates.clear()
-        try:
-            value, end = decoder.raw_decode(text, position)
-        except (ValueError, RecursionError) as error:
-            raise _json_error(name, text, position, error) from None
-        problems = tuple(
-            FieldProblem(printable(key), _("同一记录中出现两次")) for key in duplicates
-        )
-        rows.append(RawRow(Location("record", len(rows) + 1, line), value, problems))
-        position = _skip_space(text, end)
-        if position < len(text) and text[position] == ",":
-            position += 1
-            continue
-        if position < len(text) and text[position] == "]":
-            position += 1
-            break
-        raise _fatal(
-            name,
-            Location("line", _line_at(text, position)),
-            "file",
-            _("第{number}条记录之后应为“,”或“]”").format(number=len(rows)),
-        )
-    if _skip_space(text, position) != len(text):
-        raise _fatal(
-            name,
-            Location("line", _line_at(text, position)),
-            "file",
-            _("数组结束后还有多余内容"),
-        )
-    return rows
-
-
-def _no_constant(constant: str) -> Any:
-    raise ValueError(f"{constant} is not a JSON number")
-
-
-def _json_error(name: str, text: str, position: int, error: Exception) -> RosterError:
-    if isinstance(error, json.JSONDecodeError):
-        return _fatal(
-            name,
-            Location("line", error.lineno),
-            "file",
-            _("JSON 语法错误（第{column}列）：{reason}").format(
-                column=error.colno, reason=error.msg
-            ),
-        )
-    reason = _("嵌套过深") if isinstance(error, RecursionError) else str(error)
-    return _fatal(
-        name,
-        Location("line", _line_at(text, position)),
-        "file",
-        _("无法解析的 JSON：{reason}").format(reason=reason),
-    )
-
-
-def _line_at(text: str, position: int) -> int:
-    return text.count("\n", 0, position) + 1
-
-
-def _decode_utf8(data: bytes, name: str) -> str:
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as error:
-        line = data[: error.start].count(b"\n") + 1
-        raise _fatal(
-            name,
-            Location("line", line),
-            "file",
-            _("文件不是 UTF-8 编码；在 Excel 中请另存为“CSV UTF-8（逗号分隔）”"),
-        ) from None
+_fatal = fatal_problem
 
 
 # -- flat columns (CSV and XLSX) -------------------------------------------------------------
@@ -644,7 +660,7 @@ def _convert(kind: Kind, column: str, cell: Any, problems: list[FieldProblem]) -
 
 def _rows(
     header_cells: Sequence[Any] | None, body: Iterable[tuple[int, Sequence[Any]]], name: str
-) -> list[RawRow]:
+) -> Iterator[RawRow]:
     if header_cells is None:
         raise _fatal(
             name,
@@ -653,37 +669,45 @@ def _rows(
             _("文件为空，缺少表头行（第 1 行须为表头）"),
         )
     header = _header(header_cells, name)
-    rows = []
     for number, cells in body:
         row = _row(header, cells, number)
         if row is not None:
-            rows.append(row)
-    return rows
+            yield row
 
 
 # -- CSV ------------------------------------------------------------------------------------
 
 
-def _read_csv(data: bytes, name: str) -> list[RawRow]:
-    """UTF-8 with or without the BOM Excel writes. Row numbers count CSV records, which is what a
-    spreadsheet shows even when a quoted cell spans several lines."""
-    text = _decode_utf8(data, name)
+def _csv_rows(stream: TextIO, name: str) -> Iterator[RawRow]:
+    """Row numbers count CSV records, which is what a spreadsheet shows even when a quoted cell
+    spans several lines. The encoding was settled before (`workflow.roster.encoding`)."""
+    records = csv.reader(stream, strict=True)
     try:
-        records = list(csv.reader(io.StringIO(text, newline=""), strict=True))
+        yield from _rows(next(records, None), enumerate(records, 2), name)
     except csv.Error as error:
         raise _fatal(
             name, WHOLE_FILE, "file", _("CSV 格式错误：{error}").format(error=error)
         ) from None
-    if not records:
-        return _rows(None, (), name)
-    return _rows(records[0], enumerate(records[1:], 2), name)
 
 
 # -- XLSX -----------------------------------------------------------------------------------
 
+_UNREADABLE_WORKBOOK = (
+    ParseError,
+    zipfile.BadZipFile,
+    InvalidFileException,
+    KeyError,
+    ValueError,
+    TypeError,
+    IndexError,
+    OSError,
+    EOFError,
+)
 
-def _read_xlsx(data: bytes, name: str) -> list[RawRow]:
-    """The first worksheet; row 1 is the header. Cached formula values are read, not formulas.
+
+def _xlsx_rows(handle: io.BufferedReader, name: str) -> Iterator[RawRow]:
+    """The first worksheet, row by row (openpyxl's read-only mode); row 1 is the header. Cached
+    formula values are read, not formulas. ``handle`` is closed when the rows are done.
 
     openpyxl parses untrusted bytes here and fails in many ways on a damaged or mislabelled
     file (a .csv renamed .xlsx, a truncated download); each of those is reported as "not a
@@ -691,33 +715,23 @@ def _read_xlsx(data: bytes, name: str) -> list[RawRow]:
     XML never needs a DTD: openpyxl parses through defusedxml (a dependency), which refuses
     entity declarations, so an entity-expansion bomb or an external entity is refused too.
     """
-    if not openpyxl.DEFUSEDXML:  # OPENPYXL_DEFUSEDXML=False in the environment, say
-        raise _fatal(name, WHOLE_FILE, "file", _("XLSX 读取需要 defusedxml，未启用，拒绝读取"))
-    unreadable = (
-        ParseError,
-        zipfile.BadZipFile,
-        InvalidFileException,
-        KeyError,
-        ValueError,
-        TypeError,
-        IndexError,
-        OSError,
-        EOFError,
-    )
-    try:
-        workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except unreadable as error:
-        raise _unreadable_workbook(name, error) from None
-    try:
-        if not workbook.worksheets:
-            return _rows(None, (), name)
-        iterator: Iterator[tuple[Any, ...]] = workbook.worksheets[0].iter_rows(values_only=True)
-        header = next(iterator, None)
-        return _rows(header, enumerate(iterator, 2), name)
-    except unreadable as error:
-        raise _unreadable_workbook(name, error) from None
-    finally:
-        workbook.close()
+    with handle:
+        if not openpyxl.DEFUSEDXML:  # OPENPYXL_DEFUSEDXML=False in the environment, say
+            raise _fatal(name, WHOLE_FILE, "file", _("XLSX 读取需要 defusedxml，未启用，拒绝读取"))
+        try:
+            workbook = load_workbook(handle, read_only=True, data_only=True)
+        except _UNREADABLE_WORKBOOK as error:
+            raise _unreadable_workbook(name, error) from None
+        try:
+            if not workbook.worksheets:
+                yield from _rows(None, (), name)
+                return
+            cells: Iterator[tuple[Any, ...]] = workbook.worksheets[0].iter_rows(values_only=True)
+            yield from _rows(next(cells, None), enumerate(cells, 2), name)
+        except _UNREADABLE_WORKBOOK as error:
+            raise _unreadable_workbook(name, error) from None
+        finally:
+            workbook.close()
 
 
 def _unreadable_workbook(name: str, error: Exception) -> RosterError:

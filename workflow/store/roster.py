@@ -11,11 +11,15 @@ goes in whole or not at all) and this module holds only the statements. Rows go 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
+import sqlite3
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from datetime import datetime
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.exc import DBAPIError
 
 from workflow.store.database import WRITE
 from workflow.store.errors import integrity
@@ -268,3 +272,341 @@ def _seated_with(contractor_id: str, case_id: sa.ColumnElement[Any]) -> sa.Colum
 def _escaped(text: str) -> str:
     """``text`` taken literally by LIKE: its %, _ and the escape character itself escaped."""
     return text.replace(_LIKE_ESCAPE, _LIKE_ESCAPE * 2).replace("%", "\\%").replace("_", "\\_")
+
+
+# -- the streaming import (issue 14 item 4) ---------------------------------------------------
+#
+# A roster of a million rows cannot be held in memory (5.2 GB before) nor checked row by row
+# against a write transaction that stays open while the file is read. So the import works in two
+# phases. Reading and checking the file fills a `RosterSpool`: a private scratch SQLite database
+# (the standard library's, deleted when closed; SQLite keeps it in memory up to its page cache and
+# spills the rest to a temporary file), one row per roster row with what writing it needs, already
+# serialised. The spool finds the ids and ID numbers the file repeats with GROUP BY, so no set
+# of a million ids lives in Python either. Only then does one write transaction on the engine's
+# database (`import_spooled`) read the good rows back in chunks and write them: nothing
+# half-written on either database, and SQLite's write lock is held for the writes alone.
+
+SPOOL_BATCH = 1_000  # spooled rows per executemany, and good rows per write chunk
+_SPOOL_CACHE_KIB = 16_384  # the spool's page cache; past it SQLite spills to a temporary file
+
+_SPOOL_SCHEMA = """
+CREATE TABLE rows (
+    seq INTEGER PRIMARY KEY,  -- the row's place in the file, 1, 2, ...
+    kind TEXT NOT NULL, number INTEGER, line INTEGER,  -- its Location
+    raw_id TEXT,  -- the id as written (stripped), for every row that has one
+    card TEXT,  -- the checked ID number, of valid rows only
+    ok INTEGER NOT NULL,  -- 1: valid and, once settled, not repeated
+    id TEXT, name TEXT, county TEXT, agency TEXT, birth_date TEXT,
+    record TEXT,  -- the record as the cadres table stores it (JSON text)
+    created TEXT  -- its change-log entry if it turns out new (JSON text)
+)
+"""
+_SPOOL_INSERT = "INSERT INTO rows VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+# the file's repeated ids (every row, valid or not), then the ID numbers two valid rows share
+# when neither row's id is repeated (a repeated row says it once, as `id`)
+_SPOOL_SETTLE = (
+    "CREATE TABLE repeated_ids AS SELECT raw_id AS value, count(*) AS n FROM rows "
+    "WHERE raw_id IS NOT NULL GROUP BY raw_id HAVING count(*) > 1",
+    "CREATE UNIQUE INDEX repeated_ids_value ON repeated_ids (value)",
+    "CREATE TABLE repeated_cards AS SELECT card AS value, count(*) AS n FROM rows "
+    "WHERE card IS NOT NULL "
+    "AND raw_id NOT IN (SELECT value FROM repeated_ids) GROUP BY card HAVING count(*) > 1",
+    "CREATE UNIQUE INDEX repeated_cards_value ON repeated_cards (value)",
+)
+_SPOOL_REPEATED = {
+    "id": "SELECT r.seq, r.kind, r.number, r.line, r.raw_id, d.n FROM rows r "
+    "JOIN repeated_ids d ON d.value = r.raw_id ORDER BY r.seq",
+    "id_card": "SELECT r.seq, r.kind, r.number, r.line, r.card, d.n FROM rows r "
+    "JOIN repeated_cards d ON d.value = r.card "
+    "WHERE r.raw_id NOT IN (SELECT value FROM repeated_ids) ORDER BY r.seq",
+}
+_SPOOL_GROUP = {
+    "id": "SELECT kind, number, line FROM rows WHERE raw_id = ? ORDER BY seq LIMIT ?",
+    "id_card": "SELECT kind, number, line FROM rows WHERE card = ? "
+    "AND raw_id NOT IN (SELECT value FROM repeated_ids) ORDER BY seq LIMIT ?",
+}
+_SPOOL_GOOD = (
+    "SELECT id, name, county, agency, birth_date, record, created FROM rows WHERE ok = 1 "
+    "ORDER BY seq"
+)
+
+
+SpooledLocation = tuple[str, int | None, int | None]  # kind, number, line
+
+
+@dataclass(frozen=True)
+class Repeated:
+    """A row whose id (or ID number) other rows of the file carry too: ``count`` rows in all,
+    ``group`` the first few of them in file order (this row among them)."""
+
+    seq: int
+    location: SpooledLocation
+    value: str
+    count: int
+    group: tuple[SpooledLocation, ...]
+
+
+class RosterSpool:
+    """The scratch database of one import (module note above): `add` rows while reading,
+    `settle` once, then read the problems of repeated rows and the good rows back."""
+
+    def __init__(self) -> None:
+        # "": a private temporary database, removed when the connection closes
+        self._db = sqlite3.connect("", isolation_level=None, check_same_thread=False)
+        for pragma in (
+            "journal_mode = OFF",
+            "synchronous = OFF",
+            f"cache_size = -{_SPOOL_CACHE_KIB}",
+            "temp_store = FILE",
+        ):
+            self._db.execute(f"PRAGMA {pragma}")
+        self._db.execute(_SPOOL_SCHEMA)
+        self._db.execute("BEGIN")
+        self._settled = False
+
+    def __enter__(self) -> RosterSpool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._db.close()
+
+    def add(self, rows: Sequence[tuple[Any, ...]]) -> None:
+        """Rows of 14 values in the order of the table above (``ok`` 0: a row with problems,
+        whose record columns are null)."""
+        self._db.executemany(_SPOOL_INSERT, rows)
+
+    def settle(self) -> int:
+        """Find the repeated ids and ID numbers, mark their rows not ok, and return how many
+        rows of the file have a problem (not ok) in all."""
+        if not self._settled:
+            self._db.execute("COMMIT")
+            for statement in _SPOOL_SETTLE:
+                self._db.execute(statement)
+            for table, column in (("repeated_ids", "raw_id"), ("repeated_cards", "card")):
+                if self._db.execute(f"SELECT 1 FROM {table} LIMIT 1").fetchone() is not None:
+                    self._db.execute(f"CREATE INDEX rows_{column} ON rows ({column})")
+            self._repeated_rows = {
+                field: self._count(f"SELECT count(*) FROM ({query})")
+                for field, query in _SPOOL_REPEATED.items()
+            }
+            self._db.execute(
+                "UPDATE rows SET ok = 0 WHERE ok = 1 AND (raw_id IN (SELECT value FROM "
+                "repeated_ids) OR card IN (SELECT value FROM repeated_cards))"
+            )
+            self._settled = True
+        return self._count("SELECT count(*) FROM rows WHERE ok = 0")
+
+    def repeated_rows(self, field: str) -> int:
+        """How many rows carry a repeated ``field`` ("id" or "id_card"); after `settle`."""
+        return self._repeated_rows[field]
+
+    def repeated(self, field: str, listed: int) -> Iterator[Repeated]:
+        """The rows carrying a repeated ``field`` in file order, each with the first
+        ``listed`` rows of its group; after `settle`."""
+        groups: dict[str, tuple[SpooledLocation, ...]] = {}
+        for seq, kind, number, line, value, count in self._db.execute(_SPOOL_REPEATED[field]):
+            group = groups.get(value)
+            if group is None:
+                if len(groups) > SPOOL_BATCH:
+                    groups.clear()  # a file of many repeated ids: keep memory bounded
+                found = self._db.execute(_SPOOL_GROUP[field], (value, listed)).fetchall()
+                group = groups[value] = tuple(found)
+            yield Repeated(seq, (kind, number, line), value, count, group)
+
+    def good_seqs(self) -> list[int]:
+        """The places of the good rows, in file order; after `settle`."""
+        return [seq for (seq,) in self._db.execute("SELECT seq FROM rows WHERE ok = 1")]
+
+    def good_rows(self) -> Iterator[list[SpooledRow]]:
+        """The good rows in file order, `SPOOL_BATCH` at a time; after `settle`."""
+        cursor = self._db.execute(_SPOOL_GOOD)
+        while chunk := cursor.fetchmany(SPOOL_BATCH):
+            yield [SpooledRow(*row) for row in chunk]
+
+    def _count(self, query: str) -> int:
+        return int(self._db.execute(query).fetchone()[0])
+
+
+class SpooledRow(NamedTuple):
+    """A good row as the spool returns it: the cadres table's columns with the record as JSON
+    text, and the change-log entry it gets if it is new."""
+
+    id: str
+    name: str
+    county: str
+    agency: str
+    birth_date: str  # YYYY-MM-DD
+    record: str
+    created: str
+
+
+@dataclass
+class BulkWrites:
+    """What one chunk of a streamed import writes. Rows are in the order of `SpooledRow`'s first
+    six fields (records as JSON text); changes are (cadre id, kind, changes as JSON text)."""
+
+    inserts: list[tuple[str, str, str, str, str, str]] = field(default_factory=list)
+    updates: list[tuple[str, str, str, str, str, str]] = field(default_factory=list)
+    changes: list[tuple[str, str, str]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class SpooledTotals:
+    created: int
+    updated: int
+    written: int  # good rows read back: created, updated or left alone
+
+
+def import_spooled(
+    db: sa.Engine,
+    chunks: Iterable[Sequence[SpooledRow]],
+    decide: Callable[[Sequence[SpooledRow], Mapping[str, Any]], BulkWrites],
+    *,
+    now: datetime,
+    source: str,
+    progress: Callable[[int], None] | None = None,
+) -> SpooledTotals:
+    """Write the good rows of a spool in one transaction (BEGIN IMMEDIATE on SQLite), a chunk at
+    a time: read the stored records of the chunk's ids, let ``decide`` say what to write, write
+    it with one executemany per statement on the driver. ``now`` stamps ``updated_at`` and the
+    change log's ``at``; ``source`` names the file in the log. ``progress`` hears the number of
+    rows done after each chunk.
+
+    As `import_cadres`: a cadre another import inserted at the same time on PostgreSQL makes
+    this one an `InputError` naming ``id``, with nothing of its file written."""
+    created = updated = written = 0
+    with integrity({"id": _RACED}), db.connect() as connection:
+        connection.execution_options(**{WRITE: True})
+        with connection.begin():
+            bulk = _bulk_statements(connection.dialect)
+            stamp = bulk.stamp(now)
+            for chunk in chunks:
+                stored = _stored_records(connection, [row.id for row in chunk])
+                writes = decide(chunk, stored)
+                if writes.inserts:
+                    _many(connection, bulk.insert, [(*row, stamp) for row in writes.inserts])
+                if writes.updates:
+                    _many(connection, bulk.update, [(*row, stamp) for row in writes.updates])
+                if writes.changes:
+                    logged = [
+                        (cadre, stamp, source, kind, diff) for cadre, kind, diff in writes.changes
+                    ]
+                    _many(connection, bulk.change, logged)
+                created += len(writes.inserts)
+                updated += len(writes.updates)
+                written += len(chunk)
+                if progress is not None:
+                    progress(written)
+    return SpooledTotals(created, updated, written)
+
+
+@dataclass(frozen=True)
+class _Bulk:
+    """A statement rendered for one dialect, with its parameters in a fixed order."""
+
+    sql: str
+    names: tuple[str, ...]  # the values' order as callers give them
+    order: tuple[int, ...] | None  # a positional driver's order of those, None: the same
+
+
+@dataclass(frozen=True)
+class _BulkStatements:
+    insert: _Bulk  # id, name, county, agency, birth_date, record, updated_at
+    update: _Bulk  # the same, by id
+    change: _Bulk  # cadre_id, at, source, kind, changes
+    stamp: Callable[[datetime], Any]  # an instant as the driver takes it
+
+
+_BULK: dict[str, _BulkStatements] = {}
+_ROW_KEYS = ("id", "name", "county", "agency", "birth_date", "record", "updated_at")
+_CHANGE_KEYS = ("cadre_id", "at", "source", "kind", "changes")
+
+
+def _bulk_statements(dialect: sa.Dialect) -> _BulkStatements:
+    """The three statements of a streamed import, rendered once per dialect. JSON arrives as
+    text and the birth date as YYYY-MM-DD text, bound as text: SQLite stores both as they are
+    (its JSON and DATE columns are text in exactly these forms); PostgreSQL casts them."""
+    made = _BULK.get(dialect.name)
+    if made is not None:
+        return made
+    postgres = dialect.name == "postgresql"
+
+    def text(name: str, cast: Any = None) -> Any:
+        bound = sa.bindparam(name, type_=sa.Text)
+        return sa.cast(bound, cast) if postgres and cast is not None else bound
+
+    def row_values(prefix: str) -> dict[str, Any]:
+        return {
+            "name": text(f"{prefix}name"),
+            "county": text(f"{prefix}county"),
+            "agency": text(f"{prefix}agency"),
+            "birth_date": text(f"{prefix}birth_date", sa.Date),
+            "record": text(f"{prefix}record", JSONB),
+            "updated_at": sa.bindparam(f"{prefix}updated_at", type_=cadres.c.updated_at.type),
+        }
+
+    insert = sa.insert(cadres).values(id=text("id"), **row_values(""))
+    update = sa.update(cadres).where(cadres.c.id == text("b_id")).values(row_values("b_"))
+    change = sa.insert(cadre_changes).values(
+        cadre_id=text("cadre_id"),
+        at=sa.bindparam("at", type_=cadre_changes.c.at.type),
+        source=text("source"),
+        kind=text("kind"),
+        changes=text("changes", JSONB),
+    )
+    moment = cadres.c.updated_at.type.dialect_impl(dialect).bind_processor(dialect)
+
+    def stamp(now: datetime) -> Any:
+        return moment(now) if moment is not None else now
+
+    made = _BULK[dialect.name] = _BulkStatements(
+        insert=_render(insert, dialect, _ROW_KEYS),
+        update=_render(update, dialect, tuple(f"b_{key}" for key in _ROW_KEYS)),
+        change=_render(change, dialect, _CHANGE_KEYS),
+        stamp=stamp,
+    )
+    return made
+
+
+def _render(statement: Any, dialect: sa.Dialect, names: tuple[str, ...]) -> _Bulk:
+    """``statement`` as the dialect's text; ``names`` is the order callers give the values in,
+    which a positional driver may want in another (an UPDATE's id comes last)."""
+    compiled = statement.compile(dialect=dialect)
+    if not compiled.positional:
+        return _Bulk(compiled.string, names, None)
+    wanted = tuple(compiled.positiontup or ())
+    assert sorted(wanted) == sorted(names), (wanted, names)
+    order = tuple(names.index(name) for name in wanted)
+    return _Bulk(compiled.string, names, None if order == tuple(range(len(names))) else order)
+
+
+def _many(connection: sa.Connection, bulk: _Bulk, rows: list[tuple[Any, ...]]) -> None:
+    """One executemany on the driver, each row's values in the order of ``bulk.names``;
+    through SQLAlchemy's ``exec_driver_sql`` when anyone listens for statements (tracing,
+    counting), so listeners see it as any other."""
+    parameters: list[Any]
+    if connection.dialect.positional:
+        order = bulk.order
+        parameters = rows if order is None else [tuple(row[i] for i in order) for row in rows]
+    else:
+        parameters = [dict(zip(bulk.names, row, strict=True)) for row in rows]
+    dispatch = connection.dispatch
+    if dispatch.before_cursor_execute or dispatch.after_cursor_execute:
+        connection.exec_driver_sql(bulk.sql, parameters)
+        return
+    driver = connection.connection.driver_connection
+    dialect = connection.dialect
+    cursor = driver.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.executemany(bulk.sql, parameters)
+    except dialect.loaded_dbapi.Error as error:
+        if dialect.is_disconnect(error, driver, cursor):
+            connection.invalidate(error)
+        raise DBAPIError.instance(
+            bulk.sql, parameters, error, dialect.loaded_dbapi.Error, dialect=dialect
+        ) from error
+    finally:
+        cursor.close()
