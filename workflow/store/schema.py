@@ -79,6 +79,7 @@ def _approved_batch_postgresql(element: ApprovedBatch, compiler: Any, **kw: Any)
         "THEN CAST(evidence ->> 'batch_id' AS INTEGER) END"
     )
 
+
 definitions = sa.Table(
     "definitions",
     metadata,
