@@ -20,8 +20,15 @@ A cadre who attends later in the same cycle has an open visit (``flagged`` or ``
 moved to ``not_needed``. Each open visit has a task for the agency, due on the cycle's last day;
 the visit's own timers remind the agency and escalate to the county until the visit is recorded.
 
-Finding is set-based (grouped queries per cycle, paged by cadre id); only the cadres found get
-per-case work, through the engine.
+The sweep reads the rows that create the need, not every case: a case of a cycle-keeping
+definition that ended outside the participating states carries a sweep day (``cases.sweep_on``,
+written by its last step, `workflow.sweep_on`), and an officer's report waits in
+``unable_report_queue`` (written with the report). Each is looked at once: the cadre's visit is
+opened if the (cadre, cycle) still needs one, and the row is settled (its day cleared, the report
+dequeued) once the visit is opened or found not needed; a refused opening, or a cycle that has
+not begun, leaves it for the next sweep. The cases are settled before the reports, so a cadre
+with both gets the visit for the case, as when every candidate was read per cycle. Closing
+unneeded visits and giving open visits their tasks read the open visits (ix_cases_state_id).
 
 A visit is opened under the condolence-visit definition in force on the day of the sweep
 (A21.1): after the last version's ``effective_until`` no visit can be opened until a successor
@@ -42,15 +49,18 @@ from workflow.engine import Engine
 from workflow.errors import WorkflowError
 from workflow.scheduler.timers import DEFAULT_CHUNK, SCHEDULER, stored_definitions
 from workflow.store.scheduler import (
+    COULD_NOT_ATTEND,
+    ended_cases,
     ensure_visit_tasks,
     insert_visit_key,
     link_visit,
+    set_sweep_days,
     source_evidence,
     unneeded_visits,
     visit_candidates,
 )
 from workflow.store.tasks import close_left_tasks
-from workflow.store.unable import report_candidates
+from workflow.store.unable import dequeue_reports, queued_reports, report_candidates
 
 log = logging.getLogger(__name__)
 
@@ -67,11 +77,6 @@ class CondolenceReport:
 
     def to_json(self) -> dict[str, int]:
         return dict(self.__dict__)
-
-
-def begun_cycles(sources: Sequence[tuple[int, Definition]], today: date) -> list[Cycle]:
-    """Every cycle that has begun by ``today``, running or ended (a late report still counts)."""
-    return [cycle for cycle in all_cycles(sources).values() if cycle.start <= today]
 
 
 def all_cycles(sources: Sequence[tuple[int, Definition]]) -> dict[str, Cycle]:
@@ -94,10 +99,10 @@ def sweep_condolence(engine: Engine, *, chunk: int = DEFAULT_CHUNK) -> Condolenc
     # cycles of the stored versions and of the catalog: a report needs no case, so the
     # honorary definition may never have been stored
     known = [*sources, *((0, d) for d in engine.catalog if d.rules is not None and d.rules.cycles)]
-    opened = refused = 0
-    for cycle in begun_cycles(known, today):
-        o, r = _open_visits(engine, source_ids, cycle, chunk, late=today > cycle.end)
-        opened, refused = opened + o, refused + r
+    need = _Need(engine, source_ids, all_cycles(known), today)
+    need.settle_ended_cases(chunk)
+    need.settle_reports(chunk)
+    opened, refused = need.opened, need.refused
     if opened and not visit_ids:  # the first visit stored the visit definition
         visit_ids = [i for i, d in stored_definitions(engine) if d.name == VISIT_DEFINITION]
     not_needed = 0
@@ -115,37 +120,102 @@ def sweep_condolence(engine: Engine, *, chunk: int = DEFAULT_CHUNK) -> Condolenc
     )
 
 
-def _open_visits(
-    engine: Engine, source_ids: Sequence[int], cycle: Cycle, chunk: int, *, late: bool
-) -> tuple[int, int]:
-    """Visits for the cadres whose case ended unable, then for those an officer reported."""
-    opened = refused = 0
-    for kind in ("case", "report") if source_ids else ("report",):
-        after = ""
+@dataclass
+class _Need:
+    """The rows that may call for a visit (ended cases, queued reports), settled one by one."""
+
+    engine: Engine
+    source_ids: Sequence[int]
+    cycles: dict[str, Cycle]
+    today: date
+    opened: int = 0
+    refused: int = 0
+
+    def settle_ended_cases(self, chunk: int) -> None:
+        """Each ended case with a sweep day: its cadre's visit if still needed, then no day."""
+        after: tuple[date, int] | None = None
         while True:
-            with engine.transaction() as connection:
-                if kind == "case":
-                    page = visit_candidates(connection, source_ids, cycle.id, after, chunk)
-                else:
-                    page = report_candidates(connection, source_ids, cycle.id, after, chunk)
-            for row in page:
-                try:
-                    if kind == "case":
-                        done = open_visit(engine, row.cadre_id, cycle.id, row.source_id, late=late)
-                    else:
-                        done = open_visit(
-                            engine, row.cadre_id, cycle.id, None, report=row, late=late
-                        )
-                    opened += done
-                except WorkflowError as error:
-                    refused += 1
-                    log.warning(
-                        "no condolence visit for %s in %s: %s", row.cadre_id, cycle.id, error
-                    )
+            with self.engine.transaction() as connection:
+                page = ended_cases(connection, after=after, limit=chunk)
+            if not page:
+                return
+            settled = [
+                {"id": row.id, "version": row.version, "sweep_on": None}
+                for row in page
+                if self._case(row)
+            ]
+            with self.engine.transaction(write=True) as connection:
+                set_sweep_days(connection, settled)
             if len(page) < chunk:
-                break
-            after = page[-1].cadre_id
-    return opened, refused
+                return
+            after = (page[-1].sweep_on, page[-1].id)
+
+    def settle_reports(self, chunk: int) -> None:
+        """Each queued report: its cadre's visit if still needed, then out of the queue."""
+        after = 0
+        while True:
+            with self.engine.transaction() as connection:
+                page = queued_reports(connection, after=after, limit=chunk)
+            if not page:
+                return
+            settled = [row.id for row in page if self._report(row)]
+            with self.engine.transaction(write=True) as connection:
+                dequeue_reports(connection, settled)
+            if len(page) < chunk:
+                return
+            after = page[-1].id
+
+    def _cycle(self, cycle_id: str | None) -> Cycle | bool | None:
+        """The begun cycle; False for one that has not begun (wait for it); None for a cycle
+        no definition keeps (nothing to do)."""
+        cycle = self.cycles.get(cycle_id) if cycle_id is not None else None
+        if cycle is not None and cycle.start > self.today:
+            return False
+        return cycle
+
+    def _case(self, row: Any) -> bool:
+        """True once the case is settled: a visit opened, or none needed for it."""
+        if row.definition_id not in self.source_ids or row.state not in COULD_NOT_ATTEND:
+            return True
+        cycle = self._cycle(row.cycle)
+        if not isinstance(cycle, Cycle):
+            return cycle is None
+        with self.engine.transaction() as connection:
+            found = visit_candidates(
+                connection, self.source_ids, cycle.id, "", 1, cadre_id=row.cadre_id
+            )
+        if not found:  # keyed, took part, or withdrew for another reason
+            return True
+        return self._open(row.cadre_id, cycle, found[0].source_id, None)
+
+    def _report(self, row: Any) -> bool:
+        """True once the report is settled: a visit opened, or none needed for it."""
+        cycle = self._cycle(row.cycle)
+        if not isinstance(cycle, Cycle):
+            return cycle is None
+        with self.engine.transaction() as connection:
+            found = report_candidates(
+                connection, self.source_ids or [-1], cycle.id, "", 1, cadre_id=row.cadre_id
+            )
+        if not found:  # keyed (a case's visit, or this report's) or took part after all
+            return True
+        return self._open(row.cadre_id, cycle, None, found[0])
+
+    def _open(self, cadre_id: str, cycle: Cycle, source_id: int | None, report: Any) -> bool:
+        try:
+            self.opened += open_visit(
+                self.engine,
+                cadre_id,
+                cycle.id,
+                source_id,
+                report=report,
+                late=self.today > cycle.end,
+            )
+        except WorkflowError as error:  # e.g. no visit definition in force (A21.1): next sweep
+            self.refused += 1
+            log.warning("no condolence visit for %s in %s: %s", cadre_id, cycle.id, error)
+            return False
+        return True
 
 
 def open_visit(

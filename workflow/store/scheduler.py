@@ -231,6 +231,7 @@ def insert_marks(connection: sa.Connection, rows: list[dict[str, Any]]) -> set[i
 
 ATTENDED_STATES = ("attended", "evaluated")  # the cadre took part in the cycle
 OPEN_VISIT_STATES = ("flagged", "assigned")  # a visit not yet recorded
+COULD_NOT_ATTEND = ("unable_to_attend", "withdrawn")  # withdrawn counts when for health
 
 
 def _attended(source_ids: Sequence[int], cadre: Any, cycle: Any) -> sa.Exists:
@@ -272,7 +273,7 @@ def visit_candidates(
         .where(
             cases.c.definition_id.in_(source_ids),
             cases.c.cycle == cycle,
-            cases.c.state.in_(("unable_to_attend", "withdrawn")),
+            cases.c.state.in_(COULD_NOT_ATTEND),
             could_not,
             cases.c.cadre_id > after,
             ~keyed,
