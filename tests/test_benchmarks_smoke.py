@@ -23,8 +23,8 @@ RATIO_LINES = {
     "transitions.py": r"^ratio engine/raw = \d+\.\d\d",
     "memory.py": r"^ratio \d+ / \d+ cases: traced \d+\.\d+",
     "roster_import.py": r"^ratio import JSON / raw executemany: \d+\.\dx",
-    "scheduler_sweep.py": r"^ratio steady sweep / count\(\*\) join at \d+ cases: condolence "
-    r"\d+\.\d\d, timer \d+\.\d\d",
+    "scheduler_sweep.py": r"^ratio steady sweep / full pass at \d+ cases \(postgresql\): timer "
+    r"\d+\.\d{3} \(\d+\.\d\d ms\), condolence \d+\.\d{3}",
     "api_load.py": r"^ratio 2/1: \d+\.\d+; \d+ cases checked: no error",
     "whatif.py": r"^ratio what-if / \(raw read \+ bare explain\): \d+\.\d\dx",
     "listings.py": r"^ratio listing / bare SQL at \d+ cases \(postgresql\): deep page \d+\.\d\d",
