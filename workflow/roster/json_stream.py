@@ -58,7 +58,10 @@ def _no_constant(constant: str) -> Any:
 
 class _Window:
     """The part of the text being decoded: ``text[pos:]`` is unread, ``line`` is the line of
-    ``text[counted]``; text before the line ``pos`` is on is dropped as reading goes on."""
+    ``text[counted]``; what lies before ``pos`` is dropped as reading goes on (a file written
+    without line breaks is one line, so dropping only whole lines would keep all of it).
+    ``offset`` is where ``text`` starts in the file and ``line_start`` where the line of
+    ``text[0]`` starts, both in characters, for the column of a syntax error."""
 
     def __init__(self, stream: TextIO) -> None:
         self.stream = stream
@@ -66,6 +69,8 @@ class _Window:
         self.pos = 0
         self.counted = 0
         self.line = 1
+        self.offset = 0
+        self.line_start = 0
         self.eof = False
 
     def more(self) -> bool:
@@ -76,15 +81,24 @@ class _Window:
         if not chunk:
             self.eof = True
             return False
-        keep = self.text.rfind("\n", 0, self.pos) + 1  # the start of pos's line: columns stay right
-        if keep:
-            if self.counted < keep:  # else text[counted] is on keep's line already
-                self.line += self.text.count("\n", self.counted, keep)
-            self.counted = 0
-            self.text = self.text[keep:]
-            self.pos -= keep
+        drop = self.pos
+        if drop:
+            self.line += self.text.count("\n", self.counted, drop)
+            newline = self.text.rfind("\n", 0, drop)
+            if newline >= 0:
+                self.line_start = self.offset + newline + 1
+            self.offset += drop
+            self.text = self.text[drop:]
+            self.pos = self.counted = 0
         self.text += chunk
         return True
+
+    def column(self, position: int) -> int:
+        """The 1-based column of ``text[position]`` in its line."""
+        newline = self.text.rfind("\n", 0, position)
+        if newline >= 0:
+            return position - newline
+        return self.offset + position - self.line_start + 1
 
     def skip_space(self) -> str:
         """The next non-whitespace character ("" at the end of the file), not consumed."""
@@ -195,8 +209,7 @@ def json_lines(stream: TextIO, name: str) -> Iterator[RawRow]:
 def _syntax(name: str, window: _Window, error: json.JSONDecodeError) -> RosterError:
     window.line_at_pos()
     line = window.line + window.text.count("\n", window.counted, error.pos)
-    line_start = window.text.rfind("\n", 0, error.pos) + 1
-    column = error.pos - line_start + 1
+    column = window.column(error.pos)
     return _fatal(
         name,
         line,
