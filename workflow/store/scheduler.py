@@ -27,6 +27,7 @@ from workflow.store.schema import (
     timer_marks,
     visit_keys,
 )
+from workflow.store.unable import of_definitions
 
 STALE_CLAIM = timedelta(minutes=15)  # a run unfinished this long was killed: take it over
 
@@ -230,6 +231,8 @@ def insert_marks(connection: sa.Connection, rows: list[dict[str, Any]]) -> set[i
 # -- condolence visits (A9.3) -----------------------------------------------------------------
 
 ATTENDED_STATES = ("attended", "evaluated")  # the cadre took part in the cycle
+
+
 OPEN_VISIT_STATES = ("flagged", "assigned")  # a visit not yet recorded
 COULD_NOT_ATTEND = ("unable_to_attend", "withdrawn")  # withdrawn counts when for health
 
@@ -241,7 +244,7 @@ def _attended(source_ids: Sequence[int], cadre: Any, cycle: Any) -> sa.Exists:
         .where(
             other.c.cadre_id == cadre,
             other.c.cycle == cycle,
-            other.c.definition_id.in_(source_ids),
+            of_definitions(other.c.definition_id, source_ids),
             other.c.state.in_(ATTENDED_STATES),
         )
         .exists()
@@ -271,7 +274,7 @@ def visit_candidates(
     query = (
         sa.select(cases.c.cadre_id, sa.func.min(cases.c.id).label("source_id"))
         .where(
-            cases.c.definition_id.in_(source_ids),
+            of_definitions(cases.c.definition_id, source_ids),
             cases.c.cycle == cycle,
             cases.c.state.in_(COULD_NOT_ATTEND),
             could_not,
@@ -325,7 +328,7 @@ def unneeded_visits(
         sa.select(cases.c.id, cases.c.version, visit_keys.c.cycle)
         .join(visit_keys, visit_keys.c.case_id == cases.c.id)
         .where(
-            cases.c.definition_id.in_(visit_ids),
+            of_definitions(cases.c.definition_id, visit_ids),
             cases.c.state.in_(OPEN_VISIT_STATES),
             cases.c.id > after,
             _attended(source_ids, visit_keys.c.cadre_id, visit_keys.c.cycle),
@@ -374,7 +377,7 @@ def ensure_visit_tasks(
         .join(visit_keys, visit_keys.c.case_id == cases.c.id)
         .join(cadres, cadres.c.id == cases.c.cadre_id)
         .where(
-            cases.c.definition_id.in_(visit_ids),
+            of_definitions(cases.c.definition_id, visit_ids),
             cases.c.state.in_(OPEN_VISIT_STATES),
             ~exists,
         )

@@ -19,6 +19,16 @@ from workflow.store.schema import cadres, cases, unable_report_queue, unable_rep
 ATTENDED_STATES = ("attended", "evaluated")  # as in workflow.store.scheduler
 
 
+def of_definitions(
+    definition_id: sa.ColumnElement[Any], ids: Sequence[int]
+) -> sa.ColumnElement[bool]:
+    """``definition_id IN ids``, written so that no index can serve it: a definition holds
+    nearly every case, and SQLite, without statistics, would rather walk all of them through
+    ix_cases_definition_id_opened_at than the few rows of one cadre or state (``+ 0`` makes
+    the column an expression; PostgreSQL plans by its statistics either way)."""
+    return (definition_id + 0).in_(list(ids))
+
+
 def cadre_filing(connection: sa.Connection, cadre_id: str) -> Any | None:
     """The cadre's id, name, county, agency and record, or None."""
     return connection.execute(
@@ -143,7 +153,7 @@ def report_candidates(
         .where(
             cases.c.cadre_id == unable_reports.c.cadre_id,
             cases.c.cycle == unable_reports.c.cycle,
-            cases.c.definition_id.in_(source_ids),
+            of_definitions(cases.c.definition_id, source_ids),
             cases.c.state.in_(ATTENDED_STATES),
         )
         .exists()
