@@ -1,14 +1,16 @@
 """The annual performance report (A18.2): planned vs attended, completion rate, satisfaction,
 exceptions granted and condolence visits done on time, per organiser, county and contractor.
 
-Every figure is a GROUP BY in the database (`workflow.store.reports.performance_rows`): one
-statement per measure and breakdown, never a Python loop over the cases, so a year of 100,000
-cases costs a handful of scans. Here the grouped rows only become `Figures`, in order.
+Every figure is a GROUP BY in the database (`workflow.store.reports.performance_rows`), never a
+Python loop over the cases: the year's cases are read once, through indexes, so the report
+costs what the year holds whatever the table holds (issue 14: 0.4 s for a year of 81,000 cases
+among a million, where it was 22 s). Here the grouped rows only become `Figures`, in order.
 
 What counts for year Y:
 
 * **planned** — honorary-convalescence cases approved into a batch of a plan of year Y
-  (`_sources.assignments`); **attended** — those that reached *attended* or *evaluated*.
+  (`workflow.store.reports.planned_cases`); **attended** — those that reached *attended* or
+  *evaluated*.
 * **satisfaction** — the evaluate step's score (A18.1), over the evaluated cases.
 * **exceptions** — the case exceptions (``case_exceptions``) of the planned cases, and the A6.2
   exceptions of the year's batches (organiser, contractor and total only: a batch has no

@@ -1,18 +1,22 @@
 """The reports' SQL (A18.2 performance, batch roster, A9.3 visit list): set-based reads that
 return plain rows; `workflow.reports` merges them into report data classes and renders them.
 
-Every figure of the performance report is a GROUP BY in the database, one statement per measure
-and breakdown, never a Python loop over the cases, so a year of 100,000 cases costs a handful of
-scans. Each report reads in one transaction, so its figures come from one consistent view.
+Every figure of the performance report is a GROUP BY in the database, never a Python loop over
+the cases. The database groups each measure by the finest key (organiser, county and
+contractor together, a few hundred groups) and the breakdowns are sums of those groups, so the
+year's cases are read once, and only the year's: ``planned_cases`` finds them as index ranges
+over the year's batches (the seats, then ``cases.approved_batch_id``, revision 0020) and the
+year's visits as one range of ``(definition_id, opened_at)``. The report costs what its year
+holds, not what the table holds (benchmarks/report_scale.py, docs/performance.md). Each report
+reads in one transaction, so its figures come from one consistent view.
 
-"A case belongs to the batch it was approved into" is written once (`assignments`): the
-performance report and the visit attribution count the same cases.
+"A case belongs to the batch it was approved into" is written once (`planned_cases`).
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from decimal import Decimal
@@ -73,41 +77,72 @@ def of_definition(name: str, table: sa.FromClause = cases) -> sa.ColumnElement[b
     return table.c.definition_id.in_(ids)
 
 
-def assignments() -> sa.Subquery:
-    """Each honorary-convalescence case with the batch it was approved into, and that batch's
-    plan and contractor.
-
-    The seat (``batch_seats``) says where a case sits now; the approval's evidence keeps
-    ``batch_id`` after a withdrawal or a health problem released the seat (A6.2, A8.3). Planned
-    means approved into the batch, so the seat is read first and the evidence covers the rest.
-    """
-    approved_into = sa.func.coalesce(
-        batch_seats.c.batch_id, cases.c.evidence["batch_id"].as_integer()
-    )
+def year_batch_ids(year: int) -> sa.Select[Any]:
+    """The ids of the batches of the plans of ``year``: a few thousand at most. Used as
+    ``IN (...)``, they are where SQLite's planner starts (one index range per batch) even
+    without statistics, where a join with the plans may start from the other table."""
     return (
-        sa.select(
-            cases.c.id.label("case_id"),
-            cases.c.cadre_id,
-            cases.c.cycle,
-            cases.c.county,
-            cases.c.state,
-            sa.case(
-                (cases.c.state == EVALUATED, cases.c.evidence["satisfaction"].as_integer()),
-                else_=sa.null(),
-            ).label("satisfaction"),
-            batches.c.id.label("batch_id"),
-            batches.c.contractor_id,
-            plans.c.year,
-            plans.c.organiser_level,
-            plans.c.county.label("plan_county"),
-        )
-        .select_from(cases)
-        .outerjoin(batch_seats, batch_seats.c.case_id == cases.c.id)
-        .join(batches, batches.c.id == approved_into)
+        sa.select(batches.c.id)
         .join(plans, plans.c.id == batches.c.plan_id)
-        .where(of_definition(HONOR))
-        .subquery("assigned")
+        .where(plans.c.year == year)
     )
+
+
+def planned_cases(year: int) -> sa.CTE:
+    """Each honorary-convalescence case planned into a batch of ``year`` (A18.2), with that
+    batch's organiser and contractor and, once evaluated, its satisfaction score (A18.1).
+
+    The seat (``batch_seats``) says where a case sits now; the approval's ``batch_id``, which
+    the evidence keeps after a withdrawal or a health problem released the seat (A6.2, A8.3),
+    covers the rest: a case belongs to its seat's batch if it holds one, else to the batch it
+    was approved into. Both are index ranges over the year's batches, never a scan of the
+    cases: the seats by their batch, and the cases without a seat by ``approved_batch_id``, the
+    approval's ``batch_id`` as an indexed column (revision 0020). A case holds at most one
+    seat, so no case is in both branches; each case row is read once.
+    """
+    of_year = year_batch_ids(year)
+    seat = batch_seats.join(cases, cases.c.id == batch_seats.c.case_id)
+    seated = (
+        sa.select(*_PLANNED)
+        .select_from(_with_batch(seat, batch_seats.c.batch_id))
+        .where(batch_seats.c.batch_id.in_(of_year), _honor_case())
+    )
+    has_seat = sa.exists().where(batch_seats.c.case_id == cases.c.id)
+    released = (
+        sa.select(*_PLANNED)
+        .select_from(_with_batch(cases, cases.c.approved_batch_id))
+        .where(cases.c.approved_batch_id.in_(of_year), ~has_seat, _honor_case())
+    )
+    return sa.union_all(seated, released).cte("planned")
+
+
+_PLANNED = (
+    cases.c.id.label("case_id"),
+    cases.c.county,
+    cases.c.state,
+    sa.case(
+        (cases.c.state == EVALUATED, cases.c.evidence["satisfaction"].as_integer()),
+        else_=sa.null(),
+    ).label("satisfaction"),
+    batches.c.contractor_id,
+    plans.c.organiser_level,
+    plans.c.county.label("plan_county"),
+)
+
+
+def _with_batch(source: sa.FromClause, batch_id: sa.ColumnElement[Any]) -> sa.Join:
+    """``source`` joined to the batch ``batch_id`` names and that batch's plan."""
+    return source.join(batches, batches.c.id == batch_id).join(
+        plans, plans.c.id == batches.c.plan_id
+    )
+
+
+def _honor_case() -> sa.Exists:
+    """The case is an honorary-convalescence case (any version of the definition), as a
+    condition on the case at hand: unlike ``definition_id IN (...)``, SQLite's planner cannot
+    take it for a way into the cases (every case of the definition) instead of the year's
+    batches."""
+    return sa.exists().where(definitions.c.id == cases.c.definition_id, definitions.c.name == HONOR)
 
 
 # -- the performance report (A18.2) ---------------------------------------------------
@@ -174,24 +209,40 @@ class PerformanceRows:
 def performance_rows(
     db: sa.Engine, *, year: int, today: date, cycle_ends: Mapping[str, date]
 ) -> PerformanceRows:
-    """The A18.2 figures of plan year ``year`` as of ``today``, in one transaction."""
+    """The A18.2 figures of plan year ``year`` as of ``today``, in one transaction.
+
+    The database groups every measure by the finest key there is (organiser, county and
+    contractor together, a few hundred groups); the breakdowns are sums of those groups
+    (`_Breakdowns`). So the year's cases are read once, in one statement (`_case_groups`), and
+    its visits once (`_visit_groups`), instead of once per measure and breakdown; every other
+    statement reads the year's plans and batches, a few thousand rows at most.
+    """
     with db.connect() as connection, connection.begin():
-        reader = _Reader(connection, year, today.isoformat(), dict(cycle_ends))
-        total = reader.tallies(TOTAL).get((), Tally())
-        organisers = reader.tallies(ORGANISER)
-        counties = reader.tallies(COUNTY)
-        contractor_rows = reader.tallies(CONTRACTOR)
+        tallies = _Breakdowns()
+        for row in connection.execute(_case_groups(year)):
+            tallies.add_cases(row)
+        for row in connection.execute(_batch_groups(year)):
+            tallies.add_batches(row)
+        for row in connection.execute(_batch_exception_groups(year)):
+            tallies.add_exceptions(row)
+        tallies.add_visits(
+            connection.execute(_visit_groups(year, today.isoformat(), dict(cycle_ends)))
+        )
+        contractors_of_year = tallies.by[CONTRACTOR]
+        for contractor_id, total, count in connection.execute(_scores(year)):
+            contractors_of_year[(contractor_id,)].contractor_score = int(total) / int(count)
+        _standing(connection, contractors_of_year)
         plan_count = connection.execute(
             sa.select(sa.func.count()).select_from(plans).where(plans.c.year == year)
         ).scalar_one()
-        names = _contractor_names(connection, [k[0] for k in contractor_rows])
+        names = _contractor_names(connection, [k[0] for k in contractors_of_year])
         costs = _plan_costs(connection, year)
     return PerformanceRows(
         plans=int(plan_count),
-        total=total,
-        by_organiser=organisers,
-        by_county=counties,
-        by_contractor=contractor_rows,
+        total=tallies.by[TOTAL].get((), Tally()),
+        by_organiser=dict(tallies.by[ORGANISER]),
+        by_county=dict(tallies.by[COUNTY]),
+        by_contractor=dict(contractors_of_year),
         contractor_names=names,
         plan_costs=costs,
     )
@@ -232,33 +283,225 @@ def _plan_costs(connection: sa.Connection, year: int) -> tuple[PlanCost, ...]:
     )
 
 
-@dataclass(frozen=True)
-class _Breakdown:
-    """How one breakdown groups: its key columns on each source, and how a key is named.
+# the breakdowns, and how each names a group from the finest key
+ORGANISER, COUNTY, CONTRACTOR, TOTAL = "organiser", "county", "contractor", "total"
+_KEYS: dict[str, Callable[[sa.Row[Any]], Key]] = {
+    ORGANISER: lambda row: (row.organiser_level, row.plan_county),
+    COUNTY: lambda row: (row.county,),
+    CONTRACTOR: lambda row: (row.contractor_id,),
+    TOTAL: lambda row: (),
+}
+_OWN_BATCHES = (ORGANISER, CONTRACTOR, TOTAL)  # a batch has no county
 
-    ``batch_keys`` is None for a breakdown that owns no batches (county)."""
 
-    case_keys: Callable[[sa.Subquery], Sequence[sa.ColumnElement[Any]]]
-    visit_keys: Callable[[sa.Subquery], Sequence[sa.ColumnElement[Any]]]
-    batch_keys: Sequence[sa.ColumnElement[Any]] | None
+class _Breakdowns:
+    """The finest groups added up into the four breakdowns, measure by measure."""
+
+    def __init__(self) -> None:
+        self.by: dict[str, dict[Key, Tally]] = {name: defaultdict(Tally) for name in _KEYS}
+        # the total has batches, capacity and costed batches even in a year without batches
+        self.by[TOTAL][()] = Tally(batches=0, capacity=0, costed_batches=0)
+
+    def add_cases(self, row: sa.Row[Any]) -> None:
+        """A group of planned cases, or (``article`` set) the exceptions granted to them."""
+        for name, key in _KEYS.items():
+            tally = self.by[name][key(row)]
+            if row.article is not None:
+                tally.exceptions[row.article] = tally.exceptions.get(row.article, 0) + int(row.n)
+                continue
+            tally.planned += int(row.n)
+            tally.attended += int(row.attended or 0)
+            tally.evaluated += int(row.evaluated)
+            tally.satisfaction_total += int(row.satisfaction)
+
+    def add_batches(self, row: sa.Row[Any]) -> None:
+        for name in _OWN_BATCHES:
+            tally = self.by[name][_KEYS[name](row)]
+            tally.batches = (tally.batches or 0) + int(row.n)
+            tally.capacity = (tally.capacity or 0) + int(row.capacity or 0)
+            tally.budget = _plus(tally.budget, row.budget)
+            tally.actual_cost = _plus(tally.actual_cost, row.actual_cost)
+            tally.costed_batches = (tally.costed_batches or 0) + int(row.costed)
+
+    def add_exceptions(self, row: sa.Row[Any]) -> None:
+        """A6.2 exceptions of a group of batches (organiser, contractor and total only)."""
+        for name in _OWN_BATCHES:
+            exceptions = self.by[name][_KEYS[name](row)].exceptions
+            exceptions[row.article] = exceptions.get(row.article, 0) + int(row.n)
+
+    def add_visits(self, rows: Iterable[sa.Row[Any]]) -> None:
+        """Visit groups summed per breakdown first: a group of a breakdown counts only if a
+        visit of it is due or done, and a visit without a missed case to attribute it to (no
+        organiser, no contractor) counts in the total and its county only."""
+        groups = list(rows)
+        for name, key_of in _KEYS.items():
+            sums: dict[Key, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
+            for row in groups:
+                found = sums[key_of(row)]
+                for i, value in enumerate((row.due, row.done, row.on_time, row.overdue)):
+                    found[i] += int(value or 0)
+            for key, (due, done, on_time, overdue) in sums.items():
+                if (not due and not done) or (key and all(k is None for k in key)):
+                    continue
+                tally = self.by[name][key]
+                tally.visits_due, tally.visits_done = due, done
+                tally.visits_on_time, tally.visits_overdue = on_time, overdue
 
 
-ORGANISER = _Breakdown(
-    case_keys=lambda a: (a.c.organiser_level, a.c.plan_county),
-    visit_keys=lambda v: (v.c.organiser_level, v.c.plan_county),
-    batch_keys=(plans.c.organiser_level, plans.c.county),
-)
-COUNTY = _Breakdown(
-    case_keys=lambda a: (a.c.county,),
-    visit_keys=lambda v: (v.c.county,),
-    batch_keys=None,
-)
-CONTRACTOR = _Breakdown(
-    case_keys=lambda a: (a.c.contractor_id,),
-    visit_keys=lambda v: (v.c.contractor_id,),
-    batch_keys=(batches.c.contractor_id,),
-)
-TOTAL = _Breakdown(case_keys=lambda a: (), visit_keys=lambda v: (), batch_keys=())
+def _plus(total: Decimal | None, value: Any) -> Decimal | None:
+    """A sum that stays None while every value added is None, as SQL's SUM does."""
+    if value is None:
+        return total
+    return Decimal(value) if total is None else total + Decimal(value)
+
+
+def _case_groups(year: int) -> sa.CompoundSelect[Any]:
+    """The year's planned cases by organiser, county and contractor, and the case exceptions
+    (``case_exceptions``) granted to them by the same key and article, in one statement over
+    one case set: ``planned`` is named twice, so both databases compute it once (SQLite and
+    PostgreSQL materialise a common table expression used more than once)."""
+    p = planned_cases(year)
+    keys = (p.c.organiser_level, p.c.plan_county, p.c.county, p.c.contractor_id)
+    measures = sa.select(
+        sa.null().label("article"),
+        *keys,
+        sa.func.count().label("n"),
+        sa.func.sum(sa.case((p.c.state.in_(ATTENDED_STATES), 1), else_=0)).label("attended"),
+        sa.func.count(p.c.satisfaction).label("evaluated"),
+        sa.func.coalesce(sa.func.sum(p.c.satisfaction), 0).label("satisfaction"),
+    ).group_by(*keys)
+    exceptions = (
+        sa.select(
+            case_exceptions.c.article,
+            *keys,
+            sa.func.count().label("n"),
+            sa.literal(0),
+            sa.literal(0),
+            sa.literal(0),
+        )
+        .select_from(p.join(case_exceptions, case_exceptions.c.case_id == p.c.case_id))
+        .group_by(case_exceptions.c.article, *keys)
+    )
+    return sa.union_all(measures, exceptions)
+
+
+def _batch_groups(year: int) -> sa.Select[Any]:
+    """The year's batches, their seats, budgets and actual costs by organiser and
+    contractor (A6.2, A16.1)."""
+    keys = (plans.c.organiser_level, plans.c.county.label("plan_county"), batches.c.contractor_id)
+    return (
+        sa.select(
+            *keys,
+            sa.func.count().label("n"),
+            sa.func.sum(batches.c.capacity).label("capacity"),
+            sa.func.sum(batches.c.budget).label("budget"),
+            sa.func.sum(batches.c.actual_cost).label("actual_cost"),
+            sa.func.count(batches.c.actual_cost).label("costed"),
+        )
+        .select_from(batches.join(plans, plans.c.id == batches.c.plan_id))
+        .where(plans.c.year == year)
+        .group_by(*keys)
+    )
+
+
+def _batch_exception_groups(year: int) -> sa.Select[Any]:
+    """The A6.2 exceptions of the year's batches by organiser, contractor and article."""
+    keys = (plans.c.organiser_level, plans.c.county.label("plan_county"), batches.c.contractor_id)
+    return (
+        sa.select(*keys, batch_exceptions.c.article, sa.func.count().label("n"))
+        .select_from(
+            batches.join(plans, plans.c.id == batches.c.plan_id).join(
+                batch_exceptions, batch_exceptions.c.batch_id == batches.c.id
+            )
+        )
+        .where(plans.c.year == year)
+        .group_by(*keys, batch_exceptions.c.article)
+    )
+
+
+def _visit_groups(year: int, today: str, ends: dict[str, date]) -> sa.Select[Any]:
+    """Condolence visits opened in the year (a range of ``(definition_id, opened_at)``), by
+    the organiser and contractor of the honorary case each follows up (``source_case_id`` in
+    the visit's opening evidence, written by the condolence sweep) and the visit's county: due,
+    done, done by the end of the cycle (A9.1) and overdue as of ``today``."""
+    visit = cases.alias("visit")
+    honor = cases.alias("honor")
+    honor_batch = batches.alias("honor_batch")
+    level = honor.c.evidence["plan_level"].as_string()
+    start, end = year_bounds(year)
+    visited_on = visit.c.evidence["visited_on"].as_string()
+    due_on = due_date(visit.c.cycle, ends)
+    needed = visit.c.state != VISIT_NOT_NEEDED
+    visited = visited_on.is_not(None)
+    keys = (
+        level.label("organiser_level"),
+        sa.case((level == "county", honor.c.county), else_=sa.null()).label("plan_county"),
+        visit.c.county,
+        honor_batch.c.contractor_id,
+    )
+    return (
+        sa.select(
+            *keys,
+            sa.func.sum(sa.case((needed, 1), else_=0)).label("due"),
+            sa.func.count(visited_on).label("done"),
+            sa.func.sum(sa.case((sa.and_(visited, visited_on <= due_on), 1), else_=0)).label(
+                "on_time"
+            ),
+            sa.func.sum(
+                sa.case((sa.and_(needed, ~visited, due_on < sa.literal(today)), 1), else_=0)
+            ).label("overdue"),
+        )
+        .select_from(visit)
+        .outerjoin(honor, honor.c.id == visit.c.evidence["source_case_id"].as_integer())
+        .outerjoin(honor_batch, honor_batch.c.id == honor.c.approved_batch_id)
+        .where(of_definition(VISIT, visit), visit.c.opened_at >= start, visit.c.opened_at < end)
+        .group_by(*keys)
+    )
+
+
+def _scores(year: int) -> sa.Select[Any]:
+    """The A18.3 evaluations of each contractor over the year's batches (sum and count)."""
+    return (
+        sa.select(
+            contractor_evaluations.c.contractor_id,
+            sa.func.sum(contractor_evaluations.c.score),
+            sa.func.count(),
+        )
+        .select_from(
+            contractor_evaluations.join(
+                batches, batches.c.id == contractor_evaluations.c.batch_id
+            ).join(plans, plans.c.id == batches.c.plan_id)
+        )
+        .where(plans.c.year == year)
+        .group_by(contractor_evaluations.c.contractor_id)
+    )
+
+
+def _standing(connection: sa.Connection, result: dict[Key, Tally]) -> None:
+    """A18.3 standing of the year's contractors: every evaluation they ever had, and their own
+    exit threshold if one was set."""
+    ids = [k[0] for k in result if k and k[0] is not None]
+    if not ids:
+        return
+    query = (
+        sa.select(
+            contractors.c.id,
+            contractors.c.exit_threshold_override,
+            sa.func.avg(contractor_evaluations.c.score),
+        )
+        .select_from(
+            contractors.outerjoin(
+                contractor_evaluations,
+                contractor_evaluations.c.contractor_id == contractors.c.id,
+            )
+        )
+        .where(contractors.c.id.in_(ids))
+        .group_by(contractors.c.id, contractors.c.exit_threshold_override)
+    )
+    for contractor_id, override, average in connection.execute(query):
+        tally = result[(contractor_id,)]
+        tally.standing_score = None if average is None else float(average)
+        tally.exit_threshold_override = None if override is None else float(override)
 
 
 def _contractor_names(connection: sa.Connection, ids: Iterable[Any]) -> dict[Any, str]:
@@ -267,214 +510,6 @@ def _contractor_names(connection: sa.Connection, ids: Iterable[Any]) -> dict[Any
         return {}
     query = sa.select(contractors.c.id, contractors.c.name).where(contractors.c.id.in_(wanted))
     return {row.id: row.name for row in connection.execute(query)}
-
-
-class _Reader:
-    """The grouped statements of one report, on one connection and one year."""
-
-    def __init__(
-        self, connection: sa.Connection, year: int, today: str, ends: dict[str, Any]
-    ) -> None:
-        self.connection = connection
-        self.year = year
-        self.today = today
-        self.ends = ends
-        assigned = assignments()
-        self.planned = sa.select(assigned).where(assigned.c.year == year).subquery("planned")
-        self.visits = self._visit_source()
-
-    def tallies(self, breakdown: _Breakdown) -> dict[Key, Tally]:
-        """Every measure of one breakdown, merged by group key."""
-        result: dict[Key, Tally] = defaultdict(Tally)
-        self._cases(breakdown, result)
-        self._case_exceptions(breakdown, result)
-        if breakdown.batch_keys is not None:
-            self._batches(breakdown.batch_keys, result)
-        self._visits(breakdown, result)
-        if breakdown is CONTRACTOR:
-            self._scores(result)
-            self._standing(result)
-        return dict(result)
-
-    def _grouped(
-        self, keys: Sequence[sa.ColumnElement[Any]], *measures: sa.ColumnElement[Any]
-    ) -> sa.Select[Any]:
-        return sa.select(*keys, *measures).group_by(*keys)
-
-    def _cases(self, breakdown: _Breakdown, result: dict[Key, Tally]) -> None:
-        p = self.planned
-        keys = breakdown.case_keys(p)
-        query = self._grouped(
-            keys,
-            sa.func.count().label("planned"),
-            sa.func.sum(sa.case((p.c.state.in_(ATTENDED_STATES), 1), else_=0)).label("attended"),
-            sa.func.count(p.c.satisfaction).label("evaluated"),
-            sa.func.coalesce(sa.func.sum(p.c.satisfaction), 0).label("satisfaction"),
-        ).select_from(p)
-        for row in self.connection.execute(query):
-            key, (planned, attended, evaluated, satisfaction) = _split(row, len(keys))
-            if not planned:  # the total over no rows is one row of zeros
-                continue
-            tally = result[key]
-            tally.planned = int(planned)
-            tally.attended = int(attended or 0)
-            tally.evaluated = int(evaluated)
-            tally.satisfaction_total = int(satisfaction)
-
-    def _case_exceptions(self, breakdown: _Breakdown, result: dict[Key, Tally]) -> None:
-        p = self.planned
-        keys = breakdown.case_keys(p)
-        query = self._grouped(
-            (*keys, case_exceptions.c.article), sa.func.count().label("granted")
-        ).select_from(p.join(case_exceptions, case_exceptions.c.case_id == p.c.case_id))
-        self._add_exceptions(query, len(keys), result)
-
-    def _batches(self, keys: Sequence[sa.ColumnElement[Any]], result: dict[Key, Tally]) -> None:
-        of_year = batches.join(plans, plans.c.id == batches.c.plan_id)
-        query = (
-            self._grouped(
-                keys,
-                sa.func.count().label("batches"),
-                sa.func.sum(batches.c.capacity).label("capacity"),
-                sa.func.sum(batches.c.budget).label("budget"),
-                sa.func.sum(batches.c.actual_cost).label("actual_cost"),
-                sa.func.count(batches.c.actual_cost).label("costed"),
-            )
-            .select_from(of_year)
-            .where(plans.c.year == self.year)
-        )
-        for row in self.connection.execute(query):
-            key, (count, capacity, budget, actual, costed) = _split(row, len(keys))
-            tally = result[key]
-            tally.batches = int(count)
-            tally.capacity = int(capacity or 0)
-            tally.budget = None if budget is None else Decimal(budget)
-            tally.actual_cost = None if actual is None else Decimal(actual)
-            tally.costed_batches = int(costed)
-        exceptions = (
-            self._grouped((*keys, batch_exceptions.c.article), sa.func.count().label("granted"))
-            .select_from(
-                of_year.join(batch_exceptions, batch_exceptions.c.batch_id == batches.c.id)
-            )
-            .where(plans.c.year == self.year)
-        )
-        self._add_exceptions(exceptions, len(keys), result)
-
-    def _add_exceptions(self, query: sa.Select[Any], width: int, result: dict[Key, Tally]) -> None:
-        for row in self.connection.execute(query):
-            key, (article, granted) = _split(row, width)
-            exceptions = result[key].exceptions
-            exceptions[article] = exceptions.get(article, 0) + int(granted)
-
-    def _visit_source(self) -> sa.Subquery:
-        """Condolence visits opened in the year, each with its due date and the organiser and
-        contractor of the honorary case it follows up (``source_case_id`` in the visit's
-        opening evidence, written by the condolence sweep)."""
-        visit = cases.alias("visit")
-        honor = cases.alias("honor")
-        honor_batch = batches.alias("honor_batch")
-        level = honor.c.evidence["plan_level"].as_string()
-        start, end = year_bounds(self.year)
-        return (
-            sa.select(
-                visit.c.county,
-                visit.c.state,
-                visit.c.evidence["visited_on"].as_string().label("visited_on"),
-                due_date(visit.c.cycle, self.ends).label("due_on"),
-                level.label("organiser_level"),
-                sa.case((level == "county", honor.c.county), else_=sa.null()).label("plan_county"),
-                honor_batch.c.contractor_id,
-            )
-            .select_from(visit)
-            .outerjoin(honor, honor.c.id == visit.c.evidence["source_case_id"].as_integer())
-            .outerjoin(honor_batch, honor_batch.c.id == honor.c.evidence["batch_id"].as_integer())
-            .where(
-                of_definition(VISIT, visit),
-                visit.c.opened_at >= start,
-                visit.c.opened_at < end,
-            )
-            .subquery("visits")
-        )
-
-    def _visits(self, breakdown: _Breakdown, result: dict[Key, Tally]) -> None:
-        v = self.visits
-        keys = breakdown.visit_keys(v)
-        needed = v.c.state != VISIT_NOT_NEEDED
-        visited = v.c.visited_on.is_not(None)
-        query = self._grouped(
-            keys,
-            sa.func.sum(sa.case((needed, 1), else_=0)).label("due"),
-            sa.func.count(v.c.visited_on).label("done"),
-            sa.func.sum(
-                sa.case((sa.and_(visited, v.c.visited_on <= v.c.due_on), 1), else_=0)
-            ).label("on_time"),
-            sa.func.sum(
-                sa.case(
-                    (sa.and_(needed, ~visited, v.c.due_on < sa.literal(self.today)), 1), else_=0
-                )
-            ).label("overdue"),
-        ).select_from(v)
-        for row in self.connection.execute(query):
-            key, (due, done, on_time, overdue) = _split(row, len(keys))
-            if not due and not done:
-                continue
-            if keys and all(k is None for k in key):
-                continue  # a visit with no missed case to attribute it to: total and county only
-            tally = result[key]
-            tally.visits_due = int(due or 0)
-            tally.visits_done = int(done)
-            tally.visits_on_time = int(on_time or 0)
-            tally.visits_overdue = int(overdue or 0)
-
-    def _scores(self, result: dict[Key, Tally]) -> None:
-        """The mean A18.3 evaluation of each contractor over the year's batches."""
-        query = (
-            sa.select(
-                contractor_evaluations.c.contractor_id,
-                sa.func.sum(contractor_evaluations.c.score),
-                sa.func.count(),
-            )
-            .select_from(
-                contractor_evaluations.join(
-                    batches, batches.c.id == contractor_evaluations.c.batch_id
-                ).join(plans, plans.c.id == batches.c.plan_id)
-            )
-            .where(plans.c.year == self.year)
-            .group_by(contractor_evaluations.c.contractor_id)
-        )
-        for contractor_id, total, count in self.connection.execute(query):
-            result[(contractor_id,)].contractor_score = int(total) / int(count)
-
-    def _standing(self, result: dict[Key, Tally]) -> None:
-        """A18.3 standing of the year's contractors: every evaluation they ever had, and
-        their own exit threshold if one was set."""
-        ids = [k[0] for k in result if k and k[0] is not None]
-        if not ids:
-            return
-        query = (
-            sa.select(
-                contractors.c.id,
-                contractors.c.exit_threshold_override,
-                sa.func.avg(contractor_evaluations.c.score),
-            )
-            .select_from(
-                contractors.outerjoin(
-                    contractor_evaluations,
-                    contractor_evaluations.c.contractor_id == contractors.c.id,
-                )
-            )
-            .where(contractors.c.id.in_(ids))
-            .group_by(contractors.c.id, contractors.c.exit_threshold_override)
-        )
-        for contractor_id, override, average in self.connection.execute(query):
-            tally = result[(contractor_id,)]
-            tally.standing_score = None if average is None else float(average)
-            tally.exit_threshold_override = None if override is None else float(override)
-
-
-def _split(row: sa.Row[Any], width: int) -> tuple[Key, tuple[Any, ...]]:
-    values = tuple(row)
-    return values[:width], values[width:]
 
 
 # -- the batch roster -----------------------------------------------------------------------
