@@ -385,6 +385,12 @@ def _case_groups(year: int) -> sa.CompoundSelect[Any]:
     return sa.union_all(measures, exceptions)
 
 
+def _of_year(year: int) -> sa.ColumnElement[bool]:
+    """The batch is one of the plans of ``year``: a range of the batches' plan index (joined
+    with the plans instead, SQLite reads every batch of every year)."""
+    return batches.c.plan_id.in_(sa.select(plans.c.id).where(plans.c.year == year))
+
+
 def _batch_groups(year: int) -> sa.Select[Any]:
     """The year's batches, their seats, budgets and actual costs by organiser and
     contractor (A6.2, A16.1)."""
@@ -399,7 +405,7 @@ def _batch_groups(year: int) -> sa.Select[Any]:
             sa.func.count(batches.c.actual_cost).label("costed"),
         )
         .select_from(batches.join(plans, plans.c.id == batches.c.plan_id))
-        .where(plans.c.year == year)
+        .where(_of_year(year))
         .group_by(*keys)
     )
 
@@ -414,7 +420,7 @@ def _batch_exception_groups(year: int) -> sa.Select[Any]:
                 batch_exceptions, batch_exceptions.c.batch_id == batches.c.id
             )
         )
-        .where(plans.c.year == year)
+        .where(_of_year(year))
         .group_by(*keys, batch_exceptions.c.article)
     )
 
@@ -472,7 +478,7 @@ def _scores(year: int) -> sa.Select[Any]:
                 batches, batches.c.id == contractor_evaluations.c.batch_id
             ).join(plans, plans.c.id == batches.c.plan_id)
         )
-        .where(plans.c.year == year)
+        .where(_of_year(year))
         .group_by(contractor_evaluations.c.contractor_id)
     )
 
