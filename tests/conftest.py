@@ -20,14 +20,14 @@ from __future__ import annotations
 
 import os
 import shutil
+import threading
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 
 import pytest
-from pg_server import DatabaseFactory, drop_abandoned, fresh_database
+from pg_server import DatabaseFactory, Dropper, create_database, drop_abandoned, url_of
 from plans_setup import seed_batch, seed_plans
-from sqlalchemy.engine import make_url
 
 from workflow import Engine, SimulatedClock
 from workflow.clock import SHANGHAI
@@ -57,7 +57,8 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         if name not in os.environ:
             os.unsetenv(name)
     if not hasattr(session.config, "workerinput"):
-        drop_abandoned()
+        # beside the run, not before it: each drop waits for a checkpoint
+        threading.Thread(target=drop_abandoned, name="cv-drop-abandoned", daemon=True).start()
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -98,21 +99,30 @@ def migrated_sqlite(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def migrated_postgresql() -> Iterator[DatabaseFactory]:
-    """A PostgreSQL database migrated once per run (per xdist worker: a template may not be
-    copied while another session is connected to it), and copies of it for the `engine`
-    fixture, made ahead and dropped behind (`DatabaseFactory`); all dropped when the run ends."""
-    with fresh_database("cv_template") as url:
-        with Engine(url) as built:
-            built.upgrade_schema()
-        with DatabaseFactory(str(make_url(url).database)) as copies:
-            yield copies
+def pg_dropper() -> Iterator[Dropper]:
+    """Drops the run's PostgreSQL databases behind the tests, all waiting at once; set up
+    before the factories that use it, so it closes after them and drops what they leave."""
+    with Dropper() as dropper:
+        yield dropper
 
 
 @pytest.fixture(scope="session")
-def empty_postgresql() -> Iterator[DatabaseFactory]:
+def migrated_postgresql(pg_dropper: Dropper) -> Iterator[DatabaseFactory]:
+    """A PostgreSQL database migrated once per run (per xdist worker: a template may not be
+    copied while another session is connected to it), and copies of it for the `engine`
+    fixture, made ahead and dropped behind (`DatabaseFactory`); all dropped when the run ends."""
+    template = create_database("cv_template")
+    with DatabaseFactory(pg_dropper, template) as copies:
+        copies.adopt(template)
+        with Engine(url_of(template)) as built:
+            built.upgrade_schema()
+        yield copies
+
+
+@pytest.fixture(scope="session")
+def empty_postgresql(pg_dropper: Dropper) -> Iterator[DatabaseFactory]:
     """Brand-new, empty PostgreSQL databases, made ahead and dropped behind."""
-    with DatabaseFactory() as empty:
+    with DatabaseFactory(pg_dropper) as empty:
         yield empty
 
 

@@ -26,6 +26,7 @@ import queue
 import re
 import threading
 import uuid
+import warnings
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -144,11 +145,9 @@ def _drop_quietly(name: str) -> str | None:
     return None
 
 
-@contextmanager
-def fresh_database(prefix: str = "cv_test", *, template: str | None = None) -> Iterator[str]:
-    """A new database on the test server for the ``with`` block; its SQLAlchemy URL. Empty, or
-    a copy of the database ``template`` (PostgreSQL copies it file by file: far cheaper than
-    running the migrations again). Dropped when the block ends."""
+def create_database(prefix: str = "cv_test", *, template: str | None = None) -> str:
+    """A new database on the test server, empty or a copy of ``template``; its name. The
+    caller drops it (`fresh_database` does, so does a `DatabaseFactory` that adopted it)."""
     name = _new_name(prefix)
     with _admin() as admin:
         try:
@@ -159,6 +158,20 @@ def fresh_database(prefix: str = "cv_test", *, template: str | None = None) -> I
             refused = None
     if refused is not None:
         _fail(refused)
+    return name
+
+
+def url_of(name: str) -> str:
+    """The SQLAlchemy URL of database ``name`` on the test server."""
+    return _url(name)
+
+
+@contextmanager
+def fresh_database(prefix: str = "cv_test", *, template: str | None = None) -> Iterator[str]:
+    """A new database on the test server for the ``with`` block; its SQLAlchemy URL. Empty, or
+    a copy of the database ``template`` (PostgreSQL copies it file by file: far cheaper than
+    running the migrations again). Dropped when the block ends."""
+    name = create_database(prefix, template=template)
     try:
         yield _url(name)
     finally:
@@ -166,41 +179,98 @@ def fresh_database(prefix: str = "cv_test", *, template: str | None = None) -> I
             _drop(admin, name)
 
 
+class Dropper:
+    """Drops databases on a thread of its own, all that are waiting at once.
+
+    ``DROP DATABASE`` makes the server write a checkpoint and waits for it: 0.05 s on an idle
+    server, seconds while other runs write (it syncs every file written since the last one).
+    Drops sent at the same moment, each on its own connection, share one checkpoint (8 drops:
+    0.08 s, against 0.45 s one after another), so whatever is waiting is dropped together.
+
+    `close` drops what is left, waiting at most ``close_wait`` seconds: a run ending does not
+    wait a minute for a busy machine's checkpoint; what is left is dropped by the next run
+    (`drop_abandoned`), as is what a killed run leaves.
+    """
+
+    def __init__(self, *, close_wait: float = 30.0, connections: int = 8) -> None:
+        self.close_wait = close_wait
+        self.connections = connections
+        self.errors: list[str] = []
+        self._queue: queue.Queue[list[str] | None] = queue.Queue()
+        self._thread = threading.Thread(target=self._run, name="cv-db-dropper", daemon=True)
+        self._thread.start()
+
+    def drop(self, names: list[str]) -> None:
+        """Drop ``names`` soon, off the caller's clock."""
+        if names:
+            self._queue.put(list(names))
+
+    def _run(self) -> None:
+        closing = False
+        while not closing:
+            first = self._queue.get()
+            names, closing = ([], True) if first is None else (first, False)
+            while True:  # everything waiting goes in the same round
+                try:
+                    more = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if more is None:
+                    closing = True
+                else:
+                    names.extend(more)
+            if names:
+                with ThreadPoolExecutor(max_workers=min(len(names), self.connections)) as pool:
+                    self.errors.extend(error for error in pool.map(_drop_quietly, names) if error)
+
+    def close(self) -> None:
+        self._queue.put(None)
+        self._thread.join(timeout=self.close_wait)
+        if self._thread.is_alive():
+            warnings.warn(
+                f"test databases still being dropped after {self.close_wait:.0f} s (the server "
+                "is slow to checkpoint); the next run drops what is left",
+                stacklevel=2,
+            )
+        elif self.errors:
+            raise RuntimeError("test databases not dropped: " + "; ".join(self.errors))
+
+    def __enter__(self) -> Dropper:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
 class DatabaseFactory:
-    """Databases for one test each, made ahead and dropped behind on threads of their own.
+    """Databases for one test each, made ahead on a thread of its own and dropped behind.
 
-    Per test, ``CREATE DATABASE`` (~0.1 s) and ``DROP DATABASE`` (which makes the server write a
-    checkpoint: 0.05 s on an idle server, over a second while other runs write) cost more than
-    most tests themselves, and the time is the server waiting on the disk, not working. So a
-    thread keeps ``ahead`` copies of ``template`` (None: an empty database) ready, and the
-    databases tests are done with are dropped by another thread ``batch`` at a time, all at
-    once, so that their checkpoints coalesce.
-
-    `close` drops every database the factory made and says if any drop failed; a run killed
-    before that leaves them to `drop_abandoned`.
+    ``CREATE DATABASE`` (~0.1 s) and the drop's checkpoint cost more than most tests
+    themselves, and the time is the server waiting on the disk, not working. So from the first
+    `take` on a thread keeps ``ahead`` copies of ``template`` (None: an empty database) ready,
+    and the databases tests are done with go to the `Dropper` ``batch`` at a time. `close`
+    hands it the rest, those made ahead and those the factory was given (`adopt`).
     """
 
     def __init__(
         self,
+        dropper: Dropper,
         template: str | None = None,
         *,
         prefix: str = "cv_test",
         ahead: int = 2,
         batch: int = 8,
     ) -> None:
+        self.dropper = dropper
         self.template = template
         self.prefix = prefix
         self.batch = batch
+        self._adopted: list[str] = []
         self._ready: queue.Queue[str] = queue.Queue(maxsize=ahead)
         self._done: list[str] = []
-        self._to_drop: queue.Queue[list[str] | None] = queue.Queue()
         self._stop = threading.Event()
         self._refused: psycopg.Error | None = None
-        self._drop_errors: list[str] = []
         self._maker = threading.Thread(target=self._make, name="cv-db-maker", daemon=True)
-        self._dropper = threading.Thread(target=self._drop_all, name="cv-db-dropper", daemon=True)
-        self._maker.start()
-        self._dropper.start()
 
     def _make(self) -> None:
         try:
@@ -214,20 +284,15 @@ class DatabaseFactory:
                             break
                         except queue.Full:
                             if self._stop.is_set():
-                                self._to_drop.put([name])
+                                self.dropper.drop([name])
                                 return
         except psycopg.Error as error:
             self._refused = error
 
-    def _drop_all(self) -> None:
-        while (names := self._to_drop.get()) is not None:
-            # at once, each on its connection: the checkpoints the drops ask for coalesce into
-            # one (8 drops: 0.08 s, against 0.45 s one after another)
-            with ThreadPoolExecutor(max_workers=max(1, min(len(names), 8))) as pool:
-                self._drop_errors.extend(error for error in pool.map(_drop_quietly, names) if error)
-
     def take(self) -> str:
         """A database of its own for a test (its name), made ahead; waits for the next one."""
+        if self._maker.ident is None and not self._stop.is_set():
+            self._maker.start()  # not before: the template may still have been being built
         while True:
             try:
                 return self._ready.get(timeout=0.5)
@@ -241,7 +306,7 @@ class DatabaseFactory:
         """The test is done with ``name``: dropped with the next batch."""
         self._done.append(name)
         if len(self._done) >= self.batch:
-            self._to_drop.put(self._done)
+            self.dropper.drop(self._done)
             self._done = []
 
     @contextmanager
@@ -253,20 +318,22 @@ class DatabaseFactory:
         finally:
             self.give_back(name)
 
+    def adopt(self, name: str) -> None:
+        """Drop ``name`` too when the factory closes (its template: no copy is made after)."""
+        self._adopted.append(name)
+
     def close(self) -> None:
+        """Stop making copies; hand every database left to the dropper."""
         self._stop.set()
-        self._maker.join()
+        if self._maker.ident is not None:
+            self._maker.join()
         while True:
             try:
                 self._done.append(self._ready.get_nowait())
             except queue.Empty:
                 break
-        self._to_drop.put(self._done)
-        self._done = []
-        self._to_drop.put(None)
-        self._dropper.join()
-        if self._drop_errors:
-            raise RuntimeError("test databases not dropped: " + "; ".join(self._drop_errors))
+        self.dropper.drop([*self._done, *self._adopted])
+        self._done, self._adopted = [], []
 
     def __enter__(self) -> DatabaseFactory:
         return self

@@ -10,7 +10,15 @@ import uuid
 
 import psycopg
 import pytest
-from pg_server import ADMIN_URL, NAMESPACE, DatabaseFactory, drop_abandoned, fresh_database
+from pg_server import (
+    ADMIN_URL,
+    NAMESPACE,
+    DatabaseFactory,
+    Dropper,
+    create_database,
+    drop_abandoned,
+    url_of,
+)
 from psycopg import sql
 from sqlalchemy.engine import make_url
 
@@ -24,19 +32,25 @@ def _exists(name: str) -> bool:
 
 
 def test_a_factory_hands_out_copies_of_its_template_and_drops_them_all_when_closed() -> None:
-    with fresh_database("cv_probe") as template_url:
-        with psycopg.connect(template_url, autocommit=True) as template:
-            template.execute("CREATE TABLE marker (id integer)")
-        made: list[str] = []
-        with DatabaseFactory(str(make_url(template_url).database), ahead=1, batch=1) as factory:
-            for _ in range(2):  # the first dropped on the way, the second (and one ahead) at close
-                with factory.database() as url:
-                    made.append(str(make_url(url).database))
-                    with psycopg.connect(url) as copy:
-                        rows = copy.execute("SELECT count(*) FROM marker").fetchone()
-                    assert rows == (0,)
-        assert len(set(made)) == 2
-        assert [name for name in made if _exists(name)] == []
+    template = create_database("cv_probe")
+    with psycopg.connect(url_of(template), autocommit=True) as connection:
+        connection.execute("CREATE TABLE marker (id integer)")
+    made: list[str] = []
+    # a dropper that waits however long the checkpoint takes: the test looks right after it
+    with (
+        Dropper(close_wait=300) as dropper,
+        DatabaseFactory(dropper, template, ahead=1, batch=1) as factory,
+    ):
+        factory.adopt(template)
+        for _ in range(2):  # the first dropped on the way, the second (and one ahead) at close
+            with factory.database() as url:
+                made.append(str(make_url(url).database))
+                with psycopg.connect(url) as copy:
+                    rows = copy.execute("SELECT count(*) FROM marker").fetchone()
+                assert rows == (0,)
+    assert dropper.errors == []
+    assert len(set(made)) == 2
+    assert [name for name in [*made, template] if _exists(name)] == []
 
 
 def _dead_pid() -> int:
