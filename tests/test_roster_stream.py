@@ -15,6 +15,7 @@ import csv
 import json
 import os
 import pty
+import sqlite3
 import subprocess
 import sys
 import tracemalloc
@@ -36,7 +37,7 @@ from workflow.roster.importer import Progress
 from workflow.roster.json_stream import READ
 from workflow.roster.readers import MAX_LISTED_PROBLEMS
 from workflow.store.roster import SPOOL_BATCH
-from workflow.store.schema import cadre_changes, cadres
+from workflow.store.schema import cadre_changes, cadres, json_dumps
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples"
@@ -133,7 +134,7 @@ def test_problems_past_the_listing_limit_are_counted(tmp_path: Path) -> None:
 
 
 def test_json_records_across_reads_keep_their_lines_and_duplicate_keys(tmp_path: Path) -> None:
-    records = generate_roster(400, 7, as_of=AS_OF)
+    records = generate_roster(2_000, 7, as_of=AS_OF)
     text = json.dumps(records, ensure_ascii=False, indent=2)
     assert len(text) > 4 * READ  # the records straddle several reads
     late = records[-3]["id"]
@@ -145,17 +146,18 @@ def test_json_records_across_reads_keep_their_lines_and_duplicate_keys(tmp_path:
     opening = next(i for i, line in enumerate(lines) if f'"id": "{late}"' in line)
     assert lines[opening - 1].strip() == "{"
     (problem,) = checked.problems
-    assert (str(problem.location), problem.field) == (f"record 398 (line {opening})", "id")
+    assert (str(problem.location), problem.field) == (f"record 1998 (line {opening})", "id")
     assert "appears twice" in problem.reason
-    assert [r.to_json() for r in checked.records] == records[:397] + records[398:]
+    assert [r.to_json() for r in checked.records] == records[:1997] + records[1998:]
 
 
 @pytest.mark.parametrize("indent", [2, None], ids=["lines", "one-line"])
 def test_a_late_syntax_error_names_the_line_and_column_json_does(
     tmp_path: Path, indent: int | None
 ) -> None:
-    records = generate_roster(300, 8, as_of=AS_OF)
+    records = generate_roster(1_500, 8, as_of=AS_OF)
     text = json.dumps(records, ensure_ascii=False, indent=indent)
+    assert len(text) > 2 * READ
     at = text.rindex('"gender": ')  # in the last record: a colon missing
     text = text[:at] + '"gender" ' + text[at + len('"gender": ') :]
     path = tmp_path / "r.json"
@@ -222,6 +224,22 @@ def test_a_file_in_neither_encoding_is_refused_at_its_line(tmp_path: Path) -> No
     with pytest.raises(RosterError) as caught:
         check_roster(path, today=TODAY, shown_as="r.json")
     assert "not UTF-8" in caught.value.problems[0].reason
+
+
+def test_the_stored_texts_are_what_the_store_writes(tmp_path: Path) -> None:
+    """The importer writes each record's JSON itself (once, for the spool): it must be the
+    text the cadres table's JSON column would write, and so must the created entry's."""
+    path = tmp_path / "r.db"
+    with Engine(f"sqlite:///{path}", auto_upgrade=True) as engine:
+        import_roster(engine, EXAMPLES / "roster.json")
+    with sqlite3.connect(path) as connection:
+        records = connection.execute("SELECT record FROM cadres ORDER BY id").fetchall()
+        changes = connection.execute("SELECT changes FROM cadre_changes ORDER BY id").fetchall()
+    by_id = {record["id"]: record for record in EXAMPLE}
+    assert [text for (text,) in records] == [json_dumps(by_id[key]) for key in sorted(by_id)]
+    assert [text for (text,) in changes] == [
+        json_dumps({key: [None, value] for key, value in record.items()}) for record in EXAMPLE
+    ]
 
 
 # -- memory and progress -----------------------------------------------------------------------

@@ -20,9 +20,10 @@ from workflow.i18n import _
 from workflow.roster.readers import Location, RawRow, RosterError, fatal_problem
 from workflow.roster.record import FieldProblem, printable
 
-READ = 1 << 16  # characters read at a time
+READ = 1 << 18  # characters read at a time
 MAX_RECORD = 1 << 22  # characters one record may span before its syntax error is reported
 _WHITESPACE = re.compile(r"[ \t\n\r]*")
+_SPACE = frozenset(" \t\n\r")
 
 
 class _Decoder:
@@ -128,13 +129,32 @@ def json_array(stream: TextIO, name: str) -> Iterator[RawRow]:
     if window.skip_space() == "]":
         window.pos += 1
     else:
+        decode, duplicates = decoder.decode, decoder.duplicates
         while True:
-            window.skip_space()
-            line = window.line_at_pos()
-            value = _element(window, decoder, name)
+            # the common case inline: a record that lies wholly in the window, single spaces
+            text, pos = window.text, window.pos
+            if pos >= len(text) or text[pos] in _SPACE:
+                window.skip_space()
+                text, pos = window.text, window.pos
+            line = window.line = window.line + text.count("\n", window.counted, pos)
+            window.counted = pos
+            try:
+                value, end = decode(text, pos)
+                whole = end < len(text)
+            except (ValueError, RecursionError):
+                whole = False
+            if whole:
+                window.pos = end
+            else:  # runs past the window, or is wrong: read more, or say what is wrong
+                duplicates.clear()
+                value = _element(window, decoder, name)
             number += 1
-            yield RawRow(Location("record", number, line), value, decoder.problems())
-            after = window.skip_space()
+            problems = decoder.problems() if duplicates else ()
+            yield RawRow(Location("record", number, line), value, problems)
+            text, pos = window.text, window.pos
+            after = text[pos] if pos < len(text) else ""
+            if not after or after in _SPACE:
+                after = window.skip_space()
             if after == ",":
                 window.pos += 1
                 continue
