@@ -27,6 +27,8 @@ Create Date: 2026-12-02
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -47,12 +49,8 @@ COULD_NOT_ATTEND = "('unable_to_attend', 'withdrawn')"  # as workflow.store.sche
 def upgrade() -> None:
     dialect = op.get_bind().dialect.name
     op.add_column("cases", sa.Column("sweep_on", sa.Date, nullable=True))
-    op.create_index(
-        "ix_cases_sweep_on",
-        "cases",
-        ["terminal", "sweep_on", "id"],
-        **{f"{dialect}_where": sa.text(HAS_DAY)},
-    )
+    partial: dict[str, Any] = {f"{dialect}_where": sa.text(HAS_DAY)}
+    op.create_index("ix_cases_sweep_on", "cases", ["terminal", "sweep_on", "id"], **partial)
     op.create_index("ix_visit_keys_case_id", "visit_keys", ["case_id"])
     op.create_table(
         "unable_report_queue",
