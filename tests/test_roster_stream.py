@@ -111,6 +111,22 @@ def test_an_id_repeated_chunks_apart_is_named_in_both_rows(tmp_path: Path) -> No
     assert (len(checked.records), checked.bad_rows) == (len(records) - 2, 2)
 
 
+def test_ids_that_normalise_alike_are_one_id_repeated(engine: Engine, tmp_path: Path) -> None:
+    """A full-width ＬＣ is the id LC once normalised (NFKC, as every key is): two rows that
+    differ only so name the same cadre, so both are a repeated id, not a failed write."""
+    wide = {**EXAMPLE[1], "id": "ＬＣ" + EXAMPLE[0]["id"][2:]}
+    wide.pop("id_card")
+    path = write_json(tmp_path / "r.json", [EXAMPLE[0], wide])
+    with pytest.raises(RosterError) as caught:
+        import_roster(engine, path)
+    assert [(str(p.location).split(" (")[0], p.field) for p in caught.value.problems] == [
+        ("record 1", "id"),
+        ("record 2", "id"),
+    ]
+    assert counts(engine) == (0, 0)
+    assert import_roster(engine, path, skip_invalid=True).skipped == 2
+
+
 def test_problems_past_the_listing_limit_are_counted(tmp_path: Path) -> None:
     bad = {key: value for key, value in EXAMPLE[0].items() if key != "id_card"} | {"gender": "M"}
     records = [{**bad, "id": f"LC-X-{n}"} for n in range(MAX_LISTED_PROBLEMS + 7)]

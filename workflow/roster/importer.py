@@ -259,7 +259,7 @@ def _scan(
                 listed.extend((seq, 0, problem) for problem in problems[:room])
                 batch.append((seq, where.kind, where.number, where.line, raw_id, None, 0, *_NO_ROW))
             else:
-                batch.append(_spooled(seq, where, raw_id, record))
+                batch.append(_spooled(seq, where, record))
                 if keep:
                     scan.kept[seq] = record
             if len(batch) >= store.SPOOL_BATCH:
@@ -289,7 +289,7 @@ def _scan(
 _NO_ROW = (None,) * 7  # a row with problems has no record columns
 
 
-def _spooled(seq: int, where: Location, raw_id: str | None, record: CadreRecord) -> tuple[Any, ...]:
+def _spooled(seq: int, where: Location, record: CadreRecord) -> tuple[Any, ...]:
     """A valid row as the spool keeps it, its JSON written once: the record as the store writes
     it (keys sorted, Chinese kept: `workflow.store.schema.json_dumps`), and its change-log entry
     should it turn out new (every field from null). Both are put together from one encoding of
@@ -303,7 +303,7 @@ def _spooled(seq: int, where: Location, raw_id: str | None, record: CadreRecord)
         where.kind,
         where.number,
         where.line,
-        raw_id,
+        record.id,  # NFKC-normalised: "ＬＣ-1" and "LC-1" are one id, and repeat each other
         record.id_card,
         1,
         record.id,

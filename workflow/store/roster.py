@@ -293,7 +293,7 @@ _SPOOL_SCHEMA = """
 CREATE TABLE rows (
     seq INTEGER PRIMARY KEY,  -- the row's place in the file, 1, 2, ...
     kind TEXT NOT NULL, number INTEGER, line INTEGER,  -- its Location
-    raw_id TEXT,  -- the id as written (stripped), for every row that has one
+    raw_id TEXT,  -- the id of a valid row; as written (stripped) for the others
     card TEXT,  -- the checked ID number, of valid rows only
     ok INTEGER NOT NULL,  -- 1: valid and, once settled, not repeated
     id TEXT, name TEXT, county TEXT, agency TEXT, birth_date TEXT,
