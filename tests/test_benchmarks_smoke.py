@@ -44,6 +44,7 @@ def test_every_benchmark_has_a_smoke_run() -> None:
     assert sorted(path.name for path in BENCHMARKS.glob("*.py")) == sorted(RATIO_LINES)
 
 
+@pytest.mark.slow  # a benchmark process each (5-20 s): in the default suite, not the inner loop
 @pytest.mark.parametrize(
     "script",
     [pytest.param(name, marks=SLOW.get(name, ()), id=name[:-3]) for name in sorted(RATIO_LINES)],

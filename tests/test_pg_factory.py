@@ -31,6 +31,7 @@ def _exists(name: str) -> bool:
         return found.fetchone() is not None
 
 
+@pytest.mark.slow  # waits for the drops' checkpoint: a second alone, a minute on a busy server
 def test_a_factory_hands_out_copies_of_its_template_and_drops_them_all_when_closed() -> None:
     template = create_database("cv_probe")
     with psycopg.connect(url_of(template), autocommit=True) as connection:

@@ -23,7 +23,7 @@ import pytest
 import sqlalchemy as sa
 from host import pgbouncer
 from host.app import BackOffice, metadata
-from pg_server import fresh_database
+from pg_server import DatabaseFactory
 from plans_setup import seed_plans
 
 from workflow import Engine, SimulatedClock
@@ -79,7 +79,8 @@ def host_db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[HostData
     if request.param == "sqlite":
         yield HostDatabase("sqlite", f"sqlite:///{tmp_path / 'backoffice.db'}", {})
         return
-    with fresh_database("cv_host") as direct:
+    empty: DatabaseFactory = request.getfixturevalue("empty_postgresql")  # made ahead
+    with empty.database() as direct:
         url = make_psycopg(direct)
         if request.param == "postgresql":
             yield HostDatabase("postgresql", url, {})
