@@ -21,7 +21,7 @@ import pytest
 from factories import CONSENT, REGISTRATION, cadre
 from host.conftest import missing_pgbouncer
 from host.pgbouncer import Bouncer
-from pg_server import fresh_database
+from pg_server import DatabaseFactory
 from plans_setup import seed_plans
 
 from workflow import Engine, InputError, SimulatedClock
@@ -33,8 +33,8 @@ CLI = str(Path(sys.executable).with_name("convalescence"))
 
 
 @pytest.fixture
-def bounced_url(bouncer: Bouncer) -> Iterator[str]:
-    with fresh_database("cv_bounce") as direct:
+def bounced_url(bouncer: Bouncer, empty_postgresql: DatabaseFactory) -> Iterator[str]:
+    with empty_postgresql.database() as direct:  # made ahead, dropped behind
         yield bouncer.url(direct)
 
 
