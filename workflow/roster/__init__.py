@@ -1,5 +1,6 @@
-"""Agency rosters (军休干部名册): read JSON, CSV or XLSX files, validate every record against
-docs/roster-formats.md, and import them into the cadres table all or nothing.
+"""Agency rosters (军休干部名册): read JSON (or JSON Lines), CSV (UTF-8 or GB18030) or XLSX files,
+validate every record against docs/roster-formats.md, and import them into the cadres table all
+or nothing, streaming them in bounded memory (`import_roster`'s ``progress`` hears how far).
 
 A host system needs one import line: ``from workflow.roster import import_roster, RosterError``.
 The enumerations a record may use are in `workflow.roster.vocabulary`.
@@ -14,6 +15,7 @@ if TYPE_CHECKING:
     from workflow.roster.importer import (
         CheckedRoster,
         ImportReport,
+        Progress,
         check_roster,
         import_roster,
         write_roster,
@@ -22,9 +24,11 @@ if TYPE_CHECKING:
         Location,
         RawRow,
         RosterError,
+        RosterFile,
         RowProblem,
         flat_columns,
         flatten,
+        open_roster,
         read_roster,
         write_csv,
     )
@@ -45,7 +49,14 @@ if TYPE_CHECKING:
 # database layer with them.
 _HOMES = {
     **dict.fromkeys(
-        ("CheckedRoster", "ImportReport", "check_roster", "import_roster", "write_roster"),
+        (
+            "CheckedRoster",
+            "ImportReport",
+            "Progress",
+            "check_roster",
+            "import_roster",
+            "write_roster",
+        ),
         "workflow.roster.importer",
     ),
     **dict.fromkeys(
@@ -53,9 +64,11 @@ _HOMES = {
             "Location",
             "RawRow",
             "RosterError",
+            "RosterFile",
             "RowProblem",
             "flat_columns",
             "flatten",
+            "open_roster",
             "read_roster",
             "write_csv",
         ),
@@ -98,14 +111,17 @@ __all__ = [
     "InvalidRecord",
     "Location",
     "Merit",
+    "Progress",
     "RawRow",
     "Recommendation",
     "RosterError",
+    "RosterFile",
     "RowProblem",
     "check_roster",
     "flat_columns",
     "flatten",
     "import_roster",
+    "open_roster",
     "parse_record",
     "read_roster",
     "write_csv",
