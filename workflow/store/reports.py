@@ -460,7 +460,14 @@ def _visit_groups(year: int, today: str, ends: dict[str, date]) -> sa.Select[Any
         .select_from(visit)
         .outerjoin(honor, honor.c.id == visit.c.evidence["source_case_id"].as_integer())
         .outerjoin(honor_batch, honor_batch.c.id == honor.c.approved_batch_id)
-        .where(of_definition(VISIT, visit), visit.c.opened_at >= start, visit.c.opened_at < end)
+        .where(
+            of_definition(VISIT, visit),
+            # true of every case, and the condition of the partial index on (definition_id,
+            # opened_at): SQLite uses that index only when the query states it (revision 0020)
+            visit.c.opened_at.is_not(None),
+            visit.c.opened_at >= start,
+            visit.c.opened_at < end,
+        )
         .group_by(*keys)
     )
 

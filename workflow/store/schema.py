@@ -158,7 +158,15 @@ cases = sa.Table(
     # report reads its year as index ranges (revision 0020, issue 14 item 1)
     sa.Column("approved_batch_id", sa.Integer, sa.Computed(ApprovedBatch()), nullable=True),
     sa.Index(None, "approved_batch_id"),
-    sa.Index(None, "definition_id", "opened_at"),
+    # partial on a condition every row meets, so that only a query bounding opened_at uses it:
+    # SQLite without statistics would otherwise serve ``definition_id IN (...)`` alone from it
+    sa.Index(
+        "ix_cases_definition_id_opened_at",
+        "definition_id",
+        "opened_at",
+        sqlite_where=sa.text("opened_at IS NOT NULL"),
+        postgresql_where=sa.text("opened_at IS NOT NULL"),
+    ),
     # the day from which a scheduler sweep has work on the case (revision 0021): no later than
     # the next unmarked deadline of its stay, or the day a case of a cycle-keeping definition
     # ended outside the participating states (A9.3); NULL when there is none. Its partial
