@@ -34,6 +34,7 @@ from workflow.console.session import (
 )
 from workflow.console.site import (
     SECURITY_HEADERS,
+    SELF_SERVICE_ROLES,
     Console,
     ConsoleDep,
     FormDep,
@@ -91,15 +92,22 @@ def install(app: FastAPI, engine: Engine, tokens: TokenRegistry) -> None:
         return RedirectResponse(f"{MOUNT}/", status_code=303)
 
 
+def home_of(role: str) -> str:
+    """Where a role starts: a cadre or a family member on their own page (item 9), seeing no
+    officer's inbox or case list; an officer on the inbox."""
+    return "/self" if role in SELF_SERVICE_ROLES else "/inbox"
+
+
 def _own_routes(app: FastAPI) -> None:
     @app.get("/", include_in_schema=False)
     def home(request: Request, viewer: ViewerDep) -> RedirectResponse:
-        return RedirectResponse(url(request, "/inbox"), status_code=303)
+        return RedirectResponse(url(request, home_of(viewer.actor.role)), status_code=303)
 
     @app.get("/login", include_in_schema=False)
     def login_page(request: Request, console: ConsoleDep, next: str = "") -> Response:
-        if current_viewer(request, console.engine, console.tokens) is not None:
-            return RedirectResponse(url(request, "/inbox"), status_code=303)
+        known = current_viewer(request, console.engine, console.tokens)
+        if known is not None:
+            return RedirectResponse(url(request, home_of(known.actor.role)), status_code=303)
         return _login_page(request, next_path=next, notice=request.query_params.get("why"))
 
     @app.post("/login", include_in_schema=False)
@@ -113,8 +121,8 @@ def _own_routes(app: FastAPI) -> None:
                 error=_("令牌无效、已过期或已吊销：请核对后重新输入"),
                 status=401,
             )
-        cookie, _viewer = started
-        home = url(request, "/inbox")
+        cookie, viewer = started
+        home = url(request, home_of(viewer.actor.role))
         target = safe_next(form.get("next"), home)
         if not target.startswith(url(request, "/")):
             target = home

@@ -36,7 +36,16 @@ from workflow.console.forms import (
 )
 from workflow.console.progress import main_path, progress
 from workflow.console.session import Viewer, check_csrf
-from workflow.console.site import Console, ConsoleDep, FormDep, NavItem, ViewerDep, render, url
+from workflow.console.site import (
+    OFFICER_ROLES,
+    Console,
+    ConsoleDep,
+    FormDep,
+    NavItem,
+    ViewerDep,
+    render,
+    url,
+)
 from workflow.definition.model import Definition, StepSpec
 from workflow.errors import (
     ConflictError,
@@ -51,7 +60,7 @@ from workflow.store import console as store
 from workflow.views import CaseView, HistoryEntry
 
 router = APIRouter()
-NAV = (NavItem("/cases", N_("案件"), 20),)
+NAV = (NavItem("/cases", N_("案件"), 20, roles=OFFICER_ROLES),)
 PAGE = 50
 MAX_ID = 2**31 - 1
 GRANT = "grant_exception"

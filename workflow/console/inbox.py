@@ -16,13 +16,20 @@ from fastapi.responses import HTMLResponse
 from workflow.api.auth import PERMISSIONS
 from workflow.console.cases import scope_columns, state_label
 from workflow.console.progress import forward_states
-from workflow.console.site import Console, ConsoleDep, NavItem, ViewerDep, render
+from workflow.console.site import (
+    OFFICER_ROLES,
+    Console,
+    ConsoleDep,
+    NavItem,
+    ViewerDep,
+    render,
+)
 from workflow.i18n import N_, _
 from workflow.machine import Actor
 from workflow.store import console as store
 
 router = APIRouter()
-NAV = (NavItem("/inbox", N_("待办"), 10),)
+NAV = (NavItem("/inbox", N_("待办"), 10, roles=OFFICER_ROLES),)
 PAGE = 50
 WAITING_SHOWN = 5  # cases listed under each waiting step; the rest is one click away
 

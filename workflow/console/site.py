@@ -42,6 +42,12 @@ SECURITY_HEADERS = {
 }
 
 
+SELF_SERVICE_ROLES = frozenset({"cadre", "family"})  # their own page only (item 9)
+OFFICER_ROLES = frozenset(
+    {"city_officer", "county_officer", "agency_officer", "contractor_staff", "auditor"}
+)
+
+
 @dataclass(frozen=True)
 class NavItem:
     """One entry of the navigation bar: ``path`` under the console, a label marked with
