@@ -254,11 +254,11 @@ class PublishedVersions(Protocol):
     """The definition versions an office published, and the versions it cut short (A21.1), as
     the definition registry reads them to add to the files it was built with."""
 
-    def mark(self) -> object | None:
+    def mark(self, within: Any = None) -> object | None:
         """A cheap value that changes whenever a version is published or cut short; None when
         the database cannot be read (no schema yet, or unreachable)."""
         ...
 
-    def versions(self) -> Sequence[StoredVersion]:
+    def versions(self, within: Any = None) -> Sequence[StoredVersion]:
         """Those versions' stored rows, oldest first."""
         ...

@@ -61,7 +61,7 @@ class Reader:
         paging); a ``viewer`` sees only its own scope (A5.2)."""
         narrowed = {"contractor_id": None, **filters}
         if viewer is not None:
-            scopes = self.registry.listing_scopes()
+            scopes = self.registry.listing_scopes(within)
             unscoped = missing_scope(viewer, scopes, {})
             if unscoped is not None:
                 raise RuleRefused([unscoped])

@@ -55,10 +55,14 @@ class DefinitionRegistry:
     @property
     def catalog(self) -> Catalog:
         """The files and the published versions, each cut short where an office said so."""
+        return self.catalog_within(None)
+
+    def catalog_within(self, within: Any) -> Catalog:
+        """`catalog`, asking the database on the host's connection ``within`` if given."""
         if self._published is not None:
             moment = monotonic()
             due = self._checked_at is None or moment - self._checked_at >= self._check_every
-            if due and self._refresh(self._published):
+            if due and self._refresh(self._published, within):
                 self._checked_at = moment
         return self._catalog
 
@@ -66,11 +70,11 @@ class DefinitionRegistry:
         """Read the published versions again on next use (after this process published one)."""
         self._checked_at = None
 
-    def _refresh(self, published: PublishedVersions) -> bool:
+    def _refresh(self, published: PublishedVersions, within: Any) -> bool:
         """Read the published versions if their mark changed; False when the database could
         not say (not migrated yet, or unreachable): the files serve meanwhile (a server starts
         and reports itself not ready rather than failing), and the next use asks again."""
-        mark = published.mark()
+        mark = published.mark(within)
         if mark is None:
             return False
         if mark == self._mark:
@@ -80,7 +84,7 @@ class DefinitionRegistry:
 
         known = {(d.name, d.version): d for d in self._files}
         last_days: dict[tuple[str, int], date] = {}
-        for row in published.versions():
+        for row in published.versions(within):
             key = (row.name, row.version)
             if row.published and key not in known:
                 known[key] = load_definition_text(row.source_text, row.source_name)
@@ -94,12 +98,13 @@ class DefinitionRegistry:
         self._participations.clear()
         return True
 
-    def in_force(self, name: str, today: date) -> Definition:
+    def in_force(self, name: str, today: date, within: Any = None) -> Definition:
         """The version of ``name`` in force on ``today``; refused citing art. 21 if none is."""
-        chosen = self.catalog.in_force(name, today)
+        catalog = self.catalog_within(within)
+        chosen = catalog.in_force(name, today)
         if chosen is not None:
             return chosen
-        latest = self.catalog.get(name)
+        latest = catalog.get(name)
         refusal = RULES["policy_in_force"](
             GuardContext(today=today, policy=latest.policy, cadre={})
         )
@@ -154,7 +159,7 @@ class DefinitionRegistry:
             self._by_id.setdefault(definition_id, self.compile(definition))
         return definition_id
 
-    def participation_states(self, trigger: str) -> tuple[str, ...] | None:
+    def participation_states(self, trigger: str, within: Any = None) -> tuple[str, ...] | None:
         """The states that count as taking part (A9.2) if a step named ``trigger`` needs the
         cadre's participations in any known definition, so the step's one read gathers them;
         None if no such step needs them (or definitions disagree: the step then reads them
@@ -162,7 +167,8 @@ class DefinitionRegistry:
         if trigger in self._participations:
             return self._participations[trigger]
         found: set[tuple[str, ...]] = set()
-        for definition in [*self.catalog, *(w.definition for w in self._by_hash.values())]:
+        known = self.catalog_within(within)
+        for definition in [*known, *(w.definition for w in self._by_hash.values())]:
             for spec in definition.transitions:
                 if spec.trigger == trigger and needs_participations(spec.guards):
                     rules = definition.rules
@@ -171,10 +177,10 @@ class DefinitionRegistry:
         self._participations[trigger] = states
         return states
 
-    def listing_scopes(self) -> dict[str, str]:
+    def listing_scopes(self, within: Any = None) -> dict[str, str]:
         """Role → scope kind over every loaded definition, for lists that span definitions."""
         merged: dict[str, str] = {}
-        for definition in self.catalog:
+        for definition in self.catalog_within(within):
             for role, kind in definition.scopes.items():
                 merged.setdefault(role, kind)
         return merged

@@ -79,7 +79,7 @@ class StepRunner:
         under the day's cycle (A9.1) with the day's eligibility explanation (A4.2)."""
         now = self.clock.now()
         today = shanghai_date(now)
-        chosen = self.registry.in_force(definition, today)
+        chosen = self.registry.in_force(definition, today, within)
         workflow = self.registry.compile(chosen)
         definition_id = self.registry.stored_id(chosen, self.store, within, now)
         with self.store.transaction(within, write=True) as tx:
@@ -187,7 +187,7 @@ class StepRunner:
     ) -> CaseView:
         now = self.clock.now()
         with self.store.transaction(within, write=True) as tx:
-            snap = self._gather(tx, case_id, expected_version, trigger)
+            snap = self._gather(tx, case_id, expected_version, trigger, within)
             case = snap.case
             workflow = self.registry.workflow(case.definition_id, tx)
             definition = workflow.definition
@@ -345,8 +345,9 @@ class StepRunner:
         case_id: int,
         expected_version: int | None,
         trigger: str | None,
+        within: Any = None,
     ) -> Snapshot:
-        states = self.registry.participation_states(trigger) if trigger else None
+        states = self.registry.participation_states(trigger, within) if trigger else None
         snap = tx.snapshot(case_id, participation_states=states)
         if snap is None:
             raise NotFoundError("案件", case_id)
@@ -371,6 +372,7 @@ class StepRunner:
             return facts
         states = tuple(definition.rules.participation_states) if definition.rules else ()
         participations = snap.participations
+        # answered from the registry's memory: `_gather` asked for this trigger already
         if participations is None or states != self.registry.participation_states(spec.trigger):
             case = snap.case  # a definition the one read could not foresee: read them now
             participations = (

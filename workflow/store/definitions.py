@@ -85,20 +85,21 @@ def differing_versions(connection: sa.Connection) -> list[StoredVersion]:
 
 class SqlPublishedVersions:
     """`workflow.ports.PublishedVersions` on the engine's database: each read its own short
-    transaction, so a node checks for newly published versions without joining a step."""
+    transaction, or the host's when a step runs ``within`` one (a host whose pool holds a
+    single connection must not wait for a second)."""
 
     def __init__(self, transaction: Transaction) -> None:
         self._transaction = transaction
 
-    def mark(self) -> object | None:
+    def mark(self, within: Any = None) -> object | None:
         try:
-            with self._transaction(single_read=True) as connection:
+            with self._transaction(within, single_read=True) as connection:
                 return publication_mark(connection)
         except (DatabaseNotReadyError, sa.exc.OperationalError, sa.exc.ProgrammingError):
             return None  # the registry keeps to the files and asks again next time
 
-    def versions(self) -> list[StoredVersion]:
-        with self._transaction(single_read=True) as connection:
+    def versions(self, within: Any = None) -> list[StoredVersion]:
+        with self._transaction(within, single_read=True) as connection:
             return differing_versions(connection)
 
 
