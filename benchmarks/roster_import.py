@@ -19,13 +19,18 @@ engine, reader, spool and driver):
 4. the baseline, "raw": the same rows inserted with the standard library's ``sqlite3`` and one
    ``executemany`` in one transaction (JSON serialisation included, the records already in
    memory: their reading is not timed; same PRAGMAs as the engine: WAL, ``synchronous=FULL``),
-   i.e. the least any importer writing these rows could spend.
+   i.e. the least any importer writing these rows could spend;
+5. at the ``--pg-sizes`` (100,000 by default), (1) into a fresh PostgreSQL database on the
+   tests' server (``CONVALESCENCE_TEST_PG``) and the raw side with psycopg's ``executemany``
+   into a bare table of the same columns.
 
-It prints a table per size and ends with the ratio of (1) to (4) at the largest size. Run from
-the repository root::
+An import is timed from the call of ``import_roster`` on an open engine (as a host's is) to its
+return; the raw side's timing leaves out reading the records. Peak RSS is the child's whole life.
+The table per size gives wall and CPU seconds and both as a share of the raw side's rate; the
+last line is the ratio of (1) to (4) at the largest size. Run from the repository root::
 
-    python benchmarks/roster_import.py                          # 1k, 100k, 1M: ~15 min here
-    python benchmarks/roster_import.py --sizes 1000,100000 --keep /tmp/roster-bench
+    python benchmarks/roster_import.py                          # 1k, 100k, 1M: ~20 min here
+    python benchmarks/roster_import.py --sizes 1000,100000 --pg-sizes "" --keep /tmp/rb
 """
 
 from __future__ import annotations
@@ -42,6 +47,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -58,6 +64,7 @@ AS_OF = date(2024, 3, 1)
 NOW = datetime(2024, 5, 6, 9, 30, tzinfo=ZoneInfo("Asia/Shanghai"))
 POOL = 100_000  # records generated; larger rosters repeat them with fresh ids and ID numbers
 TARGET_RSS_MB = 300
+ADMIN_URL = os.environ.get("CONVALESCENCE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 TARGET_RATE = 0.3
 
 
@@ -148,18 +155,22 @@ def cell_text(value: Any) -> str:
 # -- one measurement per subprocess ----------------------------------------------------------
 
 
-def child(mode: str, file: Path, db: Path) -> None:
-    """Run one measurement in this process and print its figures as one JSON line."""
-    start_wall, start_cpu = time.perf_counter(), time.process_time()
+def child(mode: str, file: Path, db: str) -> None:
+    """Run one measurement in this process and print its figures as one JSON line: ``db`` is a
+    SQLite file for ``raw``, a PostgreSQL URL for ``raw-pg`` and an engine URL for ``import``."""
     result: dict[str, Any] = {}
     if mode == "raw":
-        result["rows"], seconds, cpu = raw_executemany(db, file)
+        result["rows"], seconds, cpu = raw_executemany(Path(db), file)
+    elif mode == "raw-pg":
+        result["rows"], seconds, cpu = raw_postgresql(db, file)
     else:
         from workflow import Engine, SimulatedClock  # noqa: PLC0415
         from workflow.roster import import_roster  # noqa: PLC0415
 
-        with Engine(f"sqlite:///{db}", clock=SimulatedClock(NOW)) as engine:
+        with Engine(db, clock=SimulatedClock(NOW)) as engine:  # open, as a host's engine is
+            start_wall, start_cpu = time.perf_counter(), time.process_time()
             report = import_roster(engine, file)
+            seconds, cpu = time.perf_counter() - start_wall, time.process_time() - start_cpu
         result = {
             "rows": report.total,
             "created": report.created,
@@ -167,13 +178,63 @@ def child(mode: str, file: Path, db: Path) -> None:
             "unchanged": report.unchanged,
             "encoding": report.encoding,
         }
-        seconds, cpu = time.perf_counter() - start_wall, time.process_time() - start_cpu
     result |= {
         "seconds": seconds,
         "cpu": cpu,
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     }
     print(json.dumps(result))
+
+
+def raw_rows(file: Path) -> Iterator[list[dict[str, Any]]]:
+    """The records of a JSON Lines file, 10,000 at a time (reading them is not timed)."""
+    with file.open(encoding="utf-8") as lines:
+        while batch := [json.loads(line) for _, line in zip(range(10_000), lines, strict=False)]:
+            yield batch
+
+
+def raw_tuples(batch: list[dict[str, Any]], stamp: Any) -> list[tuple[Any, ...]]:
+    return [
+        (
+            r["id"],
+            r["name"],
+            r["county"],
+            r["agency"],
+            r["birth_date"],
+            json.dumps(r, ensure_ascii=False, sort_keys=True),
+            stamp,
+        )
+        for r in batch
+    ]
+
+
+def raw_postgresql(url: str, file: Path) -> tuple[int, float, float]:
+    """As `raw_executemany`, with psycopg into a bare table of the cadres' columns (JSONB)."""
+    import psycopg  # noqa: PLC0415
+
+    timed, cpu, count = 0.0, 0.0, 0
+    with psycopg.connect(url) as connection:
+        connection.execute(
+            "CREATE TABLE raw_cadres (id VARCHAR(64) PRIMARY KEY, name VARCHAR(100) NOT NULL, "
+            "county VARCHAR(100) NOT NULL, agency VARCHAR(200) NOT NULL, birth_date DATE NOT NULL, "
+            "record JSONB NOT NULL, updated_at TIMESTAMPTZ NOT NULL)"
+        )
+        connection.commit()
+        for batch in raw_rows(file):
+            start, start_cpu = time.perf_counter(), time.process_time()
+            with connection.cursor() as cursor:
+                cursor.executemany(
+                    "INSERT INTO raw_cadres VALUES (%s, %s, %s, %s, %s, %s, %s)",
+                    raw_tuples(batch, NOW),
+                )
+            timed += time.perf_counter() - start
+            cpu += time.process_time() - start_cpu
+            count += len(batch)
+        start, start_cpu = time.perf_counter(), time.process_time()
+        connection.commit()
+        timed += time.perf_counter() - start
+        cpu += time.process_time() - start_cpu
+    return count, timed, cpu
 
 
 def raw_executemany(db: Path, file: Path) -> tuple[int, float, float]:
@@ -191,28 +252,13 @@ def raw_executemany(db: Path, file: Path) -> tuple[int, float, float]:
     stamp = NOW.astimezone(UTC).replace(tzinfo=None).isoformat(sep=" ")
     timed, cpu, count = 0.0, 0.0, 0
     connection.execute("BEGIN IMMEDIATE")
-    with file.open(encoding="utf-8") as lines:
-        while True:
-            batch = [json.loads(line) for _, line in zip(range(10_000), lines, strict=False)]
-            if not batch:
-                break
-            start, start_cpu = time.perf_counter(), time.process_time()
-            rows = [
-                (
-                    r["id"],
-                    r["name"],
-                    r["county"],
-                    r["agency"],
-                    r["birth_date"],
-                    json.dumps(r, ensure_ascii=False, sort_keys=True),
-                    stamp,
-                )
-                for r in batch
-            ]
-            connection.executemany("INSERT INTO cadres VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
-            timed += time.perf_counter() - start
-            cpu += time.process_time() - start_cpu
-            count += len(batch)
+    for batch in raw_rows(file):
+        start, start_cpu = time.perf_counter(), time.process_time()
+        rows = raw_tuples(batch, stamp)
+        connection.executemany("INSERT INTO cadres VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
+        timed += time.perf_counter() - start
+        cpu += time.process_time() - start_cpu
+        count += len(batch)
     start, start_cpu = time.perf_counter(), time.process_time()
     connection.execute("COMMIT")
     timed += time.perf_counter() - start
@@ -221,7 +267,7 @@ def raw_executemany(db: Path, file: Path) -> tuple[int, float, float]:
     return count, timed, cpu
 
 
-def measure(mode: str, file: Path, db: Path) -> dict[str, Any]:
+def measure(mode: str, file: Path, db: str) -> dict[str, Any]:
     """Run `child` in a subprocess. The parent generates nothing itself: a child started with
     vfork inherits its parent's peak RSS as its own starting figure (Linux keeps the larger of
     the two across exec), so the parent must stay small for the children's figures to count."""
@@ -241,21 +287,41 @@ def fresh_database(path: Path) -> Path:
     """A migrated SQLite file (migrated in a subprocess, like everything using the engine)."""
     for suffix in ("", "-wal", "-shm"):
         Path(f"{path}{suffix}").unlink(missing_ok=True)
-    subprocess.run([sys.executable, __file__, "--child", "upgrade", str(path), "-"], check=True)
+    upgraded(f"sqlite:///{path}")
     return path
 
 
-def upgrade(path: Path) -> None:
+def upgraded(url: str) -> str:
+    subprocess.run([sys.executable, __file__, "--child", "upgrade", url, "-"], check=True)
+    return url
+
+
+def upgrade(url: str) -> None:
     from workflow import Engine, SimulatedClock  # noqa: PLC0415
 
-    with Engine(f"sqlite:///{path}", clock=SimulatedClock(NOW)) as engine:
+    with Engine(url, clock=SimulatedClock(NOW)) as engine:
         engine.upgrade_schema()
+
+
+@contextmanager
+def postgresql_database() -> Iterator[str]:
+    """A database of its own on the tests' server (`CONVALESCENCE_TEST_PG`), dropped after."""
+    import psycopg  # noqa: PLC0415
+
+    name = f"roster_bench_{os.getpid()}"
+    with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield f"{ADMIN_URL.rsplit('/', 1)[0]}/{name}"
+    finally:
+        with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 # -- the run ---------------------------------------------------------------------------------
 
 
-def run(count: int, seed: int, where: Path, *, keep: bool) -> dict[str, dict[str, Any]]:
+def run(count: int, seed: int, where: Path, *, keep: bool, pg: bool) -> dict[str, dict[str, Any]]:
     start = time.perf_counter()
     files = {name: where / f"{count}-{name}" for name in FILES}
     done = subprocess.run(
@@ -269,7 +335,7 @@ def run(count: int, seed: int, where: Path, *, keep: bool) -> dict[str, dict[str
         f"(JSON {megabytes[0]:.1f} MB, CSV {megabytes[1]:.1f} MB)"
     )
     results: dict[str, dict[str, Any]] = {}
-    json_db = fresh_database(where / f"{count}-json.db")
+    json_db = f"sqlite:///{fresh_database(where / f'{count}-json.db')}"
     results["import JSON"] = measure("import", files["roster.json"], json_db)
     assert results["import JSON"]["created"] == count, results["import JSON"]
     results["re-import JSON, 1% changed"] = measure("import", files["changed.json"], json_db)
@@ -278,15 +344,33 @@ def run(count: int, seed: int, where: Path, *, keep: bool) -> dict[str, dict[str
         ("roster.csv", "import CSV (UTF-8)"),
         ("roster-gb18030.csv", "import CSV (GB18030)"),
     ):
-        results[label] = measure(
-            "import", files[name], fresh_database(where / f"{count}-{name}.db")
-        )
+        url = f"sqlite:///{fresh_database(where / f'{count}-{name}.db')}"
+        results[label] = measure("import", files[name], url)
         assert results[label]["created"] == count, results[label]
     raw_db = where / f"{count}-raw.db"
     for suffix in ("", "-wal", "-shm"):
         Path(f"{raw_db}{suffix}").unlink(missing_ok=True)
-    results["raw sqlite3 executemany"] = measure("raw", files["raw.jsonl"], raw_db)
-    raw = results["raw sqlite3 executemany"]
+    results["raw sqlite3 executemany"] = measure("raw", files["raw.jsonl"], str(raw_db))
+    show(count, results, "raw sqlite3 executemany")
+    if pg:
+        with postgresql_database() as url:
+            upgraded(url)
+            pg_results = {
+                "import JSON (PostgreSQL)": measure("import", files["roster.json"], url),
+                "raw psycopg executemany": measure("raw-pg", files["raw.jsonl"], url),
+            }
+        assert pg_results["import JSON (PostgreSQL)"]["created"] == count
+        show(count, pg_results, "raw psycopg executemany")
+        results |= pg_results
+    if not keep:
+        for path in where.iterdir():
+            if path.name.startswith(f"{count}-"):
+                path.unlink()
+    return results
+
+
+def show(count: int, results: dict[str, dict[str, Any]], baseline: str) -> None:
+    raw = results[baseline]
     print(
         f"{'':30} {'wall s':>8} {'rows/s':>10} {'× raw':>6} {'CPU s':>8} {'× raw':>6} "
         f"{'peak RSS':>9}"
@@ -298,11 +382,6 @@ def run(count: int, seed: int, where: Path, *, keep: bool) -> dict[str, dict[str
             f"{label:30} {figures['seconds']:8.2f} {rate:10,.0f} {share:6.2f} "
             f"{figures['cpu']:8.2f} {cpu_share:6.2f} {figures['peak_rss_mb']:6.0f} MB"
         )
-    if not keep:
-        for path in where.iterdir():
-            if path.name.startswith(f"{count}-"):
-                path.unlink()
-    return results
 
 
 def main() -> None:
@@ -311,16 +390,22 @@ def main() -> None:
         write_files(count, seed, Path(sys.argv[3]))
         return
     if len(sys.argv) == 5 and sys.argv[1:3] == ["--child", "upgrade"]:
-        upgrade(Path(sys.argv[3]))
+        upgrade(sys.argv[3])
         return
     if len(sys.argv) == 5 and sys.argv[1] == "--child":
-        child(sys.argv[2], Path(sys.argv[3]), Path(sys.argv[4]))
+        child(sys.argv[2], Path(sys.argv[3]), sys.argv[4])
         return
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
         "--sizes",
         default="1000,100000,1000000",
         help="roster sizes, comma-separated (default 1000,100000,1000000)",
+    )
+    parser.add_argument(
+        "--pg-sizes",
+        default="100000",
+        help="sizes also imported into PostgreSQL (CONVALESCENCE_TEST_PG's server), "
+        "comma-separated; empty for none (default 100000)",
     )
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument(
@@ -334,12 +419,14 @@ def main() -> None:
     )
     args = parser.parse_args()
     sizes = [200] if args.smoke else [int(size) for size in args.sizes.split(",")]
+    pg_sizes = set() if args.smoke else {int(size) for size in args.pg_sizes.split(",") if size}
     print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     with tempfile.TemporaryDirectory() as scratch:
         where = args.keep or Path(scratch)
         where.mkdir(parents=True, exist_ok=True)
         results = {
-            count: run(count, args.seed, where, keep=args.keep is not None) for count in sizes
+            count: run(count, args.seed, where, keep=args.keep is not None, pg=count in pg_sizes)
+            for count in sizes
         }
     largest = max(sizes)
     imported, raw = results[largest]["import JSON"], results[largest]["raw sqlite3 executemany"]

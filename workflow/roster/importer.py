@@ -163,7 +163,7 @@ def import_roster(
     path = Path(path)
     name = shown_as or str(path)
     today = shanghai_date(engine.clock.now())
-    with _cyclic_gc_paused(), store.RosterSpool() as spool:
+    with store.RosterSpool() as spool:  # the collector stays on: see _cyclic_gc_paused
         scan = _scan(
             path, spool, today=today, name=name, admin=engine.admin_list, progress=progress
         )
@@ -365,15 +365,20 @@ def _decide(chunk: Sequence[store.SpooledRow], stored: Mapping[str, Any]) -> sto
 
 @contextmanager
 def _cyclic_gc_paused() -> Iterator[None]:
-    """Pause CPython's cycle collector while a roster is imported.
+    """Pause CPython's cycle collector while a roster is checked into memory (`check_roster`)
+    or written from it (`write_roster`).
 
-    An import allocates a few hundred thousand small dicts and lists that all stay alive until
-    the end, and none of them form cycles (reference counting frees them). With the collector
-    on, every few hundred allocations it walks all of them again: measured on 20,000 rows, that
+    Those allocate a few hundred thousand small dicts and lists that all stay alive until the
+    end, and none of them form cycles (reference counting frees them). With the collector on,
+    every few hundred allocations it walks all of them again: measured on 20,000 rows, that
     more than doubled the time of the whole import. The collector is switched back on (if it
     was on) however the import ends; another thread importing at the same time at worst finds
     it on again and runs slower, never wrong.
-    """
+
+    A streamed import (`import_roster`) keeps it on: it holds a chunk at a time, so the walks
+    are short (the same CPU time measured on 300,000 rows), while the few cycles each chunk's
+    statements leave behind would pile up for the whole import without it (peak RSS 142 MB
+    instead of a flat 122 MB at 300,000 rows, 180 MB at a million)."""
     was_enabled = gc.isenabled()
     gc.disable()
     try:
