@@ -257,6 +257,7 @@ def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
         404: "Not found",
         409: "Refused by a policy rule (articles in refusals), or a concurrent change",
         412: "If-Match named a stale version; nothing was written",
+        413: "The request body is larger than the API accepts (256 KiB); nothing was read",
         422: "Malformed request or evidence",
         503: "Database not ready or unreachable",
     }
