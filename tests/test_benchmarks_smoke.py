@@ -31,6 +31,9 @@ RATIO_LINES = {
     "report_scale.py": r"^ratio report / bare SQL at \d+ cases \(postgresql\): \d+\.\d\d",
     # issue 18: zero violations, and at least one process killed
     "soak.py": r"^ratio violations / invariants checked: 0 / \d+ \(processes killed [1-9]",
+    # issue 19: the console's first pages within 150 ms
+    "console_pages.py": r"^ratio page / bare keyset SELECT: inbox \d+\.\dx, cases \d+\.\dx; "
+    r"target 150 ms: met",
 }
 # a real server with uvicorn workers and client processes: ~10 s even at the smoke size
 SLOW = {
