@@ -5,6 +5,7 @@ back is named by the invariant it breaks, with the row that shows it."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
@@ -12,17 +13,19 @@ from click.testing import CliRunner
 from factories import AS_AGENCY, CONSENT, HAPPY_PATH, REGISTRATION, cadre
 from plans_setup import walk
 
+from notifications.channels import FileChannel
 from workflow import Engine
 from workflow.cli.main import main
 from workflow.invariants import InvariantReport, check_invariants
 from workflow.scheduler import run_due
+from workflow.scheduler.jobs import JobContext
 from workflow.store.schema import batches, outbox, participations, visit_keys
 
 SEED_BATCH = True  # the batch factories.APPROVAL names (conftest)
 PAPER_CONSENT = {**CONSENT, "consent_form_ref": "TY-1"}
 
 
-def month(engine: Engine) -> dict[str, int]:
+def month(engine: Engine, notices: Path) -> dict[str, int]:
     """One case the whole way, one approved then withdrawn for health (the condolence sweep
     opens its visit, A9.3), one approved and left seated."""
     ids = ["LC-DCF-0001", "LC-DCF-0002", "LC-DCF-0003"]
@@ -36,7 +39,9 @@ def month(engine: Engine) -> dict[str, int]:
         )
         case = engine.fire(case.id, "approve", actor=AS_AGENCY, data={"batch_id": 1})
     engine.fire(opened[ids[1]].id, "withdraw", actor=AS_AGENCY, data={"for_health": True})
-    run_due(engine)
+    # the day's jobs deliver the notices as files under the test's own folder, never the
+    # working directory's ./notices
+    run_due(engine, context=JobContext(channels={"file": FileChannel(notices)}))
     return {i: opened[i].id for i in ids}
 
 
@@ -44,8 +49,8 @@ def by_name(report: InvariantReport) -> dict[str, Any]:
     return {r.name: r for r in report.results}
 
 
-def test_a_months_kinds_of_cases_break_nothing(engine: Engine) -> None:
-    month(engine)
+def test_a_months_kinds_of_cases_break_nothing(engine: Engine, tmp_path: Path) -> None:
+    month(engine, tmp_path / "notices")
     report = check_invariants(engine)
     assert report.violations == 0, report.to_json()
     found = by_name(report)
@@ -72,10 +77,10 @@ DAMAGE: list[tuple[str, sa.Executable]] = [
 ]
 
 
-def test_damage_is_named_by_its_invariant(engine: Engine) -> None:
+def test_damage_is_named_by_its_invariant(engine: Engine, tmp_path: Path) -> None:
     """Damage done one kind after another: each time exactly the invariant it breaks joins the
     broken ones, with an example row (one month, checked after each blow: fast)."""
-    month(engine)
+    month(engine, tmp_path / "notices")
     expected: set[str] = set()
     for invariant, statement in DAMAGE:
         damage(engine, statement)
@@ -88,10 +93,10 @@ def test_damage_is_named_by_its_invariant(engine: Engine) -> None:
         assert report.violations == sum(r.violations for r in report.results)
 
 
-def test_audit_invariants_command(engine: Engine, db_url: str) -> None:
+def test_audit_invariants_command(engine: Engine, db_url: str, tmp_path: Path) -> None:
     """``convalescence audit invariants``: exit 0 and every invariant listed; exit 6 naming the
     broken one and its row, in English with --lang en."""
-    month(engine)
+    month(engine, tmp_path / "notices")
     runner = CliRunner()
     ok = runner.invoke(main, ["--db", db_url, "audit", "invariants", "--json"])
     assert ok.exit_code == 0, ok.output
