@@ -331,8 +331,14 @@ def test_the_scheduler_service_serves_its_own_counters(tmp_path: Path) -> None:
     try:
 
         def sent() -> Samples | None:
+            """The notice sent and the run that sent it finished: the run's counter moves only
+            when the whole run is done, a moment after the dispatch counted its notice."""
             found = samples(httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=2).text)
-            return found if value(found, "convalescence_dispatch_sent_total") == 1 else None
+            delivered = value(found, "convalescence_dispatch_sent_total") == 1
+            runs = value(
+                found, "convalescence_scheduler_job_runs_total", job="dispatch", outcome="done"
+            )
+            return found if delivered and runs else None
 
         found = wait_for(sent, process, timeout=30)
     finally:
