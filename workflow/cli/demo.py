@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from importlib.util import find_spec
 from pathlib import Path
 
 import click
@@ -384,8 +385,10 @@ def console_lines(summary: DemoSummary, url: str, logins: tuple[DemoLogin, ...] 
     once (the file keeps only their digests). Nothing without log-ins to offer."""
     if not logins:
         return []
-    lines = [
-        _("用浏览器查看（办理平台）："),
+    lines = [_("用浏览器查看（办理平台）：")]
+    if find_spec("fastapi") is None:  # the README's first command installs the core only
+        lines.append(_("  先安装服务端组件：pip install 'convalescence-workflow[server]'"))
+    lines += [
         f"  convalescence --db {url} serve --tokens {summary.directory / TOKENS_FILE}",
         _("  然后打开 http://127.0.0.1:8000/ ，用以下令牌登录（令牌只显示这一次）："),
     ]
