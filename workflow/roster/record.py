@@ -29,7 +29,7 @@ from datetime import date
 from typing import Any
 
 from workflow.errors import InputError
-from workflow.i18n import _
+from workflow.i18n import N_, _
 from workflow.idcard import id_card_problem
 from workflow.roster.vocabulary import (
     ADMIN_LIST,
@@ -341,6 +341,9 @@ def invisible_character(value: str) -> str | None:
 
 _ID_SHAPE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 
+# (required, optional) -> (allowed keys, required keys), for `_Checker.fields`' fast path
+_KEY_SETS: dict[tuple[tuple[str, ...], tuple[str, ...]], tuple[frozenset[str], frozenset[str]]] = {}
+
 
 class _Checker:
     """Collects problems while building a `CadreRecord`; each method returns None on failure so
@@ -365,8 +368,21 @@ class _Checker:
         optional: tuple[str, ...] = (),
     ) -> Mapping[str, Any] | None:
         """``raw`` as a mapping with no unknown and no missing keys (unknown keys are an error,
-        not silently dropped: a misspelt ``helth`` must not turn into the default)."""
-        if not isinstance(raw, Mapping):
+        not silently dropped: a misspelt ``helth`` must not turn into the default).
+
+        The common case, a plain dict with exactly the right keys, is decided by two set
+        comparisons at C speed against sets built once per key tuple (this runs 4-5 times a
+        row of a million-row import); anything else takes the loop that names each key."""
+        if type(raw) is dict:
+            sets = _KEY_SETS.get((required, optional))
+            if sets is None:
+                sets = _KEY_SETS[required, optional] = (
+                    frozenset(required) | frozenset(optional),
+                    frozenset(required),
+                )
+            if sets[0].issuperset(raw) and raw.keys() >= sets[1]:
+                return raw
+        elif not isinstance(raw, Mapping):
             self.fail(path or "record", _("应为对象，实际为{shown}").format(shown=_shown(raw)))
             return None
         prefix = f"{path}." if path else ""
@@ -466,6 +482,7 @@ class _Checker:
         return day
 
     def year(self, value: object, path: str, earliest: int, latest: int, why: str) -> int | None:
+        """``why`` is the untranslated reason (`N_`): translated only when the year is wrong."""
         number = self.integer(value, path)
         if number is None:
             return None
@@ -473,7 +490,7 @@ class _Checker:
             self.fail(
                 path,
                 _("年份{year}不在{earliest}–{latest}之间（{why}）").format(
-                    year=number, earliest=earliest, latest=latest, why=why
+                    year=number, earliest=earliest, latest=latest, why=_(why)
                 ),
             )
             return None
@@ -682,7 +699,7 @@ class _Checker:
                     f"{path}.year",
                     earliest,
                     latest,
-                    _("立功在服役期间、移交安置之前"),
+                    N_("立功在服役期间、移交安置之前"),
                 )
                 if "year" in values
                 else None
@@ -718,7 +735,7 @@ class _Checker:
                     f"{path}.year",
                     earliest,
                     self.today.year,
-                    _("不早于1949年，不晚于今年"),
+                    N_("不早于1949年，不晚于今年"),
                 )
                 if "year" in values
                 else None
