@@ -14,6 +14,7 @@ Layout of the 18 characters: 6 digits of region (行政区划代码), 8 digits o
 from __future__ import annotations
 
 from datetime import date
+from operator import mul
 
 from workflow.i18n import _
 
@@ -31,7 +32,7 @@ def check_digit(first17: str) -> str:
     """
     if len(first17) != ID_CARD_LENGTH - 1 or not (first17.isascii() and first17.isdigit()):
         raise ValueError(f"need exactly 17 ASCII digits, got {first17!r}")
-    total = sum(int(digit) * weight for digit, weight in zip(first17, WEIGHTS, strict=True))
+    total = sum(map(mul, map(int, first17), WEIGHTS))  # 17 of each: checked above
     return CHECK_CHARACTERS[total % 11]
 
 

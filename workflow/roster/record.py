@@ -341,6 +341,8 @@ def invisible_character(value: str) -> str | None:
 
 _ID_SHAPE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 
+_HEALTH_KEY_ORDER = tuple(HEALTH_DEFAULTS)
+_HEALTH_KEYS = frozenset(HEALTH_DEFAULTS)
 # (required, optional) -> (allowed keys, required keys), for `_Checker.fields`' fast path
 _KEY_SETS: dict[tuple[tuple[str, ...], tuple[str, ...]], tuple[frozenset[str], frozenset[str]]] = {}
 
@@ -419,19 +421,18 @@ class _Checker:
                 _("过长：{length}个字符，最多{limit}").format(length=len(text), limit=max_length),
             )
             return None
-        if (problem := _bad_character(text, multiline=multiline)) is not None:
-            self.fail(path, problem)
-            return None
-        return text
+        if (_CONTROL_EXCEPT_LINE_BREAKS if multiline else _CONTROL).search(text) is None:
+            return text  # the common case, without the call that words the problem
+        self.fail(path, _bad_character(text, multiline=multiline) or "")
+        return None
 
     def key(self, value: object, path: str, *, max_length: int) -> str | None:
         """An id, county or agency: the scopes of A5.2 compare them, so one that merely looks
         right (full-width letters, a compatibility ideograph, a zero-width space) would put the
         cadre outside every real scope. NFKC-normalised; invisible characters are refused."""
         if isinstance(value, str):
-            found = invisible_character(value)
-            if found is not None:
-                self.fail(path, found)
+            if _INVISIBLE.search(value) is not None:  # searched here first: saves a call a key
+                self.fail(path, invisible_character(value) or "")
                 return None
             value = unicodedata.normalize("NFKC", value)
         return self.text(value, path, max_length=max_length)
@@ -790,7 +791,13 @@ class _Checker:
     def health(self, raw: object) -> Health | None:
         if raw is None:
             return Health()
-        values = self.fields(raw, "health", (), tuple(HEALTH_DEFAULTS))
+        if (
+            type(raw) is dict
+            and _HEALTH_KEYS.issuperset(raw)
+            and all(type(flag) is bool for flag in raw.values())
+        ):
+            return Health(**raw)  # the common case: known keys, every flag a boolean
+        values = self.fields(raw, "health", (), _HEALTH_KEY_ORDER)
         if values is None:
             return None
         flags = dict(HEALTH_DEFAULTS)
