@@ -24,6 +24,7 @@ import gc
 import heapq
 import itertools
 import json
+import operator
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -42,7 +43,7 @@ from workflow.roster.readers import (
     RowProblem,
     open_roster,
 )
-from workflow.roster.record import CadreRecord, InvalidRecord, parse_record
+from workflow.roster.record import REQUIRED_KEYS, CadreRecord, InvalidRecord, parse_record
 from workflow.roster.vocabulary import ADMIN_LIST, AdminList
 from workflow.store import roster as store
 
@@ -275,14 +276,26 @@ def _record_texts(record: CadreRecord) -> tuple[str, str]:
         f'"date": "{recommendation.date.isoformat()}", '
         f'"reason": {_text(recommendation.reason)}}}',
     ]
+    stored, created = _PREFIXES[tuple(keys)]
     return (
-        "{"
-        + ", ".join([f'"{key}": {value}' for key, value in zip(keys, values, strict=True)])
-        + "}",
-        "{"
-        + ", ".join([f'"{key}": [null, {value}]' for key, value in zip(keys, values, strict=True)])
-        + "}",
+        "{" + ", ".join(map(operator.add, stored, values)) + "}",
+        "{" + "], ".join(map(operator.add, created, values)) + "]}",
     )
+
+
+def _prefixes(keys: tuple[str, ...]) -> tuple[list[str], list[str]]:
+    return [f'"{key}": ' for key in keys], [f'"{key}": [null, ' for key in keys]
+
+
+# the key texts of `_record_texts` for each set of optional keys a record has, sorted
+_PREFIXES = {
+    keys: _prefixes(keys)
+    for keys in (
+        tuple(sorted({*REQUIRED_KEYS, "health", "recommendation", *optional}))
+        for size in range(4)
+        for optional in itertools.combinations(("family_contact", "id_card", "phone"), size)
+    )
+}
 
 
 @dataclass

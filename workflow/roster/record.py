@@ -438,7 +438,8 @@ class _Checker:
         return self.text(value, path, max_length=max_length)
 
     def choice(self, value: object, path: str, options: tuple[str, ...]) -> str | None:
-        if not isinstance(value, str) or value.strip() not in options:
+        chosen = value.strip() if isinstance(value, str) else None
+        if chosen is None or chosen not in options:
             listed = ", ".join(options)
             self.fail(
                 path,
@@ -447,7 +448,7 @@ class _Checker:
                 ),
             )
             return None
-        return value.strip()
+        return chosen
 
     def boolean(self, value: object, path: str) -> bool | None:
         if not isinstance(value, bool):
@@ -464,13 +465,14 @@ class _Checker:
     def iso_date(self, value: object, path: str) -> date | None:
         """Strictly YYYY-MM-DD: Python also accepts 19460312 and week dates, an officer would
         not recognise those as dates, and two spellings of one date would diff as a change."""
-        if not isinstance(value, str) or not _ISO_DATE.fullmatch(value.strip()):
+        text = value.strip() if isinstance(value, str) else None
+        if text is None or not _ISO_DATE.fullmatch(text):
             self.fail(path, _("应为日期 YYYY-MM-DD，实际为{shown}").format(shown=_shown(value)))
             return None
         try:
-            day = date.fromisoformat(value.strip())
+            day = date.fromisoformat(text)
         except ValueError:
-            self.fail(path, _("不是有效日期：{value}").format(value=value.strip()))
+            self.fail(path, _("不是有效日期：{value}").format(value=text))
             return None
         if day > self.today:
             self.fail(
