@@ -333,17 +333,21 @@ def _scan(
         scan.encoding = source.encoding
         seq = 0
         for seq, row in enumerate(source, 1):
-            problems = [_located(name, row, p.field, p.reason) for p in row.problems]
+            problems = (
+                [_located(name, row, p.field, p.reason) for p in row.problems]
+                if row.problems
+                else []
+            )
             record: CadreRecord | None = None
             try:
                 record = parse_record(row.values, today=today, admin=admin)
             except InvalidRecord as invalid:
                 problems.extend(_located(name, row, p.field, p.reason) for p in invalid.problems)
-            values = row.values
-            raw = values.get("id") if isinstance(values, Mapping) else None
-            raw_id = raw.strip() if isinstance(raw, str) and raw.strip() else None
             where = row.location
             if problems or record is None:
+                values = row.values  # the id as given, to find the rows repeating it
+                raw = values.get("id") if isinstance(values, Mapping) else None
+                raw_id = raw.strip() if isinstance(raw, str) and raw.strip() else None
                 found += len(problems)
                 room = MAX_LISTED_PROBLEMS - len(listed)
                 listed.extend((seq, 0, problem) for problem in problems[:room])
