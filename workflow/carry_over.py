@@ -12,7 +12,7 @@ the rest go on. ``dry_run`` reports the same without writing.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import date
 from typing import TYPE_CHECKING, Any, Literal
@@ -24,12 +24,11 @@ from workflow.i18n import _
 from workflow.machine import Actor
 from workflow.plans import service as plans_service
 from workflow.rules import RULES
-from workflow.rules.binding import PLANS
 from workflow.store import carry_over as store
-from workflow.store import plan_facts
 from workflow.store import whatif as facts_store
 from workflow.store.definitions import definition_store
 from workflow.whatif.cases import CaseFacts, check_steps, draft_state
+from workflow.whatif.service import case_facts, read_case_context
 
 if TYPE_CHECKING:
     from workflow.engine import Engine
@@ -166,10 +165,10 @@ def carry_over(
         ids = store.cohort(
             connection, stored.id, open_states=open_states, states=wanted, county=county
         )
-        facts = _facts(connection, name, set(ids), cycle=cycle, today=today, target=target)
+        facts, plans = _facts(connection, name, set(ids), cycle=cycle, today=today, target=target)
     moves = []
     for case_id in ids:
-        case, plans = facts.cases[case_id], facts.plans
+        case = facts[case_id]
         planned = _plan(target, source, case, today=today, plans=plans)
         if planned.outcome != "would_move" or dry_run:
             moves.append(planned)
@@ -270,12 +269,6 @@ def _context(target: Definition, today: date) -> Any:
 # -- reading the facts once ------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class _Facts:
-    cases: Mapping[int, CaseFacts]
-    plans: list[dict[str, Any]] | None
-
-
 def _facts(
     connection: Any,
     name: str,
@@ -284,40 +277,19 @@ def _facts(
     cycle: str | None,
     today: date,
     target: Definition,
-) -> _Facts:
+) -> tuple[dict[int, CaseFacts], list[dict[str, Any]] | None]:
     """Every case's facts as its next step under the successor would read them, in the
-    successor's cycle: a handful of set-based reads (`workflow.store.whatif`)."""
+    successor's cycle: the what-if's set-based reads (`workflow.whatif.service`)."""
     rows = [row for row in facts_store.open_cases(connection, name) if row.id in ids]
     cadres = store.cadre_records(connection, {row.cadre_id for row in rows})
-    granted = facts_store.granted_exceptions(connection, name)
-    by_cycle: dict[tuple[str, str], list[tuple[int, str]]] = {}
-    for other in facts_store.cycle_cases(connection, name):
-        by_cycle.setdefault((other.cadre_id, other.cycle), []).append((other.id, other.state))
-    needs = {need for spec in target.transitions for g in spec.guards for need in RULES[g].needs}
-    plans = plan_facts.annual_plans(connection, today.year) if PLANS in needs else None
+    context = read_case_context(connection, name, target, today)
     found = {}
     for row in rows:
         cadre_name, record = cadres.get(row.cadre_id, ("", {}))
-        found[row.id] = CaseFacts(
-            case_id=row.id,
-            cadre_id=row.cadre_id,
-            cadre_name=cadre_name,
-            county=row.county,
-            agency=row.agency,
-            version=0,  # not read by the checks
-            state=row.state,
-            evidence=row.evidence,
-            cycle=cycle,
-            cadre=record,
-            granted=granted.get(row.id, frozenset()),
-            seat_batch_started_at=row.seat_batch_started_at,
-            cycle_cases=tuple(
-                (other, state)
-                for other, state in by_cycle.get((row.cadre_id, cycle or ""), [])
-                if other != row.id
-            ),
+        found[row.id] = case_facts(
+            row, context, cadre_name=cadre_name, record=record, version=0, cycle=cycle
         )
-    return _Facts(found, plans)
+    return found, context.plans
 
 
 # -- writing, one case per transaction -------------------------------------------------------

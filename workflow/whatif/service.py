@@ -11,6 +11,7 @@ versions stored in the database (those an office published, a version cut short 
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -153,38 +154,80 @@ def _case_outcomes(
 
     texts = store.definition_texts(connection, {row.definition_id for row in open_rows})
     own = {key: load_definition_text(text, name) for key, (text, name) in texts.items()}
-    granted = store.granted_exceptions(connection, draft.name)
-    by_cycle: dict[tuple[str, str], list[tuple[int, str]]] = {}
-    for other in store.cycle_cases(connection, draft.name):
-        by_cycle.setdefault((other.cadre_id, other.cycle), []).append((other.id, other.state))
-    plans: list[dict[str, Any]] | None = None
-    if any(PLANS in _needs(spec.guards) for spec in draft.transitions):
-        plans = plan_facts.annual_plans(connection, day.year)
+    context = read_case_context(connection, draft.name, draft, day)
     outcomes = []
     for row in open_rows:
         cadre = records.get(row.cadre_id)
         definition = own[row.definition_id]
-        facts = CaseFacts(
-            case_id=row.id,
-            cadre_id=row.cadre_id,
+        facts = case_facts(
+            row,
+            context,
             cadre_name=cadre.name if cadre else "",
-            county=row.county,
-            agency=row.agency,
+            record=cadre.record if cadre else {},
             version=definition.version,
-            state=row.state,
-            evidence=row.evidence,
             cycle=row.cycle,
-            cadre=cadre.record if cadre else {},
-            granted=granted.get(row.id, frozenset()),
-            seat_batch_started_at=row.seat_batch_started_at,
-            cycle_cases=tuple(
-                (case_id, state)
-                for case_id, state in by_cycle.get((row.cadre_id, row.cycle or ""), [])
-                if case_id != row.id
-            ),
         )
-        outcomes.append(outcome(draft, definition, facts, on=day, plans=plans))
+        outcomes.append(outcome(draft, definition, facts, on=day, plans=context.plans))
     return outcomes, sum(1 for o in outcomes if o.unjudged)
+
+
+@dataclass(frozen=True)
+class CaseContext:
+    """What the open cases' next steps read besides each case (one statement each): the
+    exceptions granted, every cadre's cases per cycle (A9.2) and, when a guard needs them, the
+    day's annual plans (A3.2). `cases migrate` reads the same (`workflow.carry_over`)."""
+
+    granted: dict[int, frozenset[str]]
+    by_cycle: dict[tuple[str, str], list[tuple[int, str]]]
+    plans: list[dict[str, Any]] | None
+
+
+def read_case_context(
+    connection: Connection, name: str, judged_by: Definition, day: date
+) -> CaseContext:
+    """The `CaseContext` of the open cases of the workflow ``name``, for ``judged_by``'s
+    guards on ``day``."""
+    by_cycle: dict[tuple[str, str], list[tuple[int, str]]] = {}
+    for other in store.cycle_cases(connection, name):
+        by_cycle.setdefault((other.cadre_id, other.cycle), []).append((other.id, other.state))
+    needs_plans = any(PLANS in _needs(spec.guards) for spec in judged_by.transitions)
+    return CaseContext(
+        granted=store.granted_exceptions(connection, name),
+        by_cycle=by_cycle,
+        plans=plan_facts.annual_plans(connection, day.year) if needs_plans else None,
+    )
+
+
+def case_facts(
+    row: store.OpenCaseRow,
+    context: CaseContext,
+    *,
+    cadre_name: str,
+    record: Mapping[str, Any],
+    version: int,
+    cycle: str | None,
+) -> CaseFacts:
+    """One open case as its next steps' guards read it, filed under ``cycle`` (its own, or
+    the successor's cycle it would move into)."""
+    return CaseFacts(
+        case_id=row.id,
+        cadre_id=row.cadre_id,
+        cadre_name=cadre_name,
+        county=row.county,
+        agency=row.agency,
+        version=version,
+        state=row.state,
+        evidence=row.evidence,
+        cycle=cycle,
+        cadre=record,
+        granted=context.granted.get(row.id, frozenset()),
+        seat_batch_started_at=row.seat_batch_started_at,
+        cycle_cases=tuple(
+            (case_id, state)
+            for case_id, state in context.by_cycle.get((row.cadre_id, cycle or ""), [])
+            if case_id != row.id
+        ),
+    )
 
 
 def _needs(guards: tuple[str, ...]) -> set[str]:
