@@ -15,7 +15,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from workflow.clock import shanghai_date
@@ -24,6 +23,7 @@ from workflow.errors import DefinitionError, Problem, RuleRefused
 from workflow.i18n import _
 from workflow.machine import Actor
 from workflow.plans import service as plans_service
+from workflow.registry import definition_row
 from workflow.store.admin_log import Author
 from workflow.store.definitions import StoredVersion, definition_store
 
@@ -141,7 +141,7 @@ def publish(
         cut: tuple[int, date] | None = None
         if earlier is not None:
             last_day = definition.policy.effective_from - timedelta(days=1)
-            earlier_id = store.store_file_version(_row(earlier, now))
+            earlier_id = store.store_file_version(definition_row(earlier, now))
             store.cut_short(
                 earlier_id,
                 last_day,
@@ -150,7 +150,7 @@ def publish(
             )
             cut = (earlier.version, last_day)
         definition_id = store.publish(
-            _row(definition, now) | {"published_by": _who(actor), "published_at": now},
+            definition_row(definition, now) | {"published_by": _who(actor), "published_at": now},
             {
                 "name": definition.name,
                 "version": definition.version,
@@ -329,19 +329,6 @@ def _different(definition: Definition, same: Definition) -> str:
     return _(
         "{name} 第 {version} 版已存在（{source}），内容不同：修改后的文件请另编版本号（A21.1）"
     ).format(name=definition.name, version=definition.version, source=same.source_name)
-
-
-def _row(definition: Definition, now: datetime) -> dict[str, Any]:
-    return {
-        "name": definition.name,
-        "version": definition.version,
-        "content_hash": definition.content_hash,
-        "source_name": Path(definition.source_name).name,
-        "source_text": definition.source_text,
-        "effective_from": definition.policy.effective_from,
-        "effective_until": definition.policy.effective_until,
-        "stored_at": now,
-    }
 
 
 def _outcome(

@@ -196,6 +196,21 @@ def cut_short(definition: Definition, last_day: date | None) -> Definition:
     return replace(definition, policy=replace(definition.policy, effective_until=last_day))
 
 
+def definition_row(definition: Definition, now: datetime) -> dict[str, Any]:
+    """The ``definitions`` row that pins ``definition``'s text (A21.1), as the engine stores it
+    on first use and an office publishes it (`workflow.publishing` adds who and when)."""
+    return {
+        "name": definition.name,
+        "version": definition.version,
+        "content_hash": definition.content_hash,
+        "source_name": Path(definition.source_name).name,
+        "source_text": definition.source_text,
+        "effective_from": definition.policy.effective_from,
+        "effective_until": definition.policy.effective_until,
+        "stored_at": now,
+    }
+
+
 def needs_participations(guards: Sequence[str]) -> bool:
     return any(PARTICIPATIONS in RULES[name].needs for name in guards)
 
@@ -203,18 +218,7 @@ def needs_participations(guards: Sequence[str]) -> bool:
 def _find_or_insert(tx: CaseTransaction, definition: Definition, now: datetime) -> int | None:
     found = tx.find_definition(definition.name, definition.version)
     if found is None:
-        return tx.insert_definition(
-            {
-                "name": definition.name,
-                "version": definition.version,
-                "content_hash": definition.content_hash,
-                "source_name": Path(definition.source_name).name,
-                "source_text": definition.source_text,
-                "effective_from": definition.policy.effective_from,
-                "effective_until": definition.policy.effective_until,
-                "stored_at": now,
-            }
-        )
+        return tx.insert_definition(definition_row(definition, now))
     definition_id, content_hash = found
     if content_hash != definition.content_hash:
         raise DefinitionError(
