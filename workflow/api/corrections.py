@@ -14,7 +14,7 @@ from fastapi import APIRouter, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from workflow.api.auth import Caller, Svc
-from workflow.api.cases import ETAG_HEADER, MAX_ID, STEP_ERRORS, CaseId, IfMatch, etag
+from workflow.api.cases import ETAG_HEADER, MAX_ID, STEP_ERRORS, CaseId, IfMatch, answer
 from workflow.api.cases import expected_version as if_match_version
 from workflow.api.models import CaseOut, JsonObject, Text
 
@@ -66,8 +66,7 @@ def rebook(
         fields=body.data,
         expected_version=if_match_version(svc.engine, case_id, actor, if_match),
     )
-    response.headers["ETag"] = etag(view)
-    return CaseOut.of(view)
+    return answer(response, view)
 
 
 @router.post(
@@ -91,5 +90,4 @@ def correct(
         reason=body.reason,
         expected_version=if_match_version(svc.engine, case_id, actor, if_match),
     )
-    response.headers["ETag"] = etag(view)
-    return CaseOut.of(view)
+    return answer(response, view)
