@@ -8,7 +8,7 @@ import dataclasses
 from datetime import date
 
 from workflow.demo.roster import generate_roster
-from workflow.roster.importer import _record_texts
+from workflow.roster.checking import record_texts as _record_texts
 from workflow.roster.record import (
     CadreRecord,
     FamilyContact,

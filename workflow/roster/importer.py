@@ -20,13 +20,15 @@ what to write is decided here.
 
 from __future__ import annotations
 
+import functools
 import gc
 import heapq
 import itertools
 import json
+import logging
 import operator
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -34,21 +36,24 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from workflow.clock import shanghai_date
 from workflow.i18n import N_, _
+from workflow.roster import parallel
+from workflow.roster.checking import CHECK_BATCH, CheckedBatch, checked_batches
 from workflow.roster.readers import (
     MAX_LISTED_PROBLEMS,
     Location,
     LocationKind,
-    RawRow,
     RosterError,
     RowProblem,
     open_roster,
 )
-from workflow.roster.record import REQUIRED_KEYS, CadreRecord, InvalidRecord, parse_record
+from workflow.roster.record import CadreRecord
 from workflow.roster.vocabulary import ADMIN_LIST, AdminList
 from workflow.store import roster as store
 
 if TYPE_CHECKING:
     from workflow.engine import Engine
+
+log = logging.getLogger(__name__)
 
 MAX_LISTED = 5  # other rows named in a duplicate-id message
 
@@ -151,6 +156,7 @@ def import_roster(
     skip_invalid: bool = False,
     shown_as: str | None = None,
     progress: ProgressHook | None = None,
+    processes: int | None = None,
 ) -> ImportReport:
     """Import a roster file (JSON, JSON Lines, CSV or XLSX) into the cadres table, all or nothing,
     streaming it in bounded memory (module note).
@@ -159,15 +165,24 @@ def import_roster(
     row is invalid, unless ``skip_invalid`` is set: then the valid rows are imported and the
     invalid ones reported as skipped. Dates are checked against the engine's clock, county and
     agency against its administrative list (`Engine.admin_list`). ``progress`` is called every
-    `PROGRESS_EVERY` rows of each phase.
+    `PROGRESS_EVERY` rows of each phase. ``processes`` is how many processes check the rows
+    (`workflow.roster.parallel`): 1 this one alone; None (the default) as many as there are
+    cores for a large text file.
     """
     path = Path(path)
     name = shown_as or str(path)
     today = shanghai_date(engine.clock.now())
     with store.RosterSpool() as spool:  # the collector stays on: see _cyclic_gc_paused
-        scan = _scan(
-            path, spool, today=today, name=name, admin=engine.admin_list, progress=progress
+        check = functools.partial(
+            _scan, path, spool, today=today, name=name, admin=engine.admin_list, progress=progress
         )
+        wanted = parallel.processes_for(path, processes)
+        try:
+            scan = check(processes=wanted)
+        except parallel.HelperLost as lost:
+            log.warning("roster %s: checked in one process after all: %s", name, lost)
+            spool.clear()
+            scan = check()
         if scan.problems and not skip_invalid:
             raise RosterError(
                 name,
@@ -206,96 +221,7 @@ def import_roster(
 
 # -- reading and checking into the spool --------------------------------------------------------
 
-_JSON = json.JSONEncoder(ensure_ascii=False, sort_keys=True)  # as the store writes
-_to_json_text = _JSON.encode
-_text = json.encoder.encode_basestring  # a str as `_JSON` encodes it (C, Chinese kept)
-_BOOL = {True: "true", False: "false"}
-
-
-def _record_texts(record: CadreRecord) -> tuple[str, str]:
-    """The record as the store writes it (``_to_json_text(record.to_json())``: keys sorted,
-    Chinese kept) and its change-log entry should it turn out new (``{key: [null, value]}``),
-    written straight from the record's typed fields in the sorted key order instead of through
-    `CadreRecord.to_json` and the generic encoder: a third of the time of a row's serialising
-    went to building the dict and dispatching on its values. Every text a record can hold is
-    encoded by the encoder's own C function, numbers and flags are of the types `parse_record`
-    checked; `tests/test_roster_texts.py` compares the text with the generic
-    encoding."""
-    merits = ", ".join(
-        [
-            f'{{"class": {merit.class_!r}, "wartime": {_BOOL[merit.wartime]}, '
-            f'"year": {merit.year!r}}}'
-            for merit in record.merits
-        ]
-    )
-    honours = ", ".join(
-        [
-            f'{{"kind": {_text(honour.kind)}, "level": {_text(honour.level)}, '
-            f'"year": {honour.year!r}}}'
-            for honour in record.honours
-        ]
-    )
-    health = record.health
-    keys = ["agency", "birth_date", "branch", "category", "county"]
-    values = [
-        _text(record.agency),
-        f'"{record.birth_date.isoformat()}"',
-        _text(record.branch),
-        _text(record.category),
-        _text(record.county),
-    ]
-    if (contact := record.family_contact) is not None:
-        keys.append("family_contact")
-        values.append(
-            f'{{"name": {_text(contact.name)}, "phone": {_text(contact.phone)}, '
-            f'"relation": {_text(contact.relation)}}}'
-        )
-    keys += ["gender", "health", "honours", "id"]
-    values += [
-        _text(record.gender),
-        f'{{"critical": {_BOOL[health.critical]}, "infectious": {_BOOL[health.infectious]}, '
-        f'"mental": {_BOOL[health.mental]}, "self_care": {_BOOL[health.self_care]}}}',
-        f"[{honours}]",
-        _text(record.id),
-    ]
-    if record.id_card is not None:
-        keys.append("id_card")
-        values.append(_text(record.id_card))
-    keys += ["merits", "name"]
-    values += [f"[{merits}]", _text(record.name)]
-    if record.phone is not None:
-        keys.append("phone")
-        values.append(_text(record.phone))
-    recommendation = record.recommendation
-    keys += ["placed_on", "recommendation"]
-    values += [
-        f'"{record.placed_on.isoformat()}"',
-        "null"
-        if recommendation is None
-        else f'{{"by": {_text(recommendation.by)}, '
-        f'"date": "{recommendation.date.isoformat()}", '
-        f'"reason": {_text(recommendation.reason)}}}',
-    ]
-    stored, created = _PREFIXES[tuple(keys)]
-    return (
-        "{" + ", ".join(map(operator.add, stored, values)) + "}",
-        "{" + "], ".join(map(operator.add, created, values)) + "]}",
-    )
-
-
-def _prefixes(keys: tuple[str, ...]) -> tuple[list[str], list[str]]:
-    return [f'"{key}": ' for key in keys], [f'"{key}": [null, ' for key in keys]
-
-
-# the key texts of `_record_texts` for each set of optional keys a record has, sorted
-_PREFIXES = {
-    keys: _prefixes(keys)
-    for keys in (
-        tuple(sorted({*REQUIRED_KEYS, "health", "recommendation", *optional}))
-        for size in range(4)
-        for optional in itertools.combinations(("family_contact", "id_card", "phone"), size)
-    )
-}
+_to_json_text = json.JSONEncoder(ensure_ascii=False, sort_keys=True).encode  # as the store writes
 
 
 @dataclass
@@ -320,51 +246,55 @@ def _scan(
     admin: AdminList,
     keep: bool = False,
     progress: ProgressHook | None = None,
+    processes: int = 1,
 ) -> _Scan:
-    """Check every row of ``path`` into ``spool``, then settle the repeated ids and ID numbers.
+    """Check every row of ``path`` into ``spool``, then settle the repeated ids and ID numbers;
+    with ``processes`` > 1, helper processes check part of the rows (`workflow.roster.parallel`;
+    `parallel.HelperLost` when one fails, with ``spool`` to be cleared).
 
     A row's problems are its reader's, then its record's (`parse_record`), then a repeated id or
     ID number; problems are listed in file order, the first `MAX_LISTED_PROBLEMS` of them."""
     scan = _Scan()
     listed: list[tuple[int, int, RowProblem]] = []
     found = 0
-    batch: list[tuple[Any, ...]] = []
-    with open_roster(path, shown_as=name) as source:
-        scan.encoding = source.encoding
-        seq = 0
-        for seq, row in enumerate(source, 1):
-            problems = (
-                [_located(name, row, p.field, p.reason) for p in row.problems]
-                if row.problems
-                else []
+
+    def take(batch: CheckedBatch) -> None:
+        nonlocal found
+        spool.add(batch.rows)
+        listed.extend(batch.listed)
+        found += batch.found
+
+    with ExitStack() as stack:
+        helpers: parallel.Helpers | None = None
+        if processes > 1:
+            helpers = stack.enter_context(
+                parallel.Helpers(path, name=name, today=today, admin=admin, processes=processes)
             )
-            record: CadreRecord | None = None
-            try:
-                record = parse_record(row.values, today=today, admin=admin)
-            except InvalidRecord as invalid:
-                problems.extend(_located(name, row, p.field, p.reason) for p in invalid.problems)
-            where = row.location
-            if problems or record is None:
-                values = row.values  # the id as given, to find the rows repeating it
-                raw = values.get("id") if isinstance(values, Mapping) else None
-                raw_id = raw.strip() if isinstance(raw, str) and raw.strip() else None
-                found += len(problems)
-                room = MAX_LISTED_PROBLEMS - len(listed)
-                listed.extend((seq, 0, problem) for problem in problems[:room])
-                batch.append((seq, where.kind, where.number, where.line, raw_id, None, 0, *_NO_ROW))
-            else:
-                batch.append(_spooled(seq, where, record))
-                if keep:
-                    scan.kept[seq] = record
-            if len(batch) >= store.SPOOL_BATCH:
-                spool.add(batch)
-                batch.clear()
+            helpers.start()
+        wanted = helpers.shares.wanted(0) if helpers is not None else None
+        with open_roster(path, shown_as=name, wanted=wanted) as source:
+            scan.encoding = source.encoding
+            for batch in checked_batches(
+                source,
+                today=today,
+                name=name,
+                admin=admin,
+                kept=scan.kept if keep else None,
+                size=parallel.BATCH if helpers is not None else CHECK_BATCH,
+            ):
+                take(batch)
+                if helpers is not None:
+                    for other in helpers.poll():
+                        take(other)
                 if progress is not None:
-                    progress(Progress("check", seq, found, source.position(), source.size))
-        spool.add(batch)
-        if progress is not None:
-            progress(Progress("check", seq, found, source.size, source.size))
-    scan.rows = seq
+                    progress(Progress("check", batch.seq, found, batch.position, source.size))
+        if helpers is not None:
+            for other in helpers.finish(batch.seq):
+                take(other)
+    scan.rows = batch.seq
+    if helpers is not None:  # in file order, as one process lists them
+        listed.sort(key=operator.itemgetter(0))
+        del listed[MAX_LISTED_PROBLEMS:]
     scan.bad_rows = spool.settle()
     merged = heapq.merge(
         listed,
@@ -378,32 +308,6 @@ def _scan(
     total = found + spool.repeated_rows("id") + spool.repeated_rows("id_card")
     scan.unlisted = total - len(scan.problems)
     return scan
-
-
-_NO_ROW = (None,) * 7  # a row with problems has no record columns
-
-
-def _spooled(seq: int, where: Location, record: CadreRecord) -> tuple[Any, ...]:
-    """A valid row as the spool keeps it, its JSON written once: the record as the store writes
-    it (keys sorted, Chinese kept: `workflow.store.schema.json_dumps`), and its change-log entry
-    should it turn out new (every field from null), both by `_record_texts`."""
-    text, created = _record_texts(record)
-    return (
-        seq,
-        where.kind,
-        where.number,
-        where.line,
-        record.id,  # NFKC-normalised: "ＬＣ-1" and "LC-1" are one id, and repeat each other
-        record.id_card,
-        1,
-        record.id,
-        record.name,
-        record.county,
-        record.agency,
-        record.birth_date.isoformat(),
-        text,
-        created,
-    )
 
 
 def _repeated(
@@ -532,7 +436,3 @@ def _change(
     cadre_id: str, now: datetime, source: str, kind: str, diff: Mapping[str, Any]
 ) -> dict[str, Any]:
     return {"cadre_id": cadre_id, "at": now, "source": source, "kind": kind, "changes": dict(diff)}
-
-
-def _located(name: str, row: RawRow, path: str, reason: str) -> RowProblem:
-    return RowProblem(name, row.location, row.name_of(path), reason)

@@ -28,10 +28,6 @@ from pathlib import Path
 from typing import Any, Literal, TextIO
 from xml.etree.ElementTree import ParseError
 
-import openpyxl
-from openpyxl import load_workbook
-from openpyxl.utils.exceptions import InvalidFileException
-
 from workflow.errors import InputError
 from workflow.i18n import _, ngettext
 from workflow.roster.record import FieldProblem, printable
@@ -182,6 +178,14 @@ class RawRow:
 
 _ITEM_PATH = re.compile(r"(merits|honours)\[([0-9]+)\](?:\.([a-z_]+))?")
 
+# Which rows a reader hands over in full: called with a row's place among the file's rows (1, 2,
+# … as `workflow.roster.importer` numbers them, blank spreadsheet rows not counted). A row it
+# turns down is still read, as far as finding the next row needs (its syntax is checked, so
+# every reader of a file meets the same whole-file problems at the same place), and comes back
+# as `SKIPPED`: another process checks it (`workflow.roster.parallel`).
+Wanted = Callable[[int], bool]
+SKIPPED = RawRow(Location("record", 0), None)  # a row turned down by ``wanted``
+
 
 SUFFIXES = (".json", ".jsonl", ".ndjson", ".csv", ".xlsx")
 
@@ -242,10 +246,14 @@ class RosterFile:
         self.close()
 
 
-def open_roster(path: Path, *, shown_as: str | None = None) -> RosterFile:
+def open_roster(
+    path: Path, *, shown_as: str | None = None, wanted: Wanted | None = None
+) -> RosterFile:
     """Open a roster file for streaming: JSON (an array, or JSON Lines as ``.jsonl``/
     ``.ndjson``) and CSV are decoded a chunk at a time, XLSX read with openpyxl's read-only
     mode. CSV may be UTF-8 or GB18030, JSON must be UTF-8; a UTF-8 BOM is allowed in both.
+    With ``wanted`` (text formats only, `PARTIAL_SUFFIXES`) the rows it turns down come back
+    as `SKIPPED`, read only as far as finding the next row needs.
 
     Raises `RosterError` when the type is not supported or the file cannot be opened or decoded.
     """
@@ -271,6 +279,8 @@ def open_roster(path: Path, *, shown_as: str | None = None) -> RosterFile:
     try:
         size = path.stat().st_size
         if suffix == ".xlsx":
+            if wanted is not None:
+                raise ValueError("a workbook is read whole: `wanted` is for text formats")
             return RosterFile(
                 name,
                 _guarded(_xlsx_rows(handle, name), name),
@@ -289,11 +299,14 @@ def open_roster(path: Path, *, shown_as: str | None = None) -> RosterFile:
         handle.close()
         raise
     text = io.TextIOWrapper(handle, encoding=encoding, newline="")
-    rows = _guarded(_text_reader(suffix)(text, name), name)
+    rows = _guarded(_text_reader(suffix)(text, name, wanted), name)
     return RosterFile(name, rows, encoding=encoding, size=size, handle=handle)
 
 
-def _text_reader(suffix: str) -> Callable[[TextIO, str], Iterator[RawRow]]:
+PARTIAL_SUFFIXES = (".json", ".jsonl", ".ndjson", ".csv")  # formats `wanted` can thin out
+
+
+def _text_reader(suffix: str) -> Callable[[TextIO, str, Wanted | None], Iterator[RawRow]]:
     from workflow.roster import json_stream  # noqa: PLC0415  # it imports this module
 
     if suffix == ".json":
@@ -659,7 +672,10 @@ def _convert(kind: Kind, column: str, cell: Any, problems: list[FieldProblem]) -
 
 
 def _rows(
-    header_cells: Sequence[Any] | None, body: Iterable[tuple[int, Sequence[Any]]], name: str
+    header_cells: Sequence[Any] | None,
+    body: Iterable[tuple[int, Sequence[Any]]],
+    name: str,
+    wanted: Wanted | None = None,
 ) -> Iterator[RawRow]:
     if header_cells is None:
         raise _fatal(
@@ -669,21 +685,44 @@ def _rows(
             _("文件为空，缺少表头行（第 1 行须为表头）"),
         )
     header = _header(header_cells, name)
+    if wanted is None:
+        for number, cells in body:
+            row = _row(header, cells, number)
+            if row is not None:
+                yield row
+        return
+    seq = 0
     for number, cells in body:
+        if _blank(cells):
+            continue  # what `_row` makes None
+        seq += 1
+        if not wanted(seq):
+            yield SKIPPED
+            continue
         row = _row(header, cells, number)
-        if row is not None:
-            yield row
+        if row is None:  # cannot be: not blank
+            raise AssertionError(f"row {number} is blank and not blank")
+        yield row
+
+
+def _blank(cells: Sequence[Any]) -> bool:
+    """Whether `_row` finds nothing in ``cells`` (a blank row), without converting them: every
+    cell empty or spaces (CSV cells are all text, joined at C speed)."""
+    try:
+        return not "".join(cells).strip()
+    except TypeError:  # a workbook's numbers and dates
+        return not any(map(_present, cells))
 
 
 # -- CSV ------------------------------------------------------------------------------------
 
 
-def _csv_rows(stream: TextIO, name: str) -> Iterator[RawRow]:
+def _csv_rows(stream: TextIO, name: str, wanted: Wanted | None = None) -> Iterator[RawRow]:
     """Row numbers count CSV records, which is what a spreadsheet shows even when a quoted cell
     spans several lines. The encoding was settled before (`workflow.roster.encoding`)."""
     records = csv.reader(stream, strict=True)
     try:
-        yield from _rows(next(records, None), enumerate(records, 2), name)
+        yield from _rows(next(records, None), enumerate(records, 2), name, wanted)
     except csv.Error as error:
         raise _fatal(
             name, WHOLE_FILE, "file", _("CSV 格式错误：{error}").format(error=error)
@@ -692,10 +731,9 @@ def _csv_rows(stream: TextIO, name: str) -> Iterator[RawRow]:
 
 # -- XLSX -----------------------------------------------------------------------------------
 
-_UNREADABLE_WORKBOOK = (
+_UNREADABLE_WORKBOOK: tuple[type[BaseException], ...] = (
     ParseError,
     zipfile.BadZipFile,
-    InvalidFileException,
     KeyError,
     ValueError,
     TypeError,
@@ -715,12 +753,16 @@ def _xlsx_rows(handle: io.BufferedReader, name: str) -> Iterator[RawRow]:
     XML never needs a DTD: openpyxl parses through defusedxml (a dependency), which refuses
     entity declarations, so an entity-expansion bomb or an external entity is refused too.
     """
+    import openpyxl  # noqa: PLC0415  # only a workbook needs it: 70 ms the other readers save
+    from openpyxl.utils.exceptions import InvalidFileException  # noqa: PLC0415
+
+    unreadable = (*_UNREADABLE_WORKBOOK, InvalidFileException)
     with handle:
         if not openpyxl.DEFUSEDXML:  # OPENPYXL_DEFUSEDXML=False in the environment, say
             raise _fatal(name, WHOLE_FILE, "file", _("XLSX 读取需要 defusedxml，未启用，拒绝读取"))
         try:
-            workbook = load_workbook(handle, read_only=True, data_only=True)
-        except _UNREADABLE_WORKBOOK as error:
+            workbook = openpyxl.load_workbook(handle, read_only=True, data_only=True)
+        except unreadable as error:
             raise _unreadable_workbook(name, error) from None
         try:
             if not workbook.worksheets:
@@ -728,7 +770,7 @@ def _xlsx_rows(handle: io.BufferedReader, name: str) -> Iterator[RawRow]:
                 return
             cells: Iterator[tuple[Any, ...]] = workbook.worksheets[0].iter_rows(values_only=True)
             yield from _rows(next(cells, None), enumerate(cells, 2), name)
-        except _UNREADABLE_WORKBOOK as error:
+        except unreadable as error:
             raise _unreadable_workbook(name, error) from None
         finally:
             workbook.close()

@@ -379,6 +379,10 @@ class RosterSpool:
         whose record columns are null)."""
         self._db.executemany(_SPOOL_INSERT, rows)
 
+    def clear(self) -> None:
+        """Forget every row added, to check the file again; before `settle`."""
+        self._db.execute("DELETE FROM rows")
+
     def settle(self) -> int:
         """Find the repeated ids and ID numbers, mark their rows not ok, and return how many
         rows of the file have a problem (not ok) in all."""
