@@ -193,7 +193,7 @@ def checked_batches(
         if problems or record is None:
             values = row.values  # the id as given, to find the rows repeating it
             raw = values.get("id") if isinstance(values, Mapping) else None
-            raw_id = raw.strip() if isinstance(raw, str) and raw.strip() else None
+            raw_id = _storable(raw.strip()) if isinstance(raw, str) and raw.strip() else None
             batch.found += len(problems)
             listed = problems[:room]
             room -= len(listed)
@@ -211,6 +211,17 @@ def checked_batches(
             batch = CheckedBatch()
     batch.seq, batch.position, batch.done = seq, source.size, True
     yield batch
+
+
+def _storable(raw_id: str) -> str | None:
+    """The id a bad row gives, as the spool can store it to find the rows repeating it; None
+    for one the spool cannot store (an unpaired surrogate from a ``\\ud800`` escape): no valid
+    row can carry it, and the row's own problem names it already."""
+    try:
+        raw_id.encode("utf-8")
+    except UnicodeEncodeError:
+        return None
+    return raw_id
 
 
 def located(name: str, row: RawRow, path: str, reason: str) -> RowProblem:

@@ -201,7 +201,7 @@ def import_roster(
 
         totals = store.import_spooled(
             engine.db,
-            spool.good_rows(),
+            spool,
             _decide,
             now=engine.clock.now(),
             source=path.name,

@@ -11,10 +11,14 @@ goes in whole or not at all) and this module holds only the statements. Rows go 
 
 from __future__ import annotations
 
+import json
+import shutil
 import sqlite3
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+import tempfile
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import Any, NamedTuple
 
 import sqlalchemy as sa
@@ -289,19 +293,28 @@ def _escaped(text: str) -> str:
 SPOOL_BATCH = 1_000  # spooled rows per executemany, and good rows per write chunk
 _SPOOL_CACHE_KIB = 32_768  # the spool's page cache; past it SQLite spills to a temporary file
 
-_SPOOL_SCHEMA = """
+# Two tables: ``rows`` is narrow (where a row is, the ids it gives, whether it is good), so
+# finding the repeated ids and counting reads a few MB, not the records of every row (~1.2 kB a
+# row, past a GB at a million rows); ``records`` holds what writing a valid row needs.
+_SPOOL_SCHEMA = (
+    """
 CREATE TABLE rows (
     seq INTEGER PRIMARY KEY,  -- the row's place in the file, 1, 2, ...
     kind TEXT NOT NULL, number INTEGER, line INTEGER,  -- its Location
     raw_id TEXT,  -- the id of a valid row; as written (stripped) for the others
     card TEXT,  -- the checked ID number, of valid rows only
-    ok INTEGER NOT NULL,  -- 1: valid and, once settled, not repeated
+    ok INTEGER NOT NULL  -- 1: valid and, once settled, not repeated
+)""",
+    """
+CREATE TABLE records (  -- valid rows only
+    seq INTEGER PRIMARY KEY,
     id TEXT, name TEXT, county TEXT, agency TEXT, birth_date TEXT,
     record TEXT,  -- the record as the cadres table stores it (JSON text)
     created TEXT  -- its change-log entry if it turns out new (JSON text)
+)""",
 )
-"""
-_SPOOL_INSERT = "INSERT INTO rows VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+_SPOOL_INSERT_ROW = "INSERT INTO rows VALUES (?, ?, ?, ?, ?, ?, ?)"
+_SPOOL_INSERT_RECORD = "INSERT INTO records VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
 # the file's repeated ids (every row, valid or not), then the ID numbers two valid rows share
 # when neither row's id is repeated (a repeated row says it once, as `id`)
 _SPOOL_SETTLE = (
@@ -326,8 +339,9 @@ _SPOOL_GROUP = {
     "AND raw_id NOT IN (SELECT value FROM repeated_ids) ORDER BY seq LIMIT ?",
 }
 _SPOOL_GOOD = (
-    "SELECT id, name, county, agency, birth_date, record, created FROM rows WHERE ok = 1 "
-    "ORDER BY seq"
+    "SELECT r.id, r.name, r.county, r.agency, r.birth_date, r.record, r.created "
+    "FROM records r JOIN rows k ON k.seq = r.seq WHERE k.ok = 1 "
+    "ORDER BY r.seq"
 )
 
 
@@ -351,8 +365,11 @@ class RosterSpool:
     `settle` once, then read the problems of repeated rows and the good rows back."""
 
     def __init__(self) -> None:
-        # "": a private temporary database, removed when the connection closes
-        self._db = sqlite3.connect("", isolation_level=None, check_same_thread=False)
+        # a file of its own in a private directory, removed on close: a SQLite target reads it
+        # back by name (`import_spooled` attaches it)
+        self._directory = tempfile.mkdtemp(prefix="convalescence-roster-")
+        self.path = Path(self._directory) / "spool.sqlite"
+        self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         for pragma in (
             "page_size = 16384",  # rows of about 1.5 kB: fewer, fuller pages
             "journal_mode = OFF",
@@ -361,7 +378,8 @@ class RosterSpool:
             "temp_store = FILE",
         ):
             self._db.execute(f"PRAGMA {pragma}")
-        self._db.execute(_SPOOL_SCHEMA)
+        for table in _SPOOL_SCHEMA:
+            self._db.execute(table)
         self._db.execute("BEGIN")
         self._settled = False
 
@@ -373,15 +391,18 @@ class RosterSpool:
 
     def close(self) -> None:
         self._db.close()
+        shutil.rmtree(self._directory, ignore_errors=True)
 
     def add(self, rows: Sequence[tuple[Any, ...]]) -> None:
         """Rows of 14 values in the order of the table above (``ok`` 0: a row with problems,
         whose record columns are null)."""
-        self._db.executemany(_SPOOL_INSERT, rows)
+        self._db.executemany(_SPOOL_INSERT_ROW, [row[:7] for row in rows])
+        self._db.executemany(_SPOOL_INSERT_RECORD, [(row[0], *row[7:]) for row in rows if row[6]])
 
     def clear(self) -> None:
         """Forget every row added, to check the file again; before `settle`."""
         self._db.execute("DELETE FROM rows")
+        self._db.execute("DELETE FROM records")
 
     def settle(self) -> int:
         """Find the repeated ids and ID numbers, mark their rows not ok, and return how many
@@ -420,6 +441,27 @@ class RosterSpool:
                 found = self._db.execute(_SPOOL_GROUP[field], (value, listed)).fetchall()
                 group = groups[value] = tuple(found)
             yield Repeated(seq, (kind, number, line), value, count, group)
+
+    def good_spans(self, size: int) -> list[tuple[int, int, int]]:
+        """The good rows in spans of ``size`` of them, in file order: (first place, last place,
+        good rows in it); after `settle`."""
+        ends = [
+            seq
+            for (seq,) in self._db.execute(
+                "SELECT seq FROM (SELECT seq, row_number() OVER (ORDER BY seq) AS n "
+                "FROM rows WHERE ok = 1) WHERE n % ? = 0",
+                (size,),
+            )
+        ]
+        spans = []
+        low = 1
+        for end in ends:
+            spans.append((low, end, size))
+            low = end + 1
+        rest = self._count("SELECT count(*) FROM rows WHERE ok = 1") - len(ends) * size
+        if rest:
+            spans.append((low, self._count("SELECT max(seq) FROM rows"), rest))
+        return spans
 
     def good_seqs(self) -> list[int]:
         """The places of the good rows, in file order; after `settle`."""
@@ -467,44 +509,157 @@ class SpooledTotals:
 
 def import_spooled(
     db: sa.Engine,
-    chunks: Iterable[Sequence[SpooledRow]],
+    spool: RosterSpool,
     decide: Callable[[Sequence[SpooledRow], Mapping[str, Any]], BulkWrites],
     *,
     now: datetime,
     source: str,
     progress: Callable[[int], None] | None = None,
 ) -> SpooledTotals:
-    """Write the good rows of a spool in one transaction (BEGIN IMMEDIATE on SQLite), a chunk at
-    a time: read the stored records of the chunk's ids, let ``decide`` say what to write, write
-    it with one executemany per statement on the driver. ``now`` stamps ``updated_at`` and the
-    change log's ``at``; ``source`` names the file in the log. ``progress`` hears the number of
-    rows done after each chunk.
+    """Write the good rows of a settled spool in one transaction (BEGIN IMMEDIATE on SQLite):
+    new cadres inserted with their created entry, and for stored ones ``decide`` says what to
+    write against the stored records. ``now`` stamps ``updated_at`` and the change log's
+    ``at``; ``source`` names the file in the log. ``progress`` hears the number of rows done
+    after each chunk.
 
-    As `import_cadres`: a cadre another import inserted at the same time on PostgreSQL makes
-    this one an `InputError` naming ``id``, with nothing of its file written."""
-    created = updated = written = 0
+    On SQLite the spool is attached to the target and the new cadres are copied by
+    ``INSERT … SELECT`` (`_write_attached`); on PostgreSQL the rows are read back a chunk at a
+    time and written with one executemany per statement (`_write_chunks`). As `import_cadres`:
+    a cadre another import inserted at the same time on PostgreSQL makes this one an
+    `InputError` naming ``id``, with nothing of its file written."""
     with integrity({"id": _RACED}), db.connect() as connection:
         connection.execution_options(**{WRITE: True})
+        if connection.dialect.name == "sqlite":
+            return _write_attached(
+                connection, spool, decide=decide, now=now, source=source, progress=progress
+            )
         with connection.begin():
-            bulk = _bulk_statements(connection.dialect)
-            stamp = bulk.stamp(now)
-            for chunk in chunks:
-                stored = _stored_records(connection, [row.id for row in chunk])
-                writes = decide(chunk, stored)
-                if writes.inserts:
-                    _many(connection, bulk.insert, [(*row, stamp) for row in writes.inserts])
-                if writes.updates:
-                    _many(connection, bulk.update, [(*row, stamp) for row in writes.updates])
-                if writes.changes:
-                    logged = [
-                        (cadre, stamp, source, kind, diff) for cadre, kind, diff in writes.changes
-                    ]
-                    _many(connection, bulk.change, logged)
-                created += len(writes.inserts)
-                updated += len(writes.updates)
-                written += len(chunk)
-                if progress is not None:
-                    progress(written)
+            return _write_chunks(
+                connection, spool, decide=decide, now=now, source=source, progress=progress
+            )
+
+
+def _write_chunks(
+    connection: sa.Connection,
+    spool: RosterSpool,
+    *,
+    decide: Callable[[Sequence[SpooledRow], Mapping[str, Any]], BulkWrites],
+    now: datetime,
+    source: str,
+    progress: Callable[[int], None] | None,
+) -> SpooledTotals:
+    created = updated = written = 0
+    bulk = _bulk_statements(connection.dialect)
+    stamp = bulk.stamp(now)
+    for chunk in spool.good_rows():
+        stored = _stored_records(connection, [row.id for row in chunk])
+        writes = decide(chunk, stored)
+        _write(connection, bulk, writes, stamp, source)
+        created += len(writes.inserts)
+        updated += len(writes.updates)
+        written += len(chunk)
+        if progress is not None:
+            progress(written)
+    return SpooledTotals(created, updated, written)
+
+
+def _write(
+    connection: sa.Connection, bulk: _BulkStatements, writes: BulkWrites, stamp: Any, source: str
+) -> None:
+    if writes.inserts:
+        _many(connection, bulk.insert, [(*row, stamp) for row in writes.inserts])
+    if writes.updates:
+        _many(connection, bulk.update, [(*row, stamp) for row in writes.updates])
+    if writes.changes:
+        logged = [(cadre, stamp, source, kind, diff) for cadre, kind, diff in writes.changes]
+        _many(connection, bulk.change, logged)
+
+
+# The SQLite target copies the new cadres from the attached spool in C, `SPOOL_BATCH` good rows
+# per statement (a progress report each, as after each of PostgreSQL's chunks): the change-log
+# entries first, while "not yet stored" still tells the new ones apart (foreign keys deferred to
+# the commit), then the cadres. Stored cadres whose text differs are read back for ``decide``,
+# which compares them as JSON.
+_ATTACHED = "roster_spool"
+_NEW = (
+    f"FROM {_ATTACHED}.records r JOIN {_ATTACHED}.rows k ON k.seq = r.seq "
+    "WHERE r.seq BETWEEN ? AND ? AND k.ok = 1 "
+    "AND NOT EXISTS (SELECT 1 FROM cadres c WHERE c.id = r.id) ORDER BY r.seq"
+)
+_COPY_CREATED = (
+    "INSERT INTO cadre_changes (cadre_id, at, source, kind, changes) "
+    f"SELECT r.id, ?, ?, 'created', r.created {_NEW}"
+)
+_COPY_CADRES = (
+    "INSERT INTO cadres (id, name, county, agency, birth_date, record, updated_at) "
+    f"SELECT r.id, r.name, r.county, r.agency, r.birth_date, r.record, ? {_NEW}"
+)
+_DIFFERING = (
+    "SELECT r.id, r.name, r.county, r.agency, r.birth_date, r.record, r.created, c.record "
+    f"FROM {_ATTACHED}.records r JOIN {_ATTACHED}.rows k ON k.seq = r.seq "
+    "JOIN cadres c ON c.id = r.id "
+    "WHERE r.seq BETWEEN ? AND ? AND k.ok = 1 AND c.record != r.record ORDER BY r.seq"
+)
+
+
+def _write_attached(
+    connection: sa.Connection,
+    spool: RosterSpool,
+    *,
+    decide: Callable[[Sequence[SpooledRow], Mapping[str, Any]], BulkWrites],
+    now: datetime,
+    source: str,
+    progress: Callable[[int], None] | None,
+) -> SpooledTotals:
+    """The SQLite write (`import_spooled`): ATTACH and DETACH outside the transaction, as SQLite
+    requires, on the driver connection (a statement through SQLAlchemy would begin one)."""
+    driver = connection.connection.driver_connection
+    assert driver is not None
+    driver.execute(f"ATTACH DATABASE ? AS {_ATTACHED}", (str(spool.path),))
+    try:
+        with connection.begin():
+            return _copy_attached(
+                connection,
+                spool.good_spans(SPOOL_BATCH),
+                decide=decide,
+                now=now,
+                source=source,
+                progress=progress,
+            )
+    finally:
+        try:
+            driver.execute(f"DETACH DATABASE {_ATTACHED}")
+        except sqlite3.Error as error:  # still busy: this connection must not be reused
+            connection.invalidate(error)
+
+
+def _copy_attached(
+    connection: sa.Connection,
+    spans: Sequence[tuple[int, int, int]],
+    *,
+    decide: Callable[[Sequence[SpooledRow], Mapping[str, Any]], BulkWrites],
+    now: datetime,
+    source: str,
+    progress: Callable[[int], None] | None,
+) -> SpooledTotals:
+    created = updated = written = 0
+    bulk = _bulk_statements(connection.dialect)
+    stamp = bulk.stamp(now)
+    connection.exec_driver_sql("PRAGMA defer_foreign_keys = ON")  # until this commit
+    for low, high, good in spans:
+        span = (low, high)
+        connection.exec_driver_sql(_COPY_CREATED, (stamp, source, *span))
+        new = connection.exec_driver_sql(_COPY_CADRES, (stamp, *span)).rowcount
+        # only a cadre stored before can differ: none when every good row was new
+        differing = connection.exec_driver_sql(_DIFFERING, span).all() if new < good else []
+        stored = {row[0]: json.loads(row[7]) for row in differing}
+        writes = decide([SpooledRow(*row[:7]) for row in differing], stored)
+        _write(connection, bulk, writes, stamp, source)
+        created += new
+        updated += len(writes.updates)
+        written += good
+        if progress is not None:
+            progress(written)
     return SpooledTotals(created, updated, written)
 
 
