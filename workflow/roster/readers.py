@@ -485,7 +485,8 @@ def _kind(column: str) -> Kind:
     return _KIND_OF_PART[match.group(3)] if match else "text"
 
 
-Group = tuple[int, tuple[tuple[str, str], ...]]  # (n, ((part, column), ...))
+# (n, ((part, column), ...), those columns as a set)
+Group = tuple[int, tuple[tuple[str, str], ...], frozenset[str]]
 
 
 @dataclass(frozen=True)
@@ -497,12 +498,12 @@ class _Header:
     kinds: tuple[Kind, ...]
     merits: tuple[Group, ...]
     honours: tuple[Group, ...]
+    from_text: tuple[Callable[[str], Any] | None, ...]  # each column's `_FROM_TEXT`
 
 
 def _groups(prefix: str, parts: tuple[str, ...], numbers: Iterable[int]) -> tuple[Group, ...]:
-    return tuple(
-        (n, tuple((part, f"{prefix}{n}_{part}") for part in parts)) for n in sorted(numbers)
-    )
+    columns = ((n, tuple((part, f"{prefix}{n}_{part}") for part in parts)) for n in sorted(numbers))
+    return tuple((n, named, frozenset(column for _part, column in named)) for n, named in columns)
 
 
 def _header(cells: Sequence[Any], name: str) -> _Header:
@@ -559,17 +560,22 @@ def _header(cells: Sequence[Any], name: str) -> _Header:
                     )
     if problems:
         raise RosterError(name, problems)
+    kinds = tuple(_kind(column) for column in names)
     return _Header(
         names,
-        tuple(_kind(column) for column in names),
+        kinds,
         _groups("merit", MERIT_PARTS, groups["merit"]),
         _groups("honour", HONOUR_PARTS, groups["honour"]),
+        tuple(_FROM_TEXT[kind] for kind in kinds),
     )
 
 
 _GROUPED_COLUMNS = tuple(
-    (key, tuple((part, f"{key}_{part}") for part in parts))
-    for key, parts in (*_GROUPED.items(), ("health", tuple(HEALTH_DEFAULTS)))
+    (key, columns, frozenset(column for _part, column in columns))
+    for key, columns in (
+        (key, tuple((part, f"{key}_{part}") for part in parts))
+        for key, parts in (*_GROUPED.items(), ("health", tuple(HEALTH_DEFAULTS)))
+    )
 )
 
 
@@ -579,11 +585,15 @@ def _row(header: _Header, cells: Sequence[Any], number: int) -> RawRow | None:
     be converted is passed on as it is, so the validator names it with the usual message."""
     problems: list[FieldProblem] = []
     row: dict[str, Any] = {}
-    for column, kind, cell in zip(header.names, header.kinds, cells, strict=False):
+    for column, kind, from_text, cell in zip(
+        header.names, header.kinds, header.from_text, cells, strict=False
+    ):
         if isinstance(cell, str):
-            text = _unquoted(cell.strip())
+            text = cell.strip() if cell else cell  # most cells of a wide header are empty
             if text:
-                row[column] = text if kind == "text" else _convert(kind, column, text, problems)
+                if text[0] == "'":
+                    text = _unquoted(text)
+                row[column] = text if from_text is None else from_text(text)
         elif cell is not None:
             row[column] = _convert(kind, column, cell, problems)
     width = len(header.names)
@@ -598,10 +608,13 @@ def _row(header: _Header, cells: Sequence[Any], number: int) -> RawRow | None:
         return None
     values: dict[str, Any] = {column: row[column] for column in SCALAR_COLUMNS if column in row}
     used: dict[str, tuple[int, ...]] = {}
+    present = row.keys()
     for key, groups in (("merits", header.merits), ("honours", header.honours)):
         items: list[dict[str, Any]] = []
         numbers: list[int] = []
-        for n, columns in groups:
+        for n, columns, named in groups:
+            if present.isdisjoint(named):
+                continue  # an empty group, found at C speed
             item = {part: row[column] for part, column in columns if column in row}
             if not item or (item.keys() == {"wartime"} and item["wartime"] is False):
                 continue  # an empty group, or nothing but a pre-filled 否 in 战时: no entry
@@ -611,7 +624,9 @@ def _row(header: _Header, cells: Sequence[Any], number: int) -> RawRow | None:
             numbers.append(n)
         values[key] = items
         used[key] = tuple(numbers)
-    for key, columns in _GROUPED_COLUMNS:
+    for key, columns, named in _GROUPED_COLUMNS:
+        if present.isdisjoint(named):
+            continue
         group = {part: row[column] for part, column in columns if column in row}
         if group:
             values[key] = group
@@ -627,6 +642,9 @@ def _present(cell: Any) -> bool:
 def _convert(kind: Kind, column: str, cell: Any, problems: list[FieldProblem]) -> Any:
     """A non-empty cell (text already stripped) as the JSON value of its column; a cell that
     cannot be converted passes through unchanged for the validator to name."""
+    if isinstance(cell, str):
+        from_text = _FROM_TEXT[kind]
+        return cell if from_text is None else from_text(cell)
     if kind == "id_card" and isinstance(cell, int | float) and not isinstance(cell, bool):
         problems.append(
             FieldProblem(
@@ -647,28 +665,49 @@ def _convert(kind: Kind, column: str, cell: Any, problems: list[FieldProblem]) -
             return cell.date().isoformat() if midnight else cell.isoformat()
         if isinstance(cell, date):
             return cell.isoformat()
-        if isinstance(cell, str) and (match := _LOOSE_DATE.fullmatch(cell)):
-            year, month, day = match.groups()
-            return f"{year}-{int(month):02d}-{int(day):02d}"  # Excel shows 1946/3/12
         return cell
     if kind == "bool":
         if isinstance(cell, bool):
             return cell
         if isinstance(cell, int | float) and cell in (0, 1):
             return bool(cell)
-        if isinstance(cell, str):
-            word = cell.lower()
-            if word in TRUE_WORDS:
-                return True
-            if word in FALSE_WORDS:
-                return False
         return cell
     # "int": a class or a year
     if isinstance(cell, float) and cell.is_integer():
         return int(cell)
-    if isinstance(cell, str) and cell.isascii() and cell.isdigit():
-        return int(cell)
     return cell
+
+
+def _date_text(text: str) -> str:
+    match = _LOOSE_DATE.fullmatch(text)
+    if match:
+        year, month, day = match.groups()
+        return f"{year}-{int(month):02d}-{int(day):02d}"  # Excel shows 1946/3/12
+    return text
+
+
+def _bool_text(text: str) -> Any:
+    word = text.lower()
+    if word in TRUE_WORDS:
+        return True
+    if word in FALSE_WORDS:
+        return False
+    return text
+
+
+def _int_text(text: str) -> Any:
+    return int(text) if text.isascii() and text.isdigit() else text
+
+
+# A text cell's conversion by column kind (None: the text itself). Every CSV cell is text, so a
+# CSV row takes these straight from the header (`_Header.from_text`), one call a cell at most.
+_FROM_TEXT: dict[Kind, Callable[[str], Any] | None] = {
+    "text": None,
+    "id_card": None,
+    "date": _date_text,
+    "bool": _bool_text,
+    "int": _int_text,
+}
 
 
 def _rows(
