@@ -21,6 +21,9 @@ from workflow.i18n import _
 ID_CARD_LENGTH = 18
 WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 CHECK_CHARACTERS = "10X98765432"  # indexed by the weighted sum mod 11
+# the weighted sum of 17 ASCII digits taken as their byte values is this much too large: summing
+# bytes is a third of the time of converting each digit with int() (a million-row import)
+_ZEROS = ord("0") * sum(WEIGHTS)
 MAX_SEQUENCE = 999
 
 
@@ -32,7 +35,12 @@ def check_digit(first17: str) -> str:
     """
     if len(first17) != ID_CARD_LENGTH - 1 or not (first17.isascii() and first17.isdigit()):
         raise ValueError(f"need exactly 17 ASCII digits, got {first17!r}")
-    total = sum(map(mul, map(int, first17), WEIGHTS))  # 17 of each: checked above
+    return _check_character(first17)
+
+
+def _check_character(first17: str) -> str:
+    """`check_digit` of 17 ASCII digits, already checked."""
+    total = sum(map(mul, first17.encode("ascii"), WEIGHTS)) - _ZEROS
     return CHECK_CHARACTERS[total % 11]
 
 
@@ -76,15 +84,17 @@ def id_card_problem(value: str, birth_date: date | None) -> str | None:
             character=value[17]
         )
     digits = first17[6:14]
-    try:
-        embedded = date(int(digits[:4]), int(digits[4:6]), int(digits[6:8]))
-    except ValueError:
-        return _("身份证号码第7至14位的出生日期“{digits}”不是有效日期").format(digits=digits)
-    if birth_date is not None and embedded != birth_date:
-        return _("身份证号码中的出生日期{embedded}与出生日期{birth}不一致").format(
-            embedded=embedded.isoformat(), birth=birth_date.isoformat()
-        )
-    expected = check_digit(first17)
+    # the common case: the digits spell the (valid) birth date given
+    if birth_date is None or digits != birth_date.isoformat().replace("-", ""):
+        try:
+            embedded = date(int(digits[:4]), int(digits[4:6]), int(digits[6:8]))
+        except ValueError:
+            return _("身份证号码第7至14位的出生日期“{digits}”不是有效日期").format(digits=digits)
+        if birth_date is not None and embedded != birth_date:
+            return _("身份证号码中的出生日期{embedded}与出生日期{birth}不一致").format(
+                embedded=embedded.isoformat(), birth=birth_date.isoformat()
+            )
+    expected = _check_character(first17)
     if last != expected:
         return _("身份证号码校验码错误：第18位应为“{expected}”，实际为“{character}”").format(
             expected=expected, character=value[17]
