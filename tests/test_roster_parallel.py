@@ -1,8 +1,8 @@
 """A large roster is checked in more than one process (issue 14: the import's rate); the outcome
 must be the one a single process reaches, row for row (`workflow.roster.parallel`).
 
-Rows are dealt out in blocks of `BLOCK` (two blocks to this process, three to a helper, in
-turn), so these files put their problems in both processes' blocks: a bad field, an id repeated
+Rows go in blocks of `BLOCK` to whichever process reaches a block first, so these files put
+problems all over: in the first blocks, in the middle, in the last: a bad field, an id repeated
 across the two, an ID number two rows share, a key given twice in one JSON record, blank CSV
 rows that must not shift the numbering. Each is imported with 1, 2 and 3 processes into a fresh
 SQLite file and the problems, the report and the stored rows compared. A helper that cannot
@@ -27,7 +27,7 @@ from workflow import Engine, SimulatedClock
 from workflow.demo.roster import generate_roster
 from workflow.i18n import set_language
 from workflow.roster import RosterError, flat_columns, flatten, import_roster
-from workflow.roster.parallel import BLOCK, Shares, processes_for
+from workflow.roster.parallel import BLOCK, Claims, processes_for
 from workflow.roster.readers import SKIPPED, open_roster
 
 AS_OF = date(2024, 3, 1)
@@ -167,23 +167,23 @@ def test_a_helper_that_cannot_start_leaves_the_check_to_this_process(
     assert "exit 1" in caplog.text
 
 
-def test_each_process_gets_whole_blocks_in_turn(tmp_path: Path) -> None:
-    shares = Shares.among(2)
-    assert shares.pattern == (0, 0, 1, 1, 1)
-    mine, theirs = shares.wanted(0), shares.wanted(1)
-    for seq in (1, BLOCK, BLOCK + 1, 2 * BLOCK, 5 * BLOCK + 1, 7 * BLOCK):
-        assert mine(seq), seq
-        assert not theirs(seq), seq
-    for seq in (2 * BLOCK + 1, 5 * BLOCK, 7 * BLOCK + 1):
-        assert theirs(seq), seq
-        assert not mine(seq), seq
+def test_each_block_goes_to_the_process_that_reaches_it_first(tmp_path: Path) -> None:
+    claims = Claims(str(tmp_path / "claims"))
+    (tmp_path / "claims").mkdir()
+    mine, theirs = claims.wanted(), claims.wanted()
+    assert mine(1)  # block 0: first come
+    assert not theirs(1)
+    assert not theirs(BLOCK)  # the rest of a block goes with its first row
+    assert mine(BLOCK)
+    assert theirs(BLOCK + 1)  # block 1: theirs now
+    assert not mine(BLOCK + 1)
     path = write_json(tmp_path / "r.json", generate_roster(3 * BLOCK, 5, as_of=AS_OF))
-    with open_roster(path, wanted=mine) as source:
+    with open_roster(path, wanted=claims.wanted()) as source:  # a third process
         rows = list(source)
     assert len(rows) == 3 * BLOCK
-    assert [row is SKIPPED for row in rows].count(True) == BLOCK
-    assert rows[0].location.number == 1
-    assert rows[2 * BLOCK - 1].location.number == 2 * BLOCK
+    assert [row is SKIPPED for row in rows] == [True] * 2 * BLOCK + [False] * BLOCK  # block 2
+    assert rows[-BLOCK].location.number == 2 * BLOCK + 1
+    assert rows[-1].location.number == 3 * BLOCK
 
 
 def test_small_files_and_workbooks_are_checked_in_this_process(tmp_path: Path) -> None:

@@ -271,7 +271,7 @@ def _scan(
                 parallel.Helpers(path, name=name, today=today, admin=admin, processes=processes)
             )
             helpers.start()
-        wanted = helpers.shares.wanted(0) if helpers is not None else None
+        wanted = helpers.claims.wanted() if helpers is not None else None
         with open_roster(path, shown_as=name, wanted=wanted) as source:
             scan.encoding = source.encoding
             for batch in checked_batches(

@@ -2,10 +2,11 @@
 
 Checking a row (`workflow.roster.checking`) is pure Python and takes three quarters of an
 import's time, so on a machine with a second core a large import lets helper processes check
-part of the rows while this process checks the rest and spools them all. The rows are dealt out
-in blocks of `BLOCK` (`Shares`); every process reads the whole file, but a row it does not check
-it only reads as far as finding the next row needs (`workflow.roster.readers.Wanted`: no record
-built, no duplicate keys looked for), which costs a fifth to a tenth of checking it.
+part of the rows while this process checks the rest and spools them all. The rows go in blocks
+of `BLOCK`, each to the process that reaches it first (`Claims`); every process reads the whole
+file, but a row it does not check it only reads as far as finding the next row needs
+(`workflow.roster.readers.Wanted`: no record built, no duplicate keys looked for), which costs
+a fifth to a tenth of checking it.
 
 What a helper finds comes back as the same `CheckedBatch`es this process makes, pickled over a
 pipe, and goes into the same spool: the spool, the settling of repeated ids, the listed problems
@@ -28,12 +29,12 @@ import fcntl
 import os
 import pickle
 import select
+import shutil
 import struct
 import subprocess
 import sys
 import tempfile
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import IO, Any
@@ -54,10 +55,6 @@ from workflow.roster.vocabulary import AdminList
 BLOCK = CHECK_BATCH  # rows dealt out at a time
 PARALLEL_FROM_BYTES = 4 << 20  # smaller files are checked here alone: a helper starts in ~0.3 s
 MAX_PROCESSES = 4  # reading the whole file in every process stops paying beyond a few
-# Blocks per turn: this process also spools every row and unpickles the helpers' batches, so it
-# takes fewer blocks than a helper (measured on 2 cores: 2 to 3 balances them).
-OWN_BLOCKS = 2
-HELPER_BLOCKS = 3
 # rows per batch while helpers run, in each process: this one reads their pipes between two of
 # its batches, so a helper's batch (~300 kB) must fit in a pipe and this one's take little time
 BATCH = 250
@@ -72,21 +69,32 @@ class HelperLost(WorkflowError):
     the file again alone. Not a problem of the file, so never shown as one."""
 
 
-@dataclass(frozen=True)
-class Shares:
-    """Which process checks which rows: ``pattern[i]`` is the process (0: this one) checking the
-    i-th block of `BLOCK` rows of each turn."""
+class Claims:
+    """Which process checks which block of `BLOCK` rows: the first to reach it. Skipping a block
+    costs a fifth to a tenth of checking it, so a process that falls behind skips the blocks
+    the other has taken, catches up and takes the next one: the work balances itself, whatever
+    else each process does (this one also spools every row) and however busy the machine is.
+    A claim is a directory made in ``directory``, which exactly one process can make."""
 
-    pattern: tuple[int, ...]
+    def __init__(self, directory: str) -> None:
+        self.directory = directory
 
-    @classmethod
-    def among(cls, processes: int) -> Shares:
-        helpers = tuple(share for share in range(1, processes) for _ in range(HELPER_BLOCKS))
-        return cls((0,) * OWN_BLOCKS + helpers)
+    def wanted(self) -> Wanted:
+        directory = self.directory
+        block, mine = -1, False
 
-    def wanted(self, share: int) -> Wanted:
-        pattern, turn = self.pattern, len(self.pattern)
-        return lambda seq: pattern[((seq - 1) // BLOCK) % turn] == share
+        def wanted(seq: int) -> bool:
+            nonlocal block, mine
+            if (seq - 1) // BLOCK != block:
+                block = (seq - 1) // BLOCK
+                try:
+                    os.mkdir(os.path.join(directory, str(block)))
+                    mine = True
+                except FileExistsError:
+                    mine = False
+            return mine
+
+        return wanted
 
 
 def processes_for(path: Path, requested: int | None) -> int:
@@ -174,13 +182,14 @@ class Helpers:
     def __init__(
         self, path: Path, *, name: str, today: date, admin: AdminList, processes: int
     ) -> None:
-        self.shares = Shares.among(processes)
+        self._claims = tempfile.mkdtemp(prefix="convalescence-claims-")
+        self.claims = Claims(self._claims)
         self._job = {
             "path": str(path.resolve()),
             "name": name,
             "today": today,
             "admin": admin,
-            "pattern": self.shares.pattern,
+            "claims": self._claims,
             "language": current_language(),
         }
         self._count = processes - 1
@@ -249,6 +258,7 @@ class Helpers:
             if pipe.process.stdout is not None:
                 pipe.process.stdout.close()
             pipe.errors.close()
+        shutil.rmtree(self._claims, ignore_errors=True)
 
     def _taken(self, *, wait: float | None) -> Iterator[CheckedBatch]:
         """The batches complete in the pipes; with ``wait``, first wait up to that many seconds
@@ -291,7 +301,7 @@ def main() -> None:
 
     set_language(job["language"])
     send(("ready",))
-    wanted = Shares(job["pattern"]).wanted(job["share"])
+    wanted = Claims(job["claims"]).wanted()
     try:
         with open_roster(Path(job["path"]), shown_as=job["name"], wanted=wanted) as source:
             for batch in checked_batches(
