@@ -16,6 +16,7 @@ import shutil
 import sqlite3
 import tempfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -339,7 +340,7 @@ _SPOOL_GROUP = {
     "AND raw_id NOT IN (SELECT value FROM repeated_ids) ORDER BY seq LIMIT ?",
 }
 _SPOOL_GOOD = (
-    "SELECT r.id, r.name, r.county, r.agency, r.birth_date, r.record, r.created "
+    "SELECT r.seq, r.id, r.name, r.county, r.agency, r.birth_date, r.record, r.created "
     "FROM records r JOIN rows k ON k.seq = r.seq WHERE k.ok = 1 "
     "ORDER BY r.seq"
 )
@@ -467,11 +468,12 @@ class RosterSpool:
         """The places of the good rows, in file order; after `settle`."""
         return [seq for (seq,) in self._db.execute("SELECT seq FROM rows WHERE ok = 1")]
 
-    def good_rows(self) -> Iterator[list[SpooledRow]]:
-        """The good rows in file order, `SPOOL_BATCH` at a time; after `settle`."""
+    def good_records(self) -> Iterator[list[tuple[Any, ...]]]:
+        """The good rows in file order, `SPOOL_BATCH` at a time, each as its place in the file
+        followed by the columns of `SpooledRow`; after `settle`."""
         cursor = self._db.execute(_SPOOL_GOOD)
         while chunk := cursor.fetchmany(SPOOL_BATCH):
-            yield [SpooledRow(*row) for row in chunk]
+            yield chunk
 
     def _count(self, query: str) -> int:
         return int(self._db.execute(query).fetchone()[0])
@@ -520,47 +522,32 @@ def import_spooled(
     new cadres inserted with their created entry, and for stored ones ``decide`` says what to
     write against the stored records. ``now`` stamps ``updated_at`` and the change log's
     ``at``; ``source`` names the file in the log. ``progress`` hears the number of rows done
-    after each chunk.
+    after each span of `SPOOL_BATCH` good rows.
 
-    On SQLite the spool is attached to the target and the new cadres are copied by
-    ``INSERT … SELECT`` (`_write_attached`); on PostgreSQL the rows are read back a chunk at a
-    time and written with one executemany per statement (`_write_chunks`). As `import_cadres`:
-    a cadre another import inserted at the same time on PostgreSQL makes this one an
-    `InputError` naming ``id``, with nothing of its file written."""
+    The new cadres are copied inside the database by ``INSERT … SELECT``, a span at a time
+    (`_copy_spans`): on SQLite from the spool attached to the target, on PostgreSQL from a
+    temporary table the spool is first copied into by COPY. As `import_cadres`: a cadre another
+    import inserted at the same time on PostgreSQL makes this one an `InputError` naming
+    ``id``, with nothing of its file written."""
+    spans = spool.good_spans(SPOOL_BATCH)
     with integrity({"id": _RACED}), db.connect() as connection:
         connection.execution_options(**{WRITE: True})
-        if connection.dialect.name == "sqlite":
-            return _write_attached(
-                connection, spool, decide=decide, now=now, source=source, progress=progress
+        sqlite = connection.dialect.name == "sqlite"
+        statements = _SQLITE_COPY if sqlite else _POSTGRES_COPY
+        with _attached(connection, spool) if sqlite else nullcontext(), connection.begin():
+            if sqlite:
+                connection.exec_driver_sql("PRAGMA defer_foreign_keys = ON")  # to the commit
+            else:
+                _stage(connection, spool)
+            return _copy_spans(
+                connection,
+                spans,
+                statements,
+                decide=decide,
+                now=now,
+                source=source,
+                progress=progress,
             )
-        with connection.begin():
-            return _write_chunks(
-                connection, spool, decide=decide, now=now, source=source, progress=progress
-            )
-
-
-def _write_chunks(
-    connection: sa.Connection,
-    spool: RosterSpool,
-    *,
-    decide: Callable[[Sequence[SpooledRow], Mapping[str, Any]], BulkWrites],
-    now: datetime,
-    source: str,
-    progress: Callable[[int], None] | None,
-) -> SpooledTotals:
-    created = updated = written = 0
-    bulk = _bulk_statements(connection.dialect)
-    stamp = bulk.stamp(now)
-    for chunk in spool.good_rows():
-        stored = _stored_records(connection, [row.id for row in chunk])
-        writes = decide(chunk, stored)
-        _write(connection, bulk, writes, stamp, source)
-        created += len(writes.inserts)
-        updated += len(writes.updates)
-        written += len(chunk)
-        if progress is not None:
-            progress(written)
-    return SpooledTotals(created, updated, written)
 
 
 def _write(
@@ -575,57 +562,80 @@ def _write(
         _many(connection, bulk.change, logged)
 
 
-# The SQLite target copies the new cadres from the attached spool in C, `SPOOL_BATCH` good rows
-# per statement (a progress report each, as after each of PostgreSQL's chunks): the change-log
-# entries first, while "not yet stored" still tells the new ones apart (foreign keys deferred to
-# the commit), then the cadres. Stored cadres whose text differs are read back for ``decide``,
-# which compares them as JSON.
+@dataclass(frozen=True)
+class _CopyStatements:
+    """A dialect's statements for one span of good rows (parameters ``stamp``, ``source``,
+    ``low`` and ``high``, the span's first and last place in the file): ``new`` copy the new
+    cadres and their created entries (the last one's row count is how many were new);
+    ``differing`` reads the stored cadres whose record differs, with the spooled columns of
+    `SpooledRow` and the stored record last."""
+
+    new: tuple[str, ...]
+    differing: str
+
+
+# SQLite: the change-log entries first, while "not yet stored" still tells the new ones apart
+# (foreign keys are deferred to the commit), then the cadres
 _ATTACHED = "roster_spool"
-_NEW = (
+_SQLITE_NEW = (
     f"FROM {_ATTACHED}.records r JOIN {_ATTACHED}.rows k ON k.seq = r.seq "
-    "WHERE r.seq BETWEEN ? AND ? AND k.ok = 1 "
+    "WHERE r.seq BETWEEN :low AND :high AND k.ok = 1 "
     "AND NOT EXISTS (SELECT 1 FROM cadres c WHERE c.id = r.id) ORDER BY r.seq"
 )
-_COPY_CREATED = (
-    "INSERT INTO cadre_changes (cadre_id, at, source, kind, changes) "
-    f"SELECT r.id, ?, ?, 'created', r.created {_NEW}"
+_SQLITE_COPY = _CopyStatements(
+    new=(
+        "INSERT INTO cadre_changes (cadre_id, at, source, kind, changes) "
+        f"SELECT r.id, :stamp, :source, 'created', r.created {_SQLITE_NEW}",
+        "INSERT INTO cadres (id, name, county, agency, birth_date, record, updated_at) "
+        f"SELECT r.id, r.name, r.county, r.agency, r.birth_date, r.record, :stamp {_SQLITE_NEW}",
+    ),
+    differing=(
+        "SELECT r.id, r.name, r.county, r.agency, r.birth_date, r.record, r.created, c.record "
+        f"FROM {_ATTACHED}.records r JOIN {_ATTACHED}.rows k ON k.seq = r.seq "
+        "JOIN cadres c ON c.id = r.id "
+        "WHERE r.seq BETWEEN :low AND :high AND k.ok = 1 AND c.record != r.record ORDER BY r.seq"
+    ),
 )
-_COPY_CADRES = (
-    "INSERT INTO cadres (id, name, county, agency, birth_date, record, updated_at) "
-    f"SELECT r.id, r.name, r.county, r.agency, r.birth_date, r.record, ? {_NEW}"
+# PostgreSQL: the good rows staged in a temporary table (`_stage`); the cadres and their entries
+# in one statement, the foreign key checked at its end
+_STAGED = "roster_staging"
+_POSTGRES_COPY = _CopyStatements(
+    new=(
+        "WITH new AS ("
+        "INSERT INTO cadres (id, name, county, agency, birth_date, record, updated_at) "
+        "SELECT r.id, r.name, r.county, r.agency, r.birth_date::date, r.record::jsonb, "
+        f"%(stamp)s FROM {_STAGED} r WHERE r.seq BETWEEN %(low)s AND %(high)s "
+        "AND NOT EXISTS (SELECT 1 FROM cadres c WHERE c.id = r.id) ORDER BY r.seq "
+        "RETURNING id) "
+        "INSERT INTO cadre_changes (cadre_id, at, source, kind, changes) "
+        "SELECT r.id, %(stamp)s, %(source)s, 'created', r.created::jsonb "
+        f"FROM {_STAGED} r JOIN new ON new.id = r.id "
+        "WHERE r.seq BETWEEN %(low)s AND %(high)s ORDER BY r.seq",
+    ),
+    differing=(
+        "SELECT r.id, r.name, r.county, r.agency, r.birth_date, r.record, r.created, c.record "
+        f"FROM {_STAGED} r JOIN cadres c ON c.id = r.id "
+        "WHERE r.seq BETWEEN %(low)s AND %(high)s AND c.record <> r.record::jsonb ORDER BY r.seq"
+    ),
 )
-_DIFFERING = (
-    "SELECT r.id, r.name, r.county, r.agency, r.birth_date, r.record, r.created, c.record "
-    f"FROM {_ATTACHED}.records r JOIN {_ATTACHED}.rows k ON k.seq = r.seq "
-    "JOIN cadres c ON c.id = r.id "
-    "WHERE r.seq BETWEEN ? AND ? AND k.ok = 1 AND c.record != r.record ORDER BY r.seq"
+_STAGE_TABLE = (
+    f"CREATE TEMPORARY TABLE {_STAGED} (seq integer PRIMARY KEY, id text, name text, "
+    "county text, agency text, birth_date text, record text, created text) ON COMMIT DROP"
 )
+_STAGE_COPY = f"COPY {_STAGED} FROM STDIN"
+_STAGE_INSERT = f"INSERT INTO {_STAGED} VALUES (%s, %s, %s, %s, %s, %s, %s, %s)"
 
 
-def _write_attached(
-    connection: sa.Connection,
-    spool: RosterSpool,
-    *,
-    decide: Callable[[Sequence[SpooledRow], Mapping[str, Any]], BulkWrites],
-    now: datetime,
-    source: str,
-    progress: Callable[[int], None] | None,
-) -> SpooledTotals:
-    """The SQLite write (`import_spooled`): ATTACH and DETACH outside the transaction, as SQLite
-    requires, on the driver connection (a statement through SQLAlchemy would begin one)."""
+@contextmanager
+def _attached(connection: sa.Connection, spool: RosterSpool) -> Iterator[None]:
+    """The spool attached to a SQLite target as `_ATTACHED`. ATTACH and DETACH go outside any
+    transaction, as SQLite requires, on the driver connection (through SQLAlchemy a statement
+    would begin one)."""
     driver = connection.connection.driver_connection
     assert driver is not None
     driver.execute(f"ATTACH DATABASE ? AS {_ATTACHED}", (str(spool.path),))
     try:
-        with connection.begin():
-            return _copy_attached(
-                connection,
-                spool.good_spans(SPOOL_BATCH),
-                decide=decide,
-                now=now,
-                source=source,
-                progress=progress,
-            )
+        yield
     finally:
         try:
             driver.execute(f"DETACH DATABASE {_ATTACHED}")
@@ -633,9 +643,29 @@ def _write_attached(
             connection.invalidate(error)
 
 
-def _copy_attached(
+def _stage(connection: sa.Connection, spool: RosterSpool) -> None:
+    """The spool's good rows into a temporary table of this transaction, by COPY: one stream
+    the server reads while the rows are still being sent (executemany, through SQLAlchemy,
+    when anyone listens for statements, as `_many` does)."""
+    connection.exec_driver_sql(_STAGE_TABLE)
+    dispatch = connection.dispatch
+    if dispatch.before_cursor_execute or dispatch.after_cursor_execute:
+        for chunk in spool.good_records():
+            connection.exec_driver_sql(_STAGE_INSERT, chunk)
+    else:
+        driver = connection.connection.driver_connection
+        assert driver is not None
+        with driver.cursor() as cursor, cursor.copy(_STAGE_COPY) as copy:
+            for chunk in spool.good_records():
+                for row in chunk:
+                    copy.write_row(row)
+    connection.exec_driver_sql(f"ANALYZE {_STAGED}")  # or the planner guesses its size
+
+
+def _copy_spans(
     connection: sa.Connection,
     spans: Sequence[tuple[int, int, int]],
+    statements: _CopyStatements,
     *,
     decide: Callable[[Sequence[SpooledRow], Mapping[str, Any]], BulkWrites],
     now: datetime,
@@ -645,14 +675,16 @@ def _copy_attached(
     created = updated = written = 0
     bulk = _bulk_statements(connection.dialect)
     stamp = bulk.stamp(now)
-    connection.exec_driver_sql("PRAGMA defer_foreign_keys = ON")  # until this commit
     for low, high, good in spans:
-        span = (low, high)
-        connection.exec_driver_sql(_COPY_CREATED, (stamp, source, *span))
-        new = connection.exec_driver_sql(_COPY_CADRES, (stamp, *span)).rowcount
+        values = {"stamp": stamp, "source": source, "low": low, "high": high}
+        new = 0
+        for statement in statements.new:
+            new = connection.exec_driver_sql(statement, values).rowcount
         # only a cadre stored before can differ: none when every good row was new
-        differing = connection.exec_driver_sql(_DIFFERING, span).all() if new < good else []
-        stored = {row[0]: json.loads(row[7]) for row in differing}
+        differing = (
+            connection.exec_driver_sql(statements.differing, values).all() if new < good else []
+        )
+        stored = {row[0]: _loaded(row[7]) for row in differing}
         writes = decide([SpooledRow(*row[:7]) for row in differing], stored)
         _write(connection, bulk, writes, stamp, source)
         created += new
@@ -661,6 +693,11 @@ def _copy_attached(
         if progress is not None:
             progress(written)
     return SpooledTotals(created, updated, written)
+
+
+def _loaded(record: Any) -> Any:
+    """A stored record as read back raw: JSON text from SQLite, already decoded by psycopg."""
+    return json.loads(record) if isinstance(record, str) else record
 
 
 @dataclass(frozen=True)
