@@ -25,7 +25,11 @@ engine, reader, spool and driver):
    into a bare table of the same columns.
 
 An import is timed from the call of ``import_roster`` on an open engine (as a host's is) to its
-return; the raw side's timing leaves out reading the records. Peak RSS is the child's whole life.
+return; the raw side's timing leaves out reading the records. (1) and (4) run in turn
+``--rounds`` times (3) and the round with the median ratio is shown, every round's ratio below
+the table, so a load spike on the shared machine cannot favour one side. Peak RSS is the child's
+whole life, plus its largest helper process's (an import checks a large file in as many
+processes as there are cores: `workflow.roster.parallel`); CPU seconds count the helpers too.
 The table per size gives wall and CPU seconds and both as a share of the raw side's rate; the
 last line is the ratio of (1) to (4) at the largest size. Run from the repository root::
 

@@ -22,8 +22,10 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from click.testing import CliRunner
 
 from workflow import Engine, SimulatedClock
+from workflow.cli.main import main
 from workflow.demo.roster import generate_roster
 from workflow.i18n import set_language
 from workflow.roster import RosterError, flat_columns, flatten, import_roster
@@ -192,3 +194,22 @@ def test_small_files_and_workbooks_are_checked_in_this_process(tmp_path: Path) -
     assert processes_for(small, 2) == 2  # asked for: as asked
     assert processes_for(tmp_path / "roster.xlsx", 4) == 1
     assert processes_for(tmp_path / "missing.json", None) == 1
+
+
+def test_the_command_line_takes_the_number_of_processes(tmp_path: Path) -> None:
+    path = write_json(tmp_path / "roster.json", records())
+    outcomes = []
+    for processes in ("1", "2"):
+        url = f"sqlite:///{tmp_path / f'cli-{processes}.db'}"
+        assert CliRunner().invoke(main, ["--db", url, "db", "upgrade"]).exit_code == 0
+        command = ["--db", url, "--now", "2024-05-06T09:30", "cadres", "import", str(path)]
+        result = CliRunner().invoke(
+            main, [*command, "--skip-invalid", "--json", "--processes", processes]
+        )
+        assert result.exit_code == 0, result.output
+        outcomes.append(json.loads(result.stdout))
+    assert outcomes[0] == outcomes[1]
+    assert outcomes[0]["created"] == ROWS - outcomes[0]["skipped"]
+    refused = CliRunner().invoke(main, ["cadres", "import", str(path), "--processes", "0"])
+    assert refused.exit_code == 2
+    assert "--processes" in refused.output

@@ -65,16 +65,33 @@ def cadres() -> None:
         "不加此项时，有一行无效即全部不导入（退出状态 2）。"
     ),
 )
+@click.option(
+    "--processes",
+    type=click.IntRange(min=1),
+    default=None,
+    metavar="N",
+    help=_(
+        "用 N 个进程检查各行（1：只用本进程）；默认按 CPU 核数，"
+        "4 MB 以下的文件和 .xlsx 只用本进程。结果与一个进程相同。"
+    ),
+)
 @output.json_option
 @click.pass_context
-def import_file(ctx: click.Context, file: Path, skip_invalid: bool, as_json: bool) -> None:
+def import_file(
+    ctx: click.Context, file: Path, skip_invalid: bool, processes: int | None, as_json: bool
+) -> None:
     """A RosterError is rendered here, not at the boundary: one line per problem (module note).
     The progress bar is drawn only on a terminal and never with ``--json``."""
     engine = open_engine()
     try:
         with _progress_bar(enabled=not as_json and output.stderr().is_terminal) as progress:
             report = import_roster(
-                engine, file, skip_invalid=skip_invalid, shown_as=str(file), progress=progress
+                engine,
+                file,
+                skip_invalid=skip_invalid,
+                shown_as=str(file),
+                progress=progress,
+                processes=processes,
             )
     except RosterError as error:
         _print_problems(error.problems)

@@ -10,11 +10,13 @@ identical ones alone, recording a field-level diff per created or updated cadre 
 
 An import streams (issue 14 item 4): a city or province roster of a million rows is read one
 row at a time (`workflow.roster.readers.open_roster`), each checked row goes to a scratch spool
-(`workflow.store.roster.RosterSpool`) with its record already serialised, the spool finds the
-ids the file repeats, and the write transaction reads the good rows back a chunk at a time, so
-memory stays flat whatever the size. At most `MAX_LISTED_PROBLEMS` problems are listed, the
-rest counted. `check_roster` is the same check keeping the records in memory, for callers that
-want them (the console's upload, the tests). The statements are in `workflow.store.roster`;
+(`workflow.store.roster.RosterSpool`) with its record already serialised
+(`workflow.roster.checking`), the spool finds the ids the file repeats, and the write
+transaction copies the good rows from it inside the database, so memory stays flat whatever
+the size. A large text file is checked by more than one process (`workflow.roster.parallel`),
+with the same outcome. At most `MAX_LISTED_PROBLEMS` problems are listed, the rest counted.
+`check_roster` is the same check in this process keeping the records in memory, for callers
+that want them (the console's upload, the tests). The statements are in `workflow.store.roster`;
 what to write is decided here.
 """
 

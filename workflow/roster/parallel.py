@@ -45,6 +45,7 @@ from workflow.i18n import _, current_language, set_language
 from workflow.roster.checking import CHECK_BATCH, CheckedBatch, checked_batches
 from workflow.roster.readers import (
     PARTIAL_SUFFIXES,
+    WHOLE_FILE,
     RosterError,
     RowProblem,
     Wanted,
@@ -111,7 +112,13 @@ def processes_for(path: Path, requested: int | None) -> int:
             return 1
     except OSError:
         return 1  # the reader names the problem
-    return max(1, min(len(os.sched_getaffinity(0)), MAX_PROCESSES))
+    return max(1, min(_cores(), MAX_PROCESSES))
+
+
+def _cores() -> int:
+    """The cores this process may run on (Linux: its affinity, as a container sets it)."""
+    affinity = getattr(os, "sched_getaffinity", None)
+    return len(affinity(0)) if affinity is not None else os.cpu_count() or 1
 
 
 class _Pipe:
@@ -125,8 +132,10 @@ class _Pipe:
         assert process.stdout is not None
         self.fd = process.stdout.fileno()
         os.set_blocking(self.fd, False)
-        with contextlib.suppress(OSError):  # a larger pipe: the helper rarely waits for us
-            fcntl.fcntl(self.fd, fcntl.F_SETPIPE_SZ, _PIPE_BYTES)
+        resize = getattr(fcntl, "F_SETPIPE_SZ", None)  # Linux's
+        if resize is not None:
+            with contextlib.suppress(OSError):  # a larger pipe: the helper rarely waits for us
+                fcntl.fcntl(self.fd, resize, _PIPE_BYTES)
         self.buffer = bytearray()
         self.eof = False
         self.ready = False
@@ -283,8 +292,6 @@ class Helpers:
 
 
 def _changed(name: str) -> RowProblem:
-    from workflow.roster.readers import WHOLE_FILE  # noqa: PLC0415
-
     return RowProblem(name, WHOLE_FILE, "file", _("文件在导入过程中被改动；请重新导入"))
 
 

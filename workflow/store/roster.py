@@ -6,7 +6,8 @@ and changes, each on a connection the caller's transaction owns.
 What to write is decided by the caller (`workflow.roster.importer`), between the read and the
 writes, by a pure function of the stored records: the import stays one transaction (a file
 goes in whole or not at all) and this module holds only the statements. Rows go in bulk
-(executemany), because a city roster of 100,000 cadres must import in seconds, not minutes.
+(executemany, or copied inside the database from the import's spool), because a province's
+roster of a million cadres must import in a minute or two, not hours.
 """
 
 from __future__ import annotations
@@ -283,15 +284,15 @@ def _escaped(text: str) -> str:
 #
 # A roster of a million rows cannot be held in memory (5.2 GB before) nor checked row by row
 # against a write transaction that stays open while the file is read. So the import works in two
-# phases. Reading and checking the file fills a `RosterSpool`: a private scratch SQLite database
-# (the standard library's, deleted when closed; SQLite keeps it in memory up to its page cache and
-# spills the rest to a temporary file), one row per roster row with what writing it needs, already
-# serialised. The spool finds the ids and ID numbers the file repeats with GROUP BY, so no set
-# of a million ids lives in Python either. Only then does one write transaction on the engine's
-# database (`import_spooled`) read the good rows back in chunks and write them: nothing
-# half-written on either database, and SQLite's write lock is held for the writes alone.
+# phases. Reading and checking the file fills a `RosterSpool`: a scratch SQLite file of the
+# standard library's in a private directory (deleted when closed; no journal, no fsync), one row
+# per roster row with what writing it needs, already serialised. The spool finds the ids and ID
+# numbers the file repeats with GROUP BY, so no set of a million ids lives in Python either. Only
+# then does one write transaction on the engine's database (`import_spooled`) copy the good rows
+# in: nothing half-written on either database, and SQLite's write lock is held for the writes
+# alone.
 
-SPOOL_BATCH = 1_000  # spooled rows per executemany, and good rows per write chunk
+SPOOL_BATCH = 1_000  # good rows per span of the write (a progress report each)
 _SPOOL_CACHE_KIB = 32_768  # the spool's page cache; past it SQLite spills to a temporary file
 
 # Two tables: ``rows`` is narrow (where a row is, the ids it gives, whether it is good), so
