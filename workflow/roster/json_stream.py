@@ -12,6 +12,7 @@ later element can be trusted to start where the parser thinks it does.
 from __future__ import annotations
 
 import json
+import json.scanner
 import re
 from collections.abc import Iterator
 from typing import Any, TextIO
@@ -34,9 +35,11 @@ class _Decoder:
     def __init__(self, *, plain: bool = False) -> None:
         self.duplicates: list[str] = []
         hook = None if plain else self._pairs
-        self.decode = json.JSONDecoder(
-            object_pairs_hook=hook, parse_constant=_no_constant
-        ).raw_decode
+        decoder = json.JSONDecoder(object_pairs_hook=hook, parse_constant=_no_constant)
+        self.decode = decoder.raw_decode
+        # the C scanner `raw_decode` wraps, for the common case (a syntax error raises
+        # StopIteration or ValueError here; `_element` decodes again to word it)
+        self.scan = json.scanner.make_scanner(decoder)  # type: ignore[arg-type]  # typeshed
 
     def _pairs(self, items: list[tuple[str, Any]]) -> dict[str, Any]:
         result = dict(items)  # at C speed; the rare record with a repeated key is looked at again
@@ -134,19 +137,23 @@ def json_array(stream: TextIO, name: str, wanted: Wanted | None = None) -> Itera
         window.pos += 1
     else:
         duplicates = full.duplicates
+        space = _WHITESPACE.match
         while True:
             decoder = full if wanted is None or wanted(number + 1) else plain
-            # the common case inline: a record that lies wholly in the window, single spaces
+            # the common case inline: a record that lies wholly in the window
             text, pos = window.text, window.pos
-            if pos >= len(text) or text[pos] in _SPACE:
+            if pos < len(text) and text[pos] in _SPACE:
+                pos = window.pos = space(text, pos).end()  # type: ignore[union-attr]  # [ ]* matches
+            if pos >= len(text):
                 window.skip_space()
                 text, pos = window.text, window.pos
-            line = window.line = window.line + text.count("\n", window.counted, pos)
-            window.counted = pos
+            if decoder is full:  # a skipped record's lines are counted with the next one's
+                line = window.line = window.line + text.count("\n", window.counted, pos)
+                window.counted = pos
             try:
-                value, end = decoder.decode(text, pos)
+                value, end = decoder.scan(text, pos)
                 whole = end < len(text)
-            except (ValueError, RecursionError):
+            except (ValueError, RecursionError, StopIteration):
                 whole = False
             if whole:
                 window.pos = end

@@ -536,9 +536,7 @@ def import_spooled(
         sqlite = connection.dialect.name == "sqlite"
         statements = _SQLITE_COPY if sqlite else _POSTGRES_COPY
         with _attached(connection, spool) if sqlite else nullcontext(), connection.begin():
-            if sqlite:
-                connection.exec_driver_sql("PRAGMA defer_foreign_keys = ON")  # to the commit
-            else:
+            if not sqlite:
                 _stage(connection, spool)
             return _copy_spans(
                 connection,
@@ -569,26 +567,33 @@ class _CopyStatements:
     ``low`` and ``high``, the span's first and last place in the file): ``new`` copy the new
     cadres and their created entries (the last one's row count is how many were new);
     ``differing`` reads the stored cadres whose record differs, with the spooled columns of
-    `SpooledRow` and the stored record last."""
+    `SpooledRow` and the stored record last. ``prepare`` and ``finish`` run before the first
+    span and after the last."""
 
     new: tuple[str, ...]
     differing: str
+    prepare: tuple[str, ...] = ()
+    finish: tuple[str, ...] = ()
 
 
-# SQLite: the change-log entries first, while "not yet stored" still tells the new ones apart
-# (foreign keys are deferred to the commit), then the cadres
+# SQLite: the span's new rows found once (by their place, into a temporary table of this
+# connection), then the cadres, then their change-log entries, each row's parent already there
 _ATTACHED = "roster_spool"
-_SQLITE_NEW = (
-    f"FROM {_ATTACHED}.records r JOIN {_ATTACHED}.rows k ON k.seq = r.seq "
-    "WHERE r.seq BETWEEN :low AND :high AND k.ok = 1 "
-    "AND NOT EXISTS (SELECT 1 FROM cadres c WHERE c.id = r.id) ORDER BY r.seq"
-)
+_SPOOLED_NEW = "temp.roster_new"
+_SQLITE_FROM_NEW = f"FROM {_SPOOLED_NEW} n JOIN {_ATTACHED}.records r ON r.seq = n.seq"
 _SQLITE_COPY = _CopyStatements(
+    prepare=("CREATE TEMPORARY TABLE IF NOT EXISTS roster_new (seq INTEGER PRIMARY KEY)",),
     new=(
-        "INSERT INTO cadre_changes (cadre_id, at, source, kind, changes) "
-        f"SELECT r.id, :stamp, :source, 'created', r.created {_SQLITE_NEW}",
+        f"DELETE FROM {_SPOOLED_NEW}",
+        f"INSERT INTO {_SPOOLED_NEW} (seq) SELECT r.seq "
+        f"FROM {_ATTACHED}.records r JOIN {_ATTACHED}.rows k ON k.seq = r.seq "
+        "WHERE r.seq BETWEEN :low AND :high AND k.ok = 1 "
+        "AND NOT EXISTS (SELECT 1 FROM cadres c WHERE c.id = r.id)",
         "INSERT INTO cadres (id, name, county, agency, birth_date, record, updated_at) "
-        f"SELECT r.id, r.name, r.county, r.agency, r.birth_date, r.record, :stamp {_SQLITE_NEW}",
+        "SELECT r.id, r.name, r.county, r.agency, r.birth_date, r.record, :stamp "
+        f"{_SQLITE_FROM_NEW} ORDER BY n.seq",
+        "INSERT INTO cadre_changes (cadre_id, at, source, kind, changes) "
+        f"SELECT r.id, :stamp, :source, 'created', r.created {_SQLITE_FROM_NEW} ORDER BY n.seq",
     ),
     differing=(
         "SELECT r.id, r.name, r.county, r.agency, r.birth_date, r.record, r.created, c.record "
@@ -596,6 +601,7 @@ _SQLITE_COPY = _CopyStatements(
         "JOIN cadres c ON c.id = r.id "
         "WHERE r.seq BETWEEN :low AND :high AND k.ok = 1 AND c.record != r.record ORDER BY r.seq"
     ),
+    finish=(f"DROP TABLE {_SPOOLED_NEW}",),
 )
 # PostgreSQL: the good rows staged in a temporary table (`_stage`); the cadres and their entries
 # in one statement, the foreign key checked at its end
@@ -676,6 +682,8 @@ def _copy_spans(
     created = updated = written = 0
     bulk = _bulk_statements(connection.dialect)
     stamp = bulk.stamp(now)
+    for statement in statements.prepare:
+        connection.exec_driver_sql(statement)
     for low, high, good in spans:
         values = {"stamp": stamp, "source": source, "low": low, "high": high}
         new = 0
@@ -693,6 +701,8 @@ def _copy_spans(
         written += good
         if progress is not None:
             progress(written)
+    for statement in statements.finish:
+        connection.exec_driver_sql(statement)
     return SpooledTotals(created, updated, written)
 
 
