@@ -341,6 +341,13 @@ def invisible_character(value: str) -> str | None:
 
 _ID_SHAPE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 
+# Checks whose outcome depends on the value alone, remembered for the values that passed (a
+# million-row roster repeats its places and dates); at most this many of each, so a hostile file
+# of a million distinct ones costs no more memory than a few MB
+_REMEMBERED = 50_000
+_DATES: dict[str, date] = {}  # "YYYY-MM-DD" -> the date (whether it lies ahead depends on today)
+_PLACES: dict[tuple[str, int], str] = {}  # (county or agency as given, limit) -> as checked
+
 _HEALTH_KEY_ORDER = tuple(HEALTH_DEFAULTS)
 _HEALTH_KEYS = frozenset(HEALTH_DEFAULTS)
 # (required, optional) -> (allowed keys, required keys), for `_Checker.fields`' fast path
@@ -426,6 +433,18 @@ class _Checker:
         self.fail(path, _bad_character(text, multiline=multiline) or "")
         return None
 
+    def place(self, value: object, path: str, *, max_length: int) -> str | None:
+        """`key` for a county or an agency: a roster names a few dozen of them a million times,
+        so each spelling that passed is remembered (its check depends on nothing else)."""
+        if type(value) is str:
+            known = _PLACES.get((value, max_length))
+            if known is not None:
+                return known
+        checked = self.key(value, path, max_length=max_length)
+        if checked is not None and type(value) is str and len(_PLACES) < _REMEMBERED:
+            _PLACES[value, max_length] = checked
+        return checked
+
     def key(self, value: object, path: str, *, max_length: int) -> str | None:
         """An id, county or agency: the scopes of A5.2 compare them, so one that merely looks
         right (full-width letters, a compatibility ideograph, a zero-width space) would put the
@@ -466,14 +485,18 @@ class _Checker:
         """Strictly YYYY-MM-DD: Python also accepts 19460312 and week dates, an officer would
         not recognise those as dates, and two spellings of one date would diff as a change."""
         text = value.strip() if isinstance(value, str) else None
-        if text is None or not _ISO_DATE.fullmatch(text):
-            self.fail(path, _("应为日期 YYYY-MM-DD，实际为{shown}").format(shown=_shown(value)))
-            return None
-        try:
-            day = date.fromisoformat(text)
-        except ValueError:
-            self.fail(path, _("不是有效日期：{value}").format(value=text))
-            return None
+        day = _DATES.get(text) if text is not None else None
+        if day is None:
+            if text is None or not _ISO_DATE.fullmatch(text):
+                self.fail(path, _("应为日期 YYYY-MM-DD，实际为{shown}").format(shown=_shown(value)))
+                return None
+            try:
+                day = date.fromisoformat(text)
+            except ValueError:
+                self.fail(path, _("不是有效日期：{value}").format(value=text))
+                return None
+            if len(_DATES) < _REMEMBERED:
+                _DATES[text] = day
         if day > self.today:
             self.fail(
                 path,
@@ -547,7 +570,7 @@ class _Checker:
                 ),
             )
         county = (
-            self.key(values["county"], "county", max_length=MAX_COUNTY)
+            self.place(values["county"], "county", max_length=MAX_COUNTY)
             if "county" in values
             else None
         )
@@ -560,7 +583,7 @@ class _Checker:
             )
             county = None
         agency = (
-            self.key(values["agency"], "agency", max_length=MAX_AGENCY)
+            self.place(values["agency"], "agency", max_length=MAX_AGENCY)
             if "agency" in values
             else None
         )
