@@ -48,7 +48,6 @@ from workflow.roster.readers import (
     WHOLE_FILE,
     RosterError,
     RowProblem,
-    Wanted,
     open_roster,
 )
 from workflow.roster.vocabulary import AdminList
@@ -72,30 +71,38 @@ class HelperLost(WorkflowError):
 
 class Claims:
     """Which process checks which block of `BLOCK` rows: the first to reach it. Skipping a block
-    costs a fifth to a tenth of checking it, so a process that falls behind skips the blocks
-    the other has taken, catches up and takes the next one: the work balances itself, whatever
-    else each process does (this one also spools every row) and however busy the machine is.
-    A claim is a directory made in ``directory``, which exactly one process can make."""
+    costs a fraction of checking it, so a process that falls behind skips the blocks the other
+    has taken, catches up and takes the next one: the work balances itself, whatever else each
+    process does (this one also spools every row) and however busy the machine is. A claim is a
+    directory made in ``directory``, which exactly one process can make."""
 
     def __init__(self, directory: str) -> None:
         self.directory = directory
 
-    def wanted(self) -> Wanted:
-        directory = self.directory
-        block, mine = -1, False
+    def wanted(self) -> _Share:
+        return _Share(self.directory)
 
-        def wanted(seq: int) -> bool:
-            nonlocal block, mine
-            if (seq - 1) // BLOCK != block:
-                block = (seq - 1) // BLOCK
-                try:
-                    os.mkdir(os.path.join(directory, str(block)))
-                    mine = True
-                except FileExistsError:
-                    mine = False
-            return mine
 
-        return wanted
+class _Share:
+    """One process's side of the `Claims`, a `workflow.roster.readers.Wanted`."""
+
+    def __init__(self, directory: str) -> None:
+        self.directory = directory
+        self.block = -1
+        self.mine = False
+
+    def __call__(self, seq: int) -> bool:
+        if (seq - 1) // BLOCK != self.block:
+            self._enter((seq - 1) // BLOCK)
+        return self.mine
+
+    def _enter(self, block: int) -> None:
+        self.block = block
+        try:
+            os.mkdir(os.path.join(self.directory, str(block)))
+            self.mine = True
+        except FileExistsError:
+            self.mine = False
 
 
 def processes_for(path: Path, requested: int | None) -> int:
