@@ -123,7 +123,9 @@ class Progress:
 
 
 ProgressHook = Callable[[Progress], None]
-PROGRESS_EVERY = store.SPOOL_BATCH  # rows between two progress reports
+# rows between two progress reports (while helper processes check, more often: after each of
+# this process's batches of `parallel.BATCH` rows, with the helpers' rows counted as they come)
+PROGRESS_EVERY = store.SPOOL_BATCH
 
 
 def check_roster(
