@@ -396,8 +396,8 @@ class RosterSpool:
         shutil.rmtree(self._directory, ignore_errors=True)
 
     def add(self, rows: Sequence[tuple[Any, ...]]) -> None:
-        """Rows of 14 values in the order of the table above (``ok`` 0: a row with problems,
-        whose record columns are null)."""
+        """Rows of 14 values: the 7 columns of ``rows``, then the 7 of ``records`` after its
+        ``seq`` (``ok`` 0: a row with problems, whose record columns are null and not kept)."""
         self._db.executemany(_SPOOL_INSERT_ROW, [row[:7] for row in rows])
         self._db.executemany(_SPOOL_INSERT_RECORD, [(row[0], *row[7:]) for row in rows if row[6]])
 
