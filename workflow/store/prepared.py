@@ -110,8 +110,7 @@ class Prepared:
             driver = on.driver
         else:
             connection: sa.Connection = on  # type: ignore[assignment]
-            dispatch = connection.dispatch  # the engine's listeners and the connection's own
-            if dispatch.before_cursor_execute or dispatch.after_cursor_execute:
+            if listened(connection):
                 # through SQLAlchemy's execution layer, so listeners get everything they expect
                 # (an execution context, retval listeners, handle_error, echo); the values are
                 # converted already and the text is the dialect's, as a driver-level call
@@ -154,6 +153,14 @@ class Prepared:
 
 _INSTANTS = (sa.DateTime, sa.Date, sa.Time)
 _NOTHING = object()
+
+
+def listened(connection: sa.Connection) -> bool:
+    """Whether anyone listens for this connection's statements (the engine's listeners and the
+    connection's own: tracing, counting): then a statement goes through SQLAlchemy's execution
+    layer, which they need, instead of straight to the driver."""
+    dispatch = connection.dispatch
+    return bool(dispatch.before_cursor_execute or dispatch.after_cursor_execute)
 
 
 def _bind_processor(type_: sa.types.TypeEngine[Any], dialect: Dialect) -> Processor:

@@ -29,6 +29,7 @@ from sqlalchemy.exc import DBAPIError
 
 from workflow.store.database import WRITE
 from workflow.store.errors import integrity
+from workflow.store.prepared import listened
 from workflow.store.schema import (
     batch_seats,
     batches,
@@ -655,8 +656,7 @@ def _stage(connection: sa.Connection, spool: RosterSpool) -> None:
     the server reads while the rows are still being sent (executemany, through SQLAlchemy,
     when anyone listens for statements, as `_many` does)."""
     connection.exec_driver_sql(_STAGE_TABLE)
-    dispatch = connection.dispatch
-    if dispatch.before_cursor_execute or dispatch.after_cursor_execute:
+    if listened(connection):
         for chunk in spool.good_records():
             connection.exec_driver_sql(_STAGE_INSERT, chunk)
     else:
@@ -801,8 +801,7 @@ def _many(connection: sa.Connection, bulk: _Bulk, rows: list[tuple[Any, ...]]) -
         parameters = rows if order is None else [tuple(row[i] for i in order) for row in rows]
     else:
         parameters = [dict(zip(bulk.names, row, strict=True)) for row in rows]
-    dispatch = connection.dispatch
-    if dispatch.before_cursor_execute or dispatch.after_cursor_execute:
+    if listened(connection):
         connection.exec_driver_sql(bulk.sql, parameters)
         return
     driver = connection.connection.driver_connection
